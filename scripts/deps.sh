@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: AGPL-3.0-or-later
+# Installs the Debian packages Rampart needs to build, test and run.
+# Idempotent: installs only what is missing.  Usage: scripts/deps.sh [--check]
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential meson ninja-build pkg-config python3 clang
+  # libraries
+  libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libsodium-dev libssl-dev
+  liboath-dev libcjose-dev libinih-dev libcsv-dev libpcre2-dev libcurl4-openssl-dev libpq-dev
+  # tests
+  libcmocka-dev libclang-rt-14-dev sqlite3 curl oathtool
+  # benchmarks
+  wrk nginx-light
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "${1:-}" = "--check" ]; then
+  echo "deps: missing Debian packages: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=(sudo -n)
+  else
+    echo "deps: these Debian packages are missing and installing them needs root:" >&2
+    echo "        ${missing[*]}" >&2
+    echo "      run: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! "${SUDO[@]}" apt-get update -qq; then
+  echo "deps: 'apt-get update' failed; is the network or the package mirror reachable?" >&2
+  exit 1
+fi
+if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  echo "deps: 'apt-get install' failed for: ${missing[*]}" >&2
+  exit 1
+fi
+echo "deps: done" >&2

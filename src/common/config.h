@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * config: rampartd's settings.  Sources, later winning: built-in defaults,
+ * the INI file (--config), RAMPART_<SECTION>_<KEY> environment variables
+ * (RAMPART_LISTEN and RAMPART_DATA as short forms), then command-line flags.
+ * Every value is range-checked; an unknown section or key is an error so a
+ * typo never silently weakens a setting.
+ */
+#ifndef RAMPART_CONFIG_H
+#define RAMPART_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+	/* [server] */
+	char listen[128];          /* ADDR:PORT */
+	char data_dir[512];
+	char tls_cert[512];
+	char tls_key[512];
+	int64_t threads;           /* 0: number of cores */
+	char log_level[16];
+	char public_url[256];      /* how clients reach us; for links */
+	/* [limits] */
+	int64_t max_body;          /* bytes of a JSON request */
+	int64_t max_import;        /* bytes of an HR CSV */
+	int64_t max_connections;
+	int64_t rate_per_minute;   /* requests per client address */
+	int64_t max_list;          /* largest page of a list */
+	/* [auth] */
+	int64_t session_idle_s;
+	int64_t session_absolute_s;
+	int64_t lockout_threshold; /* failures within the window that lock */
+	int64_t lockout_window_s;
+	int64_t lockout_s;
+	int64_t source_lockout_threshold;
+	int64_t min_password_len;
+	/* [hr] */
+	int64_t retire_threshold_pct;
+};
+
+struct config_err {
+	char message[256];
+};
+
+/* Fills @c with the defaults. */
+void config_defaults(struct config *c);
+
+/* Applies INI text (@len bytes).  Returns 0, or -EINVAL with @e naming the line and key. */
+int config_parse_string(struct config *c, const char *text, size_t len, struct config_err *e);
+
+/* Applies an INI file.  Returns 0, -errno when unreadable, or -EINVAL with @e filled. */
+int config_load_file(struct config *c, const char *path, struct config_err *e);
+
+/* Applies RAMPART_* environment variables.  Returns 0 or -EINVAL with @e filled. */
+int config_load_env(struct config *c, struct config_err *e);
+
+/* Sets one value by section and key (as from INI).  Returns 0 or -EINVAL. */
+int config_set(struct config *c, const char *section, const char *key, const char *value,
+	       struct config_err *e);
+
+#endif

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * jsonx: parsing untrusted JSON request bodies with limits, and typed field
+ * access that reports exactly which field was wrong.
+ */
+#ifndef RAMPART_JSONX_H
+#define RAMPART_JSONX_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JSONX_MAX_DEPTH 16
+#define JSONX_MAX_STRING 4096
+
+/* What was wrong with the input: a message and, when known, the field. */
+struct jsonx_err {
+	char message[160];
+	char field[64];
+};
+
+/* Fills @e (may be NULL) with a message and field name; returns ERR_INVALID. */
+int jsonx_fail(struct jsonx_err *e, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Parses @len bytes as a JSON object.  Refuses nesting deeper than
+ * @max_depth, strings longer than JSONX_MAX_STRING bytes, duplicate keys,
+ * NUL bytes and invalid UTF-8.  Returns 0 and a new reference in *ret, or
+ * ERR_INVALID with @e filled.
+ */
+int jsonx_parse_object(const char *data, size_t len, unsigned max_depth,
+		       json_t **ret, struct jsonx_err *e);
+
+/*
+ * Reads string field @key of @obj.  Missing or null: -ENOENT if !required
+ * (ret untouched), else ERR_INVALID.  Wrong type, longer than @max_len
+ * bytes, or (when !allow_empty) empty: ERR_INVALID.  *ret is borrowed from @obj.
+ */
+int jsonx_get_str(const json_t *obj, const char *key, bool required, size_t max_len,
+		  const char **ret, struct jsonx_err *e);
+
+/* Reads an integer field within [min,max]; missing semantics as jsonx_get_str. */
+int jsonx_get_int(const json_t *obj, const char *key, bool required, int64_t min,
+		  int64_t max, int64_t *ret, struct jsonx_err *e);
+
+/* Reads a boolean field; missing semantics as jsonx_get_str. */
+int jsonx_get_bool(const json_t *obj, const char *key, bool required, bool *ret,
+		   struct jsonx_err *e);
+
+/* Refuses any key of @obj not in the NULL-terminated list @allowed. */
+int jsonx_only_keys(const json_t *obj, const char *const *allowed, struct jsonx_err *e);
+
+/* Adds key=str to @obj, or null when @s is NULL.  Returns 0 or -ENOMEM. */
+int jsonx_set_str(json_t *obj, const char *key, const char *s);
+
+/* Adds key=RFC3339 time, or null when @ms is 0. */
+int jsonx_set_time(json_t *obj, const char *key, int64_t ms);
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * http: rampartd's HTTP layer on libmicrohttpd.
+ *
+ * It owns the listening socket, the worker thread pool, routing with path
+ * parameters, request body limits, per-client rate limits, request ids,
+ * security headers, the JSON error model, and metrics.  Authentication is a
+ * hook (http_server_set_authenticator) so that this layer does not depend on
+ * identity; domains register handlers with http_route().
+ *
+ * A handler fills the response and returns 0, or returns a negative error:
+ * if it did not set a body, a JSON error body for that code is written.
+ * Handlers run on pool threads, one request per thread at a time.
+ */
+#ifndef RAMPART_HTTP_H
+#define RAMPART_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/jsonx.h"
+#include "http/principal.h"
+
+struct http_server;
+struct http_req;
+struct http_resp;
+
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_POST = 1 << 1,
+	HTTP_PUT = 1 << 2,
+	HTTP_PATCH = 1 << 3,
+	HTTP_DELETE = 1 << 4,
+	HTTP_HEAD = 1 << 5,
+};
+
+enum http_route_flags {
+	/* Authentication (exactly one). */
+	HTTP_AUTH_USER = 0,             /* session or API token (default) */
+	HTTP_AUTH_NONE = 1 << 0,        /* public */
+	HTTP_AUTH_SCIM = 1 << 1,        /* SCIM token only */
+	HTTP_AUTH_OPTIONAL = 1 << 2,    /* principal filled when credentials are sent */
+	/* Body (default: JSON for POST/PUT/PATCH, none otherwise). */
+	HTTP_BODY_CSV = 1 << 4,         /* text/csv, up to the import limit */
+	HTTP_BODY_SCIM = 1 << 5,        /* application/scim+json or application/json */
+	/* Reachable while the password must be changed. */
+	HTTP_PWCHANGE_OK = 1 << 8,
+	/* Not listed in the API document (console assets). */
+	HTTP_UNDOCUMENTED = 1 << 9,
+};
+
+typedef int (*http_handler_fn)(struct http_req *req, struct http_resp *resp);
+
+/*
+ * Authenticates @req for a route with @flags, filling @p.  Returns 0, or an
+ * error (ERR_UNAUTHENTICATED, ERR_CSRF, ERR_FORBIDDEN...) that the layer
+ * answers with.  For HTTP_AUTH_OPTIONAL a missing credential is not an error.
+ */
+typedef int (*http_authn_fn)(struct http_req *req, unsigned flags, struct principal *p);
+
+struct http_limits {
+	size_t max_body;          /* JSON bodies */
+	size_t max_import;        /* CSV bodies */
+	unsigned max_connections;
+	unsigned rate_per_minute; /* 0: unlimited */
+	unsigned threads;
+};
+
+struct http_tls {
+	char *cert_pem;   /* owned by caller, NUL-terminated; NULL for plain HTTP */
+	char *key_pem;
+};
+
+/* Creates a server with routes to be added; @app is handed to handlers. */
+struct http_server *http_server_new(void *app, const struct http_limits *limits);
+
+/* Frees a stopped server; accepts NULL. */
+void http_server_free(struct http_server *s);
+
+void http_server_set_authenticator(struct http_server *s, http_authn_fn fn);
+
+/*
+ * Adds a route.  @pattern is a path with "{name}" segments, e.g.
+ * "/api/v1/people/{id}".  A pattern ending in "/{*rest}" matches any suffix.
+ * Returns 0 or -ENOMEM/-EINVAL.
+ */
+int http_route(struct http_server *s, unsigned methods, const char *pattern,
+	       http_handler_fn fn, unsigned flags);
+
+/* Calls @cb for every documented route (method name, pattern). */
+void http_routes_foreach(struct http_server *s,
+			 void (*cb)(const char *method, const char *pattern, void *ud), void *ud);
+
+/*
+ * Binds @listen ("127.0.0.1:8080", "[::1]:0") and starts the pool.  With
+ * port 0 the kernel picks one; http_server_port() tells which.
+ * Returns 0, -errno, or ERR_INVALID for a bad address.
+ */
+int http_server_start(struct http_server *s, const char *listen, const struct http_tls *tls);
+unsigned http_server_port(struct http_server *s);
+
+/* Stops accepting, lets in-flight requests finish (up to @grace_ms), then stops. */
+void http_server_stop(struct http_server *s, unsigned grace_ms);
+
+/* Appends Prometheus text for the layer's metrics to @out. */
+struct buf;
+void http_server_metrics(struct http_server *s, struct buf *out);
+
+/* --- requests --- */
+void *http_req_app(struct http_req *r);
+enum http_method http_req_method(struct http_req *r);
+const char *http_req_path(struct http_req *r);
+const char *http_req_id(struct http_req *r);
+/* Client address as text (no port). */
+const char *http_req_remote(struct http_req *r);
+/* Path parameter captured by "{name}", or NULL. */
+const char *http_req_param(struct http_req *r, const char *name);
+/* Query-string value (decoded), or NULL. */
+const char *http_req_query(struct http_req *r, const char *name);
+/* Header value, or NULL. */
+const char *http_req_header(struct http_req *r, const char *name);
+/* Cookie value, or NULL. */
+const char *http_req_cookie(struct http_req *r, const char *name);
+/* Raw body (NUL-terminated, @len without it). */
+const char *http_req_body(struct http_req *r, size_t *len);
+/* The body parsed as a JSON object (borrowed; owned by the request). Returns 0 or ERR_INVALID with @e. */
+int http_req_json(struct http_req *r, json_t **ret, struct jsonx_err *e);
+bool http_req_is_tls(struct http_req *r);
+/* Authenticated principal (never NULL; via == VIA_NONE when anonymous). */
+const struct principal *http_req_principal(struct http_req *r);
+
+/*
+ * Reads ?limit= and ?cursor=.  limit defaults to @def and may not exceed
+ * @max; cursor is returned borrowed (NULL when absent).  Returns 0 or ERR_INVALID.
+ */
+int http_req_page(struct http_req *r, int64_t def, int64_t max, int64_t *ret_limit,
+		  const char **ret_cursor, struct jsonx_err *e);
+
+/* --- responses --- */
+/* Sets a JSON body (reference stolen, NULL means -ENOMEM) and status. Returns 0 or -ENOMEM. */
+int http_resp_json(struct http_resp *resp, int status, json_t *body);
+/* Sets a body of @len bytes with @content_type (copied). */
+int http_resp_data(struct http_resp *resp, int status, const char *content_type,
+		   const void *data, size_t len);
+/* A static body not to be copied (must outlive the server). */
+int http_resp_static(struct http_resp *resp, int status, const char *content_type,
+		     const void *data, size_t len);
+/* Adds a header (copied).  Returns 0 or -ENOMEM / -EINVAL for CR/LF. */
+int http_resp_header(struct http_resp *resp, const char *name, const char *value);
+/* Status with an empty body. */
+void http_resp_status(struct http_resp *resp, int status);
+/*
+ * Writes the API error body for @err, with an optional @field and message,
+ * and returns @err so that handlers can "return http_fail(...)".
+ */
+int http_fail(struct http_resp *resp, int err, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* http_fail from a jsonx_err. */
+int http_fail_json(struct http_resp *resp, const struct jsonx_err *e);
+/* Marks the response as the console's (console CSP and caching instead of the API's). */
+void http_resp_console(struct http_resp *resp, const char *cache_control);
+
+/* Method name ("GET") for one bit. */
+const char *http_method_name(enum http_method m);
+
+#endif

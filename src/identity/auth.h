@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * auth: proving who someone is.  Password login (Argon2id), TOTP (liboath)
+ * with recovery codes, sessions (cookie for browsers, bearer token for the
+ * CLI) with idle and absolute expiry, named API tokens and SCIM tokens,
+ * activation links, lockout per account and per source address, and the
+ * authenticator hook the HTTP layer calls on every request.
+ *
+ * Only hashes of session tokens, API tokens, CSRF tokens, activation links
+ * and recovery codes are stored.  A person whose status is not "active"
+ * cannot authenticate, so a retirement takes effect on the next request.
+ */
+#ifndef RAMPART_AUTH_H
+#define RAMPART_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/principal.h"
+
+struct app;
+struct http_req;
+struct http_server;
+struct store_conn;
+
+#define AUTH_COOKIE "rampart_session"
+#define AUTH_CSRF_HEADER "X-CSRF-Token"
+
+/* Registers /api/v1/auth/..., /api/v1/me..., /api/v1/tokens... */
+int auth_routes(struct http_server *s);
+
+/* The http_authn_fn: fills @p from a cookie or Authorization: Bearer. */
+int auth_authenticate(struct http_req *req, unsigned flags, struct principal *p);
+
+/*
+ * Loads the principal for person @person_id (roles, org path, kind).
+ * Returns 0, ERR_NOT_FOUND, or ERR_UNAUTHENTICATED when not active.
+ */
+int auth_load_principal(struct store_conn *c, const char *person_id, struct principal *p);
+
+/*
+ * Revokes every session and API token of @person_id (inside the caller's
+ * transaction when one is open).  Returns the number revoked or an error.
+ */
+int auth_revoke_all(struct store_conn *c, const char *person_id, int64_t now_ms);
+
+/*
+ * Creates a one-time activation link token for @person_id valid @ttl_ms;
+ * writes the secret token (to be put in a link, never logged) to @ret_token.
+ * Returns 0 or an error.
+ */
+int auth_activation_create(struct store_conn *c, const char *person_id, const char *created_by,
+			   int64_t ttl_ms, char *ret_token, size_t size);
+
+/*
+ * Sets @person_id's password.  @must_change forces a change at next login.
+ * Refuses passwords shorter than the configured minimum (ERR_INVALID).
+ */
+int auth_set_password(struct app *app, struct store_conn *c, const char *person_id,
+		      const char *password, bool must_change);
+
+#endif

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * rampartd: the Rampart server.  Opens the data directory (database, keys),
+ * creates the first administrator, optionally loads the sample organization,
+ * and answers the JSON API until SIGTERM or SIGINT, then drains in-flight
+ * requests and closes the store cleanly.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "common/app.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/rtime.h"
+#include "common/str.h"
+#include "crypto/rcrypto.h"
+#include "crypto/tls.h"
+#include "http/http.h"
+#include "identity/identity.h"
+#include "store/store.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: rampartd [OPTIONS]\n"
+	      "\n"
+	      "The Rampart server: JSON API under /api/v1, SCIM under /scim/v2.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --data DIR            data directory (default ./var; RAMPART_DATA)\n"
+	      "  --listen ADDR:PORT    address to listen on (default 127.0.0.1:8080;\n"
+	      "                        RAMPART_LISTEN); port 0 picks a free port\n"
+	      "  --config FILE         INI configuration file (see docs/operations.md)\n"
+	      "  --tls-self-signed     create a self-signed certificate in DIR/tls and\n"
+	      "                        serve HTTPS with it\n"
+	      "  --seed-hr FILE        on first start, import this HR CSV (sample organization)\n"
+	      "  --port-file FILE      write the listening port to FILE once ready\n"
+	      "  --routes              print every API route and exit\n"
+	      "  --version             print the version and exit\n"
+	      "  -h, --help            show this help\n"
+	      "\n"
+	      "Environment: RAMPART_ADMIN_PASSWORD sets the first administrator's password\n"
+	      "(otherwise a random one is printed once); RAMPART_<SECTION>_<KEY> overrides\n"
+	      "any configuration setting.\n"
+	      "\n"
+	      "Exit status: 0 after a clean shutdown, 1 on a start-up error, 2 on bad usage.\n",
+	      f);
+}
+
+static int h_healthz(struct http_req *req, struct http_resp *resp)
+{
+	return http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static int h_readyz(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	int64_t one;
+
+	if (!c || store_query_i64(c, "SELECT 1", STORE_NOARGS, &one) < 0)
+		return http_fail(resp, ERR_UNAVAILABLE, NULL, "the database does not answer");
+	return http_resp_json(resp, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+static struct http_server *metrics_server;
+
+static int h_metrics(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	int64_t sessions = -1;
+	struct buf out;
+	int r;
+
+	buf_init(&out, 4 << 20);
+	http_server_metrics(metrics_server, &out);
+	buf_printf(&out, "# HELP rampart_store_errors_total Statements the database refused.\n"
+			 "# TYPE rampart_store_errors_total counter\nrampart_store_errors_total %llu\n",
+		   (unsigned long long)store_error_count());
+	if (c)
+		store_query_i64(c, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+				STORE_ARGS(SA_I64(rtime_now_ms())), &sessions);
+	buf_printf(&out, "# HELP rampart_sessions_active Sessions neither expired nor revoked.\n"
+			 "# TYPE rampart_sessions_active gauge\nrampart_sessions_active %lld\n",
+		   (long long)sessions);
+	r = http_resp_data(resp, 200, "text/plain; version=0.0.4", out.data ? out.data : "", out.len);
+	buf_done(&out);
+	return r;
+}
+
+static void print_route(const char *method, const char *pattern, void *ud)
+{
+	printf("%s %s\n", method, pattern);
+}
+
+static int register_routes(struct http_server *s)
+{
+	int r = 0;
+
+	r = r ? r : http_route(s, HTTP_GET, "/healthz", h_healthz, HTTP_AUTH_NONE);
+	r = r ? r : http_route(s, HTTP_GET, "/readyz", h_readyz, HTTP_AUTH_NONE);
+	r = r ? r : http_route(s, HTTP_GET, "/metrics", h_metrics, HTTP_AUTH_NONE);
+	r = r ? r : identity_routes(s);
+	r = r ? r : audit_routes(s);
+	return r;
+}
+
+/* The data directory: mode 0700, created if missing; refuses one others can read. */
+static int data_dir_prepare(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_mode & 077) {
+		if (chmod(dir, st.st_mode & 0700) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int server_id_load(struct app *app)
+{
+	struct store_conn *c = store_conn(app->store);
+	struct store_stmt *q;
+	char id[ULID_SIZE];
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	ids_ulid(id, rtime_now_ms());
+	r = store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('server_id', $1) "
+			  "ON CONFLICT (key) DO NOTHING", STORE_ARGS(SA_TEXT(id)));
+	if (r < 0)
+		return r;
+	r = store_query(c, "SELECT value FROM server_meta WHERE key = 'server_id'", STORE_NOARGS, &q);
+	if (r < 0)
+		return r;
+	r = store_step(q) == 1 ? str_copy(app->server_id, sizeof(app->server_id), store_col_text(q, 0))
+			       : ERR_STORE;
+	store_stmt_free(q);
+	return r;
+}
+
+static int fail(const char *what, const char *detail)
+{
+	log_error(what, "detail=\"%s\"", detail);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "tls-self-signed", no_argument, NULL, 't' },
+		{ "seed-hr", required_argument, NULL, 's' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "routes", no_argument, NULL, 'r' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *opt_data = NULL, *opt_listen = NULL, *opt_config = NULL, *opt_seed = NULL;
+	const char *opt_port_file = NULL;
+	bool opt_self_signed = false, opt_routes = false;
+	struct app app = { 0 };
+	struct config_err cerr = { "" };
+	struct http_server *srv = NULL;
+	struct http_tls tls = { 0 };
+	struct http_limits lim;
+	char path[1024], cert_path[1024], key_path[1024];
+	enum log_level lvl;
+	sigset_t sigs;
+	int c, r, sig, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': opt_data = optarg; break;
+		case 'l': opt_listen = optarg; break;
+		case 'c': opt_config = optarg; break;
+		case 't': opt_self_signed = true; break;
+		case 's': opt_seed = optarg; break;
+		case 'p': opt_port_file = optarg; break;
+		case 'r': opt_routes = true; break;
+		case 'V': printf("rampartd %s\n", RAMPART_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	config_defaults(&app.cfg);
+	if (opt_config && config_load_file(&app.cfg, opt_config, &cerr) < 0)
+		return fail("config: cannot load", cerr.message);
+	if (config_load_env(&app.cfg, &cerr) < 0)
+		return fail("config: bad environment setting", cerr.message);
+	if (opt_data && config_set(&app.cfg, "server", "data", opt_data, &cerr) < 0)
+		return fail("config: bad --data", cerr.message);
+	if (opt_listen && config_set(&app.cfg, "server", "listen", opt_listen, &cerr) < 0)
+		return fail("config: bad --listen", cerr.message);
+	if (log_parse_level(app.cfg.log_level, &lvl) < 0)
+		return fail("config: log_level must be debug, info, warn or error", app.cfg.log_level);
+	log_set_level(lvl);
+	if (rcrypto_init() < 0)
+		return fail("crypto: cannot initialize libsodium", "sodium_init failed");
+
+	lim = (struct http_limits){
+		.max_body = (size_t)app.cfg.max_body,
+		.max_import = (size_t)app.cfg.max_import,
+		.max_connections = (unsigned)app.cfg.max_connections,
+		.rate_per_minute = (unsigned)app.cfg.rate_per_minute,
+		.threads = (unsigned)app.cfg.threads,
+	};
+	srv = http_server_new(&app, &lim);
+	if (!srv || register_routes(srv) < 0)
+		return fail("http: cannot set up routes", "out of memory");
+	if (opt_routes) {
+		http_routes_foreach(srv, print_route, NULL);
+		http_server_free(srv);
+		return 0;
+	}
+	metrics_server = srv;
+
+	r = data_dir_prepare(app.cfg.data_dir);
+	if (r < 0)
+		return fail("data: cannot prepare the data directory", strerror(-r));
+	app.secret_key = sodium_malloc(APP_SECRET_KEY_BYTES);
+	if (!app.secret_key)
+		return fail("crypto: cannot allocate key memory", "sodium_malloc failed");
+	snprintf(path, sizeof(path), "%s/secret.key", app.cfg.data_dir);
+	r = rcrypto_keyfile_load(path, app.secret_key, APP_SECRET_KEY_BYTES);
+	if (r < 0)
+		return fail("data: cannot load secret.key (must be 32 bytes, mode 0600)", err_str(r));
+	sodium_mprotect_readonly(app.secret_key);
+
+	snprintf(path, sizeof(path), "%s/rampart.db", app.cfg.data_dir);
+	r = store_open(path, &app.store);
+	if (r < 0)
+		return fail("store: cannot open the database", err_str(r));
+	r = server_id_load(&app);
+	if (r < 0) {
+		fail("store: cannot read the server id", err_str(r));
+		goto out;
+	}
+
+	{
+		const char *pw = secure_getenv("RAMPART_ADMIN_PASSWORD");
+		char generated[64];
+		bool created = false;
+
+		r = identity_bootstrap_admin(&app, pw && *pw ? pw : NULL, generated, sizeof(generated), &created);
+		if (r < 0) {
+			fail("identity: cannot create the first administrator", err_str(r));
+			goto out;
+		}
+		if (created && !(pw && *pw)) {
+			/* Shown once on the terminal, never in the log. */
+			printf("\n  First administrator created.\n  login:    admin\n  password: %s\n"
+			       "  (shown only now; change it with 'rampart passwd')\n\n", generated);
+			fflush(stdout);
+		}
+		sodium_memzero(generated, sizeof(generated));
+	}
+	if (opt_seed) {
+		r = identity_seed_hr(&app, opt_seed);
+		if (r < 0) {
+			fail("identity: cannot load the sample organization", err_str(r));
+			goto out;
+		}
+	}
+
+	if (opt_self_signed) {
+		snprintf(path, sizeof(path), "%s/tls", app.cfg.data_dir);
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			fail("tls: cannot create the tls directory", strerror(errno));
+			goto out;
+		}
+		snprintf(cert_path, sizeof(cert_path), "%s/tls/cert.pem", app.cfg.data_dir);
+		snprintf(key_path, sizeof(key_path), "%s/tls/key.pem", app.cfg.data_dir);
+		r = tls_self_signed_ensure(cert_path, key_path);
+		if (r < 0) {
+			fail("tls: cannot create a self-signed certificate", err_str(r));
+			goto out;
+		}
+		str_copy(app.cfg.tls_cert, sizeof(app.cfg.tls_cert), cert_path);
+		str_copy(app.cfg.tls_key, sizeof(app.cfg.tls_key), key_path);
+	}
+	if (app.cfg.tls_cert[0] || app.cfg.tls_key[0]) {
+		if (!app.cfg.tls_cert[0] || !app.cfg.tls_key[0]) {
+			fail("tls: set both tls_cert and tls_key", "one is missing");
+			goto out;
+		}
+		if ((r = tls_read_pem(app.cfg.tls_cert, &tls.cert_pem)) < 0 ||
+		    (r = tls_read_pem(app.cfg.tls_key, &tls.key_pem)) < 0) {
+			fail("tls: cannot read the certificate or key", strerror(-r));
+			goto out;
+		}
+		app.tls = true;
+	}
+
+	/* Signals are taken synchronously by this thread; workers never see them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = http_server_start(srv, app.cfg.listen, &tls);
+	if (r < 0) {
+		fail("http: cannot listen", r == ERR_INVALID ? "bad address (use ADDR:PORT)" : err_str(r));
+		goto out;
+	}
+	log_info("rampartd: listening", "addr=%s port=%u tls=%s version=%s server_id=%s",
+		 app.cfg.listen, http_server_port(srv), app.tls ? "on" : "off", RAMPART_VERSION,
+		 app.server_id);
+	if (opt_port_file) {
+		char tmp[1100];
+		FILE *pf;
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", opt_port_file);
+		pf = fopen(tmp, "we");
+		if (!pf || fprintf(pf, "%u\n", http_server_port(srv)) < 0 || fclose(pf) != 0 ||
+		    rename(tmp, opt_port_file) < 0) {
+			fail("rampartd: cannot write the port file", strerror(errno));
+			http_server_stop(srv, 0);
+			goto out;
+		}
+	}
+	do {
+		r = sigwait(&sigs, &sig);
+	} while (r != 0);
+	log_info("rampartd: shutting down", "signal=%d", sig);
+	http_server_stop(srv, 10000);
+	rc = 0;
+out:
+	http_server_free(srv);
+	store_close(app.store);
+	sodium_free(app.secret_key);
+	if (tls.key_pem) {
+		sodium_memzero(tls.key_pem, strlen(tls.key_pem));
+		free(tls.key_pem);
+	}
+	free(tls.cert_pem);
+	if (rc == 0)
+		log_info("rampartd: stopped", NULL);
+	return rc;
+}

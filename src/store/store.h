@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * store: Rampart's one interface to its database.
+ *
+ * SQL given to this interface is the portable dialect of ARCHITECTURE.md
+ * section 5: "$1"-style parameters, INTEGER milliseconds, TEXT JSON,
+ * INSERT ... ON CONFLICT and RETURNING.  Engine specifics stay in the driver
+ * (store_sqlite.c today).
+ *
+ * A struct store is shared by the whole process; each thread gets its own
+ * connection from store_conn(), opened on first use and closed by
+ * store_close().  A struct store_conn must never be used by two threads.
+ *
+ * Errors: ERR_CONFLICT for a unique or foreign-key violation, ERR_STORE for
+ * anything else the engine refused (details logged at debug).
+ */
+#ifndef RAMPART_STORE_H
+#define RAMPART_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_conn;
+struct store_stmt;
+
+enum store_arg_type { STORE_ARG_NULL, STORE_ARG_I64, STORE_ARG_TEXT, STORE_ARG_BLOB };
+
+struct store_arg {
+	enum store_arg_type type;
+	int64_t i;
+	const void *p;
+	size_t n;
+};
+
+#define SA_NULL ((struct store_arg){ .type = STORE_ARG_NULL })
+#define SA_I64(v) ((struct store_arg){ .type = STORE_ARG_I64, .i = (int64_t)(v) })
+/* A NULL string binds SQL NULL. */
+static inline struct store_arg store_arg_text(const char *s)
+{
+	return (struct store_arg){ .type = s ? STORE_ARG_TEXT : STORE_ARG_NULL, .p = s };
+}
+#define SA_TEXT(s) store_arg_text(s)
+#define SA_BLOB(ptr, len) ((struct store_arg){ .type = STORE_ARG_BLOB, .p = (ptr), .n = (len) })
+/* Expands to "array, count" for the args/nargs parameters below. */
+#define STORE_ARGS(...) (const struct store_arg[]){ __VA_ARGS__ }, \
+	(sizeof((const struct store_arg[]){ __VA_ARGS__ }) / sizeof(struct store_arg))
+#define STORE_NOARGS NULL, 0
+
+/*
+ * Opens (creating if needed) the database at @path, applies pending
+ * migrations inside one transaction, and refuses a schema newer than this
+ * program (ERR_SCHEMA).  Returns 0 and *ret, or an error.
+ */
+int store_open(const char *path, struct store **ret);
+
+/* Closes every connection.  No thread may use the store afterwards.  Accepts NULL. */
+void store_close(struct store *s);
+
+/* This thread's connection, opened on first use; NULL if it cannot be opened. */
+struct store_conn *store_conn(struct store *s);
+
+/* Highest applied migration. */
+int store_schema_version(struct store_conn *c, int64_t *ret);
+
+/* Starts a write transaction (takes the write lock at once).  Returns 0 or ERR_STORE. */
+int store_begin(struct store_conn *c);
+int store_commit(struct store_conn *c);
+/* Rolls back; safe to call when no transaction is open. */
+void store_rollback(struct store_conn *c);
+bool store_in_transaction(struct store_conn *c);
+
+/* Runs a statement.  Returns the number of rows changed (>= 0) or an error. */
+int store_exec(struct store_conn *c, const char *sql, const struct store_arg *args, size_t nargs);
+
+/* Prepares and binds a query; step it with store_step.  Returns 0 and *ret, or an error. */
+int store_query(struct store_conn *c, const char *sql, const struct store_arg *args,
+		size_t nargs, struct store_stmt **ret);
+
+/* Advances: 1 a row is ready, 0 no more rows, or an error. */
+int store_step(struct store_stmt *st);
+
+int64_t store_col_i64(struct store_stmt *st, int col);
+/* Text of a column, or NULL for SQL NULL; valid until the next step or free. */
+const char *store_col_text(struct store_stmt *st, int col);
+const void *store_col_blob(struct store_stmt *st, int col, size_t *ret_len);
+bool store_col_is_null(struct store_stmt *st, int col);
+
+/* Finalizes; accepts NULL. */
+void store_stmt_free(struct store_stmt *st);
+
+/* Runs a query expecting one integer.  Returns 0, ERR_NOT_FOUND if no row, or an error. */
+int store_query_i64(struct store_conn *c, const char *sql, const struct store_arg *args,
+		    size_t nargs, int64_t *ret);
+
+/* Runs "PRAGMA integrity_check" (or the engine's equivalent).  Returns 0 if ok, ERR_STORE otherwise. */
+int store_check_integrity(struct store_conn *c);
+
+/* Number of statements the engine refused since start (for /metrics). */
+uint64_t store_error_count(void);
+
+#endif

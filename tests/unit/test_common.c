@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Unit tests for src/common: buffers, strings, time, ids, JSON limits, config. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/ids.h"
+#include "common/jsonx.h"
+#include "common/rtime.h"
+#include "common/str.h"
+
+static void test_buf_limit(void **state)
+{
+	struct buf b;
+
+	buf_init(&b, 10);
+	assert_int_equal(buf_puts(&b, "12345"), 0);
+	assert_int_equal(buf_puts(&b, "67890"), 0);
+	assert_int_equal(buf_puts(&b, "x"), -EMSGSIZE);
+	assert_int_equal(b.len, 10);
+	assert_string_equal(b.data, "1234567890");
+	buf_reset(&b);
+	assert_int_equal(buf_printf(&b, "%d-%s", 42, "ok"), 0);
+	assert_string_equal(b.data, "42-ok");
+	buf_done(&b);
+}
+
+static void test_str_copy(void **state)
+{
+	char small[4];
+
+	assert_int_equal(str_copy(small, sizeof(small), "abc"), 0);
+	assert_string_equal(small, "abc");
+	assert_int_equal(str_copy(small, sizeof(small), "abcd"), -ENAMETOOLONG);
+	assert_string_equal(small, "");
+}
+
+static void test_str_parse(void **state)
+{
+	int64_t v = 7;
+
+	assert_int_equal(str_parse_i64("123", 0, 1000, &v), 0);
+	assert_int_equal(v, 123);
+	assert_int_equal(str_parse_i64("12a", 0, 1000, &v), -EINVAL);
+	assert_int_equal(str_parse_i64("", 0, 1000, &v), -EINVAL);
+	assert_int_equal(str_parse_i64(" 1", 0, 1000, &v), -EINVAL);
+	assert_int_equal(str_parse_i64("1001", 0, 1000, &v), -ERANGE);
+	assert_int_equal(str_parse_i64("99999999999999999999", 0, INT64_MAX, &v), -ERANGE);
+	assert_int_equal(v, 123);
+	assert_int_equal(str_parse_duration_ms("3d", &v), 0);
+	assert_int_equal(v, 3 * 86400000LL);
+	assert_int_equal(str_parse_duration_ms("15m", &v), 0);
+	assert_int_equal(v, 15 * 60000);
+	assert_int_equal(str_parse_duration_ms("5x", &v), -EINVAL);
+	assert_int_equal(str_parse_duration_ms("d", &v), -EINVAL);
+}
+
+static void test_utf8(void **state)
+{
+	assert_true(str_is_clean_utf8("plain", 5));
+	assert_true(str_is_clean_utf8("\xe5\xb1\xb1\xe7\x94\xb0", 6)); /* 山田 */
+	assert_false(str_is_clean_utf8("a\nb", 3));
+	assert_false(str_is_clean_utf8("\xc0\xaf", 2));         /* overlong */
+	assert_false(str_is_clean_utf8("\xe5\xb1", 2));         /* truncated */
+	assert_false(str_is_clean_utf8("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(str_is_clean_utf8("a\x7f", 2));
+}
+
+static void test_rtime(void **state)
+{
+	int64_t ms = 0;
+	char buf[40];
+
+	assert_int_equal(rtime_parse("2026-11-26T08:21:40.123Z", &ms), 0);
+	assert_string_equal(rtime_format(buf, sizeof(buf), ms), "2026-11-26T08:21:40.123Z");
+	assert_int_equal(rtime_parse("2026-11-26", &ms), 0);
+	assert_int_equal(ms % 86400000, 0);
+	assert_int_equal(rtime_parse("2026-11-26T08:21:40+09:00", &ms), -EINVAL);
+	assert_int_equal(rtime_parse("yesterday", &ms), -EINVAL);
+}
+
+static void test_ulid(void **state)
+{
+	char a[ULID_SIZE], b[ULID_SIZE];
+
+	ids_ulid(a, 1700000000000);
+	ids_ulid(b, 1700000000001);
+	assert_true(ids_is_ulid(a));
+	assert_true(ids_is_ulid(b));
+	assert_true(strcmp(a, b) < 0);
+	assert_false(ids_is_ulid("01ARZ3NDEKTSV4RRFFQ69G5FAI"));   /* I is not Crockford */
+	assert_false(ids_is_ulid("short"));
+}
+
+static void test_json_limits(void **state)
+{
+	struct jsonx_err e = { "", "" };
+	json_t *j = NULL;
+	const char *s;
+	int64_t n;
+	char deep[200];
+	size_t k;
+
+	assert_int_equal(jsonx_parse_object("{\"a\":\"b\",\"n\":5}", 15, 8, &j, &e), 0);
+	assert_int_equal(jsonx_get_str(j, "a", true, 10, &s, &e), 0);
+	assert_string_equal(s, "b");
+	assert_int_equal(jsonx_get_str(j, "missing", false, 10, &s, &e), -ENOENT);
+	assert_int_equal(jsonx_get_str(j, "missing", true, 10, &s, &e), ERR_INVALID);
+	assert_string_equal(e.field, "missing");
+	assert_int_equal(jsonx_get_int(j, "n", true, 0, 4, &n, &e), ERR_INVALID);
+	assert_int_equal(jsonx_get_str(j, "n", true, 10, &s, &e), ERR_INVALID);
+	json_decref(j);
+
+	for (k = 0; k < 40; k++)
+		deep[k] = '[';
+	deep[k] = '\0';
+	{
+		char body[300];
+
+		snprintf(body, sizeof(body), "{\"x\":%s}", deep);
+		assert_int_equal(jsonx_parse_object(body, strlen(body), 16, &j, &e), ERR_INVALID);
+		assert_non_null(strstr(e.message, "nesting"));
+	}
+	assert_int_equal(jsonx_parse_object("[1]", 3, 8, &j, &e), ERR_INVALID);
+	assert_int_equal(jsonx_parse_object("{\"a\":1,\"a\":2}", 13, 8, &j, &e), ERR_INVALID);
+	assert_int_equal(jsonx_parse_object("", 0, 8, &j, &e), ERR_INVALID);
+	assert_int_equal(jsonx_parse_object("{\"a\":\"x\0\"}", 10, 8, &j, &e), ERR_INVALID);
+	{
+		size_t big = JSONX_MAX_STRING + 20;
+		char *body = malloc(big + 20);
+
+		memcpy(body, "{\"a\":\"", 6);
+		memset(body + 6, 'x', big);
+		memcpy(body + 6 + big, "\"}", 3);
+		assert_int_equal(jsonx_parse_object(body, strlen(body), 8, &j, &e), ERR_INVALID);
+		free(body);
+	}
+	assert_int_equal(jsonx_parse_object("{\"a\":\"\\u0001\"}", 14, 8, &j, &e), 0);
+	assert_int_equal(jsonx_get_str(j, "a", true, 10, &s, &e), ERR_INVALID);
+	json_decref(j);
+}
+
+static void test_config(void **state)
+{
+	struct config c;
+	struct config_err e = { "" };
+	static const char good[] = "[server]\nlisten = 127.0.0.1:9000\n[auth]\nsession_idle = 15m\n"
+				   "lockout_threshold = 3\n[hr]\nretire_threshold_percent = 20\n";
+
+	config_defaults(&c);
+	assert_int_equal(config_parse_string(&c, good, strlen(good), &e), 0);
+	assert_string_equal(c.listen, "127.0.0.1:9000");
+	assert_int_equal(c.session_idle_s, 900);
+	assert_int_equal(c.lockout_threshold, 3);
+	assert_int_equal(c.retire_threshold_pct, 20);
+
+	config_defaults(&c);
+	assert_int_equal(config_parse_string(&c, "[auth]\nlockout_threshold = 0\n", 29, &e), -EINVAL);
+	assert_non_null(strstr(e.message, "lockout_threshold"));
+	assert_int_equal(c.lockout_threshold, 5);
+	assert_int_equal(config_parse_string(&c, "[server]\nlistn = x\n", 19, &e), -EINVAL);
+	assert_non_null(strstr(e.message, "unknown setting"));
+	assert_int_equal(config_parse_string(&c, "garbage line\n", 13, &e), -EINVAL);
+	assert_int_equal(config_parse_string(&c, "[hr]\nretire_threshold_percent = 101\n", 35, &e), -EINVAL);
+
+	setenv("RAMPART_LISTEN", "127.0.0.1:7000", 1);
+	setenv("RAMPART_AUTH_LOCKOUT_THRESHOLD", "9", 1);
+	assert_int_equal(config_load_env(&c, &e), 0);
+	assert_string_equal(c.listen, "127.0.0.1:7000");
+	assert_int_equal(c.lockout_threshold, 9);
+	setenv("RAMPART_AUTH_LOCKOUT_THRESHOLD", "nine", 1);
+	assert_int_equal(config_load_env(&c, &e), -EINVAL);
+	unsetenv("RAMPART_AUTH_LOCKOUT_THRESHOLD");
+	unsetenv("RAMPART_LISTEN");
+}
+
+static void test_err_table(void **state)
+{
+	assert_int_equal(err_http_status(ERR_NOT_FOUND), 404);
+	assert_string_equal(err_name(ERR_NOT_FOUND), "not_found");
+	assert_int_equal(err_http_status(ERR_LOCKED), 429);
+	assert_int_equal(err_http_status(-ENOMEM), 500);
+	assert_int_equal(err_http_status(-12345), 500);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_limit),
+		cmocka_unit_test(test_str_copy),
+		cmocka_unit_test(test_str_parse),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_rtime),
+		cmocka_unit_test(test_ulid),
+		cmocka_unit_test(test_json_limits),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_err_table),
+	};
+	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
+}

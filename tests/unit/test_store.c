@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* Unit tests for src/store: migrations, parameters, transactions, constraints, schema checks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "store/store.h"
+
+static char dir[] = "/tmp/rampart-store-XXXXXX";
+static char path[256];
+
+static int setup(void **state)
+{
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_open_migrates(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+	int64_t v = 0;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_non_null(c);
+	assert_int_equal(store_schema_version(c, &v), 0);
+	assert_true(v >= 1);
+	assert_int_equal(store_check_integrity(c), 0);
+	store_close(s);
+	/* Reopening applies nothing new and keeps the version. */
+	assert_int_equal(store_open(path, &s), 0);
+	assert_int_equal(store_schema_version(store_conn(s), &v), 0);
+	assert_true(v >= 1);
+	store_close(s);
+}
+
+static void test_params_and_rows(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+	struct store_stmt *q;
+	int64_t n;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ($2, $1)",
+				    STORE_ARGS(SA_TEXT("v1"), SA_TEXT("k1"))), 1);
+	assert_int_equal(store_query(c, "SELECT value FROM server_meta WHERE key = $1",
+				     STORE_ARGS(SA_TEXT("k1")), &q), 0);
+	assert_int_equal(store_step(q), 1);
+	assert_string_equal(store_col_text(q, 0), "v1");
+	assert_int_equal(store_step(q), 0);
+	store_stmt_free(q);
+	/* A quote in a bound value is data, not SQL. */
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ($1, $2)",
+				    STORE_ARGS(SA_TEXT("k'2"), SA_TEXT("'); DROP TABLE people; --"))), 1);
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM people", STORE_NOARGS, &n), 0);
+	/* Unique violation maps to ERR_CONFLICT. */
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ($1, $2)",
+				    STORE_ARGS(SA_TEXT("k1"), SA_TEXT("again"))), ERR_CONFLICT);
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key = $1",
+					 STORE_ARGS(SA_TEXT("nope")), &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_query_i64(c, "SELECT 1 FROM server_meta WHERE key = $1",
+					 STORE_ARGS(SA_TEXT("nope")), &n), ERR_NOT_FOUND);
+	assert_int_equal(store_exec(c, "SELECT * FROM no_such_table", STORE_NOARGS), ERR_STORE);
+	store_close(s);
+}
+
+static void test_rollback(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+	int64_t n;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_int_equal(store_begin(c), 0);
+	assert_true(store_in_transaction(c));
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('tx', 'x')", STORE_NOARGS), 1);
+	store_rollback(c);
+	assert_false(store_in_transaction(c));
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key = 'tx'", STORE_NOARGS, &n), 0);
+	assert_int_equal(n, 0);
+	store_close(s);
+}
+
+static void test_refuses_newer_schema(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_int_equal(store_exec(c, "INSERT INTO schema_migrations (version, name, applied_at) "
+				       "VALUES (99999, 'future', 0)", STORE_NOARGS), 1);
+	store_close(s);
+	s = NULL;
+	assert_int_equal(store_open(path, &s), ERR_SCHEMA);
+	assert_null(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_migrates),
+		cmocka_unit_test(test_params_and_rows),
+		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_refuses_newer_schema),
+	};
+	return cmocka_run_group_tests_name("store", tests, setup, teardown);
+}

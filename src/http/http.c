@@ -745,6 +745,7 @@ static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned a
 	struct http_resp resp = { 0 };
 	enum MHD_Result ret;
 
+	log_set_request_id(r->id);
 	http_error_body(&resp, err, NULL, NULL);
 	if (err == ERR_METHOD && allow) {
 		char a[64] = "";
@@ -759,6 +760,7 @@ static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned a
 		http_resp_header(&resp, "Retry-After", "60");
 	ret = http_send(r, &resp);
 	http_resp_free(&resp);
+	log_set_request_id(NULL);
 	return ret;
 }
 
@@ -846,9 +848,14 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!r->early_err && buf_append(&r->body, upload_data, *upload_data_size) < 0)
-			r->early_err = ERR_TOO_LARGE;
+		int rc = buf_append(&r->body, upload_data, *upload_data_size);
+
 		*upload_data_size = 0;
+		if (rc < 0) {
+			/* Over the limit (chunked bodies have no Content-Length): refuse now. */
+			r->dispatched = true;
+			return http_answer_error(r, rc == -ENOMEM ? -ENOMEM : ERR_TOO_LARGE, 0);
+		}
 		return MHD_YES;
 	}
 	r->dispatched = true;

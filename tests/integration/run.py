@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""Runs Rampart's integration tests against a real rampartd.
+
+Usage: tests/integration/run.py [--build DIR] [-j N] [-k PATTERN] [-v] [MODULE...]
+
+Discovers tests/integration/test_*.py (or the named modules), runs them, and
+prints a summary; the last line is machine-readable:
+    integration: N passed, N failed
+Server logs are kept in test-output/integration/<TestClass>.log.  The exit
+status is 0 only when nothing failed.  With -j N, modules run in N worker
+processes (each test class has its own server on its own port).
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class CountingResult(unittest.TextTestResult):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.passed = []
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.passed.append(test)
+
+
+def load(modules, pattern):
+    loader = unittest.TestLoader()
+    if pattern:
+        loader.testNamePatterns = ["*%s*" % pattern]
+    suite = unittest.TestSuite()
+    for m in modules:
+        try:
+            suite.addTests(loader.loadTestsFromName(m))
+        except Exception as e:  # a module that does not even import is a failure, not a crash
+            suite.addTest(unittest.FunctionTestCase(_raiser(m, e), description="import " + m))
+    return suite
+
+
+def _raiser(module, exc):
+    def fail():
+        raise AssertionError("cannot load %s: %r" % (module, exc))
+    return fail
+
+
+def run_inline(modules, pattern, verbosity):
+    suite = load(modules, pattern)
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=verbosity, resultclass=CountingResult,
+                                     buffer=False)
+    result = runner.run(suite)
+    failed = [str(t) for t, _ in result.failures + result.errors + result.unexpectedSuccesses]
+    return {
+        "passed": len(result.passed) + len(result.expectedFailures),
+        "failed": len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses),
+        "skipped": len(result.skipped),
+        "failed_names": failed,
+    }
+
+
+def run_worker(module, args):
+    """One module in a child process; returns its counts and output."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--build", args.build, "--json-result", "-",
+           module]
+    if args.k:
+        cmd += ["-k", args.k]
+    if args.verbose:
+        cmd.append("-v")
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    out = p.stdout
+    counts = None
+    marker = "\nJSON-RESULT "
+    if marker in out:
+        out, _, tail = out.rpartition(marker)
+        counts = json.loads(tail.strip())
+    if counts is None:
+        counts = {"passed": 0, "failed": 1, "skipped": 0,
+                  "failed_names": ["%s (worker crashed with %d)" % (module, p.returncode)]}
+    return module, out + p.stderr, counts
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build", help="build directory holding src/server/rampartd")
+    ap.add_argument("-j", type=int, default=1, help="modules run in parallel")
+    ap.add_argument("-k", help="only tests whose name contains this")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--json-result", help=argparse.SUPPRESS)
+    ap.add_argument("modules", nargs="*", help="test modules (test_server, ...); default all")
+    args = ap.parse_args()
+
+    repo = os.path.dirname(os.path.dirname(HERE))
+    args.build = os.path.abspath(os.path.join(repo, args.build) if not os.path.isabs(args.build) else args.build)
+    os.environ["RAMPART_BUILD"] = args.build
+    sys.path.insert(0, HERE)
+    os.chdir(repo)
+
+    daemon = os.path.join(args.build, "src", "server", "rampartd")
+    if not os.access(daemon, os.X_OK):
+        print("integration: %s is missing; build first (make build)" % daemon)
+        print("integration: 0 passed, 1 failed")
+        return 1
+
+    modules = [m[:-3] if m.endswith(".py") else m for m in args.modules]
+    modules = [os.path.basename(m) for m in modules]
+    if not modules:
+        modules = sorted(f[:-3] for f in os.listdir(HERE) if f.startswith("test_") and f.endswith(".py"))
+
+    verbosity = 2 if args.verbose else 1
+    if args.json_result:
+        counts = run_inline(modules, args.k, verbosity)
+        sys.stdout.flush()
+        print("\nJSON-RESULT " + json.dumps(counts))
+        return 0
+
+    start = time.monotonic()
+    totals = {"passed": 0, "failed": 0, "skipped": 0, "failed_names": []}
+    if args.j > 1 and len(modules) > 1:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=args.j) as ex:
+            futures = [ex.submit(run_worker, m, args) for m in modules]
+            for f in concurrent.futures.as_completed(futures):
+                module, output, counts = f.result()
+                print("---- %s: %d passed, %d failed, %d skipped"
+                      % (module, counts["passed"], counts["failed"], counts["skipped"]))
+                if counts["failed"] or args.verbose:
+                    print(output)
+                for k in ("passed", "failed", "skipped"):
+                    totals[k] += counts[k]
+                totals["failed_names"] += counts["failed_names"]
+    else:
+        totals = run_inline(modules, args.k, verbosity)
+
+    print("")
+    print("integration summary: %d modules in %.0fs; %d passed, %d failed, %d skipped"
+          % (len(modules), time.monotonic() - start, totals["passed"], totals["failed"], totals["skipped"]))
+    for name in totals["failed_names"]:
+        print("  FAILED " + name)
+    print("server logs: test-output/integration/")
+    print("integration: %d passed, %d failed" % (totals["passed"], totals["failed"]))
+    return 1 if totals["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -26,7 +26,7 @@ import urllib.parse
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("RAMPART_BUILD", os.path.join(REPO, "build")))
-OUTPUT = os.path.join(REPO, "test-output", "integration")
+OUTPUT = os.path.abspath(os.environ.get("RAMPART_TEST_OUTPUT", os.path.join(REPO, "test-output", "integration")))
 SAMPLE_ORG = os.path.join(REPO, "examples", "hr", "sample-org.csv")
 ADMIN_PASSWORD = "Rampart-admin-test-pw-1"
 # Under ASan and on a busy CI machine start-up is slow; this bounds waiting, it is no threshold.

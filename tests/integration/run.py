@@ -7,7 +7,7 @@ Usage: tests/integration/run.py [--build DIR] [-j N] [-k PATTERN] [-v] [MODULE..
 Discovers tests/integration/test_*.py (or the named modules), runs them, and
 prints a summary; the last line is machine-readable:
     integration: N passed, N failed
-Server logs are kept in test-output/integration/<TestClass>.log.  The exit
+Server logs are kept in test-output/integration/<TestClass>.log (--output).  The exit
 status is 0 only when nothing failed.  With -j N, modules run in N worker
 processes (each test class has its own server on its own port).
 """
@@ -69,8 +69,8 @@ def run_inline(modules, pattern, verbosity):
 
 def run_worker(module, args):
     """One module in a child process; returns its counts and output."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--build", args.build, "--json-result", "-",
-           module]
+    cmd = [sys.executable, os.path.abspath(__file__), "--build", args.build, "--output", args.output,
+           "--json-result", "-", module]
     if args.k:
         cmd += ["-k", args.k]
     if args.verbose:
@@ -91,6 +91,8 @@ def run_worker(module, args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build", help="build directory holding src/server/rampartd")
+    ap.add_argument("--output", default="test-output/integration",
+                    help="directory for server logs (emptied first)")
     ap.add_argument("-j", type=int, default=1, help="modules run in parallel")
     ap.add_argument("-k", help="only tests whose name contains this")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -101,6 +103,8 @@ def main():
     repo = os.path.dirname(os.path.dirname(HERE))
     args.build = os.path.abspath(os.path.join(repo, args.build) if not os.path.isabs(args.build) else args.build)
     os.environ["RAMPART_BUILD"] = args.build
+    args.output = os.path.abspath(os.path.join(repo, args.output))
+    os.environ["RAMPART_TEST_OUTPUT"] = args.output
     sys.path.insert(0, HERE)
     os.chdir(repo)
 
@@ -121,6 +125,13 @@ def main():
         sys.stdout.flush()
         print("\nJSON-RESULT " + json.dumps(counts))
         return 0
+
+    # Fresh logs for this run (workers share the directory the parent emptied).
+    if os.path.isdir(args.output):
+        for f in os.listdir(args.output):
+            if f.endswith(".log"):
+                os.unlink(os.path.join(args.output, f))
+    os.makedirs(args.output, exist_ok=True)
 
     start = time.monotonic()
     totals = {"passed": 0, "failed": 0, "skipped": 0, "failed_names": []}
@@ -144,7 +155,7 @@ def main():
           % (len(modules), time.monotonic() - start, totals["passed"], totals["failed"], totals["skipped"]))
     for name in totals["failed_names"]:
         print("  FAILED " + name)
-    print("server logs: test-output/integration/")
+    print("server logs: %s/" % os.path.relpath(args.output, repo))
     print("integration: %d passed, %d failed" % (totals["passed"], totals["failed"]))
     return 1 if totals["failed"] else 0
 

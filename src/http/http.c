@@ -877,6 +877,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	atomic_fetch_sub(&s->inflight, 1);
 }
 
+/* A printf-style callback: the attribute lets clang's -Wformat-nonliteral accept vsnprintf. */
+static void http_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[256];

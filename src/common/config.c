@@ -35,6 +35,7 @@ static const struct cfg_item cfg_items[] = {
 	I("server", "threads", threads, 0, 256),
 	S("server", "log_level", log_level),
 	S("server", "public_url", public_url),
+	S("server", "web_dir", web_dir),
 	I("limits", "max_body", max_body, 1024, 64 << 20),
 	I("limits", "max_import", max_import, 1024, 1LL << 30),
 	I("limits", "max_connections", max_connections, 4, 100000),
@@ -224,6 +225,9 @@ int config_load_env(struct config *c, struct config_err *e)
 		return r;
 	v = secure_getenv("RAMPART_DATA");
 	if (v && (r = config_set(c, "server", "data", v, e)) < 0)
+		return r;
+	v = secure_getenv("RAMPART_WEB");
+	if (v && (r = config_set(c, "server", "web_dir", v, e)) < 0)
 		return r;
 	return 0;
 }

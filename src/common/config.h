@@ -2,7 +2,7 @@
 /*
  * config: rampartd's settings.  Sources, later winning: built-in defaults,
  * the INI file (--config), RAMPART_<SECTION>_<KEY> environment variables
- * (RAMPART_LISTEN and RAMPART_DATA as short forms), then command-line flags.
+ * (RAMPART_LISTEN, RAMPART_DATA and RAMPART_WEB as short forms), then command-line flags.
  * Every value is range-checked; an unknown section or key is an error so a
  * typo never silently weakens a setting.
  */
@@ -22,6 +22,7 @@ struct config {
 	int64_t threads;           /* 0: number of cores */
 	char log_level[16];
 	char public_url[256];      /* how clients reach us; for links */
+	char web_dir[512];         /* the built web console; "" for the build-time default */
 	/* [limits] */
 	int64_t max_body;          /* bytes of a JSON request */
 	int64_t max_import;        /* bytes of an HR CSV */

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/rtime.h"
 #include "common/str.h"
+#include "console/console.h"
 #include "crypto/rcrypto.h"
 #include "crypto/tls.h"
 #include "http/http.h"
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 {
 	fputs("Usage: rampartd [OPTIONS]\n"
 	      "\n"
-	      "The Rampart server: JSON API under /api/v1, SCIM under /scim/v2.\n"
+	      "The Rampart server: JSON API under /api/v1, SCIM under /scim/v2, web console at /.\n"
 	      "\n"
 	      "Options:\n"
 	      "  --data DIR            data directory (default ./var; RAMPART_DATA)\n"
@@ -44,6 +45,8 @@ static void usage(FILE *f)
 	      "                        serve HTTPS with it\n"
 	      "  --seed-hr FILE        on first start, import this HR CSV (sample organization)\n"
 	      "  --port-file FILE      write the listening port to FILE once ready\n"
+	      "  --web DIR             the built web console (default " RAMPART_WEB_DIR ";\n"
+	      "                        RAMPART_WEB, or [server] web_dir)\n"
 	      "  --routes              print every API route and exit\n"
 	      "  --version             print the version and exit\n"
 	      "  -h, --help            show this help\n"
@@ -103,7 +106,8 @@ static void print_route(const char *method, const char *pattern, void *ud)
 	printf("%s %s\n", method, pattern);
 }
 
-static int register_routes(struct http_server *s)
+/* @web_dir: the console's assets, or NULL not to serve the console (--routes). */
+static int register_routes(struct http_server *s, const char *web_dir)
 {
 	int r = 0;
 
@@ -112,6 +116,9 @@ static int register_routes(struct http_server *s)
 	r = r ? r : http_route(s, HTTP_GET, "/metrics", h_metrics, HTTP_AUTH_NONE);
 	r = r ? r : identity_routes(s);
 	r = r ? r : audit_routes(s);
+	/* Last: routes match in registration order, and the API keeps priority. */
+	if (web_dir)
+		r = r ? r : console_routes(s, web_dir);
 	return r;
 }
 
@@ -171,13 +178,14 @@ int main(int argc, char **argv)
 		{ "tls-self-signed", no_argument, NULL, 't' },
 		{ "seed-hr", required_argument, NULL, 's' },
 		{ "port-file", required_argument, NULL, 'p' },
+		{ "web", required_argument, NULL, 'w' },
 		{ "routes", no_argument, NULL, 'r' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *opt_data = NULL, *opt_listen = NULL, *opt_config = NULL, *opt_seed = NULL;
-	const char *opt_port_file = NULL;
+	const char *opt_port_file = NULL, *opt_web = NULL;
 	bool opt_self_signed = false, opt_routes = false;
 	struct app app = { 0 };
 	struct config_err cerr = { "" };
@@ -197,6 +205,7 @@ int main(int argc, char **argv)
 		case 't': opt_self_signed = true; break;
 		case 's': opt_seed = optarg; break;
 		case 'p': opt_port_file = optarg; break;
+		case 'w': opt_web = optarg; break;
 		case 'r': opt_routes = true; break;
 		case 'V': printf("rampartd %s\n", RAMPART_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -217,6 +226,10 @@ int main(int argc, char **argv)
 		return fail("config: bad --data", cerr.message);
 	if (opt_listen && config_set(&app.cfg, "server", "listen", opt_listen, &cerr) < 0)
 		return fail("config: bad --listen", cerr.message);
+	if (opt_web && config_set(&app.cfg, "server", "web_dir", opt_web, &cerr) < 0)
+		return fail("config: bad --web", cerr.message);
+	if (!app.cfg.web_dir[0])
+		str_copy(app.cfg.web_dir, sizeof(app.cfg.web_dir), RAMPART_WEB_DIR);
 	if (log_parse_level(app.cfg.log_level, &lvl) < 0)
 		return fail("config: log_level must be debug, info, warn or error", app.cfg.log_level);
 	log_set_level(lvl);
@@ -231,7 +244,7 @@ int main(int argc, char **argv)
 		.threads = (unsigned)app.cfg.threads,
 	};
 	srv = http_server_new(&app, &lim);
-	if (!srv || register_routes(srv) < 0)
+	if (!srv || register_routes(srv, opt_routes ? NULL : app.cfg.web_dir) < 0)
 		return fail("http: cannot set up routes", "out of memory");
 	if (opt_routes) {
 		http_routes_foreach(srv, print_route, NULL);
@@ -353,6 +366,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	http_server_free(srv);
+	console_done();
 	store_close(app.store);
 	sodium_free(app.secret_key);
 	if (tls.key_pem) {

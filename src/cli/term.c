@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* term: no-echo prompts on /dev/tty (termios) and secrets read from files. */
+#include "cli/term.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t term_signal;
+
+static void term_on_signal(int sig)
+{
+	term_signal = sig;
+}
+
+static int write_str(int fd, const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 0) {
+		ssize_t n = write(fd, s, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int term_prompt(const char *prompt, bool echo, char *buf, size_t size)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU };
+	struct sigaction sa, old[sizeof(sigs) / sizeof(sigs[0])];
+	struct termios saved, quiet;
+	bool restore = false, overflow = false;
+	size_t len = 0;
+	int fd, r = 0;
+
+	if (size == 0)
+		return -EMSGSIZE;
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -ENOTTY;
+
+	/* No SA_RESTART: a signal interrupts read() so that the terminal is restored first. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = term_on_signal;
+	sigemptyset(&sa.sa_mask);
+	term_signal = 0;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, &old[i]);
+
+	if (!echo) {
+		if (tcgetattr(fd, &saved) < 0) {
+			r = -ENOTTY;
+			goto out;
+		}
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		quiet.c_lflag |= ICANON;
+		if (tcsetattr(fd, TCSAFLUSH, &quiet) < 0) {
+			r = -EIO;
+			goto out;
+		}
+		restore = true;
+	}
+	r = write_str(fd, prompt);
+	if (r < 0)
+		goto out;
+	for (;;) {
+		char ch;
+		ssize_t n = read(fd, &ch, 1);
+
+		if (n < 0) {
+			if (errno == EINTR && !term_signal)
+				continue;
+			r = errno == EINTR ? -EINTR : -EIO;
+			break;
+		}
+		if (n == 0) {
+			/* Ctrl-D: an empty answer is a cancel, a partial one is taken. */
+			if (len == 0)
+				r = -EINTR;
+			break;
+		}
+		if (ch == '\n' || ch == '\r')
+			break;
+		if (len + 1 < size)
+			buf[len++] = ch;
+		else
+			overflow = true;
+	}
+	buf[len] = '\0';
+	if (!echo)
+		write_str(fd, "\n");
+	if (r == 0 && overflow)
+		r = -EMSGSIZE;
+out:
+	if (restore)
+		tcsetattr(fd, TCSAFLUSH, &saved);
+	close(fd);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &old[i], NULL);
+	if (r < 0)
+		explicit_bzero(buf, size);
+	/* The terminal is sane again: now let the signal do what it would have done. */
+	if (term_signal)
+		raise(term_signal);
+	return r;
+}
+
+int term_read_secret_file(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	bool eol = false;
+	int fd, r = 0;
+
+	if (size == 0)
+		return -EMSGSIZE;
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	/* Byte by byte so that nothing past the first line is read into memory. */
+	while (!eol) {
+		char ch;
+		ssize_t n = read(fd, &ch, 1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (ch == '\n') {
+			eol = true;
+			break;
+		}
+		if (len + 1 >= size) {
+			r = -EMSGSIZE;
+			break;
+		}
+		buf[len++] = ch;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (r == 0 && len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[r == 0 ? len : 0] = '\0';
+	if (r == 0 && len == 0)
+		r = -ENODATA;
+	if (r < 0)
+		explicit_bzero(buf, size);
+	return r;
+}

@@ -29,11 +29,13 @@ $(BUILD)/build.ninja:
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
+	$(MAKE) -C web build
 
 run: build
 	@mkdir -p $(DATA)
 	@echo ""
 	@echo "  Rampart is starting on http://$(LISTEN)/  (data: $(DATA)/)"
+	@echo "  Open the web console: http://$(LISTEN)/  (log in as admin)"
 	@echo "  Log in with the CLI:  $(BUILD)/src/cli/rampart --server http://$(LISTEN) login admin"
 	@echo "  or with curl:         curl -s http://$(LISTEN)/api/v1/auth/login -H 'Content-Type: application/json' \\"
 	@echo "                          -d '{\"login\":\"admin\",\"password\":\"...\"}'"

@@ -15,6 +15,12 @@ PACKAGES=(
   # benchmarks
   wrk nginx-light
 )
+# The web console (web/) builds with Node.js and npm; Debian's are enough, and a
+# newer Node installed otherwise is kept.  Its browser tests drive Debian's
+# Chromium (never a downloaded browser), with CJK fonts for the Japanese pages.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+[ -x /usr/bin/chromium ] || PACKAGES+=(chromium fonts-noto-cjk)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

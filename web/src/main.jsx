@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+// The console's shell: who is logged in, the navigation, the pages.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import './styles.css';
+import { api, csrfToken, onAuthProblem, setCsrfToken } from './api.js';
+import { LANGS, getLang, onLangChange, setLang, t } from './i18n.js';
+import { canBrowseDirectory, canImportHr, canReadAudit } from './perms.js';
+import { navigate, useRoute } from './router.js';
+import { LoginPage } from './pages/Login.jsx';
+import { ActivatePage } from './pages/Activate.jsx';
+import { HomePage } from './pages/Home.jsx';
+import { AccountPage, PasswordForm } from './pages/Account.jsx';
+import { DirectoryPage } from './pages/Directory.jsx';
+import { PersonPage } from './pages/Person.jsx';
+import { ImportPage } from './pages/Import.jsx';
+import { AuditPage } from './pages/Audit.jsx';
+import { PageTitle } from './components/ui.jsx';
+
+function LangSelect() {
+  return (
+    <label class="lang">
+      <span class="visually-hidden">{t('nav.language')}</span>
+      <select value={getLang()} onChange={(e) => setLang(e.currentTarget.value)} aria-label={t('nav.language')}>
+        {LANGS.map((l) => <option value={l.code} key={l.code} lang={l.code}>{l.name}</option>)}
+      </select>
+    </label>
+  );
+}
+
+function navItems(me) {
+  const items = [{ to: '#/', key: 'nav.home', match: (p) => p === '/' }];
+  if (canBrowseDirectory(me)) items.push({ to: '#/directory', key: 'nav.directory', match: (p) => p.startsWith('/directory') || p.startsWith('/people') });
+  else items.push({ to: `#/people/${me.id}`, key: 'nav.my_record', match: (p) => p.startsWith('/people') });
+  if (canImportHr(me)) items.push({ to: '#/import', key: 'nav.import', match: (p) => p.startsWith('/import') });
+  if (canReadAudit(me)) items.push({ to: '#/audit', key: 'nav.audit', match: (p) => p.startsWith('/audit') });
+  items.push({ to: '#/account', key: 'nav.account', match: (p) => p.startsWith('/account') });
+  return items;
+}
+
+function Layout({ me, route, onLogout, children }) {
+  const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [route.path]);
+  const name = [me.family_name, me.given_name].filter(Boolean).join(' ') || me.login;
+  return (
+    <>
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main').focus(); }}>
+        {t('nav.skip')}
+      </a>
+      <header class="top">
+        <a class="brand" href="#/">
+          <img src="/favicon.svg" alt="" width="24" height="24" />
+          <span>Rampart</span>
+        </a>
+        <button type="button" class="menu-toggle" aria-expanded={open ? 'true' : 'false'} aria-controls="mainnav" onClick={() => setOpen(!open)}>
+          {t('nav.menu')}
+        </button>
+        <nav id="mainnav" class={open ? 'nav open' : 'nav'} aria-label={t('nav.main')}>
+          <ul>
+            {navItems(me).map((it) => (
+              <li key={it.key}>
+                <a href={it.to} aria-current={it.match(route.path) ? 'page' : undefined}>{t(it.key)}</a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="who">
+          <LangSelect />
+          <span class="who-name" title={me.login}>{name}</span>
+          <button type="button" onClick={onLogout}>{t('nav.logout')}</button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>{children}</main>
+    </>
+  );
+}
+
+function NotFound() {
+  return (
+    <section>
+      <PageTitle>{t('common.not_found_title')}</PageTitle>
+      <p>{t('common.not_found_text')}</p>
+      <p><a href="#/">{t('nav.home')}</a></p>
+    </section>
+  );
+}
+
+function ForcedPasswordChange({ me, onChanged }) {
+  return (
+    <section class="narrow">
+      <PageTitle>{t('account.must_change_title')}</PageTitle>
+      <p>{t('account.must_change_text')}</p>
+      <PasswordForm onChanged={onChanged} />
+    </section>
+  );
+}
+
+function App() {
+  const route = useRoute();
+  const [, setLangTick] = useState(0);
+  const [me, setMe] = useState(undefined); // undefined: checking; null: logged out
+  const [notice, setNotice] = useState(null);
+  const [mustChange, setMustChange] = useState(false);
+
+  useEffect(() => onLangChange(() => setLangTick((x) => x + 1)), []);
+
+  const loadMe = async () => {
+    try {
+      const m = await api('GET', '/api/v1/me');
+      if (m && m.csrf_token) setCsrfToken(m.csrf_token);
+      if (!csrfToken()) {
+        // A new tab: the session cookie is there but not the CSRF token that
+        // goes with it; logging in again gives both.
+        setNotice('relogin');
+        setMe(null);
+        return;
+      }
+      setMustChange(!!m.must_change_password);
+      setMe(m);
+    } catch (e) {
+      if (e.code === 'password_change_required') {
+        setMustChange(true);
+        setMe({ login: '', roles: [] });
+        return;
+      }
+      setMe(null);
+    }
+  };
+
+  useEffect(() => {
+    loadMe();
+  }, []);
+
+  useEffect(() => onAuthProblem((kind) => {
+    if (kind === 'password') {
+      setMustChange(true);
+      return;
+    }
+    setCsrfToken(null);
+    setNotice(kind === 'csrf' ? 'relogin' : 'expired');
+    setMe(null);
+  }), []);
+
+  const onLoggedIn = async (res) => {
+    setCsrfToken(res.csrf_token);
+    setNotice(null);
+    setMustChange(!!res.must_change_password);
+    await loadMe();
+  };
+
+  const onLogout = async () => {
+    try {
+      await api('POST', '/api/v1/auth/logout');
+    } catch {
+      /* already gone: still forget it here */
+    }
+    setCsrfToken(null);
+    setNotice('logged_out');
+    setMe(null);
+  };
+
+  if (route.parts[0] === 'activate') return <ActivatePage token={route.parts[1] || ''} langSelect={<LangSelect />} />;
+  if (me === undefined) {
+    return (
+      <main id="main" class="center">
+        <p class="msg msg-busy" role="status"><span class="spinner" aria-hidden="true" />{t('common.loading')}</p>
+      </main>
+    );
+  }
+  if (me === null) return <LoginPage notice={notice} onLoggedIn={onLoggedIn} langSelect={<LangSelect />} />;
+  if (mustChange) {
+    return (
+      <main id="main" class="center">
+        <ForcedPasswordChange me={me} onChanged={() => { setMustChange(false); loadMe(); navigate('#/'); }} />
+      </main>
+    );
+  }
+
+  let page;
+  const [p0, p1] = route.parts;
+  if (!p0) page = <HomePage me={me} />;
+  else if (p0 === 'account') page = <AccountPage me={me} onLoggedOutAll={() => { setCsrfToken(null); setNotice('logged_out'); setMe(null); }} onChanged={loadMe} />;
+  else if (p0 === 'directory') page = <DirectoryPage me={me} route={route} />;
+  else if (p0 === 'people' && p1) page = <PersonPage me={me} id={p1} key={p1} />;
+  else if (p0 === 'import' && canImportHr(me)) page = <ImportPage me={me} />;
+  else if (p0 === 'audit' && canReadAudit(me)) page = <AuditPage me={me} route={route} />;
+  else page = <NotFound />;
+
+  return (
+    <Layout me={me} route={route} onLogout={onLogout}>
+      {page}
+    </Layout>
+  );
+}
+
+document.documentElement.lang = getLang();
+render(<App />, document.getElementById('app'));

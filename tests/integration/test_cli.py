@@ -285,7 +285,7 @@ class CliTest(unittest.TestCase):
             with open(home.login_file, "w") as f:
                 f.write(text)
             os.chmod(home.login_file, 0o644)
-            r = run_cli(home, "whoami")
+            r = run_cli(home, "--server", self.server.url, "whoami")
             self.assertExit(r, EXIT_AUTH)
             self.assertIn("0600", r.err)
         finally:

@@ -34,6 +34,9 @@ int auth_authenticate(struct http_req *req, unsigned flags, struct principal *p)
 
 /*
  * Loads the principal for person @person_id (roles, org path, kind).
+ * Roles are the explicit grants, plus employee or partner_staff from the
+ * kind, plus manager when someone not retired reports to the person.
+ * via is left VIA_NONE and credential_id empty for the caller to set.
  * Returns 0, ERR_NOT_FOUND, or ERR_UNAUTHENTICATED when not active.
  */
 int auth_load_principal(struct store_conn *c, const char *person_id, struct principal *p);
@@ -46,15 +49,20 @@ int auth_revoke_all(struct store_conn *c, const char *person_id, int64_t now_ms)
 
 /*
  * Creates a one-time activation link token for @person_id valid @ttl_ms;
- * writes the secret token (to be put in a link, never logged) to @ret_token.
- * Returns 0 or an error.
+ * writes the secret token (to be put in a link, never logged) to @ret_token
+ * (@size >= RCRYPTO_TOKEN_SIZE).  The person's earlier unused links stop
+ * working.  Joins the caller's transaction when one is open.  Does not
+ * audit: the caller records who invited whom.  Returns 0, -EINVAL, or an error.
  */
 int auth_activation_create(struct store_conn *c, const char *person_id, const char *created_by,
 			   int64_t ttl_ms, char *ret_token, size_t size);
 
 /*
  * Sets @person_id's password.  @must_change forces a change at next login.
- * Refuses passwords shorter than the configured minimum (ERR_INVALID).
+ * Refuses passwords shorter than the configured minimum (counted in
+ * characters), longer than 1024 bytes, or with control characters
+ * (ERR_INVALID); ERR_NOT_FOUND for an unknown person.  Does not audit and
+ * does not end sessions: the caller decides and records both.
  */
 int auth_set_password(struct app *app, struct store_conn *c, const char *person_id,
 		      const char *password, bool must_change);

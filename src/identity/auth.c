@@ -1040,7 +1040,7 @@ fail:
 refuse:
 	auth_failure(app, c, now, cl, AUTH_FACTOR_PASSWORD, NULL, source, "person.activate",
 		     person[0] ? person : NULL, json_pack("{s:s}", "reason", reason));
-	r = auth_fail_msg(e, ERR_UNAUTHENTICATED, "token", "the activation link is invalid, used or expired");
+	r = auth_fail_msg(e, ERR_NOT_FOUND, "token", "the activation link is invalid, used or expired");
 out:
 	sodium_memzero(ph, sizeof(ph));
 	return r;

@@ -347,13 +347,48 @@ static int auth_h_logout_all(struct http_req *req, struct http_resp *resp)
 
 /* ------------------------------------------------------------------- me */
 
+/* The current session as SessionInfo, or JSON null for an API token. */
+static int auth_session_json(struct store_conn *c, const struct principal *p, json_t **ret)
+{
+	struct store_stmt *st;
+	json_t *s = NULL;
+	int r;
+
+	if (!auth_is_session(p)) {
+		*ret = json_null();
+		return 0;
+	}
+	r = store_query(c, "SELECT created_at, last_seen_at, expires_at, source, user_agent FROM sessions "
+			   "WHERE id = $1", STORE_ARGS(SA_TEXT(p->credential_id)), &st);
+	if (r < 0)
+		return r;
+	r = store_step(st);
+	if (r == 1) {
+		s = json_object();
+		if (!s || jsonx_set_str(s, "id", p->credential_id) < 0 ||
+		    jsonx_set_time(s, "created_at", store_col_i64(st, 0)) < 0 ||
+		    jsonx_set_time(s, "last_seen_at", store_col_i64(st, 1)) < 0 ||
+		    jsonx_set_time(s, "expires_at", store_col_i64(st, 2)) < 0 ||
+		    jsonx_set_str(s, "source", store_col_text(st, 3)) < 0 ||
+		    jsonx_set_str(s, "user_agent", store_col_text(st, 4)) < 0 ||
+		    json_object_set_new(s, "current", json_true()) < 0)
+			r = -ENOMEM;
+	}
+	store_stmt_free(st);
+	if (r < 0) {
+		json_decref(s);
+		return r;
+	}
+	*ret = s ? s : json_null();
+	return 0;
+}
+
 static int auth_h_me(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	const struct principal *p = http_req_principal(req);
-	json_t *me, *roles, *session = NULL;
-	struct store_stmt *st;
+	json_t *me, *session, *roles;
 	int64_t totp = 0;
 	int r;
 
@@ -363,48 +398,36 @@ static int auth_h_me(struct http_req *req, struct http_resp *resp)
 			    STORE_ARGS(SA_TEXT(p->person_id)), &totp);
 	if (r < 0)
 		return r;
-	if (auth_is_session(p)) {
-		r = store_query(c, "SELECT created_at, last_seen_at, expires_at FROM sessions WHERE id = $1",
-				STORE_ARGS(SA_TEXT(p->credential_id)), &st);
-		if (r < 0)
-			return r;
-		if (store_step(st) == 1) {
-			session = json_object();
-			if (!session || jsonx_set_str(session, "id", p->credential_id) < 0 ||
-			    jsonx_set_time(session, "created_at", store_col_i64(st, 0)) < 0 ||
-			    jsonx_set_time(session, "last_seen_at", store_col_i64(st, 1)) < 0 ||
-			    jsonx_set_time(session, "expires_at", store_col_i64(st, 2)) < 0) {
-				store_stmt_free(st);
-				json_decref(session);
-				return -ENOMEM;
-			}
-		}
-		store_stmt_free(st);
-	}
+	r = auth_session_json(c, p, &session);
+	if (r < 0)
+		return r;
 	me = auth_person_json(c, p->person_id, p->login);
-	roles = json_array();
-	if (!me || !roles) {
-		json_decref(me);
-		json_decref(roles);
+	if (!me) {
 		json_decref(session);
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < ROLE_COUNT; i++)
-		if (p->roles & (1u << i))
-			json_array_append_new(roles, json_string(role_name(1u << i)));
-	/* The directory's explicit grants stay visible as "grants"; "roles" are the effective ones. */
-	if (json_object_get(me, "roles"))
-		json_object_set(me, "grants", json_object_get(me, "roles"));
-	if (json_object_set_new(me, "roles", roles) < 0 ||
-	    jsonx_set_str(me, "manages_path", p->manages_path[0] ? p->manages_path : NULL) < 0 ||
+	if (json_object_set_new(me, "session", session) < 0)
+		goto nomem;
+	/* The directory lists grants and implicit roles; without it, the principal's roles. */
+	if (!json_object_get(me, "roles")) {
+		roles = json_array();
+		for (unsigned i = 0; roles && i < ROLE_COUNT; i++)
+			if (p->roles & (1u << i))
+				json_array_append_new(roles, json_pack("{s:s, s:s?}", "role", role_name(1u << i),
+								       "scope", (1u << i) == ROLE_SECURITY_MANAGER &&
+								       p->manages_path[0] ? p->manages_path : NULL));
+		if (!roles || json_object_set_new(me, "roles", roles) < 0)
+			goto nomem;
+	}
+	if (jsonx_set_str(me, "manages_path", p->manages_path[0] ? p->manages_path : NULL) < 0 ||
 	    json_object_set_new(me, "totp_enabled", json_boolean(totp != 0)) < 0 ||
 	    json_object_set_new(me, "must_change_password", json_boolean(p->must_change_password)) < 0 ||
-	    jsonx_set_str(me, "via", auth_via_name(p->via)) < 0 ||
-	    json_object_set_new(me, "session", session ? session : json_null()) < 0) {
-		json_decref(me);
-		return -ENOMEM;
-	}
+	    jsonx_set_str(me, "via", auth_via_name(p->via)) < 0)
+		goto nomem;
 	return http_resp_json(resp, 200, me);
+nomem:
+	json_decref(me);
+	return -ENOMEM;
 }
 
 static int auth_h_password(struct http_req *req, struct http_resp *resp)
@@ -767,10 +790,18 @@ static int auth_h_token_create(struct http_req *req, struct http_resp *resp)
 		r = auth_opt_str(body, "expires_in", 16, &expires_in, &je);
 	if (r < 0)
 		return http_fail_json(resp, &je);
-	if (expires_in && (str_parse_duration_ms(expires_in, &ttl) < 0 || ttl <= 0 ||
-			   ttl > AUTH_TOKEN_MAX_TTL_MS))
+	if (expires_in && strspn(expires_in, "0123456789") == strlen(expires_in)) {
+		/* A bare number is seconds. */
+		int64_t secs;
+
+		ttl = str_parse_i64(expires_in, 1, AUTH_TOKEN_MAX_TTL_MS / 1000, &secs) < 0 ? -1 : secs * 1000;
+		expires_in = NULL;
+	}
+	if ((expires_in && str_parse_duration_ms(expires_in, &ttl) < 0) || ttl <= 0 ||
+	    ttl > AUTH_TOKEN_MAX_TTL_MS)
 		return http_fail(resp, ERR_INVALID, "expires_in",
-				 "'expires_in' must be a duration such as \"30d\" or \"12h\", at most 365d");
+				 "'expires_in' must be a duration such as \"30d\", \"12h\" or 3600 (seconds), "
+				 "at most 365d");
 	r = auth_need_session(req, resp, c, "POST /api/v1/tokens");
 	if (r < 0)
 		return r;

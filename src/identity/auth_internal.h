@@ -195,7 +195,8 @@ int auth_password_acceptable(const struct app *app, const char *password, const 
  * Consumes activation token @token and sets the person's password.
  * Wrong, used and expired tokens count against the source lockout.
  * Audits person.activate.  Returns 0 with @ret_person_id; ERR_INVALID
- * (password rules); ERR_UNAUTHENTICATED (token); ERR_LOCKED; or a store error.
+ * (password rules); ERR_NOT_FOUND (unknown, used or expired token, or the
+ * person is not active); ERR_LOCKED; or a store error.
  */
 int auth_activate(struct app *app, struct store_conn *c, int64_t now, const struct auth_client *cl,
 		  const char *token, const char *password, char ret_person_id[ULID_SIZE],

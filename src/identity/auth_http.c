@@ -802,9 +802,19 @@ static int auth_h_token_create(struct http_req *req, struct http_resp *resp)
 		return http_fail(resp, ERR_INVALID, "expires_in",
 				 "'expires_in' must be a duration such as \"30d\", \"12h\" or 3600 (seconds), "
 				 "at most 365d");
-	r = auth_need_session(req, resp, c, "POST /api/v1/tokens");
-	if (r < 0)
-		return r;
+	if (p->via == VIA_API_TOKEN) {
+		/* A token may make tokens, but none that outlives it: a leaked one cannot entrench itself. */
+		int64_t parent_expiry = 0, now = rtime_now_ms();
+
+		r = store_query_i64(c, "SELECT coalesce(expires_at, 0) FROM api_tokens WHERE id = $1",
+				    STORE_ARGS(SA_TEXT(p->credential_id)), &parent_expiry);
+		if (r < 0)
+			return r;
+		if (parent_expiry && now + ttl > parent_expiry)
+			ttl = parent_expiry - now;
+		if (ttl <= 0)
+			return ERR_UNAUTHENTICATED;
+	}
 	if (strcmp(scope, "scim") == 0 && !principal_has(p, ROLE_ADMIN)) {
 		audit_req(req, c, "authz.denied", "api_token", NULL, AUDIT_DENIED,
 			  json_pack("{s:s, s:s}", "endpoint", "POST /api/v1/tokens", "scope", "scim"));

@@ -907,6 +907,7 @@ int auth_routes(struct http_server *s)
 		{ HTTP_DELETE, "/api/v1/tokens/{id}", auth_h_token_delete, HTTP_AUTH_USER },
 	};
 
+	auth_prepare();
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		int r = http_route(s, routes[i].methods, routes[i].pattern, routes[i].fn, routes[i].flags);
 

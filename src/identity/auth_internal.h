@@ -59,6 +59,13 @@ struct auth_client {
 	const char *request_id;   /* may be NULL */
 };
 
+/*
+ * Computes the dummy password hash that unknown logins are verified
+ * against, so that even the first such login takes the usual time.  Call
+ * after rcrypto_init(); login calls it too.
+ */
+void auth_prepare(void);
+
 /* Fills @cl from @req (its principal, address, User-Agent and id). */
 void auth_client_from_req(struct http_req *req, struct auth_client *cl);
 

@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""SCIM 2.0 over HTTP: discovery, Users (create, get, list with filter and
+paging, replace, patch active=false, delete), Groups, and the SCIM token:
+required on /scim/v2 and good for nothing else."""
+
+import unittest
+
+import harness
+from harness import ServerTestCase, query
+
+SCIM = "application/scim+json"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def user_body(n, active=True, title="Engineer", **extra):
+    body = {
+        "schemas": [USER_SCHEMA, ENTERPRISE],
+        "userName": "scim%d@scim.example" % n,
+        "externalId": "X%05d" % n,
+        "name": {"familyName": "Scimfamily%d" % n, "givenName": "Scimgiven%d" % n},
+        "emails": [{"value": "scim%d@scim.example" % n, "primary": True}],
+        "title": title,
+        "active": active,
+        ENTERPRISE: {"employeeNumber": "X%05d" % n},
+    }
+    body.update(extra)
+    return body
+
+
+class Scim(ServerTestCase):
+    SERVER_ARGS = {"seed_hr": False}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.admin.post("/api/v1/tokens", json={"name": "scim tests", "scope": "scim"})
+        if r.status != 201:
+            raise AssertionError("cannot create a SCIM token: %r" % (r,))
+        cls.scim = cls.server.client(token=r.json["token"])
+
+    def s(self, method, path, body=None, content_type=SCIM):
+        return self.scim.request(method, path, json=body, content_type=content_type if body is not None else None)
+
+    def create(self, n, **kw):
+        r = self.s("POST", "/scim/v2/Users", user_body(n, **kw))
+        self.assertStatus(r, 201)
+        return r.json
+
+    def assertScimError(self, r, status):
+        self.assertStatus(r, status)
+        self.assertIn(ERROR, r.json.get("schemas", []), r)
+        self.assertEqual(str(r.json.get("status")), str(status))
+
+    # ------------------------------------------------------------ discovery
+
+    def test_discovery(self):
+        r = self.s("GET", "/scim/v2/ServiceProviderConfig")
+        self.assertStatus(r, 200)
+        self.assertIn("patch", r.json)
+        self.assertIn("filter", r.json)
+        r = self.s("GET", "/scim/v2/ResourceTypes")
+        self.assertStatus(r, 200)
+        names = {x.get("name") for x in r.json.get("Resources", [])}
+        self.assertTrue({"User", "Group"} <= names, names)
+        r = self.s("GET", "/scim/v2/Schemas")
+        self.assertStatus(r, 200)
+        ids = {x.get("id") for x in r.json.get("Resources", [])}
+        self.assertTrue({USER_SCHEMA, GROUP_SCHEMA} <= ids, ids)
+
+    # ------------------------------------------------------------ users
+
+    def test_create_and_get_user(self):
+        u = self.create(1)
+        self.assertTrue(u["id"])
+        self.assertEqual(u["userName"], "scim1@scim.example")
+        self.assertIs(u["active"], True)
+        self.assertEqual(u["meta"]["resourceType"], "User")
+        self.assertEqual(u[ENTERPRISE]["employeeNumber"], "X00001")
+        r = self.s("GET", "/scim/v2/Users/%s" % u["id"])
+        self.assertStatus(r, 200)
+        self.assertTrue(r.headers["Content-Type"].startswith(SCIM), r.headers["Content-Type"])
+        self.assertEqual(r.json["name"]["familyName"], "Scimfamily1")
+        # The same person in the directory.
+        p = self.admin.get("/api/v1/people/%s" % u["id"])
+        self.assertStatus(p, 200)
+        self.assertEqual(p.json["login"], "scim1@scim.example")
+        self.assertEqual(p.json["employee_number"], "X00001")
+        self.assertEqual(p.json["title"], "Engineer")
+        self.assertEqual(p.json["status"], "active")
+
+    def test_duplicate_user_name(self):
+        self.create(2)
+        r = self.s("POST", "/scim/v2/Users", user_body(2))
+        self.assertScimError(r, 409)
+
+    def test_invalid_user(self):
+        r = self.s("POST", "/scim/v2/Users", {"schemas": [USER_SCHEMA], "name": {"familyName": "x"}})
+        self.assertScimError(r, 400)
+        r = self.s("POST", "/scim/v2/Users", user_body(3, active="yes"))
+        self.assertScimError(r, 400)
+
+    def test_unknown_user(self):
+        self.assertScimError(self.s("GET", "/scim/v2/Users/01ARZ3NDEKTSV4RRFFQ69G5FAV"), 404)
+
+    def test_list_filter_and_paging(self):
+        made = [self.create(n) for n in range(10, 15)]
+        r = self.s("GET", query("/scim/v2/Users", filter='userName eq "scim12@scim.example"'))
+        self.assertStatus(r, 200)
+        self.assertIn(LIST, r.json["schemas"])
+        self.assertEqual(r.json["totalResults"], 1)
+        self.assertEqual(r.json["Resources"][0]["id"], made[2]["id"])
+        r = self.s("GET", query("/scim/v2/Users", filter='externalId eq "X00013"'))
+        self.assertEqual([x["id"] for x in r.json["Resources"]], [made[3]["id"]])
+        r = self.s("GET", query("/scim/v2/Users", filter='userName eq "nobody@scim.example"'))
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["totalResults"], 0)
+        self.assertEqual(r.json.get("Resources", []), [])
+        r = self.s("GET", query("/scim/v2/Users", filter='userName sw "scim"'))
+        self.assertScimError(r, 400)
+        self.assertEqual(r.json.get("scimType"), "invalidFilter")
+        # Paging: startIndex is 1-based.
+        total = self.s("GET", "/scim/v2/Users").json["totalResults"]
+        self.assertGreaterEqual(total, 5)
+        seen = []
+        for start in range(1, total + 1, 2):
+            r = self.s("GET", query("/scim/v2/Users", startIndex=start, count=2))
+            self.assertStatus(r, 200)
+            self.assertEqual(r.json["startIndex"], start)
+            self.assertLessEqual(r.json["itemsPerPage"], 2)
+            seen += [x["id"] for x in r.json["Resources"]]
+        self.assertEqual(len(seen), total)
+        self.assertEqual(len(set(seen)), total)
+
+    def test_replace_user(self):
+        u = self.create(20)
+        body = user_body(20, title="Principal Engineer")
+        body["name"] = {"familyName": "Renamed", "givenName": "Scimgiven20"}
+        r = self.s("PUT", "/scim/v2/Users/%s" % u["id"], body)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["title"], "Principal Engineer")
+        p = self.admin.get("/api/v1/people/%s" % u["id"]).json
+        self.assertEqual(p["family_name"], "Renamed")
+        self.assertEqual(p["title"], "Principal Engineer")
+        h = self.admin.get("/api/v1/people/%s/history" % u["id"]).json["items"]
+        self.assertTrue(any(i["source"] == "scim" for i in h), h)
+
+    def test_patch_active_false_retires(self):
+        u = self.create(30)
+        r = self.s("PATCH", "/scim/v2/Users/%s" % u["id"],
+                   {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]})
+        self.assertStatus(r, 200)
+        self.assertIs(r.json["active"], False)
+        p = self.admin.get("/api/v1/people/%s" % u["id"]).json
+        self.assertEqual(p["status"], "retired")
+        self.assertTrue(p["retired_at"])
+        # The attribute form without a path works too (RFC 7644 3.5.2.3).
+        u2 = self.create(31)
+        r = self.s("PATCH", "/scim/v2/Users/%s" % u2["id"],
+                   {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]})
+        self.assertStatus(r, 200)
+        self.assertEqual(self.admin.get("/api/v1/people/%s" % u2["id"]).json["status"], "retired")
+        r = self.s("PATCH", "/scim/v2/Users/%s" % u2["id"], {"schemas": [PATCH], "Operations": [{"op": "explode"}]})
+        self.assertScimError(r, 400)
+
+    def test_delete_user(self):
+        u = self.create(40)
+        r = self.s("DELETE", "/scim/v2/Users/%s" % u["id"])
+        self.assertStatus(r, 204)
+        p = self.admin.get("/api/v1/people/%s" % u["id"])
+        self.assertStatus(p, 200, "the person and their history stay")
+        self.assertEqual(p.json["status"], "retired")
+        r = self.s("GET", "/scim/v2/Users/%s" % u["id"])
+        if r.status == 200:
+            self.assertIs(r.json["active"], False)
+        else:
+            self.assertScimError(r, 404)
+
+    # ------------------------------------------------------------ groups
+
+    def test_groups(self):
+        a, b, c = self.create(50), self.create(51), self.create(52)
+        r = self.s("POST", "/scim/v2/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Red Team",
+                                               "members": [{"value": a["id"]}, {"value": b["id"]}]})
+        self.assertStatus(r, 201)
+        g = r.json
+        self.assertEqual(g["displayName"], "Red Team")
+        self.assertEqual({m["value"] for m in g["members"]}, {a["id"], b["id"]})
+        self.assertScimError(self.s("POST", "/scim/v2/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Red Team"}), 409)
+        r = self.s("GET", query("/scim/v2/Groups", filter='displayName eq "Red Team"'))
+        self.assertEqual([x["id"] for x in r.json["Resources"]], [g["id"]])
+        r = self.s("PATCH", "/scim/v2/Groups/%s" % g["id"], {"schemas": [PATCH], "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": c["id"]}]},
+            {"op": "remove", "path": 'members[value eq "%s"]' % a["id"]}]})
+        self.assertStatus(r, (200, 204))
+        got = self.s("GET", "/scim/v2/Groups/%s" % g["id"]).json
+        self.assertEqual({m["value"] for m in got["members"]}, {b["id"], c["id"]})
+        r = self.s("PUT", "/scim/v2/Groups/%s" % g["id"], {"schemas": [GROUP_SCHEMA], "displayName": "Blue Team",
+                                                           "members": [{"value": a["id"]}]})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["displayName"], "Blue Team")
+        self.assertEqual([m["value"] for m in r.json["members"]], [a["id"]])
+        r = self.s("POST", "/scim/v2/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Ghosts",
+                                               "members": [{"value": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}]})
+        self.assertScimError(r, 400)
+        self.assertStatus(self.s("DELETE", "/scim/v2/Groups/%s" % g["id"]), 204)
+        self.assertScimError(self.s("GET", "/scim/v2/Groups/%s" % g["id"]), 404)
+
+    # ------------------------------------------------------------ the token
+
+    def test_scim_token_required(self):
+        anon = self.server.client()
+        self.assertStatus(anon.get("/scim/v2/Users", auth=False), 401)
+        self.assertStatus(self.admin.get("/scim/v2/Users"), 403, "a session is not a SCIM credential")
+        api = self.admin.post("/api/v1/tokens", json={"name": "api, not scim"})
+        self.assertStatus(self.server.client(token=api.json["token"]).get("/scim/v2/Users"), 403)
+        self.assertStatus(self.server.client(token="rt_" + "A" * 43).get("/scim/v2/Users"), 401)
+
+    def test_scim_token_limited_to_scim(self):
+        for method, path in (("GET", "/api/v1/me"), ("GET", "/api/v1/people"), ("GET", "/api/v1/audit"),
+                             ("POST", "/api/v1/tokens")):
+            r = self.scim.request(method, path, json={"name": "x"} if method == "POST" else None)
+            self.assertStatus(r, 403, "%s %s with a SCIM token" % (method, path))
+
+    def test_media_types(self):
+        self.assertStatus(self.s("POST", "/scim/v2/Users", user_body(60), content_type="application/json"), 201)
+        r = self.s("POST", "/scim/v2/Users", user_body(61), content_type="text/plain")
+        self.assertStatus(r, 415)
+
+    def test_scim_changes_are_audited(self):
+        u = self.create(70)
+        r = self.admin.get(query("/api/v1/audit", object=u["id"], limit=10))
+        self.assertStatus(r, 200)
+        actions = [e["action"] for e in r.json["items"]]
+        self.assertTrue(any(a.startswith("scim.") for a in actions), actions)
+
+
+if __name__ == "__main__":
+    unittest.main()

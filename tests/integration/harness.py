@@ -27,7 +27,8 @@ import urllib.parse
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("RAMPART_BUILD", os.path.join(REPO, "build")))
 OUTPUT = os.path.abspath(os.environ.get("RAMPART_TEST_OUTPUT", os.path.join(REPO, "test-output", "integration")))
-SAMPLE_ORG = os.path.join(REPO, "examples", "hr", "sample-org.csv")
+SAMPLE_ORG = os.path.abspath(os.environ.get("RAMPART_TEST_SAMPLE_ORG",
+                                            os.path.join(REPO, "examples", "hr", "sample-org.csv")))
 ADMIN_PASSWORD = "Rampart-admin-test-pw-1"
 # Under ASan and on a busy CI machine start-up is slow; this bounds waiting, it is no threshold.
 START_TIMEOUT = float(os.environ.get("RAMPART_TEST_START_TIMEOUT", "60"))

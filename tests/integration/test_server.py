@@ -6,6 +6,7 @@ HTTPS with the self-signed certificate, and configuration errors."""
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -30,6 +31,10 @@ def raw_exchange(port, head, body_chunks=(), read_timeout=30):
         try:
             s.sendall(head)
             for chunk in body_chunks:
+                # Like a careful client, stop sending once the server has answered
+                # (an early 413), so that our extra bytes cannot reset its answer.
+                if select.select([s], [], [], 0.02)[0]:
+                    break
                 s.sendall(chunk)
         except (BrokenPipeError, ConnectionResetError):
             pass

@@ -105,7 +105,8 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	if (!c)
 		return CLI_EXIT_USAGE;
 	out_clean(clean, sizeof(clean), client_server(c));
-	snprintf(prompt, sizeof(prompt), "Password for %s at %s: ", login, clean);
+	if (snprintf(prompt, sizeof(prompt), "Password for %s at %s: ", login, clean) >= (int)sizeof(prompt))
+		str_copy(prompt, sizeof(prompt), "Password: ");
 	rc = cli_secret("login", pwfile, "--password-file", prompt, "password", password,
 			sizeof(password));
 	if (rc != 0)

@@ -120,7 +120,25 @@ static void hr_change_detail(const json_t *before, const json_t *after, struct b
 	}
 }
 
-static void hr_print_report(const json_t *rep, bool refused, bool changes)
+enum hr_outcome { HR_DONE, HR_WOULD_REFUSE, HR_REFUSED };
+
+/*
+ * Whether a dry run's report says the real import would be refused: the
+ * server's message, or bad lines without --skip-bad-lines, or the retirement
+ * threshold exceeded without --force.
+ */
+static bool hr_would_refuse(const json_t *rep, bool skip, bool force)
+{
+	const json_t *thr = json_object_get(rep, "threshold");
+
+	if (json_is_string(json_object_get(rep, "message")))
+		return true;
+	if (!skip && json_integer_value(json_object_get(json_object_get(rep, "counts"), "errors")) > 0)
+		return true;
+	return !force && json_is_true(json_object_get(thr, "exceeded"));
+}
+
+static void hr_print_report(const json_t *rep, enum hr_outcome outcome, bool changes)
 {
 	static const char *const counts[] = { "new", "moved", "changed", "retired", "unchanged", "errors" };
 	const json_t *cnt = json_object_get(rep, "counts");
@@ -129,8 +147,10 @@ static void hr_print_report(const json_t *rep, bool refused, bool changes)
 	size_t i;
 	json_t *v;
 
-	if (refused)
+	if (outcome == HR_REFUSED)
 		printf("Import refused: nothing was changed.\n");
+	else if (outcome == HR_WOULD_REFUSE)
+		printf("Dry run: nothing was changed.  The import would be refused:\n");
 	else if (json_is_true(json_object_get(rep, "dry_run")))
 		printf("Dry run: nothing was changed.  The import would make these changes:\n");
 	else if (json_is_true(json_object_get(rep, "applied")))
@@ -174,6 +194,17 @@ static void hr_print_report(const json_t *rep, bool refused, bool changes)
 	}
 	if (nerr > (json_int_t)json_array_size(errs))
 		printf("(and %lld more lines with errors)\n", (long long)(nerr - (json_int_t)json_array_size(errs)));
+}
+
+/* What to do about a refusal described by @rep. */
+static void hr_refusal_hint(const json_t *rep, bool skip, bool force)
+{
+	const json_t *cnt = json_object_get(rep, "counts");
+
+	if (!skip && json_integer_value(json_object_get(cnt, "errors")) > 0)
+		fprintf(stderr, "  Fix the lines listed above, or apply the good lines with --skip-bad-lines.\n");
+	else if (!force && json_is_true(json_object_get(json_object_get(rep, "threshold"), "exceeded")))
+		fprintf(stderr, "  If the retirements are intended, run again with --full-snapshot --force.\n");
 }
 
 static int hr_import(struct cli *cli, int argc, char **argv)
@@ -241,24 +272,35 @@ static int hr_import(struct cli *cli, int argc, char **argv)
 	buf_done(&path);
 	buf_done(&data);
 	if (r == 0) {
+		bool refuse = dry && hr_would_refuse(rep, skip, force);
+		const char *msg = out_str(rep, "message");
+
 		if (cli->json)
 			out_json(rep);
 		else
-			hr_print_report(rep, false, changes);
+			hr_print_report(rep, refuse ? HR_WOULD_REFUSE : HR_DONE, changes);
+		if (refuse) {
+			fflush(stdout);
+			fputs("rampart: hr import: the import would be refused", stderr);
+			if (*msg) {
+				fputs(": ", stderr);
+				out_put_clean(stderr, msg);
+			}
+			fputc('\n', stderr);
+			hr_refusal_hint(rep, skip, force);
+		}
 		json_decref(rep);
-		return CLI_EXIT_OK;
+		return refuse ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 	}
 	/* A refusal carries the report: the counts and the bad lines. */
 	if (rep && cli->json)
 		out_json(rep);
 	else if (json_is_object(json_object_get(rep, "report")))
-		hr_print_report(json_object_get(rep, "report"), true, changes);
+		hr_print_report(json_object_get(rep, "report"), HR_REFUSED, changes);
 	fflush(stdout);
 	rc = client_fail(c, r, "hr import refused");
-	if (r == ERR_THRESHOLD)
-		fprintf(stderr, "  If the retirements are intended, run again with --full-snapshot --force.\n");
-	else if (r == ERR_INVALID && json_is_object(json_object_get(rep, "report")))
-		fprintf(stderr, "  Fix the lines above, or apply the good lines with --skip-bad-lines.\n");
+	if (r == ERR_THRESHOLD || (r == ERR_INVALID && json_is_object(json_object_get(rep, "report"))))
+		hr_refusal_hint(json_object_get(rep, "report"), skip, force);
 	json_decref(rep);
 	return rc;
 }

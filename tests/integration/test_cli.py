@@ -12,12 +12,15 @@ answers to exit codes.
 import http.server
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
 import stat
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -162,6 +165,46 @@ def run_cli(home, *args, env=None, stdin=None, timeout=60):
     return Result(proc)
 
 
+def run_cli_pty(home, args, answers, env=None, timeout=30):
+    """Runs rampart on a pseudo-terminal, typing each answer after its prompt appears.
+
+    Returns (exit code, everything the terminal showed)."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
+    e["HOME"] = home.dir
+    e["XDG_CONFIG_HOME"] = home.config
+    e.update(env or {})
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(RAMPART, [RAMPART] + list(args), e)
+        finally:
+            os._exit(127)
+    shown = b""
+    upto = 0          # prompts are looked for after the last answer only
+    deadline = time.monotonic() + timeout
+    pending = list(answers)
+    try:
+        while time.monotonic() < deadline:
+            if pending and pending[0][0].encode() in shown[upto:]:
+                os.write(fd, pending.pop(0)[1].encode() + b"\n")
+                upto = len(shown)
+                continue
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if not r:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:   # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            shown += data
+    finally:
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
+
+
 def write_secret(home, name, text):
     path = os.path.join(home.dir, name)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -264,6 +307,26 @@ class CliTest(unittest.TestCase):
             r = run_cli(home, "--server", self.server.url, "login", "admin")
             self.assertExit(r, EXIT_FAILED)
             self.assertIn("--password-file", r.err)
+        finally:
+            home.cleanup()
+
+    def test_login_prompts_without_echo(self):
+        home = Home()
+        try:
+            code, shown = run_cli_pty(home, ["--server", self.server.url, "login"],
+                                      [("Login:", "admin"), ("Password for admin", ADMIN_PASSWORD)])
+            self.assertEqual(code, EXIT_OK, shown)
+            self.assertIn("Logged in", shown)
+            self.assertNotIn(ADMIN_PASSWORD, shown)   # the terminal did not echo it
+            self.assertIn("admin", shown)             # the login was echoed
+            # Two different new passwords: nothing changes, exit 1.
+            code, shown = run_cli_pty(home, ["passwd"],
+                                      [("Current password:", ADMIN_PASSWORD),
+                                       ("New password:", "First-new-password-1"),
+                                       ("New password again:", "Second-new-password-2")])
+            self.assertEqual(code, EXIT_FAILED, shown)
+            self.assertIn("differ", shown)
+            self.assertNotIn("new-password", shown)
         finally:
             home.cleanup()
 
@@ -462,7 +525,15 @@ class CliTest(unittest.TestCase):
         self.assertExit(self.cli("people", "show", "E9001"), EXIT_NOT_FOUND)
         r = self.cli("hr", "import", self.write_csv(csv), "--dry-run", "--json")
         self.assertExit(r, EXIT_FAILED)
-        self.assertEqual(r.json()["error"]["code"], "invalid")
+        report = r.json().get("report", r.json())   # a refusal wraps the report in an error
+        self.assertEqual(report["counts"]["errors"], 2)
+        self.assertEqual(sorted(e["line"] for e in report["errors"]), [3, 4])
+        # The real import is refused the same way, and changes nothing.
+        r = self.cli("hr", "import", self.write_csv(csv))
+        self.assertExit(r, EXIT_FAILED)
+        self.assertIn("line 3:", r.out)
+        self.assertIn("--skip-bad-lines", r.err)
+        self.assertExit(self.cli("people", "show", "E9001"), EXIT_NOT_FOUND)
 
     def test_hr_import_dry_run(self):
         p = self.some_person()
@@ -732,6 +803,30 @@ class CliClientTest(unittest.TestCase):
         r = run_cli(self.home, "--server", self.url, "login", "u", "--password-file", pw)
         self.assertEqual(r.code, EXIT_AUTH, repr(r))
         self.assertIn("locked until 08:30 UTC", r.err)
+
+    def test_ctrl_c_restores_echo(self):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
+        e.update(HOME=self.home.dir, XDG_CONFIG_HOME=self.home.config)
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execve(RAMPART, [RAMPART, "--server", self.url, "login", "bob"], e)
+            finally:
+                os._exit(127)
+        try:
+            shown, deadline = b"", time.monotonic() + 30
+            while b"Password" not in shown and time.monotonic() < deadline:
+                if select.select([fd], [], [], 0.2)[0]:
+                    shown += os.read(fd, 4096)
+            self.assertIn(b"Password", shown)
+            self.assertFalse(termios.tcgetattr(fd)[3] & termios.ECHO)
+            os.write(fd, b"\x03")   # Ctrl-C
+            _, status = os.waitpid(pid, 0)
+            self.assertEqual(os.waitstatus_to_exitcode(status), -signal.SIGINT)
+            self.assertTrue(termios.tcgetattr(fd)[3] & termios.ECHO)
+            self.assertEqual(FakeHandler.seen, [])
+        finally:
+            os.close(fd)
 
     def test_paging_follows_cursor(self):
         self.save_login(self.url, "rs_t")

@@ -114,9 +114,12 @@ export async function api(method, path, opts = {}) {
   const err = (data && data.error) || {};
   const code = err.code || `http_${res.status}`;
   if (!isPublic) {
-    if (res.status === 401) authProblem('expired');
-    else if (code === 'password_change_required') authProblem('password');
-    else if (code === 'csrf') authProblem('csrf');
+    // Only a session we believed in can expire; a first visit just needs a log-in.
+    if (res.status === 401) {
+      if (csrfToken()) authProblem('expired');
+    }
+    if (code === 'password_change_required') authProblem('password');
+    if (code === 'csrf') authProblem('csrf');
   }
   throw new ApiError(res.status, code, err.message || '', err.field, data);
 }

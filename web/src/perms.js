@@ -37,18 +37,35 @@ function inScope(me, person) {
   return pathWithin(path, me && me.manages_path);
 }
 
-/* The roles @me may grant to (or revoke from) @person. */
+/* Roles explicitly granted to @person (not the implicit ones from kind or reports). */
+function grants(person) {
+  return new Set(((person && person.roles) || []).filter((r) => !r.implicit).map((r) => r.role));
+}
+
+const PRIVILEGED = ['admin', 'security_officer', 'security_manager', 'auditor'];
+
+/*
+ * The roles @me may grant to (or revoke from) @person.  Nobody changes their
+ * own roles here; a person holding admin is managed only by an admin; a
+ * security manager grants only "manager", in scope, to people without a
+ * privileged grant.
+ */
 export function grantableRoles(me, person) {
   if (!person || (me && person.id === me.id)) return [];
+  const g = grants(person);
   if (has(me, 'admin')) return GRANTABLE;
+  if (g.has('admin')) return [];
   if (has(me, 'security_officer')) return GRANTABLE.filter((r) => r !== 'admin');
-  if (has(me, 'security_manager') && inScope(me, person)) return ['manager'];
+  if (has(me, 'security_manager') && inScope(me, person) && !PRIVILEGED.some((r) => g.has(r))) return ['manager'];
   return [];
 }
 
-/* Invite, set a password, end sessions: people administration. */
+/* Invite, set a password, end sessions: people administration, with the same limits. */
 export function canAdminister(me, person) {
   if (!person || (me && person.id === me.id)) return false;
-  if (has(me, 'admin', 'security_officer')) return true;
-  return has(me, 'security_manager') && inScope(me, person);
+  const g = grants(person);
+  if (has(me, 'admin')) return true;
+  if (g.has('admin')) return false;
+  if (has(me, 'security_officer')) return true;
+  return has(me, 'security_manager') && inScope(me, person) && !PRIVILEGED.some((r) => g.has(r));
 }

@@ -172,11 +172,14 @@ export function CopyButton({ text, label }) {
   );
 }
 
+// The first page after a load keeps the browser's own focus order (skip link first).
+let titlesShown = 0;
+
 export function PageTitle({ children }) {
   const ref = useRef(null);
   useEffect(() => {
     // Move focus to the heading on navigation so screen readers announce the page.
-    if (ref.current) ref.current.focus({ preventScroll: true });
+    if (ref.current && titlesShown++ > 0) ref.current.focus({ preventScroll: true });
     document.title = `${ref.current ? ref.current.textContent : ''} — Rampart`;
   }, [children]);
   return <h1 ref={ref} tabIndex={-1}>{children}</h1>;

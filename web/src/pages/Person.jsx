@@ -46,10 +46,11 @@ function Roles({ me, person, onPerson }) {
       {roles.length === 0 ? <p class="empty">{t('person.no_roles')}</p> : (
         <ul class="role-list">
           {roles.map((r) => (
-            <li key={r.role}>
+            <li key={`${r.role}-${r.implicit ? 'i' : 'g'}`}>
               <span class="badge role">{t(`role.${r.role}`, null, r.role)}</span>
               {r.scope && <span class="sub">{t('person.scope')}: {r.scope}</span>}
-              {allowed.includes(r.role) && (
+              {r.implicit && <span class="sub">{t('person.implicit')}</span>}
+              {!r.implicit && allowed.includes(r.role) && (
                 <ConfirmButton label={t('person.revoke')} confirmLabel={t('person.revoke_confirm', { role: t(`role.${r.role}`, null, r.role) })} danger disabled={state.busy} onConfirm={() => revoke(r)} />
               )}
             </li>

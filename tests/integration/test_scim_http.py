@@ -194,7 +194,9 @@ class Scim(ServerTestCase):
         r = self.s("GET", query("/scim/v2/Groups", filter='displayName eq "Red Team"'))
         self.assertEqual([x["id"] for x in r.json["Resources"]], [g["id"]])
         r = self.s("PATCH", "/scim/v2/Groups/%s" % g["id"], {"schemas": [PATCH], "Operations": [
-            {"op": "add", "path": "members", "value": [{"value": c["id"]}]},
+            {"op": "add", "path": "members", "value": [{"value": c["id"]}]}]})
+        self.assertStatus(r, (200, 204))
+        r = self.s("PATCH", "/scim/v2/Groups/%s" % g["id"], {"schemas": [PATCH], "Operations": [
             {"op": "remove", "path": 'members[value eq "%s"]' % a["id"]}]})
         self.assertStatus(r, (200, 204))
         got = self.s("GET", "/scim/v2/Groups/%s" % g["id"]).json

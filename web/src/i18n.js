@@ -158,7 +158,7 @@ export const catalog = {
     'dir.search_placeholder': 'Name, login, e-mail or employee number',
     'dir.search_button': 'Search',
     'dir.clear_filters': 'Clear filters',
-    'dir.shown': '{n} shown on this page.',
+    'dir.shown': 'People on this page: {n}.',
     'dir.no_people': 'Nobody matches.',
 
     'person.title': 'Person',
@@ -264,7 +264,7 @@ export const catalog = {
     'audit.since': 'From',
     'audit.until': 'Until',
     'audit.apply_filters': 'Filter',
-    'audit.shown': '{n} entries on this page, newest first.',
+    'audit.shown': 'Entries on this page: {n}, newest first.',
     'audit.none': 'No entries match.',
     'audit.pages': 'Pages of the audit log',
     'audit.time': 'Time',

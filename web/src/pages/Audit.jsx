@@ -9,6 +9,13 @@ import { href, navigate } from '../router.js';
 import { ActionStatus, PageTitle, Pager, TableWrap, errorText, useAction, useCursorPager, useLoad } from '../components/ui.jsx';
 
 const FIELDS = ['actor', 'action', 'object', 'outcome', 'since', 'until'];
+// Suggestions for the action filter: what the identity domain records.
+const ACTIONS = [
+  'auth.login', 'auth.lockout', 'auth.logout', 'auth.logout_all', 'auth.password_change',
+  'auth.session_revoke', 'auth.token_create', 'auth.token_revoke', 'auth.totp_enroll',
+  'auth.totp_confirm', 'auth.totp_disable', 'authz.denied', 'hr.import', 'person.activate',
+  'person.invite', 'person.password_set', 'person.sessions_revoke', 'role.grant', 'role.revoke',
+];
 
 /* "2026-11-26T09:30" (local, from datetime-local) -> RFC 3339 UTC. */
 function localToIso(v) {
@@ -103,7 +110,7 @@ export function AuditPage({ route }) {
           <label for="au-action">{t('audit.action')}</label>
           <input id="au-action" value={form.action} onInput={set('action')} list="au-actions" placeholder="auth.login" />
           <datalist id="au-actions">
-            {['auth.login', 'auth.lockout', 'auth.logout', 'auth.password_change', 'auth.token_create', 'hr.import', 'person.role_grant', 'person.role_revoke', 'authz.denied'].map((a) => <option key={a} value={a} />)}
+            {ACTIONS.map((a) => <option key={a} value={a} />)}
           </datalist>
         </div>
         <div class="field">

@@ -93,7 +93,9 @@ function Administer({ person }) {
   const invite = async () => {
     const r = await run(() => api('POST', `/api/v1/people/${encodeURIComponent(person.id)}/invite`), t('person.invited'));
     if (r) {
-      const url = r.activation_url || `${location.origin}/#/activate/${r.activation_token}`;
+      // The link as this browser reaches the console; the server's own guess
+      // (activation_url) may name its listening address instead.
+      const url = r.activation_token ? `${location.origin}/#/activate/${r.activation_token}` : r.activation_url;
       setSecret({ kind: 'invite', value: url, expires_at: r.expires_at });
     }
   };
@@ -130,13 +132,24 @@ function Administer({ person }) {
   );
 }
 
+/* [label, text] pairs for one HR change: the fields that changed, old → new. */
 function changeSummary(change) {
   if (!change || typeof change !== 'object') return [];
-  return Object.entries(change).map(([k, v]) => {
-    if (v && typeof v === 'object' && ('from' in v || 'to' in v)) return [k, `${v.from ?? '—'} → ${v.to ?? '—'}`];
-    if (v && typeof v === 'object' && ('before' in v || 'after' in v)) return [k, `${v.before ?? '—'} → ${v.after ?? '—'}`];
-    return [k, typeof v === 'object' ? JSON.stringify(v) : String(v)];
-  });
+  const show = (v) => (v === null || v === undefined || v === '' ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const before = change.before && typeof change.before === 'object' ? change.before : null;
+  const after = change.after && typeof change.after === 'object' ? change.after : null;
+  if (!before && !after) {
+    return Object.entries(change).map(([k, v]) => [t(`field.${k}`, null, k), show(v)]);
+  }
+  const out = [];
+  if (change.action) out.push([t('import.action'), t(`import.action_${change.action}`, null, change.action)]);
+  const keys = new Set([...Object.keys(before || {}), ...Object.keys(after || {})]);
+  for (const k of keys) {
+    const label = t(`field.${k}`, null, k);
+    if (!before) out.push([label, show(after[k])]);
+    else out.push([label, `${show(before[k])} → ${show(after ? after[k] : undefined)}`]);
+  }
+  return out;
 }
 
 function History({ person }) {
@@ -163,7 +176,7 @@ function History({ person }) {
                     <td>{t(`source.${h.source}`, null, h.source)}</td>
                     <td class="wrap">
                       <dl class="kv">
-                        {changeSummary(h.change).map(([k, v]) => <Fragment key={k}><dt>{t(`field.${k}`, null, k)}</dt><dd>{v}</dd></Fragment>)}
+                        {changeSummary(h.change).map(([k, v]) => <Fragment key={k}><dt>{k}</dt><dd>{v}</dd></Fragment>)}
                       </dl>
                     </td>
                   </tr>

@@ -87,6 +87,20 @@ const char *store_col_text(struct store_stmt *st, int col);
 const void *store_col_blob(struct store_stmt *st, int col, size_t *ret_len);
 bool store_col_is_null(struct store_stmt *st, int col);
 
+/*
+ * Makes @st ready to run again with new @args: resets it and replaces every
+ * binding.  With store_query (args may be none) this prepares a statement
+ * once for many rows.  Returns 0 or an error.
+ */
+int store_stmt_rebind(struct store_stmt *st, const struct store_arg *args, size_t nargs);
+
+/*
+ * Rebinds @st with @args and runs it to completion (rows it returns are
+ * skipped), leaving it ready for the next call.  Returns the number of rows
+ * changed (>= 0) or an error.
+ */
+int store_stmt_exec(struct store_stmt *st, const struct store_arg *args, size_t nargs);
+
 /* Finalizes; accepts NULL. */
 void store_stmt_free(struct store_stmt *st);
 

@@ -112,14 +112,11 @@ struct store_conn *store_conn(struct store *s)
 	return c;
 }
 
-static int store_prepare(struct store_conn *c, const char *sql, const struct store_arg *args,
-			 size_t nargs, sqlite3_stmt **ret)
+/* Binds @args to "$1".."$N" of @st.  Returns 0 or ERR_STORE (nothing is finalized). */
+static int store_bind(struct store_conn *c, sqlite3_stmt *st, const struct store_arg *args, size_t nargs)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+	int rc = SQLITE_OK;
 
-	if (rc != SQLITE_OK)
-		return store_map(c, rc, "prepare");
 	for (size_t i = 0; i < nargs; i++) {
 		char name[24];
 		int idx;
@@ -136,10 +133,24 @@ static int store_prepare(struct store_conn *c, const char *sql, const struct sto
 			rc = sqlite3_bind_blob64(st, idx, args[i].p ? args[i].p : "", args[i].n, SQLITE_TRANSIENT);
 			break;
 		}
-		if (rc != SQLITE_OK) {
-			sqlite3_finalize(st);
+		if (rc != SQLITE_OK)
 			return store_map(c, rc, "bind");
-		}
+	}
+	return 0;
+}
+
+static int store_prepare(struct store_conn *c, const char *sql, const struct store_arg *args,
+			 size_t nargs, sqlite3_stmt **ret)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL), r;
+
+	if (rc != SQLITE_OK)
+		return store_map(c, rc, "prepare");
+	r = store_bind(c, st, args, nargs);
+	if (r < 0) {
+		sqlite3_finalize(st);
+		return r;
 	}
 	*ret = st;
 	return 0;
@@ -214,6 +225,27 @@ const void *store_col_blob(struct store_stmt *q, int col, size_t *ret_len)
 bool store_col_is_null(struct store_stmt *q, int col)
 {
 	return sqlite3_column_type(q->st, col) == SQLITE_NULL;
+}
+
+int store_stmt_rebind(struct store_stmt *q, const struct store_arg *args, size_t nargs)
+{
+	/* reset's result repeats the last step's error, which was already reported. */
+	sqlite3_reset(q->st);
+	sqlite3_clear_bindings(q->st);
+	return store_bind(q->c, q->st, args, nargs);
+}
+
+int store_stmt_exec(struct store_stmt *q, const struct store_arg *args, size_t nargs)
+{
+	int rc, r = store_stmt_rebind(q, args, nargs);
+
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(q->st)) == SQLITE_ROW)
+		;
+	r = rc == SQLITE_DONE ? sqlite3_changes(q->c->db) : store_map(q->c, rc, "exec");
+	sqlite3_reset(q->st);
+	return r;
 }
 
 void store_stmt_free(struct store_stmt *q)

@@ -104,6 +104,43 @@ static void test_rollback(void **state)
 	store_close(s);
 }
 
+static void test_stmt_reuse(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+	struct store_stmt *ins, *sel;
+	int64_t n;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	/* One prepared statement, many rows. */
+	assert_int_equal(store_query(c, "INSERT INTO server_meta (key, value) VALUES ($1, $2)", STORE_NOARGS, &ins), 0);
+	for (int i = 0; i < 50; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "reuse%d", i);
+		assert_int_equal(store_stmt_exec(ins, STORE_ARGS(SA_TEXT(k), SA_TEXT("v"))), 1);
+	}
+	/* A failure leaves the statement usable. */
+	assert_int_equal(store_stmt_exec(ins, STORE_ARGS(SA_TEXT("reuse1"), SA_TEXT("v"))), ERR_CONFLICT);
+	assert_int_equal(store_stmt_exec(ins, STORE_ARGS(SA_TEXT("reuse50"), SA_TEXT("v"))), 1);
+	store_stmt_free(ins);
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key LIKE 'reuse%'",
+					 STORE_NOARGS, &n), 0);
+	assert_int_equal(n, 51);
+	/* A query rebound to other values returns the new rows. */
+	assert_int_equal(store_query(c, "SELECT value FROM server_meta WHERE key = $1",
+				     STORE_ARGS(SA_TEXT("reuse3")), &sel), 0);
+	assert_int_equal(store_step(sel), 1);
+	assert_int_equal(store_stmt_rebind(sel, STORE_ARGS(SA_TEXT("nope"))), 0);
+	assert_int_equal(store_step(sel), 0);
+	assert_int_equal(store_stmt_rebind(sel, STORE_ARGS(SA_TEXT("reuse7"))), 0);
+	assert_int_equal(store_step(sel), 1);
+	assert_string_equal(store_col_text(sel, 0), "v");
+	store_stmt_free(sel);
+	store_close(s);
+}
+
 static void test_refuses_newer_schema(void **state)
 {
 	struct store *s = NULL;
@@ -125,6 +162,7 @@ int main(void)
 		cmocka_unit_test(test_open_migrates),
 		cmocka_unit_test(test_params_and_rows),
 		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_stmt_reuse),
 		cmocka_unit_test(test_refuses_newer_schema),
 	};
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);

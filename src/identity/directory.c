@@ -1,0 +1,1123 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * directory: org units, people and roles over HTTP, and the identity
+ * domain's one authorization decision.
+ *
+ * directory_may() is pure (no I/O) so that the whole role matrix can be
+ * tested from one table; the handlers load what it needs about the person
+ * acted on (dir_subject_load) and ask it once.  Lists are filtered in SQL
+ * with the same rules: everything for admin, security_officer and auditor;
+ * otherwise the caller, plus the org subtree of a security_manager (path
+ * prefix), plus the reports of a manager (recursive query on manager_id).
+ * A person the caller may not see is answered 404, exactly as one that does
+ * not exist, and the refusal is audited as authz.denied.
+ */
+#include "identity/directory.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "common/app.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/rtime.h"
+#include "common/str.h"
+#include "crypto/rcrypto.h"
+#include "http/http.h"
+#include "identity/auth.h"
+#include "store/store.h"
+
+#define DIR_ACTIVATION_TTL_MS (72LL * 3600 * 1000)
+#define DIR_MAX_DEPTH 8
+#define DIR_QUERY_MAX 128
+/* Longest manager chain followed when deciding "reports to". */
+#define DIR_CHAIN_MAX 64
+
+/* ------------------------------------------------------- authorization */
+
+static bool dir_is_user(const struct principal *p)
+{
+	return principal_is_authenticated(p) && p->via != VIA_SCIM_TOKEN;
+}
+
+static bool dir_sees_all(const struct principal *p)
+{
+	return principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR);
+}
+
+static bool dir_is_self(const struct principal *p, const struct dir_target *t)
+{
+	return t->person_id && strcmp(p->person_id, t->person_id) == 0;
+}
+
+/* A security_manager acts on people of the subtree who hold no powerful grant. */
+static bool dir_secmgr_reaches(const struct principal *p, const struct dir_target *t)
+{
+	return org_path_within(t->org_path, p->manages_path) &&
+	       !(t->roles & (ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_SECURITY_MANAGER | ROLE_AUDITOR));
+}
+
+bool directory_may_grant(const struct principal *p, unsigned role, const struct dir_target *t)
+{
+	if (!dir_is_user(p) || !t || !t->person_id || dir_is_self(p, t))
+		return false;
+	if (!role_name(role) || role == ROLE_EMPLOYEE || role == ROLE_PARTNER_STAFF)
+		return false;
+	if (principal_has(p, ROLE_ADMIN))
+		return true;
+	if (principal_has(p, ROLE_SECURITY_OFFICER))
+		return role != ROLE_ADMIN && !(t->roles & ROLE_ADMIN);
+	if (principal_has(p, ROLE_SECURITY_MANAGER))
+		return role == ROLE_MANAGER && dir_secmgr_reaches(p, t);
+	return false;
+}
+
+bool directory_may(const struct principal *p, enum dir_action a, const struct dir_target *t)
+{
+	if (!dir_is_user(p))
+		return false;
+	switch (a) {
+	case DIR_IMPORT_HR:
+		return principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER);
+	case DIR_READ_ORG:
+		if (!t)
+			return true;   /* the list itself; its rows are scoped */
+		if (dir_sees_all(p))
+			return true;
+		if (principal_has(p, ROLE_SECURITY_MANAGER) && org_path_within(t->org_path, p->manages_path))
+			return true;
+		/* Everyone sees their own unit and the units above it. */
+		return t->org_path && *t->org_path && org_path_within(p->org_path, t->org_path);
+	case DIR_READ_PERSON:
+		if (!t || !t->person_id)
+			return false;
+		if (dir_sees_all(p) || dir_is_self(p, t))
+			return true;
+		if (principal_has(p, ROLE_SECURITY_MANAGER) && org_path_within(t->org_path, p->manages_path))
+			return true;
+		return principal_has(p, ROLE_MANAGER) && t->reports_to_actor;
+	case DIR_MANAGE_PERSON:
+		if (!t || !t->person_id || dir_is_self(p, t))
+			return false;
+		if (principal_has(p, ROLE_ADMIN))
+			return true;
+		if (t->roles & ROLE_ADMIN)
+			return false;
+		if (principal_has(p, ROLE_SECURITY_OFFICER))
+			return true;
+		return principal_has(p, ROLE_SECURITY_MANAGER) && dir_secmgr_reaches(p, t);
+	case DIR_GRANT_ROLE:
+		for (unsigned i = 0; i < ROLE_COUNT; i++)
+			if (directory_may_grant(p, 1u << i, t))
+				return true;
+		return false;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------ org units */
+
+const char *directory_org_level(size_t depth)
+{
+	switch (depth) {
+	case 0:
+	case 1: return "group";
+	case 2: return "company";
+	case 3: return "division";
+	default: return "department";
+	}
+}
+
+int directory_org_ensure(struct store_conn *c, const char *path, const char *company_kind,
+			 int64_t now_ms, char ret_id[ULID_SIZE], int *ret_created)
+{
+	char prefix[DIRECTORY_PATH_MAX + 1], parent[ULID_SIZE] = "", id[ULID_SIZE] = "";
+	char kind[20] = "own";
+	size_t len = path ? strlen(path) : 0, depth = 0;
+	int created = 0, r;
+
+	if (len == 0 || len > DIRECTORY_PATH_MAX || !str_is_clean_utf8(path, len) || strchr(path, '\t'))
+		return ERR_INVALID;
+	for (size_t end = 0;; end++) {
+		struct store_stmt *q;
+
+		if (path[end] != '/' && path[end] != '\0')
+			continue;
+		if (end == 0 || path[end - 1] == '/' || ++depth > DIR_MAX_DEPTH)
+			return ERR_INVALID;
+		memcpy(prefix, path, end);
+		prefix[end] = '\0';
+		r = store_query(c, "SELECT id, kind FROM org_units WHERE path = $1", STORE_ARGS(SA_TEXT(prefix)), &q);
+		if (r < 0)
+			return r;
+		r = store_step(q);
+		if (r == 1) {
+			snprintf(id, sizeof(id), "%s", store_col_text(q, 0));
+			snprintf(kind, sizeof(kind), "%s", store_col_text(q, 1) ? store_col_text(q, 1) : "own");
+		}
+		store_stmt_free(q);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			const char *name = strrchr(prefix, '/');
+
+			/* Below a company the kind is inherited, which kind[] already holds. */
+			if (depth == 1)
+				snprintf(kind, sizeof(kind), "own");
+			else if (depth == 2)
+				snprintf(kind, sizeof(kind), "%s", company_kind ? company_kind : "group_company");
+			ids_ulid(id, now_ms);
+			r = store_exec(c, "INSERT INTO org_units (id, parent_id, name, path, level, kind, created_at) "
+					  "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+				       STORE_ARGS(SA_TEXT(id), SA_TEXT(*parent ? parent : NULL),
+						  SA_TEXT(name ? name + 1 : prefix), SA_TEXT(prefix),
+						  SA_TEXT(directory_org_level(depth)), SA_TEXT(kind), SA_I64(now_ms)));
+			if (r < 0)
+				return r;
+			created++;
+		}
+		memcpy(parent, id, sizeof(parent));
+		if (path[end] == '\0')
+			break;
+	}
+	memcpy(ret_id, id, ULID_SIZE);
+	if (ret_created)
+		*ret_created = created;
+	return 0;
+}
+
+#define DIR_UNIT_COLS "u.id, u.parent_id, u.name, u.path, u.level, u.kind, " \
+	"(SELECT count(*) FROM people x WHERE x.org_unit_id = u.id AND x.status <> 'retired')"
+
+static json_t *dir_unit_json(struct store_stmt *q)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	jsonx_set_str(o, "id", store_col_text(q, 0));
+	jsonx_set_str(o, "parent_id", store_col_text(q, 1));
+	jsonx_set_str(o, "name", store_col_text(q, 2));
+	jsonx_set_str(o, "path", store_col_text(q, 3));
+	jsonx_set_str(o, "level", store_col_text(q, 4));
+	jsonx_set_str(o, "kind", store_col_text(q, 5));
+	json_object_set_new(o, "people", json_integer(store_col_i64(q, 6)));
+	return o;
+}
+
+/* ---------------------------------------------------------------- people */
+
+#define DIR_PERSON_COLS "p.id, p.login, p.employee_number, p.family_name, p.given_name, p.email, " \
+	"p.org_unit_id, o.path, p.title, p.status, p.kind, p.manager_id, m.employee_number, " \
+	"m.given_name, m.family_name, p.created_at, p.updated_at, p.retired_at"
+#define DIR_PERSON_FROM " FROM people p LEFT JOIN org_units o ON o.id = p.org_unit_id " \
+	"LEFT JOIN people m ON m.id = p.manager_id"
+
+/* Grants, then the roles a person has without a grant. */
+static json_t *dir_roles_json(struct store_conn *c, const char *id, const char *kind)
+{
+	json_t *a = json_array();
+	struct store_stmt *q;
+	bool manager = false;
+	int64_t n = 0;
+	int r;
+
+	if (!a)
+		return NULL;
+	r = store_query(c, "SELECT r.role, s.path FROM person_roles r LEFT JOIN org_units s "
+			   "ON s.id = r.scope_org_id WHERE r.person_id = $1 ORDER BY r.role",
+			STORE_ARGS(SA_TEXT(id)), &q);
+	if (r < 0)
+		goto fail;
+	while ((r = store_step(q)) == 1) {
+		json_t *o = json_object();
+
+		if (!o)
+			continue;
+		jsonx_set_str(o, "role", store_col_text(q, 0));
+		jsonx_set_str(o, "scope", store_col_text(q, 1));
+		json_array_append_new(a, o);
+		manager = manager || !strcmp(store_col_text(q, 0) ? store_col_text(q, 0) : "", "manager");
+	}
+	store_stmt_free(q);
+	if (r < 0)
+		goto fail;
+	if (kind && (!strcmp(kind, "employee") || !strcmp(kind, "partner_staff")))
+		json_array_append_new(a, json_pack("{s:s, s:n, s:b}", "role", kind, "scope", "implicit", 1));
+	if (!manager) {
+		r = store_query_i64(c, "SELECT count(*) FROM people WHERE manager_id = $1 AND status <> 'retired'",
+				    STORE_ARGS(SA_TEXT(id)), &n);
+		if (r < 0)
+			goto fail;
+		if (n > 0)
+			json_array_append_new(a, json_pack("{s:s, s:n, s:b}", "role", "manager", "scope",
+							   "implicit", 1));
+	}
+	return a;
+fail:
+	json_decref(a);
+	return NULL;
+}
+
+/* A row of DIR_PERSON_COLS as the API shows it. */
+static json_t *dir_person_row_json(struct store_conn *c, struct store_stmt *q)
+{
+	json_t *o = json_object(), *roles;
+	const char *id = store_col_text(q, 0);
+
+	if (!o || !id) {
+		json_decref(o);
+		return NULL;
+	}
+	jsonx_set_str(o, "id", id);
+	jsonx_set_str(o, "login", store_col_text(q, 1));
+	jsonx_set_str(o, "employee_number", store_col_text(q, 2));
+	jsonx_set_str(o, "family_name", store_col_text(q, 3));
+	jsonx_set_str(o, "given_name", store_col_text(q, 4));
+	jsonx_set_str(o, "email", store_col_text(q, 5));
+	if (store_col_text(q, 6))
+		json_object_set_new(o, "org_unit", json_pack("{s:s, s:s}", "id", store_col_text(q, 6),
+							     "path", store_col_text(q, 7) ? store_col_text(q, 7) : ""));
+	else
+		json_object_set_new(o, "org_unit", json_null());
+	jsonx_set_str(o, "title", store_col_text(q, 8));
+	jsonx_set_str(o, "status", store_col_text(q, 9));
+	jsonx_set_str(o, "kind", store_col_text(q, 10));
+	if (store_col_text(q, 11)) {
+		char name[2 * 256 + 2];
+		json_t *m = json_object();
+
+		snprintf(name, sizeof(name), "%s %s", store_col_text(q, 13) ? store_col_text(q, 13) : "",
+			 store_col_text(q, 14) ? store_col_text(q, 14) : "");
+		if (m) {
+			jsonx_set_str(m, "id", store_col_text(q, 11));
+			jsonx_set_str(m, "employee_number", store_col_text(q, 12));
+			jsonx_set_str(m, "name", name);
+		}
+		json_object_set_new(o, "manager", m ? m : json_null());
+	} else {
+		json_object_set_new(o, "manager", json_null());
+	}
+	roles = dir_roles_json(c, id, store_col_text(q, 10));
+	if (!roles) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_set_new(o, "roles", roles);
+	jsonx_set_time(o, "created_at", store_col_i64(q, 15));
+	jsonx_set_time(o, "updated_at", store_col_i64(q, 16));
+	jsonx_set_time(o, "retired_at", store_col_is_null(q, 17) ? 0 : store_col_i64(q, 17));
+	return o;
+}
+
+json_t *directory_person_json(struct store_conn *c, const char *person_id)
+{
+	struct store_stmt *q;
+	json_t *o = NULL;
+
+	if (store_query(c, "SELECT " DIR_PERSON_COLS DIR_PERSON_FROM " WHERE p.id = $1",
+			STORE_ARGS(SA_TEXT(person_id)), &q) < 0)
+		return NULL;
+	if (store_step(q) == 1)
+		o = dir_person_row_json(c, q);
+	store_stmt_free(q);
+	return o;
+}
+
+/* What the handlers know about the person acted on. */
+struct dir_subject {
+	char id[ULID_SIZE];
+	char org_path[PRINCIPAL_PATH_SIZE];
+	char status[16];
+	struct dir_target t;
+};
+
+/* Loads @id for @p's decisions.  Returns 0, ERR_NOT_FOUND, or a store error. */
+static int dir_subject_load(struct store_conn *c, const struct principal *p, const char *id,
+			    struct dir_subject *s)
+{
+	struct store_stmt *q;
+	int64_t n;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if (!id || !ids_is_ulid(id))
+		return ERR_NOT_FOUND;
+	r = store_query(c, "SELECT p.id, o.path, p.status FROM people p "
+			   "LEFT JOIN org_units o ON o.id = p.org_unit_id WHERE p.id = $1",
+			STORE_ARGS(SA_TEXT(id)), &q);
+	if (r < 0)
+		return r;
+	r = store_step(q);
+	if (r == 1 && (str_copy(s->id, sizeof(s->id), store_col_text(q, 0)) < 0 ||
+		       str_copy(s->org_path, sizeof(s->org_path),
+				store_col_text(q, 1) ? store_col_text(q, 1) : "") < 0 ||
+		       str_copy(s->status, sizeof(s->status), store_col_text(q, 2)) < 0))
+		r = ERR_INTERNAL;
+	store_stmt_free(q);
+	if (r <= 0)
+		return r < 0 ? r : ERR_NOT_FOUND;
+	r = store_query(c, "SELECT role FROM person_roles WHERE person_id = $1", STORE_ARGS(SA_TEXT(id)), &q);
+	if (r < 0)
+		return r;
+	while ((r = store_step(q)) == 1)
+		s->t.roles |= role_from_name(store_col_text(q, 0));
+	store_stmt_free(q);
+	if (r < 0)
+		return r;
+	if (principal_has(p, ROLE_MANAGER) && strcmp(p->person_id, id) != 0) {
+		/* Up the chain from the person; bounded, so a loop in the data ends. */
+		r = store_query_i64(c, "WITH RECURSIVE chain(id, depth) AS ("
+				       " SELECT manager_id, 1 FROM people WHERE id = $1"
+				       " UNION ALL SELECT x.manager_id, chain.depth + 1 FROM people x"
+				       " JOIN chain ON x.id = chain.id WHERE chain.depth < $3)"
+				       " SELECT count(*) FROM chain WHERE id = $2",
+				    STORE_ARGS(SA_TEXT(id), SA_TEXT(p->person_id), SA_I64(DIR_CHAIN_MAX)), &n);
+		if (r < 0)
+			return r;
+		s->t.reports_to_actor = n > 0;
+	}
+	s->t.person_id = s->id;
+	s->t.org_path = s->org_path;
+	return 0;
+}
+
+static const char *dir_action_name(enum dir_action a)
+{
+	switch (a) {
+	case DIR_READ_PERSON: return "read_person";
+	case DIR_MANAGE_PERSON: return "manage_person";
+	case DIR_GRANT_ROLE: return "grant_role";
+	case DIR_IMPORT_HR: return "import_hr";
+	case DIR_READ_ORG: return "read_org";
+	}
+	return "unknown";
+}
+
+static void dir_audit_denied(struct http_req *req, struct store_conn *c, const char *object_type,
+			     const char *object_id, enum dir_action a, const char *role)
+{
+	char endpoint[300];
+	json_t *d;
+
+	snprintf(endpoint, sizeof(endpoint), "%s %s", http_method_name(http_req_method(req)),
+		 http_req_path(req));
+	d = json_pack("{s:s, s:s}", "endpoint", endpoint, "action", dir_action_name(a));
+	if (d && role)
+		json_object_set_new(d, "role", json_string(role));
+	audit_req(req, c, "authz.denied", object_type, object_id, AUDIT_DENIED, d);
+}
+
+/*
+ * Loads the person of the {id} parameter and decides @a (for DIR_GRANT_ROLE:
+ * on @role).  Returns 0 when allowed; otherwise the response is written
+ * (404 when the caller may not even see the person, 403 when they may) and
+ * the error returned.
+ */
+static int dir_authorize(struct http_req *req, struct http_resp *resp, struct store_conn *c,
+			 enum dir_action a, unsigned role, struct dir_subject *s)
+{
+	const struct principal *p = http_req_principal(req);
+	bool ok;
+	int r = dir_subject_load(c, p, http_req_param(req, "id"), s);
+
+	if (r == ERR_NOT_FOUND)
+		return http_fail(resp, ERR_NOT_FOUND, "id", "no person has this id");
+	if (r < 0)
+		return r;
+	ok = a == DIR_GRANT_ROLE ? directory_may_grant(p, role, &s->t) : directory_may(p, a, &s->t);
+	if (ok)
+		return 0;
+	dir_audit_denied(req, c, "person", s->id, a, a == DIR_GRANT_ROLE ? role_name(role) : NULL);
+	if (!directory_may(p, DIR_READ_PERSON, &s->t))
+		return http_fail(resp, ERR_NOT_FOUND, "id", "no person has this id");
+	switch (a) {
+	case DIR_GRANT_ROLE:
+		return http_fail(resp, ERR_FORBIDDEN, "role", "you may not grant or revoke the role %s for "
+				 "this person", role_name(role) ? role_name(role) : "?");
+	case DIR_MANAGE_PERSON:
+		return http_fail(resp, ERR_FORBIDDEN, NULL, dir_is_self(p, &s->t)
+				 ? "use /api/v1/me for your own account"
+				 : "you may not manage this person's account");
+	default:
+		return http_fail(resp, ERR_FORBIDDEN, NULL, "not allowed");
+	}
+}
+
+/* ---------------------------------------------------------------- scoping */
+
+/*
+ * Appends " AND (...)" limiting people aliased "p" (with their unit "o") to
+ * what @p may see, binding the values it needs.  Needs the "reports" CTE
+ * (dir_reports_cte) in front of the query when @p is a manager.
+ */
+static void dir_scope_people(struct buf *sql, const struct principal *p, struct store_arg *args,
+			     size_t *nargs)
+{
+	if (dir_sees_all(p))
+		return;
+	args[(*nargs)++] = SA_TEXT(p->person_id);
+	buf_printf(sql, " AND (p.id = $%zu", *nargs);
+	if (principal_has(p, ROLE_MANAGER))
+		buf_puts(sql, " OR p.id IN (SELECT id FROM reports)");
+	if (principal_has(p, ROLE_SECURITY_MANAGER) && p->manages_path[0]) {
+		args[(*nargs)++] = SA_TEXT(p->manages_path);
+		buf_printf(sql, " OR o.path = $%zu OR substr(o.path, 1, length($%zu) + 1) = $%zu || '/'",
+			   *nargs, *nargs, *nargs);
+	}
+	buf_puts(sql, ")");
+}
+
+/* "WITH RECURSIVE reports" for a manager (UNION drops repeats, so a loop in the data ends). */
+static void dir_reports_cte(struct buf *sql, const struct principal *p, struct store_arg *args,
+			    size_t *nargs)
+{
+	if (dir_sees_all(p) || !principal_has(p, ROLE_MANAGER))
+		return;
+	args[(*nargs)++] = SA_TEXT(p->person_id);
+	buf_printf(sql, "WITH RECURSIVE reports(id) AS (SELECT id FROM people WHERE manager_id = $%zu "
+			"UNION SELECT x.id FROM people x JOIN reports r ON x.manager_id = r.id) ", *nargs);
+}
+
+/* Appends the org unit scope for units aliased "u". */
+static void dir_scope_units(struct buf *sql, const struct principal *p, struct store_arg *args,
+			    size_t *nargs)
+{
+	if (dir_sees_all(p))
+		return;
+	/* Own unit and the units above it: the unit's path is a prefix of the caller's. */
+	args[(*nargs)++] = SA_TEXT(p->org_path);
+	buf_printf(sql, " AND (u.path = $%zu OR substr($%zu, 1, length(u.path) + 1) = u.path || '/'",
+		   *nargs, *nargs);
+	if (principal_has(p, ROLE_SECURITY_MANAGER) && p->manages_path[0]) {
+		args[(*nargs)++] = SA_TEXT(p->manages_path);
+		buf_printf(sql, " OR u.path = $%zu OR substr(u.path, 1, length($%zu) + 1) = $%zu || '/'",
+			   *nargs, *nargs, *nargs);
+	}
+	buf_puts(sql, ")");
+}
+
+/* Writes {"items": @items, "next": @next or null}. */
+static int dir_list_reply(struct http_resp *resp, json_t *items, const char *next)
+{
+	json_t *out;
+
+	if (!items)
+		return -ENOMEM;
+	out = json_pack("{s:o}", "items", items);
+	if (out)
+		json_object_set_new(out, "next", next ? json_string(next) : json_null());
+	return http_resp_json(resp, 200, out);
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+static int dir_h_org_list(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	const struct principal *p = http_req_principal(req);
+	struct store_arg args[8];
+	size_t nargs = 0;
+	struct store_stmt *q = NULL;
+	struct jsonx_err je;
+	const char *cursor;
+	char last[ULID_SIZE] = "";
+	int64_t limit, n = 0;
+	json_t *items;
+	struct buf sql;
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	if (!directory_may(p, DIR_READ_ORG, NULL)) {
+		dir_audit_denied(req, c, "org_unit", NULL, DIR_READ_ORG, NULL);
+		return http_fail(resp, ERR_FORBIDDEN, NULL, "not allowed");
+	}
+	if (http_req_page(req, app->cfg.max_list, app->cfg.max_list, &limit, &cursor, &je) < 0)
+		return http_fail_json(resp, &je);
+	if (cursor && !ids_is_ulid(cursor))
+		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	buf_init(&sql, 4096);
+	buf_puts(&sql, "SELECT " DIR_UNIT_COLS " FROM org_units u WHERE 1 = 1");
+	dir_scope_units(&sql, p, args, &nargs);
+	if (cursor) {
+		args[nargs++] = SA_TEXT(cursor);
+		buf_printf(&sql, " AND u.path > (SELECT path FROM org_units WHERE id = $%zu)", nargs);
+	}
+	args[nargs++] = SA_I64(limit + 1);
+	buf_printf(&sql, " ORDER BY u.path LIMIT $%zu", nargs);
+	r = store_query(c, sql.data, args, nargs, &q);
+	buf_done(&sql);
+	if (r < 0)
+		return r;
+	items = json_array();
+	while (items && (r = store_step(q)) == 1 && n < limit) {
+		snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
+		json_array_append_new(items, dir_unit_json(q));
+		n++;
+	}
+	store_stmt_free(q);
+	if (r < 0) {
+		json_decref(items);
+		return r;
+	}
+	return dir_list_reply(resp, items, r == 1 ? last : NULL);
+}
+
+static int dir_h_org_get(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	const struct principal *p = http_req_principal(req);
+	const char *id = http_req_param(req, "id");
+	struct store_stmt *q;
+	struct dir_target t = { 0 };
+	char path[PRINCIPAL_PATH_SIZE];
+	json_t *o;
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	if (!id || !ids_is_ulid(id))
+		return http_fail(resp, ERR_NOT_FOUND, "id", "no org unit has this id");
+	r = store_query(c, "SELECT " DIR_UNIT_COLS " FROM org_units u WHERE u.id = $1",
+			STORE_ARGS(SA_TEXT(id)), &q);
+	if (r < 0)
+		return r;
+	r = store_step(q);
+	if (r != 1) {
+		store_stmt_free(q);
+		return r < 0 ? r : http_fail(resp, ERR_NOT_FOUND, "id", "no org unit has this id");
+	}
+	if (str_copy(path, sizeof(path), store_col_text(q, 3) ? store_col_text(q, 3) : "") < 0) {
+		store_stmt_free(q);
+		return ERR_INTERNAL;
+	}
+	t.org_path = path;
+	if (!directory_may(p, DIR_READ_ORG, &t)) {
+		store_stmt_free(q);
+		dir_audit_denied(req, c, "org_unit", id, DIR_READ_ORG, NULL);
+		return http_fail(resp, ERR_NOT_FOUND, "id", "no org unit has this id");
+	}
+	o = dir_unit_json(q);
+	store_stmt_free(q);
+	return http_resp_json(resp, 200, o);
+}
+
+/* LIKE pattern "%q%" with %, _ and \ escaped, in @out.  Returns 0 or ERR_INVALID. */
+static int dir_like_pattern(const char *q, char *out, size_t size)
+{
+	size_t o = 0;
+
+	if (size < 3)
+		return ERR_INVALID;
+	out[o++] = '%';
+	for (; *q; q++) {
+		char ch = *q;
+
+		if (o + 4 > size)
+			return ERR_INVALID;
+		if (ch == '%' || ch == '_' || ch == '\\')
+			out[o++] = '\\';
+		out[o++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+	}
+	out[o++] = '%';
+	out[o] = '\0';
+	return 0;
+}
+
+static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	const struct principal *p = http_req_principal(req);
+	struct store_arg args[16];
+	size_t nargs = 0;
+	struct store_stmt *q = NULL;
+	struct jsonx_err je;
+	const char *cursor, *v;
+	char like[2 * DIR_QUERY_MAX + 4], last[ULID_SIZE] = "";
+	int64_t limit, n = 0;
+	json_t *items;
+	struct buf sql;
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &je) < 0)
+		return http_fail_json(resp, &je);
+	if (cursor && !ids_is_ulid(cursor))
+		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	buf_init(&sql, 8192);
+	dir_reports_cte(&sql, p, args, &nargs);
+	buf_puts(&sql, "SELECT " DIR_PERSON_COLS DIR_PERSON_FROM " WHERE 1 = 1");
+	dir_scope_people(&sql, p, args, &nargs);
+	if ((v = http_req_query(req, "q")) && *v) {
+		if (strlen(v) > DIR_QUERY_MAX || !str_is_clean_utf8(v, strlen(v)) ||
+		    dir_like_pattern(v, like, sizeof(like)) < 0) {
+			buf_done(&sql);
+			return http_fail(resp, ERR_INVALID, "q", "q must be text of at most %d bytes", DIR_QUERY_MAX);
+		}
+		args[nargs++] = SA_TEXT(like);
+		buf_printf(&sql, " AND (lower(p.login) LIKE $%zu ESCAPE '\\' OR lower(p.family_name) LIKE $%zu "
+				 "ESCAPE '\\' OR lower(p.given_name) LIKE $%zu ESCAPE '\\' OR "
+				 "lower(coalesce(p.email, '')) LIKE $%zu ESCAPE '\\' OR "
+				 "lower(coalesce(p.employee_number, '')) LIKE $%zu ESCAPE '\\')",
+			   nargs, nargs, nargs, nargs, nargs);
+	}
+	if ((v = http_req_query(req, "org")) && *v) {
+		if (strlen(v) > DIRECTORY_PATH_MAX) {
+			buf_done(&sql);
+			return http_fail(resp, ERR_INVALID, "org", "org must be an org unit id or path");
+		}
+		/* An unknown unit matches nobody rather than telling whether it exists. */
+		args[nargs++] = SA_TEXT(v);
+		buf_printf(&sql, " AND EXISTS (SELECT 1 FROM org_units f WHERE (f.id = $%zu OR f.path = $%zu) "
+				 "AND (o.path = f.path OR substr(o.path, 1, length(f.path) + 1) = f.path || '/'))",
+			   nargs, nargs);
+	}
+	if ((v = http_req_query(req, "status")) && *v) {
+		if (strcmp(v, "active") && strcmp(v, "on_leave") && strcmp(v, "retired")) {
+			buf_done(&sql);
+			return http_fail(resp, ERR_INVALID, "status", "status must be active, on_leave or retired");
+		}
+		args[nargs++] = SA_TEXT(v);
+		buf_printf(&sql, " AND p.status = $%zu", nargs);
+	}
+	if ((v = http_req_query(req, "kind")) && *v) {
+		if (strcmp(v, "employee") && strcmp(v, "partner_staff")) {
+			buf_done(&sql);
+			return http_fail(resp, ERR_INVALID, "kind", "kind must be employee or partner_staff");
+		}
+		args[nargs++] = SA_TEXT(v);
+		buf_printf(&sql, " AND p.kind = $%zu", nargs);
+	}
+	if ((v = http_req_query(req, "role")) && *v) {
+		unsigned role = role_from_name(v);
+
+		if (!role) {
+			buf_done(&sql);
+			return http_fail(resp, ERR_INVALID, "role", "unknown role '%.40s'", v);
+		}
+		args[nargs++] = SA_TEXT(role_name(role));
+		if (role == ROLE_EMPLOYEE || role == ROLE_PARTNER_STAFF)
+			buf_printf(&sql, " AND p.kind = $%zu", nargs);
+		else if (role == ROLE_MANAGER)
+			buf_printf(&sql, " AND (EXISTS (SELECT 1 FROM person_roles pr WHERE pr.person_id = p.id "
+					 "AND pr.role = $%zu) OR EXISTS (SELECT 1 FROM people rp WHERE "
+					 "rp.manager_id = p.id AND rp.status <> 'retired'))", nargs);
+		else
+			buf_printf(&sql, " AND EXISTS (SELECT 1 FROM person_roles pr WHERE pr.person_id = p.id "
+					 "AND pr.role = $%zu)", nargs);
+	}
+	if (cursor) {
+		args[nargs++] = SA_TEXT(cursor);
+		buf_printf(&sql, " AND (p.family_name, p.given_name, p.id) > (SELECT family_name, given_name, id "
+				 "FROM people WHERE id = $%zu)", nargs);
+	}
+	args[nargs++] = SA_I64(limit + 1);
+	buf_printf(&sql, " ORDER BY p.family_name, p.given_name, p.id LIMIT $%zu", nargs);
+	r = store_query(c, sql.data, args, nargs, &q);
+	buf_done(&sql);
+	if (r < 0)
+		return r;
+	items = json_array();
+	while (items && (r = store_step(q)) == 1 && n < limit) {
+		json_t *o = dir_person_row_json(c, q);
+
+		if (!o) {
+			r = ERR_STORE;
+			break;
+		}
+		snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
+		json_array_append_new(items, o);
+		n++;
+	}
+	store_stmt_free(q);
+	if (r < 0) {
+		json_decref(items);
+		return r;
+	}
+	return dir_list_reply(resp, items, r == 1 ? last : NULL);
+}
+
+static int dir_h_person_get(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	struct dir_subject s;
+	json_t *o;
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	r = dir_authorize(req, resp, c, DIR_READ_PERSON, 0, &s);
+	if (r < 0)
+		return r;
+	o = directory_person_json(c, s.id);
+	return o ? http_resp_json(resp, 200, o) : ERR_STORE;
+}
+
+static int dir_h_person_history(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	struct dir_subject s;
+	struct store_stmt *q;
+	struct jsonx_err je;
+	const char *cursor;
+	int64_t limit, before = INT64_MAX, n = 0, last = 0;
+	json_t *items;
+	char next[24];
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	r = dir_authorize(req, resp, c, DIR_READ_PERSON, 0, &s);
+	if (r < 0)
+		return r;
+	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &je) < 0)
+		return http_fail_json(resp, &je);
+	if (cursor && str_parse_i64(cursor, 1, INT64_MAX, &before) < 0)
+		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	r = store_query(c, "SELECT id, at, source, actor_id, change FROM person_history "
+			   "WHERE person_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+			STORE_ARGS(SA_TEXT(s.id), SA_I64(before), SA_I64(limit + 1)), &q);
+	if (r < 0)
+		return r;
+	items = json_array();
+	while (items && (r = store_step(q)) == 1 && n < limit) {
+		const char *change = store_col_text(q, 4);
+		json_t *ch = change ? json_loads(change, 0, NULL) : NULL;
+		json_t *o = json_object();
+
+		if (!o) {
+			json_decref(ch);
+			break;
+		}
+		last = store_col_i64(q, 0);
+		json_object_set_new(o, "id", json_integer(last));
+		jsonx_set_time(o, "at", store_col_i64(q, 1));
+		jsonx_set_str(o, "source", store_col_text(q, 2));
+		jsonx_set_str(o, "actor_id", store_col_text(q, 3));
+		json_object_set_new(o, "change", ch ? ch : json_object());
+		json_array_append_new(items, o);
+		n++;
+	}
+	store_stmt_free(q);
+	if (r < 0) {
+		json_decref(items);
+		return r;
+	}
+	snprintf(next, sizeof(next), "%lld", (long long)last);
+	return dir_list_reply(resp, items, r == 1 ? next : NULL);
+}
+
+/* Runs after a change: its history row with @change (stolen), in the open transaction. */
+static int dir_history(struct store_conn *c, const char *person_id, const char *actor_id, json_t *change)
+{
+	char *text;
+	int r;
+
+	if (!change)
+		return -ENOMEM;
+	text = json_dumps(change, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(change);
+	if (!text)
+		return -ENOMEM;
+	r = store_exec(c, "INSERT INTO person_history (person_id, at, actor_id, source, change) "
+			  "VALUES ($1, $2, $3, 'api', $4)",
+		       STORE_ARGS(SA_TEXT(person_id), SA_I64(rtime_now_ms()), SA_TEXT(actor_id), SA_TEXT(text)));
+	free(text);
+	return r < 0 ? r : 0;
+}
+
+/* Resolves "scope_org" (a path or an id) of a PUT body.  Returns 0 (id "" when absent) or a reply. */
+static int dir_scope_arg(struct http_req *req, struct http_resp *resp, struct store_conn *c, unsigned role,
+			 char id[ULID_SIZE], char path[PRINCIPAL_PATH_SIZE])
+{
+	static const char *const keys[] = { "scope_org", NULL };
+	struct jsonx_err je;
+	struct store_stmt *q;
+	const char *scope = NULL;
+	json_t *body;
+	size_t len;
+	int r;
+
+	id[0] = path[0] = '\0';
+	http_req_body(req, &len);
+	if (len == 0)
+		return 0;
+	if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0)
+		return http_fail_json(resp, &je);
+	r = jsonx_get_str(body, "scope_org", false, DIRECTORY_PATH_MAX, &scope, &je);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return http_fail_json(resp, &je);
+	if (role != ROLE_SECURITY_MANAGER)
+		return http_fail(resp, ERR_INVALID, "scope_org", "scope_org applies to security_manager only");
+	r = store_query(c, "SELECT id, path FROM org_units WHERE path = $1 OR id = $1", STORE_ARGS(SA_TEXT(scope)), &q);
+	if (r < 0)
+		return r;
+	r = store_step(q);
+	if (r == 1) {
+		snprintf(id, ULID_SIZE, "%s", store_col_text(q, 0));
+		if (str_copy(path, PRINCIPAL_PATH_SIZE, store_col_text(q, 1)) < 0)
+			r = ERR_INTERNAL;
+	}
+	store_stmt_free(q);
+	if (r == 0)
+		return http_fail(resp, ERR_INVALID, "scope_org", "no org unit has this path or id");
+	return r < 0 ? r : 0;
+}
+
+static int dir_h_person_role(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	const struct principal *p = http_req_principal(req);
+	const char *name = http_req_param(req, "role");
+	bool grant = http_req_method(req) == HTTP_PUT;
+	unsigned role = role_from_name(name);
+	char scope_id[ULID_SIZE], scope_path[PRINCIPAL_PATH_SIZE];
+	struct dir_subject s;
+	json_t *o;
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	if (!role)
+		return http_fail(resp, ERR_INVALID, "role", "unknown role; the roles are admin, security_officer, "
+				 "security_manager, manager and auditor");
+	if (role == ROLE_EMPLOYEE || role == ROLE_PARTNER_STAFF)
+		return http_fail(resp, ERR_INVALID, "role", "%s follows from the person's kind and is not "
+				 "granted", role_name(role));
+	r = dir_authorize(req, resp, c, DIR_GRANT_ROLE, role, &s);
+	if (r < 0)
+		return r;
+	scope_id[0] = scope_path[0] = '\0';
+	if (grant) {
+		if (!strcmp(s.status, "retired"))
+			return http_fail(resp, ERR_CONFLICT, "id", "this person is retired");
+		r = dir_scope_arg(req, resp, c, role, scope_id, scope_path);
+		if (r < 0)
+			return r;
+	}
+	r = store_begin(c);
+	if (r < 0)
+		return r;
+	if (grant)
+		r = store_exec(c, "INSERT INTO person_roles (person_id, role, scope_org_id, granted_by, granted_at) "
+				  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person_id, role) DO UPDATE SET "
+				  "scope_org_id = excluded.scope_org_id, granted_by = excluded.granted_by, "
+				  "granted_at = excluded.granted_at",
+			       STORE_ARGS(SA_TEXT(s.id), SA_TEXT(role_name(role)),
+					  SA_TEXT(*scope_id ? scope_id : NULL), SA_TEXT(p->person_id),
+					  SA_I64(rtime_now_ms())));
+	else
+		r = store_exec(c, "DELETE FROM person_roles WHERE person_id = $1 AND role = $2",
+			       STORE_ARGS(SA_TEXT(s.id), SA_TEXT(role_name(role))));
+	if (r > 0) {
+		json_t *d = json_pack("{s:s, s:s}", "action", grant ? "role.grant" : "role.revoke",
+				      "role", role_name(role));
+
+		if (d && grant)
+			json_object_set_new(d, "scope", *scope_path ? json_string(scope_path) : json_null());
+		r = dir_history(c, s.id, p->person_id, json_deep_copy(d));
+		if (r == 0)
+			r = audit_req(req, c, grant ? "role.grant" : "role.revoke", "person", s.id,
+				      AUDIT_SUCCESS, d);
+		else
+			json_decref(d);
+	}
+	if (r >= 0)
+		r = store_commit(c);
+	if (r < 0) {
+		store_rollback(c);
+		return r;
+	}
+	o = directory_person_json(c, s.id);
+	return o ? http_resp_json(resp, 200, o) : ERR_STORE;
+}
+
+/* Where a person opens an activation link: public_url, else http://listen. */
+static int dir_activation_url(const struct config *cfg, const char *token, char *out, size_t size)
+{
+	const char *base = cfg->public_url[0] ? cfg->public_url : cfg->listen;
+	const char *scheme = cfg->public_url[0] ? "" : "http://";
+	size_t len = strlen(base);
+	int n;
+
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	n = snprintf(out, size, "%s%.*s/#/activate/%s", scheme, (int)len, base, token);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int dir_h_person_invite(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	const struct principal *p = http_req_principal(req);
+	char token[RCRYPTO_TOKEN_SIZE], url[RCRYPTO_TOKEN_SIZE + 512];
+	int64_t expires = rtime_now_ms() + DIR_ACTIVATION_TTL_MS;
+	struct dir_subject s;
+	json_t *out = NULL;
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	r = dir_authorize(req, resp, c, DIR_MANAGE_PERSON, 0, &s);
+	if (r < 0)
+		return r;
+	if (!strcmp(s.status, "retired"))
+		return http_fail(resp, ERR_CONFLICT, "id", "this person is retired");
+	r = store_begin(c);
+	if (r < 0)
+		return r;
+	r = auth_activation_create(c, s.id, p->person_id, DIR_ACTIVATION_TTL_MS, token, sizeof(token));
+	if (r == 0)
+		r = dir_activation_url(&app->cfg, token, url, sizeof(url));
+	if (r == 0) {
+		json_t *d = json_object();
+
+		if (d)
+			jsonx_set_time(d, "expires_at", expires);
+		r = audit_req(req, c, "person.invite", "person", s.id, AUDIT_SUCCESS, d);
+	}
+	if (r == 0)
+		r = store_commit(c);
+	if (r < 0) {
+		store_rollback(c);
+		goto out;
+	}
+	out = json_pack("{s:s, s:s}", "activation_token", token, "activation_url", url);
+	if (out)
+		jsonx_set_time(out, "expires_at", expires);
+	r = http_resp_json(resp, 201, out);
+out:
+	sodium_memzero(token, sizeof(token));
+	sodium_memzero(url, sizeof(url));
+	return r;
+}
+
+static int dir_h_person_password(struct http_req *req, struct http_resp *resp)
+{
+	static const char *const keys[] = { "password", NULL };
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	const char *given = NULL;
+	char pw[160];
+	struct dir_subject s;
+	struct jsonx_err je;
+	json_t *body, *out;
+	size_t len;
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	r = dir_authorize(req, resp, c, DIR_MANAGE_PERSON, 0, &s);
+	if (r < 0)
+		return r;
+	if (!strcmp(s.status, "retired"))
+		return http_fail(resp, ERR_CONFLICT, "id", "this person is retired");
+	http_req_body(req, &len);
+	if (len > 0) {
+		if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0)
+			return http_fail_json(resp, &je);
+		r = jsonx_get_str(body, "password", false, 1024, &given, &je);
+		if (r < 0 && r != -ENOENT)
+			return http_fail_json(resp, &je);
+	}
+	if (!given) {
+		/* 3 random bytes per 4 characters, at least 24 characters and the configured minimum. */
+		unsigned char raw[96];
+		size_t nraw = 18;
+
+		while (nraw < sizeof(raw) && (int64_t)(nraw / 3 * 4) < app->cfg.min_password_len)
+			nraw += 3;
+		randombytes_buf(raw, nraw);
+		sodium_bin2base64(pw, sizeof(pw), raw, nraw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		sodium_memzero(raw, sizeof(raw));
+	}
+	r = store_begin(c);
+	if (r < 0)
+		goto out;
+	r = auth_set_password(app, c, s.id, given ? given : pw, true);
+	if (r == 0)
+		r = audit_req(req, c, "person.password_set", "person", s.id, AUDIT_SUCCESS,
+			      json_pack("{s:b, s:b}", "generated", !given, "must_change", 1));
+	if (r == 0)
+		r = store_commit(c);
+	if (r < 0) {
+		store_rollback(c);
+		if (r == ERR_INVALID)
+			r = http_fail(resp, ERR_INVALID, "password", "the password must have at least %lld "
+				      "characters", (long long)app->cfg.min_password_len);
+		goto out;
+	}
+	out = given ? json_object() : json_pack("{s:s}", "temporary_password", pw);
+	r = http_resp_json(resp, 200, out);
+out:
+	sodium_memzero(pw, sizeof(pw));
+	return r;
+}
+
+static int dir_h_person_revoke(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	struct dir_subject s;
+	int r, n;
+
+	if (!c)
+		return ERR_STORE;
+	r = dir_authorize(req, resp, c, DIR_MANAGE_PERSON, 0, &s);
+	if (r < 0)
+		return r;
+	r = store_begin(c);
+	if (r < 0)
+		return r;
+	n = auth_revoke_all(c, s.id, rtime_now_ms());
+	r = n < 0 ? n : audit_req(req, c, "person.sessions_revoke", "person", s.id, AUDIT_SUCCESS,
+				  json_pack("{s:i}", "revoked", n));
+	if (r == 0)
+		r = store_commit(c);
+	if (r < 0) {
+		store_rollback(c);
+		return r;
+	}
+	return http_resp_json(resp, 200, json_pack("{s:i}", "revoked", n));
+}
+
+int directory_routes(struct http_server *s)
+{
+	static const struct {
+		unsigned methods;
+		const char *pattern;
+		http_handler_fn fn;
+	} routes[] = {
+		{ HTTP_GET, "/api/v1/org", dir_h_org_list },
+		{ HTTP_GET, "/api/v1/org/{id}", dir_h_org_get },
+		{ HTTP_GET, "/api/v1/people", dir_h_people_list },
+		{ HTTP_GET, "/api/v1/people/{id}", dir_h_person_get },
+		{ HTTP_GET, "/api/v1/people/{id}/history", dir_h_person_history },
+		{ HTTP_PUT | HTTP_DELETE, "/api/v1/people/{id}/roles/{role}", dir_h_person_role },
+		{ HTTP_POST, "/api/v1/people/{id}/invite", dir_h_person_invite },
+		{ HTTP_POST, "/api/v1/people/{id}/password", dir_h_person_password },
+		{ HTTP_POST, "/api/v1/people/{id}/sessions/revoke", dir_h_person_revoke },
+	};
+	int r = 0;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && r == 0; i++)
+		r = http_route(s, routes[i].methods, routes[i].pattern, routes[i].fn, 0);
+	return r;
+}

@@ -2,10 +2,29 @@
 /*
  * hr: the HR feed as CSV.  Columns (header required, any order):
  *   employee_number,family_name,given_name,email,org_unit,title,status,kind,manager
- * org_unit is a path "Group/Company/Division/Department"; manager is an
- * employee number.  A file is parsed completely (RFC 4180, libcsv) and
- * turned into a plan (new, moved, changed, retired, unchanged) before
- * anything is written; the plan is applied in one transaction.
+ * plus an optional org_kind column.  org_unit is a path
+ * "Group/Company/Division/Department"; manager is an employee number.  A file
+ * is parsed completely (RFC 4180, libcsv) and turned into a plan (new,
+ * moved, changed, retired, unchanged) before anything is written; the plan
+ * is applied in one transaction.
+ *
+ * Rules:
+ *   - login: the lowercased email, or the employee number when there is no
+ *     email.  A stored login follows a changed email only while it is still
+ *     the one derived this way (a login set by hand is kept).
+ *   - org units are created from the path: 1st segment level "group",
+ *     2nd "company", 3rd "division", 4th and below "department".  The group
+ *     root is of kind "own"; divisions and departments take their company's
+ *     kind.  A company's kind is the row's org_kind (own, group_company,
+ *     business_partner) when given, which also re-kinds an existing company
+ *     and its subtree; otherwise a new company where partner_staff people
+ *     work is "business_partner", the first other new company is "own" when
+ *     no company is "own" yet, and the rest are "group_company".
+ *   - full snapshot: non-retired people of source csv/seed with an employee
+ *     number that appears on no line of the file (good or bad) are retired.
+ *     The threshold counts every retirement of the import against the
+ *     non-retired csv/seed people.
+ *   - retired people lose every session and token in the same transaction.
  */
 #ifndef RAMPART_HR_H
 #define RAMPART_HR_H
@@ -30,14 +49,25 @@ struct hr_options {
 	bool skip_bad_lines;    /* apply the good lines of a file with errors */
 	int64_t retire_threshold_pct;
 	const char *actor_id;   /* for history and audit; may be NULL */
-	const char *source;     /* "csv", "seed" */
+	const char *source;     /* "csv", "seed" (people.source and history); NULL: "csv" */
+	const char *actor_login;/* for the audit entry; may be NULL */
+	const char *remote;     /* client address for the audit entry; NULL: "system" */
+	const char *request_id; /* may be NULL */
 };
 
-/* One parsed row. */
+/*
+ * One record of the file.  Every string is set ("" when absent) and all of
+ * them live in one allocation owned by ->employee_number.  org_unit is
+ * normalized (spaces around segments removed).  ->valid is false when the
+ * record has an error (see the errors of the result); its fields are then
+ * what could be read.
+ */
 struct hr_row {
 	long line;
 	char *employee_number, *family_name, *given_name, *email, *org_unit, *title;
 	char *status, *kind, *manager;
+	char *org_kind;         /* optional column; "" when absent */
+	bool valid;
 };
 
 struct hr_line_error {
@@ -55,11 +85,15 @@ struct hr_parse_result {
 };
 
 /*
- * Parses @len bytes of CSV.  Row-level problems (wrong column count, bad
- * status, empty required field, control characters, duplicate employee
- * number, over-long field) become errors with their line; a missing or
- * wrong header is fatal.  Returns 0 (check ->fatal and ->nerrors), -ENOMEM.
- * The result is freed with hr_parse_result_done.
+ * Parses @len bytes of CSV (a UTF-8 BOM, CRLF or LF line ends, quoted
+ * commas and line breaks).  Row-level problems (wrong column count, bad
+ * status or kind, empty required field, control characters, bad email or
+ * org path, duplicate employee number, a person managing themselves, a
+ * manager cycle within the file, over-long field, broken quoting) become
+ * errors with the line the record starts on; a missing, unknown or repeated
+ * header column, an empty file or more than HR_MAX_ROWS records is fatal.
+ * Returns 0 (check ->fatal and ->nerrors) or -ENOMEM; @ret is filled in
+ * both cases and freed with hr_parse_result_done.
  */
 int hr_parse_csv(const char *data, size_t len, struct hr_parse_result *ret);
 void hr_parse_result_done(struct hr_parse_result *res);

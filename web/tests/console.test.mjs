@@ -85,6 +85,7 @@ const samplePeople = existsSync(SAMPLE) ? readCsv(SAMPLE) : [];
 describe('web console', () => {
   let totpSecret;
   let grantee;
+  const used = new Set(); // employee numbers whose accounts a test changed
 
   before(async () => {
     server = await startServer();
@@ -135,6 +136,19 @@ describe('web console', () => {
     const post404 = await fetch(`${server.url}/api/v1/nothing/here`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     assert.equal(post404.status, 404, 'an unknown API path stays 404 for POST');
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  });
+
+  it('starts without built assets and says the console was not built', async () => {
+    const bare = await startServer({ web: join(server.dataDir, 'no-such-dir') });
+    try {
+      const r = await fetch(`${bare.url}/`);
+      assert.equal(r.status, 503);
+      assert.match((await r.json()).error.message, /console was not built/);
+      assert.match(r.headers.get('content-security-policy'), /frame-ancestors 'none'/);
+      assert.equal((await fetch(`${bare.url}/healthz`)).status, 200);
+    } finally {
+      await bare.stop();
+    }
   });
 
   it('logs in as admin, with a clear message for a wrong password', async () => {
@@ -290,6 +304,7 @@ describe('web console', () => {
     assert.ok(divisions.length >= 2, 'the sample has at least two divisions');
     const mine = divisions[0];
     const sm = samplePeople.find((p) => p.status === 'active' && p.org_unit.startsWith(mine) && p !== grantee);
+    used.add(sm.employee_number);
     const outsider = samplePeople.find((p) => p.status === 'active' && !p.org_unit.startsWith(`${mine}/`) && p.org_unit !== mine);
     const smPerson = (await adminApi.call('GET', `/api/v1/people?q=${encodeURIComponent(sm.employee_number)}`)).items[0];
     await adminApi.call('PUT', `/api/v1/people/${smPerson.id}/roles/security_manager`, { scope_org: mine });
@@ -340,7 +355,8 @@ describe('web console', () => {
   });
 
   it('says when an account is locked', async () => {
-    const victim = samplePeople.find((p) => p.status === 'active' && p.kind === 'partner_staff') || samplePeople[samplePeople.length - 1];
+    const victim = samplePeople.find((p) => p.status === 'active' && p.kind === 'partner_staff' && !used.has(p.employee_number));
+    used.add(victim.employee_number);
     const person = (await adminApi.call('GET', `/api/v1/people?q=${encodeURIComponent(victim.employee_number)}`)).items[0];
     await adminApi.call('POST', `/api/v1/people/${person.id}/password`, { password: 'partner-password-789' });
     const page = await newPage();
@@ -385,6 +401,64 @@ describe('web console', () => {
     await page.getByLabel('言語').selectOption('en');
     await heading(page, 'My account');
     assert.deepEqual(page.jsErrors, []);
+  });
+
+  it('creates an API token shown once, and revokes it', async () => {
+    const page = await adminPage();
+    await navLink(page, 'My account').click();
+    await heading(page, 'My account');
+    await page.getByLabel('Name', { exact: true }).fill('console test token');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = (await page.getByTestId('new-token').textContent()).trim();
+    assert.match(secret, /^r/);
+    // The token works for the API.
+    const me = await new Api(server.url, secret).call('GET', '/api/v1/me');
+    assert.equal(me.login, 'admin');
+    await shot(page, '21-account-token-once');
+    await page.getByRole('button', { name: 'Done, hide it' }).click();
+    assert.equal(await page.getByTestId('new-token').count(), 0);
+    const row = page.locator('tr').filter({ hasText: 'console test token' });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await row.getByRole('button', { name: 'Revoke this token' }).click();
+    await page.getByText('The token was revoked.').waitFor();
+    await assert.rejects(new Api(server.url, secret).call('GET', '/api/v1/me'), /401/);
+  });
+
+  it('activates an invited account from its link and logs in', async () => {
+    // Someone who manages nobody: an employee then sees only their own record.
+    const managers = new Set(samplePeople.map((p) => p.manager).filter(Boolean));
+    const person = samplePeople.filter((p) => p.status === 'active' && p.kind === 'employee' && p !== grantee && !used.has(p.employee_number) && !managers.has(p.employee_number)).pop();
+    used.add(person.employee_number);
+    const page = await adminPage();
+    const id = (await adminApi.call('GET', `/api/v1/people?q=${encodeURIComponent(person.employee_number)}`)).items[0].id;
+    await page.goto(`${server.url}/#/people/${id}`);
+    await heading(page, `${person.family_name} ${person.given_name}`);
+    await page.getByRole('button', { name: 'Create an activation link' }).click();
+    await page.getByText('Activation link created.').waitFor();
+    const link = (await page.locator('.callout .secret').textContent()).trim();
+    assert.ok(link.startsWith(`${server.url}/#/activate/`), link);
+
+    const other = await newPage();
+    await other.goto(link);
+    await heading(other, 'Activate your account');
+    assert.doesNotMatch(await other.textContent('body'), /rs_|#\/activate\/./, 'the token is not shown on the page');
+    await other.getByLabel('New password', { exact: true }).fill('activated-password-42');
+    await other.getByLabel('New password again').fill('activated-password-42');
+    await shot(other, '22-activate');
+    await other.getByRole('button', { name: 'Set password' }).click();
+    await other.getByText('Your account is active. You can log in now.').waitFor();
+    assert.ok(!other.url().includes(link.split('#/activate/')[1]), 'the token leaves the address bar');
+    await other.getByRole('link', { name: 'Go to log in' }).click();
+    const login = (await adminApi.call('GET', `/api/v1/people/${id}`)).login;
+    await other.getByLabel('Login', { exact: true }).fill(login);
+    await other.getByLabel('Password', { exact: true }).fill('activated-password-42');
+    await other.getByRole('button', { name: 'Log in' }).click();
+    await heading(other, 'Overview');
+    // An employee sees their own record, not the directory.
+    await navLink(other, 'My record').waitFor();
+    assert.equal(await navLink(other, 'Directory').count(), 0);
+    assert.deepEqual(other.jsErrors, []);
+    await other.context().close();
   });
 
   it('keyboard: skip link, visible focus, and forms work without a mouse', async () => {

@@ -37,7 +37,7 @@ function TreeNode({ node, depth, selected, onSelect, expanded, toggle }) {
   const open = expanded.has(node.id);
   const hasKids = node.children.length > 0;
   return (
-    <li role="none">
+    <li>
       <div class={selected === node.path ? 'tree-row selected' : 'tree-row'}>
         {hasKids ? (
           <button type="button" class="tree-toggle" aria-expanded={open ? 'true' : 'false'} onClick={() => toggle(node.id)} aria-label={t(open ? 'dir.collapse' : 'dir.expand', { name: node.name })}>
@@ -50,7 +50,7 @@ function TreeNode({ node, depth, selected, onSelect, expanded, toggle }) {
         </button>
       </div>
       {hasKids && open && (
-        <ul role="group">
+        <ul>
           {node.children.map((c) => (
             <TreeNode key={c.id} node={c} depth={depth + 1} selected={selected} onSelect={onSelect} expanded={expanded} toggle={toggle} />
           ))}

@@ -2,12 +2,16 @@
 // Log in: login and password, then a one-time code when TOTP is enrolled.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
-import { t } from '../i18n.js';
+import { fmtDateTime, t } from '../i18n.js';
 import { PageTitle, errorText } from '../components/ui.jsx';
 
 function loginError(e, step) {
   if (e.code === 'unauthenticated') return step === 'totp' ? t('login.wrong_code') : t('login.wrong_password');
-  if (e.code === 'locked') return `${t('login.locked')} ${e.message || ''}`.trim();
+  if (e.code === 'locked') {
+    // The server says until when ("... try again after 2026-11-26T09:14:41Z ..."); show it in local time.
+    const m = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/.exec(e.message || '');
+    return m ? `${t('login.locked')} ${t('login.locked_until', { at: fmtDateTime(m[0]) })}` : `${t('login.locked')} ${e.message || ''}`.trim();
+  }
   if (e.code === 'rate_limited') return t('login.rate_limited');
   return errorText(e);
 }

@@ -193,8 +193,8 @@ export function DirectoryPage({ me, route }) {
                         <tr key={p.id}>
                           <td><a href={href(['people', p.id])}>{personName(p)}</a><div class="sub">{p.login}</div></td>
                           <td>{p.employee_number}</td>
-                          <td class="wrap">{p.org_unit ? p.org_unit.path : ''}</td>
-                          <td>{p.title}</td>
+                          <td class="wrap">{p.org_unit ? p.org_unit.path.split('/').join(' / ') : ''}</td>
+                          <td class="wrap narrow">{p.title}</td>
                           <td><StatusBadge status={p.status} /></td>
                           <td>{t(`kind.${p.kind}`, null, p.kind)}</td>
                         </tr>

@@ -8,6 +8,7 @@
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -30,6 +31,7 @@
 #define HTTP_MAX_SEGS 16
 #define HTTP_MAX_PATH 2048
 #define HTTP_RATE_SLOTS 4096
+#define HTTP_MAX_DISCARD ((size_t)16 << 20)
 
 /* Statuses counted per route for /metrics; the last slot counts the rest. */
 static const int http_statuses[] = { 200, 201, 204, 302, 304, 400, 401, 403, 404, 405,
@@ -96,6 +98,7 @@ struct http_req {
 	json_t *json;
 	struct principal p;
 	int64_t start_ns;
+	size_t discarded;
 	bool dispatched;
 };
 
@@ -848,13 +851,21 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		int rc = buf_append(&r->body, upload_data, *upload_data_size);
+		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (rc < 0) {
-			/* Over the limit (chunked bodies have no Content-Length): refuse now. */
-			r->dispatched = true;
-			return http_answer_error(r, rc == -ENOMEM ? -ENOMEM : ERR_TOO_LARGE, 0);
+		if (r->early_err) {
+			/*
+			 * Over the limit (chunked bodies have no Content-Length): the
+			 * rest is discarded so that the client can read the 413, but
+			 * only up to a bound, after which the connection is closed.
+			 */
+			r->discarded += n;
+			return r->discarded > HTTP_MAX_DISCARD ? MHD_NO : MHD_YES;
+		}
+		if (buf_append(&r->body, upload_data, n) < 0) {
+			r->early_err = ERR_TOO_LARGE;
+			buf_done(&r->body);
 		}
 		return MHD_YES;
 	}
@@ -886,6 +897,33 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	log_debug("http: libmicrohttpd", "detail=\"%s\"", msg);
+}
+
+/*
+ * Percent-decoding for paths and query values.  libmicrohttpd's own decoder
+ * turns "%00" into a NUL that silently cuts the string; here every decoded
+ * control byte becomes 0x01 instead, which the path check and the field
+ * validators refuse, so "/a%00.js" can never be mistaken for "/a".
+ */
+static size_t http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+			char hex[3] = { p[1], p[2], '\0' };
+
+			c = (unsigned char)strtoul(hex, NULL, 16);
+			p += 2;
+		}
+		if (c < 0x20 || c == 0x7f)
+			c = 0x01;
+		*w++ = (char)c;
+	}
+	*w = '\0';
+	return (size_t)(w - s);
 }
 
 static int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
@@ -961,6 +999,7 @@ int http_server_start(struct http_server *s, const char *listen, const struct ht
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
 		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
 		s->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, s->tls ? tls->key_pem : NULL,
 		MHD_OPTION_HTTPS_MEM_CERT, s->tls ? tls->cert_pem : NULL,
 		MHD_OPTION_END);

@@ -1615,6 +1615,42 @@ static int hr_plan_units(struct hr_plan *pl)
 	return 0;
 }
 
+/*
+ * Whether the import leaves at least one active administrator, when there
+ * is one now: a full snapshot or a status change must not lock everyone out.
+ * Sets *ret_ok; returns 0 or a store error.
+ */
+static int hr_plan_admins(struct hr_plan *pl, struct store_conn *c, bool *ret_ok)
+{
+	struct store_stmt *q;
+	long had = 0, left = 0;
+	int r;
+
+	r = store_query(c, "SELECT p.id FROM person_roles r JOIN people p ON p.id = r.person_id "
+			   "WHERE r.role = 'admin' AND p.status = 'active'", STORE_NOARGS, &q);
+	if (r < 0)
+		return r;
+	while ((r = store_step(q)) == 1) {
+		long k = hr_map_get(&pl->db_by_id, store_col_text(q, 0));
+		long i = k >= 0 ? pl->db[k].row : -1;
+
+		had++;
+		if (k < 0)
+			left++;
+		else if (pl->db[k].retire)
+			continue;
+		else if (i >= 0 && pl->res->rows[i].valid && strcmp(pl->res->rows[i].status, "active") != 0)
+			continue;
+		else
+			left++;
+	}
+	store_stmt_free(q);
+	if (r < 0)
+		return r;
+	*ret_ok = had == 0 || left > 0;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- report */
 
 static int hr_error_cmp(const void *a, const void *b)
@@ -1973,7 +2009,7 @@ int hr_import(struct app *app, struct store_conn *c, const char *data, size_t le
 	char message[300] = "";
 	json_t *report = NULL;
 	long retiring;
-	bool exceeded = false, in_tx = false;
+	bool exceeded = false, in_tx = false, admins_ok = true;
 	int r;
 
 	r = hr_parse_csv(data, len, &res);
@@ -2013,6 +2049,10 @@ int hr_import(struct app *app, struct store_conn *c, const char *data, size_t le
 	if (r < 0)
 		goto out;
 
+	r = hr_plan_admins(&pl, c, &admins_ok);
+	if (r < 0)
+		goto out;
+
 	retiring = pl.counts[HR_A_RETIRED] + pl.snapshot_retired;
 	if (opt->full_snapshot && pl.hr_active > 0 && retiring * 100 > opt->retire_threshold_pct * pl.hr_active)
 		exceeded = true;
@@ -2020,6 +2060,10 @@ int hr_import(struct app *app, struct store_conn *c, const char *data, size_t le
 		refused = "errors";
 		snprintf(message, sizeof(message), "%zu line%s errors; nothing was changed", res.nerrors,
 			 res.nerrors == 1 ? " has" : "s have");
+	} else if (!admins_ok) {
+		refused = "administrators";
+		snprintf(message, sizeof(message), "this import would leave no active administrator; "
+			 "nothing was changed. Grant admin to someone who stays active first.");
 	} else if (exceeded && !opt->force) {
 		refused = "threshold";
 		snprintf(message, sizeof(message),
@@ -2048,7 +2092,8 @@ int hr_import(struct app *app, struct store_conn *c, const char *data, size_t le
 		store_rollback(c);
 		in_tx = false;
 		hr_audit(c, opt, AUDIT_FAILURE, hr_audit_details(&pl, &res, opt, refused));
-		r = !strcmp(refused, "errors") ? ERR_INVALID : ERR_THRESHOLD;
+		r = !strcmp(refused, "errors") ? ERR_INVALID : !strcmp(refused, "threshold") ? ERR_THRESHOLD
+										       : ERR_CONFLICT;
 		goto out;
 	}
 	r = hr_apply(&pl, c);
@@ -2070,7 +2115,7 @@ out:
 		store_rollback(c);
 	hr_plan_done(&pl);
 	hr_parse_result_done(&res);
-	if (report && (r == 0 || r == ERR_INVALID || r == ERR_THRESHOLD))
+	if (report && (r == 0 || r == ERR_INVALID || r == ERR_THRESHOLD || r == ERR_CONFLICT))
 		*ret_report = report;
 	else
 		json_decref(report);

@@ -25,6 +25,7 @@
  *     The threshold counts every retirement of the import against the
  *     non-retired csv/seed people.
  *   - retired people lose every session and token in the same transaction.
+ *   - an import that would leave no active administrator is refused.
  */
 #ifndef RAMPART_HR_H
 #define RAMPART_HR_H
@@ -103,7 +104,8 @@ void hr_parse_result_done(struct hr_parse_result *res);
  * threshold) applies an import.  Returns 0 with *ret_report (a JSON object:
  * counts, changes, errors, applied) or an error: ERR_INVALID (file unusable
  * or bad lines; the report is still set), ERR_THRESHOLD (refused; report says
- * how many would be retired).
+ * how many would be retired), ERR_CONFLICT (it would leave no active
+ * administrator; report set).  The report's "message" says why it was refused.
  */
 int hr_import(struct app *app, struct store_conn *c, const char *data, size_t len,
 	      const struct hr_options *opt, json_t **ret_report);

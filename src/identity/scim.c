@@ -810,7 +810,8 @@ static int scim_user_check(struct store_conn *c, struct scim_user *u, int64_t no
 	int64_t n;
 	int r;
 
-	r = store_query_i64(c, "SELECT count(*) FROM people WHERE login = $1 AND id <> $2",
+	/* userName is not case-exact (RFC 7643 4.1.1): "Ann" and "ann" are one name. */
+	r = store_query_i64(c, "SELECT count(*) FROM people WHERE lower(login) = lower($1) AND id <> $2",
 			    STORE_ARGS(SA_TEXT(u->login), SA_TEXT(u->id)), &n);
 	if (r < 0)
 		return r;

@@ -694,6 +694,41 @@ static void test_import_org_kind_and_logins(void **state)
 	fx_free(f);
 }
 
+static void test_import_keeps_an_admin(void **state)
+{
+	struct fixture *f = fx_new();
+	struct hr_options o = { .retire_threshold_pct = 100, .source = "csv", .full_snapshot = true, .force = true };
+	char *csv, *id;
+	json_t *report;
+
+	assert_int_equal(import(f, base_csv, NULL, &report), 0);
+	json_decref(report);
+	id = qtext(f, "SELECT id FROM people WHERE employee_number = $1", "K004");
+	assert_int_equal(store_exec(f->c, "INSERT INTO person_roles (person_id, role, granted_at) VALUES ($1, 'admin', 0)",
+				    STORE_ARGS(SA_TEXT(id))), 1);
+	/* The only administrator missing from a forced full snapshot: refused. */
+	csv = edit(base_csv, "K004,Baker,Tom,,Kestrel Group/Kestrel Logistics/Operations,Driver,active,employee,K001\n", "");
+	assert_int_equal(import(f, csv, &o, &report), ERR_CONFLICT);
+	assert_non_null(strstr(json_string_value(json_object_get(report, "message")), "no active administrator"));
+	json_decref(report);
+	free(csv);
+	/* Nor may a line put them on leave. */
+	csv = edit(base_csv, "Driver,active", "Driver,on_leave");
+	assert_int_equal(import(f, csv, NULL, &report), ERR_CONFLICT);
+	json_decref(report);
+	free(csv);
+	assert_int_equal(q64(f, "SELECT count(*) FROM people WHERE id = $1 AND status = 'active'", id), 1);
+	/* With another active administrator it goes through. */
+	assert_int_equal(store_exec(f->c, "INSERT INTO person_roles (person_id, role, granted_at) SELECT id, 'admin', 0 "
+					  "FROM people WHERE employee_number = 'K001'", STORE_NOARGS), 1);
+	csv = edit(base_csv, "Driver,active", "Driver,on_leave");
+	assert_int_equal(import(f, csv, NULL, &report), 0);
+	json_decref(report);
+	free(csv);
+	free(id);
+	fx_free(f);
+}
+
 static void test_import_100k(void **state)
 {
 	struct fixture *f = fx_new();
@@ -766,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_import_skip_bad_lines),
 		cmocka_unit_test(test_import_managers),
 		cmocka_unit_test(test_import_org_kind_and_logins),
+		cmocka_unit_test(test_import_keeps_an_admin),
 		cmocka_unit_test(test_import_100k),
 	};
 	return cmocka_run_group_tests_name("hr", tests, setup, teardown);

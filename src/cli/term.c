@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,7 @@ int term_prompt(const char *prompt, bool echo, char *buf, size_t size)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU };
 	struct sigaction sa, old[sizeof(sigs) / sizeof(sigs[0])];
+	sigset_t block, old_mask;
 	struct termios saved, quiet;
 	bool restore = false, overflow = false;
 	size_t len = 0;
@@ -50,10 +52,19 @@ int term_prompt(const char *prompt, bool echo, char *buf, size_t size)
 	if (fd < 0)
 		return -ENOTTY;
 
-	/* No SA_RESTART: a signal interrupts read() so that the terminal is restored first. */
+	/*
+	 * The signals stay blocked except inside ppoll(), which unblocks them
+	 * atomically: a Ctrl-C can then never slip in between a check and a
+	 * blocking read().  The handler only records the signal, so that the
+	 * terminal is restored before the signal takes effect.
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = term_on_signal;
 	sigemptyset(&sa.sa_mask);
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&block, sigs[i]);
+	sigprocmask(SIG_BLOCK, &block, &old_mask);
 	term_signal = 0;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, &old[i]);
@@ -76,13 +87,25 @@ int term_prompt(const char *prompt, bool echo, char *buf, size_t size)
 	if (r < 0)
 		goto out;
 	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		char ch;
-		ssize_t n = read(fd, &ch, 1);
+		ssize_t n;
 
-		if (n < 0) {
+		if (ppoll(&pfd, 1, NULL, &old_mask) < 0) {
 			if (errno == EINTR && !term_signal)
 				continue;
 			r = errno == EINTR ? -EINTR : -EIO;
+			break;
+		}
+		if (term_signal) {
+			r = -EINTR;
+			break;
+		}
+		n = read(fd, &ch, 1);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			r = -EIO;
 			break;
 		}
 		if (n == 0) {
@@ -111,7 +134,11 @@ out:
 		sigaction(sigs[i], &old[i], NULL);
 	if (r < 0)
 		explicit_bzero(buf, size);
-	/* The terminal is sane again: now let the signal do what it would have done. */
+	/*
+	 * The terminal is sane again: unblocking delivers any signal still
+	 * pending with its usual effect, and one already caught is raised again.
+	 */
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	if (term_signal)
 		raise(term_signal);
 	return r;

@@ -9,6 +9,9 @@ A small fake HTTP server checks what the client sends and how it maps
 answers to exit codes.
 """
 
+import base64
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -18,6 +21,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import tempfile
 import termios
@@ -48,6 +52,15 @@ E0005,Kato,Ken,ken.kato@partner.example,Acme Group/Partner Co,Contractor,active,
 HR_HEADER = "employee_number,family_name,given_name,email,org_unit,title,status,kind,manager\n"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_UNREACHABLE = 0, 1, 2, 3, 4, 5
+
+
+def totp_code(secret, at=None):
+    """RFC 6238 code (SHA-1, 30 s, 6 digits) for a base32 secret."""
+    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    counter = int((time.time() if at is None else at) // 30)
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
 def free_port():
@@ -201,8 +214,20 @@ def run_cli_pty(home, args, answers, env=None, timeout=30):
             shown += data
     finally:
         os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
+    return wait_child(pid, deadline), shown.decode("utf-8", "replace")
+
+
+def wait_child(pid, deadline):
+    """The exit code of @pid (negative: killed by that signal); killed at @deadline so no test hangs."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError("rampart did not finish in time")
+        time.sleep(0.05)
 
 
 def write_secret(home, name, text):
@@ -327,6 +352,64 @@ class CliTest(unittest.TestCase):
             self.assertEqual(code, EXIT_FAILED, shown)
             self.assertIn("differ", shown)
             self.assertNotIn("new-password", shown)
+        finally:
+            home.cleanup()
+
+    def test_totp_enroll_login_disable(self):
+        p = self.some_person()
+        self.assertExit(self.cli("people", "set-password", p["login"], "--password-file",
+                                 write_secret(self.home, "t.pw", "Totp-person-password-1")), EXIT_OK)
+        home = Home()
+        try:
+            pw = write_secret(home, "pw", "Totp-person-password-1")
+            self.assertExit(run_cli(home, "--server", self.server.url, "login", p["login"],
+                                    "--password-file", pw), EXIT_OK)
+            new = write_secret(home, "new", "Totp-person-password-2")
+            self.assertExit(run_cli(home, "passwd", "--password-file", pw, "--new-password-file", new),
+                            EXIT_OK)
+            # Enroll on a terminal: read the secret it shows, answer with the current code.
+            pid, fd = pty.fork()
+            if pid == 0:
+                try:
+                    os.execve(RAMPART, [RAMPART, "totp", "enroll"],
+                              dict(os.environ, HOME=home.dir, XDG_CONFIG_HOME=home.config))
+                finally:
+                    os._exit(127)
+            shown, deadline = b"", time.monotonic() + 30
+            try:
+                while b"Code shown by the app" not in shown and time.monotonic() < deadline:
+                    if select.select([fd], [], [], 0.2)[0]:
+                        shown += os.read(fd, 4096)
+                secret = shown.decode().split("secret: ")[1].split()[0]
+                os.write(fd, totp_code(secret).encode() + b"\n")
+                while time.monotonic() < deadline:
+                    if not select.select([fd], [], [], 0.2)[0]:
+                        continue
+                    try:
+                        data = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    shown += data
+            finally:
+                os.close(fd)
+            text = shown.decode()
+            self.assertEqual(wait_child(pid, time.monotonic() + 30), EXIT_OK, text)
+            self.assertIn("otpauth://", text)
+            codes = [line.strip() for line in text.split("keep them safe):")[1].splitlines() if line.strip()]
+            self.assertEqual(len(codes), 10, text)
+            self.assertEqual(run_cli(home, "whoami", "--json").json()["totp_enabled"], True)
+            # Without a code and without a terminal the login says how to give one.
+            r = run_cli(home, "--server", self.server.url, "login", p["login"], "--password-file", new)
+            self.assertExit(r, EXIT_AUTH)
+            self.assertIn("--totp", r.err)
+            r = run_cli(home, "--server", self.server.url, "login", p["login"], "--password-file", new,
+                        "--recovery-code-file", write_secret(home, "rc", codes[0]))
+            self.assertExit(r, EXIT_OK)
+            r = run_cli(home, "totp", "disable", "--password-file", new)
+            self.assertExit(r, EXIT_OK)
+            self.assertEqual(run_cli(home, "whoami", "--json").json()["totp_enabled"], False)
         finally:
             home.cleanup()
 
@@ -821,8 +904,7 @@ class CliClientTest(unittest.TestCase):
             self.assertIn(b"Password", shown)
             self.assertFalse(termios.tcgetattr(fd)[3] & termios.ECHO)
             os.write(fd, b"\x03")   # Ctrl-C
-            _, status = os.waitpid(pid, 0)
-            self.assertEqual(os.waitstatus_to_exitcode(status), -signal.SIGINT)
+            self.assertEqual(wait_child(pid, time.monotonic() + 30), -signal.SIGINT)
             self.assertTrue(termios.tcgetattr(fd)[3] & termios.ECHO)
             self.assertEqual(FakeHandler.seen, [])
         finally:

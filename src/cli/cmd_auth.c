@@ -24,7 +24,8 @@ static const char login_help[] =
 "\n"
 "Logs in to the server and saves the session in\n"
 "$XDG_CONFIG_HOME/rampart/login.json (else ~/.config/rampart/login.json),\n"
-"mode 0600, replacing any earlier saved login.  LOGIN and the password are\n"
+"mode 0600, replacing any earlier saved login (with the --ca file, if one\n"
+"was given, so that later commands trust the same certificate).  LOGIN and the password are\n"
 "asked for on the terminal (the password without echo) when not given.  When\n"
 "the account has a one-time-code app and no code was given, the code is\n"
 "asked for too.\n"
@@ -173,6 +174,18 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	name = out_str2(resp, "person", "login");
+	if (cli->ca_file) {
+		/* Saved as an absolute path: later commands may run from another directory. */
+		char *abs = realpath(cli->ca_file, NULL);
+
+		r = abs ? str_copy(saved.ca_file, sizeof(saved.ca_file), abs) : -errno;
+		free(abs);
+		if (r < 0) {
+			login_undo(cli, token);
+			rc = cli_fail("login: cannot resolve the path of --ca: %s", strerror(-r));
+			goto out;
+		}
+	}
 	if (str_copy(saved.server, sizeof(saved.server), client_server(c)) < 0 ||
 	    str_copy(saved.login, sizeof(saved.login), *name ? name : login) < 0 ||
 	    !(saved.token = strdup(token))) {

@@ -83,7 +83,7 @@ int creds_load(struct creds *c, char *why, size_t why_size)
 	char path[CREDS_PATH_MAX];
 	char *data = NULL;
 	json_t *j = NULL;
-	const char *server, *token, *login;
+	const char *server, *token, *login, *ca;
 	struct stat st;
 	ssize_t n;
 	size_t len = 0;
@@ -141,8 +141,10 @@ int creds_load(struct creds *c, char *why, size_t why_size)
 	server = json_string_value(json_object_get(j, "server"));
 	token = json_string_value(json_object_get(j, "token"));
 	login = json_string_value(json_object_get(j, "login"));
+	ca = json_string_value(json_object_get(j, "ca"));
 	if (!server || !token || !*token || str_copy(c->server, sizeof(c->server), server) < 0 ||
-	    (login && str_copy(c->login, sizeof(c->login), login) < 0)) {
+	    (login && str_copy(c->login, sizeof(c->login), login) < 0) ||
+	    (ca && (ca[0] != '/' || str_copy(c->ca_file, sizeof(c->ca_file), ca) < 0))) {
 		r = -EINVAL;
 		why_set(why, why_size, "%s is not a valid saved login; run 'rampart login'", path);
 		goto out;
@@ -239,6 +241,7 @@ int creds_save(const struct creds *c, char *why, size_t why_size)
 	if (!j || json_object_set_new(j, "server", json_string(c->server)) < 0 ||
 	    json_object_set_new(j, "token", json_string(c->token)) < 0 ||
 	    json_object_set_new(j, "login", json_string(c->login)) < 0 ||
+	    (c->ca_file[0] && json_object_set_new(j, "ca", json_string(c->ca_file)) < 0) ||
 	    !(text = json_dumps(j, JSON_INDENT(2)))) {
 		r = -ENOMEM;
 		why_set(why, why_size, "out of memory");

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * creds: the saved login, $XDG_CONFIG_HOME/rampart/login.json (else
- * ~/.config/rampart/login.json), holding {"server","token","login"}.
+ * ~/.config/rampart/login.json), holding {"server","token","login"} and,
+ * when login was given --ca, {"ca"}: the CA file to trust for that server.
  *
  * The directory is kept at mode 0700 and the file at 0600; the file is
  * replaced atomically (temporary file, fsync, rename, fsync of the
@@ -19,6 +20,7 @@
 struct creds {
 	char server[512];
 	char login[256];
+	char ca_file[CREDS_PATH_MAX]; /* absolute path of the --ca given at login, or "" */
 	char *token;        /* owned; wiped by creds_done */
 };
 

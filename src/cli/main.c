@@ -41,7 +41,8 @@ static const char main_help[] =
 "                   RAMPART_SERVER, else the server of the saved login, else\n"
 "                   " CLI_DEFAULT_SERVER ".\n"
 "    --ca FILE      also trust the CA certificate(s) in FILE (PEM), e.g. a\n"
-"                   server's self-signed certificate.  Certificates are always\n"
+"                   server's self-signed certificate; 'rampart --ca FILE login'\n"
+"                   remembers it for that server.  Certificates are always\n"
 "                   verified; there is no option to turn that off.\n"
 "    --json         print the API's JSON instead of tables (also accepted after\n"
 "                   the command).\n"
@@ -73,7 +74,7 @@ static const char main_help[] =
 "\n"
 "FILES\n"
 "    $XDG_CONFIG_HOME/rampart/login.json (else ~/.config/rampart/login.json)\n"
-"        the saved login {\"server\",\"token\",\"login\"}, mode 0600 in a 0700\n"
+"        the saved login {\"server\",\"token\",\"login\"[,\"ca\"]}, mode 0600 in a 0700\n"
 "        directory; written by 'rampart login', deleted by 'rampart logout'.\n"
 "        Its token is only sent to the server it was saved for.  A file that\n"
 "        others can read is refused.\n"
@@ -193,6 +194,9 @@ static int cli_setup(struct cli *cli, const char *cmd)
 		return CLI_EXIT_USAGE;
 	}
 	cli->token_is_saved = cli->saved_err == 0 && same_server(cli->saved.server, cli->server);
+	/* The CA trusted at login goes on being trusted for that server. */
+	if (!cli->ca_file && cli->token_is_saved && cli->saved.ca_file[0])
+		cli->ca_file = cli->saved.ca_file;
 	/* A broken saved login matters to every command but login, which replaces it. */
 	if (cli->saved_err < 0 && cli->saved_err != -ENOENT && strcmp(cmd, "login") != 0 &&
 	    strcmp(cmd, "help") != 0) {

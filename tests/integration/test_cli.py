@@ -20,6 +20,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import stat
 import struct
 import subprocess
@@ -72,8 +73,9 @@ def free_port():
 class CliServer:
     """One rampartd on 127.0.0.1:<random> with its own temporary data directory."""
 
-    def __init__(self, name):
+    def __init__(self, name, tls=False):
         self.name = name
+        self.tls = tls
         self.tmp = tempfile.mkdtemp(prefix="rampart-cli-it-")
         self.data = os.path.join(self.tmp, "data")
         self.port_file = os.path.join(self.tmp, "port")
@@ -90,7 +92,12 @@ class CliServer:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
+
+    @property
+    def cert(self):
+        """The self-signed certificate rampartd made (with tls=True)."""
+        return os.path.join(self.data, "tls", "cert.pem")
 
     def start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
@@ -99,7 +106,7 @@ class CliServer:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [RAMPARTD, "--data", self.data, "--listen", "127.0.0.1:0", "--port-file",
-             self.port_file, "--seed-hr", self.seed],
+             self.port_file, "--seed-hr", self.seed] + (["--tls-self-signed"] if self.tls else []),
             env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -112,7 +119,8 @@ class CliServer:
                 if text:
                     self.port = int(text)
                     try:
-                        with urllib.request.urlopen(self.url + "/readyz", timeout=5) as r:
+                        ctx = ssl.create_default_context(cafile=self.cert) if self.tls else None
+                        with urllib.request.urlopen(self.url + "/readyz", timeout=5, context=ctx) as r:
                             if r.status == 200:
                                 return
                     except OSError:
@@ -746,6 +754,48 @@ class CliTest(unittest.TestCase):
         r = self.cli("--server", "http://127.0.0.1:%d" % free_port(), "whoami")
         self.assertExit(r, EXIT_UNREACHABLE)
         self.assertIn("cannot reach", r.err)
+
+
+class CliTlsTest(unittest.TestCase):
+    """HTTPS with a self-signed certificate: verified always, trusted only through --ca."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = CliServer(cls.__name__, tls=True)
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.home = Home()
+        self.pw = write_secret(self.home, "pw", ADMIN_PASSWORD)
+
+    def tearDown(self):
+        self.home.cleanup()
+
+    def test_untrusted_certificate_is_refused(self):
+        r = run_cli(self.home, "--server", self.server.url, "login", "admin", "--password-file", self.pw)
+        self.assertEqual(r.code, EXIT_UNREACHABLE, repr(r))
+        self.assertIn("--ca", r.err)
+        self.assertFalse(os.path.exists(self.home.login_file))
+
+    def test_ca_is_trusted_and_remembered(self):
+        r = run_cli(self.home, "--server", self.server.url, "--ca", self.server.cert, "login", "admin",
+                    "--password-file", self.pw)
+        self.assertEqual(r.code, EXIT_OK, repr(r))
+        with open(self.home.login_file) as f:
+            self.assertEqual(json.load(f)["ca"], os.path.realpath(self.server.cert))
+        # Later commands trust the same certificate without --ca.
+        r = run_cli(self.home, "whoami", "--json")
+        self.assertEqual(r.code, EXIT_OK, repr(r))
+        self.assertEqual(r.json()["login"], "admin")
+        # Other CAs (the system's public ones) do not vouch for it: refused.
+        bundle = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+        if os.path.exists(bundle):
+            r = run_cli(self.home, "--ca", bundle, "whoami")
+            self.assertEqual(r.code, EXIT_UNREACHABLE, repr(r))
 
 
 class FakeHandler(http.server.BaseHTTPRequestHandler):

@@ -236,7 +236,7 @@ int cli_person_resolve(struct cli *cli, const char *ref, const char *what, json_
 	json_t *matches = NULL, *page = NULL, *found = NULL;
 	struct buf path;
 	char clean[256];
-	const char *next = NULL;
+	const char *next = NULL, *limit = "200";
 	int r, rc = CLI_EXIT_FAILED;
 
 	if (!c)
@@ -261,26 +261,21 @@ int cli_person_resolve(struct cli *cli, const char *ref, const char *what, json_
 		}
 	}
 	matches = json_array();
-	if (!matches) {
-		buf_done(&path);
-		return cli_fail("%s: out of memory", what);
+	buf_reset(&path);
+	r = buf_puts(&path, "/api/v1/people");
+	r = r < 0 ? r : client_query(c, &path, "q", ref);
+	if (!matches || r < 0) {
+		rc = cli_fail("%s: %s", what, err_str(matches ? r : -ENOMEM));
+		goto out;
 	}
 	/* Not an id: search, then keep exact matches on login, employee number or email. */
 	for (int pages = 0; pages < CLI_RESOLVE_PAGES; pages++) {
 		size_t i;
 		json_t *p;
 
-		buf_reset(&path);
-		r = buf_puts(&path, "/api/v1/people?limit=200");
-		r = r < 0 ? r : client_query(c, &path, "q", ref);
-		r = r < 0 ? r : client_query(c, &path, "cursor", next);
-		if (r < 0) {
-			rc = cli_fail("%s: %s", what, err_str(r));
-			goto out;
-		}
 		json_decref(page);
 		page = NULL;
-		r = client_call(c, "GET", path.data, NULL, &page);
+		r = cli_get_page(cli, path.data, &limit, next, &page);
 		if (r < 0) {
 			rc = client_fail(c, r, what);
 			goto out;
@@ -387,6 +382,30 @@ fail:
 	buf_done(&p);
 	json_decref(page);
 	json_decref(items);
+	return r;
+}
+
+int cli_get_page(struct cli *cli, const char *base, const char **limit, const char *cursor,
+		 json_t **ret)
+{
+	struct client *c = cli->client;
+	struct buf path;
+	int r;
+
+	buf_init(&path, 16384);
+	for (;;) {
+		buf_reset(&path);
+		r = buf_puts(&path, base);
+		r = r < 0 ? r : client_query(c, &path, "limit", *limit);
+		r = r < 0 ? r : client_query(c, &path, "cursor", cursor);
+		r = r < 0 ? r : client_call(c, "GET", path.data, NULL, ret);
+		if (r == ERR_INVALID && *limit && strcmp(client_error_field(c), "limit") == 0) {
+			*limit = NULL;
+			continue;
+		}
+		break;
+	}
+	buf_done(&path);
 	return r;
 }
 

@@ -116,6 +116,16 @@ int cli_person_path(struct cli *cli, struct buf *b, const json_t *person);
  */
 int cli_fetch_list(struct cli *cli, const char *path, bool all, json_t **ret);
 
+/*
+ * GETs one page: @base (a list path with its filters) plus limit=*@limit
+ * (when not NULL) and cursor=@cursor (when not NULL).  A server configured
+ * with a smaller largest page refuses the limit: then the page is fetched
+ * again at the server's default size, and *@limit becomes NULL for the
+ * following pages.  Returns 0 or a client error; *ret as client_call.
+ */
+int cli_get_page(struct cli *cli, const char *base, const char **limit, const char *cursor,
+		 json_t **ret);
+
 /* Prints a hint on stderr when @list has a next cursor and not everything was fetched. */
 void cli_more_hint(const json_t *list, const char *cmd);
 

@@ -260,13 +260,13 @@ static int audit_export(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "audit export", audit_help, "o:", opts };
 	struct audit_filters f = { 0 };
-	const char *output = NULL;
+	const char *output = NULL, *limit = AUDIT_EXPORT_PAGE;
 	char tmp[CREDS_PATH_MAX], clean[512];
 	char *cursor = NULL;
 	json_t *page = NULL;
 	struct client *c;
 	struct cli_args a;
-	struct buf base, path;
+	struct buf base;
 	long long count = 0;
 	FILE *out = stdout;
 	int o, r, rc, fd;
@@ -306,20 +306,16 @@ static int audit_export(struct cli *cli, int argc, char **argv)
 	}
 
 	buf_init(&base, 16384);
-	buf_init(&path, 16384);
 	rc = CLI_EXIT_OK;
-	r = audit_path(c, &base, &f, AUDIT_EXPORT_PAGE);
+	r = audit_path(c, &base, &f, NULL);
 	for (;;) {
 		const char *next;
 		size_t i;
 		json_t *v;
 
-		buf_reset(&path);
-		r = r < 0 ? r : buf_puts(&path, base.data);
-		r = r < 0 ? r : client_query(c, &path, "cursor", cursor);
 		json_decref(page);
 		page = NULL;
-		r = r < 0 ? r : client_call(c, "GET", path.data, NULL, &page);
+		r = r < 0 ? r : cli_get_page(cli, base.data, &limit, cursor, &page);
 		if (r < 0) {
 			rc = client_fail(c, r, "the audit export failed");
 			break;
@@ -349,7 +345,6 @@ done:
 	json_decref(page);
 	free(cursor);
 	buf_done(&base);
-	buf_done(&path);
 	if (output) {
 		if (rc == CLI_EXIT_OK && (fflush(out) != 0 || fsync(fileno(out)) < 0))
 			rc = cli_fail("audit export: cannot write %s: %s", clean, strerror(errno));

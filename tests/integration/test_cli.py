@@ -971,8 +971,12 @@ class CliClientTest(unittest.TestCase):
                 cursor = None
                 if "cursor=" in self.path:
                     cursor = self.path.split("cursor=")[1].split("&")[0]
-                body = json.dumps(pages[cursor]).encode()
-                self.send_response(200)
+                status, answer = 200, pages[cursor]
+                if "limit=" in self.path:   # a server whose largest page is smaller
+                    status, answer = 400, {"error": {"code": "invalid", "field": "limit",
+                                                     "message": "limit must be from 1 to 100"}}
+                body = json.dumps(answer).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -991,6 +995,10 @@ class CliClientTest(unittest.TestCase):
             self.assertEqual(r.code, EXIT_OK, repr(r))
             with open(out) as f:
                 self.assertEqual([json.loads(x)["id"] for x in f], [3, 2, 1])
+            # The refused page size was retried once at the server's default, then left out.
+            self.assertEqual(len(FakeHandler.seen), 3, FakeHandler.seen)
+            self.assertIn("limit=", FakeHandler.seen[0]["path"])
+            self.assertNotIn("limit=", FakeHandler.seen[2]["path"])
         finally:
             httpd.shutdown()
             httpd.server_close()

@@ -519,7 +519,7 @@ int client_fail(const struct client *c, int err, const char *what)
 	default:
 		break;
 	}
-	if (err > -10000 && !c->status) {
+	if (err > -ERR_BASE && !c->status) {
 		/* A local failure, not an API answer. */
 		fprintf(stderr, "%s\n", err_str(err));
 		return CLI_EXIT_FAILED;

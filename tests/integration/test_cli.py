@@ -272,6 +272,11 @@ class CliTest(unittest.TestCase):
     def assertExit(self, r, code):
         self.assertEqual(r.code, code, repr(r))
 
+    def assertNotInServerLog(self, secret):
+        self.server.log.flush()
+        with open(self.server.log_path, "rb") as f:
+            self.assertNotIn(secret.encode(), f.read())
+
     def people(self):
         r = self.cli("people", "list", "--all", "--json")
         self.assertExit(r, EXIT_OK)
@@ -590,6 +595,8 @@ class CliTest(unittest.TestCase):
         r = self.cli("people", "invite", p["login"])
         self.assertExit(r, EXIT_OK)
         self.assertTrue(r.out.strip())
+        self.assertNotInServerLog(temp)
+        self.assertNotInServerLog(r.out.strip())
 
     # ------------------------------------------------------------ HR import
 
@@ -667,6 +674,8 @@ class CliTest(unittest.TestCase):
             self.assertExit(r, EXIT_AUTH)
         finally:
             home.cleanup()
+        self.assertNotInServerLog(token)
+        self.assertNotInServerLog(ADMIN_PASSWORD)
         r = self.cli("tokens", "create", "ci-json", "--json")
         self.assertExit(r, EXIT_OK)
         self.assertTrue(r.json()["token"])

@@ -19,16 +19,16 @@
 /* ------------------------------------------------------------------- login */
 
 static const char login_help[] =
-"Usage: rampart login [LOGIN] [--password-file FILE] [--totp CODE | --totp-file FILE]\n"
-"                     [--recovery-code-file FILE]\n"
+"Usage: rampart login [LOGIN] [--password-file FILE]\n"
+"           [--totp CODE | --totp-file FILE | --recovery-code-file FILE]\n"
 "\n"
 "Logs in to the server and saves the session in\n"
 "$XDG_CONFIG_HOME/rampart/login.json (else ~/.config/rampart/login.json),\n"
 "mode 0600, replacing any earlier saved login (with the --ca file, if one\n"
-"was given, so that later commands trust the same certificate).  LOGIN and the password are\n"
-"asked for on the terminal (the password without echo) when not given.  When\n"
-"the account has a one-time-code app and no code was given, the code is\n"
-"asked for too.\n"
+"was given, so that later commands trust the same certificate).  LOGIN and\n"
+"the password are asked for on the terminal (the password without echo)\n"
+"when not given.  When the account has a one-time-code app and no code was\n"
+"given, the code is asked for too.\n"
 "\n"
 "Options:\n"
 "  --password-file FILE       read the password from the first line of FILE\n"

@@ -16,7 +16,7 @@
 
 static const char tokens_help[] =
 "Usage: rampart tokens list [--all] [--json]\n"
-"       rampart tokens create NAME [--scope api|scim] [--expires DURATION] [--json]\n"
+"       rampart tokens create NAME [--scope api|scim] [--expires D] [--json]\n"
 "       rampart tokens revoke ID\n"
 "\n"
 "list    your API tokens; --all: everyone's (admin only)\n"

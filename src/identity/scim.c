@@ -17,14 +17,17 @@
  *   existing company's name), division, department -> the org unit
  *   "<group>/<company>/<division>/<department>", created below the company
  *   when missing.  displayName and name.formatted are derived from the names.
- * PUT replaces the core attributes; the enterprise attributes (employee
- * number, org unit, manager) are replaced only when the extension is in
- * the body, so a client that does not know them does not erase them.
+ * PUT replaces the core attributes; the employee number, org unit and
+ * manager are replaced only when the body has the enterprise extension (or,
+ * for the number, externalId), so a client that does not know them does
+ * not erase them.
  * PATCH supports add, replace and remove on the attributes above, with or
  * without a path.  Attributes of the SCIM schemas that Rampart does not keep
  * (phoneNumbers, addresses, locale...) are ignored; unknown ones are refused.
  *
  * Groups map to groups and group_members; members are [{"value": person id}].
+ * A PATCH applies its operations in order (add, remove, replace members,
+ * members[value eq "id"], displayName, externalId) in one transaction.
  *
  * Errors use the SCIM error body and application/scim+json.  Every change
  * is audited (scim.user.*, scim.group.*) and, for people, kept in
@@ -509,7 +512,7 @@ static int scim_emails(const json_t *v, struct scim_user *u, struct scim_err *e)
 		if (!json_is_object(it) || !json_is_string(json_object_get(it, "value")))
 			return scim_bad(e, ERR_INVALID, "invalidValue", "each email must have a string value");
 		if (!pick || json_is_true(json_object_get(it, "primary")))
-			pick = json_is_true(json_object_get(it, "primary")) || !pick ? it : pick;
+			pick = it;
 	}
 	if (!pick) {
 		u->email[0] = '\0';
@@ -712,15 +715,20 @@ static int scim_user_from_body(struct scim_user *u, const json_t *body, bool rep
 	}
 }
 
-/* Settles employee_number from externalId and employeeNumber. */
+/*
+ * Settles employee_number from externalId and employeeNumber, which name the
+ * same thing: a value sent wins over a removal; two values must agree.
+ */
 static int scim_user_settle_emp(struct scim_user *u, struct scim_err *e)
 {
-	if (u->has_ext_id && u->has_ent_emp && strcmp(u->ext_id, u->ent_emp) != 0)
+	if (u->has_ext_id && u->has_ent_emp && u->ext_id[0] && u->ent_emp[0] && strcmp(u->ext_id, u->ent_emp))
 		return scim_bad(e, ERR_INVALID, "invalidValue", "externalId and employeeNumber differ");
-	if (u->has_ent_emp)
+	if (u->has_ent_emp && u->ent_emp[0])
 		memcpy(u->emp, u->ent_emp, sizeof(u->emp));
-	else if (u->has_ext_id)
+	else if (u->has_ext_id && u->ext_id[0])
 		memcpy(u->emp, u->ext_id, sizeof(u->emp));
+	else if (u->has_ent_emp || u->has_ext_id)
+		u->emp[0] = '\0';
 	return 0;
 }
 
@@ -1017,7 +1025,7 @@ static int scim_users_list(struct http_req *req, struct http_resp *resp, struct 
 		else if (!strcmp(f.attr, "externalId"))
 			snprintf(where, sizeof(where), " WHERE p.employee_number = $1");
 		else if (!strcmp(f.attr, "displayName"))
-			snprintf(where, sizeof(where), " WHERE (p.given_name || ' ' || p.family_name) = $1");
+			snprintf(where, sizeof(where), " WHERE trim(p.given_name || ' ' || p.family_name) = $1");
 		else
 			snprintf(where, sizeof(where), " WHERE lower(p.email) = lower($1)");
 	}
@@ -1250,12 +1258,12 @@ static json_t *scim_group_json(const struct app *app, struct store_conn *c, cons
 	return o;
 }
 
-/* Group changes gathered from a body, applied in scim_group_write. */
-struct scim_group_change {
-	bool set_name, set_external, replace_members, remove_all;
-	const json_t *add;       /* members to add (array of {"value"}), borrowed */
-	const json_t *remove;    /* members to remove */
-	char remove_one[ULID_SIZE];
+/* One write to a group, inside a transaction; member changes are counted for the audit entry. */
+struct scim_group_tx {
+	struct http_req *req;
+	struct store_conn *c;
+	struct scim_group *g;
+	long added, removed;
 };
 
 static int scim_members_check(const json_t *v, struct scim_err *e)
@@ -1276,146 +1284,259 @@ static int scim_members_check(const json_t *v, struct scim_err *e)
 	return 0;
 }
 
-/* Reads displayName, externalId and members of object @v (POST, PUT, PATCH without path). */
-static int scim_group_attrs(struct scim_group *g, struct scim_group_change *ch, const json_t *v,
-			    bool add_members, struct scim_err *e)
+/* Adds the people of @members (checked) that are not members yet. */
+static int scim_members_add(struct scim_group_tx *t, const json_t *members, struct scim_err *e)
+{
+	const json_t *it;
+	size_t i;
+	int r;
+
+	json_array_foreach(members, i, it) {
+		const char *pid = json_string_value(json_object_get(it, "value"));
+		int64_t n;
+
+		r = store_exec(t->c, "INSERT INTO group_members (group_id, person_id) SELECT $1, id FROM people "
+				     "WHERE id = $2 ON CONFLICT (group_id, person_id) DO NOTHING",
+			       STORE_ARGS(SA_TEXT(t->g->id), SA_TEXT(pid)));
+		if (r < 0)
+			return r;
+		t->added += r;
+		if (r > 0)
+			continue;
+		/* Nothing inserted: already a member, or no such person. */
+		r = store_query_i64(t->c, "SELECT count(*) FROM people WHERE id = $1", STORE_ARGS(SA_TEXT(pid)), &n);
+		if (r < 0)
+			return r;
+		if (n == 0)
+			return scim_bad(e, ERR_INVALID, "invalidValue", "member %s is not a known person", pid);
+	}
+	return 0;
+}
+
+/* Removes person @pid, or every member when @pid is NULL. */
+static int scim_members_remove(struct scim_group_tx *t, const char *pid)
+{
+	int r = pid ? store_exec(t->c, "DELETE FROM group_members WHERE group_id = $1 AND person_id = $2",
+				 STORE_ARGS(SA_TEXT(t->g->id), SA_TEXT(pid)))
+		    : store_exec(t->c, "DELETE FROM group_members WHERE group_id = $1", STORE_ARGS(SA_TEXT(t->g->id)));
+
+	if (r < 0)
+		return r;
+	t->removed += r;
+	return 0;
+}
+
+static int scim_members_replace(struct scim_group_tx *t, const json_t *members, struct scim_err *e)
+{
+	int r = scim_members_remove(t, NULL);
+
+	return r < 0 ? r : scim_members_add(t, members, e);
+}
+
+/*
+ * Reads displayName and externalId of object @v into the group, and returns
+ * its members (checked, borrowed) in *ret_members (NULL when absent).
+ */
+static int scim_group_attrs(struct scim_group *g, const json_t *v, const json_t **ret_members,
+			    struct scim_err *e)
 {
 	const char *key;
 	json_t *val;
 
+	*ret_members = NULL;
 	if (!json_is_object(v))
 		return scim_bad(e, ERR_INVALID, "invalidValue", "the value must be an object");
 	json_object_foreach((json_t *)v, key, val) {
 		int r = 0;
 
-		if (!strcasecmp(key, "displayName")) {
-			ch->set_name = true;
+		if (!strcasecmp(key, "displayName"))
 			r = scim_str(val, g->name, sizeof(g->name), false, "displayName", e);
-		} else if (!strcasecmp(key, "externalId")) {
-			ch->set_external = true;
+		else if (!strcasecmp(key, "externalId"))
 			r = scim_str(val, g->external_id, sizeof(g->external_id), true, "externalId", e);
-		} else if (!strcasecmp(key, "members")) {
-			r = scim_members_check(val, e);
-			if (add_members) {
-				ch->add = val;
-			} else {
-				ch->replace_members = true;
-				ch->add = val;
-			}
-		} else if (strcasecmp(key, "schemas") && strcasecmp(key, "id") && strcasecmp(key, "meta")) {
+		else if (!strcasecmp(key, "members"))
+			r = scim_members_check(val, e) < 0 ? e->err : (*ret_members = val, 0);
+		else if (strcasecmp(key, "schemas") && strcasecmp(key, "id") && strcasecmp(key, "meta"))
 			return scim_bad(e, ERR_INVALID, "invalidPath", "attribute '%.60s' is not supported", key);
-		}
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int scim_member_add(struct store_conn *c, const char *gid, const char *pid, struct scim_err *e)
+/* Parses 'members[value eq "ID"]' into @ret_id. */
+static int scim_member_path(const char *path, char ret_id[ULID_SIZE], struct scim_err *e)
 {
-	int r = store_exec(c, "INSERT INTO group_members (group_id, person_id) SELECT $1, id FROM people "
-			      "WHERE id = $2 ON CONFLICT (group_id, person_id) DO NOTHING",
-			   STORE_ARGS(SA_TEXT(gid), SA_TEXT(pid)));
-	int64_t n;
+	static const char *const attrs[] = { "value", NULL };
+	char inner[SCIM_FILTER_MAX + 1], why[160];
+	struct scim_filter f;
+	size_t len = strlen(path);
 
-	if (r != 0)
-		return r < 0 ? r : 0;
-	/* Nothing inserted: already a member, or no such person. */
-	r = store_query_i64(c, "SELECT count(*) FROM people WHERE id = $1", STORE_ARGS(SA_TEXT(pid)), &n);
-	if (r < 0)
-		return r;
-	return n ? 0 : scim_bad(e, ERR_INVALID, "invalidValue", "member %s is not a known person", pid);
+	if (len < 10 || len - 9 > SCIM_FILTER_MAX || path[len - 1] != ']')
+		return scim_bad(e, ERR_INVALID, "invalidPath", "expected members[value eq \"id\"]");
+	memcpy(inner, path + 8, len - 9);
+	inner[len - 9] = '\0';
+	if (scim_filter_parse_in(inner, attrs, &f, why, sizeof(why)) < 0)
+		return scim_bad(e, ERR_INVALID, "invalidFilter", "%s", why);
+	if (!ids_is_ulid(f.value))
+		return scim_bad(e, ERR_INVALID, "invalidValue", "the member value must be a person id");
+	memcpy(ret_id, f.value, ULID_SIZE);
+	return 0;
 }
 
-static int scim_group_write(struct http_req *req, struct store_conn *c, struct scim_group *g, bool create,
-			    const struct scim_group_change *ch, const char *action, struct scim_err *e)
+/* Applies one PATCH operation; member changes go to the database at once, in order. */
+static int scim_group_op(struct scim_group_tx *t, const json_t *op, struct scim_err *e)
 {
-	int64_t now = rtime_now_ms(), n;
-	long added = 0, removed = 0;
-	const json_t *it;
-	size_t i;
+	const json_t *jop = json_object_get(op, "op"), *jpath = json_object_get(op, "path");
+	const json_t *value = json_object_get(op, "value"), *members;
+	const char *name = json_is_string(jop) ? json_string_value(jop) : "";
+	const char *path = json_is_string(jpath) ? json_string_value(jpath) : NULL;
+	bool add = !strcasecmp(name, "add"), remove = !strcasecmp(name, "remove");
+	struct scim_group *g = t->g;
+	char one[ULID_SIZE];
 	int r;
 
-	r = store_query_i64(c, "SELECT count(*) FROM groups WHERE name = $1 AND id <> $2",
-			    STORE_ARGS(SA_TEXT(g->name), SA_TEXT(g->id)), &n);
-	if (r < 0)
-		return r;
-	if (n > 0)
-		return scim_bad(e, ERR_CONFLICT, "uniqueness", "displayName '%s' is taken", g->name);
+	if (!add && !remove && strcasecmp(name, "replace"))
+		return scim_bad(e, ERR_INVALID, "invalidSyntax", "op must be add, replace or remove");
+	if (jpath && !path)
+		return scim_bad(e, ERR_INVALID, "invalidPath", "path must be a string");
+	if (!path) {
+		if (remove)
+			return scim_bad(e, ERR_INVALID, "noTarget", "remove needs a path");
+		r = scim_group_attrs(g, value, &members, e);
+		if (r < 0 || !members)
+			return r;
+		return add ? scim_members_add(t, members, e) : scim_members_replace(t, members, e);
+	}
+	if (!strcasecmp(path, "members")) {
+		if (remove && !value)
+			return scim_members_remove(t, NULL);
+		if (scim_members_check(value, e) < 0)
+			return e->err;
+		if (add)
+			return scim_members_add(t, value, e);
+		if (!remove)
+			return scim_members_replace(t, value, e);
+		for (size_t i = 0; i < json_array_size(value); i++) {
+			r = scim_members_remove(t, json_string_value(json_object_get(json_array_get(value, i), "value")));
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	if (!strncasecmp(path, "members[", 8)) {
+		if (!remove)
+			return scim_bad(e, ERR_INVALID, "invalidPath", "use remove with members[value eq \"id\"]");
+		r = scim_member_path(path, one, e);
+		return r < 0 ? r : scim_members_remove(t, one);
+	}
+	if (!strcasecmp(path, "displayName"))
+		return scim_str(remove ? NULL : value, g->name, sizeof(g->name), false, "displayName", e);
+	if (!strcasecmp(path, "externalId"))
+		return scim_str(remove ? NULL : value, g->external_id, sizeof(g->external_id), true, "externalId", e);
+	return scim_bad(e, ERR_INVALID, "invalidPath", "attribute '%.60s' is not supported", path);
+}
+
+/* Writes the group's row (inserted when @create), then audits @action. */
+static int scim_group_save(struct scim_group_tx *t, bool create, const char *action, struct scim_err *e)
+{
+	struct scim_group *g = t->g;
+	int64_t now = rtime_now_ms();
+	int r;
+
 	if (create)
-		r = store_exec(c, "INSERT INTO groups (id, name, external_id, created_at, updated_at) "
-				  "VALUES ($1, $2, $3, $4, $4)",
+		r = store_exec(t->c, "INSERT INTO groups (id, name, external_id, created_at, updated_at) "
+				     "VALUES ($1, $2, $3, $4, $4)",
 			       STORE_ARGS(SA_TEXT(g->id), SA_TEXT(g->name),
 					  SA_TEXT(g->external_id[0] ? g->external_id : NULL), SA_I64(now)));
 	else
-		r = store_exec(c, "UPDATE groups SET name = $2, external_id = $3, updated_at = $4 WHERE id = $1",
+		r = store_exec(t->c, "UPDATE groups SET name = $2, external_id = $3, updated_at = $4 WHERE id = $1",
 			       STORE_ARGS(SA_TEXT(g->id), SA_TEXT(g->name),
 					  SA_TEXT(g->external_id[0] ? g->external_id : NULL), SA_I64(now)));
 	if (r == ERR_CONFLICT)
 		return scim_bad(e, ERR_CONFLICT, "uniqueness", "displayName '%s' is taken", g->name);
 	if (r < 0)
 		return r;
-	if (ch->replace_members || ch->remove_all) {
-		r = store_exec(c, "DELETE FROM group_members WHERE group_id = $1", STORE_ARGS(SA_TEXT(g->id)));
-		if (r < 0)
-			return r;
-		removed += r;
-	}
-	if (ch->remove_one[0]) {
-		r = store_exec(c, "DELETE FROM group_members WHERE group_id = $1 AND person_id = $2",
-			       STORE_ARGS(SA_TEXT(g->id), SA_TEXT(ch->remove_one)));
-		if (r < 0)
-			return r;
-		removed += r;
-	}
-	if (ch->remove)
-		json_array_foreach(ch->remove, i, it) {
-			r = store_exec(c, "DELETE FROM group_members WHERE group_id = $1 AND person_id = $2",
-				       STORE_ARGS(SA_TEXT(g->id), SA_TEXT(json_string_value(json_object_get(it, "value")))));
-			if (r < 0)
-				return r;
-			removed += r;
-		}
-	if (ch->add)
-		json_array_foreach(ch->add, i, it) {
-			r = scim_member_add(c, g->id, json_string_value(json_object_get(it, "value")), e);
-			if (r < 0)
-				return r;
-			added++;
-		}
 	if (create)
 		g->created_at = now;
 	g->updated_at = now;
-	return audit_req(req, c, action, "group", g->id, AUDIT_SUCCESS,
-			 json_pack("{s:s, s:I, s:I}", "displayName", g->name, "members_added", (json_int_t)added,
-				   "members_removed", (json_int_t)removed));
+	if (!action)
+		return 0;
+	return audit_req(t->req, t->c, action, "group", g->id, AUDIT_SUCCESS,
+			 json_pack("{s:s, s:I, s:I}", "displayName", g->name, "members_added", (json_int_t)t->added,
+				   "members_removed", (json_int_t)t->removed));
 }
 
-static int scim_group_commit(struct http_req *req, struct http_resp *resp, struct store_conn *c,
-			     struct scim_group *g, bool create, const struct scim_group_change *ch,
-			     const char *action, int status)
+/*
+ * Runs one group request in a transaction: POST (@m HTTP_POST) and PUT take
+ * the attributes of @body, PATCH its operations in order.  Answers with the
+ * group or a SCIM error.
+ */
+static int scim_group_run(struct http_req *req, struct http_resp *resp, struct store_conn *c,
+			  struct scim_group *g, enum http_method m, const json_t *body)
 {
 	struct app *app = http_req_app(req);
+	struct scim_group_tx t = { .req = req, .c = c, .g = g };
 	struct scim_err e = { 0 };
-	int r = store_begin(c);
+	const json_t *members = NULL;
+	const char *action = m == HTTP_POST ? "scim.group.create" : m == HTTP_PUT ? "scim.group.replace"
+										  : "scim.group.patch";
+	int r;
 
+	if (m != HTTP_PATCH) {
+		if (m == HTTP_PUT)
+			g->external_id[0] = '\0';
+		if (scim_group_attrs(g, body, &members, &e) < 0)
+			return scim_fail_err(resp, &e);
+		if (!json_is_string(json_object_get(body, "displayName")))
+			return scim_fail(resp, ERR_INVALID, "invalidValue", "displayName is required");
+	} else {
+		const json_t *ops = json_object_get(body, "Operations");
+
+		if (!json_is_array(ops) || json_array_size(ops) == 0)
+			return scim_fail(resp, ERR_INVALID, "invalidSyntax", "Operations must be a non-empty array");
+		if (json_array_size(ops) > SCIM_MAX_OPS)
+			return scim_fail(resp, ERR_INVALID, "invalidSyntax", "at most %d operations per request",
+					 SCIM_MAX_OPS);
+	}
+	r = store_begin(c);
 	if (r < 0)
 		return scim_fail_code(resp, r);
-	r = scim_group_write(req, c, g, create, ch, action, &e);
+	if (m == HTTP_POST) {
+		/* The row first: members refer to it. */
+		r = scim_group_save(&t, true, NULL, &e);
+		if (r == 0 && members)
+			r = scim_members_add(&t, members, &e);
+	} else if (m == HTTP_PUT) {
+		r = members ? scim_members_replace(&t, members, &e) : scim_members_remove(&t, NULL);
+	} else {
+		const json_t *ops = json_object_get(body, "Operations"), *op;
+		size_t i;
+
+		json_array_foreach(ops, i, op) {
+			r = scim_group_op(&t, op, &e);
+			if (r < 0)
+				break;
+		}
+	}
+	if (r == 0)
+		r = m == HTTP_POST ? audit_req(req, c, action, "group", g->id, AUDIT_SUCCESS,
+					       json_pack("{s:s, s:I, s:I}", "displayName", g->name, "members_added",
+							 (json_int_t)t.added, "members_removed", (json_int_t)0))
+				   : scim_group_save(&t, false, action, &e);
 	if (r == 0)
 		r = store_commit(c);
 	if (r < 0) {
 		store_rollback(c);
 		return e.detail[0] ? scim_fail_err(resp, &e) : scim_fail_code(resp, r);
 	}
-	if (status == 201) {
+	if (m == HTTP_POST) {
 		char base[400], loc[480];
 
 		scim_base(app, base, sizeof(base));
 		snprintf(loc, sizeof(loc), "%s/Groups/%s", base, g->id);
 		http_resp_header(resp, "Location", loc);
 	}
-	return scim_reply(resp, status, scim_group_json(app, c, g, true));
+	return scim_reply(resp, m == HTTP_POST ? 201 : 200, scim_group_json(app, c, g, true));
 }
 
 static bool scim_without_members(struct http_req *req)
@@ -1486,8 +1607,6 @@ static int scim_h_groups(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct scim_group g = { { 0 } };
-	struct scim_group_change ch = { 0 };
-	struct scim_err e = { 0 };
 	struct jsonx_err je;
 	json_t *body;
 	int r;
@@ -1500,98 +1619,8 @@ static int scim_h_groups(struct http_req *req, struct http_resp *resp)
 		return scim_groups_list(req, resp, c);
 	if (http_req_json(req, &body, &je) < 0)
 		return scim_fail(resp, ERR_INVALID, "invalidSyntax", "%s", je.message);
-	if (scim_group_attrs(&g, &ch, body, true, &e) < 0)
-		return scim_fail_err(resp, &e);
-	if (!g.name[0])
-		return scim_fail(resp, ERR_INVALID, "invalidValue", "displayName is required");
 	ids_ulid(g.id, rtime_now_ms());
-	return scim_group_commit(req, resp, c, &g, true, &ch, "scim.group.create", 201);
-}
-
-/* Parses 'members[value eq "ID"]' into @ret_id. */
-static int scim_member_path(const char *path, char ret_id[ULID_SIZE], struct scim_err *e)
-{
-	static const char *const attrs[] = { "value", NULL };
-	char inner[SCIM_FILTER_MAX + 1], why[160];
-	struct scim_filter f;
-	size_t len = strlen(path);
-
-	if (len < 10 || len - 9 > SCIM_FILTER_MAX || path[len - 1] != ']')
-		return scim_bad(e, ERR_INVALID, "invalidPath", "expected members[value eq \"id\"]");
-	memcpy(inner, path + 8, len - 9);
-	inner[len - 9] = '\0';
-	if (scim_filter_parse_in(inner, attrs, &f, why, sizeof(why)) < 0)
-		return scim_bad(e, ERR_INVALID, "invalidFilter", "%s", why);
-	if (!ids_is_ulid(f.value))
-		return scim_bad(e, ERR_INVALID, "invalidValue", "the member value must be a person id");
-	memcpy(ret_id, f.value, ULID_SIZE);
-	return 0;
-}
-
-static int scim_group_patch(struct scim_group *g, struct scim_group_change *ch, const json_t *body,
-			    struct scim_err *e)
-{
-	const json_t *ops = json_object_get(body, "Operations"), *op;
-	size_t i;
-
-	if (!json_is_array(ops) || json_array_size(ops) == 0)
-		return scim_bad(e, ERR_INVALID, "invalidSyntax", "Operations must be a non-empty array");
-	/* Each request is applied as one change; mixing several member edits is refused for clarity. */
-	if (json_array_size(ops) > SCIM_MAX_OPS)
-		return scim_bad(e, ERR_INVALID, "invalidSyntax", "at most %d operations per request", SCIM_MAX_OPS);
-	json_array_foreach(ops, i, op) {
-		const json_t *jop = json_object_get(op, "op"), *jpath = json_object_get(op, "path");
-		const json_t *value = json_object_get(op, "value");
-		const char *name = json_is_string(jop) ? json_string_value(jop) : "";
-		const char *path = json_is_string(jpath) ? json_string_value(jpath) : NULL;
-		bool add = !strcasecmp(name, "add"), remove = !strcasecmp(name, "remove");
-		int r = 0;
-
-		if (!add && !remove && strcasecmp(name, "replace"))
-			return scim_bad(e, ERR_INVALID, "invalidSyntax", "op must be add, replace or remove");
-		if (jpath && !path)
-			return scim_bad(e, ERR_INVALID, "invalidPath", "path must be a string");
-		if (ch->add || ch->remove || ch->remove_one[0] || ch->remove_all || ch->replace_members) {
-			if (!path || !strncasecmp(path, "members", 7))
-				return scim_bad(e, ERR_INVALID, "invalidSyntax",
-						"send one members operation per request");
-		}
-		if (!path) {
-			if (remove)
-				return scim_bad(e, ERR_INVALID, "noTarget", "remove needs a path");
-			r = scim_group_attrs(g, ch, value, add, e);
-		} else if (!strcasecmp(path, "members")) {
-			if (remove && !value) {
-				ch->remove_all = true;
-			} else {
-				r = scim_members_check(value, e);
-				if (r == 0 && remove)
-					ch->remove = value;
-				else if (r == 0 && add)
-					ch->add = value;
-				else if (r == 0) {
-					ch->replace_members = true;
-					ch->add = value;
-				}
-			}
-		} else if (!strncasecmp(path, "members[", 8)) {
-			if (!remove)
-				return scim_bad(e, ERR_INVALID, "invalidPath", "use remove with members[value eq \"id\"]");
-			r = scim_member_path(path, ch->remove_one, e);
-		} else if (!strcasecmp(path, "displayName")) {
-			ch->set_name = true;
-			r = scim_str(remove ? NULL : value, g->name, sizeof(g->name), false, "displayName", e);
-		} else if (!strcasecmp(path, "externalId")) {
-			ch->set_external = true;
-			r = scim_str(remove ? NULL : value, g->external_id, sizeof(g->external_id), true,
-				     "externalId", e);
-		} else {
-			return scim_bad(e, ERR_INVALID, "invalidPath", "attribute '%.60s' is not supported", path);
-		}
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return scim_group_run(req, resp, c, &g, HTTP_POST, body);
 }
 
 static int scim_h_group(struct http_req *req, struct http_resp *resp)
@@ -1600,8 +1629,6 @@ static int scim_h_group(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	enum http_method m = http_req_method(req);
 	struct scim_group g;
-	struct scim_group_change ch = { 0 };
-	struct scim_err e = { 0 };
 	struct jsonx_err je;
 	json_t *body;
 	int r;
@@ -1637,18 +1664,7 @@ static int scim_h_group(struct http_req *req, struct http_resp *resp)
 	}
 	if (http_req_json(req, &body, &je) < 0)
 		return scim_fail(resp, ERR_INVALID, "invalidSyntax", "%s", je.message);
-	if (m == HTTP_PUT) {
-		g.external_id[0] = '\0';
-		ch.replace_members = true;
-		if (scim_group_attrs(&g, &ch, body, false, &e) < 0)
-			return scim_fail_err(resp, &e);
-		if (!json_object_get(body, "displayName"))
-			return scim_fail(resp, ERR_INVALID, "invalidValue", "displayName is required");
-		return scim_group_commit(req, resp, c, &g, false, &ch, "scim.group.replace", 200);
-	}
-	if (scim_group_patch(&g, &ch, body, &e) < 0)
-		return scim_fail_err(resp, &e);
-	return scim_group_commit(req, resp, c, &g, false, &ch, "scim.group.patch", 200);
+	return scim_group_run(req, resp, c, &g, m, body);
 }
 
 /* ------------------------------------------------------------ discovery */
@@ -1657,7 +1673,7 @@ static const char scim_spc[] =
 	"{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig\"],"
 	"\"patch\":{\"supported\":true},"
 	"\"bulk\":{\"supported\":false,\"maxOperations\":0,\"maxPayloadSize\":0},"
-	"\"filter\":{\"supported\":true,\"maxResults\":1000},"
+	"\"filter\":{\"supported\":true,\"maxResults\":0},"
 	"\"changePassword\":{\"supported\":false},"
 	"\"sort\":{\"supported\":false},"
 	"\"etag\":{\"supported\":false},"
@@ -1732,7 +1748,17 @@ static int scim_h_static(struct http_req *req, struct http_resp *resp, const cha
 
 static int scim_h_spc(struct http_req *req, struct http_resp *resp)
 {
-	return scim_h_static(req, resp, scim_spc, sizeof(scim_spc) - 1);
+	struct app *app = http_req_app(req);
+	json_t *doc;
+	int r = scim_check(req, resp);
+
+	if (r < 0)
+		return r;
+	/* maxResults is the configured largest page (count is capped to it). */
+	doc = json_loads(scim_spc, 0, NULL);
+	if (doc)
+		json_object_set_new(json_object_get(doc, "filter"), "maxResults", json_integer(app->cfg.max_list));
+	return scim_reply(resp, 200, doc);
 }
 
 static int scim_h_rtypes(struct http_req *req, struct http_resp *resp)

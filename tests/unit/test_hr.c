@@ -178,6 +178,45 @@ static void test_parse_bad_lines(void **state)
 	hr_parse_result_done(&res);
 }
 
+static void test_parse_more_validations(void **state)
+{
+	struct hr_parse_result res;
+	char f256[257], f257[258], csv[2048];
+
+	memset(f256, 'a', 256);
+	f256[256] = '\0';
+	memset(f257, 'b', 257);
+	f257[257] = '\0';
+	snprintf(csv, sizeof(csv), "%s,org_kind\n"
+		 "E1,%s,Ann,,G/C,,active,employee,,\n"                       /* 2 exactly 256 bytes: fine */
+		 "E2,%s,Ann,,G/C,,active,employee,,\n"                       /* 3 257 bytes */
+		 "E3,Abe,Ann,,G/C,,active,employee,,supplier\n"              /* 4 org_kind */
+		 "E4,Abe,Ann,,A/B/C/D/E/F/G/H/I,,active,employee,,\n"        /* 5 nine levels */
+		 "E5,Abe,Ann,,A/B/C/D/E/F/G/H,,active,employee,,\n"          /* 6 eight: fine */
+		 "E6,Abe,\"An\tn\",,G/C,,active,employee,,\n"               /* 7 tab inside */
+		 "E7,Abe,Ann,a..b@example.com,G/C,,active,employee,,\n"      /* 8 email */
+		 "E8,Abe,Ann,a@-example.com,G/C,,active,employee,,\n"        /* 9 email */
+		 "E9,Abe,Ann,,/G/C,,active,employee,,\n"                     /* 10 leading slash */
+		 "E10,Abe,Ann,,G/C,,active,,,\n"                             /* 11 kind required */
+		 "E11,Abe,Ann,A.B+tag@Sub.Example.co.jp,G/C,,active,employee,,own\n", /* 12 fine */
+		 "employee_number,family_name,given_name,email,org_unit,title,status,kind,manager", f256, f257);
+	parse_ok(csv, &res);
+	assert_null(reason_for(&res, 2));
+	assert_reason(&res, 3, "longer than 256 bytes");
+	assert_reason(&res, 4, "org_kind must be");
+	assert_reason(&res, 5, "more than 8 levels");
+	assert_null(reason_for(&res, 6));
+	assert_reason(&res, 7, "control character");
+	assert_reason(&res, 8, "not an address");
+	assert_reason(&res, 9, "not an address");
+	assert_reason(&res, 10, "empty segment");
+	assert_reason(&res, 11, "'kind' is required");
+	assert_null(reason_for(&res, 12));
+	assert_int_equal(res.nerrors, 8);
+	assert_string_equal(res.rows[res.nrows - 1].org_kind, "own");
+	hr_parse_result_done(&res);
+}
+
 static void test_parse_control_and_utf8(void **state)
 {
 	struct hr_parse_result res;
@@ -789,6 +828,7 @@ int main(void)
 		cmocka_unit_test(test_parse_bom_crlf_order),
 		cmocka_unit_test(test_parse_quoting),
 		cmocka_unit_test(test_parse_bad_lines),
+		cmocka_unit_test(test_parse_more_validations),
 		cmocka_unit_test(test_parse_control_and_utf8),
 		cmocka_unit_test(test_parse_fatal),
 		cmocka_unit_test(test_parse_unclosed_quote),

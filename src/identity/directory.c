@@ -1061,7 +1061,8 @@ static int dir_h_person_password(struct http_req *req, struct http_resp *resp)
 		store_rollback(c);
 		if (r == ERR_INVALID)
 			r = http_fail(resp, ERR_INVALID, "password", "the password must have at least %lld "
-				      "characters", (long long)app->cfg.min_password_len);
+				      "characters and no control characters",
+				      (long long)app->cfg.min_password_len);
 		goto out;
 	}
 	out = given ? json_object() : json_pack("{s:s}", "temporary_password", pw);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -67,6 +68,8 @@ struct http_server {
 	size_t nroutes;
 	http_authn_fn authn;
 	unsigned port;
+	int listen_fd;
+	bool ipv6;
 	bool tls;
 	atomic_int inflight;
 	pthread_mutex_t rate_lock;
@@ -326,6 +329,7 @@ struct http_server *http_server_new(void *app, const struct http_limits *limits)
 	}
 	s->app = app;
 	s->lim = *limits;
+	s->listen_fd = -1;
 	pthread_mutex_init(&s->rate_lock, NULL);
 	return s;
 }
@@ -342,6 +346,8 @@ void http_server_free(struct http_server *s)
 	}
 	free(s->routes);
 	free(s->rate);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
 	pthread_mutex_destroy(&s->rate_lock);
 	free(s);
 }
@@ -966,20 +972,49 @@ static int http_parse_listen(const char *listen, struct sockaddr_storage *ss, so
 	return 0;
 }
 
-int http_server_start(struct http_server *s, const char *listen, const struct http_tls *tls)
+int http_server_bind(struct http_server *s, const char *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-			 MHD_USE_ERROR_LOG;
-	const union MHD_DaemonInfo *di;
-	unsigned threads = s->lim.threads;
-	int r;
+	int fd, one = 1, r;
 
-	r = http_parse_listen(listen, &ss, &sl);
+	if (s->listen_fd >= 0)
+		return -EALREADY;
+	r = http_parse_listen(addr, &ss, &sl);
 	if (r < 0)
 		return r;
-	if (ss.ss_family == AF_INET6)
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 512) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						 : ((struct sockaddr_in *)&ss)->sin_port);
+	s->listen_fd = fd;
+	s->ipv6 = ss.ss_family == AF_INET6;
+	return 0;
+}
+
+int http_server_start(struct http_server *s, const struct http_tls *tls)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+	unsigned threads = s->lim.threads;
+
+	if (s->listen_fd < 0)
+		return -EBADF;
+	if (s->ipv6)
 		flags |= MHD_USE_IPv6;
 	if (threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -993,7 +1028,7 @@ int http_server_start(struct http_server *s, const char *listen, const struct ht
 		s->tls = true;
 	}
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_LIMIT, s->lim.max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
@@ -1004,9 +1039,9 @@ int http_server_start(struct http_server *s, const char *listen, const struct ht
 		MHD_OPTION_HTTPS_MEM_CERT, s->tls ? tls->cert_pem : NULL,
 		MHD_OPTION_END);
 	if (!s->d)
-		return -EADDRINUSE;
-	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = di ? di->port : 0;
+		return -EIO;
+	/* The daemon owns the socket now and closes it when stopped. */
+	s->listen_fd = -1;
 	return 0;
 }
 

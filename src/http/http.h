@@ -94,11 +94,14 @@ void http_routes_foreach(struct http_server *s,
 			 void (*cb)(const char *method, const char *pattern, void *ud), void *ud);
 
 /*
- * Binds @listen ("127.0.0.1:8080", "[::1]:0") and starts the pool.  With
- * port 0 the kernel picks one; http_server_port() tells which.
+ * Binds and listens on @listen ("127.0.0.1:8080", "[::1]:0"); with port 0
+ * the kernel picks one, which http_server_port() tells from then on.
  * Returns 0, -errno, or ERR_INVALID for a bad address.
  */
-int http_server_start(struct http_server *s, const char *listen, const struct http_tls *tls);
+int http_server_bind(struct http_server *s, const char *listen);
+
+/* Starts the worker pool on the bound socket.  Returns 0, -EBADF (not bound), -ENOTSUP (no TLS) or -EIO. */
+int http_server_start(struct http_server *s, const struct http_tls *tls);
 unsigned http_server_port(struct http_server *s);
 
 /* Stops accepting, lets in-flight requests finish (up to @grace_ms), then stops. */

@@ -337,9 +337,22 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	r = http_server_start(srv, app.cfg.listen, &tls);
+	r = http_server_bind(srv, app.cfg.listen);
 	if (r < 0) {
 		fail("http: cannot listen", r == ERR_INVALID ? "bad address (use ADDR:PORT)" : err_str(r));
+		goto out;
+	}
+	if (!app.cfg.public_url[0]) {
+		/* Links in mail and activation answers need the port actually bound. */
+		const char *colon = strrchr(app.cfg.listen, ':');
+		int n = colon ? (int)(colon - app.cfg.listen) : 0;
+
+		snprintf(app.cfg.public_url, sizeof(app.cfg.public_url), "%s://%.*s:%u",
+			 app.tls ? "https" : "http", n, app.cfg.listen, http_server_port(srv));
+	}
+	r = http_server_start(srv, &tls);
+	if (r < 0) {
+		fail("http: cannot start", err_str(r));
 		goto out;
 	}
 	log_info("rampartd: listening", "addr=%s port=%u tls=%s version=%s server_id=%s",

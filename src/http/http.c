@@ -505,6 +505,28 @@ static int http_error_body(struct http_resp *resp, int err, const char *field, c
 	return http_resp_json(resp, status, json_pack("{s:o}", "error", e));
 }
 
+/* SCIM clients expect RFC 7644 section 3.12 error bodies, also for refused credentials. */
+static int http_scim_error_body(struct http_resp *resp, int err)
+{
+	char status[8];
+	json_t *body;
+	char *text;
+	int r;
+
+	snprintf(status, sizeof(status), "%d", err_http_status(err));
+	body = json_pack("{s:[s], s:s, s:s}", "schemas", "urn:ietf:params:scim:api:messages:2.0:Error",
+			 "status", status, "detail", err_str(err));
+	if (!body)
+		return -ENOMEM;
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!text)
+		return -ENOMEM;
+	r = http_resp_data(resp, err_http_status(err), "application/scim+json", text, strlen(text));
+	free(text);
+	return r;
+}
+
 int http_fail(struct http_resp *resp, int err, const char *field, const char *fmt, ...)
 {
 	char msg[512];
@@ -798,8 +820,12 @@ static enum MHD_Result http_dispatch(struct http_req *r)
 	}
 	if (rc == 0)
 		rc = r->route->fn(r, &resp);
-	if (rc < 0 && !resp.has_body)
-		http_error_body(&resp, rc, NULL, NULL);
+	if (rc < 0 && !resp.has_body) {
+		if (r->route->flags & HTTP_AUTH_SCIM)
+			http_scim_error_body(&resp, rc);
+		else
+			http_error_body(&resp, rc, NULL, NULL);
+	}
 	if (resp.status == 401)
 		http_resp_header(&resp, "WWW-Authenticate", "Bearer realm=\"rampart\"");
 	ret = http_send(r, &resp);

@@ -36,7 +36,7 @@ started=$(date +%s)
 record() {
   total_passed=$((total_passed + $2))
   total_failed=$((total_failed + $3))
-  summaries+=("$(printf '%-12s %4d passed, %4d failed  %s' "$1" "$2" "$3" "${4:-}")")
+  summaries+=("$(printf '%-17s %4d passed, %4d failed  %s' "$1" "$2" "$3" "${4:-}")")
   printf '\n== %s: %d passed, %d failed %s\n' "$1" "$2" "$3" "${4:-}"
 }
 

@@ -5,17 +5,19 @@
 Usage: tests/integration/run.py [--build DIR] [-j N] [-k PATTERN] [-v] [MODULE...]
 
 Discovers tests/integration/test_*.py (or the named modules), runs them, and
-prints a summary; the last line is machine-readable:
+prints a summary; each module runs in its own process (no terminal, bounded
+by --module-timeout).  The last line is machine-readable:
     integration: N passed, N failed
 Server logs are kept in test-output/integration/<TestClass>.log (--output).  The exit
-status is 0 only when nothing failed.  With -j N, modules run in N worker
-processes (each test class has its own server on its own port).
+status is 0 only when nothing failed.  With -j N, N modules run at a time
+(each test class has its own server on its own port).
 """
 
 import argparse
 import concurrent.futures
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -68,15 +70,24 @@ def run_inline(modules, pattern, verbosity):
 
 
 def run_worker(module, args):
-    """One module in a child process; returns its counts and output."""
+    """One module in a child process, in a new session without a terminal (so
+    nothing can wait for a password typed at it) and with a time bound.
+    Returns (module, output, counts)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--build", args.build, "--output", args.output,
            "--json-result", "-", module]
     if args.k:
         cmd += ["-k", args.k]
     if args.verbose:
         cmd.append("-v")
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    out = p.stdout
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=args.module_timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)   # the worker and every server or CLI it started
+        out, _ = p.communicate()
+        return module, out, {"passed": 0, "failed": 1, "skipped": 0,
+                             "failed_names": ["%s (timed out after %ds)" % (module, args.module_timeout)]}
     counts = None
     marker = "\nJSON-RESULT "
     if marker in out:
@@ -85,7 +96,7 @@ def run_worker(module, args):
     if counts is None:
         counts = {"passed": 0, "failed": 1, "skipped": 0,
                   "failed_names": ["%s (worker crashed with %d)" % (module, p.returncode)]}
-    return module, out + p.stderr, counts
+    return module, out, counts
 
 
 def main():
@@ -95,6 +106,8 @@ def main():
                     help="directory for server logs (emptied first)")
     ap.add_argument("-j", type=int, default=1, help="modules run in parallel")
     ap.add_argument("-k", help="only tests whose name contains this")
+    ap.add_argument("--module-timeout", type=int, default=900,
+                    help="seconds a module may take before it is killed and counted as failed")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--json-result", help=argparse.SUPPRESS)
     ap.add_argument("modules", nargs="*", help="test modules (test_server, ...); default all")
@@ -135,20 +148,18 @@ def main():
 
     start = time.monotonic()
     totals = {"passed": 0, "failed": 0, "skipped": 0, "failed_names": []}
-    if args.j > 1 and len(modules) > 1:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=args.j) as ex:
-            futures = [ex.submit(run_worker, m, args) for m in modules]
-            for f in concurrent.futures.as_completed(futures):
-                module, output, counts = f.result()
-                print("---- %s: %d passed, %d failed, %d skipped"
-                      % (module, counts["passed"], counts["failed"], counts["skipped"]))
-                if counts["failed"] or args.verbose:
-                    print(output)
-                for k in ("passed", "failed", "skipped"):
-                    totals[k] += counts[k]
-                totals["failed_names"] += counts["failed_names"]
-    else:
-        totals = run_inline(modules, args.k, verbosity)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
+        futures = [ex.submit(run_worker, m, args) for m in modules]
+        for f in concurrent.futures.as_completed(futures):
+            module, output, counts = f.result()
+            print("---- %s: %d passed, %d failed, %d skipped"
+                  % (module, counts["passed"], counts["failed"], counts["skipped"]))
+            if counts["failed"] or args.verbose:
+                print(output)
+            sys.stdout.flush()
+            for k in ("passed", "failed", "skipped"):
+                totals[k] += counts[k]
+            totals["failed_names"] += counts["failed_names"]
 
     print("")
     print("integration summary: %d modules in %.0fs; %d passed, %d failed, %d skipped"

@@ -125,7 +125,7 @@ echo ""
 
 # ---------------------------------------------------------------- 1. GET person: rampartd vs nginx
 
-start_rampartd api --seed-hr examples/hr/sample-org.csv
+start_rampartd api --seed-hr "${BENCH_SAMPLE_ORG:-examples/hr/sample-org.csv}"
 API_PORT=$PORT
 API_PID=$PID
 TOKEN=$(login "$API_PORT")
@@ -218,7 +218,7 @@ RSS_BEFORE=$(rss_kb "$IMP_PID" VmRSS)
 
 # import LABEL: POSTs the CSV, prints "seconds http_status"
 import_once() {
-  curl -sS --max-time 900 -o "$TMP/import-$1.json" -w '%{time_total} %{http_code}' \
+  curl -sS --max-time 900 -o "$TMP/import-$1.json" -w '%{time_total} %{http_code}\n' \
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/csv' \
     --data-binary @"$TMP/hr.csv" "http://127.0.0.1:$IMP_PORT/api/v1/hr/import"
 }

@@ -3,7 +3,11 @@
 recovery codes, sessions, logout, API tokens, retirement, activation links,
 forced password change, and no secret in the server's log."""
 
+import base64
+import calendar
+import shutil
 import sqlite3
+import subprocess
 import time
 import unittest
 import urllib.parse
@@ -278,6 +282,26 @@ class Totp(AuthBase):
 
     def test_zz_no_secrets_in_log(self):
         self.assertNoSecretsInLog()
+
+
+class TotpReference(unittest.TestCase):
+    """The tests' own RFC 6238 code generator, checked before it judges the server."""
+
+    def test_rfc6238_vectors(self):
+        secret = base64.b32encode(b"12345678901234567890").decode()
+        for at, code in ((59, "94287082"), (1111111109, "07081804"), (1234567890, "89005924"),
+                         (2000000000, "69279037")):
+            self.assertEqual(harness.totp(secret, at=at, digits=8), code, at)
+
+    def test_agrees_with_oathtool(self):
+        oathtool = shutil.which("oathtool")
+        if not oathtool:
+            self.skipTest("oathtool is not installed")
+        secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+        out = subprocess.run([oathtool, "--totp", "-b", "--now", "2026-11-26 08:00:00 UTC", secret],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        at = calendar.timegm((2026, 11, 26, 8, 0, 0, 0, 0, 0))
+        self.assertEqual(harness.totp(secret, at=at), out)
 
 
 class Sessions(AuthBase):

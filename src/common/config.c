@@ -49,6 +49,14 @@ static const struct cfg_item cfg_items[] = {
 	I("auth", "source_lockout_threshold", source_lockout_threshold, 1, 100000),
 	I("auth", "min_password_len", min_password_len, 8, 256),
 	I("hr", "retire_threshold_percent", retire_threshold_pct, 0, 100),
+	I("exchange", "max_file", exchange_max_file, 1, 1LL << 40),
+	D("exchange", "default_expiry", exchange_default_expiry_s, 60, 86400 * 365),
+	D("exchange", "max_expiry", exchange_max_expiry_s, 60, 86400 * 365),
+	I("exchange", "max_downloads", exchange_max_downloads, 1, 1000),
+	I("exchange", "password_attempts", exchange_password_attempts, 1, 100),
+	I("exchange", "quota", exchange_quota, 1, 1LL << 50),
+	S("exchange", "smtp_url", smtp_url),
+	S("exchange", "smtp_from", smtp_from),
 };
 
 #undef S
@@ -74,6 +82,13 @@ void config_defaults(struct config *c)
 	c->source_lockout_threshold = 50;
 	c->min_password_len = 12;
 	c->retire_threshold_pct = 10;
+	c->exchange_max_file = 2LL << 30;
+	c->exchange_default_expiry_s = 7 * 86400;
+	c->exchange_max_expiry_s = 30 * 86400;
+	c->exchange_max_downloads = 20;
+	c->exchange_password_attempts = 5;
+	c->exchange_quota = 20LL << 30;
+	str_copy(c->smtp_from, sizeof(c->smtp_from), "rampart@localhost");
 }
 
 static void cfg_err(struct config_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -39,6 +39,15 @@ struct config {
 	int64_t min_password_len;
 	/* [hr] */
 	int64_t retire_threshold_pct;
+	/* [exchange] */
+	int64_t exchange_max_file;         /* bytes of one exchanged file */
+	int64_t exchange_default_expiry_s;
+	int64_t exchange_max_expiry_s;
+	int64_t exchange_max_downloads;
+	int64_t exchange_password_attempts; /* wrong passwords that burn a link */
+	int64_t exchange_quota;            /* bytes one person may have stored */
+	char smtp_url[256];                /* smtp://host:port for notifications; "" sends none */
+	char smtp_from[256];
 };
 
 struct config_err {

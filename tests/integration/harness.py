@@ -161,8 +161,8 @@ class Server:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServerError("rampartd exited with %d during start-up:\n%s"
-                                  % (self.proc.returncode, self.log_tail()))
+                rc, self.proc = self.proc.returncode, None
+                raise ServerError("rampartd exited with %d during start-up:\n%s" % (rc, self.log_tail()))
             if os.path.exists(self.port_file):
                 with open(self.port_file) as f:
                     text = f.read().strip()

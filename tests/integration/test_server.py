@@ -248,6 +248,29 @@ class ServerBasics(ServerTestCase):
         r = c.post(LOGIN, body='{"login":"admin","password":"x"}', auth=False)  # no Content-Type at all
         self.assertError(r, 415, "unsupported_media_type")
 
+    def test_data_directory_is_private(self):
+        st = os.stat(self.server.data_dir)
+        self.assertEqual(st.st_mode & 0o077, 0, "the data directory must be 0700")
+        key = os.path.join(self.server.data_dir, "secret.key")
+        self.assertEqual(os.stat(key).st_mode & 0o077, 0, "secret.key must be 0600")
+        self.assertEqual(os.path.getsize(key), 32)
+        self.assertTrue(os.path.exists(self.server.db_path))
+
+    def test_refuses_a_readable_secret_key(self):
+        srv = Server("ServerBadKey", seed_hr=False)
+        try:
+            os.makedirs(srv.data_dir, mode=0o700)
+            key = os.path.join(srv.data_dir, "secret.key")
+            with open(key, "wb") as f:
+                f.write(os.urandom(32))
+            os.chmod(key, 0o644)
+            with self.assertRaises(harness.ServerError) as cm:
+                srv.start()
+            self.assertIn("secret.key", str(cm.exception))
+            self.assertEqual(os.stat(key).st_mode & 0o777, 0o644, "rampartd must refuse, not silently fix")
+        finally:
+            srv.cleanup()
+
     def test_routes_option(self):
         rs = harness.routes()
         self.assertIn(("GET", "/healthz"), rs)

@@ -328,6 +328,9 @@ class RateLimit(ServerTestCase):
 
 
 class GracefulShutdown(unittest.TestCase):
+    def assertStatus(self, r, status):
+        self.assertEqual(r.status, status, r)
+
     def test_sigterm_drains_in_flight_request(self):
         srv = Server("GracefulShutdown", seed_hr=False)
         try:
@@ -379,12 +382,17 @@ class GracefulShutdown(unittest.TestCase):
             admin = srv.admin()
             r = admin.post("/api/v1/tokens", json={"name": "survives restart"})
             self.assertEqual(r.status, 201, r)
+            secret = r.json["token"]
+            old_session = admin
             self.assertEqual(srv.stop(), 0)
             srv.start()
             admin = srv.admin()
             r = admin.get("/api/v1/tokens")
             self.assertIn("survives restart", [t["name"] for t in r.json["items"]])
-            # The token made before the restart still authenticates.
+            # The token made before the restart still authenticates, and so does the session.
+            self.assertStatus(srv.client(token=secret).get("/api/v1/me"), 200)
+            self.assertStatus(old_session.get("/api/v1/me"), 200)
+            self.assertEqual(srv.stop(), 0)
         finally:
             srv.cleanup()
 

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * rpf: the Rampart protected-file container (docs/formats/protected-file.md).
+ *
+ * A file is a fixed 226-byte header followed by the body in chunks of
+ * 64 KiB of plaintext, each sealed with AES-256-GCM (OpenSSL libcrypto)
+ * under the file's content key.  The nonce of chunk i is
+ * prefix(7) || i (4, big-endian) || last(1), the STREAM construction: the
+ * final chunk is sealed with last = 1 and every other one with last = 0, so
+ * truncation at a chunk boundary, reordering and dropping are detected.  The
+ * whole header is the associated data of every chunk, so any header edit,
+ * and any chunk moved from another file, fails authentication.
+ *
+ * The content key travels in the header sealed (libsodium sealed box) to
+ * the server's X25519 key-wrapping key together with the file id, so that
+ * the server hands a key out only for the file it was sealed for.
+ *
+ * Encryption and decryption run on a pool of threads over a bounded ring of
+ * chunks and write in order: memory stays flat whatever the file size.
+ * Nothing here logs or keeps key material beyond the call; keys are wiped.
+ */
+#ifndef RAMPART_RPF_H
+#define RAMPART_RPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/ids.h"
+
+#define RPF_MAGIC "\x89RPF\r\n\x1a\n"
+#define RPF_MAGIC_LEN 8
+#define RPF_VERSION 1
+#define RPF_SUITE_AES256GCM_STREAM 1
+#define RPF_CHUNK ((size_t)65536)
+#define RPF_TAG 16
+#define RPF_KEY_BYTES 32
+#define RPF_NONCE_PREFIX 7
+#define RPF_KEY_ID_BYTES 16
+#define RPF_WRAP_PLAIN (ULID_LEN + RPF_KEY_BYTES)
+#define RPF_WRAPPED_LEN (RPF_WRAP_PLAIN + 48) /* crypto_box_SEALBYTES */
+#define RPF_HEADER_LEN 226
+#define RPF_PK_BYTES 32
+#define RPF_SK_BYTES 32
+
+/* Errors, besides -errno and -ENOMEM (rpf_strerror explains each). */
+enum {
+	RPF_E_MAGIC = -(ERR_BASE + 200),     /* not a protected file */
+	RPF_E_VERSION = -(ERR_BASE + 201),   /* a format version this program does not read */
+	RPF_E_HEADER = -(ERR_BASE + 202),    /* a malformed header field */
+	RPF_E_TRUNCATED = -(ERR_BASE + 203), /* the file ends early (header, chunk or final chunk missing) */
+	RPF_E_AUTH = -(ERR_BASE + 204),      /* a chunk failed authentication */
+	RPF_E_KEY_ID = -(ERR_BASE + 205),    /* sealed to another key-wrapping key */
+	RPF_E_UNWRAP = -(ERR_BASE + 206),    /* the wrapped key does not open or names another file */
+	RPF_E_CRYPTO = -(ERR_BASE + 207),    /* libcrypto refused an operation */
+};
+
+struct rpf_header {
+	uint8_t version;
+	uint8_t suite;
+	uint32_t chunk_size;
+	char file_id[ULID_SIZE];
+	char server_id[ULID_SIZE];
+	char policy_id[ULID_SIZE];
+	unsigned char key_id[RPF_KEY_ID_BYTES];
+	unsigned char nonce_prefix[RPF_NONCE_PREFIX];
+	unsigned char wrapped[RPF_WRAPPED_LEN];
+};
+
+/* Where a decryption failed: the chunk index (when a chunk is at fault). */
+struct rpf_err {
+	uint64_t chunk;
+	char message[160];
+};
+
+/* A sentence for an rpf error (or any other error code), never NULL. */
+const char *rpf_strerror(int err);
+
+/* The key id of a server's X25519 public key: the first 16 bytes of its SHA-256. */
+void rpf_key_id(const unsigned char pk[RPF_PK_BYTES], unsigned char out[RPF_KEY_ID_BYTES]);
+
+/*
+ * Parses the @len bytes at @data as a header (at least RPF_HEADER_LEN are
+ * read).  Returns 0 and fills @h, or RPF_E_TRUNCATED, RPF_E_MAGIC,
+ * RPF_E_VERSION or RPF_E_HEADER with @e (may be NULL) saying which field.
+ */
+int rpf_header_parse(const unsigned char *data, size_t len, struct rpf_header *h,
+		     struct rpf_err *e);
+
+/* Writes @h as RPF_HEADER_LEN bytes.  Returns 0 or RPF_E_HEADER for ids that are not ULIDs. */
+int rpf_header_serialize(const struct rpf_header *h, unsigned char out[RPF_HEADER_LEN]);
+
+/*
+ * Builds a header for a new file: a fresh content key (written to @ret_key)
+ * and nonce prefix, the key sealed to the server key @server_pk together with
+ * @file_id.  Returns 0, or RPF_E_HEADER for ids that are not ULIDs, or
+ * RPF_E_CRYPTO.
+ */
+int rpf_header_new(const char *file_id, const char *server_id, const char *policy_id,
+		   const unsigned char server_pk[RPF_PK_BYTES], struct rpf_header *h,
+		   unsigned char ret_key[RPF_KEY_BYTES]);
+
+/*
+ * Opens the wrapped key of @h with the server key pair: RPF_E_KEY_ID when @h
+ * names another key, RPF_E_UNWRAP when the box does not open or was sealed
+ * for another file id.  The key is written to @ret_key only on success.
+ */
+int rpf_unwrap(const struct rpf_header *h, const unsigned char pk[RPF_PK_BYTES],
+	       const unsigned char sk[RPF_SK_BYTES], unsigned char ret_key[RPF_KEY_BYTES]);
+
+/*
+ * Encrypts everything read from @in_fd to @out_fd: the header, then the
+ * chunks.  @threads 0 means one per online CPU.  Returns 0, -errno for I/O
+ * errors, -ENOMEM, or RPF_E_CRYPTO.
+ */
+int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
+		   const unsigned char key[RPF_KEY_BYTES], unsigned threads);
+
+/*
+ * Decrypts the chunks read from @in_fd (positioned just after the header
+ * @hdr_bytes, which is the associated data) to @out_fd.  Plaintext is
+ * written in order as chunks verify; the caller must discard the output
+ * unless 0 is returned.  Returns 0, -errno, -ENOMEM, RPF_E_AUTH (@e names
+ * the chunk), RPF_E_TRUNCATED or RPF_E_CRYPTO.
+ */
+int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEADER_LEN],
+		   const struct rpf_header *h, const unsigned char key[RPF_KEY_BYTES],
+		   unsigned threads, struct rpf_err *e);
+
+/*
+ * Whole-buffer helpers for tests and tools: the same format and code path
+ * as the fd functions, through pipes-free memory I/O.  *ret (malloc'd) and
+ * *ret_len are set only on success.
+ */
+int rpf_encrypt_buf(const void *in, size_t len, const struct rpf_header *h,
+		    const unsigned char key[RPF_KEY_BYTES], unsigned threads,
+		    unsigned char **ret, size_t *ret_len);
+int rpf_decrypt_buf(const unsigned char *in, size_t len, const unsigned char pk[RPF_PK_BYTES],
+		    const unsigned char sk[RPF_SK_BYTES], unsigned threads,
+		    unsigned char **ret, size_t *ret_len, struct rpf_err *e);
+
+#endif

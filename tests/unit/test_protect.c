@@ -1,0 +1,582 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * Unit tests for file protection: container round trips at every chunk
+ * boundary and through files, every committed test vector, the access
+ * decision for each kind of grantee and each HR change (against a real
+ * store), revocation, expiry, management authorization, and re-sealing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/ids.h"
+#include "common/rtime.h"
+#include "crypto/rcrypto.h"
+#include "protect/protect.h"
+#include "protect/rpf.h"
+#include "store/store.h"
+
+#define SERVER_ID "01JSERVER00000000000000000"
+
+static unsigned char server_sk[32], server_pk[32];
+
+static void keys_fixed(void)
+{
+	for (size_t i = 0; i < sizeof(server_sk); i++)
+		server_sk[i] = (unsigned char)(i + 1);
+	crypto_scalarmult_base(server_pk, server_sk);
+}
+
+static unsigned char *random_bytes(size_t n)
+{
+	unsigned char *p = malloc(n ? n : 1);
+
+	assert_non_null(p);
+	randombytes_buf(p, n);
+	return p;
+}
+
+static void new_header(struct rpf_header *h, unsigned char key[RPF_KEY_BYTES])
+{
+	char fid[ULID_SIZE], pid[ULID_SIZE];
+
+	ids_ulid(fid, rtime_now_ms());
+	ids_ulid(pid, rtime_now_ms());
+	assert_int_equal(rpf_header_new(fid, SERVER_ID, pid, server_pk, h, key), 0);
+}
+
+static void round_trip(size_t len, unsigned threads)
+{
+	struct rpf_header h;
+	unsigned char key[RPF_KEY_BYTES];
+	unsigned char *plain = random_bytes(len), *ct = NULL, *back = NULL;
+	size_t ct_len = 0, back_len = 0, chunks = len / RPF_CHUNK + (len % RPF_CHUNK || !len ? 1 : 0);
+	struct rpf_err e = { 0 };
+
+	new_header(&h, key);
+	assert_int_equal(rpf_encrypt_buf(plain, len, &h, key, threads, &ct, &ct_len), 0);
+	assert_int_equal(ct_len, RPF_HEADER_LEN + len + chunks * RPF_TAG);
+	assert_int_equal(rpf_decrypt_buf(ct, ct_len, server_pk, server_sk, threads, &back, &back_len, &e), 0);
+	assert_int_equal(back_len, len);
+	if (len)
+		assert_memory_equal(back, plain, len);
+	free(plain);
+	free(ct);
+	free(back);
+}
+
+static void test_round_trips(void **state)
+{
+	static const size_t sizes[] = { 0, 1, RPF_CHUNK - 1, RPF_CHUNK, RPF_CHUNK + 1,
+					2 * RPF_CHUNK, 5 * 1024 * 1024 + 3 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		round_trip(sizes[i], 1);
+		round_trip(sizes[i], 2);
+		round_trip(sizes[i], 5);
+	}
+}
+
+/* The fd pipeline: a 3 MB file through real files, and refusal of a flipped byte. */
+static void test_fd_round_trip(void **state)
+{
+	char dir[] = "/tmp/rpf-test-XXXXXX", p1[64], p2[64], p3[64];
+	size_t len = 3 * 1024 * 1024 + 77;
+	unsigned char *plain = random_bytes(len), hdr[RPF_HEADER_LEN], key[RPF_KEY_BYTES], got[RPF_KEY_BYTES];
+	struct rpf_header h, h2;
+	struct rpf_err e = { 0 };
+	int in, out;
+	struct stat st;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(p1, sizeof(p1), "%s/plain", dir);
+	snprintf(p2, sizeof(p2), "%s/plain.rpf", dir);
+	snprintf(p3, sizeof(p3), "%s/back", dir);
+	in = open(p1, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(in >= 0);
+	assert_int_equal(write(in, plain, len), (ssize_t)len);
+	close(in);
+
+	new_header(&h, key);
+	in = open(p1, O_RDONLY);
+	out = open(p2, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(rpf_encrypt_fd(in, out, &h, key, 0), 0);
+	close(in);
+	close(out);
+
+	in = open(p2, O_RDONLY);
+	assert_int_equal(read(in, hdr, sizeof(hdr)), RPF_HEADER_LEN);
+	assert_int_equal(rpf_header_parse(hdr, sizeof(hdr), &h2, NULL), 0);
+	assert_string_equal(h2.file_id, h.file_id);
+	assert_int_equal(rpf_unwrap(&h2, server_pk, server_sk, got), 0);
+	assert_memory_equal(got, key, sizeof(key));
+	out = open(p3, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(rpf_decrypt_fd(in, out, hdr, &h2, got, 2, &e), 0);
+	close(in);
+	close(out);
+	assert_int_equal(stat(p3, &st), 0);
+	assert_int_equal((size_t)st.st_size, len);
+	{
+		unsigned char *back = malloc(len);
+
+		in = open(p3, O_RDONLY);
+		assert_int_equal(read(in, back, len), (ssize_t)len);
+		close(in);
+		assert_memory_equal(back, plain, len);
+		free(back);
+	}
+	/* A byte flipped in chunk 20 is named. */
+	{
+		unsigned char b;
+		off_t off = RPF_HEADER_LEN + 20 * (off_t)(RPF_CHUNK + RPF_TAG) + 5;
+
+		in = open(p2, O_RDWR);
+		assert_int_equal(pread(in, &b, 1, off), 1);
+		b ^= 1;
+		assert_int_equal(pwrite(in, &b, 1, off), 1);
+		assert_int_equal(lseek(in, RPF_HEADER_LEN, SEEK_SET), RPF_HEADER_LEN);
+		out = open(p3, O_WRONLY | O_TRUNC);
+		assert_int_equal(rpf_decrypt_fd(in, out, hdr, &h2, got, 2, &e), RPF_E_AUTH);
+		assert_int_equal(e.chunk, 20);
+		assert_non_null(strstr(e.message, "chunk 20"));
+		close(in);
+		close(out);
+	}
+	unlink(p1);
+	unlink(p2);
+	unlink(p3);
+	rmdir(dir);
+	free(plain);
+}
+
+static int expected_code(const char *name)
+{
+	static const struct { const char *name; int code; } codes[] = {
+		{ "ok", 0 }, { "magic", RPF_E_MAGIC }, { "version", RPF_E_VERSION },
+		{ "header", RPF_E_HEADER }, { "truncated", RPF_E_TRUNCATED }, { "auth", RPF_E_AUTH },
+		{ "key_id", RPF_E_KEY_ID }, { "unwrap", RPF_E_UNWRAP },
+	};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(codes[i].name, name) == 0)
+			return codes[i].code;
+	fail_msg("unknown expectation '%s' in the manifest", name);
+	return 1;
+}
+
+static unsigned char *slurp(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *p = NULL;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	p = malloc((size_t)n + 1);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*ret_len = (size_t)n;
+	return p;
+}
+
+/* Every file of tests/vectors/protect/manifest.txt gives its expected result. */
+static void test_vectors(void **state)
+{
+	char path[1024], line[512];
+	FILE *m;
+	int count = 0, refused = 0;
+
+	snprintf(path, sizeof(path), "%s/manifest.txt", RPF_VECTORS_DIR);
+	m = fopen(path, "r");
+	assert_non_null(m);
+	while (fgets(line, sizeof(line), m)) {
+		char name[128], expect[32], lenbuf[32], sha[80];
+		unsigned char *data, *out = NULL;
+		size_t len, out_len = 0;
+		struct rpf_err e = { 0 };
+		int want, r;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		assert_int_equal(sscanf(line, "%127s %31s %31s %79s", name, expect, lenbuf, sha), 4);
+		snprintf(path, sizeof(path), "%s/%s", RPF_VECTORS_DIR, name);
+		data = slurp(path, &len);
+		want = expected_code(expect);
+		r = rpf_decrypt_buf(data, len, server_pk, server_sk, 2, &out, &out_len, &e);
+		if (r != want)
+			fail_msg("%s: expected %s, got %d (%s)", name, expect, r, rpf_strerror(r));
+		if (want == 0) {
+			unsigned char h[32];
+			char hex[65];
+
+			crypto_hash_sha256(h, out, out_len);
+			sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+			assert_int_equal(out_len, strtoull(lenbuf, NULL, 10));
+			assert_string_equal(hex, sha);
+			free(out);
+		} else {
+			/* A refusal always says what was wrong. */
+			assert_true(e.message[0] != '\0');
+			assert_true(strlen(rpf_strerror(r)) > 10);
+			refused++;
+		}
+		free(data);
+		count++;
+	}
+	fclose(m);
+	assert_true(count >= 18);
+	assert_true(refused >= 12);
+}
+
+static void test_header_fields(void **state)
+{
+	struct rpf_header h, p;
+	unsigned char key[RPF_KEY_BYTES], bytes[RPF_HEADER_LEN];
+	struct rpf_err e = { 0 };
+
+	new_header(&h, key);
+	assert_int_equal(rpf_header_serialize(&h, bytes), 0);
+	assert_int_equal(rpf_header_parse(bytes, sizeof(bytes), &p, &e), 0);
+	assert_memory_equal(&p, &h, sizeof(h));
+	assert_int_equal(rpf_header_parse(bytes, 10, &p, &e), RPF_E_TRUNCATED);
+	bytes[10] = 1;
+	assert_int_equal(rpf_header_parse(bytes, sizeof(bytes), &p, &e), RPF_E_HEADER);
+	assert_non_null(strstr(e.message, "reserved"));
+	bytes[10] = 0;
+	bytes[16] = 'U';   /* not a Crockford character */
+	assert_int_equal(rpf_header_parse(bytes, sizeof(bytes), &p, &e), RPF_E_HEADER);
+	assert_non_null(strstr(e.message, "file id"));
+	/* A header naming one file cannot unwrap with another file's id in it. */
+	assert_int_equal(rpf_header_serialize(&h, bytes), 0);
+	memcpy(p.file_id, "01JFA000000000000000000999", ULID_SIZE);
+	assert_int_equal(rpf_unwrap(&p, server_pk, server_sk, key), RPF_E_UNWRAP);
+}
+
+/* ---------------------------------------------------------------- decisions */
+
+#define OWNER "01H0WNER000000000000000000"
+#define ALICE "01HA11CE000000000000000000"
+
+static void test_decide_grantees(void **state)
+{
+	const char *groups[] = { "Finance", "Auditors" };
+	struct protect_grant g_user = { GRANT_USER, ALICE }, g_group = { GRANT_GROUP, "Finance" },
+		g_org = { GRANT_ORG, "G/C/Sales" }, g_role = { GRANT_ROLE, "auditor" };
+	struct protect_subject s = { ALICE, "active", "G/C/Sales/East", ROLE_EMPLOYEE, groups, 2 };
+	struct protect_subject none = { ALICE, "active", "G/C/Other", ROLE_EMPLOYEE, NULL, 0 };
+	struct protect_policy pol = { OWNER, 0, 0, NULL, 0 };
+	int64_t now = 1800000000000;
+
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_DENY_NOT_LISTED);
+	pol.grants = &g_user;
+	pol.ngrants = 1;
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_ALLOW_LISTED);
+	pol.grants = &g_group;
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_ALLOW_LISTED);
+	assert_int_equal(protect_decide(&pol, &none, now), PROTECT_DENY_NOT_LISTED);
+	pol.grants = &g_org;   /* the subtree: G/C/Sales/East is inside, G/C/SalesX is not */
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_ALLOW_LISTED);
+	s.org_path = "G/C/SalesX";
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_DENY_NOT_LISTED);
+	s.org_path = "G/C/Sales";
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_ALLOW_LISTED);
+	pol.grants = &g_role;
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_DENY_NOT_LISTED);
+	s.roles |= ROLE_AUDITOR;
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_ALLOW_LISTED);
+	/* The owner may open; a retired owner may not. */
+	{
+		struct protect_subject o = { OWNER, "active", "G", ROLE_EMPLOYEE, NULL, 0 };
+
+		assert_int_equal(protect_decide(&pol, &o, now), PROTECT_ALLOW_OWNER);
+		o.status = "retired";
+		assert_int_equal(protect_decide(&pol, &o, now), PROTECT_DENY_INACTIVE);
+	}
+	/* Expiry and revocation win over the list. */
+	pol.expires_at = now;
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_DENY_EXPIRED);
+	assert_int_equal(protect_decide(&pol, &s, now - 1), PROTECT_ALLOW_LISTED);
+	pol.revoked_at = now - 5;
+	assert_int_equal(protect_decide(&pol, &s, now - 1), PROTECT_DENY_REVOKED);
+	s.status = "on_leave";
+	pol.revoked_at = 0;
+	pol.expires_at = 0;
+	assert_int_equal(protect_decide(&pol, &s, now), PROTECT_DENY_INACTIVE);
+	assert_string_equal(protect_decision_name(PROTECT_DENY_INACTIVE), "retired");
+	assert_string_equal(protect_decision_name(PROTECT_DENY_NOT_LISTED), "not_listed");
+}
+
+static void test_grant_parse(void **state)
+{
+	struct protect_grant g;
+
+	assert_int_equal(protect_grant_parse("user:" ALICE, &g), 0);
+	assert_int_equal(g.kind, GRANT_USER);
+	assert_string_equal(g.value, ALICE);
+	assert_int_equal(protect_grant_parse("group:Finance team", &g), 0);
+	assert_int_equal(g.kind, GRANT_GROUP);
+	assert_int_equal(protect_grant_parse("org:Kestrel Group/Kestrel Holdings", &g), 0);
+	assert_int_equal(g.kind, GRANT_ORG);
+	assert_int_equal(protect_grant_parse("role:security_officer", &g), 0);
+	assert_int_equal(protect_grant_parse("role:emperor", &g), ERR_INVALID);
+	assert_int_equal(protect_grant_parse("user:alice", &g), ERR_INVALID);
+	assert_int_equal(protect_grant_parse("group:", &g), ERR_INVALID);
+	assert_int_equal(protect_grant_parse("team:x", &g), ERR_INVALID);
+	assert_int_equal(protect_grant_parse("group:a\nb", &g), ERR_INVALID);
+	assert_int_equal(protect_grant_parse(NULL, &g), ERR_INVALID);
+}
+
+static struct principal actor(const char *id, unsigned roles, const char *manages)
+{
+	struct principal p = { .via = VIA_SESSION_TOKEN, .roles = roles };
+
+	snprintf(p.person_id, sizeof(p.person_id), "%s", id);
+	snprintf(p.manages_path, sizeof(p.manages_path), "%s", manages);
+	return p;
+}
+
+static void test_may(void **state)
+{
+	struct protect_target in = { OWNER, "G/C/D/Dept" }, out = { OWNER, "G/Other" };
+	struct principal owner = actor(OWNER, ROLE_EMPLOYEE, ""), emp = actor(ALICE, ROLE_EMPLOYEE, "");
+	struct principal admin = actor(ALICE, ROLE_ADMIN, ""), so = actor(ALICE, ROLE_SECURITY_OFFICER, "");
+	struct principal sm = actor(ALICE, ROLE_SECURITY_MANAGER, "G/C/D"), aud = actor(ALICE, ROLE_AUDITOR, "");
+	struct principal mgr = actor(ALICE, ROLE_MANAGER, ""), scim = actor(OWNER, ROLE_ADMIN, "");
+	struct principal anon = { 0 };
+
+	scim.via = VIA_SCIM_TOKEN;
+	for (int a = PROTECT_CREATE; a <= PROTECT_MANAGE; a++) {
+		assert_true(protect_may(&owner, a, &in));
+		assert_true(protect_may(&admin, a, &out));
+		assert_true(protect_may(&so, a, &out));
+		assert_true(protect_may(&sm, a, &in));
+		assert_false(protect_may(&sm, a, &out));
+		assert_false(protect_may(&emp, a, &in));
+		assert_false(protect_may(&mgr, a, &in));
+		assert_false(protect_may(&scim, a, &in));
+		assert_false(protect_may(&anon, a, &in));
+		assert_int_equal(protect_may(&aud, a, &out), a == PROTECT_READ);
+	}
+	assert_false(protect_may(&owner, PROTECT_READ, NULL));
+}
+
+/* ---------------------------------------------------------------- store */
+
+struct fx {
+	char dir[64];
+	struct store *store;
+	struct store_conn *c;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char path[128];
+	int64_t now = rtime_now_ms();
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/rpf-store-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/t.db", f->dir);
+	if (store_open(path, &f->store) < 0)
+		return -1;
+	f->c = store_conn(f->store);
+	{
+		static const char *const units[][3] = {
+			{ "01HUN1T0000000000000000001", "G", "group" },
+			{ "01HUN1T0000000000000000002", "G/C", "company" },
+			{ "01HUN1T0000000000000000003", "G/C/Sales", "division" },
+			{ "01HUN1T0000000000000000004", "G/C/Other", "division" },
+		};
+
+		for (size_t i = 0; i < 4; i++)
+			if (store_exec(f->c, "INSERT INTO org_units (id, name, path, level, kind, created_at) "
+					     "VALUES ($1, $2, $2, $3, 'own', $4)",
+				       STORE_ARGS(SA_TEXT(units[i][0]), SA_TEXT(units[i][1]),
+						  SA_TEXT(units[i][2]), SA_I64(now))) < 0)
+				return -1;
+	}
+	if (store_exec(f->c, "INSERT INTO people (id, login, family_name, given_name, org_unit_id, "
+			     "status, kind, created_at, updated_at) VALUES "
+			     "($1, 'owner', 'O', 'W', '01HUN1T0000000000000000003', 'active', 'employee', $3, $3), "
+			     "($2, 'alice', 'A', 'L', '01HUN1T0000000000000000003', 'active', 'employee', $3, $3)",
+		       STORE_ARGS(SA_TEXT(OWNER), SA_TEXT(ALICE), SA_I64(now))) < 0)
+		return -1;
+	if (store_exec(f->c, "INSERT INTO groups (id, name, created_at, updated_at) VALUES "
+			     "('01HGR0VP000000000000000001', 'Finance', $1, $1)", STORE_ARGS(SA_I64(now))) < 0 ||
+	    store_exec(f->c, "INSERT INTO protected_files (id, policy_id, name, owner_id, created_by, "
+			     "header_hash, wrapped_key, created_at, updated_at) VALUES "
+			     "('01HF11E0000000000000000001', '01HP0000000000000000000001', 'plan.pdf', $1, $1, "
+			     "'00', x'00', $2, $2)", STORE_ARGS(SA_TEXT(OWNER), SA_I64(now))) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	store_close(f->store);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+#define FILE_ID "01HF11E0000000000000000001"
+
+static enum protect_decision check(struct fx *f, const char *who)
+{
+	enum protect_decision d = 99;
+
+	assert_int_equal(protect_check_open(f->c, FILE_ID, who, rtime_now_ms(), &d), 0);
+	return d;
+}
+
+static void grant(struct fx *f, const char *kind, const char *value)
+{
+	assert_int_equal(store_exec(f->c, "INSERT INTO protected_file_grants (file_id, kind, value, "
+					  "granted_at) VALUES ($1, $2, $3, 1)",
+				    STORE_ARGS(SA_TEXT(FILE_ID), SA_TEXT(kind), SA_TEXT(value))), 1);
+}
+
+static void clear_grants(struct fx *f)
+{
+	assert_true(store_exec(f->c, "DELETE FROM protected_file_grants", STORE_NOARGS) >= 0);
+}
+
+static void set_alice(struct fx *f, const char *sql)
+{
+	assert_true(store_exec(f->c, sql, STORE_ARGS(SA_TEXT(ALICE))) >= 0);
+}
+
+/* Each HR change takes effect at the next open. */
+static void test_store_hr_changes(void **state)
+{
+	struct fx *f = *state;
+	enum protect_decision d;
+
+	assert_int_equal(protect_check_open(f->c, "01HF11E0000000000000000009", ALICE, 1, &d), ERR_NOT_FOUND);
+	assert_int_equal(check(f, OWNER), PROTECT_ALLOW_OWNER);
+	assert_int_equal(check(f, ALICE), PROTECT_DENY_NOT_LISTED);
+
+	/* org: moved out of the unit */
+	grant(f, "org", "G/C/Sales");
+	assert_int_equal(check(f, ALICE), PROTECT_ALLOW_LISTED);
+	set_alice(f, "UPDATE people SET org_unit_id = '01HUN1T0000000000000000004' WHERE id = $1");
+	assert_int_equal(check(f, ALICE), PROTECT_DENY_NOT_LISTED);
+	clear_grants(f);
+
+	/* role: removed */
+	grant(f, "role", "auditor");
+	set_alice(f, "INSERT INTO person_roles (person_id, role, granted_at) VALUES ($1, 'auditor', 1)");
+	assert_int_equal(check(f, ALICE), PROTECT_ALLOW_LISTED);
+	set_alice(f, "DELETE FROM person_roles WHERE person_id = $1");
+	assert_int_equal(check(f, ALICE), PROTECT_DENY_NOT_LISTED);
+	clear_grants(f);
+
+	/* role: the implicit manager role follows reports */
+	grant(f, "role", "manager");
+	assert_int_equal(check(f, ALICE), PROTECT_DENY_NOT_LISTED);
+	set_alice(f, "UPDATE people SET manager_id = $1 WHERE login = 'owner'");
+	assert_int_equal(check(f, ALICE), PROTECT_ALLOW_LISTED);
+	set_alice(f, "UPDATE people SET manager_id = NULL WHERE manager_id = $1");
+	clear_grants(f);
+
+	/* group: membership removed */
+	grant(f, "group", "Finance");
+	set_alice(f, "INSERT INTO group_members (group_id, person_id) VALUES ('01HGR0VP000000000000000001', $1)");
+	assert_int_equal(check(f, ALICE), PROTECT_ALLOW_LISTED);
+	set_alice(f, "DELETE FROM group_members WHERE person_id = $1");
+	assert_int_equal(check(f, ALICE), PROTECT_DENY_NOT_LISTED);
+	set_alice(f, "INSERT INTO group_members (group_id, person_id) VALUES ('01HGR0VP000000000000000001', $1)");
+
+	/* user, then retired */
+	grant(f, "user", ALICE);
+	assert_int_equal(check(f, ALICE), PROTECT_ALLOW_LISTED);
+	set_alice(f, "UPDATE people SET status = 'retired' WHERE id = $1");
+	assert_int_equal(check(f, ALICE), PROTECT_DENY_INACTIVE);
+	set_alice(f, "UPDATE people SET status = 'active' WHERE id = $1");
+	assert_int_equal(check(f, ALICE), PROTECT_ALLOW_LISTED);
+
+	/* expiry, then revocation */
+	assert_true(store_exec(f->c, "UPDATE protected_files SET expires_at = $1",
+			       STORE_ARGS(SA_I64(rtime_now_ms() - 1))) == 1);
+	assert_int_equal(check(f, ALICE), PROTECT_DENY_EXPIRED);
+	assert_true(store_exec(f->c, "UPDATE protected_files SET expires_at = $1",
+			       STORE_ARGS(SA_I64(rtime_now_ms() + 3600000))) == 1);
+	assert_int_equal(check(f, ALICE), PROTECT_ALLOW_LISTED);
+	assert_true(store_exec(f->c, "UPDATE protected_files SET revoked_at = 1", STORE_NOARGS) == 1);
+	assert_int_equal(check(f, ALICE), PROTECT_DENY_REVOKED);
+	assert_int_equal(check(f, OWNER), PROTECT_DENY_REVOKED);
+	/* Someone unknown is refused like someone who left. */
+	assert_true(store_exec(f->c, "UPDATE protected_files SET revoked_at = NULL", STORE_NOARGS) == 1);
+	assert_int_equal(check(f, "01HN0B0DY00000000000000000"), PROTECT_DENY_INACTIVE);
+}
+
+/* Re-sealing hands the key only for the registered header, to the client's key. */
+static void test_rewrap(void **state)
+{
+	struct protect_keys k;
+	struct rpf_header h;
+	unsigned char key[RPF_KEY_BYTES], hdr[RPF_HEADER_LEN], box[RPF_WRAPPED_LEN], plain[RPF_WRAP_PLAIN];
+	unsigned char cpk[32], csk[32];
+	char hash[RCRYPTO_HASH_HEX_SIZE], other[RCRYPTO_HASH_HEX_SIZE];
+
+	memcpy(k.sk, server_sk, sizeof(k.sk));
+	protect_keys_derive(&k);
+	assert_memory_equal(k.pk, server_pk, 32);
+	new_header(&h, key);
+	assert_int_equal(rpf_header_serialize(&h, hdr), 0);
+	rcrypto_sha256_hex(hdr, sizeof(hdr), hash);
+	crypto_box_keypair(cpk, csk);
+	assert_int_equal(protect_rewrap(&k, hdr, hash, cpk, box), 0);
+	assert_int_equal(crypto_box_seal_open(plain, box, sizeof(box), cpk, csk), 0);
+	assert_memory_equal(plain, h.file_id, ULID_LEN);
+	assert_memory_equal(plain + ULID_LEN, key, RPF_KEY_BYTES);
+	/* Another header (one byte changed) is refused. */
+	hdr[120] ^= 1;
+	assert_int_equal(protect_rewrap(&k, hdr, hash, cpk, box), ERR_INVALID);
+	rcrypto_sha256_hex(hdr, sizeof(hdr), other);
+	assert_int_equal(protect_rewrap(&k, hdr, other, cpk, box), RPF_E_UNWRAP);
+	assert_int_equal(protect_rewrap(&k, hdr, NULL, cpk, box), ERR_INVALID);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trips),
+		cmocka_unit_test(test_fd_round_trip),
+		cmocka_unit_test(test_vectors),
+		cmocka_unit_test(test_header_fields),
+		cmocka_unit_test(test_decide_grantees),
+		cmocka_unit_test(test_grant_parse),
+		cmocka_unit_test(test_may),
+		cmocka_unit_test_setup_teardown(test_store_hr_changes, fx_setup, fx_teardown),
+		cmocka_unit_test(test_rewrap),
+	};
+
+	if (rcrypto_init() < 0)
+		return 1;
+	keys_fixed();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -19,11 +19,28 @@
 #include "common/rtime.h"
 #include "store/migrations.h"
 
+/*
+ * Prepared statements are kept per connection and reused: preparing costs
+ * more than running most of our queries.  A statement in use (an open
+ * store_stmt) is never handed out twice; the least recently used idle one
+ * is evicted when the cache is full.
+ */
+#define STORE_CACHE_SIZE 96
+
+struct store_cached {
+	sqlite3_stmt *st;
+	uint64_t hash;
+	uint64_t last_used;
+	bool busy;
+};
+
 struct store_conn {
 	sqlite3 *db;
 	struct store *owner;
 	struct store_conn *next;
 	bool in_tx;
+	uint64_t tick;
+	struct store_cached cache[STORE_CACHE_SIZE];
 };
 
 struct store {
@@ -36,6 +53,7 @@ struct store {
 struct store_stmt {
 	sqlite3_stmt *st;
 	struct store_conn *c;
+	int slot;        /* cache slot, or -1 when not cached */
 };
 
 static atomic_uint_fast64_t store_errors;
@@ -139,40 +157,95 @@ static int store_bind(struct store_conn *c, sqlite3_stmt *st, const struct store
 	return 0;
 }
 
-static int store_prepare(struct store_conn *c, const char *sql, const struct store_arg *args,
-			 size_t nargs, sqlite3_stmt **ret)
+static uint64_t store_sql_hash(const char *sql)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL), r;
+	uint64_t h = 1469598103934665603ULL;
 
-	if (rc != SQLITE_OK)
-		return store_map(c, rc, "prepare");
+	for (; *sql; sql++)
+		h = (h ^ (unsigned char)*sql) * 1099511628211ULL;
+	return h;
+}
+
+/* Gives @st back: a cached statement is reset for its next use, any other finalized. */
+static void store_release(struct store_conn *c, sqlite3_stmt *st, int slot)
+{
+	if (slot < 0) {
+		sqlite3_finalize(st);
+		return;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	c->cache[slot].busy = false;
+}
+
+/*
+ * Finds or prepares the statement for @sql and binds @args.  On success
+ * *ret holds it and *ret_slot its cache slot (-1 if uncached); release it
+ * with store_release.
+ */
+static int store_prepare(struct store_conn *c, const char *sql, const struct store_arg *args,
+			 size_t nargs, sqlite3_stmt **ret, int *ret_slot)
+{
+	uint64_t h = store_sql_hash(sql);
+	sqlite3_stmt *st = NULL;
+	int slot = -1, victim = -1, rc, r;
+
+	for (int i = 0; i < STORE_CACHE_SIZE; i++) {
+		struct store_cached *e = &c->cache[i];
+
+		if (!e->st) {
+			if (victim < 0 || c->cache[victim].st)
+				victim = i;
+			continue;
+		}
+		if (!e->busy && e->hash == h && strcmp(sqlite3_sql(e->st), sql) == 0) {
+			slot = i;
+			st = e->st;
+			break;
+		}
+		if (!e->busy && (victim < 0 || (c->cache[victim].st &&
+						 e->last_used < c->cache[victim].last_used)))
+			victim = i;
+	}
+	if (!st) {
+		rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+		if (rc != SQLITE_OK)
+			return store_map(c, rc, "prepare");
+		if (victim >= 0) {
+			if (c->cache[victim].st)
+				sqlite3_finalize(c->cache[victim].st);
+			c->cache[victim].st = st;
+			c->cache[victim].hash = h;
+			slot = victim;
+		}
+	}
+	if (slot >= 0) {
+		c->cache[slot].busy = true;
+		c->cache[slot].last_used = ++c->tick;
+	}
 	r = store_bind(c, st, args, nargs);
 	if (r < 0) {
-		sqlite3_finalize(st);
+		store_release(c, st, slot);
 		return r;
 	}
 	*ret = st;
+	*ret_slot = slot;
 	return 0;
 }
 
 int store_exec(struct store_conn *c, const char *sql, const struct store_arg *args, size_t nargs)
 {
 	sqlite3_stmt *st;
-	int rc, r;
+	int rc, r, slot;
 
-	r = store_prepare(c, sql, args, nargs, &st);
+	r = store_prepare(c, sql, args, nargs, &st, &slot);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		;
-	if (rc != SQLITE_DONE) {
-		r = store_map(c, rc, "exec");
-		sqlite3_finalize(st);
-		return r;
-	}
-	sqlite3_finalize(st);
-	return sqlite3_changes(c->db);
+	r = rc == SQLITE_DONE ? sqlite3_changes(c->db) : store_map(c, rc, "exec");
+	store_release(c, st, slot);
+	return r;
 }
 
 int store_query(struct store_conn *c, const char *sql, const struct store_arg *args,
@@ -183,7 +256,7 @@ int store_query(struct store_conn *c, const char *sql, const struct store_arg *a
 
 	if (!q)
 		return -ENOMEM;
-	r = store_prepare(c, sql, args, nargs, &q->st);
+	r = store_prepare(c, sql, args, nargs, &q->st, &q->slot);
 	if (r < 0) {
 		free(q);
 		return r;
@@ -252,7 +325,7 @@ void store_stmt_free(struct store_stmt *q)
 {
 	if (!q)
 		return;
-	sqlite3_finalize(q->st);
+	store_release(q->c, q->st, q->slot);
 	free(q);
 }
 
@@ -423,6 +496,8 @@ void store_close(struct store *s)
 		return;
 	for (c = s->conns; c; c = next) {
 		next = c->next;
+		for (int i = 0; i < STORE_CACHE_SIZE; i++)
+			sqlite3_finalize(c->cache[i].st);
 		sqlite3_close_v2(c->db);
 		free(c);
 	}

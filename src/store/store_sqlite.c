@@ -7,12 +7,14 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/log.h"
@@ -466,6 +468,21 @@ int store_open(const char *path, struct store **ret)
 	if (!s->path) {
 		free(s);
 		return -ENOMEM;
+	}
+	/*
+	 * Create the file 0600 ourselves: SQLite would use 0644 less the umask,
+	 * and gives its -wal and -shm files the database file's mode.
+	 */
+	{
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		if (fd < 0) {
+			r = -errno;
+			free(s->path);
+			free(s);
+			return r;
+		}
+		close(fd);
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	/* Connections are closed by store_close, not at thread exit, so no destructor. */

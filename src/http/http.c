@@ -50,6 +50,7 @@ struct route {
 	size_t nsegs;
 	bool wildcard;
 	http_handler_fn fn;
+	http_upload_fn upload;
 	unsigned flags;
 	atomic_uint_fast64_t counts[HTTP_NSTATUS];
 };
@@ -80,6 +81,29 @@ struct http_server {
 	atomic_uint_fast64_t lat_sum_us;
 };
 
+struct http_header {
+	char *name;
+	char *value;
+};
+
+struct http_resp {
+	int status;
+	char *ctype;
+	void *data;
+	size_t len;
+	bool is_static;
+	bool has_body;
+	bool console;
+	char cache_control[64];
+	struct http_header headers[16];
+	size_t nheaders;
+	/* http_resp_reader */
+	http_reader_fn reader;
+	void (*reader_done)(void *ctx);
+	void *reader_ctx;
+	uint64_t reader_size;
+};
+
 struct http_param {
 	const char *name;
 	char *value;
@@ -103,24 +127,11 @@ struct http_req {
 	int64_t start_ns;
 	size_t discarded;
 	bool dispatched;
-};
-
-struct http_header {
-	char *name;
-	char *value;
-};
-
-struct http_resp {
-	int status;
-	char *ctype;
-	void *data;
-	size_t len;
-	bool is_static;
-	bool has_body;
-	bool console;
-	char cache_control[64];
-	struct http_header headers[16];
-	size_t nheaders;
+	/* HTTP_BODY_STREAM: the response the upload callback and handler share. */
+	struct http_resp sresp;
+	int stream_err;
+	void (*done)(void *ctx);
+	void *done_ctx;
 };
 
 /* ---------------------------------------------------------------- routes */
@@ -215,6 +226,7 @@ int http_route(struct http_server *s, unsigned methods, const char *pattern,
 	rt->methods = methods;
 	rt->fn = fn;
 	rt->flags = flags;
+	rt->upload = NULL;
 	grown = realloc(s->routes, (s->nroutes + 1) * sizeof(*grown));
 	if (!grown)
 		goto nomem;
@@ -228,6 +240,20 @@ nomem:
 	free(rt->pattern);
 	free(rt);
 	return -ENOMEM;
+}
+
+int http_route_stream(struct http_server *s, unsigned methods, const char *pattern,
+		      http_handler_fn fn, http_upload_fn upload, unsigned flags)
+{
+	int r;
+
+	if (!upload)
+		return -EINVAL;
+	r = http_route(s, methods, pattern, fn, flags | HTTP_BODY_STREAM);
+	if (r < 0)
+		return r;
+	s->routes[s->nroutes - 1]->upload = upload;
+	return 0;
 }
 
 void http_routes_foreach(struct http_server *s,
@@ -398,6 +424,11 @@ static size_t http_status_slot(int status)
 
 static void http_resp_clear_body(struct http_resp *resp)
 {
+	if (resp->reader && resp->reader_done)
+		resp->reader_done(resp->reader_ctx);
+	resp->reader = NULL;
+	resp->reader_done = NULL;
+	resp->reader_ctx = NULL;
 	if (!resp->is_static)
 		free(resp->data);
 	free(resp->ctype);
@@ -444,6 +475,27 @@ int http_resp_static(struct http_resp *resp, int status, const char *content_typ
 	resp->ctype = ct;
 	resp->is_static = true;
 	resp->has_body = true;
+	return 0;
+}
+
+int http_resp_reader(struct http_resp *resp, int status, const char *content_type,
+		     uint64_t size, http_reader_fn read, void (*done)(void *ctx), void *ctx)
+{
+	char *ct = strdup(content_type);
+
+	if (!ct) {
+		if (done)
+			done(ctx);
+		return -ENOMEM;
+	}
+	http_resp_clear_body(resp);
+	resp->status = status;
+	resp->ctype = ct;
+	resp->has_body = true;
+	resp->reader = read;
+	resp->reader_done = done;
+	resp->reader_ctx = ctx;
+	resp->reader_size = size;
 	return 0;
 }
 
@@ -556,6 +608,13 @@ const char *http_req_id(struct http_req *r) { return r->id; }
 const char *http_req_remote(struct http_req *r) { return r->remote; }
 bool http_req_is_tls(struct http_req *r) { return r->s->tls; }
 const struct principal *http_req_principal(struct http_req *r) { return &r->p; }
+void *http_req_ctx(struct http_req *r) { return r->done_ctx; }
+
+void http_req_on_done(struct http_req *r, void (*done)(void *ctx), void *ctx)
+{
+	r->done = done;
+	r->done_ctx = ctx;
+}
 
 const char *http_req_param(struct http_req *r, const char *name)
 {
@@ -661,8 +720,13 @@ static struct http_req *http_req_new(struct http_server *s, struct MHD_Connectio
 	return r;
 }
 
+static void http_resp_free(struct http_resp *resp);
+
 static void http_req_free(struct http_req *r)
 {
+	http_resp_free(&r->sresp);
+	if (r->done)
+		r->done(r->done_ctx);
 	for (size_t i = 0; i < r->nparams; i++)
 		free(r->params[i].value);
 	buf_done(&r->body);
@@ -697,6 +761,53 @@ static bool http_path_is_sane(const char *p)
 	return true;
 }
 
+struct http_reader {
+	http_reader_fn read;
+	void (*done)(void *ctx);
+	void *ctx;
+};
+
+static ssize_t http_reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_reader *rd = cls;
+	long n = rd->read(rd->ctx, buf, max);
+
+	(void)pos;   /* the reader is sequential: MHD asks for each byte once */
+	if (n < 0)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (n == 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return (ssize_t)n;
+}
+
+static void http_reader_free(void *cls)
+{
+	struct http_reader *rd = cls;
+
+	if (rd->done)
+		rd->done(rd->ctx);
+	free(rd);
+}
+
+/* Hands the reader of @resp to a new MHD response, which owns it from then on. */
+static struct MHD_Response *http_reader_response(struct http_resp *resp)
+{
+	struct http_reader *rd = malloc(sizeof(*rd));
+	struct MHD_Response *mr;
+
+	if (!rd)
+		return NULL;
+	*rd = (struct http_reader){ resp->reader, resp->reader_done, resp->reader_ctx };
+	resp->reader = NULL;
+	resp->reader_done = NULL;
+	resp->reader_ctx = NULL;
+	mr = MHD_create_response_from_callback(resp->reader_size, 64 * 1024, http_reader_cb, rd,
+					       http_reader_free);
+	if (!mr)
+		http_reader_free(rd);
+	return mr;
+}
+
 static enum MHD_Result http_send(struct http_req *r, struct http_resp *resp)
 {
 	struct MHD_Response *mr;
@@ -708,7 +819,9 @@ static enum MHD_Result http_send(struct http_req *r, struct http_resp *resp)
 
 	if (!resp->has_body)
 		http_error_body(resp, ERR_INTERNAL, NULL, NULL);
-	if (resp->is_static)
+	if (resp->reader)
+		mr = http_reader_response(resp);
+	else if (resp->is_static)
 		mr = MHD_create_response_from_buffer(resp->len, resp->data, MHD_RESPMEM_PERSISTENT);
 	else
 		mr = MHD_create_response_from_buffer(resp->len, resp->data ? resp->data : (void *)"",
@@ -769,6 +882,7 @@ static void http_resp_free(struct http_resp *resp)
 		free(resp->headers[i].name);
 		free(resp->headers[i].value);
 	}
+	resp->nheaders = 0;   /* a streaming request's response is freed again with it */
 }
 
 static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned allow)
@@ -795,18 +909,79 @@ static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned a
 	return ret;
 }
 
-static enum MHD_Result http_dispatch(struct http_req *r)
+static int http_authenticate(struct http_req *r)
 {
-	struct http_resp resp = { 0 };
-	enum MHD_Result ret;
 	int rc = 0;
 
-	log_set_request_id(r->id);
 	if (r->s->authn) {
 		rc = r->s->authn(r, r->route->flags, &r->p);
 		if (rc == 0 && r->p.must_change_password && !(r->route->flags & HTTP_PWCHANGE_OK))
 			rc = ERR_PASSWORD_CHANGE;
 	}
+	return rc;
+}
+
+/* Sends @resp, or the error body for @rc when the handler wrote none, and frees it. */
+static enum MHD_Result http_finish(struct http_req *r, struct http_resp *resp, int rc)
+{
+	enum MHD_Result ret;
+
+	if (rc < 0 && !resp->has_body) {
+		if (r->route->flags & HTTP_AUTH_SCIM)
+			http_scim_error_body(resp, rc);
+		else
+			http_error_body(resp, rc, NULL, NULL);
+	}
+	if (resp->status == 401)
+		http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"rampart\"");
+	ret = http_send(r, resp);
+	http_resp_free(resp);
+	log_set_request_id(NULL);
+	return ret;
+}
+
+/* A streaming route's first call: authenticate, then let the callback accept or refuse. */
+static int http_stream_begin(struct http_req *r)
+{
+	int rc;
+
+	log_set_request_id(r->id);
+	rc = http_authenticate(r);
+	if (rc == 0)
+		rc = r->route->upload(r, &r->sresp, HTTP_UPLOAD_BEGIN, NULL, 0);
+	log_set_request_id(NULL);
+	return rc;
+}
+
+static void http_stream_feed(struct http_req *r, enum http_upload_phase phase, const char *data,
+			     size_t len)
+{
+	int rc;
+
+	log_set_request_id(r->id);
+	rc = r->route->upload(r, &r->sresp, phase, data, len);
+	log_set_request_id(NULL);
+	if (rc < 0)
+		r->stream_err = rc;
+}
+
+static enum MHD_Result http_stream_dispatch(struct http_req *r)
+{
+	int rc = r->stream_err;
+
+	log_set_request_id(r->id);
+	if (rc == 0)
+		rc = r->route->fn(r, &r->sresp);
+	return http_finish(r, &r->sresp, rc);
+}
+
+static enum MHD_Result http_dispatch(struct http_req *r)
+{
+	struct http_resp resp = { 0 };
+	int rc;
+
+	log_set_request_id(r->id);
+	rc = http_authenticate(r);
 	if (rc == 0 && r->body.len > 0 && (r->method & (HTTP_POST | HTTP_PUT | HTTP_PATCH))) {
 		const char *ct = http_req_header(r, "Content-Type");
 		unsigned f = r->route->flags;
@@ -820,18 +995,7 @@ static enum MHD_Result http_dispatch(struct http_req *r)
 	}
 	if (rc == 0)
 		rc = r->route->fn(r, &resp);
-	if (rc < 0 && !resp.has_body) {
-		if (r->route->flags & HTTP_AUTH_SCIM)
-			http_scim_error_body(&resp, rc);
-		else
-			http_error_body(&resp, rc, NULL, NULL);
-	}
-	if (resp.status == 401)
-		http_resp_header(&resp, "WWW-Authenticate", "Bearer realm=\"rampart\"");
-	ret = http_send(r, &resp);
-	http_resp_free(&resp);
-	log_set_request_id(NULL);
-	return ret;
+	return http_finish(r, &resp, rc);
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -859,7 +1023,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 			r->early_err = ERR_RATE_LIMITED;
 		else if (!(r->route = http_match(s, r, &allow, &err)))
 			r->early_err = err;
-		if (r->route)
+		if (r->route && (r->route->flags & HTTP_BODY_STREAM))
+			r->body_limit = SIZE_MAX;   /* the upload callback enforces its own */
+		else if (r->route)
 			r->body_limit = (r->route->flags & HTTP_BODY_CSV) ? s->lim.max_import : s->lim.max_body;
 		r->body.limit = r->body_limit ? r->body_limit : 1;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -876,10 +1042,30 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 			r->dispatched = true;
 			return http_answer_error(r, r->early_err, allow);
 		}
+		if (r->route->flags & HTTP_BODY_STREAM) {
+			int rc = http_stream_begin(r);
+
+			if (rc < 0) {
+				r->dispatched = true;
+				log_set_request_id(r->id);
+				return http_finish(r, &r->sresp, rc);
+			}
+		}
 		return MHD_YES;
 	}
 	if (r->dispatched) {
 		*upload_data_size = 0;   /* discard what follows a refusal */
+		return MHD_YES;
+	}
+	if (*upload_data_size && (r->route->flags & HTTP_BODY_STREAM)) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (r->stream_err) {
+			r->discarded += n;
+			return r->discarded > HTTP_MAX_DISCARD ? MHD_NO : MHD_YES;
+		}
+		http_stream_feed(r, HTTP_UPLOAD_DATA, upload_data, n);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -904,6 +1090,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 	r->dispatched = true;
 	if (r->early_err)
 		return http_answer_error(r, r->early_err, 0);
+	if (r->route->flags & HTTP_BODY_STREAM) {
+		if (!r->stream_err)
+			http_stream_feed(r, HTTP_UPLOAD_END, NULL, 0);
+		return http_stream_dispatch(r);
+	}
 	return http_dispatch(r);
 }
 

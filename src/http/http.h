@@ -45,6 +45,7 @@ enum http_route_flags {
 	/* Body (default: JSON for POST/PUT/PATCH, none otherwise). */
 	HTTP_BODY_CSV = 1 << 4,         /* text/csv, up to the import limit */
 	HTTP_BODY_SCIM = 1 << 5,        /* application/scim+json or application/json */
+	HTTP_BODY_STREAM = 1 << 6,      /* any type, streamed to an upload callback (http_route_stream) */
 	/* Reachable while the password must be changed. */
 	HTTP_PWCHANGE_OK = 1 << 8,
 	/* Not listed in the API document (console assets). */
@@ -88,6 +89,32 @@ void http_server_set_authenticator(struct http_server *s, http_authn_fn fn);
  */
 int http_route(struct http_server *s, unsigned methods, const char *pattern,
 	       http_handler_fn fn, unsigned flags);
+
+/*
+ * Streaming request bodies (HTTP_BODY_STREAM, set by http_route_stream).
+ * The body is never buffered: the route's upload callback sees it chunk by
+ * chunk, on the pool thread that owns the request, in this order:
+ *   HTTP_UPLOAD_BEGIN  once, as soon as the headers are in and the request is
+ *                      authenticated (data NULL, len 0); an error here is
+ *                      answered at once and the body is not read;
+ *   HTTP_UPLOAD_DATA   for each chunk as it arrives (len > 0);
+ *   HTTP_UPLOAD_END    once the whole body is in (data NULL, len 0).
+ * Then the route's handler runs with the same @resp.  The callback enforces
+ * its own size limits while streaming (return ERR_TOO_LARGE).  After an error
+ * from DATA or END no more chunks are delivered: the rest of the body is
+ * discarded (the connection is closed past 16 MiB) and the error is answered,
+ * with the body the callback wrote into @resp if it wrote one.  The
+ * Content-Length check of other routes does not apply.  Use http_req_on_done
+ * to undo what an interrupted upload left behind.
+ */
+enum http_upload_phase { HTTP_UPLOAD_BEGIN, HTTP_UPLOAD_DATA, HTTP_UPLOAD_END };
+
+typedef int (*http_upload_fn)(struct http_req *req, struct http_resp *resp,
+			      enum http_upload_phase phase, const char *data, size_t len);
+
+/* http_route with HTTP_BODY_STREAM and @upload.  Returns 0 or -ENOMEM/-EINVAL. */
+int http_route_stream(struct http_server *s, unsigned methods, const char *pattern,
+		      http_handler_fn fn, http_upload_fn upload, unsigned flags);
 
 /* Calls @cb for every documented route (method name, pattern). */
 void http_routes_foreach(struct http_server *s,
@@ -135,6 +162,16 @@ bool http_req_is_tls(struct http_req *r);
 const struct principal *http_req_principal(struct http_req *r);
 
 /*
+ * Per-request state of a domain: @done (may be NULL) is called exactly once
+ * with @ctx when the request ends, answered or not (client gone, timeout,
+ * shutdown), after the response is over.  Replaces an earlier pair without
+ * calling it.  Streaming routes keep their upload state here.
+ */
+void http_req_on_done(struct http_req *r, void (*done)(void *ctx), void *ctx);
+/* The @ctx given to http_req_on_done, or NULL. */
+void *http_req_ctx(struct http_req *r);
+
+/*
  * Reads ?limit= and ?cursor=.  limit defaults to @def and may not exceed
  * @max; cursor is returned borrowed (NULL when absent).  Returns 0 or ERR_INVALID.
  */
@@ -150,6 +187,19 @@ int http_resp_data(struct http_resp *resp, int status, const char *content_type,
 /* A static body not to be copied (must outlive the server). */
 int http_resp_static(struct http_resp *resp, int status, const char *content_type,
 		     const void *data, size_t len);
+/*
+ * Streams a body of @size bytes that @read produces as the client takes it:
+ * @read fills up to @max bytes at @buf and returns how many (> 0), 0 at the
+ * end, or a negative error, which closes the connection (the status line is
+ * already sent).  It runs on a pool thread, one call at a time, after the
+ * handler returned.  @done (may be NULL) is called exactly once with @ctx
+ * when the response is over, sent or not: it owns @ctx from this call on,
+ * even when this call fails.  Memory stays flat whatever @size is.
+ * Returns 0 or -ENOMEM.
+ */
+typedef long (*http_reader_fn)(void *ctx, char *buf, size_t max);
+int http_resp_reader(struct http_resp *resp, int status, const char *content_type,
+		     uint64_t size, http_reader_fn read, void (*done)(void *ctx), void *ctx);
 /* Adds a header (copied).  Returns 0 or -ENOMEM / -EINVAL for CR/LF. */
 int http_resp_header(struct http_resp *resp, const char *name, const char *value);
 /* Status with an empty body. */

@@ -26,6 +26,7 @@
 #include "console/console.h"
 #include "crypto/rcrypto.h"
 #include "crypto/tls.h"
+#include "exchange/exchange.h"
 #include "http/http.h"
 #include "identity/identity.h"
 #include "store/store.h"
@@ -116,6 +117,7 @@ static int register_routes(struct http_server *s, const char *web_dir)
 	r = r ? r : http_route(s, HTTP_GET, "/metrics", h_metrics, HTTP_AUTH_NONE);
 	r = r ? r : identity_routes(s);
 	r = r ? r : audit_routes(s);
+	r = r ? r : exchange_routes(s);
 	/* Last: routes match in registration order, and the API keeps priority. */
 	if (web_dir)
 		r = r ? r : console_routes(s, web_dir);
@@ -355,6 +357,9 @@ int main(int argc, char **argv)
 		fail("http: cannot start", err_str(r));
 		goto out;
 	}
+	r = exchange_sweeper_start(&app, 60);
+	if (r < 0)
+		log_warn("exchange: cannot start the sweeper", "error=\"%s\"", strerror(-r));
 	log_info("rampartd: listening", "addr=%s port=%u tls=%s version=%s server_id=%s",
 		 app.cfg.listen, http_server_port(srv), app.tls ? "on" : "off", RAMPART_VERSION,
 		 app.server_id);
@@ -376,6 +381,7 @@ int main(int argc, char **argv)
 	} while (r != 0);
 	log_info("rampartd: shutting down", "signal=%d", sig);
 	http_server_stop(srv, 10000);
+	exchange_sweeper_stop();
 	rc = 0;
 out:
 	http_server_free(srv);

@@ -20,6 +20,7 @@ without a row fails test_every_route_has_a_row.
 import time
 import unittest
 
+import exchange_util
 import harness
 from harness import ServerTestCase, hr_csv
 
@@ -76,6 +77,16 @@ TABLE = [
     ("POST", "/api/v1/hr/import", None, HR_IMPORT),
     ("GET", "/api/v1/audit", None, AUDIT),
     ("GET", "/api/v1/audit/verify", None, AUDIT),
+    ("GET", "/api/v1/transfers", None, SELF),
+    ("POST", "/api/v1/transfers", None, SELF),
+    ("GET", "/api/v1/transfers/{id}", "own", SELF),
+    ("GET", "/api/v1/transfers/{id}", "out", READ_OUT),
+    ("POST", "/api/v1/transfers/{id}/revoke", "own", SELF),
+    ("POST", "/api/v1/transfers/{id}/revoke", "out", MANAGE_OUT),
+    ("POST", "/api/v1/requests", None, SELF),
+    ("POST", "/api/v1/exchange/sweep", None, "ADDDDDDUD"),
+    ("GET", "/x/{token}", None, PUBLIC),
+    ("POST", "/x/{token}", None, "AAAAAAAAD"),   # a SCIM token is refused anywhere else
     ("GET", "/scim/v2/ServiceProviderConfig", None, SCIM),
     ("GET", "/scim/v2/ResourceTypes", None, SCIM),
     ("GET", "/scim/v2/Schemas", None, SCIM),
@@ -301,7 +312,39 @@ class AuthzMatrix(ServerTestCase):
             path = "/api/v1/hr/import?dry_run=1"
         elif template.startswith("/scim/v2/"):
             path, req = self.prepare_scim(method, template, target)
+        elif "/transfers" in template or template in ("/api/v1/requests", "/x/{token}"):
+            path, req = self.prepare_exchange(method, template, target, role, c)
         return path, req, cleanup
+
+    def prepare_exchange(self, method, template, target, role, c):
+        req = {}
+        if template == "/api/v1/transfers" and method == "POST":
+            req["body"], req["content_type"] = exchange_util.multipart(
+                [("to", "matrix@partner.example")], [("file", "m.txt", b"matrix")])
+            return template, req
+        if template == "/api/v1/requests":
+            req["json"] = {"from": "matrix@partner.example"}
+            return template, req
+        if "{id}" in template:
+            if target == "out":
+                if getattr(type(self), "out_client", None) is None:
+                    type(self).out_client = self.make_user(self.cast["out"]["id"], password=PW)
+                owner = self.out_client
+            else:
+                owner = self.admin if role in ("anonymous", "scim_token") else c
+            r = exchange_util.send(owner)
+            self.assertStatus(r, 201)
+            if method == "POST":
+                req["json"] = {}
+            return template.replace("{id}", r.json["id"]), req
+        if template == "/x/{token}":
+            r = exchange_util.send(self.admin)
+            self.assertStatus(r, 201)
+            if method == "POST":
+                req["body"] = exchange_util.form(r.json["password"])
+                req["content_type"] = "application/x-www-form-urlencoded"
+            return exchange_util.link_path(r.json["url"]), req
+        return template, req
 
     def totp_code(self, role, secret):
         """A code for a step this person has not used yet (waits at most one step)."""

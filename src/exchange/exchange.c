@@ -1469,6 +1469,8 @@ static int x_link_upload(struct http_req *req, struct http_resp *resp, enum http
 			}
 			return 0;
 		}
+		if (strcmp(u->row.kind, "request") == 0 && ct && strncasecmp(ct, "multipart/", 10) == 0)
+			return x_page_gone(resp, "used");   /* a request takes one upload */
 		if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
 			x_page(resp, 415, "Download refused", "Use the form on this page.", NULL);
 			return ERR_UNSUPPORTED;

@@ -550,14 +550,13 @@ struct xup {
 	int fail_status;
 };
 
-static void xup_free(void *ctx)
+/* Removes what a refused or interrupted upload wrote, at once (before the answer goes out). */
+static void xup_abort(struct xup *u)
 {
-	struct xup *u = ctx;
-
-	if (!u)
-		return;
-	if (u->fd >= 0)
+	if (u->fd >= 0) {
 		close(u->fd);
+		u->fd = -1;
+	}
 	if ((u->created || u->receiving) && !u->committed) {
 		/* Interrupted or refused: nothing of it may stay visible or on disk. */
 		struct store_conn *c = store_conn(u->app->store);
@@ -574,6 +573,18 @@ static void xup_free(void *ctx)
 				   STORE_ARGS(SA_TEXT(u->tid)));
 		}
 	}
+	u->created = false;
+	u->receiving = false;
+}
+
+static void xup_free(void *ctx)
+{
+	struct xup *u = ctx;
+
+	if (!u)
+		return;
+	xup_abort(u);
+
 	if (u->key)
 		sodium_free(u->key);
 	sodium_memzero(u->password, sizeof(u->password));
@@ -1020,13 +1031,16 @@ static int x_send_upload(struct http_req *req, struct http_resp *resp, enum http
 	}
 	if (ph == HTTP_UPLOAD_DATA) {
 		r = mp_feed(&u->mp, data, len);
-		if (r < 0 && !u->mp.message[0])
-			return r;
-		return r < 0 ? http_fail(resp, r, NULL, "%s", u->mp.message) : 0;
+		if (r < 0 && u->mp.message[0])
+			http_fail(resp, r, NULL, "%s", u->mp.message);
+	} else if (mp_finish(&u->mp) < 0) {
+		r = http_fail(resp, ERR_INVALID, NULL, "%s", u->mp.message);
+	} else {
+		r = xup_commit(u);
 	}
-	if (mp_finish(&u->mp) < 0)
-		return http_fail(resp, ERR_INVALID, NULL, "%s", u->mp.message);
-	return xup_commit(u);
+	if (r < 0)
+		xup_abort(u);
+	return r;
 }
 
 static int x_send_done(struct http_req *req, struct http_resp *resp)
@@ -1488,11 +1502,14 @@ static int x_link_upload(struct http_req *req, struct http_resp *resp, enum http
 		r = mp_feed(&u->mp, data, len);
 		if (r < 0 && u->mp.message[0])
 			xup_fail(u, r, NULL, u->mp.message);
-		return r;
+	} else if (mp_finish(&u->mp) < 0) {
+		r = xup_fail(u, ERR_INVALID, NULL, u->mp.message);
+	} else {
+		r = xup_commit(u);
 	}
-	if (mp_finish(&u->mp) < 0)
-		return xup_fail(u, ERR_INVALID, NULL, u->mp.message);
-	return xup_commit(u);
+	if (r < 0)
+		xup_abort(u);
+	return r;
 }
 
 /* ---------------------------------------------------------------- download */

@@ -148,6 +148,9 @@ int cmd_roles(struct cli *cli, int argc, char **argv);
 int cmd_hr(struct cli *cli, int argc, char **argv);
 int cmd_tokens(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
+int cmd_protect(struct cli *cli, int argc, char **argv);
+int cmd_open(struct cli *cli, int argc, char **argv);
+int cmd_files(struct cli *cli, int argc, char **argv);
 
 /* A group of subcommands ("people list", "people show"...). */
 struct cli_sub {

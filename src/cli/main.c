@@ -64,6 +64,10 @@ static const char main_help[] =
 "    hr import FILE                import the HR feed (CSV)\n"
 "    tokens list | create | revoke API tokens\n"
 "    audit list | verify | export  the audit log\n"
+"    protect FILE... --to GRANTEE  encrypt files only the right people can open\n"
+"    open FILE.rpf [-o OUT]        open a protected file\n"
+"    files list | show | grant | ungrant | expire | revoke\n"
+"                                  protected files: access lists, history\n"
 "\n"
 "    A PERSON argument may be an id, a login, an employee number or an email.\n"
 "\n"
@@ -111,6 +115,7 @@ static const char main_help[] =
 static const char main_usage[] =
 "Usage: rampart [--server URL] [--ca FILE] [--json] COMMAND [ARGUMENTS...]\n"
 "Commands: login logout whoami passwd totp sessions org people roles hr tokens audit\n"
+"          protect open files\n"
 "Run 'rampart --help' for the manual, 'rampart COMMAND --help' for a command.\n";
 
 struct command {
@@ -131,6 +136,9 @@ static const struct command commands[] = {
 	{ "hr", cmd_hr },
 	{ "tokens", cmd_tokens },
 	{ "audit", cmd_audit },
+	{ "protect", cmd_protect },
+	{ "open", cmd_open },
+	{ "files", cmd_files },
 	{ NULL, NULL },
 };
 

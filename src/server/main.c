@@ -29,6 +29,7 @@
 #include "exchange/exchange.h"
 #include "http/http.h"
 #include "identity/identity.h"
+#include "protect/protect.h"
 #include "store/store.h"
 
 static void usage(FILE *f)
@@ -118,6 +119,7 @@ static int register_routes(struct http_server *s, const char *web_dir)
 	r = r ? r : identity_routes(s);
 	r = r ? r : audit_routes(s);
 	r = r ? r : exchange_routes(s);
+	r = r ? r : protect_routes(s);
 	/* Last: routes match in registration order, and the API keeps priority. */
 	if (web_dir)
 		r = r ? r : console_routes(s, web_dir);
@@ -266,6 +268,9 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return fail("data: cannot load secret.key (must be 32 bytes, mode 0600)", err_str(r));
 	sodium_mprotect_readonly(app.secret_key);
+	r = protect_keys_load(app.cfg.data_dir);
+	if (r < 0)
+		return fail("data: cannot load protect_wrap.key (must be 32 bytes, mode 0600)", err_str(r));
 
 	snprintf(path, sizeof(path), "%s/rampart.db", app.cfg.data_dir);
 	r = store_open(path, &app.store);

@@ -17,6 +17,9 @@ The table must cover every route `rampartd --routes` prints: a new route
 without a row fails test_every_route_has_a_row.
 """
 
+import base64
+import os
+import subprocess
 import time
 import unittest
 
@@ -39,6 +42,8 @@ MANAGE_IN = "AAADDDDUD"      # changing someone inside the SM's scope
 HR_IMPORT = "AADDDDDUD"
 AUDIT = "AADDADDUD"
 SCIM = "DDDDDDDUA"
+FILE_READ_IN = "AAADADDUD"   # a protected file owned by the manager's report
+FILE_OPEN = "AAAAAADUD"      # a file granted to role:employee: partner staff are not on it
 
 # method, path template, target, expectations
 TABLE = [
@@ -102,6 +107,18 @@ TABLE = [
     ("PUT", "/scim/v2/Groups/{id}", "scim_group", SCIM),
     ("PATCH", "/scim/v2/Groups/{id}", "scim_group", SCIM),
     ("DELETE", "/scim/v2/Groups/{id}", "scim_group", SCIM),
+    ("GET", "/api/v1/protect/key", None, SELF),
+    ("GET", "/api/v1/files", None, SELF),
+    ("POST", "/api/v1/files", None, SELF),
+    ("GET", "/api/v1/files/{id}", "in", FILE_READ_IN),
+    ("GET", "/api/v1/files/{id}", "out", READ_OUT),
+    ("PATCH", "/api/v1/files/{id}", "in", MANAGE_IN),
+    ("PATCH", "/api/v1/files/{id}", "out", MANAGE_OUT),
+    ("POST", "/api/v1/files/{id}/revoke", "in", MANAGE_IN),
+    ("POST", "/api/v1/files/{id}/revoke", "out", MANAGE_OUT),
+    ("GET", "/api/v1/files/{id}/access", "in", FILE_READ_IN),
+    ("GET", "/api/v1/files/{id}/access", "out", READ_OUT),
+    ("POST", "/api/v1/files/{id}/open", "in", FILE_OPEN),
     # Last: these end sessions or change the actor's password.
     ("POST", "/api/v1/me/password", None, SELF),
     ("POST", "/api/v1/auth/logout", None, SELF),
@@ -312,6 +329,8 @@ class AuthzMatrix(ServerTestCase):
             path = "/api/v1/hr/import?dry_run=1"
         elif template.startswith("/scim/v2/"):
             path, req = self.prepare_scim(method, template, target)
+        elif template.startswith("/api/v1/files"):
+            path, req = self.prepare_files(method, template, target)
         elif "/transfers" in template or template in ("/api/v1/requests", "/x/{token}"):
             path, req = self.prepare_exchange(method, template, target, role, c)
         return path, req, cleanup
@@ -345,6 +364,34 @@ class AuthzMatrix(ServerTestCase):
                 req["content_type"] = "application/x-www-form-urlencoded"
             return exchange_util.link_path(r.json["url"]), req
         return template, req
+
+    def new_header(self):
+        """A fresh file id and header sealed to this server's key (tests/vectors/protect/gen.c)."""
+        key = self.admin.get("/api/v1/protect/key").json
+        out = subprocess.run([os.path.join(harness.BUILD, "tests", "unit", "rpf_gen"), "header",
+                              key["server_id"], key["public_key"]],
+                             check=True, capture_output=True, text=True, timeout=60).stdout.split()
+        return out[0], out[1]
+
+    def prepare_files(self, method, template, target):
+        """Protected-file rows: a new file for every cell, owned by the report (in) or out."""
+        req = {}
+        if template == "/api/v1/files":
+            if method == "POST":
+                _, header = self.new_header()
+                req["json"] = {"header": header, "name": "matrix-%d.txt" % self.unique(), "grants": []}
+            return template, req
+        fid, header = self.new_header()
+        owner = self.cast["report"]["id"] if target == "in" else self.cast["out"]["id"]
+        grants = ["role:employee"] if template.endswith("/open") else []
+        r = self.admin.post("/api/v1/files", json={"header": header, "name": "matrix-%d.txt" % self.unique(),
+                                                   "grants": grants, "owner": owner})
+        self.assertStatus(r, 201)
+        if method == "PATCH":
+            req["json"] = {"grant": ["role:auditor"]}
+        elif template.endswith("/open"):
+            req["json"] = {"header": header, "client_key": base64.b64encode(bytes(range(32))).decode()}
+        return template.replace("{id}", fid), req
 
     def totp_code(self, role, secret):
         """A code for a step this person has not used yet (waits at most one step)."""

@@ -42,7 +42,8 @@ static const char protect_help[] =
 "name, size and access list, and can revoke it later ('rampart files').\n"
 "\n"
 "  --to GRANTEE     who may open it (repeat for several):\n"
-"                     user:PERSON   a person (id, login, employee number, email)\n"
+"                     user:PERSON   a person (id, login, employee number, email;\n"
+"                                   only an id for people you cannot look up)\n"
 "                     group:NAME    the members of a group at the time of opening\n"
 "                     org:PATH      everyone in that org unit or below it\n"
 "                     role:ROLE     everyone holding that role\n"
@@ -75,6 +76,12 @@ int protect_grantee_resolve(struct cli *cli, const char *cmd, const char *in, ch
 		if (!str_has_prefix(in, "group:") && !str_has_prefix(in, "org:") &&
 		    !str_has_prefix(in, "role:"))
 			return cli_usage(cmd, "a grantee must be user:PERSON, group:NAME, org:PATH or role:ROLE");
+		if (snprintf(out, size, "%s", in) >= (int)size)
+			return cli_usage(cmd, "a grantee is longer than %zu bytes", size - 1);
+		return 0;
+	}
+	/* An id is taken as is: people may grant to someone they cannot look up. */
+	if (ids_is_ulid(in + 5)) {
 		if (snprintf(out, size, "%s", in) >= (int)size)
 			return cli_usage(cmd, "a grantee is longer than %zu bytes", size - 1);
 		return 0;

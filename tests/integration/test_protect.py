@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: AGPL-3.0-or-later
+"""File protection end to end: rampart protect for a group, a member opens,
+an outsider and a retired member (retired through SCIM) are refused, a
+tampered file is refused, the owner revokes and nobody can open it any
+more; every open is in the file's access history and the audit log, and no
+output file is left behind by a refusal."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import harness
+from harness import ServerTestCase
+
+SCIM_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+class ProtectedFiles(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.mkdtemp(prefix="rampart-protect-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        super().tearDownClass()
+
+    def cli(self, user, *args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
+        env.update(HOME=self.tmp, XDG_CONFIG_HOME=os.path.join(self.tmp, "config"),
+                   RAMPART_SERVER=self.server.url, RAMPART_TOKEN=user.token)
+        return subprocess.run([harness.cli_path()] + list(args), env=env, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL, timeout=120, start_new_session=True)
+
+    def plain_people(self, n):
+        people = [p for p in self.all_people(status="active") if p["login"] != "admin"
+                  and p["kind"] == "employee" and not any(not r.get("implicit") for r in p.get("roles", []))
+                  and not any(r["role"] == "manager" for r in p.get("roles", []))]
+        self.assertGreaterEqual(len(people), n)
+        return people[:n]
+
+    def listing(self, d):
+        return sorted(os.listdir(d))
+
+    def test_group_member_opens_retired_refused_owner_revokes(self):
+        owner_p, member_p, leaver_p, outsider_p = self.plain_people(4)
+        owner = self.make_user(owner_p["id"])
+        member = self.make_user(member_p["id"])
+        leaver = self.make_user(leaver_p["id"])
+        outsider = self.make_user(outsider_p["id"])
+        r = self.admin.post("/api/v1/tokens", json={"name": "protect scim", "scope": "scim"})
+        self.assertStatus(r, 201)
+        scim = self.server.client(token=r.json["token"])
+        r = scim.post("/scim/v2/Groups", json={"schemas": [SCIM_GROUP], "displayName": "Deal Team",
+                                               "members": [{"value": member_p["id"]}, {"value": leaver_p["id"]}]},
+                      content_type="application/scim+json")
+        self.assertStatus(r, 201)
+
+        work = tempfile.mkdtemp(dir=self.tmp)
+        src = os.path.join(work, "deal.bin")
+        data = os.urandom(3 * 65536 + 1234)
+        with open(src, "wb") as f:
+            f.write(data)
+        res = self.cli(owner, "protect", src, "--to", "group:Deal Team")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rpf = src + ".rpf"
+        self.assertTrue(os.path.exists(rpf))
+        with open(rpf, "rb") as f:
+            blob = f.read()
+        self.assertEqual(blob[:8], b"\x89RPF\r\n\x1a\n")
+        self.assertNotIn(data[:64], blob)
+        fid = blob[16:42].decode()
+
+        # A member opens it; so does the future leaver, while still employed.
+        for who, name in ((member, "member.out"), (leaver, "leaver.out")):
+            out = os.path.join(work, name)
+            res = self.cli(who, "open", rpf, "-o", out)
+            self.assertEqual(res.returncode, 0, res.stderr)
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), data)
+
+        # Someone not on the list is refused and told why; nothing is written.
+        before = self.listing(work)
+        res = self.cli(outsider, "open", rpf, "-o", os.path.join(work, "outsider.out"))
+        self.assertEqual(res.returncode, 3, res.stderr)
+        self.assertIn("not_listed", res.stderr)
+        self.assertIn("not on the file's access list", res.stderr)
+        self.assertEqual(self.listing(work), before)
+
+        # Retired through SCIM: refused at once.
+        r = scim.patch("/scim/v2/Users/%s" % leaver_p["id"],
+                       json={"schemas": [SCIM_PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]},
+                       content_type="application/scim+json")
+        self.assertStatus(r, 200)
+        self.assertEqual(self.admin.get("/api/v1/people/%s" % leaver_p["id"]).json["status"], "retired")
+        res = self.cli(leaver, "open", rpf, "-o", os.path.join(work, "leaver2.out"))
+        self.assertEqual(res.returncode, 3, res.stderr)
+        self.assertEqual(self.listing(work), before)
+
+        # A tampered copy is refused by the client and leaves nothing behind.
+        bad = os.path.join(work, "tampered.bin.rpf")
+        with open(bad, "wb") as f:
+            f.write(blob[:300] + bytes([blob[300] ^ 1]) + blob[301:])
+        before = self.listing(work)
+        res = self.cli(member, "open", bad)
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("authentication", res.stderr)
+        self.assertEqual(self.listing(work), before)
+
+        # The owner sees the history and revokes; nobody can open it any more.
+        res = self.cli(owner, "files", "show", rpf)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("not_listed", res.stdout)
+        self.assertIn("group:Deal Team", res.stdout)
+        res = self.cli(owner, "files", "revoke", rpf)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        for who in (member, owner):
+            res = self.cli(who, "open", rpf, "-o", os.path.join(work, "after-revoke.out"))
+            self.assertEqual(res.returncode, 3, res.stderr)
+            self.assertIn("revoked", res.stderr)
+        self.assertFalse(os.path.exists(os.path.join(work, "after-revoke.out")))
+
+        # The access history and the audit log hold every open.
+        hist = owner.get("/api/v1/files/%s/access" % fid).json["items"]
+        got = [(h["login"], h["outcome"], h["reason"]) for h in reversed(hist)]
+        self.assertIn((outsider_p["login"], "refused", "not_listed"), got)
+        self.assertIn((member_p["login"], "refused", "revoked"), got)
+        self.assertIn((owner_p["login"], "refused", "revoked"), got)
+        # The tampered copy's header is intact: the key was handed out, the client refused the body.
+        self.assertEqual([g for g in got if g[1] == "allowed"],
+                         [(member_p["login"], "allowed", "listed"), (leaver_p["login"], "allowed", "listed"),
+                          (member_p["login"], "allowed", "listed")])
+        self.assertEqual(len(got), 6, got)
+        audit = self.admin.get("/api/v1/audit?object=%s&limit=100" % fid).json["items"]
+        actions = [(e["action"], e["outcome"], e["actor_login"]) for e in reversed(audit)]
+        self.assertEqual(actions[0], ("file.protect", "success", owner_p["login"]))
+        self.assertIn(("file.open", "success", member_p["login"]), actions)
+        self.assertIn(("file.open", "success", leaver_p["login"]), actions)
+        self.assertIn(("file.open", "denied", outsider_p["login"]), actions)
+        self.assertIn(("file.revoke", "success", owner_p["login"]), actions)
+        self.assertIn(("file.open", "denied", member_p["login"]), actions)
+        self.assertEqual(self.admin.get("/api/v1/audit/verify").json["intact"], True)
+
+    def test_grant_ungrant_expire_and_scope(self):
+        owner_p, friend_p, other_p = self.plain_people(7)[4:7]
+        owner = self.make_user(owner_p["id"])
+        friend = self.make_user(friend_p["id"])
+        other = self.make_user(other_p["id"])
+        work = tempfile.mkdtemp(dir=self.tmp)
+        src = os.path.join(work, "memo.txt")
+        with open(src, "w") as f:
+            f.write("quarterly figures\n")
+        res = self.cli(owner, "protect", src, "--to", "user:" + other_p["id"], "--expires", "2099-01-01")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rpf = src + ".rpf"
+        # Not listed: refused, then granted, then ungranted.
+        res = self.cli(friend, "open", rpf, "-o", os.path.join(work, "a"))
+        self.assertEqual(res.returncode, 3)
+        res = self.cli(owner, "files", "grant", rpf, "user:" + friend_p["id"])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        res = self.cli(friend, "open", rpf, "-o", os.path.join(work, "b"))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        res = self.cli(owner, "files", "ungrant", rpf, "user:" + friend_p["id"])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        res = self.cli(friend, "open", rpf, "-o", os.path.join(work, "c"))
+        self.assertEqual(res.returncode, 3)
+        # Expired: refused with the reason.
+        res = self.cli(owner, "files", "expire", rpf, "2001-01-01")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        res = self.cli(other, "open", rpf, "-o", os.path.join(work, "d"))
+        self.assertEqual(res.returncode, 3)
+        self.assertIn("expired", res.stderr)
+        res = self.cli(owner, "files", "expire", rpf, "never")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        res = self.cli(other, "open", rpf, "-o", os.path.join(work, "e"))
+        self.assertEqual(res.returncode, 0, res.stderr)
+        # Others can neither see nor manage the file; the owner lists it.
+        res = self.cli(friend, "files", "revoke", rpf)
+        self.assertEqual(res.returncode, 4, res.stderr)
+        res = self.cli(owner, "files", "list", "--json")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("memo.txt", res.stdout)
+        self.assertEqual(sorted(os.listdir(work)), ["b", "e", "memo.txt", "memo.txt.rpf"])
+        # The existing output is never overwritten.
+        res = self.cli(other, "open", rpf, "-o", os.path.join(work, "e"))
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("already exists", res.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -245,4 +245,6 @@ print("   rampartd RSS: %.1f MiB before, peak %.1f MiB after the first import, %
 print("   peak RSS per imported person: %.2f KiB; data directory: %.1f MiB" % ((int(peak) - int(before)) / n, int(db) / 1024))
 PY
 echo ""
+scripts/bench-protect.sh "$BUILD"
+echo ""
 echo "bench: wrk reports and the first import's answer are in $OUTDIR/"

@@ -13,7 +13,7 @@ PACKAGES=(
   # tests
   libcmocka-dev libclang-rt-14-dev sqlite3 curl oathtool
   # benchmarks
-  wrk nginx-light
+  wrk nginx-light age gnupg
 )
 # The web console (web/) builds with Node.js and npm; Debian's are enough, and a
 # newer Node installed otherwise is kept.  Its browser tests drive Debian's

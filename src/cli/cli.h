@@ -151,6 +151,10 @@ int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_protect(struct cli *cli, int argc, char **argv);
 int cmd_open(struct cli *cli, int argc, char **argv);
 int cmd_files(struct cli *cli, int argc, char **argv);
+int cmd_send(struct cli *cli, int argc, char **argv);
+int cmd_request(struct cli *cli, int argc, char **argv);
+int cmd_transfers(struct cli *cli, int argc, char **argv);
+int cmd_fetch(struct cli *cli, int argc, char **argv);
 
 /* A group of subcommands ("people list", "people show"...). */
 struct cli_sub {

@@ -27,6 +27,7 @@ struct client {
 	char server[CLIENT_URL_MAX];
 	char *token;
 	char token_from[64];
+	char ca_file[CLIENT_URL_MAX];
 	bool plain_remote;       /* http:// to a host other than loopback */
 	bool warned_plain;
 	/* The last answer. */
@@ -141,6 +142,10 @@ int client_new(const struct client_opts *o, struct client **ret)
 		}
 	}
 	snprintf(c->token_from, sizeof(c->token_from), "%s", o->token_from ? o->token_from : "");
+	if (o->ca_file && str_copy(c->ca_file, sizeof(c->ca_file), o->ca_file) < 0) {
+		client_free(c);
+		return -EINVAL;
+	}
 	c->curl = curl_easy_init();
 	if (!c->curl) {
 		client_free(c);
@@ -313,8 +318,87 @@ static int client_set_method(struct client *c, const char *method, const void *b
 	return e == CURLE_OK ? 0 : -ENOMEM;
 }
 
+/* A request with either a plain body or (@mime) a multipart body streamed from files. */
+static int client_do(struct client *c, const char *method, const char *path, const char *ctype,
+		     const void *body, size_t len, curl_mime *mime, const struct client_progress *prog,
+		     long timeout_s, json_t **ret_json);
+
 int client_request(struct client *c, const char *method, const char *path, const char *ctype,
 		   const void *body, size_t len, long timeout_s, json_t **ret_json)
+{
+	return client_do(c, method, path, ctype, body, len, NULL, NULL, timeout_s, ret_json);
+}
+
+struct curl_mime *client_mime_new(struct client *c)
+{
+	return curl_mime_init(c->curl);
+}
+
+int client_upload(struct client *c, const char *path, struct curl_mime *mime,
+		  const struct client_progress *prog, json_t **ret_json)
+{
+	return client_do(c, "POST", path, NULL, NULL, 0, mime, prog, -1, ret_json);
+}
+
+static int client_easy_common(CURL *h, const char *ca_file, char *errbuf)
+{
+	if (curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_S) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_USERAGENT, "rampart-cli/" RAMPART_VERSION) != CURLE_OK ||
+	    (errbuf && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) ||
+	    (ca_file && curl_easy_setopt(h, CURLOPT_CAINFO, ca_file) != CURLE_OK))
+		return -ENOMEM;
+	return 0;
+}
+
+int client_easy_prepare(struct client *c, void *easy, struct curl_slist **hdrs)
+{
+	struct curl_slist *t;
+	struct buf auth;
+
+	if (client_easy_common(easy, c->ca_file[0] ? c->ca_file : NULL, NULL) < 0)
+		return -ENOMEM;
+	if (!c->token)
+		return 0;
+	if (c->plain_remote && !c->warned_plain) {
+		fprintf(stderr, "rampart: warning: sending credentials to %s over unencrypted http; "
+				"use https\n", c->server);
+		c->warned_plain = true;
+	}
+	buf_init(&auth, 4096);
+	if (buf_printf(&auth, "Authorization: Bearer %s", c->token) < 0) {
+		client_buf_wipe(&auth);
+		return -ENOMEM;
+	}
+	t = curl_slist_append(*hdrs, auth.data);
+	client_buf_wipe(&auth);
+	if (!t)
+		return -ENOMEM;
+	*hdrs = t;
+	return 0;
+}
+
+void client_headers_wipe_free(struct curl_slist *h)
+{
+	client_headers_free(h);
+}
+
+static int client_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			      curl_off_t ulnow)
+{
+	const struct client_progress *p = ud;
+
+	return p->fn(p->ud, (long long)dltotal, (long long)dlnow, (long long)ultotal, (long long)ulnow);
+}
+
+static int client_do(struct client *c, const char *method, const char *path, const char *ctype,
+		     const void *body, size_t len, curl_mime *mime, const struct client_progress *prog,
+		     long timeout_s, json_t **ret_json)
 {
 	struct curl_slist *hdrs = NULL, *t;
 	struct buf url, resp;
@@ -375,21 +459,34 @@ int client_request(struct client *c, const char *method, const char *path, const
 		if (!t)
 			goto out;
 	}
-	r = client_set_method(c, method, body, len);
+	r = mime ? 0 : client_set_method(c, method, body, len);
 	if (r < 0)
 		goto out;
 	r = -ENOMEM;
+	if (mime && curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, mime) != CURLE_OK)
+		goto out;
+	/* A streamed upload has no deadline, only a floor: under 1 byte/s for a minute is a stall. */
 	if (curl_easy_setopt(c->curl, CURLOPT_URL, url.data) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s
-				      : CLIENT_DEFAULT_TIMEOUT_S) != CURLE_OK)
+				      : timeout_s < 0 ? 0L : CLIENT_DEFAULT_TIMEOUT_S) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, timeout_s < 0 ? 1L : 0L) != CURLE_OK ||
+	    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, timeout_s < 0 ? 60L : 0L) != CURLE_OK)
+		goto out;
+	if (prog && (curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, client_on_progress) != CURLE_OK ||
+		     curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, (void *)prog) != CURLE_OK ||
+		     curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK))
 		goto out;
 
 	e = curl_easy_perform(c->curl);
-	/* The header list must not outlive this request in the handle. */
+	/* The header list, the body and the progress hook must not outlive this request in the handle. */
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	if (mime)
+		curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, NULL);
+	if (prog)
+		curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 1L);
 	if (e != CURLE_OK) {
 		c->curl_code = e;
 		if (e == CURLE_WRITE_ERROR || e == CURLE_FILESIZE_EXCEEDED) {

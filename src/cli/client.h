@@ -76,6 +76,39 @@ bool client_has_token(const struct client *c);
 int client_request(struct client *c, const char *method, const char *path, const char *ctype,
 		   const void *body, size_t len, long timeout_s, json_t **ret_json);
 
+struct curl_mime;
+struct curl_slist;
+
+/* Progress of a long transfer: @fn gets bytes expected and done each way; nonzero aborts. */
+struct client_progress {
+	int (*fn)(void *ud, long long dltotal, long long dlnow, long long ultotal, long long ulnow);
+	void *ud;
+};
+
+/* A multipart body for client_upload (free it with curl_mime_free).  NULL when out of memory. */
+struct curl_mime *client_mime_new(struct client *c);
+
+/*
+ * POSTs the multipart body @mime to @path; file parts stream from disk, so
+ * memory stays flat.  There is no overall deadline, but a transfer that
+ * stalls (under 1 byte/s for a minute) fails.  @prog may be NULL.
+ * Returns as client_request.
+ */
+int client_upload(struct client *c, const char *path, struct curl_mime *mime,
+		  const struct client_progress *prog, json_t **ret_json);
+
+/*
+ * Gives the caller's own easy handle @easy the client's transport settings
+ * (protocols, no redirects, connect timeout, certificate verification, the
+ * --ca file, user agent) and appends the Authorization header, when there
+ * is a token, to *@hdrs (free the list with client_headers_wipe_free).
+ * Returns 0 or -ENOMEM.
+ */
+int client_easy_prepare(struct client *c, void *easy, struct curl_slist **hdrs);
+
+/* Frees a header list, wiping every header first; accepts NULL. */
+void client_headers_wipe_free(struct curl_slist *h);
+
 /* client_request with a JSON body (@body may be NULL: no body). */
 int client_call(struct client *c, const char *method, const char *path, const json_t *body,
 		json_t **ret_json);

@@ -68,6 +68,11 @@ static const char main_help[] =
 "    open FILE.rpf [-o OUT]        open a protected file\n"
 "    files list | show | grant | ungrant | expire | revoke\n"
 "                                  protected files: access lists, history\n"
+"    send FILE... --to EMAIL       send files through a one-time link\n"
+"    request --from EMAIL          ask an outsider to upload files\n"
+"    transfers list | show | revoke\n"
+"                                  your transfers and requests\n"
+"    fetch URL [-o OUT]            download a one-time link (no account needed)\n"
 "\n"
 "    A PERSON argument may be an id, a login, an employee number or an email.\n"
 "\n"
@@ -115,7 +120,7 @@ static const char main_help[] =
 static const char main_usage[] =
 "Usage: rampart [--server URL] [--ca FILE] [--json] COMMAND [ARGUMENTS...]\n"
 "Commands: login logout whoami passwd totp sessions org people roles hr tokens audit\n"
-"          protect open files\n"
+"          protect open files send request transfers fetch\n"
 "Run 'rampart --help' for the manual, 'rampart COMMAND --help' for a command.\n";
 
 struct command {
@@ -139,6 +144,10 @@ static const struct command commands[] = {
 	{ "protect", cmd_protect },
 	{ "open", cmd_open },
 	{ "files", cmd_files },
+	{ "send", cmd_send },
+	{ "request", cmd_request },
+	{ "transfers", cmd_transfers },
+	{ "fetch", cmd_fetch },
 	{ NULL, NULL },
 };
 

@@ -210,7 +210,8 @@ static int protect_one(struct cli *cli, struct client *c, const struct protect_o
 	r = rpf_encrypt_fd(in, out, &h, key, 0);
 	sodium_memzero(key, sizeof(key));
 	close(in);
-	if (r == 0 && fsync(out) < 0)
+	/* Once per file, before it is registered and published: durable and whole. */
+	if (r == 0 && fdatasync(out) < 0)
 		r = -errno;
 	if (close(out) < 0 && r == 0)
 		r = -errno;
@@ -381,6 +382,7 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	struct client *c;
 	struct cli_args a;
 	struct buf api;
+	struct stat st;
 	size_t n = 0;
 	ssize_t got;
 	int in = -1, out = -1, o, r, rc;
@@ -407,9 +409,17 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	if (sodium_init() < 0)
 		return cli_fail("open: cannot initialize libsodium");
 	in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return cli_fail("open: cannot read %s: %s", out_clean(clean, sizeof(clean), path),
-				strerror(errno));
+	if (in < 0 || fstat(in, &st) < 0) {
+		rc = cli_fail("open: cannot read %s: %s", out_clean(clean, sizeof(clean), path),
+			      strerror(errno));
+		if (in >= 0)
+			close(in);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(in);
+		return cli_fail("open: %s is not a regular file", out_clean(clean, sizeof(clean), path));
+	}
 	got = read(in, hdr, sizeof(hdr));
 	r = rpf_header_parse(hdr, got > 0 ? (size_t)got : 0, &h, &e);
 	if (r < 0) {
@@ -467,7 +477,8 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	r = rpf_decrypt_fd(in, out, hdr, &h, plain + ULID_LEN, 0, &e);
 	sodium_memzero(plain, sizeof(plain));
 	close(in);
-	if (r == 0 && fsync(out) < 0)
+	/* Once per file, before the rename: the published result is durable and whole. */
+	if (r == 0 && fdatasync(out) < 0)
 		r = -errno;
 	if (close(out) < 0 && r == 0)
 		r = -errno;

@@ -2,28 +2,34 @@
 /*
  * rpf: header, key wrapping, and the parallel STREAM pipeline.
  *
- * Pipeline: the calling thread reads chunks into a ring of slots and
- * writes finished slots in order; worker threads claim filled slots in
- * sequence and seal or open them in place, each with its own
- * EVP_CIPHER_CTX.  The ring holds 4 slots per worker, so memory is bounded
- * by about 4 x threads x 64 KiB whatever the file size.  The first failure
- * stops the pipeline; nothing after a failed chunk is written.
+ * Pipeline: the body is cut into batches of 16 chunks (about 1 MiB).  The
+ * calling thread and the worker threads claim batches in order; each reads
+ * its batch with one positional read, seals or opens every chunk with its
+ * own EVP_CIPHER_CTX (keyed once), and writes the result with one
+ * positional write at the batch's offset.  No chunk passes between
+ * threads and the only shared state is the batch counter, so the reads,
+ * writes and cipher all spread over the cores.  Each thread owns two batch
+ * buffers: memory is about 2 x threads x 1 MiB whatever the file size.  A
+ * batch is written only when all its chunks sealed or verified; after a
+ * failure no later batch is started and the lowest failing chunk is the
+ * one reported.
  */
 #include "protect/rpf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/str.h"
 
 #define RPF_MAX_THREADS 64
-#define RPF_SLOTS_PER_THREAD 4
 #define RPF_CT_CHUNK (RPF_CHUNK + RPF_TAG)
 
 const char *rpf_strerror(int err)
@@ -204,40 +210,51 @@ int rpf_unwrap(const struct rpf_header *h, const unsigned char pk[RPF_PK_BYTES],
 
 /* ---------------------------------------------------------------- I/O */
 
+/*
+ * Positional I/O: each worker reads its batch of chunks at the batch's own
+ * offset and writes the result at its own offset, so reading, writing and
+ * the cipher all spread over the cores and no chunk passes between threads.
+ * Offsets are relative to where the body starts.
+ */
 struct rpf_io {
-	/* Reads up to @n bytes, fewer only at end of input.  Returns the count or -errno. */
-	ssize_t (*read)(void *ud, void *buf, size_t n);
-	/* Writes all @n bytes.  Returns 0 or -errno. */
-	int (*write)(void *ud, const void *buf, size_t n);
+	/* Reads exactly @n bytes at @off.  Returns 0, -EIO when the input ends first, or -errno. */
+	int (*pread)(void *ud, void *buf, size_t n, uint64_t off);
+	/* Writes all @n bytes at @off.  Returns 0 or -errno. */
+	int (*pwrite)(void *ud, const void *buf, size_t n, uint64_t off);
 	void *rud, *wud;
 };
 
-static ssize_t fd_read_full(void *ud, void *buf, size_t n)
+struct fd_at {
+	int fd;
+	off_t base;
+};
+
+static int fd_pread_full(void *ud, void *buf, size_t n, uint64_t off)
 {
-	int fd = *(int *)ud;
+	const struct fd_at *f = ud;
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t k = read(fd, (char *)buf + got, n - got);
+		ssize_t k = pread(f->fd, (char *)buf + got, n - got, f->base + (off_t)(off + got));
 
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
 			return -errno;
 		if (k == 0)
-			break;
+			return -EIO; /* the input shrank while it was read */
 		got += (size_t)k;
 	}
-	return (ssize_t)got;
+	return 0;
 }
 
-static int fd_write_full(void *ud, const void *buf, size_t n)
+static int fd_pwrite_full(void *ud, const void *buf, size_t n, uint64_t off)
 {
-	int fd = *(int *)ud;
+	const struct fd_at *f = ud;
 	size_t put = 0;
 
 	while (put < n) {
-		ssize_t k = write(fd, (const char *)buf + put, n - put);
+		ssize_t k = pwrite(f->fd, (const char *)buf + put, n - put, f->base + (off_t)(off + put));
 
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -248,74 +265,50 @@ static int fd_write_full(void *ud, const void *buf, size_t n)
 	return 0;
 }
 
-struct mem_in {
-	const unsigned char *p;
-	size_t len, off;
+struct mem_at {
+	const unsigned char *src; /* input, or NULL */
+	unsigned char *p;         /* output, or NULL */
+	size_t len;
 };
 
-static ssize_t mem_read(void *ud, void *buf, size_t n)
+static int mem_pread(void *ud, void *buf, size_t n, uint64_t off)
 {
-	struct mem_in *m = ud;
-	size_t k = m->len - m->off < n ? m->len - m->off : n;
+	const struct mem_at *m = ud;
 
-	memcpy(buf, m->p + m->off, k);
-	m->off += k;
-	return (ssize_t)k;
+	if (off > m->len || n > m->len - off)
+		return -EIO;
+	memcpy(buf, m->src + off, n);
+	return 0;
 }
 
-struct mem_out {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static int mem_write(void *ud, const void *buf, size_t n)
+static int mem_pwrite(void *ud, const void *buf, size_t n, uint64_t off)
 {
-	struct mem_out *m = ud;
+	const struct mem_at *m = ud;
 
-	if (n > SIZE_MAX / 2 - m->len)
-		return -ENOMEM;
-	if (m->len + n > m->cap) {
-		size_t cap = m->cap ? m->cap : 4096;
-		unsigned char *np;
-
-		while (cap < m->len + n)
-			cap *= 2;
-		np = realloc(m->p, cap);
-		if (!np)
-			return -ENOMEM;
-		m->p = np;
-		m->cap = cap;
-	}
-	if (n)
-		memcpy(m->p + m->len, buf, n);
-	m->len += n;
+	if (off > m->len || n > m->len - off)
+		return -EIO;
+	memcpy(m->p + off, buf, n);
 	return 0;
 }
 
 /* ---------------------------------------------------------------- pipeline */
 
-enum slot_state { SLOT_FREE, SLOT_FILLED, SLOT_DONE };
+/* Chunks per batch: one read and one write of about 1 MiB per batch. */
+#define RPF_BATCH 16
+#define RPF_NO_FAILURE UINT64_MAX
 
-struct slot {
-	unsigned char *buf;    /* RPF_CT_CHUNK bytes */
-	size_t len;            /* input length, then output length */
-	uint64_t seq;
-	bool last;
-	enum slot_state state;
-	int err;
-};
-
-struct pipe {
-	pthread_mutex_t mu;
-	pthread_cond_t cv_work, cv_done;
-	struct slot *slots;
-	size_t nslots;
-	uint64_t next_read, next_work, next_write;
-	bool stop;
+struct job {
+	const struct rpf_io *io;
 	bool encrypt;
-	const unsigned char *key;
-	const unsigned char *aad;
-	const unsigned char *prefix;
+	const unsigned char *key, *aad, *prefix;
+	size_t in_unit, out_unit;
+	uint64_t in_len;    /* body bytes read: plaintext, or the sealed chunks */
+	uint64_t nchunks, nbatches;
+	pthread_mutex_t mu;
+	uint64_t next_batch;  /* under mu */
+	uint64_t fail_chunk;  /* the lowest failing chunk, or RPF_NO_FAILURE; under mu */
+	int fail_err;         /* its error; under mu */
+	bool fail_in_chunk;   /* the chunk itself is at fault, not the I/O */
 };
 
 static void chunk_nonce(const unsigned char *prefix, uint64_t seq, bool last, unsigned char iv[12])
@@ -326,46 +319,41 @@ static void chunk_nonce(const unsigned char *prefix, uint64_t seq, bool last, un
 }
 
 /*
- * Seals or opens @s in place with @ctx (already keyed).  Opening writes the
- * plaintext over the ciphertext; len becomes the plaintext length.
+ * Seals or opens the @n bytes at @in into @out with @ctx (already keyed);
+ * *@ret_n is the output length.  Opened plaintext is left in @out even when
+ * the tag does not verify: the caller never writes a batch that failed.
  */
-static int chunk_process(EVP_CIPHER_CTX *ctx, const struct pipe *p, struct slot *s, bool last)
+static int chunk_process(EVP_CIPHER_CTX *ctx, const struct job *j, uint64_t seq, bool last,
+			 const unsigned char *in, size_t n, unsigned char *out, size_t *ret_n)
 {
-	unsigned char iv[12];
+	unsigned char iv[12], tag[RPF_TAG];
 	int outl = 0, fin = 0;
-	size_t n;
 
-	chunk_nonce(p->prefix, s->seq, last, iv);
-	if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, p->encrypt ? 1 : 0) != 1)
+	chunk_nonce(j->prefix, seq, last, iv);
+	if (!j->encrypt && n < RPF_TAG)
+		return RPF_E_TRUNCATED;
+	if (EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, j->encrypt ? 1 : 0) != 1)
 		return RPF_E_CRYPTO;
-	if (EVP_CipherUpdate(ctx, NULL, &outl, p->aad, RPF_HEADER_LEN) != 1)
+	if (EVP_CipherUpdate(ctx, NULL, &outl, j->aad, RPF_HEADER_LEN) != 1)
 		return RPF_E_CRYPTO;
-	if (p->encrypt) {
-		n = s->len;
-		if (n && EVP_CipherUpdate(ctx, s->buf, &outl, s->buf, (int)n) != 1)
+	if (j->encrypt) {
+		if (n && EVP_CipherUpdate(ctx, out, &outl, in, (int)n) != 1)
 			return RPF_E_CRYPTO;
-		if (EVP_CipherFinal_ex(ctx, s->buf + n, &fin) != 1 ||
-		    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, RPF_TAG, s->buf + n) != 1)
+		if (EVP_CipherFinal_ex(ctx, out + n, &fin) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, RPF_TAG, out + n) != 1)
 			return RPF_E_CRYPTO;
-		s->len = n + RPF_TAG;
+		*ret_n = n + RPF_TAG;
 		return 0;
 	}
-	if (s->len < RPF_TAG)
-		return RPF_E_TRUNCATED;
-	n = s->len - RPF_TAG;
-	{
-		/* The tag is copied out: opening in place overwrites nothing after the data. */
-		unsigned char tag[RPF_TAG];
-
-		memcpy(tag, s->buf + n, RPF_TAG);
-		if (n && EVP_CipherUpdate(ctx, s->buf, &outl, s->buf, (int)n) != 1)
-			return RPF_E_CRYPTO;
-		if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, RPF_TAG, tag) != 1)
-			return RPF_E_CRYPTO;
-		if (EVP_CipherFinal_ex(ctx, s->buf + n, &fin) != 1)
-			return RPF_E_AUTH;
-	}
-	s->len = n;
+	n -= RPF_TAG;
+	memcpy(tag, in + n, RPF_TAG);
+	if (n && EVP_CipherUpdate(ctx, out, &outl, in, (int)n) != 1)
+		return RPF_E_CRYPTO;
+	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, RPF_TAG, tag) != 1)
+		return RPF_E_CRYPTO;
+	if (EVP_CipherFinal_ex(ctx, out + n, &fin) != 1)
+		return RPF_E_AUTH;
+	*ret_n = n;
 	return 0;
 }
 
@@ -374,64 +362,103 @@ static int chunk_process(EVP_CIPHER_CTX *ctx, const struct pipe *p, struct slot 
  * middle chunk, the file was cut at a chunk boundary: that is reported as
  * truncation rather than tampering.
  */
-static int chunk_open_final(EVP_CIPHER_CTX *ctx, const struct pipe *p, struct slot *s)
+static int chunk_open_final(EVP_CIPHER_CTX *ctx, const struct job *j, uint64_t seq,
+			    const unsigned char *in, size_t n, unsigned char *out, size_t *ret_n)
 {
-	unsigned char *copy;
-	size_t len = s->len;
-	int r;
+	size_t ignored;
+	int r = chunk_process(ctx, j, seq, true, in, n, out, ret_n);
 
-	copy = malloc(len ? len : 1);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, s->buf, len);
-	r = chunk_process(ctx, p, s, true);
-	if (r == RPF_E_AUTH) {
-		struct slot t = *s;
-
-		t.buf = copy;
-		t.len = len;
-		if (chunk_process(ctx, p, &t, false) == 0)
-			r = RPF_E_TRUNCATED;
-		sodium_memzero(copy, len);
-	}
-	free(copy);
+	if (r == RPF_E_AUTH && chunk_process(ctx, j, seq, false, in, n, out, &ignored) == 0)
+		r = RPF_E_TRUNCATED;
 	return r;
 }
 
+/* Records a failure at @chunk; the lowest one wins, so the report does not depend on timing. */
+static void job_fail(struct job *j, uint64_t chunk, int err, bool in_chunk)
+{
+	pthread_mutex_lock(&j->mu);
+	if (chunk < j->fail_chunk) {
+		j->fail_chunk = chunk;
+		j->fail_err = err;
+		j->fail_in_chunk = in_chunk;
+	}
+	pthread_mutex_unlock(&j->mu);
+}
+
+/*
+ * Processes batch @b: one read, every chunk, then one write, and only when
+ * every chunk of the batch sealed or verified.
+ */
+static void batch_run(struct job *j, EVP_CIPHER_CTX *ctx, uint64_t b, unsigned char *in,
+		      unsigned char *out)
+{
+	uint64_t first = b * RPF_BATCH, count = j->nchunks - first;
+	uint64_t in_off = first * j->in_unit;
+	size_t in_len, out_len = 0;
+	int r;
+
+	if (count > RPF_BATCH)
+		count = RPF_BATCH;
+	in_len = (size_t)(j->in_len - in_off < count * j->in_unit ? j->in_len - in_off
+								    : count * j->in_unit);
+	r = j->io->pread(j->io->rud, in, in_len, in_off);
+	if (r < 0) {
+		job_fail(j, first, r, false);
+		return;
+	}
+	for (uint64_t k = 0; k < count; k++) {
+		uint64_t seq = first + k;
+		bool last = seq == j->nchunks - 1;
+		size_t n = last ? in_len - (size_t)k * j->in_unit : j->in_unit, got = 0;
+		const unsigned char *src = in + (size_t)k * j->in_unit;
+		unsigned char *dst = out + (size_t)k * j->out_unit;
+
+		if (!j->encrypt && last)
+			r = chunk_open_final(ctx, j, seq, src, n, dst, &got);
+		else
+			r = chunk_process(ctx, j, seq, last, src, n, dst, &got);
+		if (r < 0) {
+			job_fail(j, seq, r, true);
+			return;
+		}
+		out_len += got;
+	}
+	r = j->io->pwrite(j->io->wud, out, out_len, first * j->out_unit);
+	if (r < 0)
+		job_fail(j, first, r, false);
+}
+
+struct worker {
+	struct job *job;
+	unsigned char *in, *out; /* RPF_BATCH x RPF_CT_CHUNK bytes each */
+	pthread_t tid;
+};
+
 static void *worker_main(void *arg)
 {
-	struct pipe *p = arg;
+	struct worker *w = arg;
+	struct job *j = w->job;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	bool ok = ctx && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, p->key, NULL,
-					   p->encrypt ? 1 : 0) == 1;
 
+	if (!ctx || EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, j->key, NULL,
+				      j->encrypt ? 1 : 0) != 1) {
+		job_fail(j, 0, RPF_E_CRYPTO, false);
+		EVP_CIPHER_CTX_free(ctx);
+		return NULL;
+	}
 	for (;;) {
-		struct slot *s;
-		int r;
+		uint64_t b;
 
-		pthread_mutex_lock(&p->mu);
-		while (!p->stop && p->next_work == p->next_read)
-			pthread_cond_wait(&p->cv_work, &p->mu);
-		if (p->stop) {
-			pthread_mutex_unlock(&p->mu);
+		/* Batches are claimed in order; none past a failure is started. */
+		pthread_mutex_lock(&j->mu);
+		b = j->next_batch;
+		if (b >= j->nbatches || b * RPF_BATCH > j->fail_chunk) {
+			pthread_mutex_unlock(&j->mu);
 			break;
 		}
-		s = &p->slots[p->next_work % p->nslots];
-		p->next_work++;
-		pthread_mutex_unlock(&p->mu);
-
-		if (!ok)
-			r = RPF_E_CRYPTO;
-		else if (!p->encrypt && s->last)
-			r = chunk_open_final(ctx, p, s);
-		else
-			r = chunk_process(ctx, p, s, s->last);
-
-		pthread_mutex_lock(&p->mu);
-		s->err = r;
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&p->cv_done);
-		pthread_mutex_unlock(&p->mu);
+		j->next_batch++;
+		pthread_mutex_unlock(&j->mu);
+		batch_run(j, ctx, b, w->in, w->out);
 	}
 	EVP_CIPHER_CTX_free(ctx);
 	return NULL;
@@ -449,164 +476,145 @@ static unsigned pick_threads(unsigned threads)
 	return n > RPF_MAX_THREADS ? RPF_MAX_THREADS : (unsigned)n;
 }
 
-/*
- * Reads one chunk of @unit bytes into @s, deciding whether it is the last:
- * a short read is last; a full one is last when the input ends right after
- * it (one byte of look-ahead kept in *@carry).
- */
-static int read_chunk(struct rpf_io *io, struct slot *s, size_t unit, int *carry)
+/* Chunks of a body of @in_len bytes read in units of @unit: an empty body is one empty chunk. */
+static uint64_t chunk_count(uint64_t in_len, size_t unit)
 {
-	size_t off = 0;
-	ssize_t k;
-	unsigned char b;
-
-	if (*carry >= 0) {
-		s->buf[0] = (unsigned char)*carry;
-		off = 1;
-		*carry = -1;
-	}
-	k = io->read(io->rud, s->buf + off, unit - off);
-	if (k < 0)
-		return (int)k;
-	s->len = off + (size_t)k;
-	if (s->len < unit) {
-		s->last = true;
-		return 0;
-	}
-	k = io->read(io->rud, &b, 1);
-	if (k < 0)
-		return (int)k;
-	s->last = k == 0;
-	if (k == 1)
-		*carry = b;
-	return 0;
+	return in_len == 0 ? 1 : (in_len + unit - 1) / unit;
 }
 
-static int pipeline_run(struct rpf_io *io, bool encrypt, const unsigned char *aad,
-			const struct rpf_header *h, const unsigned char *key, unsigned threads,
-			struct rpf_err *e)
+/*
+ * Runs the pipeline over a body of @in_len bytes.  The calling thread is
+ * one of the workers; each worker owns two batch buffers, so memory is
+ * about 2 x threads x 1 MiB whatever the file size.
+ */
+static int pipeline_run(const struct rpf_io *io, bool encrypt, uint64_t in_len,
+			const unsigned char *aad, const struct rpf_header *h,
+			const unsigned char *key, unsigned threads, struct rpf_err *e)
 {
-	struct pipe p;
-	pthread_t tids[RPF_MAX_THREADS];
-	unsigned nthreads = pick_threads(threads), started = 0;
-	size_t unit = encrypt ? RPF_CHUNK : RPF_CT_CHUNK;
-	bool eof = false;
-	int carry = -1, r = 0;
+	struct worker w[RPF_MAX_THREADS];
+	struct job j;
+	unsigned nthreads = pick_threads(threads), started = 1;
+	size_t bufsize = (size_t)RPF_BATCH * RPF_CT_CHUNK;
+	int r = 0;
 
-	memset(&p, 0, sizeof(p));
-	p.encrypt = encrypt;
-	p.key = key;
-	p.aad = aad;
-	p.prefix = h->nonce_prefix;
-	p.nslots = (size_t)nthreads * RPF_SLOTS_PER_THREAD;
-	p.slots = calloc(p.nslots, sizeof(*p.slots));
-	if (!p.slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < p.nslots; i++) {
-		p.slots[i].buf = malloc(RPF_CT_CHUNK);
-		if (!p.slots[i].buf) {
+	memset(&j, 0, sizeof(j));
+	j.io = io;
+	j.encrypt = encrypt;
+	j.key = key;
+	j.aad = aad;
+	j.prefix = h->nonce_prefix;
+	j.in_unit = encrypt ? RPF_CHUNK : RPF_CT_CHUNK;
+	j.out_unit = encrypt ? RPF_CT_CHUNK : RPF_CHUNK;
+	j.in_len = in_len;
+	j.nchunks = chunk_count(in_len, j.in_unit);
+	if (j.nchunks - 1 > UINT32_MAX)
+		return -EFBIG;
+	j.nbatches = (j.nchunks + RPF_BATCH - 1) / RPF_BATCH;
+	j.fail_chunk = RPF_NO_FAILURE;
+	if (nthreads > j.nbatches)
+		nthreads = (unsigned)j.nbatches;
+	memset(w, 0, sizeof(w));
+	for (unsigned i = 0; i < nthreads; i++) {
+		w[i].job = &j;
+		w[i].in = malloc(bufsize);
+		w[i].out = malloc(bufsize);
+		if (!w[i].in || !w[i].out) {
 			r = -ENOMEM;
-			goto free_slots;
+			goto out;
 		}
 	}
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv_work, NULL);
-	pthread_cond_init(&p.cv_done, NULL);
+	pthread_mutex_init(&j.mu, NULL);
 	for (; started < nthreads; started++)
-		if (pthread_create(&tids[started], NULL, worker_main, &p) != 0)
+		if (pthread_create(&w[started].tid, NULL, worker_main, &w[started]) != 0)
 			break;
-	if (started == 0) {
-		r = -EAGAIN;
-		goto destroy;
-	}
-
-	for (;;) {
-		struct slot *s;
-
-		if (!eof && p.next_read - p.next_write < p.nslots) {
-			s = &p.slots[p.next_read % p.nslots];
-			r = read_chunk(io, s, unit, &carry);
-			if (r < 0)
-				break;
-			if (p.next_read > UINT32_MAX) {
-				r = -EFBIG;
-				break;
-			}
-			s->seq = p.next_read;
-			s->err = 0;
-			eof = s->last;
-			pthread_mutex_lock(&p.mu);
-			s->state = SLOT_FILLED;
-			p.next_read++;
-			pthread_cond_signal(&p.cv_work);
-			/* Write whatever is ready at the head without waiting. */
-			s = &p.slots[p.next_write % p.nslots];
-			if (s->state != SLOT_DONE) {
-				pthread_mutex_unlock(&p.mu);
-				continue;
-			}
-			pthread_mutex_unlock(&p.mu);
-		} else if (p.next_write == p.next_read) {
-			break;
-		} else {
-			s = &p.slots[p.next_write % p.nslots];
-			pthread_mutex_lock(&p.mu);
-			while (s->state != SLOT_DONE)
-				pthread_cond_wait(&p.cv_done, &p.mu);
-			pthread_mutex_unlock(&p.mu);
-		}
-		if (s->err < 0) {
-			r = s->err;
-			if (e) {
-				e->chunk = s->seq;
-				snprintf(e->message, sizeof(e->message), "chunk %llu: %s",
-					 (unsigned long long)s->seq, rpf_strerror(r));
-			}
-			break;
-		}
-		r = io->write(io->wud, s->buf, s->len);
-		if (r < 0)
-			break;
-		pthread_mutex_lock(&p.mu);
-		s->state = SLOT_FREE;
-		p.next_write++;
-		pthread_mutex_unlock(&p.mu);
-	}
-
-	pthread_mutex_lock(&p.mu);
-	p.stop = true;
-	pthread_cond_broadcast(&p.cv_work);
-	pthread_mutex_unlock(&p.mu);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(tids[i], NULL);
-destroy:
-	pthread_cond_destroy(&p.cv_done);
-	pthread_cond_destroy(&p.cv_work);
-	pthread_mutex_destroy(&p.mu);
-free_slots:
-	for (size_t i = 0; i < p.nslots; i++) {
-		if (p.slots[i].buf) {
-			sodium_memzero(p.slots[i].buf, RPF_CT_CHUNK);
-			free(p.slots[i].buf);
+	worker_main(&w[0]);
+	for (unsigned i = 1; i < started; i++)
+		pthread_join(w[i].tid, NULL);
+	pthread_mutex_destroy(&j.mu);
+	if (j.fail_chunk != RPF_NO_FAILURE) {
+		r = j.fail_err;
+		if (e && j.fail_in_chunk) {
+			e->chunk = j.fail_chunk;
+			snprintf(e->message, sizeof(e->message), "chunk %llu: %s",
+				 (unsigned long long)j.fail_chunk, rpf_strerror(r));
 		}
 	}
-	free(p.slots);
+out:
+	for (unsigned i = 0; i < nthreads; i++) {
+		/* Buffers held plaintext, and on a failed open unverified plaintext. */
+		if (w[i].in) {
+			sodium_memzero(w[i].in, bufsize);
+			free(w[i].in);
+		}
+		if (w[i].out) {
+			sodium_memzero(w[i].out, bufsize);
+			free(w[i].out);
+		}
+	}
 	if (r < 0 && e && !e->message[0])
 		snprintf(e->message, sizeof(e->message), "%s", rpf_strerror(r));
 	return r;
+}
+
+/* The body length of @fd from its current offset (saved in @f), which must be a regular file. */
+static int fd_body(int fd, struct fd_at *f, uint64_t *ret_len, off_t *ret_size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ESPIPE;
+	f->fd = fd;
+	f->base = lseek(fd, 0, SEEK_CUR);
+	if (f->base < 0)
+		return -errno;
+	*ret_len = st.st_size > f->base ? (uint64_t)(st.st_size - f->base) : 0;
+	*ret_size = st.st_size;
+	return 0;
+}
+
+/* Starts the output at @fd's current offset. */
+static int fd_out(int fd, struct fd_at *f)
+{
+	f->fd = fd;
+	f->base = lseek(fd, 0, SEEK_CUR);
+	return f->base < 0 ? -errno : 0;
+}
+
+/* Leaves @fd's offset after @n bytes written from @f's base, as sequential writes would. */
+static int fd_advance(const struct fd_at *f, uint64_t n)
+{
+	return lseek(f->fd, f->base + (off_t)n, SEEK_SET) < 0 ? -errno : 0;
 }
 
 int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
 		   const unsigned char key[RPF_KEY_BYTES], unsigned threads)
 {
 	unsigned char hdr[RPF_HEADER_LEN];
-	struct rpf_io io = { fd_read_full, fd_write_full, &in_fd, &out_fd };
+	struct fd_at fi, fo;
+	struct rpf_io io = { fd_pread_full, fd_pwrite_full, &fi, &fo };
+	struct stat st;
+	uint64_t len;
+	off_t size;
 	int r = rpf_header_serialize(h, hdr);
 
 	if (r == 0)
-		r = fd_write_full(&out_fd, hdr, sizeof(hdr));
+		r = fd_body(in_fd, &fi, &len, &size);
 	if (r == 0)
-		r = pipeline_run(&io, true, hdr, h, key, threads, NULL);
+		r = fd_out(out_fd, &fo);
+	if (r == 0)
+		r = fd_pwrite_full(&fo, hdr, sizeof(hdr), 0);
+	if (r < 0)
+		return r;
+	(void)posix_fadvise(in_fd, fi.base, 0, POSIX_FADV_SEQUENTIAL);
+	fo.base += RPF_HEADER_LEN;
+	r = pipeline_run(&io, true, len, hdr, h, key, threads, NULL);
+	/* A file that grew or shrank meanwhile would be sealed as a prefix of itself. */
+	if (r == 0 && (fstat(in_fd, &st) < 0 || st.st_size != size))
+		r = -EIO;
+	if (r == 0)
+		r = fd_advance(&fo, len + chunk_count(len, RPF_CHUNK) * RPF_TAG);
 	return r;
 }
 
@@ -614,33 +622,52 @@ int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEAD
 		   const struct rpf_header *h, const unsigned char key[RPF_KEY_BYTES],
 		   unsigned threads, struct rpf_err *e)
 {
-	struct rpf_io io = { fd_read_full, fd_write_full, &in_fd, &out_fd };
+	struct fd_at fi, fo;
+	struct rpf_io io = { fd_pread_full, fd_pwrite_full, &fi, &fo };
+	uint64_t len;
+	off_t size;
+	int r;
 
 	if (e)
 		e->message[0] = '\0';
-	return pipeline_run(&io, false, hdr_bytes, h, key, threads, e);
+	r = fd_body(in_fd, &fi, &len, &size);
+	if (r == 0)
+		r = fd_out(out_fd, &fo);
+	if (r < 0)
+		return rpf_fail(e, r, rpf_strerror(r));
+	(void)posix_fadvise(in_fd, fi.base, 0, POSIX_FADV_SEQUENTIAL);
+	r = pipeline_run(&io, false, len, hdr_bytes, h, key, threads, e);
+	if (r == 0)
+		r = fd_advance(&fo, len - chunk_count(len, RPF_CT_CHUNK) * RPF_TAG);
+	return r;
 }
 
 int rpf_encrypt_buf(const void *in, size_t len, const struct rpf_header *h,
 		    const unsigned char key[RPF_KEY_BYTES], unsigned threads,
 		    unsigned char **ret, size_t *ret_len)
 {
-	unsigned char hdr[RPF_HEADER_LEN];
-	struct mem_in mi = { in, len, 0 };
-	struct mem_out mo = { 0 };
-	struct rpf_io io = { mem_read, mem_write, &mi, &mo };
-	int r = rpf_header_serialize(h, hdr);
+	uint64_t nchunks = chunk_count(len, RPF_CHUNK);
+	struct mem_at mi = { in, NULL, len }, mo = { 0 };
+	struct rpf_io io = { mem_pread, mem_pwrite, &mi, &mo };
+	int r;
 
+	if (len > SIZE_MAX / 2)
+		return -ENOMEM;
+	mo.len = len + (size_t)nchunks * RPF_TAG;
+	mo.p = malloc(RPF_HEADER_LEN + mo.len);
+	if (!mo.p)
+		return -ENOMEM;
+	r = rpf_header_serialize(h, mo.p);
+	mo.p += RPF_HEADER_LEN;
 	if (r == 0)
-		r = mem_write(&mo, hdr, sizeof(hdr));
-	if (r == 0)
-		r = pipeline_run(&io, true, hdr, h, key, threads, NULL);
+		r = pipeline_run(&io, true, len, mo.p - RPF_HEADER_LEN, h, key, threads, NULL);
+	mo.p -= RPF_HEADER_LEN;
 	if (r < 0) {
 		free(mo.p);
 		return r;
 	}
 	*ret = mo.p;
-	*ret_len = mo.len;
+	*ret_len = RPF_HEADER_LEN + mo.len;
 	return 0;
 }
 
@@ -650,9 +677,9 @@ int rpf_decrypt_buf(const unsigned char *in, size_t len, const unsigned char pk[
 {
 	struct rpf_header h;
 	unsigned char key[RPF_KEY_BYTES];
-	struct mem_in mi = { in, len, RPF_HEADER_LEN };
-	struct mem_out mo = { 0 };
-	struct rpf_io io = { mem_read, mem_write, &mi, &mo };
+	struct mem_at mi = { 0 }, mo = { 0 };
+	struct rpf_io io = { mem_pread, mem_pwrite, &mi, &mo };
+	uint64_t body;
 	int r;
 
 	if (e)
@@ -663,17 +690,24 @@ int rpf_decrypt_buf(const unsigned char *in, size_t len, const unsigned char pk[
 	r = rpf_unwrap(&h, pk, sk, key);
 	if (r < 0)
 		return rpf_fail(e, r, rpf_strerror(r));
-	r = pipeline_run(&io, false, in, &h, key, threads, e);
+	body = len - RPF_HEADER_LEN;
+	mi.src = in + RPF_HEADER_LEN;
+	mi.len = (size_t)body;
+	/* The plaintext is never longer than the sealed body; its exact length is known on success. */
+	mo.len = (size_t)body;
+	mo.p = malloc(mo.len ? mo.len : 1);
+	if (!mo.p) {
+		sodium_memzero(key, sizeof(key));
+		return rpf_fail(e, -ENOMEM, rpf_strerror(-ENOMEM));
+	}
+	r = pipeline_run(&io, false, body, in, &h, key, threads, e);
 	sodium_memzero(key, sizeof(key));
 	if (r < 0) {
-		if (mo.p)
-			sodium_memzero(mo.p, mo.cap);
+		sodium_memzero(mo.p, mo.len);
 		free(mo.p);
 		return r;
 	}
-	*ret = mo.p ? mo.p : malloc(1);
-	*ret_len = mo.len;
-	if (!*ret)
-		return -ENOMEM;
+	*ret = mo.p;
+	*ret_len = (size_t)(body - chunk_count(body, RPF_CT_CHUNK) * RPF_TAG);
 	return 0;
 }

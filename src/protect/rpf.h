@@ -15,8 +15,9 @@
  * the server's X25519 key-wrapping key together with the file id, so that
  * the server hands a key out only for the file it was sealed for.
  *
- * Encryption and decryption run on a pool of threads over a bounded ring of
- * chunks and write in order: memory stays flat whatever the file size.
+ * Encryption and decryption run on a pool of threads, each reading,
+ * sealing or opening and writing its own batches of chunks at their
+ * offsets: memory stays flat whatever the file size.
  * Nothing here logs or keeps key material beyond the call; keys are wiped.
  */
 #ifndef RAMPART_RPF_H
@@ -110,27 +111,33 @@ int rpf_unwrap(const struct rpf_header *h, const unsigned char pk[RPF_PK_BYTES],
 	       const unsigned char sk[RPF_SK_BYTES], unsigned char ret_key[RPF_KEY_BYTES]);
 
 /*
- * Encrypts everything read from @in_fd to @out_fd: the header, then the
- * chunks.  @threads 0 means one per online CPU.  Returns 0, -errno for I/O
- * errors, -ENOMEM, or RPF_E_CRYPTO.
+ * Encrypts @in_fd, from its current offset to its end, to @out_fd at its
+ * current offset: the header, then the chunks; @out_fd's offset is left
+ * after them.  Both must be regular files (positional I/O from several
+ * threads).  @threads 0 means one per online CPU.  Returns 0, -ESPIPE for
+ * an input that is not a regular file, -EIO when the input changed size
+ * meanwhile, other -errno for I/O errors, -ENOMEM, -EFBIG, or RPF_E_CRYPTO.
  */
 int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
 		   const unsigned char key[RPF_KEY_BYTES], unsigned threads);
 
 /*
- * Decrypts the chunks read from @in_fd (positioned just after the header
- * @hdr_bytes, which is the associated data) to @out_fd.  Plaintext is
- * written in order as chunks verify; the caller must discard the output
- * unless 0 is returned.  Returns 0, -errno, -ENOMEM, RPF_E_AUTH (@e names
- * the chunk), RPF_E_TRUNCATED or RPF_E_CRYPTO.
+ * Decrypts the chunks of @in_fd (a regular file positioned just after the
+ * header @hdr_bytes, which is the associated data) to @out_fd (a regular
+ * file, from its current offset).  Plaintext is written only once its own
+ * chunk verified, in batches that may land out of order; after a failure
+ * nothing later is started, but the caller must discard the output unless
+ * 0 is returned.  Returns 0, -ESPIPE (not a regular file), -errno,
+ * -ENOMEM, RPF_E_AUTH (@e names the lowest failing chunk), RPF_E_TRUNCATED
+ * or RPF_E_CRYPTO.
  */
 int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEADER_LEN],
 		   const struct rpf_header *h, const unsigned char key[RPF_KEY_BYTES],
 		   unsigned threads, struct rpf_err *e);
 
 /*
- * Whole-buffer helpers for tests and tools: the same format and code path
- * as the fd functions, through pipes-free memory I/O.  *ret (malloc'd) and
+ * Whole-buffer helpers for tests and tools: the same format and pipeline
+ * as the fd functions, over memory.  *ret (malloc'd) and
  * *ret_len are set only on success.
  */
 int rpf_encrypt_buf(const void *in, size_t len, const struct rpf_header *h,

@@ -42,6 +42,11 @@ enum http_route_flags {
 	HTTP_AUTH_NONE = 1 << 0,        /* public */
 	HTTP_AUTH_SCIM = 1 << 1,        /* SCIM token only */
 	HTTP_AUTH_OPTIONAL = 1 << 2,    /* principal filled when credentials are sent */
+	/*
+	 * Ed25519-signed device request (endpoint/devsig.h): the authenticator
+	 * leaves the principal anonymous and the handler verifies the signature.
+	 */
+	HTTP_AUTH_DEVICE = 1 << 3,
 	/* Body (default: JSON for POST/PUT/PATCH, none otherwise). */
 	HTTP_BODY_CSV = 1 << 4,         /* text/csv, up to the import limit */
 	HTTP_BODY_SCIM = 1 << 5,        /* application/scim+json or application/json */

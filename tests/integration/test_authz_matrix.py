@@ -44,6 +44,8 @@ AUDIT = "AADDADDUD"
 SCIM = "DDDDDDDUA"
 FILE_READ_IN = "AAADADDUD"   # a protected file owned by the manager's report
 FILE_OPEN = "AAAAAADUD"      # a file granted to role:employee: partner staff are not on it
+EP_READ = "AAADADDUD"        # enrollment tokens and devices, in scope
+DEVICE_SIGNED = "UUUUUUUUU"  # device-signed: a person's credentials are not a signature
 
 # method, path template, target, expectations
 TABLE = [
@@ -119,6 +121,16 @@ TABLE = [
     ("GET", "/api/v1/files/{id}/access", "in", FILE_READ_IN),
     ("GET", "/api/v1/files/{id}/access", "out", READ_OUT),
     ("POST", "/api/v1/files/{id}/open", "in", FILE_OPEN),
+    ("GET", "/api/v1/endpoint/enrollment-tokens", None, EP_READ),
+    ("POST", "/api/v1/endpoint/enrollment-tokens", "in", MANAGE_IN),
+    ("POST", "/api/v1/endpoint/enrollment-tokens", "out", MANAGE_OUT),
+    ("DELETE", "/api/v1/endpoint/enrollment-tokens/{id}", "in", MANAGE_IN),
+    ("DELETE", "/api/v1/endpoint/enrollment-tokens/{id}", "out", MANAGE_OUT),
+    ("POST", "/api/v1/endpoint/enroll", None, PUBLIC),
+    ("POST", "/api/v1/endpoint/checkin", None, DEVICE_SIGNED),
+    ("GET", "/api/v1/devices", None, EP_READ),
+    ("GET", "/api/v1/devices/{id}", "in", EP_READ),
+    ("GET", "/api/v1/devices/{id}", "out", READ_OUT),
     # Last: these end sessions or change the actor's password.
     ("POST", "/api/v1/me/password", None, SELF),
     ("POST", "/api/v1/auth/logout", None, SELF),
@@ -331,6 +343,8 @@ class AuthzMatrix(ServerTestCase):
             path, req = self.prepare_scim(method, template, target)
         elif template.startswith("/api/v1/files"):
             path, req = self.prepare_files(method, template, target)
+        elif template.startswith("/api/v1/endpoint/") or template.startswith("/api/v1/devices"):
+            path, req = self.prepare_endpoint(method, template, target)
         elif "/transfers" in template or template in ("/api/v1/requests", "/x/{token}"):
             path, req = self.prepare_exchange(method, template, target, role, c)
         return path, req, cleanup
@@ -392,6 +406,43 @@ class AuthzMatrix(ServerTestCase):
         elif template.endswith("/open"):
             req["json"] = {"header": header, "client_key": base64.b64encode(bytes(range(32))).decode()}
         return template.replace("{id}", fid), req
+
+    def endpoint_unit(self, target):
+        who = self.cast["report"] if target in ("in", None) else self.cast["out"]
+        return who["org_unit"]["path"]
+
+    def endpoint_token(self, target, uses=1):
+        r = self.admin.post("/api/v1/endpoint/enrollment-tokens",
+                            json={"org_unit": self.endpoint_unit(target), "uses": uses})
+        self.assertStatus(r, 201)
+        return r.json
+
+    def endpoint_enroll_body(self, token):
+        n = self.unique()
+        return {"token": token, "hostname": "matrix-pc-%d" % n, "machine_id": "%032x" % n,
+                "public_key": base64.b64encode(os.urandom(32)).decode()}
+
+    def prepare_endpoint(self, method, template, target):
+        """Endpoint rows: a fresh token for every cell; one device per target unit."""
+        req = {}
+        if template == "/api/v1/endpoint/enrollment-tokens" and method == "POST":
+            req["json"] = {"org_unit": self.endpoint_unit(target), "uses": 1, "expires": "1h"}
+        elif template == "/api/v1/endpoint/enrollment-tokens/{id}":
+            return template.replace("{id}", self.endpoint_token(target)["id"]), req
+        elif template == "/api/v1/endpoint/enroll":
+            req["json"] = self.endpoint_enroll_body(self.endpoint_token(None)["token"])
+        elif template == "/api/v1/endpoint/checkin":
+            req["json"] = {"agent_version": "matrix"}
+        elif template == "/api/v1/devices/{id}":
+            devices = type(self).__dict__.get("devices") or {}
+            if target not in devices:
+                body = self.endpoint_enroll_body(self.endpoint_token(target)["token"])
+                r = self.server.client().post("/api/v1/endpoint/enroll", json=body, auth=False)
+                self.assertStatus(r, 201)
+                devices[target] = r.json["device_id"]
+                type(self).devices = devices
+            return template.replace("{id}", devices[target]), req
+        return template, req
 
     def totp_code(self, role, secret):
         """A code for a step this person has not used yet (waits at most one step)."""

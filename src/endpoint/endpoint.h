@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * endpoint: enrolled devices, their posture reports and compliance.
+ *
+ * Trust: administrators create enrollment tokens per org unit (expiring,
+ * limited uses, only SHA-256 stored).  A device enrolls with one and its
+ * Ed25519 public key, and is answered the server's policy-signing public key
+ * (DATA/policy_sign.key, a 32-byte seed, mode 0600, created at first start).
+ * Every later device request is signed (devsig.h); the server refuses a
+ * timestamp outside the window and any signature it has accepted before,
+ * using a table in the database so that a replay is refused by every server
+ * sharing it.
+ *
+ * Compliance: each check-in is evaluated against the baseline
+ * (endpoint_evaluate): every requirement pass or fail with a reason; the
+ * device is compliant when all pass.  Reports and results are kept.
+ *
+ * Authorization (endpoint_may), default deny:
+ *   admin, security_officer  every token and device
+ *   security_manager         tokens and devices of units in their subtree
+ *   auditor                  reads every token and device
+ *   everyone else, SCIM      nothing
+ * Device requests are authorized by their signature alone.
+ */
+#ifndef RAMPART_ENDPOINT_H
+#define RAMPART_ENDPOINT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/principal.h"
+
+struct http_server;
+
+enum endpoint_action {
+	ENDPOINT_TOKEN_CREATE,
+	ENDPOINT_TOKEN_REVOKE,
+	ENDPOINT_READ,        /* tokens and devices */
+};
+
+/*
+ * True if @p may do @a on an object of the unit at @org_path.  With
+ * @org_path NULL: whether @p may do @a on some unit at all (lists, which
+ * are then filtered by scope).
+ */
+bool endpoint_may(const struct principal *p, enum endpoint_action a, const char *org_path);
+
+/* Baseline thresholds. */
+#define ENDPOINT_AV_MAX_AGE_S (7 * 24 * 3600)
+
+/*
+ * Evaluates posture report @report against the default baseline: disk
+ * encryption on the root file system, an active nftables ruleset, antivirus
+ * signatures younger than ENDPOINT_AV_MAX_AGE_S, an agent version.  Sets
+ * *ret_results to a new array of {"id","pass","reason"} and *ret_compliant.
+ * Returns 0 or -ENOMEM.
+ */
+int endpoint_evaluate(const json_t *report, json_t **ret_results, bool *ret_compliant);
+
+/*
+ * Loads (creating on first start) the policy-signing key in @data_dir.
+ * Returns 0, -errno or ERR_INVALID (wrong size or mode).
+ */
+int endpoint_keys_load(const char *data_dir);
+
+/* Frees the key memory; safe when not loaded. */
+void endpoint_keys_free(void);
+
+/*
+ * Registers /api/v1/endpoint/enrollment-tokens..., /api/v1/endpoint/enroll,
+ * /api/v1/endpoint/checkin and /api/v1/devices...  Returns 0 or -ENOMEM.
+ */
+int endpoint_routes(struct http_server *s);
+
+#endif

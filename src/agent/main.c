@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * rampart-agent: the endpoint agent.
+ *
+ *   rampart-agent enroll --server URL --token T [--org UNIT] [--owner LOGIN]
+ *   rampart-agent posture [--json] [--root DIR]
+ *   rampart-agent checkin [--root DIR] [--json]
+ * common: [--state-dir DIR] (default /var/lib/rampart-agent) [--ca FILE]
+ *
+ * State directory: device.key (Ed25519 secret key, 64 bytes, mode 0600),
+ * device.json (device id, server URL, pinned server policy key, org unit)
+ * and packages.json (the package list last acknowledged by the server, so
+ * that later check-ins send only the changes).
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/posture.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/rtime.h"
+#include "common/str.h"
+#include "endpoint/devsig.h"
+
+#define A_PATH 4096
+#define A_MAX_RESPONSE ((size_t)1 << 20)
+#define A_DEFAULT_STATE "/var/lib/rampart-agent"
+
+struct opts {
+	const char *server, *token, *org, *owner, *state_dir, *root, *ca;
+	bool json;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: rampart-agent enroll --server URL --token TOKEN [--org UNIT] [--owner LOGIN]\n"
+	      "       rampart-agent posture [--json] [--root DIR]\n"
+	      "       rampart-agent checkin [--root DIR] [--json]\n"
+	      "options: --state-dir DIR (default " A_DEFAULT_STATE "), --ca FILE (TLS trust)\n", f);
+}
+
+static int a_path(char *out, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Writes @len bytes to @path atomically (temporary file, fsync, rename) with @mode. */
+static int a_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[A_PATH];
+	const char *p = data;
+	int fd, r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (r == 0 && fchmod(fd, mode) < 0)
+		r = -errno;
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+static int a_write_json(const char *dir, const char *name, const json_t *v)
+{
+	char path[A_PATH], *text;
+	int r;
+
+	r = a_path(path, sizeof(path), dir, name);
+	if (r < 0)
+		return r;
+	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return -ENOMEM;
+	r = a_write_file(path, text, strlen(text), 0600);
+	free(text);
+	return r;
+}
+
+static int a_read_json(const char *dir, const char *name, json_t **ret)
+{
+	char path[A_PATH], *data;
+	json_error_t je;
+	size_t len;
+	json_t *v;
+	int r;
+
+	r = a_path(path, sizeof(path), dir, name);
+	if (r == 0)
+		r = posture_read_file(NULL, path, POSTURE_MAX_FILE, &data, &len);
+	if (r < 0)
+		return r;
+	v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	free(data);
+	if (!v)
+		return ERR_INVALID;
+	*ret = v;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+struct a_resp {
+	struct buf body;
+	long status;
+};
+
+static size_t a_curl_write(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct a_resp *resp = ud;
+
+	return buf_append(&resp->body, data, size * nmemb) < 0 ? 0 : size * nmemb;
+}
+
+/*
+ * POSTs @body to @server + @path, signed with @sk as @device_id when @sk is
+ * given.  Returns 0 with the status and the parsed JSON answer (NULL when
+ * none) or a negative error when the server could not be reached.
+ */
+static int a_post(const struct opts *o, const char *server, const char *path, const char *body,
+		  const char *device_id, const unsigned char *sk, long *ret_status, json_t **ret_json)
+{
+	char url[A_PATH], h_dev[128], h_ts[64], h_sig[128], sig[DEVSIG_SIG_B64_SIZE];
+	struct curl_slist *hdrs = NULL;
+	struct a_resp resp = { .status = 0 };
+	int64_t ts = rtime_now_ms();
+	CURL *c;
+	CURLcode cr;
+	int r = 0;
+
+	if (snprintf(url, sizeof(url), "%s%s", server, path) >= (int)sizeof(url))
+		return -ENAMETOOLONG;
+	c = curl_easy_init();
+	if (!c)
+		return -ENOMEM;
+	buf_init(&resp.body, A_MAX_RESPONSE);
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	if (sk) {
+		r = devsig_sign(sk, "POST", path, ts, body, strlen(body), sig);
+		if (r == 0 && (snprintf(h_dev, sizeof(h_dev), "%s: %s", DEVSIG_HDR_DEVICE, device_id) >= (int)sizeof(h_dev) ||
+			       snprintf(h_ts, sizeof(h_ts), "%s: %lld", DEVSIG_HDR_TIMESTAMP, (long long)ts) >= (int)sizeof(h_ts) ||
+			       snprintf(h_sig, sizeof(h_sig), "%s: %s", DEVSIG_HDR_SIGNATURE, sig) >= (int)sizeof(h_sig)))
+			r = ERR_INVALID;
+		if (r == 0) {
+			hdrs = curl_slist_append(hdrs, h_dev);
+			hdrs = curl_slist_append(hdrs, h_ts);
+			hdrs = curl_slist_append(hdrs, h_sig);
+		}
+	}
+	if (r == 0) {
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, a_curl_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
+		curl_easy_setopt(c, CURLOPT_USERAGENT, "rampart-agent/" RAMPART_VERSION);
+		if (o->ca)
+			curl_easy_setopt(c, CURLOPT_CAINFO, o->ca);
+		cr = curl_easy_perform(c);
+		if (cr != CURLE_OK) {
+			fprintf(stderr, "rampart-agent: %s: %s\n", url, curl_easy_strerror(cr));
+			r = -EIO;
+		}
+	}
+	if (r == 0) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+		*ret_status = resp.status;
+		*ret_json = resp.body.len ? json_loadb(resp.body.data, resp.body.len, 0, NULL) : NULL;
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	buf_done(&resp.body);
+	return r;
+}
+
+static void a_print_error(long status, const json_t *ans)
+{
+	const char *msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+
+	fprintf(stderr, "rampart-agent: server answered %ld: %s\n", status, msg ? msg : "(no message)");
+}
+
+/* ---------------------------------------------------------------- enroll */
+
+static int cmd_enroll(const struct opts *o)
+{
+	unsigned char pk[DEVSIG_PK_BYTES], *sk = NULL;
+	char pk_b64[DEVSIG_PK_B64_SIZE], path[A_PATH], *machine_id = NULL, host[256];
+	json_t *req = NULL, *ans = NULL, *state = NULL;
+	const char *did, *spk;
+	unsigned char spk_raw[DEVSIG_PK_BYTES];
+	struct stat st;
+	long status = 0;
+	char *body = NULL;
+	size_t len;
+	int r;
+
+	if (!o->server || !o->token) {
+		fputs("rampart-agent: enroll needs --server and --token\n", stderr);
+		return 2;
+	}
+	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "rampart-agent: cannot create %s: %s\n", o->state_dir, strerror(errno));
+		return 1;
+	}
+	if (a_path(path, sizeof(path), o->state_dir, "device.json") < 0 || stat(path, &st) == 0) {
+		fprintf(stderr, "rampart-agent: %s exists: this PC is already enrolled\n", path);
+		return 1;
+	}
+	r = posture_read_file(o->root, "/etc/machine-id", POSTURE_MAX_SMALL_FILE, &machine_id, &len);
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: cannot read /etc/machine-id: %s\n", err_str(r));
+		return 1;
+	}
+	while (len && (machine_id[len - 1] == '\n' || machine_id[len - 1] == ' '))
+		machine_id[--len] = '\0';
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		str_copy(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+
+	sk = sodium_malloc(DEVSIG_SK_BYTES);
+	if (!sk) {
+		free(machine_id);
+		return 1;
+	}
+	crypto_sign_keypair(pk, sk);
+	devsig_b64_encode(pk, sizeof(pk), pk_b64, sizeof(pk_b64));
+	req = json_pack("{s:s, s:s, s:s, s:s}", "token", o->token, "hostname", host, "machine_id", machine_id,
+			"public_key", pk_b64);
+	free(machine_id);
+	if (req && o->org)
+		json_object_set_new(req, "org_unit", json_string(o->org));
+	if (req && o->owner)
+		json_object_set_new(req, "owner", json_string(o->owner));
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	if (req && body) {
+		/* A token is sensitive: wipe our copy once it has been sent. */
+		r = a_post(o, o->server, "/api/v1/endpoint/enroll", body, NULL, NULL, &status, &ans);
+		sodium_memzero(body, strlen(body));
+	} else {
+		r = -ENOMEM;
+	}
+	free(body);
+	json_decref(req);
+	if (r < 0)
+		goto out;
+	if (status != 201) {
+		a_print_error(status, ans);
+		r = -EACCES;
+		goto out;
+	}
+	did = json_string_value(json_object_get(ans, "device_id"));
+	spk = json_string_value(json_object_get(ans, "server_public_key"));
+	if (!did || !spk || devsig_b64_decode(spk, spk_raw, sizeof(spk_raw)) < 0) {
+		fputs("rampart-agent: the server's answer lacks the device id or its key\n", stderr);
+		r = ERR_INVALID;
+		goto out;
+	}
+	r = a_path(path, sizeof(path), o->state_dir, "device.key");
+	if (r == 0)
+		r = a_write_file(path, sk, DEVSIG_SK_BYTES, 0600);
+	state = json_pack("{s:s, s:s, s:s, s:O?}", "device_id", did, "server", o->server,
+			  "server_public_key", spk, "org_unit", json_object_get(ans, "org_unit"));
+	if (r == 0)
+		r = state ? a_write_json(o->state_dir, "device.json", state) : -ENOMEM;
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: cannot save the device state in %s: %s\n", o->state_dir, err_str(r));
+		goto out;
+	}
+	if (o->json) {
+		char *t = json_dumps(state, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		if (t)
+			puts(t);
+		free(t);
+	} else {
+		printf("enrolled as device %s\n", did);
+	}
+out:
+	sodium_free(sk);
+	json_decref(ans);
+	json_decref(state);
+	return r < 0 ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- posture, checkin */
+
+static int a_print_json(const json_t *v)
+{
+	char *t = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (!t)
+		return -ENOMEM;
+	puts(t);
+	free(t);
+	return 0;
+}
+
+static int cmd_posture(const struct opts *o)
+{
+	json_t *rep = NULL;
+	int r;
+
+	r = posture_collect(o->root, &rep);
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: cannot collect the posture: %s\n", err_str(r));
+		return 1;
+	}
+	if (o->json) {
+		r = a_print_json(rep);
+	} else {
+		json_t *os = json_object_get(rep, "os"), *pk = json_object_get(rep, "packages");
+
+		printf("os: %s\nkernel: %s\npackages: %zu\n",
+		       json_string_value(json_object_get(os, "pretty_name")) ?: "unknown",
+		       json_string_value(json_object_get(json_object_get(rep, "kernel"), "release")) ?: "unknown",
+		       json_array_size(json_object_get(pk, "items")));
+	}
+	json_decref(rep);
+	return r < 0 ? 1 : 0;
+}
+
+/* name -> [version, source] of a package list. */
+static json_t *a_pkg_map(const json_t *items)
+{
+	json_t *m = json_object(), *it;
+	size_t i;
+
+	json_array_foreach(items, i, it) {
+		const char *n = json_string_value(json_object_get(it, "name"));
+
+		if (m && n)
+			json_object_set_new(m, n, json_pack("[O, O]", json_object_get(it, "version"),
+							    json_object_get(it, "source")));
+	}
+	return m;
+}
+
+/*
+ * Replaces the report's full package list by the changes against the list
+ * last acknowledged (@prev, a name map), when there is one.
+ */
+static int a_pkg_delta(json_t *rep, const json_t *prev)
+{
+	json_t *pk = json_object_get(rep, "packages"), *items = json_object_get(pk, "items");
+	json_t *cur = a_pkg_map(items), *changed = json_array(), *removed = json_array(), *v, *it;
+	const char *name;
+	size_t i;
+
+	if (!cur || !changed || !removed) {
+		json_decref(cur);
+		json_decref(changed);
+		json_decref(removed);
+		return -ENOMEM;
+	}
+	json_array_foreach(items, i, it) {
+		name = json_string_value(json_object_get(it, "name"));
+		if (!json_equal(json_object_get(prev, name), json_object_get(cur, name)))
+			json_array_append(changed, it);
+	}
+	json_object_foreach((json_t *)prev, name, v)
+		if (!json_object_get(cur, name))
+			json_array_append_new(removed, json_string(name));
+	json_decref(cur);
+	json_object_set_new(rep, "packages", json_pack("{s:s, s:o, s:o}", "mode", "delta", "items", changed,
+						       "removed", removed));
+	return 0;
+}
+
+static int cmd_checkin(const struct opts *o)
+{
+	json_t *state = NULL, *rep = NULL, *ans = NULL, *prev = NULL, *full = NULL;
+	unsigned char *sk = NULL;
+	char path[A_PATH], *body = NULL, *key = NULL;
+	const char *did, *server;
+	long status = 0;
+	size_t len = 0;
+	int r;
+
+	r = a_read_json(o->state_dir, "device.json", &state);
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: not enrolled (no device.json in %s)\n", o->state_dir);
+		return 1;
+	}
+	did = json_string_value(json_object_get(state, "device_id"));
+	server = o->server ? o->server : json_string_value(json_object_get(state, "server"));
+	sk = sodium_malloc(DEVSIG_SK_BYTES);
+	r = sk && did && server ? a_path(path, sizeof(path), o->state_dir, "device.key") : ERR_INVALID;
+	if (r == 0)
+		r = posture_read_file(NULL, path, DEVSIG_SK_BYTES + 1, &key, &len);
+	if (r == 0 && len != DEVSIG_SK_BYTES)
+		r = ERR_INVALID;
+	if (r == 0)
+		memcpy(sk, key, DEVSIG_SK_BYTES);
+	if (key) {
+		sodium_memzero(key, len);
+		free(key);
+	}
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: cannot load the device key in %s: %s\n", o->state_dir, err_str(r));
+		goto out;
+	}
+	r = posture_collect(o->root, &rep);
+	if (r < 0)
+		goto out;
+	full = json_deep_copy(json_object_get(json_object_get(rep, "packages"), "items"));
+	if (json_is_array(full) && a_read_json(o->state_dir, "packages.json", &prev) == 0 && json_is_object(prev))
+		r = a_pkg_delta(rep, prev);
+	body = r == 0 ? json_dumps(rep, JSON_COMPACT) : NULL;
+	if (!body) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = a_post(o, server, "/api/v1/endpoint/checkin", body, did, sk, &status, &ans);
+	if (r < 0)
+		goto out;
+	if (status != 200) {
+		a_print_error(status, ans);
+		r = -EACCES;
+		goto out;
+	}
+	if (json_is_array(full)) {
+		json_t *m = a_pkg_map(full);
+
+		/* Only an acknowledged list becomes the base of the next delta. */
+		r = m ? a_write_json(o->state_dir, "packages.json", m) : -ENOMEM;
+		json_decref(m);
+		if (r < 0)
+			fprintf(stderr, "rampart-agent: cannot save packages.json: %s\n", err_str(r));
+	}
+	if (o->json)
+		a_print_json(ans);
+	else
+		printf("checked in: %s\n", json_string_value(json_object_get(ans, "state")) ?: "unknown");
+out:
+	sodium_free(sk);
+	free(body);
+	json_decref(state);
+	json_decref(rep);
+	json_decref(ans);
+	json_decref(prev);
+	json_decref(full);
+	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "server", required_argument, NULL, 's' }, { "token", required_argument, NULL, 't' },
+		{ "org", required_argument, NULL, 'o' }, { "owner", required_argument, NULL, 'w' },
+		{ "state-dir", required_argument, NULL, 'd' }, { "root", required_argument, NULL, 'r' },
+		{ "ca", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .state_dir = A_DEFAULT_STATE, .root = "/" };
+	const char *cmd;
+	int ch, rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	cmd = argv[1];
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 's': o.server = optarg; break;
+		case 't': o.token = optarg; break;
+		case 'o': o.org = optarg; break;
+		case 'w': o.owner = optarg; break;
+		case 'd': o.state_dir = optarg; break;
+		case 'r': o.root = optarg; break;
+		case 'c': o.ca = optarg; break;
+		case 'j': o.json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs("rampart-agent: cannot initialize libsodium or libcurl\n", stderr);
+		return 1;
+	}
+	if (strcmp(cmd, "enroll") == 0)
+		rc = cmd_enroll(&o);
+	else if (strcmp(cmd, "posture") == 0)
+		rc = cmd_posture(&o);
+	else if (strcmp(cmd, "checkin") == 0)
+		rc = cmd_checkin(&o);
+	else {
+		usage(stderr);
+		rc = 2;
+	}
+	curl_global_cleanup();
+	return rc;
+}

@@ -249,7 +249,15 @@ static int cmd_enroll(const struct opts *o)
 	}
 	while (len && (machine_id[len - 1] == '\n' || machine_id[len - 1] == ' '))
 		machine_id[--len] = '\0';
-	if (gethostname(host, sizeof(host) - 1) < 0)
+	/* The same name the posture report gives: /etc/hostname under the root, else the kernel's. */
+	r = posture_read_file(o->root, "/etc/hostname", POSTURE_MAX_SMALL_FILE, &body, &len);
+	if (r == 0) {
+		body[strcspn(body, " \t\r\n")] = '\0';
+		r = body[0] ? str_copy(host, sizeof(host), body) : ERR_INVALID;
+		free(body);
+		body = NULL;
+	}
+	if (r < 0 && gethostname(host, sizeof(host) - 1) < 0)
 		str_copy(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 

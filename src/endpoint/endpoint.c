@@ -190,7 +190,7 @@ struct ep_unit {
 /* Finds a unit by id or path.  Returns 0, ERR_NOT_FOUND or a store error. */
 static int ep_unit_find(struct store_conn *c, const char *key, struct ep_unit *u)
 {
-	struct store_stmt *q;
+	struct store_stmt *q = NULL;
 	int r;
 
 	r = store_query(c, "SELECT id, path FROM org_units WHERE id = $1 OR path = $1",
@@ -257,7 +257,7 @@ static int h_token_create(struct http_req *req, struct http_resp *resp)
 	int64_t uses = 1, life = EP_DEFAULT_TOKEN_LIFE_MS, now = rtime_now_ms();
 	char token[RCRYPTO_TOKEN_SIZE], hash[RCRYPTO_HASH_HEX_SIZE], id[ULID_SIZE];
 	struct ep_unit u;
-	struct store_stmt *q;
+	struct store_stmt *q = NULL;
 	json_t *body, *out = NULL;
 	int r;
 
@@ -330,7 +330,7 @@ static int h_token_list(struct http_req *req, struct http_resp *resp)
 	const char *cursor;
 	int64_t limit, n = 0, now = rtime_now_ms();
 	char last[ULID_SIZE] = "";
-	struct store_stmt *q;
+	struct store_stmt *q = NULL;
 	json_t *items;
 	int r;
 
@@ -370,7 +370,7 @@ static int h_token_delete(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	const char *id = http_req_param(req, "id");
 	char path[PRINCIPAL_PATH_SIZE] = "";
-	struct store_stmt *q;
+	struct store_stmt *q = NULL;
 	int r;
 
 	if (!endpoint_may(p, ENDPOINT_TOKEN_REVOKE, NULL))
@@ -435,7 +435,7 @@ static int h_enroll(struct http_req *req, struct http_resp *resp)
 	char hash[RCRYPTO_HASH_HEX_SIZE], id[ULID_SIZE], tok_id[ULID_SIZE] = "", owner_id[ULID_SIZE] = "";
 	char spk[DEVSIG_PK_B64_SIZE];
 	struct ep_unit tu, u;
-	struct store_stmt *q;
+	struct store_stmt *q = NULL;
 	int64_t now = rtime_now_ms();
 	json_t *body;
 	int r;
@@ -567,7 +567,7 @@ static int ep_device_verify(struct http_req *req, struct store_conn *c, struct e
 	size_t blen = 0, body_len = 0;
 	const char *body = http_req_body(req, &body_len);
 	int64_t ts, now = rtime_now_ms();
-	struct store_stmt *q;
+	struct store_stmt *q = NULL;
 	int r;
 
 	if (!did || !ts_s || !sig || !ids_is_ulid(did) || strlen(sig) >= DEVSIG_SIG_B64_SIZE)
@@ -797,7 +797,7 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 	const char *cursor, *state = http_req_query(req, "state");
 	int64_t limit, n = 0;
 	char last[ULID_SIZE] = "";
-	struct store_stmt *q;
+	struct store_stmt *q = NULL;
 	struct buf sql;
 	json_t *items;
 	int r;
@@ -855,7 +855,7 @@ static int h_device_show(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	const char *id = http_req_param(req, "id");
 	char path[PRINCIPAL_PATH_SIZE] = "", report_id[ULID_SIZE] = "";
-	struct store_stmt *q;
+	struct store_stmt *q = NULL;
 	json_t *out = NULL, *history;
 	int64_t npkg = 0;
 	struct buf sql;
@@ -911,6 +911,7 @@ static int h_device_show(struct http_req *req, struct http_resp *resp)
 		if (h)
 			jsonx_set_time(h, "received_at", store_col_i64(q, 1));
 		json_array_append_new(history, h);
+		r = 0;
 	}
 	store_stmt_free(q);
 	if (r < 0) {

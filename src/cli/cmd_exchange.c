@@ -247,7 +247,8 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		printf("Sent %lld file(s), %s (transfer %s).\n",
 		       (long long)json_integer_value(json_object_get(res, "files")), n,
 		       out_clean(id, sizeof(id), out_str(res, "id")));
-		x_print_mail(out_str(res, "mail"), out_str(res, "to"), "link");
+		x_print_mail(strcmp(out_str(res, "state"), "pending_approval") == 0 ? "pending_approval" :
+			     out_str(res, "mail"), out_str(res, "to"), "link");
 		fputs("Link:     ", stdout);
 		out_put_clean(stdout, out_str(res, "url"));
 		fputs("\nPassword: ", stdout);
@@ -342,30 +343,36 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 /* ---------------------------------------------------------------- transfers */
 
 static const char transfers_help[] =
-"Usage: rampart transfers [list] [--mine] [--json]\n"
+"Usage: rampart transfers [list] [--mine | --pending] [--json]\n"
 "       rampart transfers show ID [--json]\n"
 "       rampart transfers revoke ID\n"
+"       rampart transfers approve ID | reject ID\n"
 "\n"
 "list    the transfers you may see: your own; everyone's for administrators,\n"
 "        security officers and auditors; your subtree's for a security\n"
-"        manager.  --mine: only your own.  States: sent, opened, downloaded,\n"
-"        requested, expired, burned, revoked (and pending_approval,\n"
-"        rejected where approval is required).\n"
+"        manager.  --mine: only your own.  --pending: transfers of your\n"
+"        reports (every one for an admin) waiting for your approval.\n"
+"        States: sent, opened, downloaded, requested, expired, burned,\n"
+"        revoked, pending_approval, rejected.\n"
 "show    one transfer: recipient, state, files, every download (when, from\n"
 "        which address)\n"
-"revoke  ends a transfer before it is used; its files are deleted at once\n";
+"revoke  ends a transfer before it is used; its files are deleted at once\n"
+"approve a transfer waiting for approval (you are the sender's manager or an\n"
+"        admin): its link is mailed to the recipient now\n"
+"reject  a transfer waiting for approval: it ends, its files are deleted\n";
 
 static int transfers_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mine", no_argument, NULL, 'M' },
+		{ "pending", no_argument, NULL, 'P' },
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "transfers list", transfers_help, "", opts };
 	static const char *const hdr[] = { "ID", "KIND", "STATE", "PEER", "FILES", "SIZE", "OWNER",
 					   "CREATED", "EXPIRES" };
 	struct table *t;
-	bool mine = false;
+	bool mine = false, pending = false;
 	json_t *list = NULL, *v;
 	struct client *c;
 	struct cli_args a;
@@ -374,16 +381,22 @@ static int transfers_list(struct cli *cli, int argc, char **argv)
 
 	if (cli_args_init(&a, &cmd, argc, argv) < 0)
 		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
+	while ((o = cli_opt(cli, &a)) > 0) {
 		if (o == 'M')
 			mine = true;
+		else if (o == 'P')
+			pending = true;
+	}
 	if (o < 0)
 		return a.exit;
 	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
 		return rc;
+	if (mine && pending)
+		return cli_usage(cmd.name, "--mine and --pending do not go together");
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
-	r = cli_fetch_list(cli, mine ? "/api/v1/transfers?mine=1" : "/api/v1/transfers", true, &list);
+	r = cli_fetch_list(cli, pending ? "/api/v1/transfers?approval=pending" :
+			   mine ? "/api/v1/transfers?mine=1" : "/api/v1/transfers", true, &list);
 	if (r < 0)
 		return client_fail(c, r, "cannot list transfers");
 	if (cli->json) {
@@ -480,6 +493,16 @@ static int transfers_show(struct cli *cli, int argc, char **argv)
 	snprintf(n, sizeof(n), "%lld", (long long)json_integer_value(json_object_get(res, "password_failures")));
 	out_kv("wrong passwords", n);
 	out_kv("mail", out_str(res, "mail"));
+	if (*out_str(res, "approval") && strcmp(out_str(res, "approval"), "none") != 0) {
+		out_kv("approval", out_str(res, "approval"));
+		if (*out_str(res, "decided_by")) {
+			char line[200], who[100];
+
+			snprintf(line, sizeof(line), "%s at %s", out_clean(who, sizeof(who), out_str(res, "decided_by")),
+				 out_time(tm, sizeof(tm), out_str(res, "decided_at")));
+			out_kv("decided", line);
+		}
+	}
 	if (*out_str(res, "ended_at"))
 		out_kv("ended", out_time(tm, sizeof(tm), out_str(res, "ended_at")));
 	json_array_foreach(json_object_get(res, "files"), i, v) {
@@ -532,12 +555,64 @@ static int transfers_revoke(struct cli *cli, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/* transfers approve ID / transfers reject ID. */
+static int transfers_decide(struct cli *cli, int argc, char **argv, bool approve)
+{
+	static const struct cli_cmd approve_cmd = { "transfers approve", transfers_help, "", NULL };
+	static const struct cli_cmd reject_cmd = { "transfers reject", transfers_help, "", NULL };
+	const struct cli_cmd *cmd = approve ? &approve_cmd : &reject_cmd;
+	json_t *res = NULL;
+	struct client *c;
+	struct cli_args a;
+	char id[64], mail[32];
+	int o, r, rc;
+
+	if (cli_args_init(&a, cmd, argc, argv) < 0)
+		return CLI_EXIT_USAGE;
+	while ((o = cli_opt(cli, &a)) > 0)
+		;
+	if (o < 0)
+		return a.exit;
+	if ((rc = cli_positional(&a, 1, 1, "transfer ID (see 'rampart transfers list --pending')")) != 0)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_EXIT_USAGE;
+	r = transfers_call(c, "POST", argv[a.pos], approve ? "approve" : "reject", &res);
+	if (r < 0) {
+		json_decref(res);
+		return client_fail(c, r, approve ? "the transfer was not approved" : "the transfer was not rejected");
+	}
+	out_clean(id, sizeof(id), argv[a.pos]);
+	if (cli->json)
+		out_json(res);
+	else if (!approve)
+		printf("Transfer %s rejected; its files are deleted.\n", id);
+	else
+		printf("Transfer %s approved; %s.\n", id,
+		       strcmp(out_clean(mail, sizeof(mail), out_str(res, "mail")), "sent") == 0 ?
+		       "the link was mailed to the recipient" : "the mail could not be sent: the sender can pass the link on");
+	json_decref(res);
+	return CLI_EXIT_OK;
+}
+
+static int transfers_approve(struct cli *cli, int argc, char **argv)
+{
+	return transfers_decide(cli, argc, argv, true);
+}
+
+static int transfers_reject(struct cli *cli, int argc, char **argv)
+{
+	return transfers_decide(cli, argc, argv, false);
+}
+
 int cmd_transfers(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
 		{ "list", transfers_list },
 		{ "show", transfers_show },
 		{ "revoke", transfers_revoke },
+		{ "approve", transfers_approve },
+		{ "reject", transfers_reject },
 		{ NULL, NULL },
 	};
 	char *list_argv[] = { argv[0], (char *)"list", NULL };

@@ -10,6 +10,15 @@
  * -> active; awaiting_upload -> receiving -> active for requests; active ->
  * revoked | expired | burned.  A used-up transfer stays active with
  * downloads_left = 0.
+ *
+ * Approval (migration 0004): a transfer sent by someone whose org unit (or
+ * a unit above it) requires approval, to an address that is no person's in
+ * the directory, is created with approval = 'pending'.  Its link cannot be
+ * used and is not mailed; the link is kept sealed (XChaCha20-Poly1305 under
+ * the server's secret key, the transfer id as additional data) in held_link
+ * until the sender's manager or an administrator (never the sender) decides.
+ * Approving mails the link and empties held_link; rejecting ends the
+ * transfer (status revoked, approval rejected) and deletes its files.
  */
 #include "exchange/exchange.h"
 
@@ -64,7 +73,10 @@ bool exchange_may(const struct principal *p, enum exchange_action a, const struc
 	case EXCHANGE_CREATE:
 		return true;
 	case EXCHANGE_SWEEP:
+	case EXCHANGE_CONFIGURE:
 		return principal_has(p, ROLE_ADMIN);
+	case EXCHANGE_READ_SETTINGS:
+		return principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR);
 	case EXCHANGE_READ:
 	case EXCHANGE_REVOKE:
 		if (!t)
@@ -326,10 +338,11 @@ struct x_row {
 	unsigned char salt[XC_SALT];
 	unsigned char check[32];
 	int64_t expires_at, downloads_left, failures, file_count;
+	char approval[16];
 };
 
 #define X_ROW_COLS "id, kind, owner_id, owner_org_path, peer_email, status, kdf_salt, key_check, " \
-		   "expires_at, downloads_left, failures, file_count"
+		   "expires_at, downloads_left, failures, file_count, approval"
 
 static int x_row_read(struct store_stmt *q, struct x_row *x)
 {
@@ -354,6 +367,8 @@ static int x_row_read(struct store_stmt *q, struct x_row *x)
 	x->downloads_left = store_col_i64(q, 9);
 	x->failures = store_col_i64(q, 10);
 	x->file_count = store_col_i64(q, 11);
+	if (str_copy(x->approval, sizeof(x->approval), store_col_text(q, 12)) < 0)
+		return ERR_STORE;
 	return 0;
 }
 
@@ -388,12 +403,16 @@ static int x_row_by_id(struct store_conn *c, const char *id, struct x_row *x)
 	return x_row_by(c, "SELECT " X_ROW_COLS " FROM exchange_transfers WHERE id = $1", id, x);
 }
 
-static const char *x_state(const char *status, int64_t expires_at, int64_t downloads_left,
-			   bool opened, bool downloaded, int64_t now)
+static const char *x_state(const char *status, const char *approval, int64_t expires_at,
+			   int64_t downloads_left, bool opened, bool downloaded, int64_t now)
 {
+	if (strcmp(approval, "rejected") == 0)
+		return "rejected";
 	if (strcmp(status, "active") == 0) {
 		if (expires_at <= now)
 			return "expired";
+		if (strcmp(approval, "pending") == 0)
+			return "pending_approval";
 		if (downloads_left <= 0 || downloaded)
 			return "downloaded";
 		return opened ? "opened" : "sent";
@@ -406,8 +425,9 @@ static const char *x_state(const char *status, int64_t expires_at, int64_t downl
 static const char *const x_list_cols =
 	"SELECT t.id, t.kind, t.status, t.owner_id, p.login, t.peer_email, t.message, t.created_at, "
 	"t.expires_at, t.downloads_max, t.downloads_left, t.failures, t.total_bytes, t.file_count, "
-	"t.opened_at, t.downloaded_at, t.downloaded_from, t.ended_at, t.mail_status, t.owner_org_path "
-	"FROM exchange_transfers t JOIN people p ON p.id = t.owner_id ";
+	"t.opened_at, t.downloaded_at, t.downloaded_from, t.ended_at, t.mail_status, t.owner_org_path, "
+	"t.approval, t.decided_at, d.login "
+	"FROM exchange_transfers t JOIN people p ON p.id = t.owner_id LEFT JOIN people d ON d.id = t.decided_by ";
 
 static json_t *x_row_json(struct store_stmt *q, int64_t now)
 {
@@ -418,7 +438,7 @@ static json_t *x_row_json(struct store_stmt *q, int64_t now)
 		return NULL;
 	jsonx_set_str(o, "id", store_col_text(q, 0));
 	jsonx_set_str(o, "kind", store_col_text(q, 1));
-	jsonx_set_str(o, "state", x_state(store_col_text(q, 2), store_col_i64(q, 8),
+	jsonx_set_str(o, "state", x_state(store_col_text(q, 2), store_col_text(q, 20), store_col_i64(q, 8),
 					  store_col_i64(q, 10), opened, downloaded, now));
 	json_object_set_new(o, "owner", json_pack("{s:s?, s:s?}", "id", store_col_text(q, 3),
 						   "login", store_col_text(q, 4)));
@@ -436,6 +456,11 @@ static json_t *x_row_json(struct store_stmt *q, int64_t now)
 	jsonx_set_str(o, "downloaded_from", store_col_text(q, 16));
 	jsonx_set_time(o, "ended_at", store_col_i64(q, 17));
 	jsonx_set_str(o, "mail", store_col_text(q, 18));
+	jsonx_set_str(o, "approval", store_col_text(q, 20));
+	if (!store_col_is_null(q, 21)) {
+		jsonx_set_time(o, "decided_at", store_col_i64(q, 21));
+		jsonx_set_str(o, "decided_by", store_col_text(q, 22));
+	}
 	return o;
 }
 
@@ -500,10 +525,121 @@ static int x_page_gone(struct http_resp *resp, const char *state)
 	return ERR_CONFLICT;
 }
 
+/* The page for a link whose transfer waits for approval: nothing is counted or consumed. */
+static int x_page_pending(struct http_resp *resp)
+{
+	x_page(resp, 403, "Not available yet",
+	       "This transfer waits for approval in the sender's organization. Try again later.", NULL);
+	return ERR_FORBIDDEN;
+}
+
 static int x_page_not_found(struct http_resp *resp)
 {
 	x_page(resp, 404, "Link not valid", "This link is not valid. Check that you copied all of it.", NULL);
 	return ERR_NOT_FOUND;
+}
+
+/* ---------------------------------------------------------------- approval */
+
+#define X_HOLD_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define X_HOLD_ABYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define X_HOLD_MAX (X_HOLD_NONCE + RCRYPTO_TOKEN_SIZE + X_HOLD_ABYTES)
+
+/*
+ * Whether a transfer from a sender in @org_path to @to waits for approval:
+ * 1 when the sender's unit or one above it requires it and @to is not the
+ * email of a person in the directory (retired people count as outside),
+ * 0 when not, or a store error (the caller refuses the transfer then).
+ */
+static int x_approval_needed(struct store_conn *c, const char *org_path, const char *to)
+{
+	int64_t n = 0;
+	int r;
+
+	if (!org_path[0])
+		return 0;
+	r = store_query_i64(c, "SELECT count(*) FROM exchange_approval_units a JOIN org_units o "
+			       "ON o.id = a.org_unit_id WHERE a.required = 1 AND (o.path = $1 OR "
+			       "substr($1, 1, length(o.path) + 1) = o.path || '/')",
+			    STORE_ARGS(SA_TEXT(org_path)), &n);
+	if (r < 0 || n == 0)
+		return r < 0 ? r : 0;
+	r = store_query_i64(c, "SELECT count(*) FROM people WHERE lower(email) = lower($1) AND status <> 'retired'",
+			    STORE_ARGS(SA_TEXT(to)), &n);
+	if (r < 0)
+		return r;
+	return n == 0 ? 1 : 0;
+}
+
+/* True when @person_id is the manager of @owner_id in the directory. */
+static bool x_is_manager_of(struct store_conn *c, const char *person_id, const char *owner_id)
+{
+	int64_t n = 0;
+
+	if (!person_id[0])
+		return false;
+	return store_query_i64(c, "SELECT count(*) FROM people WHERE id = $1 AND manager_id = $2",
+			       STORE_ARGS(SA_TEXT(owner_id), SA_TEXT(person_id)), &n) == 0 && n > 0;
+}
+
+/* Seals @token for transfer @tid into @out (X_HOLD_MAX bytes); *ret_len its length. */
+static int x_hold_seal(const struct app *app, const char *tid, const char *token, unsigned char *out,
+		       size_t *ret_len)
+{
+	size_t n = strlen(token);
+	unsigned long long clen;
+
+	if (!app->secret_key || n >= RCRYPTO_TOKEN_SIZE)
+		return ERR_INTERNAL;
+	randombytes_buf(out, X_HOLD_NONCE);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + X_HOLD_NONCE, &clen, (const unsigned char *)token, n,
+						   (const unsigned char *)tid, strlen(tid), NULL, out,
+						   app->secret_key);
+	*ret_len = X_HOLD_NONCE + (size_t)clen;
+	return 0;
+}
+
+/* Opens a held link into @token (RCRYPTO_TOKEN_SIZE bytes).  ERR_INTERNAL when it does not open. */
+static int x_hold_open(const struct app *app, const char *tid, const void *blob, size_t len,
+		       char token[RCRYPTO_TOKEN_SIZE])
+{
+	const unsigned char *b = blob;
+	unsigned long long mlen;
+
+	if (!app->secret_key || !blob || len <= X_HOLD_NONCE + X_HOLD_ABYTES || len > X_HOLD_MAX)
+		return ERR_INTERNAL;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)token, &mlen, NULL, b + X_HOLD_NONCE,
+						       len - X_HOLD_NONCE, (const unsigned char *)tid, strlen(tid),
+						       b, app->secret_key) != 0 ||
+	    mlen >= RCRYPTO_TOKEN_SIZE) {
+		sodium_memzero(token, RCRYPTO_TOKEN_SIZE);
+		log_error("exchange: a held link does not open (altered, or another server key)", "transfer=%s", tid);
+		return ERR_INTERNAL;
+	}
+	token[mlen] = '\0';
+	return 0;
+}
+
+/*
+ * Mails @to the download link @url of a transfer from @sender.  Returns as
+ * x_mail.  The body holds the link: it is wiped and never logged.
+ */
+static int x_mail_link(const struct app *app, const char *sender, const char *to, const char *message,
+		       int64_t downloads, const char *url)
+{
+	char body[4096];
+	int r;
+
+	snprintf(body, sizeof(body),
+		 "%s sent you files through Rampart.\n\n%s%s%s"
+		 "Download them here:\n%s\n\n"
+		 "You need a password, which %s gives you another way (phone, chat).\n"
+		 "The link works %lld time(s) and expires at %s.\n",
+		 sender, message[0] ? "Message: " : "", message, message[0] ? "\n\n" : "",
+		 url, sender, (long long)downloads, "the time the sender chose");
+	r = x_mail(app, to, "Files for you from Rampart", body);
+	sodium_memzero(body, sizeof(body));
+	return r;
 }
 
 /* ---------------------------------------------------------------- upload */
@@ -533,6 +669,7 @@ struct xup {
 	char token[RCRYPTO_TOKEN_SIZE];
 	char tid[ULID_SIZE];
 	bool created, committed, receiving;
+	bool pending;               /* XUP_SEND: waits for approval; the link is held, not mailed */
 	unsigned char *key;         /* sodium_malloc'd, XC_KEY bytes */
 	char dir[700];
 	/* the file being written */
@@ -642,9 +779,10 @@ static int64_t x_quota_used(struct store_conn *c, const char *owner_id)
 static int xup_create(struct xup *u)
 {
 	const struct principal *p = http_req_principal(u->req);
-	unsigned char salt[XC_SALT], check[32];
+	unsigned char salt[XC_SALT], check[32], held[X_HOLD_MAX];
 	char hash[RCRYPTO_HASH_HEX_SIZE];
 	int64_t now = rtime_now_ms(), exp_ms;
+	size_t held_len = 0;
 	int r;
 
 	if (!x_email_ok(u->to))
@@ -659,6 +797,10 @@ static int xup_create(struct xup *u)
 		return xup_fail(u, ERR_INVALID, "expires", "expires is longer than the administrator allows");
 	if (u->downloads < 1 || u->downloads > u->app->cfg.exchange_max_downloads)
 		return xup_fail(u, ERR_INVALID, "downloads", "downloads is out of the allowed range");
+	r = x_approval_needed(u->c, p->org_path, u->to);
+	if (r < 0)
+		return r;
+	u->pending = r == 1;
 	u->quota_used = x_quota_used(u->c, p->person_id);
 	ids_ulid(u->tid, now);
 	x_password_new(u->password);
@@ -674,14 +816,21 @@ static int xup_create(struct xup *u)
 		return r;
 	xc_check(u->key, check);
 	rcrypto_token_hash(u->token, hash);
+	if (u->pending) {
+		r = x_hold_seal(u->app, u->tid, u->token, held, &held_len);
+		if (r < 0)
+			return r;
+	}
 	r = store_exec(u->c, "INSERT INTO exchange_transfers (id, kind, owner_id, owner_org_path, peer_email, "
 			     "message, token_hash, kdf_salt, key_check, status, created_at, updated_at, expires_at, "
-			     "downloads_max, downloads_left) VALUES ($1, 'send', $2, $3, $4, $5, $6, $7, $8, "
-			     "'uploading', $9, $9, $10, $11, $11)",
+			     "downloads_max, downloads_left, approval, held_link) VALUES ($1, 'send', $2, $3, $4, $5, "
+			     "$6, $7, $8, 'uploading', $9, $9, $10, $11, $11, $12, $13)",
 		       STORE_ARGS(SA_TEXT(u->tid), SA_TEXT(p->person_id), SA_TEXT(p->org_path), SA_TEXT(u->to),
 				  SA_TEXT(u->message), SA_TEXT(hash), SA_BLOB(salt, sizeof(salt)),
 				  SA_BLOB(check, sizeof(check)), SA_I64(now), SA_I64(now + exp_ms),
-				  SA_I64(u->downloads)));
+				  SA_I64(u->downloads), SA_TEXT(u->pending ? "pending" : "none"),
+				  u->pending ? SA_BLOB(held, held_len) : SA_NULL));
+	sodium_memzero(held, sizeof(held));
 	if (r < 0)
 		return r;
 	u->created = true;
@@ -1043,35 +1192,65 @@ static int x_send_upload(struct http_req *req, struct http_resp *resp, enum http
 	return r;
 }
 
+/* Tells the sender's manager (when there is one with an email) that a transfer waits; no link in it. */
+static void x_notify_approver(const struct app *app, struct http_req *req, struct store_conn *c,
+			      const struct principal *p, const char *tid, const char *to, unsigned nfiles)
+{
+	char email[X_MAX_EMAIL + 1] = "", body[2048];
+	struct store_stmt *q;
+	int r;
+
+	if (!app->cfg.smtp_url[0])
+		return;
+	if (store_query(c, "SELECT m.email FROM people s JOIN people m ON m.id = s.manager_id WHERE s.id = $1 "
+			   "AND m.status = 'active'", STORE_ARGS(SA_TEXT(p->person_id)), &q) == 0) {
+		if (store_step(q) == 1)
+			str_copy(email, sizeof(email), store_col_text(q, 0));
+		store_stmt_free(q);
+	}
+	if (!email[0] || !x_email_ok(email))
+		return;
+	snprintf(body, sizeof(body),
+		 "%s wants to send %u file(s) to %s, outside the organization, through Rampart.\n\n"
+		 "Their unit requires approval: the link is mailed only once you approve.\n"
+		 "Approve or reject transfer %s in the Rampart console, or with\n"
+		 "    rampart transfers approve %s\n    rampart transfers reject %s\n",
+		 p->login, nfiles, to, tid, tid, tid);
+	r = x_mail(app, email, "Rampart: a transfer waits for your approval", body);
+	audit_req(req, c, "exchange.notify", "transfer", tid, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,
+		  json_pack("{s:s, s:s}", "to", email, "reason", "approval"));
+}
+
 static int x_send_done(struct http_req *req, struct http_resp *resp)
 {
 	struct xup *u = http_req_ctx(req);
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
-	char url[600], body[4096];
+	char url[600];
 	const char *mail = "none";
 	json_t *out;
 	int r;
 
 	snprintf(url, sizeof(url), "%s/x/%s", app->cfg.public_url, u->token);
-	if (app->cfg.smtp_url[0]) {
-		snprintf(body, sizeof(body),
-			 "%s sent you files through Rampart.\n\n%s%s%s"
-			 "Download them here:\n%s\n\n"
-			 "You need a password, which %s gives you another way (phone, chat).\n"
-			 "The link works %lld time(s) and expires at %s.\n",
-			 p->login, u->message[0] ? "Message: " : "", u->message, u->message[0] ? "\n\n" : "",
-			 url, p->login, (long long)u->downloads, "the time the sender chose");
-		r = x_mail(app, u->to, "Files for you from Rampart", body);
-		sodium_memzero(body, sizeof(body));
+	if (u->pending) {
+		/* The link goes out only once approved. */
+		mail = "held";
+		store_exec(u->c, "UPDATE exchange_transfers SET mail_status = 'held' WHERE id = $1",
+			   STORE_ARGS(SA_TEXT(u->tid)));
+		audit_req(req, u->c, "exchange.approval_request", "transfer", u->tid, AUDIT_SUCCESS,
+			  json_pack("{s:s}", "to", u->to));
+		x_notify_approver(app, req, u->c, p, u->tid, u->to, u->nfiles);
+	} else if (app->cfg.smtp_url[0]) {
+		r = x_mail_link(app, p->login, u->to, u->message, u->downloads, url);
 		mail = r == 0 ? "sent" : "failed";
 		store_exec(u->c, "UPDATE exchange_transfers SET mail_status = $2 WHERE id = $1",
 			   STORE_ARGS(SA_TEXT(u->tid), SA_TEXT(mail)));
 		audit_req(req, u->c, "exchange.notify", "transfer", u->tid, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,
 			  json_pack("{s:s}", "to", u->to));
 	}
-	out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "id", u->tid, "url", url, "password", u->password,
-			"to", u->to, "files", (json_int_t)u->nfiles, "bytes", (json_int_t)u->total, "mail", mail);
+	out = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "id", u->tid, "url", url, "password",
+			u->password, "to", u->to, "files", (json_int_t)u->nfiles, "bytes", (json_int_t)u->total,
+			"mail", mail, "state", u->pending ? "pending_approval" : "sent");
 	sodium_memzero(url, sizeof(url));
 	return http_resp_json(resp, 201, out);
 }
@@ -1173,7 +1352,7 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
 	struct jsonx_err e = { "", "" };
-	const char *cursor, *mine = http_req_query(req, "mine");
+	const char *cursor, *mine = http_req_query(req, "mine"), *approval = http_req_query(req, "approval");
 	int64_t limit, now = rtime_now_ms(), n = 0;
 	struct buf sql;
 	struct store_stmt *q;
@@ -1191,8 +1370,17 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	buf_init(&sql, 4096);
 	buf_puts(&sql, x_list_cols);
+	if (approval && strcmp(approval, "pending") != 0)
+		return http_fail(resp, ERR_INVALID, "approval", "approval must be pending");
 	buf_puts(&sql, "WHERE t.status NOT IN ('uploading') AND ($1 = '' OR t.id < $1) ");
-	if ((mine && strcmp(mine, "1") == 0) ||
+	if (approval) {
+		/* What waits for the caller's decision: their reports' transfers, or every one for an admin. */
+		buf_puts(&sql, "AND t.approval = 'pending' AND t.status = 'active' AND t.owner_id <> $2 ");
+		if (principal_has(p, ROLE_ADMIN))
+			buf_puts(&sql, "AND $3 = $3 ");
+		else
+			buf_puts(&sql, "AND t.owner_id IN (SELECT id FROM people WHERE manager_id = $2) AND $3 = $3 ");
+	} else if ((mine && strcmp(mine, "1") == 0) ||
 	    !principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR | ROLE_SECURITY_MANAGER))
 		buf_puts(&sql, "AND t.owner_id = $2 ");
 	else if (!principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR))
@@ -1229,6 +1417,7 @@ static int x_load_authorized(struct http_req *req, struct store_conn *c, enum ex
 {
 	const struct principal *p = http_req_principal(req);
 	struct exchange_target t;
+	bool approver;
 	int r = x_row_by_id(c, http_req_param(req, "id"), x);
 
 	if (r < 0)
@@ -1236,9 +1425,12 @@ static int x_load_authorized(struct http_req *req, struct store_conn *c, enum ex
 	if (strcmp(x->status, "uploading") == 0)
 		return ERR_NOT_FOUND;
 	t = (struct exchange_target){ x->owner_id, x->owner_org_path };
-	if (!exchange_may(p, EXCHANGE_READ, &t))
+	/* The sender's manager sees a transfer waiting for their approval. */
+	approver = principal_is_authenticated(p) && p->via != VIA_SCIM_TOKEN &&
+		   strcmp(x->approval, "pending") == 0 && x_is_manager_of(c, p->person_id, x->owner_id);
+	if (!exchange_may(p, EXCHANGE_READ, &t) && !approver)
 		return ERR_NOT_FOUND;
-	if (!exchange_may(p, a, &t)) {
+	if (!exchange_may(p, a, &t) && !(a == EXCHANGE_READ && approver)) {
 		audit_req(req, c, "authz.denied", "transfer", x->id, AUDIT_DENIED, NULL);
 		return ERR_FORBIDDEN;
 	}
@@ -1319,7 +1511,7 @@ static int h_revoke(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	r = store_exec(c, "UPDATE exchange_transfers SET status = 'revoked', ended_at = $2, key_check = x'', "
-			  "kdf_salt = x'' WHERE id = $1 AND status IN ('active', 'awaiting_upload', 'receiving') "
+			  "kdf_salt = x'', held_link = NULL WHERE id = $1 AND status IN ('active', 'awaiting_upload', 'receiving') "
 			  "AND expires_at > $2 AND downloads_left > 0",
 		       STORE_ARGS(SA_TEXT(x.id), SA_I64(now)));
 	if (r < 0)
@@ -1346,6 +1538,192 @@ static int h_sweep(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	return http_resp_json(resp, 200, json_pack("{s:i}", "changed", r));
+}
+
+/* ---------------------------------------------------------------- API: approval */
+
+/* POST /api/v1/transfers/{id}/approve and /reject: the sender's manager or an admin, never the sender. */
+static int x_decide(struct http_req *req, struct http_resp *resp, bool approve)
+{
+	struct app *app = http_req_app(req);
+	const struct principal *p = http_req_principal(req);
+	struct store_conn *c = store_conn(app->store);
+	int64_t now = rtime_now_ms();
+	struct exchange_target t;
+	struct store_stmt *q;
+	char token[RCRYPTO_TOKEN_SIZE], url[600], sender[256] = "";
+	char message[X_MAX_MESSAGE + 1] = "";
+	int64_t downloads = 1;
+	const char *mail = "none";
+	struct x_row x;
+	int r;
+
+	if (!c)
+		return ERR_STORE;
+	if (!principal_is_authenticated(p) || p->via == VIA_SCIM_TOKEN)
+		return ERR_FORBIDDEN;
+	r = x_row_by_id(c, http_req_param(req, "id"), &x);
+	if (r < 0)
+		return r;
+	if (strcmp(x.status, "uploading") == 0)
+		return ERR_NOT_FOUND;
+	t = (struct exchange_target){ x.owner_id, x.owner_org_path };
+	if (strcmp(p->person_id, x.owner_id) == 0 ||
+	    !(principal_has(p, ROLE_ADMIN) || x_is_manager_of(c, p->person_id, x.owner_id))) {
+		if (!exchange_may(p, EXCHANGE_READ, &t))
+			return ERR_NOT_FOUND;
+		audit_req(req, c, "authz.denied", "transfer", x.id, AUDIT_DENIED,
+			  json_pack("{s:s}", "action", approve ? "approve" : "reject"));
+		return http_fail(resp, ERR_FORBIDDEN, NULL, strcmp(p->person_id, x.owner_id) == 0 ?
+				 "a sender cannot decide on their own transfer" :
+				 "only the sender's manager or an administrator decides");
+	}
+	if (strcmp(x.approval, "pending") != 0 || strcmp(x.status, "active") != 0 || x.expires_at <= now)
+		return http_fail(resp, ERR_CONFLICT, NULL, "the transfer is not waiting for approval");
+	if (!approve) {
+		r = store_exec(c, "UPDATE exchange_transfers SET approval = 'rejected', status = 'revoked', "
+				  "ended_at = $2, decided_by = $3, decided_at = $2, held_link = NULL, key_check = x'', "
+				  "kdf_salt = x'' WHERE id = $1 AND approval = 'pending' AND status = 'active'",
+			       STORE_ARGS(SA_TEXT(x.id), SA_I64(now), SA_TEXT(p->person_id)));
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return http_fail(resp, ERR_CONFLICT, NULL, "the transfer is not waiting for approval");
+		x_blobs_remove(app, x.id);
+		store_exec(c, "UPDATE exchange_transfers SET blobs_deleted = 1 WHERE id = $1", STORE_ARGS(SA_TEXT(x.id)));
+		audit_req(req, c, "exchange.reject", "transfer", x.id, AUDIT_SUCCESS, NULL);
+		return http_resp_json(resp, 200, x_detail_json(c, x.id));
+	}
+	/* Open the held link first: a link that does not open must not be marked approved. */
+	r = store_query(c, "SELECT t.held_link, t.message, t.downloads_max, p.login FROM exchange_transfers t "
+			   "JOIN people p ON p.id = t.owner_id WHERE t.id = $1", STORE_ARGS(SA_TEXT(x.id)), &q);
+	if (r < 0)
+		return r;
+	r = store_step(q);
+	if (r == 1) {
+		size_t n = 0;
+		const void *b = store_col_blob(q, 0, &n);
+
+		r = x_hold_open(app, x.id, b, n, token);
+		str_copy(message, sizeof(message), store_col_text(q, 1));
+		downloads = store_col_i64(q, 2);
+		str_copy(sender, sizeof(sender), store_col_text(q, 3));
+	} else if (r == 0) {
+		r = ERR_NOT_FOUND;
+	}
+	store_stmt_free(q);
+	if (r < 0)
+		return r;
+	r = store_exec(c, "UPDATE exchange_transfers SET approval = 'approved', held_link = NULL, decided_by = $3, "
+			  "decided_at = $2 WHERE id = $1 AND approval = 'pending' AND status = 'active' AND expires_at > $2",
+		       STORE_ARGS(SA_TEXT(x.id), SA_I64(now), SA_TEXT(p->person_id)));
+	if (r <= 0) {
+		sodium_memzero(token, sizeof(token));
+		return r < 0 ? r : http_fail(resp, ERR_CONFLICT, NULL, "the transfer is not waiting for approval");
+	}
+	audit_req(req, c, "exchange.approve", "transfer", x.id, AUDIT_SUCCESS, NULL);
+	if (app->cfg.smtp_url[0]) {
+		snprintf(url, sizeof(url), "%s/x/%s", app->cfg.public_url, token);
+		r = x_mail_link(app, sender, x.peer_email, message, downloads, url);
+		sodium_memzero(url, sizeof(url));
+		mail = r == 0 ? "sent" : "failed";
+		audit_req(req, c, "exchange.notify", "transfer", x.id, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,
+			  json_pack("{s:s}", "to", x.peer_email));
+	}
+	sodium_memzero(token, sizeof(token));
+	store_exec(c, "UPDATE exchange_transfers SET mail_status = $2 WHERE id = $1",
+		   STORE_ARGS(SA_TEXT(x.id), SA_TEXT(mail)));
+	return http_resp_json(resp, 200, x_detail_json(c, x.id));
+}
+
+static int h_approve(struct http_req *req, struct http_resp *resp)
+{
+	return x_decide(req, resp, true);
+}
+
+static int h_reject(struct http_req *req, struct http_resp *resp)
+{
+	return x_decide(req, resp, false);
+}
+
+/* GET /api/v1/exchange/approval: the units that require approval of external transfers. */
+static int h_approval_list(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	struct store_stmt *q;
+	json_t *items;
+	int r;
+
+	if (!exchange_may(http_req_principal(req), EXCHANGE_READ_SETTINGS, NULL))
+		return ERR_FORBIDDEN;
+	if (!c)
+		return ERR_STORE;
+	r = store_query(c, "SELECT o.id, o.path, a.updated_at FROM exchange_approval_units a JOIN org_units o "
+			   "ON o.id = a.org_unit_id WHERE a.required = 1 ORDER BY o.path", STORE_NOARGS, &q);
+	if (r < 0)
+		return r;
+	items = json_array();
+	while ((r = store_step(q)) == 1) {
+		json_t *o = json_pack("{s:s, s:s, s:b}", "org_unit", store_col_text(q, 0), "path",
+				      store_col_text(q, 1), "required", 1);
+
+		if (o)
+			jsonx_set_time(o, "updated_at", store_col_i64(q, 2));
+		json_array_append_new(items, o);
+	}
+	store_stmt_free(q);
+	if (r < 0) {
+		json_decref(items);
+		return r;
+	}
+	return http_resp_json(resp, 200, json_pack("{s:o}", "items", items));
+}
+
+/* PUT /api/v1/exchange/approval/{id}: {"required": bool} for the org unit {id} and the units under it. */
+static int h_approval_set(struct http_req *req, struct http_resp *resp)
+{
+	static const char *const keys[] = { "required", NULL };
+	struct app *app = http_req_app(req);
+	const struct principal *p = http_req_principal(req);
+	struct store_conn *c = store_conn(app->store);
+	struct jsonx_err e = { "", "" };
+	const char *id = http_req_param(req, "id");
+	char path[PRINCIPAL_PATH_SIZE] = "";
+	struct store_stmt *q;
+	bool required = false;
+	json_t *body;
+	int r;
+
+	if (!exchange_may(p, EXCHANGE_CONFIGURE, NULL))
+		return ERR_FORBIDDEN;
+	if (!c)
+		return ERR_STORE;
+	r = http_req_json(req, &body, &e);
+	if (r == 0)
+		r = jsonx_only_keys(body, keys, &e);
+	if (r == 0)
+		r = jsonx_get_bool(body, "required", true, &required, &e);
+	if (r < 0)
+		return http_fail_json(resp, &e);
+	r = store_query(c, "SELECT path FROM org_units WHERE id = $1", STORE_ARGS(SA_TEXT(id)), &q);
+	if (r < 0)
+		return r;
+	if (store_step(q) == 1)
+		str_copy(path, sizeof(path), store_col_text(q, 0));
+	store_stmt_free(q);
+	if (!path[0])
+		return ERR_NOT_FOUND;
+	r = store_exec(c, "INSERT INTO exchange_approval_units (org_unit_id, required, updated_by, updated_at) "
+			  "VALUES ($1, $2, $3, $4) ON CONFLICT (org_unit_id) DO UPDATE SET required = excluded.required, "
+			  "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+		       STORE_ARGS(SA_TEXT(id), SA_I64(required), SA_TEXT(p->person_id), SA_I64(rtime_now_ms())));
+	if (r < 0)
+		return r;
+	audit_req(req, c, "exchange.approval_setting", "org_unit", id, AUDIT_SUCCESS,
+		  json_pack("{s:s, s:b}", "path", path, "required", required));
+	return http_resp_json(resp, 200, json_pack("{s:s, s:s, s:b}", "org_unit", id, "path", path,
+						   "required", required));
 }
 
 /* ---------------------------------------------------------------- /x/{token} */
@@ -1386,6 +1764,8 @@ static int h_link_get(struct http_req *req, struct http_resp *resp)
 		return x_page_gone(resp, "expired");
 	if (x.downloads_left <= 0)
 		return x_page_gone(resp, "used");
+	if (strcmp(x.approval, "pending") == 0)
+		return x_page_pending(resp);
 	/* Seen, not used: a preview or a mail scanner may be what opened it. */
 	if (store_exec(c, "UPDATE exchange_transfers SET opened_at = $2 WHERE id = $1 AND opened_at IS NULL",
 		       STORE_ARGS(SA_TEXT(x.id), SA_I64(now))) == 1)
@@ -1473,6 +1853,8 @@ static int x_link_upload(struct http_req *req, struct http_resp *resp, enum http
 			return x_page_gone(resp, "expired");
 		if (u->row.downloads_left <= 0)
 			return x_page_gone(resp, "used");
+		if (strcmp(u->row.approval, "pending") == 0)
+			return x_page_pending(resp);
 		if (str_copy(u->token, sizeof(u->token), http_req_param(req, "token")) < 0)
 			return x_page_not_found(resp);
 		if (strcmp(u->row.status, "awaiting_upload") == 0) {
@@ -1861,7 +2243,7 @@ int exchange_sweep(struct app *app, struct store_conn *c)
 	store_stmt_free(q);
 	for (int i = 0; i < n; i++) {
 		r = store_exec(c, "UPDATE exchange_transfers SET status = 'expired', ended_at = $2, "
-				  "key_check = x'', kdf_salt = x'' WHERE id = $1 AND status = $3 AND expires_at <= $2",
+				  "key_check = x'', kdf_salt = x'', held_link = NULL WHERE id = $1 AND status = $3 AND expires_at <= $2",
 			       STORE_ARGS(SA_TEXT(ids[i]), SA_I64(now), SA_TEXT(kinds[i])));
 		if (r != 1)
 			continue;
@@ -1981,6 +2363,10 @@ int exchange_routes(struct http_server *s)
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/transfers", h_list, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/transfers/{id}", h_show, 0);
 	r = r ? r : http_route(s, HTTP_POST, "/api/v1/transfers/{id}/revoke", h_revoke, 0);
+	r = r ? r : http_route(s, HTTP_POST, "/api/v1/transfers/{id}/approve", h_approve, 0);
+	r = r ? r : http_route(s, HTTP_POST, "/api/v1/transfers/{id}/reject", h_reject, 0);
+	r = r ? r : http_route(s, HTTP_GET, "/api/v1/exchange/approval", h_approval_list, 0);
+	r = r ? r : http_route(s, HTTP_PUT, "/api/v1/exchange/approval/{id}", h_approval_set, 0);
 	r = r ? r : http_route(s, HTTP_POST, "/api/v1/requests", h_request_create, 0);
 	r = r ? r : http_route(s, HTTP_POST, "/api/v1/exchange/sweep", h_sweep, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/x/{token}", h_link_get, HTTP_AUTH_NONE);

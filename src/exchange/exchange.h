@@ -21,6 +21,9 @@
  *   admin, security_officer  reads and revokes every transfer
  *   security_manager      reads and revokes transfers of people in their subtree
  *   auditor               reads every transfer
+ *   sender's manager      reads, approves and rejects a transfer waiting for approval
+ *                         (admins approve and reject any; nobody their own)
+ *   approval settings     admin sets; admin, security_officer, auditor read
  *   SCIM tokens           nothing
  */
 #ifndef RAMPART_EXCHANGE_H
@@ -40,6 +43,8 @@ enum exchange_action {
 	EXCHANGE_READ,       /* see a transfer's state */
 	EXCHANGE_REVOKE,     /* end a transfer before it is used */
 	EXCHANGE_SWEEP,      /* run the sweeper now */
+	EXCHANGE_CONFIGURE,  /* set which org units need approval of external transfers */
+	EXCHANGE_READ_SETTINGS, /* see those settings */
 };
 
 /* A transfer as authorization needs it; NULL for actions without one. */
@@ -50,7 +55,10 @@ struct exchange_target {
 
 bool exchange_may(const struct principal *p, enum exchange_action a, const struct exchange_target *t);
 
-/* Registers /api/v1/transfers..., /api/v1/requests, /api/v1/exchange/sweep and /x/{token}. */
+/*
+ * Registers /api/v1/transfers... (with approve and reject), /api/v1/requests,
+ * /api/v1/exchange/sweep, /api/v1/exchange/approval and /x/{token}.
+ */
 int exchange_routes(struct http_server *s);
 
 /*

@@ -44,6 +44,7 @@ AUDIT = "AADDADDUD"
 SCIM = "DDDDDDDUA"
 FILE_READ_IN = "AAADADDUD"   # a protected file owned by the manager's report
 FILE_OPEN = "AAAAAADUD"      # a file granted to role:employee: partner staff are not on it
+APPROVE = "ADDADDDUD"        # a transfer by the manager's report waiting for approval
 EP_READ = "AAADADDUD"        # enrollment tokens and devices, in scope
 DEVICE_SIGNED = "UUUUUUUUU"  # device-signed: a person's credentials are not a signature
 
@@ -90,8 +91,12 @@ TABLE = [
     ("GET", "/api/v1/transfers/{id}", "out", READ_OUT),
     ("POST", "/api/v1/transfers/{id}/revoke", "own", SELF),
     ("POST", "/api/v1/transfers/{id}/revoke", "out", MANAGE_OUT),
+    ("POST", "/api/v1/transfers/{id}/approve", "in", APPROVE),
+    ("POST", "/api/v1/transfers/{id}/reject", "in", APPROVE),
     ("POST", "/api/v1/requests", None, SELF),
     ("POST", "/api/v1/exchange/sweep", None, "ADDDDDDUD"),
+    ("GET", "/api/v1/exchange/approval", None, AUDIT),
+    ("PUT", "/api/v1/exchange/approval/{id}", "out", "ADDDDDDUD"),
     ("GET", "/x/{token}", None, PUBLIC),
     ("POST", "/x/{token}", None, "AAAAAAAAD"),   # a SCIM token is refused anywhere else
     ("GET", "/scim/v2/ServiceProviderConfig", None, SCIM),
@@ -345,7 +350,8 @@ class AuthzMatrix(ServerTestCase):
             path, req = self.prepare_files(method, template, target)
         elif template.startswith("/api/v1/endpoint/") or template.startswith("/api/v1/devices"):
             path, req = self.prepare_endpoint(method, template, target)
-        elif "/transfers" in template or template in ("/api/v1/requests", "/x/{token}"):
+        elif "/transfers" in template or template in ("/api/v1/requests", "/x/{token}",
+                                                      "/api/v1/exchange/approval/{id}"):
             path, req = self.prepare_exchange(method, template, target, role, c)
         return path, req, cleanup
 
@@ -358,6 +364,22 @@ class AuthzMatrix(ServerTestCase):
         if template == "/api/v1/requests":
             req["json"] = {"from": "matrix@partner.example"}
             return template, req
+        if template == "/api/v1/exchange/approval/{id}":
+            units = {u["path"]: u["id"] for u in self.admin.get("/api/v1/org").json["items"]}
+            req["json"] = {"required": False}
+            return template.replace("{id}", units[self.cast["out"]["org_unit"]["path"]]), req
+        if template.endswith("/approve") or template.endswith("/reject"):
+            # The report's unit requires approval; each cell decides a new pending transfer of the report.
+            if getattr(type(self), "report_client", None) is None:
+                units = {u["path"]: u["id"] for u in self.admin.get("/api/v1/org").json["items"]}
+                unit = units[self.cast["report"]["org_unit"]["path"]]
+                self.assertStatus(self.admin.put("/api/v1/exchange/approval/" + unit, json={"required": True}), 200)
+                type(self).report_client = self.make_user(self.cast["report"]["id"], password=PW)
+            r = exchange_util.send(self.report_client)
+            self.assertStatus(r, 201)
+            self.assertEqual(r.json["state"], "pending_approval")
+            req["json"] = {}
+            return template.replace("{id}", r.json["id"]), req
         if "{id}" in template:
             if target == "out":
                 if getattr(type(self), "out_client", None) is None:

@@ -7,6 +7,8 @@
 #   2. HR import of 100,000 generated people through POST /api/v1/hr/import:
 #      wall time, people per second and rampartd's peak RSS; then the same
 #      file again (nothing to change) as the peer.
+#   3. scripts/bench-protect.sh and scripts/bench-exchange.sh (1 GiB through
+#      the exchange site against nginx, upload throughput, peak RSS).
 # No thresholds: figures only.  Usage: scripts/bench.sh [BUILD]
 # Environment: BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
 # BENCH_PEOPLE (100000).  Output is also kept in bench/out/.
@@ -246,5 +248,7 @@ print("   peak RSS per imported person: %.2f KiB; data directory: %.1f MiB" % ((
 PY
 echo ""
 scripts/bench-protect.sh "$BUILD"
+echo ""
+scripts/bench-exchange.sh "$BUILD"
 echo ""
 echo "bench: wrk reports and the first import's answer are in $OUTDIR/"

@@ -73,6 +73,9 @@ static const char main_help[] =
 "    transfers list | show | revoke\n"
 "                                  your transfers and requests\n"
 "    fetch URL [-o OUT]            download a one-time link (no account needed)\n"
+"    enrollment-tokens list | create | revoke\n"
+"                                  tokens with which PCs enroll (rampart-agent)\n"
+"    devices [list] | show ID      enrolled PCs and their compliance\n"
 "\n"
 "    A PERSON argument may be an id, a login, an employee number or an email.\n"
 "\n"
@@ -120,7 +123,7 @@ static const char main_help[] =
 static const char main_usage[] =
 "Usage: rampart [--server URL] [--ca FILE] [--json] COMMAND [ARGUMENTS...]\n"
 "Commands: login logout whoami passwd totp sessions org people roles hr tokens audit\n"
-"          protect open files send request transfers fetch\n"
+"          protect open files send request transfers fetch enrollment-tokens devices\n"
 "Run 'rampart --help' for the manual, 'rampart COMMAND --help' for a command.\n";
 
 struct command {
@@ -148,6 +151,8 @@ static const struct command commands[] = {
 	{ "request", cmd_request },
 	{ "transfers", cmd_transfers },
 	{ "fetch", cmd_fetch },
+	{ "enrollment-tokens", cmd_enrollment_tokens },
+	{ "devices", cmd_devices },
 	{ NULL, NULL },
 };
 

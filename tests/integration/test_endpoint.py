@@ -244,6 +244,43 @@ class Endpoint(ServerTestCase):
         body["token"] = "re_" + "A" * 43
         self.assertError(self.server.client().post("/api/v1/endpoint/enroll", json=body, auth=False), 401)
 
+    def rampart(self, *args, check=True):
+        home = os.path.join(self.tmp, "home")
+        os.makedirs(home, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
+        env.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+                   RAMPART_SERVER=self.server.url, RAMPART_TOKEN=self.admin.token)
+        p = subprocess.run([harness.cli_path()] + list(args), capture_output=True, text=True,
+                           timeout=120, env=env, stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            self.fail("rampart %s: %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def test_cli_enrollment_tokens_and_devices(self):
+        p = self.rampart("enrollment-tokens", "create", "--org", self.div1, "--uses", "2", "--expires", "1d")
+        token = p.stdout.strip()
+        self.assertTrue(token.startswith("re_"), p.stdout)
+        self.assertIn("2 uses", p.stderr)
+        created = json.loads(self.rampart("--json", "enrollment-tokens", "create", "--org", self.div1).stdout)
+        self.assertEqual(created["uses"], 1)
+        self.assertEqual(created["org_unit"]["path"], self.div1)
+        _, dev = self.enroll(token=token)
+        listed = json.loads(self.rampart("--json", "enrollment-tokens", "list").stdout)["items"]
+        self.assertIn(created["id"], [t["id"] for t in listed])
+        self.rampart("enrollment-tokens", "revoke", created["id"])
+        self.assertIn("revoked", self.rampart("enrollment-tokens", "list").stdout)
+
+        self.assertIn(dev["device_id"], self.rampart("devices").stdout)
+        items = json.loads(self.rampart("--json", "devices", "list", "--state", "unknown").stdout)["items"]
+        self.assertIn(dev["device_id"], [d["id"] for d in items])
+        shown = json.loads(self.rampart("--json", "devices", "show", dev["device_id"]).stdout)
+        self.assertEqual(shown["id"], dev["device_id"])
+        text = self.rampart("devices", "show", dev["device_id"]).stdout
+        self.assertIn("fixture-pc", text)
+        p = self.rampart("enrollment-tokens", "create", "--uses", "2", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--org", p.stderr)
+
     def test_security_manager_sees_only_their_division(self):
         _, dev = self.enroll(self.div1)
         people = self.all_people(status="active")

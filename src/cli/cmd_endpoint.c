@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * cmd_endpoint: enrollment tokens for rampart-agent and the devices they
+ * enrolled.  A new enrollment token is shown exactly once, alone on stdout
+ * so that it can be captured; the server keeps only its hash.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/out.h"
+#include "common/err.h"
+#include "common/str.h"
+
+static const char etokens_help[] =
+"Usage: rampart enrollment-tokens list [--json]\n"
+"       rampart enrollment-tokens create --org UNIT [--uses N] [--expires D] [--json]\n"
+"       rampart enrollment-tokens revoke ID\n"
+"\n"
+"list    enrollment tokens in your scope, with their state (active,\n"
+"        expired, used_up, revoked)\n"
+"create  creates a token with which PCs of UNIT (an org unit path or id)\n"
+"        enroll, and prints it once, alone on stdout, e.g.\n"
+"          T=$(rampart enrollment-tokens create --org 'Group/Company/Sales' --uses 50)\n"
+"          rampart-agent enroll --server URL --token \"$T\"\n"
+"          --uses N      how many PCs may enroll with it (default 1)\n"
+"          --expires D   lifetime such as 12h or 7d (default 7d, at most 365d)\n"
+"        --json prints the server's answer, token included.\n"
+"revoke  ends the token ID at once (devices enrolled with it stay)\n";
+
+static const char devices_help[] =
+"Usage: rampart devices [list] [--state compliant|non_compliant|unknown] [--json]\n"
+"       rampart devices show ID [--json]\n"
+"\n"
+"list    enrolled PCs in your scope with their compliance state\n"
+"show    one PC: its latest posture report, every baseline requirement\n"
+"        (pass or fail, with the reason) and the state history\n";
+
+static int et_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmd = { "enrollment-tokens list", etokens_help, "", NULL };
+	static const char *const hdr[] = { "ID", "ORG UNIT", "USES LEFT", "USES", "STATUS", "EXPIRES" };
+	struct table *t;
+	json_t *list = NULL, *v;
+	struct client *c;
+	struct cli_args a;
+	size_t i;
+	int o, r, rc;
+
+	if (cli_args_init(&a, &cmd, argc, argv) < 0)
+		return CLI_EXIT_USAGE;
+	while ((o = cli_opt(cli, &a)) > 0)
+		;
+	if (o < 0)
+		return a.exit;
+	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_EXIT_USAGE;
+	r = cli_fetch_list(cli, "/api/v1/endpoint/enrollment-tokens", true, &list);
+	if (r < 0)
+		return client_fail(c, r, "cannot list enrollment tokens");
+	if (cli->json) {
+		out_json(list);
+		json_decref(list);
+		return CLI_EXIT_OK;
+	}
+	t = table_new(6, hdr);
+	json_array_foreach(json_object_get(list, "items"), i, v) {
+		char left[24], uses[24], tm[64];
+		const char *row[] = {
+			out_str(v, "id"), out_str2(v, "org_unit", "path"), left, uses, out_str(v, "status"),
+			out_time(tm, sizeof(tm), out_str(v, "expires_at")),
+		};
+
+		snprintf(left, sizeof(left), "%lld", (long long)json_integer_value(json_object_get(v, "uses_left")));
+		snprintf(uses, sizeof(uses), "%lld", (long long)json_integer_value(json_object_get(v, "uses")));
+		if (t && table_add(t, row) < 0) {
+			table_free(t);
+			t = NULL;
+		}
+	}
+	if (t)
+		table_print(t, stdout);
+	table_free(t);
+	json_decref(list);
+	return t ? CLI_EXIT_OK : cli_fail("enrollment-tokens list: out of memory");
+}
+
+static int et_create(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "org", required_argument, NULL, 'o' },
+		{ "uses", required_argument, NULL, 'u' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ 0 }
+	};
+	static const struct cli_cmd cmd = { "enrollment-tokens create", etokens_help, "", opts };
+	const char *org = NULL, *expires = NULL, *token;
+	int64_t uses = 1, ms;
+	json_t *body, *res = NULL;
+	struct client *c;
+	struct cli_args a;
+	char id[64], unit[512], tm[64];
+	int o, r, rc;
+
+	if (cli_args_init(&a, &cmd, argc, argv) < 0)
+		return CLI_EXIT_USAGE;
+	while ((o = cli_opt(cli, &a)) > 0) {
+		if (o == 'o')
+			org = optarg;
+		else if (o == 'e')
+			expires = optarg;
+		else if (o == 'u' && str_parse_i64(optarg, 1, 100000, &uses) < 0)
+			return cli_usage(cmd.name, "--uses must be a number from 1 to 100000");
+	}
+	if (o < 0)
+		return a.exit;
+	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+		return rc;
+	if (!org || !org[0])
+		return cli_usage(cmd.name, "--org UNIT is required");
+	if (expires && (str_parse_duration_ms(expires, &ms) < 0 || ms <= 0))
+		return cli_usage(cmd.name, "--expires must be a duration such as 12h or 7d");
+	if (!(c = cli_client(cli)))
+		return CLI_EXIT_USAGE;
+	body = json_pack("{s:s, s:I}", "org_unit", org, "uses", (json_int_t)uses);
+	if (!body || (expires && json_object_set_new(body, "expires", json_string(expires)) < 0)) {
+		json_decref(body);
+		return cli_fail("enrollment-tokens create: out of memory");
+	}
+	r = client_call(c, "POST", "/api/v1/endpoint/enrollment-tokens", body, &res);
+	json_decref(body);
+	if (r < 0)
+		return client_fail(c, r, "the enrollment token was not created");
+	token = json_string_value(json_object_get(res, "token"));
+	if (cli->json) {
+		out_json(res);
+	} else if (!token) {
+		json_decref(res);
+		return cli_fail("enrollment-tokens create: the server's answer has no token");
+	} else {
+		fprintf(stderr, "Enrollment token %s for %s created (%lld uses, expires %s).\n"
+				"It is shown only now:\n",
+			out_clean(id, sizeof(id), out_str(res, "id")),
+			out_clean(unit, sizeof(unit), out_str2(res, "org_unit", "path")),
+			(long long)json_integer_value(json_object_get(res, "uses")),
+			out_time(tm, sizeof(tm), out_str(res, "expires_at")));
+		out_put_clean(stdout, token);
+		putchar('\n');
+	}
+	json_decref(res);
+	return CLI_EXIT_OK;
+}
+
+static int et_revoke(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmd = { "enrollment-tokens revoke", etokens_help, "", NULL };
+	struct client *c;
+	struct cli_args a;
+	struct buf path;
+	char clean[128];
+	int o, r, rc;
+
+	if (cli_args_init(&a, &cmd, argc, argv) < 0)
+		return CLI_EXIT_USAGE;
+	while ((o = cli_opt(cli, &a)) > 0)
+		;
+	if (o < 0)
+		return a.exit;
+	if ((rc = cli_positional(&a, 1, 1, "token ID (see 'rampart enrollment-tokens list')")) != 0)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_EXIT_USAGE;
+	buf_init(&path, 4096);
+	r = buf_puts(&path, "/api/v1/endpoint/enrollment-tokens/");
+	r = r < 0 ? r : client_escape(c, &path, argv[a.pos]);
+	r = r < 0 ? r : client_call(c, "DELETE", path.data, NULL, NULL);
+	buf_done(&path);
+	if (r < 0)
+		return client_fail(c, r, "the enrollment token was not revoked");
+	printf("Enrollment token %s revoked.\n", out_clean(clean, sizeof(clean), argv[a.pos]));
+	return CLI_EXIT_OK;
+}
+
+int cmd_enrollment_tokens(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_sub subs[] = {
+		{ "list", et_list },
+		{ "create", et_create },
+		{ "revoke", et_revoke },
+		{ NULL, NULL },
+	};
+
+	return cli_dispatch(cli, "enrollment-tokens", etokens_help, subs, argc, argv);
+}
+
+/* ---------------------------------------------------------------- devices */
+
+static int dev_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ 0 }
+	};
+	static const struct cli_cmd cmd = { "devices list", devices_help, "", opts };
+	static const char *const hdr[] = { "ID", "HOSTNAME", "ORG UNIT", "STATE", "LAST SEEN" };
+	const char *state = NULL;
+	json_t *list = NULL, *v;
+	struct table *t;
+	struct client *c;
+	struct cli_args a;
+	struct buf path;
+	size_t i;
+	int o, r, rc;
+
+	if (cli_args_init(&a, &cmd, argc, argv) < 0)
+		return CLI_EXIT_USAGE;
+	while ((o = cli_opt(cli, &a)) > 0)
+		if (o == 's')
+			state = optarg;
+	if (o < 0)
+		return a.exit;
+	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+		return rc;
+	if (state && strcmp(state, "compliant") != 0 && strcmp(state, "non_compliant") != 0 &&
+	    strcmp(state, "unknown") != 0)
+		return cli_usage(cmd.name, "--state must be compliant, non_compliant or unknown");
+	if (!(c = cli_client(cli)))
+		return CLI_EXIT_USAGE;
+	buf_init(&path, 4096);
+	r = buf_puts(&path, "/api/v1/devices");
+	if (r == 0 && state)
+		r = client_query(c, &path, "state", state);
+	r = r < 0 ? r : cli_fetch_list(cli, path.data, true, &list);
+	buf_done(&path);
+	if (r < 0)
+		return client_fail(c, r, "cannot list devices");
+	if (cli->json) {
+		out_json(list);
+		json_decref(list);
+		return CLI_EXIT_OK;
+	}
+	t = table_new(5, hdr);
+	json_array_foreach(json_object_get(list, "items"), i, v) {
+		char tm[64];
+		const char *row[] = {
+			out_str(v, "id"), out_str(v, "hostname"), out_str2(v, "org_unit", "path"), out_str(v, "state"),
+			out_time(tm, sizeof(tm), out_str(v, "last_seen_at")),
+		};
+
+		if (t && table_add(t, row) < 0) {
+			table_free(t);
+			t = NULL;
+		}
+	}
+	if (t)
+		table_print(t, stdout);
+	table_free(t);
+	json_decref(list);
+	return t ? CLI_EXIT_OK : cli_fail("devices list: out of memory");
+}
+
+static int dev_show(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmd = { "devices show", devices_help, "", NULL };
+	json_t *d = NULL, *v, *rep;
+	struct client *c;
+	struct cli_args a;
+	struct buf path;
+	char tm[64], line[512];
+	size_t i;
+	int o, r, rc;
+
+	if (cli_args_init(&a, &cmd, argc, argv) < 0)
+		return CLI_EXIT_USAGE;
+	while ((o = cli_opt(cli, &a)) > 0)
+		;
+	if (o < 0)
+		return a.exit;
+	if ((rc = cli_positional(&a, 1, 1, "device ID (see 'rampart devices list')")) != 0)
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_EXIT_USAGE;
+	buf_init(&path, 4096);
+	r = buf_puts(&path, "/api/v1/devices/");
+	r = r < 0 ? r : client_escape(c, &path, argv[a.pos]);
+	r = r < 0 ? r : client_call(c, "GET", path.data, NULL, &d);
+	buf_done(&path);
+	if (r < 0)
+		return client_fail(c, r, "cannot show the device");
+	if (cli->json) {
+		out_json(d);
+		json_decref(d);
+		return CLI_EXIT_OK;
+	}
+	rep = json_object_get(d, "report");
+	out_kv("id", out_str(d, "id"));
+	out_kv("hostname", out_str(d, "hostname"));
+	out_kv("machine id", out_str(d, "machine_id"));
+	out_kv("org unit", out_str2(d, "org_unit", "path"));
+	out_kv("owner", out_str2(d, "owner", "login"));
+	out_kv("state", out_str(d, "state"));
+	out_kv("last seen", out_time(tm, sizeof(tm), out_str(d, "last_seen_at")));
+	out_kv("os", out_str2(rep, "os", "pretty_name"));
+	out_kv("kernel", out_str2(rep, "kernel", "release"));
+	out_kv("agent", out_str(rep, "agent_version"));
+	printf("\nrequirements:\n");
+	json_array_foreach(json_object_get(d, "results"), i, v) {
+		char id[64], reason[300];
+
+		snprintf(line, sizeof(line), "  %-4s %-22s %s", json_is_true(json_object_get(v, "pass")) ? "pass" : "FAIL",
+			 out_clean(id, sizeof(id), out_str(v, "id")), out_clean(reason, sizeof(reason), out_str(v, "reason")));
+		puts(line);
+	}
+	printf("\nhistory:\n");
+	json_array_foreach(json_object_get(d, "history"), i, v) {
+		char st[32];
+
+		printf("  %s  %s\n", out_time(tm, sizeof(tm), out_str(v, "received_at")),
+		       out_clean(st, sizeof(st), out_str(v, "state")));
+	}
+	json_decref(d);
+	return CLI_EXIT_OK;
+}
+
+int cmd_devices(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_sub subs[] = {
+		{ "list", dev_list },
+		{ "show", dev_show },
+		{ NULL, NULL },
+	};
+
+	/* "rampart devices" alone, or with options only, lists. */
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+			return cli_dispatch(cli, "devices", devices_help, subs, argc, argv);
+		return dev_list(cli, argc, argv);
+	}
+	return cli_dispatch(cli, "devices", devices_help, subs, argc, argv);
+}

@@ -685,8 +685,12 @@ static size_t x_dl_data(char *p, size_t size, size_t n, void *ud)
 
 	if (!d->status)
 		curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
-	if (d->status != 200)
-		return buf_append(&d->errbody, p, len) < 0 ? 0 : len;
+	if (d->status != 200) {
+		/* An error page: its first 64 KiB are enough to say what went wrong. */
+		if (d->errbody.len + len <= X_ERRBODY_MAX)
+			buf_append(&d->errbody, p, len);
+		return len;
+	}
 	if (d->fd < 0) {
 		if (snprintf(d->tmp, sizeof(d->tmp), "%s/.rampart-fetch-XXXXXX", d->dir) >= (int)sizeof(d->tmp)) {
 			d->err = -ENAMETOOLONG;
@@ -845,7 +849,9 @@ static int x_split_link(const char *url, char *server, size_t size)
 	if (!x || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0))
 		return -EINVAL;
 	tok = x + 3;
-	if (!*tok || strlen(tok) > 200)
+	/* A token starts with a letter or digit: "." and ".." would be squashed into another path. */
+	if (!*tok || strlen(tok) > 200 || !((*tok >= 'a' && *tok <= 'z') || (*tok >= 'A' && *tok <= 'Z') ||
+					    (*tok >= '0' && *tok <= '9')))
 		return -EINVAL;
 	for (const char *s = tok; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||

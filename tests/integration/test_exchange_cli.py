@@ -217,6 +217,8 @@ class ExchangeCli(ServerTestCase):
         self.assertEqual(r.returncode, EXIT_FAILED)
         self.assertEqual(self.cli("send", f, "--to", "x@y.example").returncode, EXIT_AUTH)
         self.assertEqual(self.cli("fetch", "https://example.com/nope").returncode, EXIT_USAGE)
+        self.assertEqual(self.cli("fetch", self.server.url + "/x/..").returncode, EXIT_USAGE)
+        self.assertEqual(self.cli("fetch", "ftp://127.0.0.1/x/x_abc").returncode, EXIT_USAGE)
         r = self.cli("fetch", self.server.url + "/x/x_" + "B" * 43, "--password-file", self.pwfile("p"))
         self.assertEqual(r.returncode, EXIT_NOT_FOUND, r.stderr)
         r = self.cli("transfers", "show", "01ARZ3NDEKTSV4RRFFQ69G5FAV", token=self.admin.token)

@@ -216,6 +216,31 @@ class Endpoint(ServerTestCase):
         d = self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json
         self.assertEqual(len(d["history"]), 1)
 
+    def test_enroll_into_a_unit_below_with_an_owner(self):
+        units = [u["path"] for u in self.admin.get("/api/v1/org").json["items"]]
+        below = sorted(u for u in units if u.startswith(self.div1 + "/"))[0]
+        owner = [p for p in self.admin.get("/api/v1/people?limit=500").json["items"]
+                 if (p.get("org_unit") or {}).get("path") == below][0]
+        tok = self.token(self.div1, uses=3)
+        type(self).seq += 1
+        state = os.path.join(self.tmp, "state-%d" % self.seq)
+        self.agent("enroll", "--server", self.server.url, "--token", tok["token"], "--state-dir", state,
+                   "--root", self.root, "--org", below, "--owner", owner["login"])
+        with open(os.path.join(state, "device.json")) as f:
+            dev = json.load(f)
+        d = self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json
+        self.assertEqual(d["org_unit"]["path"], below)
+        self.assertEqual(d["owner"]["login"], owner["login"])
+        # A unit outside the token's subtree, and an unknown owner: refused, and no use is spent.
+        body = {"token": tok["token"], "hostname": "pc", "machine_id": "2" * 32,
+                "public_key": base64.b64encode(os.urandom(32)).decode(), "org_unit": self.div2}
+        self.assertError(self.server.client().post("/api/v1/endpoint/enroll", json=body, auth=False), 400)
+        body["org_unit"] = below
+        body["owner"] = "nobody-such-login"
+        self.assertError(self.server.client().post("/api/v1/endpoint/enroll", json=body, auth=False), 400)
+        listed = {t["id"]: t for t in self.admin.get("/api/v1/endpoint/enrollment-tokens?limit=500").json["items"]}
+        self.assertEqual(listed[tok["id"]]["uses_left"], 2)
+
     def test_used_up_expired_and_revoked_tokens_are_refused(self):
         tok = self.token(self.div1, uses=1)
         self.enroll(token=tok["token"])

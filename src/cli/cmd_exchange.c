@@ -36,12 +36,6 @@
 
 /* ---------------------------------------------------------------- progress */
 
-struct xprog {
-	const char *label;
-	struct timespec last;
-	bool shown;
-};
-
 static void x_fmt_bytes(char *out, size_t size, long long n)
 {
 	if (n < 1024)
@@ -54,33 +48,48 @@ static void x_fmt_bytes(char *out, size_t size, long long n)
 		snprintf(out, size, "%.2f GiB", (double)n / (1024.0 * 1024 * 1024));
 }
 
-/* Draws "label [#####     ]  42%  1.2 MiB / 2.9 MiB" on stderr, at most five times a second. */
-static int x_progress(void *ud, long long dltotal, long long dlnow, long long ultotal, long long ulnow)
-{
-	struct xprog *p = ud;
-	long long total = ultotal > 0 && ulnow < ultotal ? ultotal : dltotal > 0 ? dltotal : ultotal;
-	long long now_b = ultotal > 0 && ulnow < ultotal ? ulnow : dltotal > 0 ? dlnow : ulnow;
-	char a[32], b[32], bar[31];
-	struct timespec ts;
-	int pct, fill;
+struct xprog {
+	const char *label;
+	bool up;                   /* counts what is sent, not the answer */
+	struct timespec last;
+	bool shown;
+	long long now_b, total;    /* the last figures seen */
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (p->shown && (ts.tv_sec - p->last.tv_sec) * 1000 + (ts.tv_nsec - p->last.tv_nsec) / 1000000 < 200)
-		return 0;
-	if (total <= 0)
-		return 0;
-	p->last = ts;
-	p->shown = true;
-	pct = (int)(now_b * 100 / total);
+static void x_progress_draw(const struct xprog *p)
+{
+	char a[32], b[32], bar[31];
+	int pct = (int)(p->now_b * 100 / p->total), fill;
+
 	if (pct > 100)
 		pct = 100;
 	fill = pct * 30 / 100;
 	memset(bar, '#', (size_t)fill);
 	memset(bar + fill, ' ', (size_t)(30 - fill));
 	bar[30] = '\0';
-	x_fmt_bytes(a, sizeof(a), now_b);
-	x_fmt_bytes(b, sizeof(b), total);
+	x_fmt_bytes(a, sizeof(a), p->now_b);
+	x_fmt_bytes(b, sizeof(b), p->total);
 	fprintf(stderr, "\r%s [%s] %3d%%  %s / %s   ", p->label, bar, pct, a, b);
+}
+
+/* Draws "label [#####     ]  42%  1.2 MiB / 2.9 MiB" on stderr, at most five times a second. */
+static int x_progress(void *ud, long long dltotal, long long dlnow, long long ultotal, long long ulnow)
+{
+	struct xprog *p = ud;
+	long long total = p->up ? ultotal : dltotal;
+	long long now_b = p->up ? ulnow : dlnow;
+	struct timespec ts;
+
+	if (total <= 0)
+		return 0;
+	p->now_b = now_b;
+	p->total = total;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (p->shown && (ts.tv_sec - p->last.tv_sec) * 1000 + (ts.tv_nsec - p->last.tv_nsec) / 1000000 < 200)
+		return 0;
+	p->last = ts;
+	p->shown = true;
+	x_progress_draw(p);
 	return 0;
 }
 
@@ -92,10 +101,13 @@ static int x_progress_curl(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_
 	return cp->fn(cp->ud, (long long)dltotal, (long long)dlnow, (long long)ultotal, (long long)ulnow);
 }
 
+/* Draws the last figures (the end of the transfer, however far it got) and ends the line. */
 static void x_progress_end(struct xprog *p)
 {
-	if (p->shown)
+	if (p->shown) {
+		x_progress_draw(p);
 		fputc('\n', stderr);
+	}
 	p->shown = false;
 }
 
@@ -163,7 +175,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "send", send_help, "", opts };
 	const char *to = NULL, *expires = NULL, *downloads = NULL, *message = NULL;
-	struct xprog prog = { .label = "upload" };
+	struct xprog prog = { .label = "upload", .up = true };
 	struct client_progress cp = { x_progress, &prog };
 	curl_mimepart *part;
 	curl_mime *mime = NULL;

@@ -4,6 +4,10 @@ real SMTP server on loopback (the sink from test_exchange)."""
 
 import http.server
 import json
+import pty
+import select
+import signal
+import time
 import os
 import re
 import shutil
@@ -70,6 +74,73 @@ class ExchangeCli(ServerTestCase):
         for k in ("id", "url", "password"):
             self.assertIn(k, t)
         return t
+
+    def cli_pty(self, args, password, cwd, token=None, timeout=60):
+        """Runs rampart on a pseudo-terminal (stdin, stdout, stderr and /dev/tty), typing
+        @password after the prompt.  Returns (exit code, everything the terminal showed)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
+        env.update(HOME=self.tmp, XDG_CONFIG_HOME=os.path.join(self.tmp, "config"),
+                   RAMPART_SERVER=self.server.url)
+        if token:
+            env["RAMPART_TOKEN"] = token
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.chdir(cwd)
+                os.execve(harness.cli_path(), [harness.cli_path()] + list(args), env)
+            finally:
+                os._exit(127)
+        shown, typed = b"", False
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if not typed and b"Password for the link:" in shown:
+                    os.write(fd, password.encode() + b"\n")
+                    typed = True
+                r, _, _ = select.select([fd], [], [], 0.2)
+                if not r:
+                    continue
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                shown += data
+        finally:
+            os.close(fd)
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                self.fail("rampart did not finish in time")
+            time.sleep(0.05)
+
+    def test_password_prompt_without_echo_and_progress_on_a_terminal(self):
+        data = os.urandom(3 << 20)
+        t = self.send_json(self.write("big.bin", data))
+        out = tempfile.mkdtemp(dir=self.tmp)
+        code, shown = self.cli_pty(["fetch", t["url"]], t["password"], out)
+        self.assertEqual(code, EXIT_OK, shown)
+        self.assertIn("Password for the link:", shown)
+        self.assertNotIn(t["password"], shown)       # typed without echo
+        self.assertIn("download [", shown)
+        self.assertIn("100%", shown)
+        with open(os.path.join(out, "big.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        # Not on a terminal: no progress bar on stderr.
+        t = self.send_json(self.write("big2.bin", data))
+        r = self.cli("fetch", t["url"], "--password-file", self.pwfile(t["password"]), cwd=out)
+        self.assertEqual(r.returncode, EXIT_OK, r.stderr)
+        self.assertNotIn("download [", r.stderr)
+        # send on a terminal draws its own bar.
+        code, shown = self.cli_pty(["send", os.path.join(self.dir, "big.bin"), "--to", "x@partner.example"],
+                                   "", out, token=self.admin.token)
+        self.assertEqual(code, EXIT_OK, shown)
+        self.assertIn("upload [", shown)
 
     def test_send_then_fetch_identical_then_used(self):
         data = os.urandom(300000) + b"\x00end"

@@ -15,6 +15,7 @@ import { DirectoryPage } from './pages/Directory.jsx';
 import { PersonPage } from './pages/Person.jsx';
 import { ImportPage } from './pages/Import.jsx';
 import { AuditPage } from './pages/Audit.jsx';
+import { FilePage, FilesPage } from './pages/Files.jsx';
 import { PageTitle } from './components/ui.jsx';
 
 function LangSelect() {
@@ -32,6 +33,8 @@ function navItems(me) {
   const items = [{ to: '#/', key: 'nav.home', match: (p) => p === '/' }];
   if (canBrowseDirectory(me)) items.push({ to: '#/directory', key: 'nav.directory', match: (p) => p.startsWith('/directory') || p.startsWith('/people') });
   else items.push({ to: `#/people/${me.id}`, key: 'nav.my_record', match: (p) => p.startsWith('/people') });
+  // Anyone may own protected files; the list shows only the ones they may see.
+  items.push({ to: '#/files', key: 'nav.files', match: (p) => p.startsWith('/files') });
   if (canImportHr(me)) items.push({ to: '#/import', key: 'nav.import', match: (p) => p.startsWith('/import') });
   if (canReadAudit(me)) items.push({ to: '#/audit', key: 'nav.audit', match: (p) => p.startsWith('/audit') });
   items.push({ to: '#/account', key: 'nav.account', match: (p) => p.startsWith('/account') });
@@ -182,6 +185,8 @@ function App() {
   else if (p0 === 'account') page = <AccountPage me={me} onLoggedOutAll={() => { setCsrfToken(null); setNotice('logged_out'); setMe(null); }} onChanged={loadMe} />;
   else if (p0 === 'directory') page = <DirectoryPage me={me} route={route} />;
   else if (p0 === 'people' && p1) page = <PersonPage me={me} id={p1} key={p1} />;
+  else if (p0 === 'files' && p1) page = <FilePage me={me} id={p1} key={p1} />;
+  else if (p0 === 'files') page = <FilesPage me={me} route={route} />;
   else if (p0 === 'import' && canImportHr(me)) page = <ImportPage me={me} />;
   else if (p0 === 'audit' && canReadAudit(me)) page = <AuditPage me={me} route={route} />;
   else page = <NotFound />;

@@ -52,7 +52,7 @@ static void print_file(const json_t *f)
 {
 	char t1[64], line[1024];
 	size_t i;
-	json_t *g;
+	json_t *grants, *g;
 
 	out_kv("id", out_str(f, "id"));
 	out_kv("name", out_str(f, "name"));
@@ -69,8 +69,11 @@ static void print_file(const json_t *f)
 	}
 	if (json_array_size(json_object_get(f, "grants")) == 0)
 		out_kv("access", "the owner only");
-	json_array_foreach(json_object_get(f, "grants"), i, g)
+	grants = json_object_get(f, "grants");
+	for (i = 0; i < json_array_size(grants); i++) {
+		g = json_array_get(grants, i);
 		out_kv(i == 0 ? "access" : "", out_str(g, "grantee"));
+	}
 }
 
 static int files_list(struct cli *cli, int argc, char **argv)

@@ -195,6 +195,78 @@ static unsigned char *slurp(const char *path, size_t *ret_len)
 	return p;
 }
 
+/*
+ * The pipeline works in batches of 16 chunks: round trips around a batch
+ * boundary; with chunks failing in two batches the lowest one is always the
+ * one reported, whatever the threads' timing; a body cut after a whole
+ * batch is truncation.
+ */
+static void test_batches(void **state)
+{
+	static const size_t sizes[] = { 16 * RPF_CHUNK - 1, 16 * RPF_CHUNK, 16 * RPF_CHUNK + 1,
+					33 * RPF_CHUNK + 5 };
+	size_t len = 48 * RPF_CHUNK + 100, ct_len = 0, out_len = 0;
+	unsigned char key[RPF_KEY_BYTES], *plain, *ct = NULL, *out = NULL;
+	struct rpf_header h;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		round_trip(sizes[i], 1);
+		round_trip(sizes[i], 2);
+		round_trip(sizes[i], 3);
+	}
+	plain = random_bytes(len);
+	new_header(&h, key);
+	assert_int_equal(rpf_encrypt_buf(plain, len, &h, key, 2, &ct, &ct_len), 0);
+	ct[RPF_HEADER_LEN + 40 * (RPF_CHUNK + RPF_TAG) + 7] ^= 0x80;
+	ct[RPF_HEADER_LEN + 3 * (RPF_CHUNK + RPF_TAG) + 9] ^= 0x01;
+	for (unsigned threads = 1; threads <= 4; threads++) {
+		for (int round = 0; round < 4; round++) {
+			struct rpf_err e = { 0 };
+
+			assert_int_equal(rpf_decrypt_buf(ct, ct_len, server_pk, server_sk, threads, &out,
+							 &out_len, &e), RPF_E_AUTH);
+			assert_int_equal(e.chunk, 3);
+			assert_non_null(strstr(e.message, "chunk 3"));
+		}
+	}
+	free(ct);
+	ct = NULL;
+	assert_int_equal(rpf_encrypt_buf(plain, len, &h, key, 2, &ct, &ct_len), 0);
+	{
+		struct rpf_err e = { 0 };
+
+		assert_int_equal(rpf_decrypt_buf(ct, RPF_HEADER_LEN + 16 * (RPF_CHUNK + RPF_TAG),
+						 server_pk, server_sk, 2, &out, &out_len, &e),
+				 RPF_E_TRUNCATED);
+		assert_true(e.message[0] != '\0');
+	}
+	free(ct);
+	free(plain);
+}
+
+/* The fd functions need regular files (positional I/O): a pipe is refused, nothing read. */
+static void test_fd_pipe_refused(void **state)
+{
+	unsigned char key[RPF_KEY_BYTES], hdr[RPF_HEADER_LEN];
+	struct rpf_header h;
+	struct rpf_err e = { 0 };
+	char path[] = "/tmp/rpf-pipe-XXXXXX";
+	int fds[2], out;
+
+	new_header(&h, key);
+	assert_int_equal(rpf_header_serialize(&h, hdr), 0);
+	out = mkstemp(path);
+	assert_true(out >= 0);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(rpf_encrypt_fd(fds[0], out, &h, key, 2), -ESPIPE);
+	assert_int_equal(rpf_decrypt_fd(fds[0], out, hdr, &h, key, 2, &e), -ESPIPE);
+	assert_true(e.message[0] != '\0');
+	close(fds[0]);
+	close(fds[1]);
+	close(out);
+	unlink(path);
+}
+
 /* Every file of tests/vectors/protect/manifest.txt gives its expected result. */
 static void test_vectors(void **state)
 {
@@ -566,6 +638,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_fd_round_trip),
+		cmocka_unit_test(test_batches),
+		cmocka_unit_test(test_fd_pipe_refused),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_header_fields),
 		cmocka_unit_test(test_decide_grantees),

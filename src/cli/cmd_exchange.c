@@ -362,15 +362,16 @@ static const char transfers_help[] =
 "\n"
 "list    the transfers you may see: your own; everyone's for administrators,\n"
 "        security officers and auditors; your subtree's for a security\n"
-"        manager.  --mine: only your own.  --pending: transfers of your\n"
-"        reports (every one for an admin) waiting for your approval.\n"
+"        manager.  --mine: only your own.  --pending: transfers waiting for\n"
+"        your approval (your reports', your units' as named approver; every\n"
+"        one for an admin).\n"
 "        States: sent, opened, downloaded, requested, expired, burned,\n"
 "        revoked, pending_approval, rejected.\n"
 "show    one transfer: recipient, state, files, every download (when, from\n"
 "        which address)\n"
 "revoke  ends a transfer before it is used; its files are deleted at once\n"
-"approve a transfer waiting for approval (you are the sender's manager or an\n"
-"        admin): its link is mailed to the recipient now\n"
+"approve a transfer waiting for approval (you are the sender's manager, the\n"
+"        unit's named approver or an admin): its link is mailed now\n"
 "reject  a transfer waiting for approval: it ends, its files are deleted\n";
 
 static int transfers_list(struct cli *cli, int argc, char **argv)
@@ -507,6 +508,8 @@ static int transfers_show(struct cli *cli, int argc, char **argv)
 	out_kv("mail", out_str(res, "mail"));
 	if (*out_str(res, "approval") && strcmp(out_str(res, "approval"), "none") != 0) {
 		out_kv("approval", out_str(res, "approval"));
+		if (*out_str(res, "approver"))
+			out_kv("approver", out_str(res, "approver"));
 		if (*out_str(res, "decided_by")) {
 			char line[200], who[100];
 

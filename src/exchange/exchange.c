@@ -16,7 +16,8 @@
  * the directory, is created with approval = 'pending'.  Its link cannot be
  * used and is not mailed; the link is kept sealed (XChaCha20-Poly1305 under
  * the server's secret key, the transfer id as additional data) in held_link
- * until the sender's manager or an administrator (never the sender) decides.
+ * until the sender's manager, the unit's named approver (migration 0006) or an
+ * administrator (never the sender) decides.
  * Approving mails the link and empties held_link; rejecting ends the
  * transfer (status revoked, approval rejected) and deletes its files.
  */
@@ -339,10 +340,11 @@ struct x_row {
 	unsigned char check[32];
 	int64_t expires_at, downloads_left, failures, file_count;
 	char approval[16];
+	char approver_id[ULID_SIZE];     /* the named approver of a held transfer, or "" */
 };
 
 #define X_ROW_COLS "id, kind, owner_id, owner_org_path, peer_email, status, kdf_salt, key_check, " \
-		   "expires_at, downloads_left, failures, file_count, approval"
+		   "expires_at, downloads_left, failures, file_count, approval, coalesce(approver_id, '')"
 
 static int x_row_read(struct store_stmt *q, struct x_row *x)
 {
@@ -367,7 +369,8 @@ static int x_row_read(struct store_stmt *q, struct x_row *x)
 	x->downloads_left = store_col_i64(q, 9);
 	x->failures = store_col_i64(q, 10);
 	x->file_count = store_col_i64(q, 11);
-	if (str_copy(x->approval, sizeof(x->approval), store_col_text(q, 12)) < 0)
+	if (str_copy(x->approval, sizeof(x->approval), store_col_text(q, 12)) < 0 ||
+	    str_copy(x->approver_id, sizeof(x->approver_id), store_col_text(q, 13)) < 0)
 		return ERR_STORE;
 	return 0;
 }
@@ -426,8 +429,9 @@ static const char *const x_list_cols =
 	"SELECT t.id, t.kind, t.status, t.owner_id, p.login, t.peer_email, t.message, t.created_at, "
 	"t.expires_at, t.downloads_max, t.downloads_left, t.failures, t.total_bytes, t.file_count, "
 	"t.opened_at, t.downloaded_at, t.downloaded_from, t.ended_at, t.mail_status, t.owner_org_path, "
-	"t.approval, t.decided_at, d.login "
-	"FROM exchange_transfers t JOIN people p ON p.id = t.owner_id LEFT JOIN people d ON d.id = t.decided_by ";
+	"t.approval, t.decided_at, d.login, ap.login "
+	"FROM exchange_transfers t JOIN people p ON p.id = t.owner_id LEFT JOIN people d ON d.id = t.decided_by "
+	"LEFT JOIN people ap ON ap.id = t.approver_id ";
 
 static json_t *x_row_json(struct store_stmt *q, int64_t now)
 {
@@ -461,6 +465,8 @@ static json_t *x_row_json(struct store_stmt *q, int64_t now)
 		jsonx_set_time(o, "decided_at", store_col_i64(q, 21));
 		jsonx_set_str(o, "decided_by", store_col_text(q, 22));
 	}
+	if (!store_col_is_null(q, 23))
+		jsonx_set_str(o, "approver", store_col_text(q, 23));
 	return o;
 }
 
@@ -550,25 +556,38 @@ static int x_page_not_found(struct http_resp *resp)
  * 1 when the sender's unit or one above it requires it and @to is not the
  * email of a person in the directory (retired people count as outside),
  * 0 when not, or a store error (the caller refuses the transfer then).
+ * On 1, @ret_approver (ULID_SIZE bytes) receives the named approver of the
+ * deepest such unit, or "".
  */
-static int x_approval_needed(struct store_conn *c, const char *org_path, const char *to)
+static int x_approval_needed(struct store_conn *c, const char *org_path, const char *to, char *ret_approver)
 {
+	char approver[ULID_SIZE] = "";
+	struct store_stmt *q;
 	int64_t n = 0;
 	int r;
 
 	if (!org_path[0])
 		return 0;
-	r = store_query_i64(c, "SELECT count(*) FROM exchange_approval_units a JOIN org_units o "
-			       "ON o.id = a.org_unit_id WHERE a.required = 1 AND (o.path = $1 OR "
-			       "substr($1, 1, length(o.path) + 1) = o.path || '/')",
-			    STORE_ARGS(SA_TEXT(org_path)), &n);
-	if (r < 0 || n == 0)
-		return r < 0 ? r : 0;
+	r = store_query(c, "SELECT coalesce(a.approver_id, '') FROM exchange_approval_units a JOIN org_units o "
+			   "ON o.id = a.org_unit_id WHERE a.required = 1 AND (o.path = $1 OR "
+			   "substr($1, 1, length(o.path) + 1) = o.path || '/') ORDER BY length(o.path) DESC LIMIT 1",
+			STORE_ARGS(SA_TEXT(org_path)), &q);
+	if (r < 0)
+		return r;
+	r = store_step(q);
+	if (r == 1)
+		str_copy(approver, sizeof(approver), store_col_text(q, 0));
+	store_stmt_free(q);
+	if (r <= 0)
+		return r;
 	r = store_query_i64(c, "SELECT count(*) FROM people WHERE lower(email) = lower($1) AND status <> 'retired'",
 			    STORE_ARGS(SA_TEXT(to)), &n);
 	if (r < 0)
 		return r;
-	return n == 0 ? 1 : 0;
+	if (n > 0)
+		return 0;
+	memcpy(ret_approver, approver, sizeof(approver));
+	return 1;
 }
 
 /* True when @person_id is the manager of @owner_id in the directory. */
@@ -580,6 +599,18 @@ static bool x_is_manager_of(struct store_conn *c, const char *person_id, const c
 		return false;
 	return store_query_i64(c, "SELECT count(*) FROM people WHERE id = $1 AND manager_id = $2",
 			       STORE_ARGS(SA_TEXT(owner_id), SA_TEXT(person_id)), &n) == 0 && n > 0;
+}
+
+/*
+ * True when @person_id may decide on the held transfer @x besides an admin:
+ * the owner's manager in the directory, or the named approver kept on it;
+ * never the owner.
+ */
+static bool x_is_approver(struct store_conn *c, const char *person_id, const struct x_row *x)
+{
+	if (!person_id[0] || strcmp(person_id, x->owner_id) == 0)
+		return false;
+	return strcmp(person_id, x->approver_id) == 0 || x_is_manager_of(c, person_id, x->owner_id);
 }
 
 /* Seals @token for transfer @tid into @out (X_HOLD_MAX bytes); *ret_len its length. */
@@ -670,6 +701,7 @@ struct xup {
 	char tid[ULID_SIZE];
 	bool created, committed, receiving;
 	bool pending;               /* XUP_SEND: waits for approval; the link is held, not mailed */
+	char approver[ULID_SIZE];   /* with pending: the unit's named approver, or "" */
 	unsigned char *key;         /* sodium_malloc'd, XC_KEY bytes */
 	char dir[700];
 	/* the file being written */
@@ -797,7 +829,7 @@ static int xup_create(struct xup *u)
 		return xup_fail(u, ERR_INVALID, "expires", "expires is longer than the administrator allows");
 	if (u->downloads < 1 || u->downloads > u->app->cfg.exchange_max_downloads)
 		return xup_fail(u, ERR_INVALID, "downloads", "downloads is out of the allowed range");
-	r = x_approval_needed(u->c, p->org_path, u->to);
+	r = x_approval_needed(u->c, p->org_path, u->to, u->approver);
 	if (r < 0)
 		return r;
 	u->pending = r == 1;
@@ -823,13 +855,14 @@ static int xup_create(struct xup *u)
 	}
 	r = store_exec(u->c, "INSERT INTO exchange_transfers (id, kind, owner_id, owner_org_path, peer_email, "
 			     "message, token_hash, kdf_salt, key_check, status, created_at, updated_at, expires_at, "
-			     "downloads_max, downloads_left, approval, held_link) VALUES ($1, 'send', $2, $3, $4, $5, "
-			     "$6, $7, $8, 'uploading', $9, $9, $10, $11, $11, $12, $13)",
+			     "downloads_max, downloads_left, approval, held_link, approver_id) VALUES ($1, 'send', $2, $3, "
+			     "$4, $5, $6, $7, $8, 'uploading', $9, $9, $10, $11, $11, $12, $13, $14)",
 		       STORE_ARGS(SA_TEXT(u->tid), SA_TEXT(p->person_id), SA_TEXT(p->org_path), SA_TEXT(u->to),
 				  SA_TEXT(u->message), SA_TEXT(hash), SA_BLOB(salt, sizeof(salt)),
 				  SA_BLOB(check, sizeof(check)), SA_I64(now), SA_I64(now + exp_ms),
 				  SA_I64(u->downloads), SA_TEXT(u->pending ? "pending" : "none"),
-				  u->pending ? SA_BLOB(held, held_len) : SA_NULL));
+				  u->pending ? SA_BLOB(held, held_len) : SA_NULL,
+				  u->pending && u->approver[0] ? SA_TEXT(u->approver) : SA_NULL));
 	sodium_memzero(held, sizeof(held));
 	if (r < 0)
 		return r;
@@ -1192,33 +1225,41 @@ static int x_send_upload(struct http_req *req, struct http_resp *resp, enum http
 	return r;
 }
 
-/* Tells the sender's manager (when there is one with an email) that a transfer waits; no link in it. */
+/*
+ * Tells who may decide (the sender's manager and the unit's named approver,
+ * when active with an email) that a transfer waits; no link in it.
+ */
 static void x_notify_approver(const struct app *app, struct http_req *req, struct store_conn *c,
-			      const struct principal *p, const char *tid, const char *to, unsigned nfiles)
+			      const struct principal *p, const char *tid, const char *to, unsigned nfiles,
+			      const char *approver_id)
 {
-	char email[X_MAX_EMAIL + 1] = "", body[2048];
+	char emails[2][X_MAX_EMAIL + 1] = { "", "" }, body[2048];
 	struct store_stmt *q;
 	int r;
 
 	if (!app->cfg.smtp_url[0])
 		return;
 	if (store_query(c, "SELECT m.email FROM people s JOIN people m ON m.id = s.manager_id WHERE s.id = $1 "
-			   "AND m.status = 'active'", STORE_ARGS(SA_TEXT(p->person_id)), &q) == 0) {
-		if (store_step(q) == 1)
-			str_copy(email, sizeof(email), store_col_text(q, 0));
+			   "AND m.status = 'active' UNION SELECT email FROM people WHERE id = $2 AND id <> $1 "
+			   "AND status = 'active' LIMIT 2",
+			STORE_ARGS(SA_TEXT(p->person_id), SA_TEXT(approver_id)), &q) == 0) {
+		for (int i = 0; i < 2 && store_step(q) == 1; i++)
+			str_copy(emails[i], sizeof(emails[i]), store_col_text(q, 0));
 		store_stmt_free(q);
 	}
-	if (!email[0] || !x_email_ok(email))
-		return;
 	snprintf(body, sizeof(body),
 		 "%s wants to send %u file(s) to %s, outside the organization, through Rampart.\n\n"
 		 "Their unit requires approval: the link is mailed only once you approve.\n"
 		 "Approve or reject transfer %s in the Rampart console, or with\n"
 		 "    rampart transfers approve %s\n    rampart transfers reject %s\n",
 		 p->login, nfiles, to, tid, tid, tid);
-	r = x_mail(app, email, "Rampart: a transfer waits for your approval", body);
-	audit_req(req, c, "exchange.notify", "transfer", tid, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,
-		  json_pack("{s:s, s:s}", "to", email, "reason", "approval"));
+	for (int i = 0; i < 2; i++) {
+		if (!emails[i][0] || !x_email_ok(emails[i]) || (i == 1 && strcasecmp(emails[0], emails[1]) == 0))
+			continue;
+		r = x_mail(app, emails[i], "Rampart: a transfer waits for your approval", body);
+		audit_req(req, c, "exchange.notify", "transfer", tid, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,
+			  json_pack("{s:s, s:s}", "to", emails[i], "reason", "approval"));
+	}
 }
 
 static int x_send_done(struct http_req *req, struct http_resp *resp)
@@ -1239,7 +1280,7 @@ static int x_send_done(struct http_req *req, struct http_resp *resp)
 			   STORE_ARGS(SA_TEXT(u->tid)));
 		audit_req(req, u->c, "exchange.approval_request", "transfer", u->tid, AUDIT_SUCCESS,
 			  json_pack("{s:s}", "to", u->to));
-		x_notify_approver(app, req, u->c, p, u->tid, u->to, u->nfiles);
+		x_notify_approver(app, req, u->c, p, u->tid, u->to, u->nfiles, u->approver);
 	} else if (app->cfg.smtp_url[0]) {
 		r = x_mail_link(app, p->login, u->to, u->message, u->downloads, url);
 		mail = r == 0 ? "sent" : "failed";
@@ -1379,7 +1420,8 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 		if (principal_has(p, ROLE_ADMIN))
 			buf_puts(&sql, "AND $3 = $3 ");
 		else
-			buf_puts(&sql, "AND t.owner_id IN (SELECT id FROM people WHERE manager_id = $2) AND $3 = $3 ");
+			buf_puts(&sql, "AND (t.owner_id IN (SELECT id FROM people WHERE manager_id = $2) OR "
+				       "t.approver_id = $2) AND $3 = $3 ");
 	} else if ((mine && strcmp(mine, "1") == 0) ||
 	    !principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR | ROLE_SECURITY_MANAGER))
 		buf_puts(&sql, "AND t.owner_id = $2 ");
@@ -1427,7 +1469,7 @@ static int x_load_authorized(struct http_req *req, struct store_conn *c, enum ex
 	t = (struct exchange_target){ x->owner_id, x->owner_org_path };
 	/* The sender's manager sees a transfer waiting for their approval. */
 	approver = principal_is_authenticated(p) && p->via != VIA_SCIM_TOKEN &&
-		   strcmp(x->approval, "pending") == 0 && x_is_manager_of(c, p->person_id, x->owner_id);
+		   strcmp(x->approval, "pending") == 0 && x_is_approver(c, p->person_id, x);
 	if (!exchange_may(p, EXCHANGE_READ, &t) && !approver)
 		return ERR_NOT_FOUND;
 	if (!exchange_may(p, a, &t) && !(a == EXCHANGE_READ && approver)) {
@@ -1569,14 +1611,14 @@ static int x_decide(struct http_req *req, struct http_resp *resp, bool approve)
 		return ERR_NOT_FOUND;
 	t = (struct exchange_target){ x.owner_id, x.owner_org_path };
 	if (strcmp(p->person_id, x.owner_id) == 0 ||
-	    !(principal_has(p, ROLE_ADMIN) || x_is_manager_of(c, p->person_id, x.owner_id))) {
+	    !(principal_has(p, ROLE_ADMIN) || x_is_approver(c, p->person_id, &x))) {
 		if (!exchange_may(p, EXCHANGE_READ, &t))
 			return ERR_NOT_FOUND;
 		audit_req(req, c, "authz.denied", "transfer", x.id, AUDIT_DENIED,
 			  json_pack("{s:s}", "action", approve ? "approve" : "reject"));
 		return http_fail(resp, ERR_FORBIDDEN, NULL, strcmp(p->person_id, x.owner_id) == 0 ?
 				 "a sender cannot decide on their own transfer" :
-				 "only the sender's manager or an administrator decides");
+				 "only the sender's manager, the unit's approver or an administrator decides");
 	}
 	if (strcmp(x.approval, "pending") != 0 || strcmp(x.status, "active") != 0 || x.expires_at <= now)
 		return http_fail(resp, ERR_CONFLICT, NULL, "the transfer is not waiting for approval");
@@ -1659,8 +1701,9 @@ static int h_approval_list(struct http_req *req, struct http_resp *resp)
 		return ERR_FORBIDDEN;
 	if (!c)
 		return ERR_STORE;
-	r = store_query(c, "SELECT o.id, o.path, a.updated_at FROM exchange_approval_units a JOIN org_units o "
-			   "ON o.id = a.org_unit_id WHERE a.required = 1 ORDER BY o.path", STORE_NOARGS, &q);
+	r = store_query(c, "SELECT o.id, o.path, a.updated_at, a.approver_id, p.login FROM exchange_approval_units a "
+			   "JOIN org_units o ON o.id = a.org_unit_id LEFT JOIN people p ON p.id = a.approver_id "
+			   "WHERE a.required = 1 ORDER BY o.path", STORE_NOARGS, &q);
 	if (r < 0)
 		return r;
 	items = json_array();
@@ -1668,8 +1711,12 @@ static int h_approval_list(struct http_req *req, struct http_resp *resp)
 		json_t *o = json_pack("{s:s, s:s, s:b}", "org_unit", store_col_text(q, 0), "path",
 				      store_col_text(q, 1), "required", 1);
 
-		if (o)
+		if (o) {
 			jsonx_set_time(o, "updated_at", store_col_i64(q, 2));
+			if (!store_col_is_null(q, 3))
+				json_object_set_new(o, "approver", json_pack("{s:s, s:s?}", "id", store_col_text(q, 3),
+									      "login", store_col_text(q, 4)));
+		}
 		json_array_append_new(items, o);
 	}
 	store_stmt_free(q);
@@ -1680,19 +1727,25 @@ static int h_approval_list(struct http_req *req, struct http_resp *resp)
 	return http_resp_json(resp, 200, json_pack("{s:o}", "items", items));
 }
 
-/* PUT /api/v1/exchange/approval/{id}: {"required": bool} for the org unit {id} and the units under it. */
+/*
+ * PUT /api/v1/exchange/approval/{id}: {"required": bool, "approver": person id | null}
+ * for the org unit {id} and the units under it.  The approver, when named,
+ * decides besides the sender's manager and administrators.
+ */
 static int h_approval_set(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const keys[] = { "required", NULL };
+	static const char *const keys[] = { "required", "approver", NULL };
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
 	struct jsonx_err e = { "", "" };
 	const char *id = http_req_param(req, "id");
 	char path[PRINCIPAL_PATH_SIZE] = "";
+	const char *approver = NULL;
 	struct store_stmt *q;
 	bool required = false;
-	json_t *body;
+	json_t *body, *out;
+	int64_t n = 0;
 	int r;
 
 	if (!exchange_may(p, EXCHANGE_CONFIGURE, NULL))
@@ -1704,8 +1757,19 @@ static int h_approval_set(struct http_req *req, struct http_resp *resp)
 		r = jsonx_only_keys(body, keys, &e);
 	if (r == 0)
 		r = jsonx_get_bool(body, "required", true, &required, &e);
+	if (r == 0 && !json_is_null(json_object_get(body, "approver")) &&
+	    (r = jsonx_get_str(body, "approver", false, ULID_SIZE, &approver, &e)) == -ENOENT)
+		r = 0;
 	if (r < 0)
 		return http_fail_json(resp, &e);
+	if (approver) {
+		r = store_query_i64(c, "SELECT count(*) FROM people WHERE id = $1 AND status = 'active'",
+				    STORE_ARGS(SA_TEXT(approver)), &n);
+		if (r < 0)
+			return r;
+		if (n == 0)
+			return http_fail(resp, ERR_INVALID, "approver", "approver must be the id of an active person");
+	}
 	r = store_query(c, "SELECT path FROM org_units WHERE id = $1", STORE_ARGS(SA_TEXT(id)), &q);
 	if (r < 0)
 		return r;
@@ -1714,16 +1778,19 @@ static int h_approval_set(struct http_req *req, struct http_resp *resp)
 	store_stmt_free(q);
 	if (!path[0])
 		return ERR_NOT_FOUND;
-	r = store_exec(c, "INSERT INTO exchange_approval_units (org_unit_id, required, updated_by, updated_at) "
-			  "VALUES ($1, $2, $3, $4) ON CONFLICT (org_unit_id) DO UPDATE SET required = excluded.required, "
-			  "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-		       STORE_ARGS(SA_TEXT(id), SA_I64(required), SA_TEXT(p->person_id), SA_I64(rtime_now_ms())));
+	r = store_exec(c, "INSERT INTO exchange_approval_units (org_unit_id, required, updated_by, updated_at, "
+			  "approver_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_unit_id) DO UPDATE SET "
+			  "required = excluded.required, updated_by = excluded.updated_by, "
+			  "updated_at = excluded.updated_at, approver_id = excluded.approver_id",
+		       STORE_ARGS(SA_TEXT(id), SA_I64(required), SA_TEXT(p->person_id), SA_I64(rtime_now_ms()),
+				  approver ? SA_TEXT(approver) : SA_NULL));
 	if (r < 0)
 		return r;
 	audit_req(req, c, "exchange.approval_setting", "org_unit", id, AUDIT_SUCCESS,
-		  json_pack("{s:s, s:b}", "path", path, "required", required));
-	return http_resp_json(resp, 200, json_pack("{s:s, s:s, s:b}", "org_unit", id, "path", path,
-						   "required", required));
+		  json_pack("{s:s, s:b, s:s?}", "path", path, "required", required, "approver", approver));
+	out = json_pack("{s:s, s:s, s:b, s:s?}", "org_unit", id, "path", path, "required", required,
+			"approver", approver);
+	return http_resp_json(resp, 200, out);
 }
 
 /* ---------------------------------------------------------------- /x/{token} */

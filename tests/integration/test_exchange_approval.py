@@ -141,6 +141,40 @@ class ExchangeApproval(ServerTestCase):
             self.assertIn((a, "success"), actions)
         self.assertIn(("authz.denied", "denied"), actions)
 
+    def test_named_approver_decides_too(self):
+        url = "/api/v1/exchange/approval/" + self.unit_id
+        self.assertError(self.admin.put(url, json={"required": True, "approver": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}), 400)
+        r = self.admin.put(url, json={"required": True, "approver": self.other.person["id"]})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["approver"], self.other.person["id"])
+        try:
+            listed = {i["org_unit"]: i for i in self.admin.get("/api/v1/exchange/approval").json["items"]}
+            self.assertEqual(listed[self.unit_id]["approver"]["login"], self.other.person["login"])
+            to = "named-approver@partner.example"
+            r = xu.send(self.sender, to=to)
+            self.assertStatus(r, 201)
+            t = r.json
+            self.assertEqual(t["state"], "pending_approval")
+            # Both the manager and the named approver are told.
+            for who in (self.manager, self.other):
+                self.assertEqual(len([m for m in self.mails_to(who.person["email"]) if t["id"] in m["data"]]), 1)
+            r = self.other.get("/api/v1/transfers?approval=pending")
+            self.assertIn(t["id"], [i["id"] for i in r.json["items"]])
+            r = self.other.get("/api/v1/transfers/" + t["id"])
+            self.assertStatus(r, 200)
+            self.assertEqual(r.json["approver"], self.other.person["login"])
+            self.assertError(self.colleague.post("/api/v1/transfers/%s/approve" % t["id"], json={}), 404)
+            r = self.other.post("/api/v1/transfers/%s/approve" % t["id"], json={})
+            self.assertStatus(r, 200)
+            self.assertEqual(r.json["decided_by"], self.other.person["login"])
+            self.assertEqual(len(self.mails_to(to)), 1)
+            # Once decided the approver no longer sees it.
+            self.assertError(self.other.get("/api/v1/transfers/" + t["id"]), 404)
+        finally:
+            self.assertStatus(self.admin.put(url, json={"required": True, "approver": None}), 200)
+        self.assertNotIn("approver", {i["org_unit"]: i for i in
+                                      self.admin.get("/api/v1/exchange/approval").json["items"]}[self.unit_id])
+
     def test_reject_ends_the_transfer(self):
         r = xu.send(self.sender, to="reject-me@partner.example")
         self.assertStatus(r, 201)

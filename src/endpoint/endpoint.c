@@ -16,11 +16,13 @@
 #include "endpoint/endpoint.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit/audit.h"
 #include "common/app.h"
@@ -52,6 +54,8 @@ bool endpoint_may(const struct principal *p, enum endpoint_action a, const char 
 
 	if (!principal_is_authenticated(p) || p->via == VIA_SCIM_TOKEN)
 		return false;
+	if (a == ENDPOINT_SWEEP)
+		return principal_has(p, ROLE_ADMIN);
 	if (principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER))
 		return true;
 	if (a == ENDPOINT_READ && principal_has(p, ROLE_AUDITOR))
@@ -671,6 +675,10 @@ static int ep_packages_apply(struct store_conn *c, const char *device_id, const 
 
 static int h_checkin(struct http_req *req, struct http_resp *resp)
 {
+	static const char *const report_keys[] = {
+		"agent_version", "policy_version", "os", "kernel", "uptime_s", "machine_id", "hostname",
+		"packages", "disk_encryption", "firewall", "antivirus", "usb_storage", "errors", NULL,
+	};
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct jsonx_err e = { "", "" };
@@ -700,6 +708,8 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	r = http_req_json(req, &body, &e);
+	if (r == 0)
+		r = jsonx_only_keys(body, report_keys, &e);
 	if (r < 0)
 		return http_fail_json(resp, &e);
 	pk = json_object_get(body, "packages");
@@ -926,6 +936,140 @@ static int h_device_show(struct http_req *req, struct http_resp *resp)
 	return http_resp_json(resp, 200, out);
 }
 
+/* ---------------------------------------------------------------- missed check-ins */
+
+int endpoint_sweep(struct store_conn *c, int64_t now_ms)
+{
+	int64_t cutoff = now_ms - (int64_t)ENDPOINT_MISSED_CHECKINS * ENDPOINT_CHECKIN_INTERVAL_S * 1000;
+	char ids[64][ULID_SIZE], states[64][16];
+	struct store_stmt *q = NULL;
+	int r, n = 0, changed = 0, batch, i;
+
+	/* In batches, so that one transaction stays short whatever the fleet's size. */
+	do {
+		r = store_query(c, "SELECT id, state FROM devices WHERE state <> 'unknown' AND "
+				   "coalesce(last_seen_at, created_at) < $1 ORDER BY id LIMIT 64",
+				STORE_ARGS(SA_I64(cutoff)), &q);
+		if (r < 0)
+			return r;
+		n = 0;
+		while ((r = store_step(q)) == 1 && n < 64) {
+			str_copy(ids[n], sizeof(ids[n]), store_col_text(q, 0));
+			str_copy(states[n], sizeof(states[n]), store_col_text(q, 1));
+			n++;
+		}
+		store_stmt_free(q);
+		if (r < 0)
+			return r;
+		batch = changed;
+		for (i = 0; i < n; i++) {
+			struct audit_entry ae = {
+				.source = "system", .action = "endpoint.device.state", .object_type = "device",
+				.object_id = ids[i], .outcome = AUDIT_SUCCESS,
+			};
+			json_t *d;
+
+			r = store_begin(c);
+			if (r < 0)
+				return r;
+			/* Conditional: a check-in or another server may have changed it meanwhile. */
+			r = store_exec(c, "UPDATE devices SET state = 'unknown' WHERE id = $1 AND state = $2 AND "
+					  "coalesce(last_seen_at, created_at) < $3",
+				       STORE_ARGS(SA_TEXT(ids[i]), SA_TEXT(states[i]), SA_I64(cutoff)));
+			if (r == 1) {
+				d = json_pack("{s:s, s:s, s:s}", "from", states[i], "to", "unknown", "reason",
+					      "missed check-ins");
+				ae.details = d;
+				r = audit_append(c, &ae);
+				json_decref(d);
+				if (r == 0)
+					changed++;
+			}
+			if (r >= 0)
+				r = store_commit(c);
+			if (r < 0) {
+				store_rollback(c);
+				return r;
+			}
+		}
+	} while (n == 64 && changed > batch);   /* a batch others changed entirely is not retried */
+	return changed;
+}
+
+static pthread_t ep_sweeper;
+static pthread_mutex_t ep_sweeper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ep_sweeper_cond = PTHREAD_COND_INITIALIZER;
+static bool ep_sweeper_running, ep_sweeper_stopping;
+static unsigned ep_sweeper_interval;
+
+static void *ep_sweeper_main(void *arg)
+{
+	struct app *app = arg;
+
+	pthread_mutex_lock(&ep_sweeper_lock);
+	while (!ep_sweeper_stopping) {
+		struct store_conn *c;
+		struct timespec ts;
+		int r;
+
+		pthread_mutex_unlock(&ep_sweeper_lock);
+		c = store_conn(app->store);
+		r = c ? endpoint_sweep(c, rtime_now_ms()) : ERR_STORE;
+		if (r < 0)
+			log_warn("endpoint: sweep failed", "error=\"%s\"", err_str(r));
+		pthread_mutex_lock(&ep_sweeper_lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ep_sweeper_interval;
+		while (!ep_sweeper_stopping && pthread_cond_timedwait(&ep_sweeper_cond, &ep_sweeper_lock, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&ep_sweeper_lock);
+	return NULL;
+}
+
+int endpoint_sweeper_start(struct app *app, unsigned interval_s)
+{
+	int r;
+
+	ep_sweeper_interval = interval_s ? interval_s : 60;
+	ep_sweeper_stopping = false;
+	r = pthread_create(&ep_sweeper, NULL, ep_sweeper_main, app);
+	if (r != 0)
+		return -r;
+	ep_sweeper_running = true;
+	return 0;
+}
+
+void endpoint_sweeper_stop(void)
+{
+	if (!ep_sweeper_running)
+		return;
+	pthread_mutex_lock(&ep_sweeper_lock);
+	ep_sweeper_stopping = true;
+	pthread_cond_broadcast(&ep_sweeper_cond);
+	pthread_mutex_unlock(&ep_sweeper_lock);
+	pthread_join(ep_sweeper, NULL);
+	ep_sweeper_running = false;
+}
+
+static int h_sweep(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	struct store_conn *c = store_conn(app->store);
+	int r;
+
+	if (!endpoint_may(http_req_principal(req), ENDPOINT_SWEEP, NULL)) {
+		audit_req(req, c, "endpoint.sweep", NULL, NULL, AUDIT_DENIED, NULL);
+		return ERR_FORBIDDEN;
+	}
+	if (!c)
+		return ERR_STORE;
+	r = endpoint_sweep(c, rtime_now_ms());
+	if (r < 0)
+		return r;
+	return http_resp_json(resp, 200, json_pack("{s:i}", "changed", r));
+}
+
 /* ---------------------------------------------------------------- routes */
 
 int endpoint_routes(struct http_server *s)
@@ -937,6 +1081,7 @@ int endpoint_routes(struct http_server *s)
 	r = r ? r : http_route(s, HTTP_DELETE, "/api/v1/endpoint/enrollment-tokens/{id}", h_token_delete, 0);
 	r = r ? r : http_route(s, HTTP_POST, "/api/v1/endpoint/enroll", h_enroll, HTTP_AUTH_NONE);
 	r = r ? r : http_route(s, HTTP_POST, "/api/v1/endpoint/checkin", h_checkin, HTTP_AUTH_DEVICE);
+	r = r ? r : http_route(s, HTTP_POST, "/api/v1/endpoint/sweep", h_sweep, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices", h_device_list, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices/{id}", h_device_show, 0);
 	return r;

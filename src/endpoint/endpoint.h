@@ -13,7 +13,9 @@
  *
  * Compliance: each check-in is evaluated against the baseline
  * (endpoint_evaluate): every requirement pass or fail with a reason; the
- * device is compliant when all pass.  Reports and results are kept.
+ * device is compliant when all pass.  Reports and results are kept.  A
+ * device that has not checked in for ENDPOINT_MISSED_CHECKINS intervals is
+ * set to unknown by the sweep (endpoint_sweep), until its next check-in.
  *
  * Authorization (endpoint_may), default deny:
  *   admin, security_officer  every token and device
@@ -37,6 +39,7 @@ enum endpoint_action {
 	ENDPOINT_TOKEN_CREATE,
 	ENDPOINT_TOKEN_REVOKE,
 	ENDPOINT_READ,        /* tokens and devices */
+	ENDPOINT_SWEEP,       /* run the missed check-in sweep now (admin) */
 };
 
 /*
@@ -45,6 +48,10 @@ enum endpoint_action {
  * are then filtered by scope).
  */
 bool endpoint_may(const struct principal *p, enum endpoint_action a, const char *org_path);
+
+/* Check-in interval the agent uses until policies set one, and how many may be missed. */
+#define ENDPOINT_CHECKIN_INTERVAL_S 300
+#define ENDPOINT_MISSED_CHECKINS 3
 
 /* Baseline thresholds. */
 #define ENDPOINT_AV_MAX_AGE_S (7 * 24 * 3600)
@@ -67,9 +74,28 @@ int endpoint_keys_load(const char *data_dir);
 /* Frees the key memory; safe when not loaded. */
 void endpoint_keys_free(void);
 
+struct app;
+struct store_conn;
+
+/*
+ * Sets every device whose last check-in (or, never checked in, whose
+ * enrollment) is older than ENDPOINT_MISSED_CHECKINS intervals before
+ * @now_ms, and is not unknown yet, to unknown, with an audit entry each.
+ * Safe with several servers on one database: each change is a conditional
+ * UPDATE that only one of them wins.  Returns the number of devices
+ * changed, or an error.
+ */
+int endpoint_sweep(struct store_conn *c, int64_t now_ms);
+
+/* Starts a thread that sweeps every @interval_s seconds.  Returns 0 or -errno. */
+int endpoint_sweeper_start(struct app *app, unsigned interval_s);
+/* Stops it (waits for a sweep in progress).  Safe when not started. */
+void endpoint_sweeper_stop(void);
+
 /*
  * Registers /api/v1/endpoint/enrollment-tokens..., /api/v1/endpoint/enroll,
- * /api/v1/endpoint/checkin and /api/v1/devices...  Returns 0 or -ENOMEM.
+ * /api/v1/endpoint/checkin, /api/v1/endpoint/sweep and /api/v1/devices...
+ * Returns 0 or -ENOMEM.
  */
 int endpoint_routes(struct http_server *s);
 

@@ -370,6 +370,9 @@ int main(int argc, char **argv)
 	r = exchange_sweeper_start(&app, 60);
 	if (r < 0)
 		log_warn("exchange: cannot start the sweeper", "error=\"%s\"", strerror(-r));
+	r = endpoint_sweeper_start(&app, 60);
+	if (r < 0)
+		log_warn("endpoint: cannot start the sweeper", "error=\"%s\"", strerror(-r));
 	log_info("rampartd: listening", "addr=%s port=%u tls=%s version=%s server_id=%s",
 		 app.cfg.listen, http_server_port(srv), app.tls ? "on" : "off", RAMPART_VERSION,
 		 app.server_id);
@@ -392,6 +395,7 @@ int main(int argc, char **argv)
 	log_info("rampartd: shutting down", "signal=%d", sig);
 	http_server_stop(srv, 10000);
 	exchange_sweeper_stop();
+	endpoint_sweeper_stop();
 	rc = 0;
 out:
 	http_server_free(srv);

@@ -133,6 +133,7 @@ TABLE = [
     ("DELETE", "/api/v1/endpoint/enrollment-tokens/{id}", "out", MANAGE_OUT),
     ("POST", "/api/v1/endpoint/enroll", None, PUBLIC),
     ("POST", "/api/v1/endpoint/checkin", None, DEVICE_SIGNED),
+    ("POST", "/api/v1/endpoint/sweep", None, "ADDDDDDUD"),
     ("GET", "/api/v1/devices", None, EP_READ),
     ("GET", "/api/v1/devices/{id}", "in", EP_READ),
     ("GET", "/api/v1/devices/{id}", "out", READ_OUT),

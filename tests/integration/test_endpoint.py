@@ -241,6 +241,33 @@ class Endpoint(ServerTestCase):
         listed = {t["id"]: t for t in self.admin.get("/api/v1/endpoint/enrollment-tokens?limit=500").json["items"]}
         self.assertEqual(listed[tok["id"]]["uses_left"], 2)
 
+    def test_missed_checkins_make_a_device_unknown(self):
+        state, dev = self.enroll()
+        self.set_signature_age(1 * DAY)
+        self.agent("checkin", "--state-dir", state, "--root", self.root)
+        self.assertEqual(self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json["state"], "compliant")
+        # The last check-in was 16 minutes ago: three 5-minute intervals missed.
+        db = sqlite3.connect(self.server.db_path, timeout=30)
+        db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?",
+                   (int(time.time() * 1000) - 16 * 60 * 1000, dev["device_id"]))
+        db.commit()
+        db.close()
+        r = self.admin.post("/api/v1/endpoint/sweep")
+        self.assertStatus(r, 200)
+        self.assertGreaterEqual(r.json["changed"], 1)
+        self.assertEqual(self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json["state"], "unknown")
+        self.assertEqual(self.admin.post("/api/v1/endpoint/sweep").json["changed"], 0)
+        audit = self.admin.get(harness.query("/api/v1/audit", object=dev["device_id"], limit=50)).json["items"]
+        self.assertIn("missed check-ins", [(a.get("details") or {}).get("reason") for a in audit])
+        # The next check-in brings it back.
+        self.agent("checkin", "--state-dir", state, "--root", self.root)
+        self.assertEqual(self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json["state"], "compliant")
+
+    def test_report_with_unknown_keys_is_refused(self):
+        state, dev = self.enroll()
+        raw, headers = self.signed(state, dev, {"agent_version": "x", "shell": "rm -rf /"})
+        self.assertError(self.post_raw(raw, headers), 400)
+
     def test_used_up_expired_and_revoked_tokens_are_refused(self):
         tok = self.token(self.div1, uses=1)
         self.enroll(token=tok["token"])

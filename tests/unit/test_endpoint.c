@@ -309,6 +309,10 @@ static void test_may(void **state)
 	assert_false(endpoint_may(&emp, ENDPOINT_READ, "G/C/D"));
 	assert_false(endpoint_may(&scim, ENDPOINT_READ, NULL));
 	assert_false(endpoint_may(&anon, ENDPOINT_READ, NULL));
+	assert_true(endpoint_may(&admin, ENDPOINT_SWEEP, NULL));
+	assert_false(endpoint_may(&so, ENDPOINT_SWEEP, NULL));
+	assert_false(endpoint_may(&sm, ENDPOINT_SWEEP, NULL));
+	assert_false(endpoint_may(&scim, ENDPOINT_SWEEP, NULL));
 }
 
 int main(void)

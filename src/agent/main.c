@@ -5,6 +5,7 @@
  *   rampart-agent enroll --server URL --token T [--org UNIT] [--owner LOGIN]
  *   rampart-agent posture [--json] [--root DIR]
  *   rampart-agent checkin [--root DIR] [--json]
+ *   rampart-agent run [--interval D] [--count N] [--root DIR]
  * common: [--state-dir DIR] (default /var/lib/rampart-agent) [--ca FILE]
  *
  * State directory: device.key (Ed25519 secret key, 64 bytes, mode 0600),
@@ -17,11 +18,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/posture.h"
@@ -34,9 +37,13 @@
 #define A_PATH 4096
 #define A_MAX_RESPONSE ((size_t)1 << 20)
 #define A_DEFAULT_STATE "/var/lib/rampart-agent"
+#define A_DEFAULT_INTERVAL_MS (5 * 60 * 1000)
+#define A_MIN_INTERVAL_MS 1000
 
 struct opts {
 	const char *server, *token, *org, *owner, *state_dir, *root, *ca;
+	int64_t interval_ms;
+	int64_t count;   /* run: check-ins before exiting; 0 runs until a signal */
 	bool json;
 };
 
@@ -45,6 +52,7 @@ static void usage(FILE *f)
 	fputs("usage: rampart-agent enroll --server URL --token TOKEN [--org UNIT] [--owner LOGIN]\n"
 	      "       rampart-agent posture [--json] [--root DIR]\n"
 	      "       rampart-agent checkin [--root DIR] [--json]\n"
+	      "       rampart-agent run [--interval 5m] [--count N] [--root DIR]\n"
 	      "options: --state-dir DIR (default " A_DEFAULT_STATE "), --ca FILE (TLS trust)\n", f);
 }
 
@@ -486,6 +494,49 @@ out:
 	return r < 0 ? 1 : 0;
 }
 
+static volatile sig_atomic_t a_stop;
+
+static void a_on_signal(int sig)
+{
+	(void)sig;
+	a_stop = 1;
+}
+
+/*
+ * Checks in every interval, shifted by up to a tenth of it either way so that
+ * a fleet started together spreads out, until SIGTERM or SIGINT (or @o->count
+ * check-ins).  A failed check-in is reported and retried at the next one.
+ */
+static int cmd_run(const struct opts *o)
+{
+	struct sigaction sa;
+	int64_t done = 0;
+	int failures = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = a_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!a_stop) {
+		int64_t wait = o->interval_ms, jitter = o->interval_ms / 10;
+		struct timespec ts;
+
+		failures += cmd_checkin(o) != 0;
+		done++;
+		if (o->count && done >= o->count)
+			break;
+		if (jitter > 0)
+			wait += (int64_t)randombytes_uniform((uint32_t)(2 * jitter + 1)) - jitter;
+		ts.tv_sec = (time_t)(wait / 1000);
+		ts.tv_nsec = (long)(wait % 1000) * 1000000L;
+		/* A signal interrupts the sleep and ends the loop. */
+		while (!a_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	return o->count && failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -493,9 +544,10 @@ int main(int argc, char **argv)
 		{ "org", required_argument, NULL, 'o' }, { "owner", required_argument, NULL, 'w' },
 		{ "state-dir", required_argument, NULL, 'd' }, { "root", required_argument, NULL, 'r' },
 		{ "ca", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
+		{ "interval", required_argument, NULL, 'i' }, { "count", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .state_dir = A_DEFAULT_STATE, .root = "/" };
+	struct opts o = { .state_dir = A_DEFAULT_STATE, .root = "/", .interval_ms = A_DEFAULT_INTERVAL_MS };
 	const char *cmd;
 	int ch, rc;
 
@@ -515,6 +567,19 @@ int main(int argc, char **argv)
 		case 'r': o.root = optarg; break;
 		case 'c': o.ca = optarg; break;
 		case 'j': o.json = true; break;
+		case 'i':
+			if (str_parse_duration_ms(optarg, &o.interval_ms) < 0 || o.interval_ms < A_MIN_INTERVAL_MS ||
+			    o.interval_ms > (int64_t)24 * 3600 * 1000) {
+				fputs("rampart-agent: --interval must be a duration from 1s to 24h, such as 5m\n", stderr);
+				return 2;
+			}
+			break;
+		case 'n':
+			if (str_parse_i64(optarg, 1, 1000000, &o.count) < 0) {
+				fputs("rampart-agent: --count must be a number from 1 to 1000000\n", stderr);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -533,6 +598,8 @@ int main(int argc, char **argv)
 		rc = cmd_posture(&o);
 	else if (strcmp(cmd, "checkin") == 0)
 		rc = cmd_checkin(&o);
+	else if (strcmp(cmd, "run") == 0)
+		rc = cmd_run(&o);
 	else {
 		usage(stderr);
 		rc = 2;

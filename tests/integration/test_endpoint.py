@@ -263,6 +263,31 @@ class Endpoint(ServerTestCase):
         self.agent("checkin", "--state-dir", state, "--root", self.root)
         self.assertEqual(self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json["state"], "compliant")
 
+    def test_run_checks_in_repeatedly_with_deltas(self):
+        state, dev = self.enroll()
+        self.agent("run", "--interval", "1s", "--count", "3", "--state-dir", state, "--root", self.root)
+        d = self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json
+        self.assertEqual(len(d["history"]), 3)
+        self.assertEqual(d["report"]["packages"]["mode"], "delta")
+        self.assertEqual(d["package_count"], 3)
+        p = self.agent("run", "--interval", "0s", "--state-dir", state, check=False)
+        self.assertEqual(p.returncode, 2)
+        # Until a signal: one check-in, then SIGTERM ends the wait for the next.
+        env = dict(os.environ, PATH=self.bin + os.pathsep + os.environ.get("PATH", ""))
+        proc = subprocess.Popen([agent_path(), "run", "--interval", "1h", "--state-dir", state, "--root", self.root],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + harness.START_TIMEOUT
+            while len(self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json["history"]) < 4:
+                self.assertLess(time.monotonic(), deadline, "the agent did not check in")
+                time.sleep(0.05)
+            proc.terminate()
+            self.assertEqual(proc.wait(timeout=60), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
     def test_report_with_unknown_keys_is_refused(self):
         state, dev = self.enroll()
         raw, headers = self.signed(state, dev, {"agent_version": "x", "shell": "rm -rf /"})

@@ -22,7 +22,7 @@ CREATE TABLE devices (
     owner_id       TEXT REFERENCES people(id),
     public_key     BLOB NOT NULL,
     enrolled_with  TEXT REFERENCES enrollment_tokens(id),
-    state          TEXT NOT NULL CHECK (state IN ('unknown', 'compliant', 'non_compliant')),
+    state          TEXT NOT NULL CHECK (state IN ('unknown', 'compliant', 'non_compliant', 'quarantined')),
     last_report_id TEXT,
     last_seen_at   INTEGER,
     created_at     INTEGER NOT NULL

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import './styles.css';
 import { api, csrfToken, onAuthProblem, setCsrfToken } from './api.js';
 import { LANGS, getLang, onLangChange, setLang, t } from './i18n.js';
-import { canBrowseDirectory, canImportHr, canReadAudit } from './perms.js';
+import { canBrowseDirectory, canConfigureExchange, canImportHr, canReadAudit } from './perms.js';
 import { navigate, useRoute } from './router.js';
 import { LoginPage } from './pages/Login.jsx';
 import { ActivatePage } from './pages/Activate.jsx';
@@ -16,6 +16,7 @@ import { PersonPage } from './pages/Person.jsx';
 import { ImportPage } from './pages/Import.jsx';
 import { AuditPage } from './pages/Audit.jsx';
 import { FilePage, FilesPage } from './pages/Files.jsx';
+import { ApprovalSettingsPage, RequestsPage, SendPage, TransferPage, TransfersPage } from './pages/Exchange.jsx';
 import { PageTitle } from './components/ui.jsx';
 
 function LangSelect() {
@@ -35,6 +36,11 @@ function navItems(me) {
   else items.push({ to: `#/people/${me.id}`, key: 'nav.my_record', match: (p) => p.startsWith('/people') });
   // Anyone may own protected files; the list shows only the ones they may see.
   items.push({ to: '#/files', key: 'nav.files', match: (p) => p.startsWith('/files') });
+  // Anyone signed in sends and requests files; approval settings are the administrator's.
+  items.push({ to: '#/send', key: 'nav.send', match: (p) => p.startsWith('/send') });
+  items.push({ to: '#/transfers', key: 'nav.transfers', match: (p) => p.startsWith('/transfers') });
+  items.push({ to: '#/requests', key: 'nav.requests', match: (p) => p.startsWith('/requests') });
+  if (canConfigureExchange(me)) items.push({ to: '#/exchange-approval', key: 'nav.exchange_approval', match: (p) => p.startsWith('/exchange-approval') });
   if (canImportHr(me)) items.push({ to: '#/import', key: 'nav.import', match: (p) => p.startsWith('/import') });
   if (canReadAudit(me)) items.push({ to: '#/audit', key: 'nav.audit', match: (p) => p.startsWith('/audit') });
   items.push({ to: '#/account', key: 'nav.account', match: (p) => p.startsWith('/account') });
@@ -187,6 +193,11 @@ function App() {
   else if (p0 === 'people' && p1) page = <PersonPage me={me} id={p1} key={p1} />;
   else if (p0 === 'files' && p1) page = <FilePage me={me} id={p1} key={p1} />;
   else if (p0 === 'files') page = <FilesPage me={me} route={route} />;
+  else if (p0 === 'send') page = <SendPage me={me} />;
+  else if (p0 === 'transfers' && p1) page = <TransferPage me={me} id={p1} key={p1} />;
+  else if (p0 === 'transfers') page = <TransfersPage me={me} route={route} />;
+  else if (p0 === 'requests') page = <RequestsPage me={me} />;
+  else if (p0 === 'exchange-approval' && canConfigureExchange(me)) page = <ApprovalSettingsPage me={me} />;
   else if (p0 === 'import' && canImportHr(me)) page = <ImportPage me={me} />;
   else if (p0 === 'audit' && canReadAudit(me)) page = <AuditPage me={me} route={route} />;
   else page = <NotFound />;

@@ -25,6 +25,9 @@ export const canBrowseDirectory = (me) =>
   has(me, 'admin', 'security_officer', 'security_manager', 'manager', 'auditor');
 export const canCreateScimToken = (me) => has(me, 'admin');
 export const canSeeAllTokens = (me) => has(me, 'admin');
+// Exchange: everyone sends and requests; these see the transfers of others in scope.
+export const canSeeAllTransfers = (me) => has(me, 'admin', 'security_officer', 'security_manager', 'auditor');
+export const canConfigureExchange = (me) => has(me, 'admin');
 
 /* True when org path @path is @scope or below it. */
 export function pathWithin(path, scope) {

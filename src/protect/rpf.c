@@ -2,17 +2,18 @@
 /*
  * rpf: header, key wrapping, and the parallel STREAM pipeline.
  *
- * Pipeline: the body is cut into batches of 16 chunks (about 1 MiB).  The
+ * Pipeline: the body is cut into batches of 8 chunks (about 512 KiB).  The
  * calling thread and the worker threads claim batches in order; each reads
- * its batch with one positional read, seals or opens every chunk with its
- * own EVP_CIPHER_CTX (keyed once), and writes the result with one
- * positional write at the batch's offset.  No chunk passes between
- * threads and the only shared state is the batch counter, so the reads,
- * writes and cipher all spread over the cores.  Each thread owns two batch
- * buffers: memory is about 2 x threads x 1 MiB whatever the file size.  A
- * batch is written only when all its chunks sealed or verified; after a
- * failure no later batch is started and the lowest failing chunk is the
- * one reported.
+ * its batch with one positional read straight into the chunk slots of its
+ * buffer, seals or opens every chunk in place with its own EVP_CIPHER_CTX
+ * (keyed once), and writes the result with one positional write at the
+ * batch's offset.  No chunk passes between threads and the only shared
+ * state is the batch counter, so the reads, writes and cipher all spread
+ * over the cores.  Each thread owns one batch buffer: memory is about
+ * threads x 512 KiB whatever the file size, and a batch stays in the
+ * core's cache from the read to the write.  A batch is written only when
+ * all its chunks sealed or verified; after a failure no later batch is
+ * started and the lowest failing chunk is the one reported.
  */
 #include "protect/rpf.h"
 
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/str.h"
@@ -214,28 +216,67 @@ int rpf_unwrap(const struct rpf_header *h, const unsigned char pk[RPF_PK_BYTES],
  * Positional I/O: each worker reads its batch of chunks at the batch's own
  * offset and writes the result at its own offset, so reading, writing and
  * the cipher all spread over the cores and no chunk passes between threads.
- * Offsets are relative to where the body starts.
+ * Offsets are relative to where the body starts.  A batch is processed in
+ * place in one buffer that holds chunk k at k x RPF_CT_CHUNK: the file side
+ * is contiguous, the buffer side is laid out in units of @unit bytes
+ * @stride bytes apart (plaintext is scattered or gathered by the kernel in
+ * the same call), so the cipher works where the data landed.
  */
 struct rpf_io {
-	/* Reads exactly @n bytes at @off.  Returns 0, -EIO when the input ends first, or -errno. */
-	int (*pread)(void *ud, void *buf, size_t n, uint64_t off);
-	/* Writes all @n bytes at @off.  Returns 0 or -errno. */
-	int (*pwrite)(void *ud, const void *buf, size_t n, uint64_t off);
+	/* Reads exactly @n bytes at @off into @buf.  Returns 0, -EIO when the input ends first, or -errno. */
+	int (*pread)(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride, uint64_t off);
+	/* Writes all @n bytes at @off from @buf.  Returns 0 or -errno. */
+	int (*pwrite)(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride, uint64_t off);
 	void *rud, *wud;
 };
+
+/* Chunks per batch: one read and one write of about 512 KiB, which stay in a core's cache. */
+#define RPF_BATCH 8
 
 struct fd_at {
 	int fd;
 	off_t base;
 };
 
-static int fd_pread_full(void *ud, void *buf, size_t n, uint64_t off)
+/* The iovecs of @n bytes of @buf in units of @unit, @stride apart; returns their count. */
+static int iov_layout(struct iovec *iov, unsigned char *buf, size_t n, size_t unit, size_t stride)
 {
-	const struct fd_at *f = ud;
-	size_t got = 0;
+	int cnt = 0;
 
-	while (got < n) {
-		ssize_t k = pread(f->fd, (char *)buf + got, n - got, f->base + (off_t)(off + got));
+	for (size_t done = 0; done < n && cnt < RPF_BATCH; cnt++) {
+		size_t k = n - done < unit ? n - done : unit;
+
+		iov[cnt].iov_base = buf + (size_t)cnt * stride;
+		iov[cnt].iov_len = k;
+		done += k;
+	}
+	return cnt;
+}
+
+/* Skips @k bytes already transferred: *@iov and *@cnt advance past them. */
+static void iov_skip(struct iovec **iov, int *cnt, size_t k)
+{
+	while (*cnt > 0 && k >= (*iov)->iov_len) {
+		k -= (*iov)->iov_len;
+		(*iov)++;
+		(*cnt)--;
+	}
+	if (*cnt > 0) {
+		(*iov)->iov_base = (char *)(*iov)->iov_base + k;
+		(*iov)->iov_len -= k;
+	}
+}
+
+static int fd_transfer(const struct fd_at *f, bool write, unsigned char *buf, size_t n,
+		       size_t unit, size_t stride, uint64_t off)
+{
+	struct iovec vec[RPF_BATCH], *iov = vec;
+	int cnt = iov_layout(vec, buf, n, unit, stride);
+	size_t done = 0;
+
+	while (done < n) {
+		off_t at = f->base + (off_t)(off + done);
+		ssize_t k = write ? pwritev(f->fd, iov, cnt, at) : preadv(f->fd, iov, cnt, at);
 
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -243,26 +284,22 @@ static int fd_pread_full(void *ud, void *buf, size_t n, uint64_t off)
 			return -errno;
 		if (k == 0)
 			return -EIO; /* the input shrank while it was read */
-		got += (size_t)k;
+		done += (size_t)k;
+		iov_skip(&iov, &cnt, (size_t)k);
 	}
 	return 0;
 }
 
-static int fd_pwrite_full(void *ud, const void *buf, size_t n, uint64_t off)
+static int fd_pread_full(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride,
+			 uint64_t off)
 {
-	const struct fd_at *f = ud;
-	size_t put = 0;
+	return fd_transfer(ud, false, buf, n, unit, stride, off);
+}
 
-	while (put < n) {
-		ssize_t k = pwrite(f->fd, (const char *)buf + put, n - put, f->base + (off_t)(off + put));
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		put += (size_t)k;
-	}
-	return 0;
+static int fd_pwrite_full(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride,
+			  uint64_t off)
+{
+	return fd_transfer(ud, true, buf, n, unit, stride, off);
 }
 
 struct mem_at {
@@ -271,30 +308,40 @@ struct mem_at {
 	size_t len;
 };
 
-static int mem_pread(void *ud, void *buf, size_t n, uint64_t off)
+static int mem_pread(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride,
+		     uint64_t off)
 {
 	const struct mem_at *m = ud;
 
 	if (off > m->len || n > m->len - off)
 		return -EIO;
-	memcpy(buf, m->src + off, n);
+	for (size_t done = 0, i = 0; done < n; i++) {
+		size_t k = n - done < unit ? n - done : unit;
+
+		memcpy(buf + i * stride, m->src + off + done, k);
+		done += k;
+	}
 	return 0;
 }
 
-static int mem_pwrite(void *ud, const void *buf, size_t n, uint64_t off)
+static int mem_pwrite(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride,
+		      uint64_t off)
 {
 	const struct mem_at *m = ud;
 
 	if (off > m->len || n > m->len - off)
 		return -EIO;
-	memcpy(m->p + off, buf, n);
+	for (size_t done = 0, i = 0; done < n; i++) {
+		size_t k = n - done < unit ? n - done : unit;
+
+		memcpy(m->p + off + done, buf + i * stride, k);
+		done += k;
+	}
 	return 0;
 }
 
 /* ---------------------------------------------------------------- pipeline */
 
-/* Chunks per batch: one read and one write of about 1 MiB per batch. */
-#define RPF_BATCH 16
 #define RPF_NO_FAILURE UINT64_MAX
 
 struct job {
@@ -319,9 +366,10 @@ static void chunk_nonce(const unsigned char *prefix, uint64_t seq, bool last, un
 }
 
 /*
- * Seals or opens the @n bytes at @in into @out with @ctx (already keyed);
- * *@ret_n is the output length.  Opened plaintext is left in @out even when
- * the tag does not verify: the caller never writes a batch that failed.
+ * Seals or opens the @n bytes at @in into @out (the same place, or apart)
+ * with @ctx (already keyed); *@ret_n is the output length.  Opened
+ * plaintext is left in @out even when the tag does not verify: the caller
+ * never writes a batch that failed.
  */
 static int chunk_process(EVP_CIPHER_CTX *ctx, const struct job *j, uint64_t seq, bool last,
 			 const unsigned char *in, size_t n, unsigned char *out, size_t *ret_n)
@@ -358,18 +406,21 @@ static int chunk_process(EVP_CIPHER_CTX *ctx, const struct job *j, uint64_t seq,
 }
 
 /*
- * Opens a final chunk; when it does not verify as final but would as a
- * middle chunk, the file was cut at a chunk boundary: that is reported as
- * truncation rather than tampering.
+ * Opens a final chunk in place at @c; when it does not verify as final but
+ * would as a middle chunk (tried on the copy in @spare), the file was cut at
+ * a chunk boundary: that is reported as truncation rather than tampering.
  */
 static int chunk_open_final(EVP_CIPHER_CTX *ctx, const struct job *j, uint64_t seq,
-			    const unsigned char *in, size_t n, unsigned char *out, size_t *ret_n)
+			    unsigned char *c, size_t n, unsigned char *spare, size_t *ret_n)
 {
 	size_t ignored;
-	int r = chunk_process(ctx, j, seq, true, in, n, out, ret_n);
+	int r;
 
-	if (r == RPF_E_AUTH && chunk_process(ctx, j, seq, false, in, n, out, &ignored) == 0)
+	memcpy(spare, c, n);
+	r = chunk_process(ctx, j, seq, true, c, n, c, ret_n);
+	if (r == RPF_E_AUTH && chunk_process(ctx, j, seq, false, spare, n, spare, &ignored) == 0)
 		r = RPF_E_TRUNCATED;
+	sodium_memzero(spare, n);
 	return r;
 }
 
@@ -386,11 +437,12 @@ static void job_fail(struct job *j, uint64_t chunk, int err, bool in_chunk)
 }
 
 /*
- * Processes batch @b: one read, every chunk, then one write, and only when
- * every chunk of the batch sealed or verified.
+ * Processes batch @b in place in @buf: one read, every chunk, then one
+ * write, and only when every chunk of the batch sealed or verified.  @spare
+ * keeps a copy of a final chunk for the truncation check.
  */
-static void batch_run(struct job *j, EVP_CIPHER_CTX *ctx, uint64_t b, unsigned char *in,
-		      unsigned char *out)
+static void batch_run(struct job *j, EVP_CIPHER_CTX *ctx, uint64_t b, unsigned char *buf,
+		      unsigned char *spare)
 {
 	uint64_t first = b * RPF_BATCH, count = j->nchunks - first;
 	uint64_t in_off = first * j->in_unit;
@@ -401,7 +453,8 @@ static void batch_run(struct job *j, EVP_CIPHER_CTX *ctx, uint64_t b, unsigned c
 		count = RPF_BATCH;
 	in_len = (size_t)(j->in_len - in_off < count * j->in_unit ? j->in_len - in_off
 								    : count * j->in_unit);
-	r = j->io->pread(j->io->rud, in, in_len, in_off);
+	/* Plaintext is read into (or written from) chunk slots; sealed chunks are contiguous. */
+	r = j->io->pread(j->io->rud, buf, in_len, j->in_unit, RPF_CT_CHUNK, in_off);
 	if (r < 0) {
 		job_fail(j, first, r, false);
 		return;
@@ -410,27 +463,27 @@ static void batch_run(struct job *j, EVP_CIPHER_CTX *ctx, uint64_t b, unsigned c
 		uint64_t seq = first + k;
 		bool last = seq == j->nchunks - 1;
 		size_t n = last ? in_len - (size_t)k * j->in_unit : j->in_unit, got = 0;
-		const unsigned char *src = in + (size_t)k * j->in_unit;
-		unsigned char *dst = out + (size_t)k * j->out_unit;
+		unsigned char *c = buf + (size_t)k * RPF_CT_CHUNK;
 
 		if (!j->encrypt && last)
-			r = chunk_open_final(ctx, j, seq, src, n, dst, &got);
+			r = chunk_open_final(ctx, j, seq, c, n, spare, &got);
 		else
-			r = chunk_process(ctx, j, seq, last, src, n, dst, &got);
+			r = chunk_process(ctx, j, seq, last, c, n, c, &got);
 		if (r < 0) {
 			job_fail(j, seq, r, true);
 			return;
 		}
 		out_len += got;
 	}
-	r = j->io->pwrite(j->io->wud, out, out_len, first * j->out_unit);
+	r = j->io->pwrite(j->io->wud, buf, out_len, j->out_unit, RPF_CT_CHUNK, first * j->out_unit);
 	if (r < 0)
 		job_fail(j, first, r, false);
 }
 
 struct worker {
 	struct job *job;
-	unsigned char *in, *out; /* RPF_BATCH x RPF_CT_CHUNK bytes each */
+	unsigned char *buf;   /* RPF_BATCH x RPF_CT_CHUNK bytes */
+	unsigned char *spare; /* RPF_CT_CHUNK bytes */
 	pthread_t tid;
 };
 
@@ -458,7 +511,7 @@ static void *worker_main(void *arg)
 		}
 		j->next_batch++;
 		pthread_mutex_unlock(&j->mu);
-		batch_run(j, ctx, b, w->in, w->out);
+		batch_run(j, ctx, b, w->buf, w->spare);
 	}
 	EVP_CIPHER_CTX_free(ctx);
 	return NULL;
@@ -484,8 +537,8 @@ static uint64_t chunk_count(uint64_t in_len, size_t unit)
 
 /*
  * Runs the pipeline over a body of @in_len bytes.  The calling thread is
- * one of the workers; each worker owns two batch buffers, so memory is
- * about 2 x threads x 1 MiB whatever the file size.
+ * one of the workers; each worker owns one batch buffer and room for one
+ * spare chunk, so memory is about threads x 512 KiB whatever the file size.
  */
 static int pipeline_run(const struct rpf_io *io, bool encrypt, uint64_t in_len,
 			const unsigned char *aad, const struct rpf_header *h,
@@ -516,9 +569,9 @@ static int pipeline_run(const struct rpf_io *io, bool encrypt, uint64_t in_len,
 	memset(w, 0, sizeof(w));
 	for (unsigned i = 0; i < nthreads; i++) {
 		w[i].job = &j;
-		w[i].in = malloc(bufsize);
-		w[i].out = malloc(bufsize);
-		if (!w[i].in || !w[i].out) {
+		w[i].buf = malloc(bufsize);
+		w[i].spare = malloc(RPF_CT_CHUNK);
+		if (!w[i].buf || !w[i].spare) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -542,14 +595,11 @@ static int pipeline_run(const struct rpf_io *io, bool encrypt, uint64_t in_len,
 out:
 	for (unsigned i = 0; i < nthreads; i++) {
 		/* Buffers held plaintext, and on a failed open unverified plaintext. */
-		if (w[i].in) {
-			sodium_memzero(w[i].in, bufsize);
-			free(w[i].in);
+		if (w[i].buf) {
+			sodium_memzero(w[i].buf, bufsize);
+			free(w[i].buf);
 		}
-		if (w[i].out) {
-			sodium_memzero(w[i].out, bufsize);
-			free(w[i].out);
-		}
+		free(w[i].spare);
 	}
 	if (r < 0 && e && !e->message[0])
 		snprintf(e->message, sizeof(e->message), "%s", rpf_strerror(r));
@@ -604,7 +654,7 @@ int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
 	if (r == 0)
 		r = fd_out(out_fd, &fo);
 	if (r == 0)
-		r = fd_pwrite_full(&fo, hdr, sizeof(hdr), 0);
+		r = fd_pwrite_full(&fo, hdr, sizeof(hdr), sizeof(hdr), sizeof(hdr), 0);
 	if (r < 0)
 		return r;
 	(void)posix_fadvise(in_fd, fi.base, 0, POSIX_FADV_SEQUENTIAL);

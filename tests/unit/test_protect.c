@@ -196,15 +196,15 @@ static unsigned char *slurp(const char *path, size_t *ret_len)
 }
 
 /*
- * The pipeline works in batches of 16 chunks: round trips around a batch
- * boundary; with chunks failing in two batches the lowest one is always the
+ * The pipeline works in batches of 8 chunks: round trips around one and
+ * two batch boundaries; with chunks failing in two batches the lowest one is always the
  * one reported, whatever the threads' timing; a body cut after a whole
  * batch is truncation.
  */
 static void test_batches(void **state)
 {
-	static const size_t sizes[] = { 16 * RPF_CHUNK - 1, 16 * RPF_CHUNK, 16 * RPF_CHUNK + 1,
-					33 * RPF_CHUNK + 5 };
+	static const size_t sizes[] = { 8 * RPF_CHUNK - 1, 8 * RPF_CHUNK, 8 * RPF_CHUNK + 1,
+					16 * RPF_CHUNK, 16 * RPF_CHUNK + 1, 33 * RPF_CHUNK + 5 };
 	size_t len = 48 * RPF_CHUNK + 100, ct_len = 0, out_len = 0;
 	unsigned char key[RPF_KEY_BYTES], *plain, *ct = NULL, *out = NULL;
 	struct rpf_header h;

@@ -249,13 +249,16 @@ function TransferTable({ items, label, showOwner }) {
   );
 }
 
-function ApprovalQueue() {
+function ApprovalQueue({ onDecided }) {
   const list = useLoad(() => api('GET', '/api/v1/transfers', { query: { approval: 'pending', limit: 100 } }), []);
   const [run, state] = useAction();
   const decide = async (x, how) => {
     const r = await run(() => api('POST', `/api/v1/transfers/${encodeURIComponent(x.id)}/${how}`),
       t(how === 'approve' ? 'xfer.approved_done' : 'xfer.rejected_done', { email: x.to }));
-    if (r) list.reload();
+    if (r) {
+      list.reload();
+      if (onDecided) onDecided();
+    }
   };
   return (
     <section class="panel" aria-labelledby="queue-title">
@@ -297,11 +300,11 @@ export function TransfersPage({ me, route }) {
     <section>
       <PageTitle>{t('xfer.list_title')}</PageTitle>
       <p class="help">{t('xfer.list_intro')}</p>
-      <div class="actions">
+      <div class="actions page-actions">
         <a class="button primary" href="#/send">{t('xfer.send_title')}</a>
         <a class="button" href="#/requests">{t('xfer.req_title')}</a>
       </div>
-      <ApprovalQueue />
+      <ApprovalQueue onDecided={list.reload} />
       {all && (
         <form class="filters" aria-label={t('xfer.filters')} onSubmit={(e) => e.preventDefault()}>
           <div class="field">
@@ -313,7 +316,7 @@ export function TransfersPage({ me, route }) {
           </div>
         </form>
       )}
-      <h2>{view === 'all' ? t('xfer.view_all') : t('xfer.view_mine')}</h2>
+      <h2 class="list-title">{view === 'all' ? t('xfer.view_all') : t('xfer.view_mine')}</h2>
       <Loading state={list}>
         {list.data && (list.data.items.length === 0 ? <p class="empty">{t('xfer.none')}</p>
           : <TransferTable items={list.data.items} label={t('xfer.list_title')} showOwner={view === 'all'} />)}

@@ -10,6 +10,7 @@
 // go to test-output/browser/.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_PASSWORD, Api, OUT, ROOT, launchBrowser, startServer } from './lib.mjs';
@@ -22,6 +23,47 @@ let server;
 let browser;
 let adminApi;
 let admin; // the administrator's page, reused across steps
+let smtp; // the SMTP sink: { port, messages: [{ to, data }], close() }
+
+/* A minimal SMTP server on loopback that keeps every message it receives. */
+function smtpSink() {
+  const messages = [];
+  const server = createServer((sock) => {
+    let buf = '';
+    let data = null;
+    let rcpt = [];
+    sock.write('220 sink ESMTP\r\n');
+    sock.on('data', (chunk) => {
+      buf += chunk.toString('utf8');
+      let i;
+      while ((i = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (data !== null) {
+          if (line === '.') {
+            messages.push({ to: rcpt, data: data.join('\n') });
+            data = null;
+            rcpt = [];
+            sock.write('250 queued\r\n');
+          } else data.push(line.startsWith('..') ? line.slice(1) : line);
+          continue;
+        }
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'RCPT') rcpt.push(line);
+        if (verb === 'DATA') {
+          data = [];
+          sock.write('354 go on\r\n');
+        } else if (verb === 'QUIT') {
+          sock.end('221 bye\r\n');
+        } else sock.write('250 ok\r\n');
+      }
+    });
+    sock.on('error', () => {});
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({ port: server.address().port, messages, close: () => server.close() }));
+  });
+}
 
 async function newPage(viewport = DESKTOP, opts = {}) {
   const context = await browser.newContext({ viewport, locale: 'en-GB', timezoneId: 'UTC', acceptDownloads: true, ...opts });
@@ -37,7 +79,8 @@ async function newPage(viewport = DESKTOP, opts = {}) {
 }
 
 async function shot(page, name) {
-  await page.waitForLoadState('networkidle').catch(() => {});
+  // After a blob download Chromium may never report the page idle: wait briefly only.
+  await page.waitForLoadState('networkidle', { timeout: 2000 }).catch(() => {});
   await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
 }
 
@@ -80,7 +123,12 @@ async function sendFromConsole(page, { name, data, to, downloads = '1', message 
 
 describe('exchange pages in the console', () => {
   before(async () => {
-    server = await startServer({ seedHr: SAMPLE });
+    smtp = await smtpSink();
+    server = await startServer({
+      seedHr: SAMPLE,
+      logName: 'rampartd-exchange.log',
+      env: { RAMPART_EXCHANGE_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`, RAMPART_EXCHANGE_SMTP_FROM: 'rampart@corp.example' },
+    });
     browser = await launchBrowser();
     adminApi = await Api.login(server.url, 'admin', ADMIN_PASSWORD);
     admin = await newPage();
@@ -91,6 +139,7 @@ describe('exchange pages in the console', () => {
   after(async () => {
     if (browser) await browser.close();
     if (server) await server.stop();
+    if (smtp) smtp.close();
   });
 
   it('sends a file, shows the password once, and the recipient downloads it through the link page', async () => {
@@ -105,6 +154,12 @@ describe('exchange pages in the console', () => {
     await page.getByText('Shown only now.').waitFor();
     await page.getByRole('button', { name: 'Copy password' }).waitFor();
     await page.getByText('sent', { exact: true }).waitFor();
+    await page.getByText('The link was mailed to buyer@partner.example.').waitFor();
+    // The mail carries the link, never the password.
+    const mail = smtp.messages.find((m) => m.to.some((r) => r.includes('buyer@partner.example')));
+    assert.ok(mail, 'the notification reached the SMTP server');
+    assert.ok(mail.data.replace(/=\n/g, '').includes(linkPath(url)), 'the mail has the link');
+    assert.ok(!mail.data.includes(password), 'the mail has no password');
     await shot(page, 'exchange-01-sent-password-once');
 
     // The password is in no later answer nor page.
@@ -206,6 +261,7 @@ describe('exchange pages in the console', () => {
     const password = (await page.getByTestId('once-password').textContent()).trim();
     const row = page.getByRole('row').filter({ hasText: 'accounts@supplier.example' });
     await row.getByText('waiting for upload').waitFor();
+    await page.getByText('The link was mailed to accounts@supplier.example.').waitFor();
     await shot(page, 'exchange-07-request-created');
 
     // The outsider uploads through the link's page.
@@ -275,6 +331,9 @@ describe('exchange pages in the console', () => {
     const sent = await res.json();
     assert.equal(res.status, 201, JSON.stringify(sent));
     assert.equal(sent.state, 'pending_approval');
+    assert.equal(sent.mail, 'held');
+    const mailedTo = (email) => smtp.messages.some((m) => m.to.some((r) => r.includes(email)));
+    assert.equal(mailedTo('auditor@outside.example'), false, 'no link mailed before approval');
     // Held: the link's page says so and takes no password.
     assert.equal((await fetch(`${server.url}${linkPath(sent.url)}`)).status, 403);
 
@@ -291,6 +350,7 @@ describe('exchange pages in the console', () => {
     const after = await adminApi.call('GET', `/api/v1/transfers/${sent.id}`);
     assert.equal(after.state, 'sent');
     assert.equal(after.decided_by, 'admin');
+    assert.equal(mailedTo('auditor@outside.example'), true, 'the link is mailed once approved');
 
     // All transfers in scope show the sender's, with its owner.
     await page.getByLabel('Show').selectOption('all');

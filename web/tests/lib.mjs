@@ -18,21 +18,22 @@ export const ADMIN_PASSWORD = 'console-test-admin-pw-1';
 
 /*
  * Starts rampartd with a fresh data directory on 127.0.0.1:0 and waits for
- * its port file.  Returns { url, dataDir, log, stop() }.
+ * its port file.  Returns { url, dataDir, log, stop() }.  @env adds to the
+ * server's environment; @logName names its log in the output directory.
  */
-export async function startServer({ seedHr, web } = {}) {
+export async function startServer({ seedHr, web, env, logName } = {}) {
   const bin = join(BUILD, 'src', 'server', 'rampartd');
   if (!existsSync(bin)) throw new Error(`rampartd not found at ${bin} (build it, or set RAMPART_BUILD)`);
   if (!web && !existsSync(join(WEB, 'dist', 'index.html'))) throw new Error('web/dist is missing: run make -C web build');
   mkdirSync(OUT, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), 'rampart-browser-'));
   const portFile = join(dataDir, 'port');
-  const log = join(OUT, web ? 'rampartd-no-web.log' : 'rampartd.log');
+  const log = join(OUT, logName || (web ? 'rampartd-no-web.log' : 'rampartd.log'));
   const fd = openSync(log, 'w');
   const args = ['--data', join(dataDir, 'var'), '--listen', '127.0.0.1:0', '--port-file', portFile, '--web', web || join(WEB, 'dist')];
   if (seedHr) args.push('--seed-hr', seedHr);
   const child = spawn(bin, args, {
-    env: { ...process.env, RAMPART_ADMIN_PASSWORD: ADMIN_PASSWORD, RAMPART_TEST_FAST_PWHASH: '1' },
+    env: { ...process.env, RAMPART_ADMIN_PASSWORD: ADMIN_PASSWORD, RAMPART_TEST_FAST_PWHASH: '1', ...env },
     stdio: ['ignore', fd, fd],
   });
   let exited = null;

@@ -49,7 +49,7 @@ export function StateBadge({ x }) {
 }
 
 /* The link and the password, shown once, with copy buttons and the warning. */
-function OnceSecrets({ res, title, passwordNote }) {
+function OnceSecrets({ res, title, passwordNote, children }) {
   const ref = useRef(null);
   useEffect(() => { if (ref.current) ref.current.focus(); }, [res.id]);
   return (
@@ -62,6 +62,7 @@ function OnceSecrets({ res, title, passwordNote }) {
         <dd><code class="secret" data-testid="once-password">{res.password}</code> <CopyButton text={res.password} label={t('xfer.copy_password')} /></dd>
       </dl>
       <p class="msg msg-info" role="note"><strong>{t('xfer.once_title')}</strong> {passwordNote}</p>
+      {children}
     </section>
   );
 }
@@ -546,7 +547,11 @@ export function RequestsPage({ me }) {
         </form>
         <ReceivedDownload />
       </div>
-      {result && <OnceSecrets res={result} title={t('xfer.once_req_title', { email: result.from })} passwordNote={t('xfer.once_req_help')} />}
+      {result && (
+        <OnceSecrets res={result} title={t('xfer.once_req_title', { email: result.from })} passwordNote={t('xfer.once_req_help')}>
+          <p>{mailText(result.mail, result.from)}</p>
+        </OnceSecrets>
+      )}
       <h2>{t('xfer.req_list')}</h2>
       <Loading state={list}>
         {list.data && (mine.length === 0 ? <p class="empty">{t('xfer.req_none')}</p>

@@ -114,10 +114,17 @@ async function sendFromConsole(page, { name, data, to, downloads = '1', message 
   await page.getByLabel("Recipient's e-mail").fill(to);
   await page.getByLabel('Download limit').fill(downloads);
   if (message) await page.getByLabel('Message (optional)').fill(message);
+  // Records whether the upload showed its progress bar while it ran.
+  await page.evaluate(() => {
+    window.sawProgress = false;
+    const mo = new MutationObserver(() => { if (document.querySelector('progress#send-progress')) window.sawProgress = true; });
+    mo.observe(document.body, { childList: true, subtree: true });
+  });
   await page.getByRole('button', { name: 'Send', exact: true }).click();
   await page.getByRole('heading', { name: 'The link and its password' }).waitFor();
   const url = (await page.getByTestId('once-url').textContent()).trim();
   const password = (await page.getByTestId('once-password').textContent()).trim();
+  assert.equal(await page.evaluate(() => window.sawProgress), true, 'the upload showed its progress');
   return { url, password };
 }
 
@@ -351,6 +358,23 @@ describe('exchange pages in the console', () => {
     assert.equal(after.state, 'sent');
     assert.equal(after.decided_by, 'admin');
     assert.equal(mailedTo('auditor@outside.example'), true, 'the link is mailed once approved');
+
+    // A second held transfer is rejected (with a confirmation): it ends and its link never works.
+    const form2 = new FormData();
+    form2.append('to', 'unknown@elsewhere.example');
+    form2.append('file', new Blob([Buffer.from('not to go out\n')]), 'internal.txt');
+    const res2 = await fetch(`${server.url}/api/v1/transfers`, { method: 'POST', headers: { Authorization: `Bearer ${senderApi.token}` }, body: form2 });
+    const held = await res2.json();
+    assert.equal(held.state, 'pending_approval');
+    await page.reload();
+    await heading(page, 'Transfers');
+    const item2 = queue.getByRole('listitem').filter({ hasText: 'unknown@elsewhere.example' });
+    await item2.getByRole('button', { name: 'Reject' }).click();
+    await item2.getByRole('button', { name: 'Reject and delete the files' }).click();
+    await page.getByRole('status').filter({ hasText: 'Rejected: the transfer to unknown@elsewhere.example ended' }).waitFor();
+    assert.equal((await adminApi.call('GET', `/api/v1/transfers/${held.id}`)).state, 'rejected');
+    assert.equal((await fetch(`${server.url}${linkPath(held.url)}`)).status, 410);
+    assert.equal(mailedTo('unknown@elsewhere.example'), false);
 
     // All transfers in scope show the sender's, with its owner.
     await page.getByLabel('Show').selectOption('all');

@@ -141,3 +141,4 @@ fi
 mkdir -p "$BUILD/bench-protect"
 DISK=$(mktemp -d "$BUILD/bench-protect/run.XXXXXX")
 pass "$DISK" "$MIB" "on disk ($(df -PT "$DISK" | awk 'NR == 2 { print $2 }'))"
+echo "   (rampart's outputs are durable: one fdatasync before the rename; age and gpg leave theirs in the page cache)"

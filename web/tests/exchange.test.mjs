@@ -303,6 +303,7 @@ describe('exchange pages in the console', () => {
     assert.equal(dl.suggestedFilename(), 'invoice-4711.txt');
     assert.deepEqual(await readDownload(dl), invoice);
     await page.getByRole('status').filter({ hasText: 'Downloaded invoice-4711.txt' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'accounts@supplier.example' }).getByText('downloaded', { exact: true }).waitFor();
     await shot(page, 'exchange-08-request-downloaded');
     assert.deepEqual(page.jsErrors, []);
   });

@@ -439,7 +439,7 @@ function filenameOf(res) {
 }
 
 /* Downloads what an outsider uploaded: the requester, signed in, with the link and its password. */
-function ReceivedDownload() {
+function ReceivedDownload({ onDone }) {
   const [link, setLink] = useState('');
   const [password, setPassword] = useState('');
   const [saved, setSaved] = useState(null); // { url, name, size }
@@ -467,6 +467,7 @@ function ReceivedDownload() {
     if (got) {
       setSaved(got);
       setPassword('');
+      if (onDone) onDone();
       // Starts the save; the link below stays for another try.
       const a = document.createElement('a');
       a.href = got.url;
@@ -545,7 +546,7 @@ export function RequestsPage({ me }) {
           </div>
           <ActionStatus state={state} />
         </form>
-        <ReceivedDownload />
+        <ReceivedDownload onDone={list.reload} />
       </div>
       {result && (
         <OnceSecrets res={result} title={t('xfer.once_req_title', { email: result.from })} passwordNote={t('xfer.once_req_help')}>

@@ -4,6 +4,7 @@ rampartd and a real SMTP server on loopback (a small sink in this file:
 Python's standard library has no SMTP server since 3.12)."""
 
 import os
+import socket
 import socketserver
 import threading
 import time
@@ -210,6 +211,32 @@ class Exchange(ServerTestCase):
         self.assertEqual(r.status, 413)
         self.assertEqual(self.blob_dirs(), before)
         self.assertEqual(len(self.admin.get("/api/v1/transfers?limit=500").json["items"]), n)
+
+    def test_interrupted_upload_leaves_nothing(self):
+        """A client that drops the connection mid-file leaves no transfer and, after a sweep, no blob."""
+        before = self.blob_dirs()
+        n = len(self.admin.get("/api/v1/transfers?limit=500").json["items"])
+        body, ctype = xu.multipart([("to", "recipient@partner.example")],
+                                   [("file", "cut.bin", os.urandom(400000))])
+        head = ("POST /api/v1/transfers HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Authorization: Bearer %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                % (self.admin.token, ctype, len(body))).encode()
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as sock:
+            sock.sendall(head + body[:len(body) // 2])
+            # The server streams the file to disk as it arrives: wait until it has begun.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.blob_dirs() == before:
+                time.sleep(0.05)
+            self.assertNotEqual(self.blob_dirs(), before, "the upload never reached the disk")
+        # The server notices the disconnect and cleans up; poll instead of guessing a time.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.blob_dirs() != before:
+            self.admin.post("/api/v1/exchange/sweep", json={})
+            time.sleep(0.2)
+        self.assertEqual(self.blob_dirs(), before)
+        self.assertEqual(len(self.admin.get("/api/v1/transfers?limit=500").json["items"]), n)
+        self.assertStatus(self.admin.post("/api/v1/exchange/sweep", json={}), 200)
+        self.assertEqual(self.blob_dirs(), before)
 
     def test_parallel_downloads_of_a_one_download_link(self):
         t = self.sent(files=[("one.bin", os.urandom(100000))])

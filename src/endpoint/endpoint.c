@@ -87,6 +87,17 @@ static int ep_result(json_t *results, bool *all, const char *id, bool pass, cons
 
 int endpoint_evaluate(const json_t *report, json_t **ret_results, bool *ret_compliant)
 {
+	return endpoint_evaluate_policy(report, NULL, ret_results, ret_compliant);
+}
+
+int endpoint_evaluate_policy(const json_t *report, const json_t *baseline, json_t **ret_results,
+			     bool *ret_compliant)
+{
+	const json_t *disk_req = json_object_get(baseline, "disk_encryption_root");
+	const json_t *fw_req = json_object_get(baseline, "firewall");
+	const json_t *days_req = json_object_get(baseline, "antivirus_max_age_days");
+	bool want_disk = !json_is_false(disk_req), want_fw = !json_is_false(fw_req);
+	json_int_t max_age = json_is_integer(days_req) ? json_integer_value(days_req) * 86400 : ENDPOINT_AV_MAX_AGE_S;
 	const json_t *disks, *d, *fw, *av, *age, *ver;
 	json_t *results = json_array();
 	bool all = true, root_seen = false, root_enc = false, present, active;
@@ -104,7 +115,9 @@ int endpoint_evaluate(const json_t *report, json_t **ret_results, bool *ret_comp
 			root_enc = json_is_true(json_object_get(d, "encrypted"));
 		}
 	}
-	if (!root_seen)
+	if (!want_disk)
+		r = 0;   /* not required by the device's policy */
+	else if (!root_seen)
 		r = ep_result(results, &all, "disk_encryption_root", false, "no report on the root file system");
 	else
 		r = ep_result(results, &all, "disk_encryption_root", root_enc,
@@ -113,7 +126,7 @@ int endpoint_evaluate(const json_t *report, json_t **ret_results, bool *ret_comp
 
 	fw = json_object_get(report, "firewall");
 	active = json_is_true(json_object_get(fw, "nftables_active"));
-	if (r == 0)
+	if (r == 0 && want_fw)
 		r = ep_result(results, &all, "firewall_active", active,
 			      active ? "an nftables ruleset is loaded" : "no nftables ruleset is loaded");
 
@@ -126,11 +139,11 @@ int endpoint_evaluate(const json_t *report, json_t **ret_results, bool *ret_comp
 		r = ep_result(results, &all, "antivirus_signatures", false, "antivirus signature age unknown");
 	else if (r == 0) {
 		json_int_t s = json_integer_value(age);
-		bool ok = s <= ENDPOINT_AV_MAX_AGE_S;
+		bool ok = s <= max_age;
 
 		r = ep_result(results, &all, "antivirus_signatures", ok,
-			      "antivirus signatures are %lld days old (limit %d)", (long long)(s / 86400),
-			      ENDPOINT_AV_MAX_AGE_S / 86400);
+			      "antivirus signatures are %lld days old (limit %lld)", (long long)(s / 86400),
+			      (long long)(max_age / 86400));
 	}
 
 	ver = json_object_get(report, "agent_version");

@@ -66,6 +66,14 @@ bool endpoint_may(const struct principal *p, enum endpoint_action a, const char 
 int endpoint_evaluate(const json_t *report, json_t **ret_results, bool *ret_compliant);
 
 /*
+ * As endpoint_evaluate, against the baseline of an effective policy
+ * (policy.h; NULL for the default): a requirement set to false is not
+ * evaluated, antivirus_max_age_days replaces ENDPOINT_AV_MAX_AGE_S.
+ */
+int endpoint_evaluate_policy(const json_t *report, const json_t *baseline, json_t **ret_results,
+			     bool *ret_compliant);
+
+/*
  * Loads (creating on first start) the policy-signing key in @data_dir.
  * Returns 0, -errno or ERR_INVALID (wrong size or mode).
  */

@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "endpoint/devsig.h"
 #include "endpoint/endpoint.h"
+#include "endpoint/policy.h"
 
 #ifndef EP_FIXTURE_ROOT
 #error "EP_FIXTURE_ROOT must name tests/fixtures/endpoint/root"
@@ -285,6 +286,148 @@ static struct principal who(unsigned roles, const char *manages)
 	return p;
 }
 
+
+/* ---------------------------------------------------------------- policies */
+
+static json_t *pol(const char *text)
+{
+	struct policy_err e = { "" };
+	json_t *p = NULL;
+
+	assert_int_equal(policy_parse(text, strlen(text), &p, &e), 0);
+	return p;
+}
+
+static void test_policy_parse(void **state)
+{
+	static const char *const bad[] = {
+		"[]", "{\"unknown\":1}", "{\"baseline\":{\"antivirus_max_age_days\":0}}",
+		"{\"baseline\":{\"antivirus_max_age_days\":3651}}", "{\"baseline\":{\"firewall\":\"yes\"}}",
+		"{\"baseline\":{\"usb\":true}}", "{\"checkin_interval\":\"30s\"}", "{\"checkin_interval\":\"25h\"}",
+		"{\"checkin_interval\":5}", "{\"removable_media\":[{\"vendor\":\"a\",\"product\":\"b\"}]}",
+		"{\"removable_media\":[{\"vendor\":\"a\",\"product\":\"b\",\"serial\":\"\"}]}",
+		"{\"removable_media\":[{\"vendor\":\"a\",\"product\":\"b\",\"serial\":\"c\",\"x\":1}]}",
+		"{\"removable_media\":{}}", "{\"logging\":{\"retention_days\":0}}", "{\"logging\":{\"keep\":1}}",
+		"{\"baseline\":{},\"baseline\":{}}", "not json",
+	};
+	struct policy_err e = { "" };
+	json_t *p = NULL;
+	size_t i;
+
+	(void)state;
+	p = pol("{\"baseline\":{\"disk_encryption_root\":false,\"firewall\":true,\"antivirus_max_age_days\":30},"
+		"\"checkin_interval\":\"1m\",\"removable_media\":[{\"vendor\":\"0781\",\"product\":\"5581\","
+		"\"serial\":\"4C53\"}],\"logging\":{\"retention_days\":180}}");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "baseline"), "antivirus_max_age_days")), 30);
+	json_decref(p);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e.message[0] = '\0';
+		p = NULL;
+		assert_int_equal(policy_parse(bad[i], strlen(bad[i]), &p, &e), ERR_INVALID);
+		assert_null(p);
+		assert_true(e.message[0] != '\0');
+	}
+}
+
+static void test_policy_merge(void **state)
+{
+	json_t *root = pol("{\"baseline\":{\"antivirus_max_age_days\":30},\"checkin_interval\":\"10m\"}");
+	json_t *div = pol("{\"baseline\":{\"firewall\":false},\"logging\":{\"retention_days\":365}}");
+	const json_t *chain[3] = { root, NULL, div };
+	json_t *eff = NULL, *b;
+	int64_t ms = 0;
+
+	(void)state;
+	assert_int_equal(policy_merge(chain, 3, &eff), 0);
+	b = json_object_get(eff, "baseline");
+	/* The division's baseline replaces the root's as a whole: the AV age falls back to the default. */
+	assert_true(json_is_false(json_object_get(b, "firewall")));
+	assert_int_equal(json_integer_value(json_object_get(b, "antivirus_max_age_days")), POLICY_DEFAULT_AV_MAX_AGE_DAYS);
+	assert_true(json_is_true(json_object_get(b, "disk_encryption_root")));
+	assert_int_equal(policy_interval_ms(eff, &ms), 0);
+	assert_int_equal(ms, 10 * 60 * 1000);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(eff, "logging"), "retention_days")), 365);
+	assert_int_equal(json_array_size(json_object_get(eff, "removable_media")), 0);
+	json_decref(eff);
+	assert_int_equal(policy_merge(chain, 0, &eff), 0);
+	assert_int_equal(policy_interval_ms(eff, &ms), 0);
+	assert_int_equal(ms, 5 * 60 * 1000);
+	json_decref(eff);
+	json_decref(root);
+	json_decref(div);
+}
+
+static void test_policy_sign_verify(void **state)
+{
+	unsigned char pk[32], sk[64], pk2[32], sk2[64];
+	struct policy_err e = { "" };
+	json_t *p = pol("{\"baseline\":{\"antivirus_max_age_days\":3}}"), *eff = NULL, *signed_doc = NULL;
+	json_t *doc = NULL, *bad;
+	const json_t *chain[1] = { p };
+	char *text, *at;
+
+	(void)state;
+	crypto_sign_keypair(pk, sk);
+	crypto_sign_keypair(pk2, sk2);
+	assert_int_equal(policy_merge(chain, 1, &eff), 0);
+	assert_int_equal(policy_sign("/acme/sales", 4, 1700000000000, eff, sk, &signed_doc), 0);
+	/* Canonical: sorted keys, compact. */
+	assert_non_null(strstr(json_string_value(json_object_get(signed_doc, "document")),
+			       "{\"issued_at\":1700000000000,\"org_unit\":\"/acme/sales\",\"policy\":{\"baseline\":"));
+	assert_int_equal(policy_verify(signed_doc, pk, &doc, &e), 0);
+	assert_int_equal(json_integer_value(json_object_get(doc, "version")), 4);
+	assert_true(json_equal(json_object_get(doc, "policy"), eff));
+	json_decref(doc);
+	doc = NULL;
+	/* Signed by another key. */
+	assert_int_equal(policy_verify(signed_doc, pk2, &doc, &e), ERR_UNAUTHENTICATED);
+	assert_null(doc);
+	/* One byte of the document changed. */
+	text = strdup(json_string_value(json_object_get(signed_doc, "document")));
+	at = strstr(text, "\"antivirus_max_age_days\":3");
+	assert_non_null(at);
+	at[strlen("\"antivirus_max_age_days\":")] = '9';
+	bad = json_pack("{s:s, s:O}", "document", text, "signature", json_object_get(signed_doc, "signature"));
+	assert_int_equal(policy_verify(bad, pk, &doc, &e), ERR_UNAUTHENTICATED);
+	assert_null(doc);
+	json_decref(bad);
+	free(text);
+	/* Garbage signature, missing fields. */
+	bad = json_pack("{s:O, s:s}", "document", json_object_get(signed_doc, "document"), "signature", "AAAA");
+	assert_int_equal(policy_verify(bad, pk, &doc, &e), ERR_UNAUTHENTICATED);
+	json_decref(bad);
+	bad = json_pack("{s:O}", "document", json_object_get(signed_doc, "document"));
+	assert_int_equal(policy_verify(bad, pk, &doc, &e), ERR_INVALID);
+	json_decref(bad);
+	json_decref(signed_doc);
+	json_decref(eff);
+	json_decref(p);
+}
+
+static void test_baseline_policy(void **state)
+{
+	json_t *rep = json_pack("{s:[{s:s, s:b}], s:{s:b}, s:{s:b, s:i}, s:s}",
+				"disk_encryption", "mount", "/", "encrypted", 0,
+				"firewall", "nftables_active", 1,
+				"antivirus", "present", 1, "signature_age_s", 10 * 86400, "agent_version", "1");
+	json_t *lax = pol("{\"baseline\":{\"disk_encryption_root\":false,\"antivirus_max_age_days\":30}}");
+	const json_t *chain[1] = { lax };
+	json_t *eff = NULL, *res = NULL;
+	bool ok = true;
+
+	(void)state;
+	assert_int_equal(endpoint_evaluate(rep, &res, &ok), 0);
+	assert_false(ok);
+	json_decref(res);
+	assert_int_equal(policy_merge(chain, 1, &eff), 0);
+	assert_int_equal(endpoint_evaluate_policy(rep, json_object_get(eff, "baseline"), &res, &ok), 0);
+	assert_true(ok);
+	json_decref(res);
+	json_decref(eff);
+	json_decref(lax);
+	json_decref(rep);
+}
+
 static void test_may(void **state)
 {
 	struct principal admin = who(ROLE_ADMIN, ""), so = who(ROLE_SECURITY_OFFICER, ""),
@@ -328,6 +471,10 @@ int main(void)
 		cmocka_unit_test(test_devsig_round_trip),
 		cmocka_unit_test(test_baseline),
 		cmocka_unit_test(test_may),
+		cmocka_unit_test(test_policy_parse),
+		cmocka_unit_test(test_policy_merge),
+		cmocka_unit_test(test_policy_sign_verify),
+		cmocka_unit_test(test_baseline_policy),
 	};
 
 	if (sodium_init() < 0)

@@ -35,6 +35,7 @@
 #include "common/str.h"
 #include "crypto/rcrypto.h"
 #include "endpoint/devsig.h"
+#include "endpoint/policy.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -45,6 +46,7 @@
 #define EP_MAX_PACKAGES 50000
 #define EP_MAX_PKG_FIELD 256
 #define EP_HISTORY 50
+#define EP_MAX_DEPTH 32   /* org units on a path from the root */
 
 /* ---------------------------------------------------------------- authorization */
 
@@ -566,6 +568,7 @@ static int h_enroll(struct http_req *req, struct http_resp *resp)
 struct ep_device {
 	char id[ULID_SIZE];
 	char state[16];
+	char path[PRINCIPAL_PATH_SIZE];   /* its org unit */
 };
 
 /*
@@ -594,7 +597,8 @@ static int ep_device_verify(struct http_req *req, struct store_conn *c, struct e
 		log_debug("endpoint: signed request refused", "reason=timestamp device=%s", did);
 		return ERR_UNAUTHENTICATED;
 	}
-	r = store_query(c, "SELECT public_key, state FROM devices WHERE id = $1", STORE_ARGS(SA_TEXT(did)), &q);
+	r = store_query(c, "SELECT d.public_key, d.state, o.path FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
+			   "WHERE d.id = $1", STORE_ARGS(SA_TEXT(did)), &q);
 	if (r < 0)
 		return r;
 	r = store_step(q);
@@ -603,6 +607,7 @@ static int ep_device_verify(struct http_req *req, struct store_conn *c, struct e
 		if (blen == sizeof(pk))
 			memcpy(pk, blob, sizeof(pk));
 		str_copy(dev->state, sizeof(dev->state), store_col_text(q, 1));
+		str_copy(dev->path, sizeof(dev->path), store_col_text(q, 2));
 	}
 	store_stmt_free(q);
 	if (r < 0)
@@ -633,6 +638,9 @@ static int ep_device_verify(struct http_req *req, struct store_conn *c, struct e
 }
 
 /* ---------------------------------------------------------------- check-in */
+
+static int ep_policy_effective(struct store_conn *c, const char *path, json_t **ret_policy, int64_t *ret_version,
+			       int64_t *ret_issued, json_t **ret_sources);
 
 static bool ep_pkg_field_ok(const json_t *v)
 {
@@ -695,7 +703,9 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct jsonx_err e = { "", "" };
-	struct ep_device dev = { "", "" };
+	struct ep_device dev = { "", "", "" };
+	json_t *eff = NULL, *signed_pol = NULL;
+	int64_t pol_version = 0, pol_issued = 0;
 	json_t *body, *report = NULL, *results = NULL, *pk;
 	char rid[ULID_SIZE], *rtext = NULL, *restext = NULL;
 	int64_t now = rtime_now_ms(), npkg = 0;
@@ -736,9 +746,17 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 					      "items", (json_int_t)npkg, "removed",
 					      (json_int_t)json_array_size(json_object_get(pk, "removed"))));
 	}
-	r = endpoint_evaluate(report, &results, &compliant);
+	r = ep_policy_effective(c, dev.path, &eff, &pol_version, &pol_issued, NULL);
+	if (r == 0)
+		r = endpoint_evaluate_policy(report, pol_version ? json_object_get(eff, "baseline") : NULL, &results,
+					     &compliant);
+	/* Without any policy on its path the device is held to the default baseline, unsigned. */
+	if (r == 0 && pol_version)
+		r = policy_sign(dev.path, pol_version, pol_issued, eff, policy_sk, &signed_pol);
+	json_decref(eff);
 	if (r < 0) {
 		json_decref(report);
+		json_decref(results);
 		return r;
 	}
 	state = compliant ? "compliant" : "non_compliant";
@@ -776,12 +794,14 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 	if (r < 0) {
 		store_rollback(c);
 		json_decref(results);
+		json_decref(signed_pol);
 		if (r == ERR_INVALID)
 			return http_fail_json(resp, &e);
 		return r;
 	}
-	return http_resp_json(resp, 200, json_pack("{s:s, s:s, s:o, s:i}", "device_id", dev.id, "state", state,
-						   "results", results, "policy_version", 0));
+	return http_resp_json(resp, 200, json_pack("{s:s, s:s, s:o, s:I, s:o?}", "device_id", dev.id, "state", state,
+						   "results", results, "policy_version", (json_int_t)pol_version,
+						   "policy", signed_pol));
 }
 
 /* ---------------------------------------------------------------- devices API */
@@ -949,6 +969,208 @@ static int h_device_show(struct http_req *req, struct http_resp *resp)
 	return http_resp_json(resp, 200, out);
 }
 
+/* ---------------------------------------------------------------- policies */
+
+/*
+ * The effective policy of the unit at @path: the current (highest) version
+ * of each unit's policy on the path from the root, merged (policy_merge).
+ * *ret_version is the sum of those versions, so that it grows with every
+ * change that reaches the unit (0: no policy on the path); *ret_issued the
+ * newest of their times; *ret_sources (optional) [{org_unit, version}].
+ * Returns 0, ERR_INTERNAL for a stored policy that no longer checks, or a
+ * store error.
+ */
+static int ep_policy_effective(struct store_conn *c, const char *path, json_t **ret_policy, int64_t *ret_version,
+			       int64_t *ret_issued, json_t **ret_sources)
+{
+	json_t *chain[EP_MAX_DEPTH], *sources = json_array(), *eff = NULL;
+	int64_t version = 0, issued = 0;
+	struct store_stmt *q = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if (!sources)
+		return -ENOMEM;
+	r = store_query(c, "SELECT o.path, p.version, p.policy, p.created_at FROM endpoint_policies p "
+			   "JOIN org_units o ON o.id = p.org_unit_id "
+			   "WHERE (o.path = $1 OR substr($1, 1, length(o.path) + 1) = o.path || '/') "
+			   "AND p.version = (SELECT max(x.version) FROM endpoint_policies x WHERE x.org_unit_id = p.org_unit_id) "
+			   "ORDER BY length(o.path)", STORE_ARGS(SA_TEXT(path)), &q);
+	while (r == 0 && (r = store_step(q)) == 1) {
+		const char *text = store_col_text(q, 2);
+		json_t *v = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+		struct policy_err pe = { "" };
+
+		r = n < EP_MAX_DEPTH && v ? policy_check(v, &chain[n], &pe) : ERR_INTERNAL;
+		json_decref(v);
+		if (r < 0) {
+			log_error("endpoint: stored policy refused", "org_unit=\"%s\" error=\"%s\"", store_col_text(q, 0),
+				  pe.message);
+			r = ERR_INTERNAL;
+			break;
+		}
+		n++;
+		version += store_col_i64(q, 1);
+		if (store_col_i64(q, 3) > issued)
+			issued = store_col_i64(q, 3);
+		json_array_append_new(sources, json_pack("{s:s, s:I}", "org_unit", store_col_text(q, 0),
+							 "version", (json_int_t)store_col_i64(q, 1)));
+		r = 0;
+	}
+	store_stmt_free(q);
+	if (r == 0)
+		r = policy_merge((const json_t *const *)chain, n, &eff);
+	for (i = 0; i < n; i++)
+		json_decref(chain[i]);
+	if (r < 0) {
+		json_decref(sources);
+		return r;
+	}
+	*ret_policy = eff;
+	*ret_version = version;
+	*ret_issued = issued;
+	if (ret_sources)
+		*ret_sources = sources;
+	else
+		json_decref(sources);
+	return 0;
+}
+
+/* The unit's own current policy {version, policy, created_at} or null. */
+static int ep_policy_own(struct store_conn *c, const char *unit_id, json_t **ret)
+{
+	struct store_stmt *q = NULL;
+	json_t *o = json_null();
+	int r;
+
+	r = store_query(c, "SELECT version, policy, created_at FROM endpoint_policies WHERE org_unit_id = $1 "
+			   "ORDER BY version DESC LIMIT 1", STORE_ARGS(SA_TEXT(unit_id)), &q);
+	if (r < 0)
+		return r;
+	r = store_step(q);
+	if (r == 1) {
+		o = json_pack("{s:I, s:o}", "version", (json_int_t)store_col_i64(q, 0), "policy", ep_json_col(q, 1));
+		if (o)
+			jsonx_set_time(o, "updated_at", store_col_i64(q, 2));
+		r = o ? 0 : -ENOMEM;
+	}
+	store_stmt_free(q);
+	if (r < 0)
+		return r;
+	*ret = o;
+	return 0;
+}
+
+static int ep_policy_answer(struct store_conn *c, const struct ep_unit *u, json_t **ret)
+{
+	json_t *own = NULL, *eff = NULL, *sources = NULL;
+	int64_t version = 0, issued = 0;
+	int r;
+
+	r = ep_policy_own(c, u->id, &own);
+	if (r == 0)
+		r = ep_policy_effective(c, u->path, &eff, &version, &issued, &sources);
+	if (r < 0) {
+		json_decref(own);
+		return r;
+	}
+	*ret = json_pack("{s:{s:s, s:s}, s:o, s:{s:I, s:o, s:o}}", "org_unit", "id", u->id, "path", u->path,
+			 "own", own, "effective", "version", (json_int_t)version, "policy", eff, "sources", sources);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* GET /api/v1/endpoint/policies/{id}: the unit's own policy and its effective one. */
+static int h_policy_get(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	const struct principal *p = http_req_principal(req);
+	struct store_conn *c = store_conn(app->store);
+	struct ep_unit u;
+	json_t *out = NULL;
+	int r;
+
+	if (!endpoint_may(p, ENDPOINT_READ, NULL))
+		return ERR_FORBIDDEN;
+	if (!c)
+		return ERR_STORE;
+	r = ep_unit_find(c, http_req_param(req, "id"), &u);
+	if (r == 0 && !endpoint_may(p, ENDPOINT_READ, u.path))
+		r = ERR_NOT_FOUND;
+	if (r == ERR_NOT_FOUND)
+		return http_fail(resp, ERR_NOT_FOUND, NULL, "no such org unit");
+	if (r == 0)
+		r = ep_policy_answer(c, &u, &out);
+	return r < 0 ? r : http_resp_json(resp, 200, out);
+}
+
+/* PUT /api/v1/endpoint/policies/{id}: a new version of the unit's policy. */
+static int h_policy_put(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	const struct principal *p = http_req_principal(req);
+	struct store_conn *c = store_conn(app->store);
+	struct jsonx_err e = { "", "" };
+	struct policy_err pe = { "" };
+	size_t body_len = 0;
+	int64_t version = 0, now = rtime_now_ms();
+	struct ep_unit u;
+	json_t *body, *pol = NULL, *out = NULL;
+	char *text = NULL;
+	int r;
+
+	if (!endpoint_may(p, ENDPOINT_POLICY_SET, NULL)) {
+		audit_req(req, c, "endpoint.policy.set", NULL, NULL, AUDIT_DENIED, NULL);
+		return ERR_FORBIDDEN;
+	}
+	if (!c)
+		return ERR_STORE;
+	http_req_body(req, &body_len);
+	if (body_len > POLICY_MAX_BYTES)
+		return http_fail(resp, ERR_INVALID, NULL, "a policy is at most 64 KiB");
+	r = http_req_json(req, &body, &e);
+	if (r < 0)
+		return http_fail_json(resp, &e);
+	r = ep_unit_find(c, http_req_param(req, "id"), &u);
+	if (r == ERR_NOT_FOUND)
+		return http_fail(resp, ERR_NOT_FOUND, NULL, "no such org unit");
+	if (r < 0)
+		return r;
+	if (!endpoint_may(p, ENDPOINT_POLICY_SET, u.path)) {
+		audit_req(req, c, "endpoint.policy.set", "org_unit", u.id, AUDIT_DENIED, NULL);
+		return ERR_FORBIDDEN;
+	}
+	r = policy_check(body, &pol, &pe);
+	if (r == ERR_INVALID)
+		return http_fail(resp, ERR_INVALID, NULL, "%s", pe.message);
+	if (r < 0)
+		return r;
+	text = json_dumps(pol, JSON_COMPACT | JSON_SORT_KEYS);
+	r = text ? store_begin(c) : -ENOMEM;
+	if (r == 0)
+		r = store_query_i64(c, "SELECT coalesce(max(version), 0) + 1 FROM endpoint_policies WHERE org_unit_id = $1",
+				    STORE_ARGS(SA_TEXT(u.id)), &version);
+	/* A concurrent change of the same unit takes the same version and loses on the primary key. */
+	if (r >= 0)
+		r = store_exec(c, "INSERT INTO endpoint_policies (org_unit_id, version, policy, created_by, created_at) "
+				  "VALUES ($1, $2, $3, $4, $5)",
+			       STORE_ARGS(SA_TEXT(u.id), SA_I64(version), SA_TEXT(text), SA_TEXT(p->person_id),
+					  SA_I64(now)));
+	if (r >= 0)
+		r = audit_req(req, c, "endpoint.policy.set", "org_unit", u.id, AUDIT_SUCCESS,
+			      json_pack("{s:s, s:I, s:O}", "path", u.path, "version", (json_int_t)version,
+					"policy", pol));
+	if (r >= 0)
+		r = store_commit(c);
+	free(text);
+	json_decref(pol);
+	if (r < 0) {
+		store_rollback(c);
+		return r;
+	}
+	r = ep_policy_answer(c, &u, &out);
+	return r < 0 ? r : http_resp_json(resp, 200, out);
+}
+
 /* ---------------------------------------------------------------- missed check-ins */
 
 int endpoint_sweep(struct store_conn *c, int64_t now_ms)
@@ -1095,6 +1317,8 @@ int endpoint_routes(struct http_server *s)
 	r = r ? r : http_route(s, HTTP_POST, "/api/v1/endpoint/enroll", h_enroll, HTTP_AUTH_NONE);
 	r = r ? r : http_route(s, HTTP_POST, "/api/v1/endpoint/checkin", h_checkin, HTTP_AUTH_DEVICE);
 	r = r ? r : http_route(s, HTTP_POST, "/api/v1/endpoint/sweep", h_sweep, 0);
+	r = r ? r : http_route(s, HTTP_GET, "/api/v1/endpoint/policies/{id}", h_policy_get, 0);
+	r = r ? r : http_route(s, HTTP_PUT, "/api/v1/endpoint/policies/{id}", h_policy_put, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices", h_device_list, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices/{id}", h_device_show, 0);
 	return r;

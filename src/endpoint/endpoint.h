@@ -11,6 +11,12 @@
  * using a table in the database so that a replay is refused by every server
  * sharing it.
  *
+ * Policies (policy.h): each PUT of a unit's policy is a new version; a
+ * device's effective policy is merged down its unit's path, signed with the
+ * policy key, returned in the check-in answer, and its baseline is the one
+ * the check-in is evaluated against (the default when no unit on the path
+ * has a policy).  Setting a policy: as creating a token.
+ *
  * Compliance: each check-in is evaluated against the baseline
  * (endpoint_evaluate): every requirement pass or fail with a reason; the
  * device is compliant when all pass.  Reports and results are kept.  A
@@ -40,6 +46,7 @@ enum endpoint_action {
 	ENDPOINT_TOKEN_REVOKE,
 	ENDPOINT_READ,        /* tokens and devices */
 	ENDPOINT_SWEEP,       /* run the missed check-in sweep now (admin) */
+	ENDPOINT_POLICY_SET,  /* a new version of a unit's policy */
 };
 
 /*
@@ -102,7 +109,8 @@ void endpoint_sweeper_stop(void);
 
 /*
  * Registers /api/v1/endpoint/enrollment-tokens..., /api/v1/endpoint/enroll,
- * /api/v1/endpoint/checkin, /api/v1/endpoint/sweep and /api/v1/devices...
+ * /api/v1/endpoint/checkin, /api/v1/endpoint/sweep,
+ * /api/v1/endpoint/policies/{id} and /api/v1/devices...
  * Returns 0 or -ENOMEM.
  */
 int endpoint_routes(struct http_server *s);

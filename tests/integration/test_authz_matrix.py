@@ -134,6 +134,10 @@ TABLE = [
     ("POST", "/api/v1/endpoint/enroll", None, PUBLIC),
     ("POST", "/api/v1/endpoint/checkin", None, DEVICE_SIGNED),
     ("POST", "/api/v1/endpoint/sweep", None, "ADDDDDDUD"),
+    ("GET", "/api/v1/endpoint/policies/{id}", "in", EP_READ),
+    ("GET", "/api/v1/endpoint/policies/{id}", "out", READ_OUT),
+    ("PUT", "/api/v1/endpoint/policies/{id}", "in", MANAGE_IN),
+    ("PUT", "/api/v1/endpoint/policies/{id}", "out", MANAGE_OUT),
     ("GET", "/api/v1/devices", None, EP_READ),
     ("GET", "/api/v1/devices/{id}", "in", EP_READ),
     ("GET", "/api/v1/devices/{id}", "out", READ_OUT),
@@ -456,6 +460,11 @@ class AuthzMatrix(ServerTestCase):
             req["json"] = self.endpoint_enroll_body(self.endpoint_token(None)["token"])
         elif template == "/api/v1/endpoint/checkin":
             req["json"] = {"agent_version": "matrix"}
+        elif template == "/api/v1/endpoint/policies/{id}":
+            units = {u["path"]: u["id"] for u in self.admin.get("/api/v1/org").json["items"]}
+            if method == "PUT":
+                req["json"] = {"checkin_interval": "10m"}
+            return template.replace("{id}", units[self.endpoint_unit(target)]), req
         elif template == "/api/v1/devices/{id}":
             devices = type(self).__dict__.get("devices") or {}
             if target not in devices:

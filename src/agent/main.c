@@ -10,8 +10,17 @@
  *
  * State directory: device.key (Ed25519 secret key, 64 bytes, mode 0600),
  * device.json (device id, server URL, pinned server policy key, org unit)
- * and packages.json (the package list last acknowledged by the server, so
- * that later check-ins send only the changes).
+ * packages.json (the package list last acknowledged by the server, so
+ * that later check-ins send only the changes) and policy.json (the last
+ * good signed policy, {document, signature}).
+ *
+ * Policy: a policy is applied only when its signature checks against the
+ * server key pinned at enrollment (policy.h) and it is not older than the
+ * one applied (a lower version for the same unit); anything else is
+ * reported on stderr and ignored, keeping the last good one.  The stored
+ * policy is verified again whenever it is loaded.  Its version is reported
+ * in each check-in, and `run` checks in at its checkin_interval unless
+ * --interval is given.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -33,6 +42,7 @@
 #include "common/rtime.h"
 #include "common/str.h"
 #include "endpoint/devsig.h"
+#include "endpoint/policy.h"
 
 #define A_PATH 4096
 #define A_MAX_RESPONSE ((size_t)1 << 20)
@@ -43,6 +53,7 @@
 struct opts {
 	const char *server, *token, *org, *owner, *state_dir, *root, *ca;
 	int64_t interval_ms;
+	bool interval_set;   /* --interval given: it wins over the policy's */
 	int64_t count;   /* run: check-ins before exiting; 0 runs until a signal */
 	bool json;
 };
@@ -52,7 +63,7 @@ static void usage(FILE *f)
 	fputs("usage: rampart-agent enroll --server URL --token TOKEN [--org UNIT] [--owner LOGIN]\n"
 	      "       rampart-agent posture [--json] [--root DIR]\n"
 	      "       rampart-agent checkin [--root DIR] [--json]\n"
-	      "       rampart-agent run [--interval 5m] [--count N] [--root DIR]\n"
+	      "       rampart-agent run [--interval D (default: the policy's, else 5m)] [--count N] [--root DIR]\n"
 	      "options: --state-dir DIR (default " A_DEFAULT_STATE "), --ca FILE (TLS trust)\n", f);
 }
 
@@ -221,6 +232,83 @@ static void a_print_error(long status, const json_t *ans)
 	const char *msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
 
 	fprintf(stderr, "rampart-agent: server answered %ld: %s\n", status, msg ? msg : "(no message)");
+}
+
+/* ---------------------------------------------------------------- policy */
+
+/* The server policy key pinned at enrollment, from device.json.  Returns 0 or ERR_INVALID. */
+static int a_pinned_key(const json_t *state, unsigned char pk[DEVSIG_PK_BYTES])
+{
+	const char *b64 = json_string_value(json_object_get(state, "server_public_key"));
+
+	return b64 ? devsig_b64_decode(b64, pk, DEVSIG_PK_BYTES) : ERR_INVALID;
+}
+
+/*
+ * Loads the stored policy and verifies it again against @pk.  Returns 0
+ * with the document in *ret, -ENOENT when there is none, or an error (a
+ * stored policy that does not verify is reported and not used).
+ */
+static int a_policy_load(const char *state_dir, const unsigned char *pk, json_t **ret)
+{
+	struct policy_err e = { "" };
+	json_t *signed_doc = NULL;
+	int r;
+
+	r = a_read_json(state_dir, "policy.json", &signed_doc);
+	if (r == -ENOENT)
+		return r;
+	if (r == 0)
+		r = policy_verify(signed_doc, pk, ret, &e);
+	json_decref(signed_doc);
+	if (r < 0)
+		fprintf(stderr, "rampart-agent: the stored policy in %s/policy.json is refused: %s\n", state_dir,
+			e.message[0] ? e.message : err_str(r));
+	return r;
+}
+
+static int64_t a_policy_version(const json_t *doc)
+{
+	return doc ? (int64_t)json_integer_value(json_object_get(doc, "version")) : 0;
+}
+
+/*
+ * Applies the signed policy of a check-in answer: verifies it against @pk,
+ * refuses one older than @cur (same unit, lower version), and stores it.
+ * Returns 0 (applied or unchanged), or an error after reporting it, in
+ * which case the last good policy stays.
+ */
+static int a_policy_apply(const char *state_dir, const unsigned char *pk, const json_t *signed_doc,
+			  const json_t *cur)
+{
+	struct policy_err e = { "" };
+	json_t *doc = NULL;
+	const char *unit, *cur_unit = json_string_value(json_object_get(cur, "org_unit"));
+	int r;
+
+	r = policy_verify(signed_doc, pk, &doc, &e);
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: the server's policy is refused, keeping version %lld: %s\n",
+			(long long)a_policy_version(cur), e.message[0] ? e.message : err_str(r));
+		return r;
+	}
+	unit = json_string_value(json_object_get(doc, "org_unit"));
+	if (cur && cur_unit && unit && strcmp(unit, cur_unit) == 0 && a_policy_version(doc) < a_policy_version(cur)) {
+		fprintf(stderr, "rampart-agent: the server's policy version %lld is older than version %lld: refused\n",
+			(long long)a_policy_version(doc), (long long)a_policy_version(cur));
+		json_decref(doc);
+		return ERR_INVALID;
+	}
+	r = 0;
+	if (!cur || !json_equal(doc, cur)) {
+		r = a_write_json(state_dir, "policy.json", signed_doc);
+		if (r < 0)
+			fprintf(stderr, "rampart-agent: cannot save policy.json: %s\n", err_str(r));
+		else
+			fprintf(stderr, "rampart-agent: applied policy version %lld\n", (long long)a_policy_version(doc));
+	}
+	json_decref(doc);
+	return r;
 }
 
 /* ---------------------------------------------------------------- enroll */
@@ -420,7 +508,8 @@ static int a_pkg_delta(json_t *rep, const json_t *prev)
 
 static int cmd_checkin(const struct opts *o)
 {
-	json_t *state = NULL, *rep = NULL, *ans = NULL, *prev = NULL, *full = NULL;
+	json_t *state = NULL, *rep = NULL, *ans = NULL, *prev = NULL, *full = NULL, *pol = NULL;
+	unsigned char spk[DEVSIG_PK_BYTES];
 	unsigned char *sk = NULL;
 	char path[A_PATH], *body = NULL, *key = NULL;
 	const char *did, *server;
@@ -451,9 +540,18 @@ static int cmd_checkin(const struct opts *o)
 		fprintf(stderr, "rampart-agent: cannot load the device key in %s: %s\n", o->state_dir, err_str(r));
 		goto out;
 	}
+	r = a_pinned_key(state, spk);
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: device.json in %s lacks the pinned server key\n", o->state_dir);
+		goto out;
+	}
+	/* A missing or refused stored policy leaves version 0 until the server sends a good one. */
+	if (a_policy_load(o->state_dir, spk, &pol) < 0)
+		pol = NULL;
 	r = posture_collect(o->root, &rep);
 	if (r < 0)
 		goto out;
+	json_object_set_new(rep, "policy_version", json_integer(a_policy_version(pol)));
 	full = json_deep_copy(json_object_get(json_object_get(rep, "packages"), "items"));
 	if (json_is_array(full) && a_read_json(o->state_dir, "packages.json", &prev) == 0 && json_is_object(prev))
 		r = a_pkg_delta(rep, prev);
@@ -479,11 +577,15 @@ static int cmd_checkin(const struct opts *o)
 		if (r < 0)
 			fprintf(stderr, "rampart-agent: cannot save packages.json: %s\n", err_str(r));
 	}
+	/* A refused policy is reported by a_policy_apply; the check-in itself succeeded. */
+	if (json_is_object(json_object_get(ans, "policy")))
+		a_policy_apply(o->state_dir, spk, json_object_get(ans, "policy"), pol);
 	if (o->json)
 		a_print_json(ans);
 	else
 		printf("checked in: %s\n", json_string_value(json_object_get(ans, "state")) ?: "unknown");
 out:
+	json_decref(pol);
 	sodium_free(sk);
 	free(body);
 	json_decref(state);
@@ -492,6 +594,22 @@ out:
 	json_decref(prev);
 	json_decref(full);
 	return r < 0 ? 1 : 0;
+}
+
+/* The check-in interval of the stored good policy, or the default. */
+static int64_t a_run_interval(const struct opts *o)
+{
+	unsigned char spk[DEVSIG_PK_BYTES];
+	json_t *state = NULL, *doc = NULL;
+	int64_t ms = o->interval_ms;
+
+	if (a_read_json(o->state_dir, "device.json", &state) == 0 && a_pinned_key(state, spk) == 0 &&
+	    a_policy_load(o->state_dir, spk, &doc) == 0 &&
+	    policy_interval_ms(json_object_get(doc, "policy"), &ms) < 0)
+		ms = o->interval_ms;
+	json_decref(state);
+	json_decref(doc);
+	return ms;
 }
 
 static volatile sig_atomic_t a_stop;
@@ -519,13 +637,16 @@ static int cmd_run(const struct opts *o)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	while (!a_stop) {
-		int64_t wait = o->interval_ms, jitter = o->interval_ms / 10;
+		int64_t wait = o->interval_ms, jitter;
 		struct timespec ts;
 
 		failures += cmd_checkin(o) != 0;
 		done++;
 		if (o->count && done >= o->count)
 			break;
+		if (!o->interval_set)
+			wait = a_run_interval(o);
+		jitter = wait / 10;
 		if (jitter > 0)
 			wait += (int64_t)randombytes_uniform((uint32_t)(2 * jitter + 1)) - jitter;
 		ts.tv_sec = (time_t)(wait / 1000);
@@ -573,6 +694,7 @@ int main(int argc, char **argv)
 				fputs("rampart-agent: --interval must be a duration from 1s to 24h, such as 5m\n", stderr);
 				return 2;
 			}
+			o.interval_set = true;
 			break;
 		case 'n':
 			if (str_parse_i64(optarg, 1, 1000000, &o.count) < 0) {

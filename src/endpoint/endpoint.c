@@ -704,7 +704,7 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	struct jsonx_err e = { "", "" };
 	struct ep_device dev = { "", "", "" };
-	json_t *eff = NULL, *signed_pol = NULL;
+	json_t *eff = NULL, *signed_pol = NULL, *out;
 	int64_t pol_version = 0, pol_issued = 0;
 	json_t *body, *report = NULL, *results = NULL, *pk;
 	char rid[ULID_SIZE], *rtext = NULL, *restext = NULL;
@@ -799,9 +799,12 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 			return http_fail_json(resp, &e);
 		return r;
 	}
-	return http_resp_json(resp, 200, json_pack("{s:s, s:s, s:o, s:I, s:o?}", "device_id", dev.id, "state", state,
-						   "results", results, "policy_version", (json_int_t)pol_version,
-						   "policy", signed_pol));
+	out = json_pack("{s:s, s:s, s:o, s:I}", "device_id", dev.id, "state", state, "results", results,
+			"policy_version", (json_int_t)pol_version);
+	if (out && signed_pol)
+		json_object_set(out, "policy", signed_pol);
+	json_decref(signed_pol);
+	return http_resp_json(resp, 200, out);
 }
 
 /* ---------------------------------------------------------------- devices API */

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -656,18 +657,23 @@ static int x_hold_open(const struct app *app, const char *tid, const void *blob,
  * x_mail.  The body holds the link: it is wiped and never logged.
  */
 static int x_mail_link(const struct app *app, const char *sender, const char *to, const char *message,
-		       int64_t downloads, const char *url)
+		       int64_t downloads, int64_t expires_at, const char *url)
 {
-	char body[4096];
+	char body[4096], when[40];
+	time_t sec = (time_t)(expires_at / 1000);
+	struct tm tm;
 	int r;
 
+	gmtime_r(&sec, &tm);
+	if (strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		return ERR_INTERNAL;
 	snprintf(body, sizeof(body),
 		 "%s sent you files through Rampart.\n\n%s%s%s"
 		 "Download them here:\n%s\n\n"
 		 "You need a password, which %s gives you another way (phone, chat).\n"
 		 "The link works %lld time(s) and expires at %s.\n",
 		 sender, message[0] ? "Message: " : "", message, message[0] ? "\n\n" : "",
-		 url, sender, (long long)downloads, "the time the sender chose");
+		 url, sender, (long long)downloads, when);
 	r = x_mail(app, to, "Files for you from Rampart", body);
 	sodium_memzero(body, sizeof(body));
 	return r;
@@ -692,6 +698,7 @@ struct xup {
 	char to[X_MAX_EMAIL + 1];
 	char message[X_MAX_MESSAGE + 1];
 	char expires[32];
+	int64_t expires_at;         /* of the transfer created (XUP_SEND) */
 	int64_t downloads;
 	char password[X_PASSWORD_SIZE + 1];
 	bool has_password;
@@ -866,6 +873,7 @@ static int xup_create(struct xup *u)
 	sodium_memzero(held, sizeof(held));
 	if (r < 0)
 		return r;
+	u->expires_at = now + exp_ms;
 	u->created = true;
 	return 0;
 }
@@ -1282,7 +1290,7 @@ static int x_send_done(struct http_req *req, struct http_resp *resp)
 			  json_pack("{s:s}", "to", u->to));
 		x_notify_approver(app, req, u->c, p, u->tid, u->to, u->nfiles, u->approver);
 	} else if (app->cfg.smtp_url[0]) {
-		r = x_mail_link(app, p->login, u->to, u->message, u->downloads, url);
+		r = x_mail_link(app, p->login, u->to, u->message, u->downloads, u->expires_at, url);
 		mail = r == 0 ? "sent" : "failed";
 		store_exec(u->c, "UPDATE exchange_transfers SET mail_status = $2 WHERE id = $1",
 			   STORE_ARGS(SA_TEXT(u->tid), SA_TEXT(mail)));
@@ -1666,7 +1674,7 @@ static int x_decide(struct http_req *req, struct http_resp *resp, bool approve)
 	audit_req(req, c, "exchange.approve", "transfer", x.id, AUDIT_SUCCESS, NULL);
 	if (app->cfg.smtp_url[0]) {
 		snprintf(url, sizeof(url), "%s/x/%s", app->cfg.public_url, token);
-		r = x_mail_link(app, sender, x.peer_email, message, downloads, url);
+		r = x_mail_link(app, sender, x.peer_email, message, downloads, x.expires_at, url);
 		sodium_memzero(url, sizeof(url));
 		mail = r == 0 ? "sent" : "failed";
 		audit_req(req, c, "exchange.notify", "transfer", x.id, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,

@@ -123,6 +123,9 @@ class ExchangeApproval(ServerTestCase):
         self.assertEqual(len(mails), 1)
         self.assertIn(t["url"], mails[0]["data"])
         self.assertIn("the deal", mails[0]["data"])
+        # The mail names the transfer's actual expiry, in UTC.
+        exp = info["expires_at"]
+        self.assertIn("expires at %s %s UTC" % (exp[:10], exp[11:16]), mails[0]["data"])
         self.assertNotIn(t["password"], mails[0]["data"])
         self.assertError(self.manager.post("/api/v1/transfers/%s/approve" % t["id"], json={}), 409)
         # Now the link works, once.

@@ -2296,6 +2296,42 @@ static int h_link_post(struct http_req *req, struct http_resp *resp)
 
 /* ---------------------------------------------------------------- sweeper */
 
+/*
+ * Removes blob directories with no transfer row.  A row is always written
+ * before its directory, so only directories older than an upload's
+ * heartbeat window are considered, which also covers other servers sharing
+ * the blob store.  At most 256 entries are looked at per sweep.
+ */
+static void x_sweep_orphans(struct app *app, struct store_conn *c, int64_t now)
+{
+	char base[600], dir[700];
+	struct dirent *e;
+	struct stat st;
+	unsigned seen = 0;
+	DIR *d;
+
+	if (snprintf(base, sizeof(base), "%s/blobs", app->cfg.data_dir) >= (int)sizeof(base))
+		return;
+	d = opendir(base);
+	if (!d)
+		return;
+	while ((e = readdir(d)) && seen++ < 256) {
+		int64_t one;
+
+		if (!ids_is_ulid(e->d_name) || x_blob_dir(app, e->d_name, dir, sizeof(dir)) < 0 ||
+		    lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    (int64_t)st.st_mtime * 1000 > now - X_STALE_UPLOAD_MS)
+			continue;
+		if (store_query_i64(c, "SELECT 1 FROM exchange_transfers WHERE id = $1",
+				    STORE_ARGS(SA_TEXT(e->d_name)), &one) != ERR_NOT_FOUND)
+			continue;
+		if (x_blobs_remove(app, e->d_name) == 0)
+			log_warn("exchange: removed blobs of a transfer the database does not know",
+				 "transfer=%s", e->d_name);
+	}
+	closedir(d);
+}
+
 int exchange_sweep(struct app *app, struct store_conn *c)
 {
 	int64_t now = rtime_now_ms();
@@ -2366,6 +2402,8 @@ int exchange_sweep(struct app *app, struct store_conn *c)
 		if (x_blobs_remove(app, ids[i]) == 0)
 			store_exec(c, "UPDATE exchange_transfers SET blobs_deleted = 1 WHERE id = $1",
 				   STORE_ARGS(SA_TEXT(ids[i])));
+	/* 4. Blob directories the database does not know (a restored older database, a lost row). */
+	x_sweep_orphans(app, c, now);
 	return changed;
 }
 

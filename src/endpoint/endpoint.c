@@ -16,7 +16,6 @@
 #include "endpoint/endpoint.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +32,7 @@
 #include "common/log.h"
 #include "common/rtime.h"
 #include "common/str.h"
+#include "common/ticker.h"
 #include "crypto/rcrypto.h"
 #include "endpoint/devsig.h"
 #include "endpoint/policy.h"
@@ -1234,60 +1234,27 @@ int endpoint_sweep(struct store_conn *c, int64_t now_ms)
 	return changed;
 }
 
-static pthread_t ep_sweeper;
-static pthread_mutex_t ep_sweeper_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t ep_sweeper_cond = PTHREAD_COND_INITIALIZER;
-static bool ep_sweeper_running, ep_sweeper_stopping;
-static unsigned ep_sweeper_interval;
+static struct ticker *ep_ticker;
 
-static void *ep_sweeper_main(void *arg)
+static void ep_sweep_tick(void *arg)
 {
 	struct app *app = arg;
+	struct store_conn *c = store_conn(app->store);
+	int r = c ? endpoint_sweep(c, rtime_now_ms()) : ERR_STORE;
 
-	pthread_mutex_lock(&ep_sweeper_lock);
-	while (!ep_sweeper_stopping) {
-		struct store_conn *c;
-		struct timespec ts;
-		int r;
-
-		pthread_mutex_unlock(&ep_sweeper_lock);
-		c = store_conn(app->store);
-		r = c ? endpoint_sweep(c, rtime_now_ms()) : ERR_STORE;
-		if (r < 0)
-			log_warn("endpoint: sweep failed", "error=\"%s\"", err_str(r));
-		pthread_mutex_lock(&ep_sweeper_lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += ep_sweeper_interval;
-		while (!ep_sweeper_stopping && pthread_cond_timedwait(&ep_sweeper_cond, &ep_sweeper_lock, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&ep_sweeper_lock);
-	return NULL;
+	if (r < 0)
+		log_warn("endpoint: sweep failed", "error=\"%s\"", err_str(r));
 }
 
 int endpoint_sweeper_start(struct app *app, unsigned interval_s)
 {
-	int r;
-
-	ep_sweeper_interval = interval_s ? interval_s : 60;
-	ep_sweeper_stopping = false;
-	r = pthread_create(&ep_sweeper, NULL, ep_sweeper_main, app);
-	if (r != 0)
-		return -r;
-	ep_sweeper_running = true;
-	return 0;
+	return ticker_start(interval_s ? interval_s : 60, ep_sweep_tick, app, &ep_ticker);
 }
 
 void endpoint_sweeper_stop(void)
 {
-	if (!ep_sweeper_running)
-		return;
-	pthread_mutex_lock(&ep_sweeper_lock);
-	ep_sweeper_stopping = true;
-	pthread_cond_broadcast(&ep_sweeper_cond);
-	pthread_mutex_unlock(&ep_sweeper_lock);
-	pthread_join(ep_sweeper, NULL);
-	ep_sweeper_running = false;
+	ticker_stop(ep_ticker);
+	ep_ticker = NULL;
 }
 
 static int h_sweep(struct http_req *req, struct http_resp *resp)

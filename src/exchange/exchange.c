@@ -28,7 +28,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +44,7 @@
 #include "common/log.h"
 #include "common/rtime.h"
 #include "common/str.h"
+#include "common/ticker.h"
 #include "crypto/rcrypto.h"
 #include "exchange/multipart.h"
 #include "http/http.h"
@@ -2407,62 +2407,27 @@ int exchange_sweep(struct app *app, struct store_conn *c)
 	return changed;
 }
 
-static pthread_t x_sweeper;
-static bool x_sweeper_running;
-static pthread_mutex_t x_sweeper_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t x_sweeper_cond = PTHREAD_COND_INITIALIZER;
-static bool x_sweeper_stopping;
-static unsigned x_sweeper_interval;
+static struct ticker *x_ticker;
 
-static void *x_sweeper_main(void *arg)
+static void x_sweep_tick(void *arg)
 {
 	struct app *app = arg;
+	struct store_conn *c = store_conn(app->store);
+	int r = c ? exchange_sweep(app, c) : ERR_STORE;
 
-	pthread_mutex_lock(&x_sweeper_lock);
-	while (!x_sweeper_stopping) {
-		struct timespec ts;
-
-		pthread_mutex_unlock(&x_sweeper_lock);
-		{
-			struct store_conn *c = store_conn(app->store);
-			int r = c ? exchange_sweep(app, c) : ERR_STORE;
-
-			if (r < 0)
-				log_warn("exchange: sweep failed", "error=\"%s\"", err_str(r));
-		}
-		pthread_mutex_lock(&x_sweeper_lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += x_sweeper_interval;
-		while (!x_sweeper_stopping && pthread_cond_timedwait(&x_sweeper_cond, &x_sweeper_lock, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&x_sweeper_lock);
-	return NULL;
+	if (r < 0)
+		log_warn("exchange: sweep failed", "error=\"%s\"", err_str(r));
 }
 
 int exchange_sweeper_start(struct app *app, unsigned interval_s)
 {
-	int r;
-
-	x_sweeper_interval = interval_s ? interval_s : 60;
-	x_sweeper_stopping = false;
-	r = pthread_create(&x_sweeper, NULL, x_sweeper_main, app);
-	if (r != 0)
-		return -r;
-	x_sweeper_running = true;
-	return 0;
+	return ticker_start(interval_s ? interval_s : 60, x_sweep_tick, app, &x_ticker);
 }
 
 void exchange_sweeper_stop(void)
 {
-	if (!x_sweeper_running)
-		return;
-	pthread_mutex_lock(&x_sweeper_lock);
-	x_sweeper_stopping = true;
-	pthread_cond_broadcast(&x_sweeper_cond);
-	pthread_mutex_unlock(&x_sweeper_lock);
-	pthread_join(x_sweeper, NULL);
-	x_sweeper_running = false;
+	ticker_stop(x_ticker);
+	x_ticker = NULL;
 }
 
 /* ---------------------------------------------------------------- routes */

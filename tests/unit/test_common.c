@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 #include "common/jsonx.h"
 #include "common/rtime.h"
 #include "common/str.h"
+#include "common/ticker.h"
 
 static void test_buf_limit(void **state)
 {
@@ -192,6 +194,42 @@ static void test_err_table(void **state)
 	assert_int_equal(err_http_status(-12345), 500);
 }
 
+struct tick_count {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int n;
+};
+
+static void tick(void *arg)
+{
+	struct tick_count *tc = arg;
+
+	pthread_mutex_lock(&tc->lock);
+	tc->n++;
+	pthread_cond_broadcast(&tc->cond);
+	pthread_mutex_unlock(&tc->lock);
+}
+
+static void test_ticker(void **state)
+{
+	struct tick_count tc = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+	struct ticker *t = NULL;
+	int n;
+
+	/* The first call comes at once; stopping during the long wait returns without a second. */
+	assert_int_equal(ticker_start(3600, tick, &tc, &t), 0);
+	pthread_mutex_lock(&tc.lock);
+	while (tc.n == 0)
+		pthread_cond_wait(&tc.cond, &tc.lock);
+	pthread_mutex_unlock(&tc.lock);
+	ticker_stop(t);
+	pthread_mutex_lock(&tc.lock);
+	n = tc.n;
+	pthread_mutex_unlock(&tc.lock);
+	assert_int_equal(n, 1);
+	ticker_stop(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_json_limits),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_err_table),
+		cmocka_unit_test(test_ticker),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@ PACKAGES=(
   liboath-dev libcjose-dev libinih-dev libcsv-dev libpcre2-dev libcurl4-openssl-dev libpq-dev
   # tests
   libcmocka-dev libclang-rt-14-dev sqlite3 curl oathtool
+  postfix   # tests/integration/postfix.py starts a private instance; the system one stays unconfigured
   # benchmarks
   wrk nginx-light age gnupg
 )
@@ -50,6 +51,11 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Postfix: preseed "No configuration" so installing it sets up no system mail
+# service (the integration tests run their own instance on loopback).
+if [[ " ${missing[*]} " == *" postfix "* ]]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
+fi
 if ! "${SUDO[@]}" apt-get update -qq; then
   echo "deps: 'apt-get update' failed; is the network or the package mirror reachable?" >&2
   exit 1

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 """Secure exchange site: one-time links with a password, against a real
-rampartd and a real SMTP server on loopback (a small sink in this file:
-Python's standard library has no SMTP server since 3.12)."""
+rampartd and a real Postfix on loopback (a private instance the test starts
+and stops, see postfix.py) receiving the notification mail."""
 
 import os
 import socket
@@ -12,11 +12,15 @@ import unittest
 
 import exchange_util as xu
 from harness import ServerTestCase
+from postfix import Postfix
 
 ATTEMPTS = 3
 MAX_FILE = 200000
 
 
+# The minimal SMTP sink test_exchange_cli.py and test_exchange_approval.py still
+# use (Python's standard library has no SMTP server since 3.12); this module's
+# own mail goes through a real Postfix (postfix.py).
 class SmtpSink(socketserver.ThreadingTCPServer):
     """Accepts every message (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and keeps it."""
 
@@ -73,23 +77,27 @@ class SmtpHandler(socketserver.StreamRequestHandler):
 class Exchange(ServerTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.smtp = SmtpSink()
-        threading.Thread(target=cls.smtp.serve_forever, daemon=True).start()
+        cls.smtp = Postfix(["partner.example", "corp.example"]).start()
         cls.SERVER_ARGS = {"env": {
             "RAMPART_LIMITS_RATE_PER_MINUTE": "0",
-            "RAMPART_EXCHANGE_SMTP_URL": "smtp://127.0.0.1:%d" % cls.smtp.server_address[1],
+            "RAMPART_EXCHANGE_SMTP_URL": cls.smtp.url,
             "RAMPART_EXCHANGE_SMTP_FROM": "rampart@corp.example",
             "RAMPART_EXCHANGE_PASSWORD_ATTEMPTS": str(ATTEMPTS),
             "RAMPART_EXCHANGE_MAX_FILE": str(MAX_FILE),
         }}
-        super().setUpClass()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.smtp.stop()
+            raise
         cls.secrets = []
 
     @classmethod
     def tearDownClass(cls):
-        super().tearDownClass()
-        cls.smtp.shutdown()
-        cls.smtp.server_close()
+        try:
+            super().tearDownClass()
+        finally:
+            cls.smtp.stop()
 
     def sent(self, **kw):
         r = xu.send(self.admin, **kw)
@@ -257,11 +265,15 @@ class Exchange(ServerTestCase):
     def test_notification_mail_reaches_the_smtp_server(self):
         t = self.sent(to="mail.check@partner.example", message="Quarterly figures")
         self.assertEqual(t["mail"], "sent")
-        msgs = [m for m in self.smtp.messages if "mail.check@partner.example" in m["to"]]
+        msgs = self.smtp.wait_for("mail.check@partner.example")
         self.assertEqual(len(msgs), 1)
-        self.assertIn(t["url"], msgs[0]["data"])
-        self.assertNotIn(t["password"], msgs[0]["data"])
-        self.assertIn("Quarterly figures", msgs[0]["data"])
+        self.assertEqual(msgs[0]["From"].addresses[0].addr_spec, "rampart@corp.example")
+        raw = msgs[0].as_string()
+        text = msgs[0].get_body(("plain", "html")).get_content()
+        for data in (raw, text):
+            self.assertNotIn(t["password"], data)
+        self.assertIn(t["url"], text)
+        self.assertIn("Quarterly figures", text)
 
     def test_request_upload_and_only_the_requester_fetches(self):
         r = self.admin.post("/api/v1/requests", json={"from": "supplier@partner.example"})

@@ -90,6 +90,25 @@ int cli_positional(const struct cli_args *a, int min, int max, const char *what)
 	return 0;
 }
 
+bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *cmd, int argc,
+		    char **argv, int min, int max, const char *what, int *ret_exit)
+{
+	int o;
+
+	if (cli_args_init(a, cmd, argc, argv) < 0) {
+		*ret_exit = CLI_EXIT_USAGE;
+		return false;
+	}
+	while ((o = cli_opt(cli, a)) > 0)
+		;   /* cli_opt reports any option: this command has none of its own */
+	if (o < 0) {
+		*ret_exit = a->exit;
+		return false;
+	}
+	*ret_exit = cli_positional(a, min, max, what);
+	return *ret_exit == 0;
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

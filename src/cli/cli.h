@@ -74,6 +74,15 @@ int cli_opt(struct cli *cli, struct cli_args *a);
  */
 int cli_positional(const struct cli_args *a, int min, int max, const char *what);
 
+/*
+ * The whole argument handling of a command without options of its own:
+ * cli_args_init, cli_opt (--help, --json) and cli_positional.  Returns true
+ * when the command goes on; false when it is finished, with its exit code
+ * (0 after --help, CLI_EXIT_USAGE after a usage error) in *ret_exit.
+ */
+bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *cmd, int argc,
+		    char **argv, int min, int max, const char *what, int *ret_exit);
+
 /* Prints "rampart CMD: <message>" and a pointer to --help on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -208,15 +208,9 @@ static int audit_verify(struct cli *cli, int argc, char **argv)
 	struct client *c;
 	struct cli_args a;
 	bool intact;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;

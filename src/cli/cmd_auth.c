@@ -336,15 +336,9 @@ int cmd_whoami(struct cli *cli, int argc, char **argv)
 	json_t *me = NULL;
 	struct buf roles;
 	char t[64], nm[300];
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -618,15 +612,9 @@ static int sessions_list(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 	json_t *list = NULL, *v;
 	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -664,15 +652,9 @@ static int sessions_revoke(struct cli *cli, int argc, char **argv)
 	struct client *c;
 	struct cli_args a;
 	struct buf path;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "session ID")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "session ID", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;

@@ -47,15 +47,9 @@ static int et_list(struct cli *cli, int argc, char **argv)
 	struct client *c;
 	struct cli_args a;
 	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -162,15 +156,9 @@ static int et_revoke(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 	struct buf path;
 	char clean[128];
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "token ID (see 'rampart enrollment-tokens list')")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "token ID (see 'rampart enrollment-tokens list')", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -272,15 +260,9 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 	struct buf path;
 	char tm[64], line[512];
 	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "device ID (see 'rampart devices list')")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "device ID (see 'rampart devices list')", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;

@@ -468,15 +468,9 @@ static int transfers_show(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 	char tm[64], n[64];
 	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "transfer ID (see 'rampart transfers list')")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "transfer ID (see 'rampart transfers list')", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -545,15 +539,9 @@ static int transfers_revoke(struct cli *cli, int argc, char **argv)
 	struct client *c;
 	struct cli_args a;
 	char id[64];
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "transfer ID (see 'rampart transfers list')")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "transfer ID (see 'rampart transfers list')", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;

@@ -170,15 +170,9 @@ static int files_show(struct cli *cli, int argc, char **argv)
 	struct buf path;
 	struct table *t;
 	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "FILE (an id or the .rpf file)")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &rc))
 		return rc;
 	if ((rc = protect_file_id(cmd.name, argv[a.pos], id)) != 0)
 		return rc;
@@ -305,16 +299,10 @@ static int files_expire(struct cli *cli, int argc, char **argv)
 	char id[ULID_SIZE];
 	struct cli_args a;
 	int64_t ms;
-	int o, rc;
+	int rc;
 	const char *when;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 2, 2, "FILE and DATE (or never)")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 2, 2, "FILE and DATE (or never)", &rc))
 		return rc;
 	when = argv[a.pos + 1];
 	if (strcmp(when, "never") != 0 && rtime_parse(when, &ms) < 0)
@@ -334,15 +322,9 @@ static int files_revoke(struct cli *cli, int argc, char **argv)
 	struct client *c;
 	struct buf path;
 	json_t *res = NULL;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "FILE (an id or the .rpf file)")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &rc))
 		return rc;
 	if ((rc = protect_file_id(cmd.name, argv[a.pos], id)) != 0)
 		return rc;

@@ -165,15 +165,9 @@ static int tokens_revoke(struct cli *cli, int argc, char **argv)
 	struct cli_args a;
 	struct buf path;
 	char clean[128];
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "token ID (see 'rampart tokens list')")) != 0)
+	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "token ID (see 'rampart tokens list')", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;

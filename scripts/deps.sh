@@ -10,9 +10,11 @@ PACKAGES=(
   # libraries
   libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libsodium-dev libssl-dev
   liboath-dev libcjose-dev libinih-dev libcsv-dev libpcre2-dev libcurl4-openssl-dev libpq-dev
+  libnftables-dev   # rampart-agent installs its quarantine table through libnftables
   # tests
   libcmocka-dev libclang-rt-14-dev sqlite3 curl oathtool
   postfix   # tests/integration/postfix.py starts a private instance; the system one stays unconfigured
+  nftables iproute2   # the quarantine test reads the ruleset inside a network namespace it creates
   # benchmarks
   wrk nginx-light age gnupg
 )

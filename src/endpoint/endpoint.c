@@ -35,6 +35,7 @@
 #include "common/ticker.h"
 #include "crypto/rcrypto.h"
 #include "endpoint/devsig.h"
+#include "endpoint/endpoint_internal.h"
 #include "endpoint/policy.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -168,6 +169,16 @@ int endpoint_evaluate_policy(const json_t *report, const json_t *baseline, json_
 static unsigned char *policy_sk;   /* sodium_malloc'd, read-only after load */
 static unsigned char policy_pk[crypto_sign_PUBLICKEYBYTES];
 
+const unsigned char *ep_policy_sk(void)
+{
+	return policy_sk;
+}
+
+const unsigned char *ep_policy_pk(void)
+{
+	return policy_pk;
+}
+
 int endpoint_keys_load(const char *data_dir)
 {
 	unsigned char seed[crypto_sign_SEEDBYTES];
@@ -201,13 +212,7 @@ void endpoint_keys_free(void)
 
 /* ---------------------------------------------------------------- helpers */
 
-struct ep_unit {
-	char id[ULID_SIZE];
-	char path[PRINCIPAL_PATH_SIZE];
-};
-
-/* Finds a unit by id or path.  Returns 0, ERR_NOT_FOUND or a store error. */
-static int ep_unit_find(struct store_conn *c, const char *key, struct ep_unit *u)
+int ep_unit_find(struct store_conn *c, const char *key, struct ep_unit *u)
 {
 	struct store_stmt *q = NULL;
 	int r;
@@ -228,16 +233,12 @@ static int ep_unit_find(struct store_conn *c, const char *key, struct ep_unit *u
 	return r;
 }
 
-/* A scope filter value for list queries: the SM's subtree, or "" for everything. */
-static const char *ep_scope(const struct principal *p)
+const char *ep_scope(const struct principal *p)
 {
 	if (principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR))
 		return "";
 	return p->manages_path;
 }
-
-#define EP_SCOPE_SQL(col, n) \
-	"($" #n " = '' OR " col " = $" #n " OR substr(" col ", 1, length($" #n ") + 1) = $" #n " || '/')"
 
 /* ---------------------------------------------------------------- enrollment tokens */
 
@@ -565,18 +566,7 @@ static int h_enroll(struct http_req *req, struct http_resp *resp)
 
 /* ---------------------------------------------------------------- signed requests */
 
-struct ep_device {
-	char id[ULID_SIZE];
-	char state[16];
-	char path[PRINCIPAL_PATH_SIZE];   /* its org unit */
-};
-
-/*
- * Authenticates a signed device request and records its signature in the
- * replay cache, inside the transaction the caller has begun.  Returns 0 with
- * @dev filled, ERR_UNAUTHENTICATED, or a store error.
- */
-static int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_device *dev)
+int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_device *dev)
 {
 	const char *did = http_req_header(req, DEVSIG_HDR_DEVICE);
 	const char *ts_s = http_req_header(req, DEVSIG_HDR_TIMESTAMP);
@@ -638,9 +628,6 @@ static int ep_device_verify(struct http_req *req, struct store_conn *c, struct e
 }
 
 /* ---------------------------------------------------------------- check-in */
-
-static int ep_policy_effective(struct store_conn *c, const char *path, json_t **ret_policy, int64_t *ret_version,
-			       int64_t *ret_issued, json_t **ret_sources);
 
 static bool ep_pkg_field_ok(const json_t *v)
 {
@@ -974,16 +961,8 @@ static int h_device_show(struct http_req *req, struct http_resp *resp)
 
 /* ---------------------------------------------------------------- policies */
 
-/*
- * The effective policy of the unit at @path: the current (highest) version
- * of each unit's policy on the path from the root, merged (policy_merge).
- * *ret_version is the sum of those versions, so that it grows with every
- * change that reaches the unit (0: no policy on the path); *ret_issued the
- * newest of their times; *ret_sources (optional) [{org_unit, version}].
- * Returns 0, ERR_INTERNAL for a stored policy that no longer checks, or a
- * store error.
- */
-static int ep_policy_effective(struct store_conn *c, const char *path, json_t **ret_policy, int64_t *ret_version,
+/* See endpoint_internal.h. */
+int ep_policy_effective(struct store_conn *c, const char *path, json_t **ret_policy, int64_t *ret_version,
 			       int64_t *ret_issued, json_t **ret_sources)
 {
 	json_t *chain[EP_MAX_DEPTH], *sources = json_array(), *eff = NULL;

@@ -199,21 +199,13 @@ int policy_merge(const json_t *const *chain, size_t n, json_t **ret)
 	return 0;
 }
 
-int policy_sign(const char *org_unit, int64_t version, int64_t issued_at_ms, const json_t *policy,
-		const unsigned char *sk, json_t **ret)
+int policy_sign_json(const json_t *doc, const unsigned char *sk, json_t **ret)
 {
 	unsigned char sig[POLICY_SIG_BYTES];
 	char sig_b64[POLICY_SIG_B64_SIZE], *text;
-	json_t *doc, *out;
+	json_t *out;
 
-	if (!org_unit || !json_is_object(policy) || version < 1 || issued_at_ms < 0)
-		return ERR_INVALID;
-	doc = json_pack("{s:s, s:I, s:I, s:O}", "org_unit", org_unit, "version", (json_int_t)version,
-			"issued_at", (json_int_t)issued_at_ms, "policy", policy);
-	if (!doc)
-		return -ENOMEM;
 	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-	json_decref(doc);
 	if (!text)
 		return -ENOMEM;
 	crypto_sign_detached(sig, NULL, (const unsigned char *)text, strlen(text), sk);
@@ -226,36 +218,64 @@ int policy_sign(const char *org_unit, int64_t version, int64_t issued_at_ms, con
 	return 0;
 }
 
-int policy_verify(const json_t *signed_doc, const unsigned char *pk, json_t **ret, struct policy_err *e)
+int policy_open_signed(const json_t *signed_doc, const unsigned char *pk, const char *what, size_t max_len,
+		       unsigned max_depth, json_t **ret, struct policy_err *e)
 {
 	static const char *const keys[] = { "document", "signature", NULL };
-	static const char *const doc_keys[] = { "org_unit", "version", "issued_at", "policy", NULL };
 	struct jsonx_err je = { "", "" };
 	const json_t *d = json_object_get(signed_doc, "document"), *s = json_object_get(signed_doc, "signature");
 	unsigned char sig[POLICY_SIG_BYTES];
-	const char *unit;
 	size_t sig_len = 0;
-	int64_t n;
-	json_t *doc = NULL, *pol = NULL;
 	int r;
 
 	if (!json_is_object(signed_doc) || jsonx_only_keys(signed_doc, keys, &je) < 0 || !json_is_string(d) ||
-	    !json_is_string(s) || json_string_length(d) > 2 * POLICY_MAX_BYTES ||
-	    json_string_length(s) >= POLICY_SIG_B64_SIZE)
-		return pol_fail(e, "a signed policy must be {document, signature} strings");
+	    !json_is_string(s) || json_string_length(d) > max_len || json_string_length(s) >= POLICY_SIG_B64_SIZE)
+		return pol_fail(e, "a signed %s must be {document, signature} strings", what);
 	if (sodium_base642bin(sig, sizeof(sig), json_string_value(s), json_string_length(s), NULL, &sig_len,
 			      NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || sig_len != sizeof(sig)) {
-		pol_fail(e, "the policy signature is not base64 of 64 bytes");
+		pol_fail(e, "the %s signature is not base64 of 64 bytes", what);
 		return ERR_UNAUTHENTICATED;
 	}
 	if (crypto_sign_verify_detached(sig, (const unsigned char *)json_string_value(d), json_string_length(d),
 					pk) != 0) {
-		pol_fail(e, "the policy signature does not check against the pinned server key");
+		pol_fail(e, "the %s signature does not check against the pinned server key", what);
 		return ERR_UNAUTHENTICATED;
 	}
-	r = jsonx_parse_object(json_string_value(d), json_string_length(d), 5, &doc, &je);
+	r = jsonx_parse_object(json_string_value(d), json_string_length(d), max_depth, ret, &je);
 	if (r < 0)
 		return r == -ENOMEM ? r : pol_from_jsonx(e, &je);
+	return 0;
+}
+
+int policy_sign(const char *org_unit, int64_t version, int64_t issued_at_ms, const json_t *policy,
+		const unsigned char *sk, json_t **ret)
+{
+	json_t *doc;
+	int r;
+
+	if (!org_unit || !json_is_object(policy) || version < 1 || issued_at_ms < 0)
+		return ERR_INVALID;
+	doc = json_pack("{s:s, s:I, s:I, s:O}", "org_unit", org_unit, "version", (json_int_t)version,
+			"issued_at", (json_int_t)issued_at_ms, "policy", policy);
+	if (!doc)
+		return -ENOMEM;
+	r = policy_sign_json(doc, sk, ret);
+	json_decref(doc);
+	return r;
+}
+
+int policy_verify(const json_t *signed_doc, const unsigned char *pk, json_t **ret, struct policy_err *e)
+{
+	static const char *const doc_keys[] = { "org_unit", "version", "issued_at", "policy", NULL };
+	struct jsonx_err je = { "", "" };
+	const char *unit;
+	int64_t n;
+	json_t *doc = NULL, *pol = NULL;
+	int r;
+
+	r = policy_open_signed(signed_doc, pk, "policy", 2 * POLICY_MAX_BYTES, 5, &doc, e);
+	if (r < 0)
+		return r;
 	if (jsonx_only_keys(doc, doc_keys, &je) < 0 || jsonx_get_str(doc, "org_unit", true, 1024, &unit, &je) < 0 ||
 	    jsonx_get_int(doc, "version", true, 1, INT64_MAX / 2, &n, &je) < 0 ||
 	    jsonx_get_int(doc, "issued_at", true, 0, INT64_MAX / 2, &n, &je) < 0) {

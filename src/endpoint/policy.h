@@ -79,4 +79,21 @@ int policy_sign(const char *org_unit, int64_t version, int64_t issued_at_ms, con
  */
 int policy_verify(const json_t *signed_doc, const unsigned char *pk, json_t **ret, struct policy_err *e);
 
+/*
+ * The signing primitive policy_sign and other signed documents (qorder.h)
+ * share: signs the canonical text of @doc with @sk.  Returns 0 and a new
+ * {"document","signature"} in *ret, or -ENOMEM.
+ */
+int policy_sign_json(const json_t *doc, const unsigned char *sk, json_t **ret);
+
+/*
+ * Checks that @signed_doc is {"document","signature"}, the document at most
+ * @max_len bytes, the signature over its exact bytes checks against @pk,
+ * and parses the document as a JSON object of at most @max_depth levels.
+ * @what names the document in messages.  Returns 0 and a new object in
+ * *ret, ERR_UNAUTHENTICATED or ERR_INVALID with @e filled, or -ENOMEM.
+ */
+int policy_open_signed(const json_t *signed_doc, const unsigned char *pk, const char *what, size_t max_len,
+		       unsigned max_depth, json_t **ret, struct policy_err *e);
+
 #endif

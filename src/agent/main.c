@@ -6,13 +6,16 @@
  *   rampart-agent posture [--json] [--root DIR]
  *   rampart-agent checkin [--root DIR] [--json]
  *   rampart-agent run [--interval D] [--count N] [--root DIR]
+ *   rampart-agent status [--json]
  * common: [--state-dir DIR] (default /var/lib/rampart-agent) [--ca FILE]
+ *         [--no-enforce]
  *
  * State directory: device.key (Ed25519 secret key, 64 bytes, mode 0600),
  * device.json (device id, server URL, pinned server policy key, org unit)
  * packages.json (the package list last acknowledged by the server, so
  * that later check-ins send only the changes) and policy.json (the last
- * good signed policy, {document, signature}).
+ * good signed policy, {document, signature}) and quarantine.json (the last
+ * signed quarantine order applied, {document, signature}).
  *
  * Policy: a policy is applied only when its signature checks against the
  * server key pinned at enrollment (policy.h) and it is not older than the
@@ -21,6 +24,17 @@
  * policy is verified again whenever it is loaded.  Its version is reported
  * in each check-in, and `run` checks in at its checkin_interval unless
  * --interval is given.
+ *
+ * Quarantine: every check-in answer carries a signed quarantine order
+ * (qorder.h).  It is applied only when it verifies against the pinned key,
+ * names this device and is not older than the order applied last; then
+ * quarantined=true installs the nftables quarantine table (firewall.h) and
+ * false removes it.  Refused orders are reported on stderr and change
+ * nothing.  `run` re-installs the table from quarantine.json when it
+ * starts, and every check-in refreshes it while quarantined (the server's
+ * addresses may have changed).  --no-enforce records and reports orders
+ * without touching nftables, for PCs whose network equipment enforces the
+ * quarantine (rampartd's published list) and for tests.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -36,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/firewall.h"
 #include "agent/posture.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -43,6 +58,7 @@
 #include "common/str.h"
 #include "endpoint/devsig.h"
 #include "endpoint/policy.h"
+#include "endpoint/qorder.h"
 
 #define A_PATH 4096
 #define A_MAX_RESPONSE ((size_t)1 << 20)
@@ -56,6 +72,7 @@ struct opts {
 	bool interval_set;   /* --interval given: it wins over the policy's */
 	int64_t count;   /* run: check-ins before exiting; 0 runs until a signal */
 	bool json;
+	bool no_enforce;   /* record quarantine orders without changing nftables */
 };
 
 static void usage(FILE *f)
@@ -64,7 +81,11 @@ static void usage(FILE *f)
 	      "       rampart-agent posture [--json] [--root DIR]\n"
 	      "       rampart-agent checkin [--root DIR] [--json]\n"
 	      "       rampart-agent run [--interval D (default: the policy's, else 5m)] [--count N] [--root DIR]\n"
-	      "options: --state-dir DIR (default " A_DEFAULT_STATE "), --ca FILE (TLS trust)\n", f);
+	      "       rampart-agent status [--json]   (enrollment, policy version, quarantine and its table)\n"
+	      "options: --state-dir DIR (default " A_DEFAULT_STATE "), --ca FILE (TLS trust),\n"
+	      "         --no-enforce (record quarantine orders without installing the nftables table)\n"
+	      "A quarantine order from the server installs the nftables table inet " FIREWALL_TABLE ",\n"
+	      "which lets the PC reach only the server and its DNS resolvers; it needs root (CAP_NET_ADMIN).\n", f);
 }
 
 static int a_path(char *out, size_t size, const char *dir, const char *name)
@@ -311,6 +332,140 @@ static int a_policy_apply(const char *state_dir, const unsigned char *pk, const 
 	return r;
 }
 
+/* ---------------------------------------------------------------- quarantine */
+
+static bool a_quarantined(const json_t *doc)
+{
+	return json_is_true(json_object_get(doc, "quarantined"));
+}
+
+static int64_t a_issued_at(const json_t *doc)
+{
+	return (int64_t)json_integer_value(json_object_get(doc, "issued_at"));
+}
+
+/*
+ * Loads the stored quarantine order and verifies it again against @pk for
+ * @did.  Returns 0 with the document in *ret, -ENOENT when there is none,
+ * or an error (reported; the stored order is not used).
+ */
+static int a_quarantine_load(const char *state_dir, const unsigned char *pk, const char *did, json_t **ret)
+{
+	struct policy_err e = { "" };
+	json_t *signed_doc = NULL;
+	int r;
+
+	r = a_read_json(state_dir, "quarantine.json", &signed_doc);
+	if (r == -ENOENT)
+		return r;
+	if (r == 0)
+		r = qorder_verify(signed_doc, pk, did, ret, &e);
+	json_decref(signed_doc);
+	if (r < 0)
+		fprintf(stderr, "rampart-agent: the stored quarantine order in %s/quarantine.json is refused: %s\n",
+			state_dir, e.message[0] ? e.message : err_str(r));
+	return r;
+}
+
+/* Installs the quarantine table for @server (quarantined @doc) or removes it.  Reports failures. */
+static int a_quarantine_enforce(const struct opts *o, const char *server, const json_t *doc)
+{
+	struct firewall_spec spec;
+	char err[256] = "";
+	int r;
+
+	if (o->no_enforce)
+		return 0;
+	if (!a_quarantined(doc)) {
+		r = firewall_remove(err, sizeof(err));
+		if (r < 0)
+			fprintf(stderr, "rampart-agent: cannot remove the quarantine table: %s\n", err);
+		return r;
+	}
+	/* A server that does not resolve now still leaves DNS open; the next check-in tries again. */
+	r = firewall_spec_for(server, o->root, &spec, err, sizeof(err));
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		fprintf(stderr, "rampart-agent: %s; the quarantine allows only DNS for now\n", err);
+	r = firewall_install(&spec, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "rampart-agent: cannot install the quarantine table: %s%s\n", err,
+			r == -EPERM ? " (the agent needs root or CAP_NET_ADMIN)" : "");
+	return r;
+}
+
+/*
+ * Applies the signed quarantine order of a check-in answer: verifies it
+ * against @pk for @did, refuses one issued before the stored one, then
+ * installs or removes the table and stores the order.  A quarantine is
+ * stored before the table is installed (so that a restart re-installs it),
+ * a release only after the table is gone (so that a failed removal is
+ * retried).  Returns 0 or an error after reporting it.
+ */
+static int a_quarantine_apply(const struct opts *o, const char *server, const unsigned char *pk, const char *did,
+			      const json_t *signed_order)
+{
+	struct policy_err e = { "" };
+	json_t *doc = NULL, *cur = NULL;
+	bool was;
+	int r;
+
+	r = qorder_verify(signed_order, pk, did, &doc, &e);
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: the server's quarantine order is refused: %s\n",
+			e.message[0] ? e.message : err_str(r));
+		return r;
+	}
+	if (a_quarantine_load(o->state_dir, pk, did, &cur) < 0)
+		cur = NULL;
+	if (cur && a_issued_at(doc) < a_issued_at(cur)) {
+		fprintf(stderr, "rampart-agent: the server's quarantine order of %lld is older than the one applied "
+				"(%lld): refused\n", (long long)a_issued_at(doc), (long long)a_issued_at(cur));
+		r = ERR_INVALID;
+		goto out;
+	}
+	was = !cur || a_quarantined(cur);
+	if (a_quarantined(doc)) {
+		if (!cur || !json_equal(doc, cur))
+			r = a_write_json(o->state_dir, "quarantine.json", signed_order);
+		if (r == 0)
+			r = a_quarantine_enforce(o, server, doc);
+		if (r == 0 && (!cur || !a_quarantined(cur)))
+			fprintf(stderr, "rampart-agent: this PC is quarantined: %s\n",
+				json_string_value(json_object_get(doc, "reason")));
+	} else {
+		/* Without a trusted stored order the table may still be there from before. */
+		if (was)
+			r = a_quarantine_enforce(o, server, doc);
+		if (r == 0 && (!cur || !json_equal(doc, cur)))
+			r = a_write_json(o->state_dir, "quarantine.json", signed_order);
+		if (r == 0 && cur && a_quarantined(cur))
+			fprintf(stderr, "rampart-agent: the quarantine is lifted\n");
+	}
+	if (r < 0 && r != -EPERM && r != -EIO)
+		fprintf(stderr, "rampart-agent: cannot apply the quarantine order: %s\n", err_str(r));
+out:
+	json_decref(doc);
+	json_decref(cur);
+	return r;
+}
+
+/* Re-installs the table of a stored quarantine (at the start of `run`, before each check-in). */
+static int a_quarantine_restore(const struct opts *o, const json_t *state, const unsigned char *pk)
+{
+	const char *did = json_string_value(json_object_get(state, "device_id"));
+	const char *server = o->server ? o->server : json_string_value(json_object_get(state, "server"));
+	json_t *doc = NULL;
+	int r;
+
+	if (!did || !server || a_quarantine_load(o->state_dir, pk, did, &doc) < 0)
+		return 0;
+	r = a_quarantined(doc) ? a_quarantine_enforce(o, server, doc) : 0;
+	json_decref(doc);
+	return r;
+}
+
 /* ---------------------------------------------------------------- enroll */
 
 static int cmd_enroll(const struct opts *o)
@@ -548,6 +703,8 @@ static int cmd_checkin(const struct opts *o)
 	/* A missing or refused stored policy leaves version 0 until the server sends a good one. */
 	if (a_policy_load(o->state_dir, spk, &pol) < 0)
 		pol = NULL;
+	/* While quarantined the table is refreshed first: the server's addresses may have changed. */
+	a_quarantine_restore(o, state, spk);
 	r = posture_collect(o->root, &rep);
 	if (r < 0)
 		goto out;
@@ -580,6 +737,17 @@ static int cmd_checkin(const struct opts *o)
 	/* A refused policy is reported by a_policy_apply; the check-in itself succeeded. */
 	if (json_is_object(json_object_get(ans, "policy")))
 		a_policy_apply(o->state_dir, spk, json_object_get(ans, "policy"), pol);
+	/*
+	 * A refused order is reported and changes nothing; one that cannot be
+	 * enforced fails the check-in, for the PC is not in the state the
+	 * server believes.
+	 */
+	if (json_object_get(ans, "quarantine")) {
+		int qr = a_quarantine_apply(o, server, spk, did, json_object_get(ans, "quarantine"));
+
+		if (qr < 0 && qr != ERR_INVALID && qr != ERR_UNAUTHENTICATED)
+			r = qr;
+	}
 	if (o->json)
 		a_print_json(ans);
 	else
@@ -612,6 +780,74 @@ static int64_t a_run_interval(const struct opts *o)
 	return ms;
 }
 
+/* A quarantine survives restarts: the stored order's table goes back in before anything else. */
+static void a_run_restore(const struct opts *o)
+{
+	unsigned char spk[DEVSIG_PK_BYTES];
+	json_t *state = NULL;
+
+	if (a_read_json(o->state_dir, "device.json", &state) == 0 && a_pinned_key(state, spk) == 0)
+		a_quarantine_restore(o, state, spk);
+	json_decref(state);
+}
+
+/* ---------------------------------------------------------------- status */
+
+static int cmd_status(const struct opts *o)
+{
+	unsigned char spk[DEVSIG_PK_BYTES];
+	json_t *state = NULL, *pol = NULL, *q = NULL, *out;
+	const char *did, *table = "unknown";
+	char err[256] = "", when[64];
+	bool present = false;
+	int r;
+
+	if (a_read_json(o->state_dir, "device.json", &state) < 0 ||
+	    !(did = json_string_value(json_object_get(state, "device_id"))) || a_pinned_key(state, spk) < 0) {
+		fprintf(stderr, "rampart-agent: not enrolled (no valid device.json in %s)\n", o->state_dir);
+		json_decref(state);
+		return 1;
+	}
+	if (a_policy_load(o->state_dir, spk, &pol) < 0)
+		pol = NULL;
+	if (a_quarantine_load(o->state_dir, spk, did, &q) < 0)
+		q = NULL;
+	r = firewall_present(&present, err, sizeof(err));
+	if (r == 0)
+		table = present ? "installed" : "absent";
+	out = json_pack("{s:s, s:O?, s:O?, s:I, s:{s:b, s:s?}, s:s}", "device_id", did, "server",
+			json_object_get(state, "server"), "org_unit", json_object_get(state, "org_unit"),
+			"policy_version", (json_int_t)a_policy_version(pol), "quarantine", "quarantined",
+			a_quarantined(q), "reason", q ? json_string_value(json_object_get(q, "reason")) : NULL,
+			"quarantine_table", table);
+	if (out && q)
+		json_object_set_new(json_object_get(out, "quarantine"), "issued_at", json_integer(a_issued_at(q)));
+	if (out && r < 0)
+		json_object_set_new(out, "quarantine_table_error", json_string(err));
+	if (!out) {
+		r = -ENOMEM;
+	} else if (o->json) {
+		r = a_print_json(out);
+	} else {
+		printf("device: %s\nserver: %s\npolicy version: %lld\n", did,
+		       json_string_value(json_object_get(state, "server")) ?: "unknown",
+		       (long long)a_policy_version(pol));
+		if (a_quarantined(q))
+			printf("quarantined: yes, ordered %s, reason: %s\n",
+			       rtime_format(when, sizeof(when), a_issued_at(q)),
+			       json_string_value(json_object_get(q, "reason")));
+		else
+			printf("quarantined: no\n");
+		printf("quarantine table: %s%s%s\n", table, r < 0 ? " — " : "", r < 0 ? err : "");
+		r = 0;
+	}
+	json_decref(out);
+	json_decref(q);
+	json_decref(pol);
+	json_decref(state);
+	return r < 0 ? 1 : 0;
+}
+
 static volatile sig_atomic_t a_stop;
 
 static void a_on_signal(int sig)
@@ -636,6 +872,7 @@ static int cmd_run(const struct opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	a_run_restore(o);
 	while (!a_stop) {
 		int64_t wait = o->interval_ms, jitter;
 		struct timespec ts;
@@ -666,6 +903,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'd' }, { "root", required_argument, NULL, 'r' },
 		{ "ca", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
 		{ "interval", required_argument, NULL, 'i' }, { "count", required_argument, NULL, 'n' },
+		{ "no-enforce", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .state_dir = A_DEFAULT_STATE, .root = "/", .interval_ms = A_DEFAULT_INTERVAL_MS };
@@ -702,6 +940,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'N': o.no_enforce = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -722,6 +961,8 @@ int main(int argc, char **argv)
 		rc = cmd_checkin(&o);
 	else if (strcmp(cmd, "run") == 0)
 		rc = cmd_run(&o);
+	else if (strcmp(cmd, "status") == 0)
+		rc = cmd_status(&o);
 	else {
 		usage(stderr);
 		rc = 2;

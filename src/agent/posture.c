@@ -6,9 +6,13 @@
  */
 #include "agent/posture.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,12 +515,45 @@ int posture_clamav(const char *root, int64_t now_s, json_t **ret)
 
 /* ---------------------------------------------------------------- nftables */
 
+/*
+ * Rampart's own quarantine table is not "an active ruleset": a quarantined
+ * PC must not look compliant because of the quarantine itself.  Its lines
+ * are skipped from "table inet rampart_quarantine {" to the closing "}" in
+ * the first column, as `nft list ruleset` prints them.
+ */
+void posture_nft_feed(struct posture_nft_sum *s, const char *data, size_t len)
+{
+	static const char own[] = "table inet " POSTURE_QUARANTINE_TABLE " {";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = data[i];
+
+		if (c != '\n') {
+			if (s->len < sizeof(s->line) - 1)
+				s->line[s->len++] = c;
+			continue;
+		}
+		s->line[s->len] = '\0';
+		if (s->in_own) {
+			if (strcmp(s->line, "}") == 0)
+				s->in_own = false;
+		} else if (strcmp(s->line, own) == 0) {
+			s->in_own = true;
+		} else {
+			if (strncmp(s->line, "table ", 6) == 0)
+				s->tables++;
+			s->lines++;
+		}
+		s->len = 0;
+	}
+}
+
 int posture_firewall(json_t **ret)
 {
+	struct posture_nft_sum sum = { 0 };
 	char buf[4096];
-	int pipefd[2], status = 0, lines = 0, devnull;
-	size_t total = 0;
-	bool has_table = false, at_bol = true;
+	int pipefd[2], status = 0, devnull;
 	ssize_t n;
 	pid_t pid;
 
@@ -539,19 +576,11 @@ int posture_firewall(json_t **ret)
 	close(pipefd[1]);
 	/* Counts lines and looks for a table without keeping the output. */
 	while ((n = read(pipefd[0], buf, sizeof(buf))) != 0) {
-		ssize_t i;
-
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			break;
-		for (i = 0; i < n; i++) {
-			if (at_bol && (size_t)(n - i) >= 6 && memcmp(buf + i, "table ", 6) == 0)
-				has_table = true;
-			at_bol = buf[i] == '\n';
-			lines += at_bol;
-		}
-		total += (size_t)n;
+		posture_nft_feed(&sum, buf, (size_t)n);
 	}
 	close(pipefd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -562,8 +591,63 @@ int posture_firewall(json_t **ret)
 										: "nft list ruleset failed");
 		return *ret ? 0 : -ENOMEM;
 	}
-	*ret = json_pack("{s:b, s:i}", "nftables_active", has_table && total > 0, "rules", lines);
+	*ret = json_pack("{s:b, s:i}", "nftables_active", sum.tables > 0, "rules", sum.lines);
 	return *ret ? 0 : -ENOMEM;
+}
+
+/* ---------------------------------------------------------------- addresses */
+
+/* Loopback and IPv6 link-local addresses say nothing about which PC an alert names. */
+static bool p_addr_wanted(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+
+		return (a >> 24) != 127 && a != 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_UNSPECIFIED(a);
+	}
+	return false;
+}
+
+int posture_addresses(json_t **ret)
+{
+	struct ifaddrs *ifa = NULL, *i;
+	char text[INET6_ADDRSTRLEN];
+	json_t *out = json_array(), *v;
+	size_t k;
+	bool dup;
+
+	if (!out)
+		return -ENOMEM;
+	if (getifaddrs(&ifa) < 0) {
+		json_decref(out);
+		return -errno;
+	}
+	for (i = ifa; i && json_array_size(out) < POSTURE_MAX_ADDRESSES; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK) || !p_addr_wanted(i->ifa_addr))
+			continue;
+		if (!inet_ntop(i->ifa_addr->sa_family,
+			       i->ifa_addr->sa_family == AF_INET
+				       ? (const void *)&((const struct sockaddr_in *)i->ifa_addr)->sin_addr
+				       : (const void *)&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+			       text, sizeof(text)))
+			continue;
+		dup = false;
+		json_array_foreach(out, k, v)
+			dup = dup || strcmp(json_string_value(v), text) == 0;
+		if (!dup && json_array_append_new(out, json_string(text)) < 0) {
+			freeifaddrs(ifa);
+			json_decref(out);
+			return -ENOMEM;
+		}
+	}
+	freeifaddrs(ifa);
+	*ret = out;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- report */

@@ -16,6 +16,7 @@
 #define RAMPART_POSTURE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,7 @@
 #define POSTURE_MAX_PACKAGES 50000
 #define POSTURE_MAX_FIELD 256
 #define POSTURE_MAX_USB 256
+#define POSTURE_MAX_ADDRESSES 64
 
 struct posture_err {
 	char message[160];
@@ -61,13 +63,42 @@ int posture_usb_storage(const char *root, json_t **ret);
 /* ClamAV: {"product":"clamav","present",bool,"signature_age_s":int|null,"databases":n} at @now_s. */
 int posture_clamav(const char *root, int64_t now_s, json_t **ret);
 
-/* Firewall: runs `nft list ruleset` and answers {"nftables_active","rules","error"?}. */
+/* The nftables table rampart-agent installs to quarantine its PC (firewall.h). */
+#define POSTURE_QUARANTINE_TABLE "rampart_quarantine"
+
+/*
+ * Summary of `nft list ruleset` output fed in pieces: tables and lines
+ * outside Rampart's own quarantine table, which never counts as the PC's
+ * firewall.
+ */
+struct posture_nft_sum {
+	char line[256];
+	size_t len;
+	bool in_own;
+	int tables, lines;
+};
+
+void posture_nft_feed(struct posture_nft_sum *s, const char *data, size_t len);
+
+/*
+ * Firewall: runs `nft list ruleset` and answers {"nftables_active","rules","error"?};
+ * active means at least one table other than POSTURE_QUARANTINE_TABLE.
+ */
 int posture_firewall(json_t **ret);
+
+/*
+ * The interface addresses (getifaddrs) as text, without duplicates: IPv4
+ * and IPv6, except loopback interfaces, 127/8, unspecified and IPv6
+ * link-local (fe80::/10, ambiguous between links); IPv4 link-local
+ * 169.254/16 is kept.  At most POSTURE_MAX_ADDRESSES.  Returns 0 and a new
+ * array in *ret, or -errno.
+ */
+int posture_addresses(json_t **ret);
 
 /*
  * The whole report: os, kernel, uptime_s, machine_id, hostname,
  * packages {"mode":"full","items"}, disk_encryption, firewall, antivirus,
- * usb_storage, agent_version, policy_version.  Parts that cannot be read
+ * usb_storage, addresses, agent_version, policy_version.  Parts that cannot be read
  * are reported as null with an "errors" entry rather than failing the
  * report.  Returns 0 and *ret, or -ENOMEM.
  */

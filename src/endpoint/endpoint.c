@@ -36,6 +36,7 @@
 #include "crypto/rcrypto.h"
 #include "endpoint/devsig.h"
 #include "endpoint/endpoint_internal.h"
+#include "endpoint/oplog.h"
 #include "endpoint/policy.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -1223,6 +1224,9 @@ static void ep_sweep_tick(void *arg)
 
 	if (r < 0)
 		log_warn("endpoint: sweep failed", "error=\"%s\"", err_str(r));
+	r = c ? oplog_sweep_due(c, rtime_now_ms()) : ERR_STORE;
+	if (r < 0)
+		log_warn("endpoint: retention sweep failed", "error=\"%s\"", err_str(r));
 }
 
 int endpoint_sweeper_start(struct app *app, unsigned interval_s)
@@ -1240,7 +1244,8 @@ static int h_sweep(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
-	int r;
+	struct oplog_sweep_result ret;
+	int r, changed;
 
 	if (!endpoint_may(http_req_principal(req), ENDPOINT_SWEEP, NULL)) {
 		audit_req(req, c, "endpoint.sweep", NULL, NULL, AUDIT_DENIED, NULL);
@@ -1251,7 +1256,12 @@ static int h_sweep(struct http_req *req, struct http_resp *resp)
 	r = endpoint_sweep(c, rtime_now_ms());
 	if (r < 0)
 		return r;
-	return http_resp_json(resp, 200, json_pack("{s:i}", "changed", r));
+	changed = r;
+	r = oplog_sweep(c, rtime_now_ms(), &ret);
+	if (r < 0)
+		return r;
+	return http_resp_json(resp, 200, json_pack("{s:i, s:I, s:I}", "changed", changed, "events_removed",
+						   (json_int_t)ret.events, "reports_removed", (json_int_t)ret.reports));
 }
 
 /* ---------------------------------------------------------------- routes */
@@ -1270,5 +1280,6 @@ int endpoint_routes(struct http_server *s)
 	r = r ? r : http_route(s, HTTP_PUT, "/api/v1/endpoint/policies/{id}", h_policy_put, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices", h_device_list, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices/{id}", h_device_show, 0);
+	r = r ? r : oplog_routes(s);
 	return r;
 }

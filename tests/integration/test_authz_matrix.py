@@ -141,6 +141,10 @@ TABLE = [
     ("GET", "/api/v1/devices", None, EP_READ),
     ("GET", "/api/v1/devices/{id}", "in", EP_READ),
     ("GET", "/api/v1/devices/{id}", "out", READ_OUT),
+    ("POST", "/api/v1/endpoint/events", None, DEVICE_SIGNED),
+    ("GET", "/api/v1/endpoint/events", None, EP_READ),
+    ("GET", "/api/v1/devices/{id}/events", "in", EP_READ),
+    ("GET", "/api/v1/devices/{id}/events", "out", READ_OUT),
     # Last: these end sessions or change the actor's password.
     ("POST", "/api/v1/me/password", None, SELF),
     ("POST", "/api/v1/auth/logout", None, SELF),
@@ -460,12 +464,14 @@ class AuthzMatrix(ServerTestCase):
             req["json"] = self.endpoint_enroll_body(self.endpoint_token(None)["token"])
         elif template == "/api/v1/endpoint/checkin":
             req["json"] = {"agent_version": "matrix"}
+        elif template == "/api/v1/endpoint/events" and method == "POST":
+            req["json"] = {"events": []}
         elif template == "/api/v1/endpoint/policies/{id}":
             units = {u["path"]: u["id"] for u in self.admin.get("/api/v1/org").json["items"]}
             if method == "PUT":
                 req["json"] = {"checkin_interval": "10m"}
             return template.replace("{id}", units[self.endpoint_unit(target)]), req
-        elif template == "/api/v1/devices/{id}":
+        elif template in ("/api/v1/devices/{id}", "/api/v1/devices/{id}/events"):
             devices = type(self).__dict__.get("devices") or {}
             if target not in devices:
                 body = self.endpoint_enroll_body(self.endpoint_token(target)["token"])

@@ -109,10 +109,26 @@ int policy_interval_ms(const json_t *policy, int64_t *ret_ms)
 	return 0;
 }
 
+int policy_grace_ms(const json_t *policy, int64_t *ret_ms)
+{
+	const json_t *q = json_object_get(policy, "quarantine"), *v = json_object_get(q, "grace_period");
+	int64_t ms;
+
+	if (!v)
+		return -ENOENT;
+	if (!json_is_string(v) || json_string_length(v) > 16 ||
+	    str_parse_duration_ms(json_string_value(v), &ms) < 0 || ms < 0 || ms > POLICY_MAX_GRACE_MS)
+		return ERR_INVALID;
+	*ret_ms = ms;
+	return 0;
+}
+
 int policy_check(const json_t *v, json_t **ret, struct policy_err *e)
 {
-	static const char *const keys[] = { "baseline", "checkin_interval", "removable_media", "logging", NULL };
+	static const char *const keys[] = { "baseline", "checkin_interval", "removable_media", "logging",
+					    "quarantine", NULL };
 	static const char *const log_keys[] = { "retention_days", NULL };
+	static const char *const q_keys[] = { "grace_period", NULL };
 	struct jsonx_err je = { "", "" };
 	const json_t *f;
 	int64_t n;
@@ -137,6 +153,13 @@ int policy_check(const json_t *v, json_t **ret, struct policy_err *e)
 			return pol_fail(e, "logging must be {retention_days}");
 		if (jsonx_get_int(f, "retention_days", false, 1, POLICY_MAX_DAYS, &n, &je) == ERR_INVALID)
 			return pol_from_jsonx(e, &je);
+	}
+	f = json_object_get(v, "quarantine");
+	if (f) {
+		if (!json_is_object(f) || jsonx_only_keys(f, q_keys, &je) < 0)
+			return pol_fail(e, "quarantine must be {grace_period}");
+		if (policy_grace_ms(v, &n) == ERR_INVALID)
+			return pol_fail(e, "quarantine.grace_period must be a duration from 0s to 30d, such as 24h");
 	}
 	copy = json_deep_copy(v);
 	if (!copy)
@@ -167,11 +190,12 @@ int policy_merge(const json_t *const *chain, size_t n, json_t **ret)
 	const char *key;
 	size_t i;
 
-	out = json_pack("{s:{s:b, s:b, s:i}, s:s, s:[], s:{s:i}}",
+	out = json_pack("{s:{s:b, s:b, s:i}, s:s, s:[], s:{s:i}, s:{s:s}}",
 			"baseline", "disk_encryption_root", 1, "firewall", 1,
 			"antivirus_max_age_days", POLICY_DEFAULT_AV_MAX_AGE_DAYS,
 			"checkin_interval", POLICY_DEFAULT_INTERVAL, "removable_media",
-			"logging", "retention_days", POLICY_DEFAULT_RETENTION_DAYS);
+			"logging", "retention_days", POLICY_DEFAULT_RETENTION_DAYS,
+			"quarantine", "grace_period", POLICY_DEFAULT_GRACE);
 	if (!out)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -195,6 +219,9 @@ int policy_merge(const json_t *const *chain, size_t n, json_t **ret)
 	if (!json_object_get(json_object_get(out, "logging"), "retention_days"))
 		json_object_set_new(json_object_get(out, "logging"), "retention_days",
 				    json_integer(POLICY_DEFAULT_RETENTION_DAYS));
+	if (!json_object_get(json_object_get(out, "quarantine"), "grace_period"))
+		json_object_set_new(json_object_get(out, "quarantine"), "grace_period",
+				    json_string(POLICY_DEFAULT_GRACE));
 	*ret = out;
 	return 0;
 }

@@ -9,6 +9,9 @@
  *   removable_media   [{"vendor","product","serial"}], at most
  *                     POLICY_MAX_MEDIA, each a printable string of 1..128
  *   logging           {"retention_days": 1..3650}
+ *   quarantine        {"grace_period": a duration from 0s to 30d, such as
+ *                      "24h"}: how long a device may stay non-compliant
+ *                      before it is quarantined (0s: at once)
  * Unknown keys, wrong types and values out of bounds are refused
  * (policy_parse).  A unit's effective policy is its nearest ancestors'
  * fields overridden, whole field by whole field, by those of units nearer
@@ -33,11 +36,13 @@
 #define POLICY_MAX_DAYS 3650
 #define POLICY_MIN_INTERVAL_MS ((int64_t)60 * 1000)
 #define POLICY_MAX_INTERVAL_MS ((int64_t)24 * 3600 * 1000)
+#define POLICY_MAX_GRACE_MS ((int64_t)30 * 86400 * 1000)
 
 /* Defaults of the fields no unit on the path sets. */
 #define POLICY_DEFAULT_AV_MAX_AGE_DAYS 7
 #define POLICY_DEFAULT_INTERVAL "5m"
 #define POLICY_DEFAULT_RETENTION_DAYS 90
+#define POLICY_DEFAULT_GRACE "24h"
 
 struct policy_err {
 	char message[160];
@@ -61,6 +66,9 @@ int policy_merge(const json_t *const *chain, size_t n, json_t **ret);
 
 /* The checkin_interval of an effective policy in milliseconds, or -ENOENT/ERR_INVALID. */
 int policy_interval_ms(const json_t *policy, int64_t *ret_ms);
+
+/* The quarantine.grace_period of a policy in milliseconds, or -ENOENT/ERR_INVALID. */
+int policy_grace_ms(const json_t *policy, int64_t *ret_ms);
 
 /*
  * Builds and signs the document for @org_unit (a path) at @version and

@@ -357,6 +357,56 @@ static void test_policy_merge(void **state)
 	json_decref(div);
 }
 
+/* quarantine.grace_period: 0s..30d, merged as a whole field, 24h by default. */
+static void test_policy_grace_period(void **state)
+{
+	static const char *const bad[] = {
+		"{\"quarantine\":{\"grace_period\":\"31d\"}}", "{\"quarantine\":{\"grace_period\":\"-1s\"}}",
+		"{\"quarantine\":{\"grace_period\":\"24\"}}", "{\"quarantine\":{\"grace_period\":86400}}",
+		"{\"quarantine\":{\"grace\":\"1h\"}}", "{\"quarantine\":\"1h\"}",
+		"{\"quarantine\":{\"grace_period\":\"720h1\"}}",
+	};
+	json_t *zero = pol("{\"quarantine\":{\"grace_period\":\"0s\"}}");
+	json_t *most = pol("{\"quarantine\":{\"grace_period\":\"30d\"}}");
+	json_t *unset = pol("{\"quarantine\":{}}");
+	const json_t *chain[2] = { most, zero };
+	struct policy_err e = { "" };
+	json_t *eff = NULL, *p;
+	int64_t ms = -1;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(policy_grace_ms(zero, &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(policy_grace_ms(most, &ms), 0);
+	assert_int_equal(ms, POLICY_MAX_GRACE_MS);
+	/* The nearer unit's field wins. */
+	assert_int_equal(policy_merge(chain, 2, &eff), 0);
+	assert_int_equal(policy_grace_ms(eff, &ms), 0);
+	assert_int_equal(ms, 0);
+	json_decref(eff);
+	/* No unit sets it, or one sets an empty object: the default. */
+	assert_int_equal(policy_merge(chain, 0, &eff), 0);
+	assert_int_equal(policy_grace_ms(eff, &ms), 0);
+	assert_int_equal(ms, 24 * 3600 * 1000);
+	json_decref(eff);
+	chain[0] = unset;
+	assert_int_equal(policy_merge(chain, 1, &eff), 0);
+	assert_int_equal(policy_grace_ms(eff, &ms), 0);
+	assert_int_equal(ms, 24 * 3600 * 1000);
+	json_decref(eff);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e.message[0] = '\0';
+		p = NULL;
+		assert_int_equal(policy_parse(bad[i], strlen(bad[i]), &p, &e), ERR_INVALID);
+		assert_null(p);
+		assert_true(e.message[0] != '\0');
+	}
+	json_decref(zero);
+	json_decref(most);
+	json_decref(unset);
+}
+
 static void test_policy_sign_verify(void **state)
 {
 	unsigned char pk[32], sk[64], pk2[32], sk2[64];
@@ -473,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_may),
 		cmocka_unit_test(test_policy_parse),
 		cmocka_unit_test(test_policy_merge),
+		cmocka_unit_test(test_policy_grace_period),
 		cmocka_unit_test(test_policy_sign_verify),
 		cmocka_unit_test(test_baseline_policy),
 	};

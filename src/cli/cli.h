@@ -166,6 +166,7 @@ int cmd_transfers(struct cli *cli, int argc, char **argv);
 int cmd_fetch(struct cli *cli, int argc, char **argv);
 int cmd_enrollment_tokens(struct cli *cli, int argc, char **argv);
 int cmd_devices(struct cli *cli, int argc, char **argv);
+int cmd_events(struct cli *cli, int argc, char **argv);
 int cmd_policies(struct cli *cli, int argc, char **argv);
 
 /* A group of subcommands ("people list", "people show"...). */

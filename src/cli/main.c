@@ -76,6 +76,8 @@ static const char main_help[] =
 "    enrollment-tokens list | create | revoke\n"
 "                                  tokens with which PCs enroll (rampart-agent)\n"
 "    devices [list] | show ID      enrolled PCs and their compliance\n"
+"    events [--device ID] [--person LOGIN] [--kind K] [--since T]\n"
+"                                  operation logs of PCs, newest first\n"
 "    policies list | show | set    endpoint policies of org units\n"
 "\n"
 "    A PERSON argument may be an id, a login, an employee number or an email.\n"
@@ -125,7 +127,7 @@ static const char main_usage[] =
 "Usage: rampart [--server URL] [--ca FILE] [--json] COMMAND [ARGUMENTS...]\n"
 "Commands: login logout whoami passwd totp sessions org people roles hr tokens audit\n"
 "          protect open files send request transfers fetch enrollment-tokens devices\n"
-"          policies\n"
+"          policies events\n"
 "Run 'rampart --help' for the manual, 'rampart COMMAND --help' for a command.\n";
 
 struct command {
@@ -155,6 +157,7 @@ static const struct command commands[] = {
 	{ "fetch", cmd_fetch },
 	{ "enrollment-tokens", cmd_enrollment_tokens },
 	{ "devices", cmd_devices },
+	{ "events", cmd_events },
 	{ "policies", cmd_policies },
 	{ NULL, NULL },
 };

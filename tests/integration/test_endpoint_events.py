@@ -513,3 +513,54 @@ class EndpointEvents(ServerTestCase):
         r = self.admin.post("/api/v1/endpoint/sweep")
         self.assertGreaterEqual(r.json["events_removed"], 3000)
         self.assertEqual(self.search(device=dev.id)["items"], [])
+
+    # ------------------------------------------------------------ CLI
+
+    def rampart(self, *args, check=True):
+        home = os.path.join(self.tmp, "home")
+        os.makedirs(home, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
+        env.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"),
+                   RAMPART_SERVER=self.server.url, RAMPART_TOKEN=self.admin.token)
+        p = subprocess.run([harness.cli_path()] + list(args), capture_output=True, text=True,
+                           timeout=120, env=env, stdin=subprocess.DEVNULL)
+        if check and p.returncode != 0:
+            self.fail("rampart %s: %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
+        return p
+
+    def test_cli(self):
+        owner = self.pick(self.div1)
+        dev = Device(self, self.div1, owner=owner["login"])
+        t = now_ms() - 2 * 3600 * 1000
+        self.assertStatus(dev.send([
+            exec_event(1, ts=t, user="dave", path="/usr/bin/scp", argv=["scp", "secret.pdf", "host:", "\x1b[2J"]),
+            {"seq": 2, "ts": t + 1000, "kind": "usb_insert", "vendor": "0781", "product": "5583",
+             "serial": "4C53", "name": "Cruzer", "storage": True, "action": "blocked"},
+            {"seq": 3, "ts": t + 2000, "kind": "file_write", "path": "/media/dave/x.pdf", "device": "/dev/sdb1",
+             "size": 42, "user": "dave"},
+            {"seq": 4, "ts": now_ms() - 60000, "kind": "login", "user": "dave", "tty": "pts/1", "host": "192.0.2.4"},
+        ]), 200)
+        out = self.rampart("events", "--device", dev.id).stdout
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split()[:5], ["TIME", "PC", "KIND", "USER", "WHAT"])
+        self.assertEqual([l.split()[3] for l in lines[1:]], ["login", "file_write", "usb_insert", "exec"])
+        self.assertIn("/usr/bin/scp [secret.pdf host: ?[2J]", out)
+        self.assertIn("/media/dave/x.pdf on /dev/sdb1 (42 bytes)", out)
+        self.assertIn("pts/1 from 192.0.2.4", out)
+        self.assertNotIn("\x1b", out)   # text from the PC is never written raw to the terminal
+        self.assertIn(dev.hostname, out)
+        got = json.loads(self.rampart("--json", "events", "--person", owner["login"], "--kind", "usb_insert").stdout)
+        self.assertEqual([(x["device"]["id"], x["seq"]) for x in got["items"]], [(dev.id, 2)])
+        got = json.loads(self.rampart("--json", "events", "--device", dev.id, "--since", "3h", "--until", "1h").stdout)
+        self.assertEqual([x["seq"] for x in got["items"]], [3, 2, 1])
+        got = json.loads(self.rampart("--json", "events", "--device", dev.id, "--limit", "2").stdout)
+        self.assertEqual([x["seq"] for x in got["items"]], [4, 3])
+        self.assertTrue(got["next"])
+        got = json.loads(self.rampart("--json", "events", "--device", dev.id, "--limit", "1", "--all").stdout)
+        self.assertEqual([x["seq"] for x in got["items"]], [4, 3, 2, 1])
+        for bad in (["--kind", "keystroke"], ["--since", "soon"], ["--limit", "1001"], ["stray"]):
+            p = self.rampart("events", *bad, check=False)
+            self.assertEqual(p.returncode, 2, bad)
+        p = self.rampart("events", "--device", "01JXXXXXXXXXXXXXXXXXXXXXXX", check=False)
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("--person", self.rampart("events", "--help").stdout)

@@ -451,16 +451,33 @@ out:
 	return r;
 }
 
-/* Re-installs the table of a stored quarantine (at the start of `run`, before each check-in). */
+/*
+ * Re-installs the table of a stored quarantine (at the start of `run`,
+ * before each check-in).  A stored order that is refused while the table is
+ * there keeps the PC quarantined (fail closed), with the table refreshed so
+ * that the server stays reachable to send a good order.
+ */
 static int a_quarantine_restore(const struct opts *o, const json_t *state, const unsigned char *pk)
 {
 	const char *did = json_string_value(json_object_get(state, "device_id"));
 	const char *server = o->server ? o->server : json_string_value(json_object_get(state, "server"));
 	json_t *doc = NULL;
+	bool present = false;
+	char err[256];
 	int r;
 
-	if (!did || !server || a_quarantine_load(o->state_dir, pk, did, &doc) < 0)
+	if (!did || !server)
 		return 0;
+	r = a_quarantine_load(o->state_dir, pk, did, &doc);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		if (o->no_enforce || firewall_present(&present, err, sizeof(err)) < 0 || !present)
+			return 0;
+		doc = json_pack("{s:b}", "quarantined", 1);
+		if (!doc)
+			return -ENOMEM;
+	}
 	r = a_quarantined(doc) ? a_quarantine_enforce(o, server, doc) : 0;
 	json_decref(doc);
 	return r;

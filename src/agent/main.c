@@ -7,6 +7,7 @@
  *   rampart-agent checkin [--root DIR] [--json]
  *   rampart-agent run [--interval D] [--count N] [--root DIR]
  *   rampart-agent status [--json]
+ *   rampart-agent events [--json]
  * common: [--state-dir DIR] (default /var/lib/rampart-agent) [--ca FILE]
  *         [--no-enforce]
  *
@@ -15,7 +16,9 @@
  * packages.json (the package list last acknowledged by the server, so
  * that later check-ins send only the changes) and policy.json (the last
  * good signed policy, {document, signature}) and quarantine.json (the last
- * signed quarantine order applied, {document, signature}).
+ * signed quarantine order applied, {document, signature}), events/ (the
+ * operation-log buffer, oplog.h), wtmp.json and usb.json (what the
+ * collectors last read, collect.h).
  *
  * Policy: a policy is applied only when its signature checks against the
  * server key pinned at enrollment (policy.h) and it is not older than the
@@ -35,11 +38,19 @@
  * addresses may have changed).  --no-enforce records and reports orders
  * without touching nftables, for PCs whose network equipment enforces the
  * quarantine (rampartd's published list) and for tests.
+ *
+ * Operation logs: `run` collects events (collect.h) into the disk buffer
+ * and POSTs them in batches of at most 1000 events and 1 MiB to
+ * /api/v1/endpoint/events, signed like the check-in; the buffer drops only
+ * what the answer's accepted_through covers, so an unreachable server or a
+ * crash loses nothing acknowledged.  The policy's removable_media become
+ * USBGuard rules (usbguard.h).
  */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <jansson.h>
 #include <signal.h>
 #include <sodium.h>
@@ -50,8 +61,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/collect.h"
 #include "agent/firewall.h"
+#include "agent/oplog.h"
 #include "agent/posture.h"
+#include "agent/usbguard.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/rtime.h"
@@ -65,6 +79,12 @@
 #define A_DEFAULT_STATE "/var/lib/rampart-agent"
 #define A_DEFAULT_INTERVAL_MS (5 * 60 * 1000)
 #define A_MIN_INTERVAL_MS 1000
+#define A_TICK_MS 2000                        /* collectors without a socket: USB, wtmp, mounts, /proc scan */
+#define A_DEFAULT_EVENTS_INTERVAL_MS 10000    /* buffered events are sent this often */
+#define A_MIN_BACKOFF_MS 1000
+#define A_MAX_BACKOFF_MS (5 * 60 * 1000)
+#define A_EVENTS_BATCH 1000                   /* Contract 3: at most 1000 events ... */
+#define A_EVENTS_BYTES ((size_t)1000 << 10)   /* ... and 1 MiB per batch, with room for the envelope */
 
 struct opts {
 	const char *server, *token, *org, *owner, *state_dir, *root, *ca;
@@ -73,6 +93,9 @@ struct opts {
 	int64_t count;   /* run: check-ins before exiting; 0 runs until a signal */
 	bool json;
 	bool no_enforce;   /* record quarantine orders without changing nftables */
+	uint64_t buffer_max;          /* --buffer-max: bound of the event buffer (0: default) */
+	int64_t events_interval_ms;   /* --events-interval */
+	const char *usbguard_rules;   /* --usbguard-rules: the rules file USBGuard reads */
 };
 
 static void usage(FILE *f)
@@ -81,11 +104,20 @@ static void usage(FILE *f)
 	      "       rampart-agent posture [--json] [--root DIR]\n"
 	      "       rampart-agent checkin [--root DIR] [--json]\n"
 	      "       rampart-agent run [--interval D (default: the policy's, else 5m)] [--count N] [--root DIR]\n"
+	      "                 [--events-interval D (default 10s)] [--buffer-max MIB (default 16)]\n"
+	      "                 [--usbguard-rules FILE (default " USBGUARD_DEFAULT_RULES "; \"\" for none)]\n"
 	      "       rampart-agent status [--json]   (enrollment, policy version, quarantine and its table)\n"
+	      "       rampart-agent events [--json]   (the operation-log events buffered, as they would be sent)\n"
 	      "options: --state-dir DIR (default " A_DEFAULT_STATE "), --ca FILE (TLS trust),\n"
 	      "         --no-enforce (record quarantine orders without installing the nftables table)\n"
 	      "A quarantine order from the server installs the nftables table inet " FIREWALL_TABLE ",\n"
-	      "which lets the PC reach only the server and its DNS resolvers; it needs root (CAP_NET_ADMIN).\n", f);
+	      "which lets the PC reach only the server and its DNS resolvers; it needs root (CAP_NET_ADMIN).\n"
+	      "run records process executions, logins and logouts (wtmp), USB inserts, blocks and removals,\n"
+	      "and files written to removable USB storage, in a disk buffer (STATE_DIR/events, bounded by\n"
+	      "--buffer-max, the oldest events dropped when full) sent to the server in signed batches.\n"
+	      "With USBGuard installed the policy's removable media become its rules (other USB storage\n"
+	      "blocked); without it USB storage that is not designated is only reported.  --root applies to\n"
+	      "the posture, wtmp and USB devices; executions and files are always the running system's.\n", f);
 }
 
 static int a_path(char *out, size_t size, const char *dir, const char *name)
@@ -873,16 +905,337 @@ static void a_on_signal(int sig)
 	a_stop = 1;
 }
 
+/* ---------------------------------------------------------------- operation logs */
+
+/*
+ * Loads device.json and the device key for a signed request.  Returns 0
+ * with *ret_state (owned) and @sk filled, or an error (not enrolled).
+ */
+static int a_device_load(const struct opts *o, json_t **ret_state, unsigned char *sk)
+{
+	char path[A_PATH], *key = NULL;
+	json_t *state = NULL;
+	size_t len = 0;
+	int r;
+
+	r = a_read_json(o->state_dir, "device.json", &state);
+	if (r == 0 && !json_string_value(json_object_get(state, "device_id")))
+		r = ERR_INVALID;
+	if (r == 0)
+		r = a_path(path, sizeof(path), o->state_dir, "device.key");
+	if (r == 0)
+		r = posture_read_file(NULL, path, DEVSIG_SK_BYTES + 1, &key, &len);
+	if (r == 0 && len != DEVSIG_SK_BYTES)
+		r = ERR_INVALID;
+	if (r == 0)
+		memcpy(sk, key, DEVSIG_SK_BYTES);
+	if (key) {
+		sodium_memzero(key, len);
+		free(key);
+	}
+	if (r < 0) {
+		json_decref(state);
+		return r;
+	}
+	*ret_state = state;
+	return 0;
+}
+
+struct a_run {
+	struct oplog *ol;
+	struct collect_exec *exec;
+	struct collect_wtmp *wtmp;
+	struct collect_usb *usb;
+	struct collect_files *files;
+	size_t batch_max;     /* events per POST; halved while the server refuses a batch */
+	int64_t policy_version;
+};
+
+/* Puts the collected @events into the buffer, then lets the collectors save their positions. */
+static int a_run_store(struct a_run *run, json_t *events)
+{
+	size_t n = json_array_size(events);
+	json_t **evs;
+	int r = 0;
+
+	if (n) {
+		evs = calloc(n, sizeof(*evs));
+		if (!evs)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			evs[i] = json_array_get(events, i);
+		r = oplog_append(run->ol, evs, n, NULL);
+		free(evs);
+		if (r < 0) {
+			fprintf(stderr, "rampart-agent: cannot buffer %zu events: %s\n", n, err_str(r));
+			return r;
+		}
+		json_array_clear(events);
+	}
+	/* Positions move only once what was read is on disk: a crash repeats events, never loses them. */
+	if (run->wtmp)
+		collect_wtmp_commit(run->wtmp);
+	if (run->usb)
+		collect_usb_commit(run->usb);
+	return 0;
+}
+
+static void a_run_collect(struct a_run *run, int64_t now)
+{
+	json_t *events = json_array();
+
+	if (!events)
+		return;
+	if (run->exec)
+		collect_exec_tick(run->exec, now, events);
+	if (run->wtmp)
+		collect_wtmp_tick(run->wtmp, events);
+	if (run->usb)
+		collect_usb_tick(run->usb, now, events);
+	if (run->files)
+		collect_files_tick(run->files, events);
+	a_run_store(run, events);
+	json_decref(events);
+}
+
+/*
+ * The policy's removable media become USBGuard rules (when USBGuard is
+ * installed) and the USB collector's idea of what is allowed.
+ */
+static void a_run_policy(const struct opts *o, struct a_run *run, bool force)
+{
+	unsigned char spk[DEVSIG_PK_BYTES];
+	json_t *state = NULL, *doc = NULL;
+	const json_t *media = NULL;
+	enum collect_usb_mode mode = COLLECT_USB_REPORT;
+	struct buf rules;
+	size_t skipped = 0;
+	int64_t version = 0;
+	int r;
+
+	if (a_read_json(o->state_dir, "device.json", &state) == 0 && a_pinned_key(state, spk) == 0 &&
+	    a_policy_load(o->state_dir, spk, &doc) == 0) {
+		media = json_object_get(json_object_get(doc, "policy"), "removable_media");
+		version = a_policy_version(doc);
+	}
+	if (!force && version == run->policy_version) {
+		json_decref(state);
+		json_decref(doc);
+		return;
+	}
+	run->policy_version = version;
+	buf_init(&rules, 1 << 20);
+	r = usbguard_rules(media, &rules, &skipped);
+	if (r == 0 && skipped)
+		fprintf(stderr, "rampart-agent: %zu designated media are not named by USB ids (4 hex digits) and stay "
+				"blocked\n", skipped);
+	if (r == 0 && o->usbguard_rules) {
+		r = usbguard_apply(o->usbguard_rules, rules.data, force);
+		if (r == 1)
+			mode = COLLECT_USB_BLOCK;
+		else if (r == -ENOENT)
+			fprintf(stderr, "rampart-agent: USBGuard is not installed: USB storage is reported, not blocked\n");
+		else if (r == 0)
+			fprintf(stderr, "rampart-agent: USBGuard is installed but not running: USB storage is reported, "
+					"not blocked\n");
+		else
+			fprintf(stderr, "rampart-agent: cannot apply the USBGuard rules: %s\n", err_str(r));
+	}
+	buf_done(&rules);
+	if (run->usb)
+		collect_usb_set_policy(run->usb, media, mode);
+	json_decref(state);
+	json_decref(doc);
+}
+
+/*
+ * Sends the buffered events in batches (at most A_EVENTS_BATCH events and
+ * A_EVENTS_BYTES of JSON) until none is left, dropping from the buffer
+ * what the server's accepted_through covers.  Returns 0 when everything
+ * pending was accepted, or an error (unreachable server, refusal) after
+ * which the caller backs off; the events stay buffered.
+ */
+static int a_run_send(const struct opts *o, struct a_run *run)
+{
+	unsigned char *sk = sodium_malloc(DEVSIG_SK_BYTES);
+	json_t *state = NULL;
+	const char *did, *server;
+	int r;
+
+	if (!sk)
+		return -ENOMEM;
+	r = a_device_load(o, &state, sk);
+	if (r < 0) {
+		sodium_free(sk);
+		return 0;   /* not enrolled yet: the events wait */
+	}
+	did = json_string_value(json_object_get(state, "device_id"));
+	server = o->server ? o->server : json_string_value(json_object_get(state, "server"));
+	for (int rounds = 0; r == 0 && rounds < 100 && !a_stop; rounds++) {
+		json_t *batch = NULL, *body = NULL, *ans = NULL;
+		int64_t last = 0, through;
+		long status = 0;
+		char *text;
+
+		r = oplog_read(run->ol, run->batch_max, A_EVENTS_BYTES, &batch, &last);
+		if (r < 0 || json_array_size(batch) == 0) {
+			json_decref(batch);
+			break;
+		}
+		body = json_pack("{s:o}", "events", batch);
+		text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+		json_decref(body);
+		if (!text) {
+			r = -ENOMEM;
+			break;
+		}
+		r = server ? a_post(o, server, "/api/v1/endpoint/events", text, did, sk, &status, &ans) : ERR_INVALID;
+		free(text);
+		if (r == 0 && status == 200 && json_is_integer(json_object_get(ans, "accepted_through"))) {
+			through = (int64_t)json_integer_value(json_object_get(ans, "accepted_through"));
+			r = oplog_drop_through(run->ol, through);
+			if (r == 0 && through < last)
+				r = -EAGAIN;   /* the server holds less than it was sent: try again later */
+			if (run->batch_max < A_EVENTS_BATCH)
+				run->batch_max *= 2;
+		} else if (r == 0 && status == 400 && run->batch_max > 1) {
+			/* One bad event must not stop the others: narrow down to it. */
+			run->batch_max /= 2;
+		} else if (r == 0 && status == 400) {
+			a_print_error(status, ans);
+			fprintf(stderr, "rampart-agent: the server refused event %lld; it is dropped\n", (long long)last);
+			r = oplog_drop_through(run->ol, last);
+		} else if (r == 0) {
+			a_print_error(status, ans);
+			r = -EACCES;
+		}
+		json_decref(ans);
+	}
+	sodium_free(sk);
+	json_decref(state);
+	return r;
+}
+
+static void a_run_open(const struct opts *o, struct a_run *run)
+{
+	int r;
+
+	run->batch_max = A_EVENTS_BATCH;
+	run->policy_version = -1;
+	/* Executions and files are the real system's (their pids and mounts are), even with --root. */
+	if (collect_exec_open("/", true, &run->exec) < 0)
+		run->exec = NULL;
+	if (collect_wtmp_open(o->root, o->state_dir, &run->wtmp) < 0)
+		run->wtmp = NULL;
+	if (collect_usb_open(o->root, o->state_dir, &run->usb) < 0)
+		run->usb = NULL;
+	r = collect_files_open("/", &run->files);
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: files written to removable media are not recorded: fanotify: %s\n",
+			err_str(r));
+		run->files = NULL;
+	}
+}
+
+static void a_run_close(struct a_run *run)
+{
+	collect_exec_close(run->exec);
+	collect_wtmp_close(run->wtmp);
+	collect_usb_close(run->usb);
+	collect_files_close(run->files);
+	oplog_close(run->ol);
+}
+
+static int a_events_dir(const struct opts *o, char *out, size_t size)
+{
+	return a_path(out, size, o->state_dir, "events");
+}
+
+static json_t *a_stats_json(const struct oplog_stats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "next_seq", (json_int_t)st->next_seq,
+			 "acked_through", (json_int_t)st->acked_through, "pending", (json_int_t)st->pending,
+			 "dropped", (json_int_t)st->dropped, "bytes", (json_int_t)st->bytes, "max_bytes",
+			 (json_int_t)st->max_bytes, "segments", (json_int_t)st->segments, "torn_bytes",
+			 (json_int_t)st->torn_bytes);
+}
+
+/* rampart-agent events: what is buffered and would be sent. */
+static int cmd_events(const struct opts *o)
+{
+	struct oplog_opts oo = { .max_bytes = o->buffer_max, .read_only = true };
+	struct oplog_stats st;
+	struct oplog *ol = NULL;
+	json_t *events = NULL, *ev;
+	char dir[A_PATH];
+	int64_t last;
+	size_t i;
+	int r;
+
+	r = a_events_dir(o, dir, sizeof(dir));
+	if (r == 0)
+		r = oplog_open(dir, &oo, &ol);
+	if (r == -ENOENT) {
+		if (o->json)
+			puts("{\"buffer\": null, \"events\": []}");
+		else
+			puts("no events buffered");
+		return 0;
+	}
+	if (r == 0)
+		r = oplog_read(ol, SIZE_MAX, SIZE_MAX, &events, &last);
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: cannot read the event buffer in %s: %s\n", dir, err_str(r));
+		oplog_close(ol);
+		return 1;
+	}
+	oplog_stats(ol, &st);
+	if (o->json) {
+		json_t *out = json_pack("{s:o, s:O}", "buffer", a_stats_json(&st), "events", events);
+
+		r = out ? a_print_json(out) : -ENOMEM;
+		json_decref(out);
+	} else {
+		printf("%lld events buffered (%llu of %llu bytes), %lld dropped when the buffer was full, next seq %lld\n",
+		       (long long)st.pending, (unsigned long long)st.bytes, (unsigned long long)st.max_bytes,
+		       (long long)st.dropped, (long long)st.next_seq);
+		json_array_foreach(events, i, ev) {
+			char when[64], *rest;
+			json_t *copy = json_copy(ev);
+
+			json_object_del(copy, "seq");
+			json_object_del(copy, "ts");
+			json_object_del(copy, "kind");
+			rest = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+			printf("%lld %s %s %s\n", (long long)json_integer_value(json_object_get(ev, "seq")),
+			       rtime_format(when, sizeof(when), json_integer_value(json_object_get(ev, "ts"))),
+			       json_string_value(json_object_get(ev, "kind")), rest ? rest : "");
+			free(rest);
+			json_decref(copy);
+		}
+	}
+	json_decref(events);
+	oplog_close(ol);
+	return r < 0 ? 1 : 0;
+}
+
 /*
  * Checks in every interval, shifted by up to a tenth of it either way so that
  * a fleet started together spreads out, until SIGTERM or SIGINT (or @o->count
  * check-ins).  A failed check-in is reported and retried at the next one.
+ * Between check-ins one poll loop runs the collectors (their sockets as they
+ * become readable, the rest every A_TICK_MS), puts their events in the disk
+ * buffer and sends it every --events-interval, backing off while the server
+ * cannot be reached.
  */
 static int cmd_run(const struct opts *o)
 {
+	struct oplog_opts oo = { .max_bytes = o->buffer_max };
+	struct a_run run = { 0 };
 	struct sigaction sa;
-	int64_t done = 0;
-	int failures = 0;
+	int64_t done = 0, next_checkin = 0, next_tick = 0, next_send = 0, backoff = 0;
+	char dir[A_PATH];
+	int failures = 0, r;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = a_on_signal;
@@ -890,25 +1243,81 @@ static int cmd_run(const struct opts *o)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	a_run_restore(o);
-	while (!a_stop) {
-		int64_t wait = o->interval_ms, jitter;
-		struct timespec ts;
-
-		failures += cmd_checkin(o) != 0;
-		done++;
-		if (o->count && done >= o->count)
-			break;
-		if (!o->interval_set)
-			wait = a_run_interval(o);
-		jitter = wait / 10;
-		if (jitter > 0)
-			wait += (int64_t)randombytes_uniform((uint32_t)(2 * jitter + 1)) - jitter;
-		ts.tv_sec = (time_t)(wait / 1000);
-		ts.tv_nsec = (long)(wait % 1000) * 1000000L;
-		/* A signal interrupts the sleep and ends the loop. */
-		while (!a_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "rampart-agent: cannot create %s: %s\n", o->state_dir, strerror(errno));
+		return 1;
 	}
+	r = a_events_dir(o, dir, sizeof(dir));
+	if (r == 0)
+		r = oplog_open(dir, &oo, &run.ol);
+	if (r < 0) {
+		fprintf(stderr, "rampart-agent: cannot open the event buffer in %s: %s\n", dir,
+			r == -EBUSY ? "another rampart-agent run holds it" : err_str(r));
+		return 1;
+	}
+	a_run_open(o, &run);
+	while (!a_stop) {
+		int64_t now = rtime_now_ms(), until;
+		struct pollfd pfd[2];
+		nfds_t nfd = 0;
+		bool last_round = false;
+
+		if (now >= next_checkin) {
+			int64_t wait = o->interval_ms, jitter;
+
+			failures += cmd_checkin(o) != 0;
+			done++;
+			a_run_policy(o, &run, done == 1);
+			last_round = o->count && done >= o->count;
+			if (!o->interval_set)
+				wait = a_run_interval(o);
+			jitter = wait / 10;
+			if (jitter > 0)
+				wait += (int64_t)randombytes_uniform((uint32_t)(2 * jitter + 1)) - jitter;
+			next_checkin = now + wait;
+		}
+		if (now >= next_tick || last_round) {
+			a_run_collect(&run, now);
+			next_tick = now + A_TICK_MS;
+		}
+		if (now >= next_send || last_round) {
+			if (a_run_send(o, &run) < 0) {
+				backoff = backoff ? backoff * 2 : A_MIN_BACKOFF_MS;
+				if (backoff > A_MAX_BACKOFF_MS)
+					backoff = A_MAX_BACKOFF_MS;
+				next_send = now + backoff;
+			} else {
+				backoff = 0;
+				next_send = now + o->events_interval_ms;
+			}
+		}
+		if (last_round)
+			break;
+		if (run.exec && collect_exec_fd(run.exec) >= 0)
+			pfd[nfd++] = (struct pollfd){ .fd = collect_exec_fd(run.exec), .events = POLLIN };
+		if (run.files)
+			pfd[nfd++] = (struct pollfd){ .fd = collect_files_fd(run.files), .events = POLLIN };
+		until = next_checkin < next_tick ? next_checkin : next_tick;
+		until = until < next_send ? until : next_send;
+		now = rtime_now_ms();
+		/* A signal interrupts the poll and ends the loop. */
+		if (poll(pfd, nfd, until > now ? (int)(until - now) : 0) > 0) {
+			json_t *events = json_array();
+
+			for (nfds_t i = 0; events && i < nfd; i++) {
+				if (!(pfd[i].revents & POLLIN))
+					continue;
+				if (run.exec && pfd[i].fd == collect_exec_fd(run.exec))
+					collect_exec_read(run.exec, events);
+				else if (run.files)
+					collect_files_read(run.files, events);
+			}
+			if (events)
+				a_run_store(&run, events);
+			json_decref(events);
+		}
+	}
+	a_run_close(&run);
 	return o->count && failures ? 1 : 0;
 }
 
@@ -921,9 +1330,12 @@ int main(int argc, char **argv)
 		{ "ca", required_argument, NULL, 'c' }, { "json", no_argument, NULL, 'j' },
 		{ "interval", required_argument, NULL, 'i' }, { "count", required_argument, NULL, 'n' },
 		{ "no-enforce", no_argument, NULL, 'N' },
+		{ "buffer-max", required_argument, NULL, 'B' }, { "events-interval", required_argument, NULL, 'E' },
+		{ "usbguard-rules", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .state_dir = A_DEFAULT_STATE, .root = "/", .interval_ms = A_DEFAULT_INTERVAL_MS };
+	struct opts o = { .state_dir = A_DEFAULT_STATE, .root = "/", .interval_ms = A_DEFAULT_INTERVAL_MS,
+			  .events_interval_ms = A_DEFAULT_EVENTS_INTERVAL_MS, .usbguard_rules = USBGUARD_DEFAULT_RULES };
 	const char *cmd;
 	int ch, rc;
 
@@ -958,6 +1370,24 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'N': o.no_enforce = true; break;
+		case 'B': {
+			int64_t mib;
+
+			if (str_parse_i64(optarg, 1, (int64_t)(OPLOG_MAX_MAX_BYTES >> 20), &mib) < 0) {
+				fputs("rampart-agent: --buffer-max must be a size in MiB from 1 to 4096\n", stderr);
+				return 2;
+			}
+			o.buffer_max = (uint64_t)mib << 20;
+			break;
+		}
+		case 'E':
+			if (str_parse_duration_ms(optarg, &o.events_interval_ms) < 0 ||
+			    o.events_interval_ms < A_MIN_INTERVAL_MS || o.events_interval_ms > (int64_t)3600 * 1000) {
+				fputs("rampart-agent: --events-interval must be a duration from 1s to 1h, such as 10s\n", stderr);
+				return 2;
+			}
+			break;
+		case 'U': o.usbguard_rules = optarg[0] ? optarg : NULL; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -980,6 +1410,8 @@ int main(int argc, char **argv)
 		rc = cmd_run(&o);
 	else if (strcmp(cmd, "status") == 0)
 		rc = cmd_status(&o);
+	else if (strcmp(cmd, "events") == 0)
+		rc = cmd_events(&o);
 	else {
 		usage(stderr);
 		rc = 2;

@@ -31,12 +31,22 @@ static const char etokens_help[] =
 "revoke  ends the token ID at once (devices enrolled with it stay)\n";
 
 static const char devices_help[] =
-"Usage: rampart devices [list] [--state compliant|non_compliant|unknown] [--json]\n"
+"Usage: rampart devices [list] [--state compliant|non_compliant|unknown|quarantined] [--json]\n"
 "       rampart devices show ID [--json]\n"
+"       rampart devices quarantine ID --reason R [--infected] [--json]\n"
+"       rampart devices release ID [--reason R] [--json]\n"
 "\n"
-"list    enrolled PCs in your scope with their compliance state\n"
-"show    one PC: its latest posture report, every baseline requirement\n"
-"        (pass or fail, with the reason) and the state history\n";
+"list        enrolled PCs in your scope with their compliance state\n"
+"show        one PC: its latest posture report, every baseline requirement\n"
+"            (pass or fail, with the reason), its quarantine and addresses,\n"
+"            and the state history\n"
+"quarantine  cuts the PC off at its next check-in: its agent lets it reach\n"
+"            only rampartd and DNS, and it is on the quarantine list for\n"
+"            network equipment; --infected marks it infected.  Only an\n"
+"            administrator's release ends it (not a compliant check-in).\n"
+"release     ends the PC's quarantine; it goes back to its last evaluated\n"
+"            state and a non-compliant PC gets its whole grace period again\n"
+"            --reason R   why (printable text, at most 200 bytes; audited)\n";
 
 static int et_list(struct cli *cli, int argc, char **argv)
 {
@@ -214,8 +224,8 @@ static int dev_list(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
 		return rc;
 	if (state && strcmp(state, "compliant") != 0 && strcmp(state, "non_compliant") != 0 &&
-	    strcmp(state, "unknown") != 0)
-		return cli_usage(cmd.name, "--state must be compliant, non_compliant or unknown");
+	    strcmp(state, "unknown") != 0 && strcmp(state, "quarantined") != 0)
+		return cli_usage(cmd.name, "--state must be compliant, non_compliant, unknown or quarantined");
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
 	buf_init(&path, 4096);
@@ -286,6 +296,13 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 	out_kv("owner", out_str2(d, "owner", "login"));
 	out_kv("state", out_str(d, "state"));
 	out_kv("last seen", out_time(tm, sizeof(tm), out_str(d, "last_seen_at")));
+	if (json_is_object(json_object_get(d, "quarantine"))) {
+		out_kv("quarantine", out_str2(d, "quarantine", "kind"));
+		out_kv("since", out_time(tm, sizeof(tm), out_str2(d, "quarantine", "since")));
+		out_kv("reason", out_str2(d, "quarantine", "reason"));
+	}
+	json_array_foreach(json_object_get(d, "addresses"), i, v)
+		out_kv(i ? "" : "addresses", json_string_value(v));
 	out_kv("os", out_str2(rep, "os", "pretty_name"));
 	out_kv("kernel", out_str2(rep, "kernel", "release"));
 	out_kv("agent", out_str(rep, "agent_version"));
@@ -308,11 +325,112 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/* POSTs @body to /api/v1/devices/ID/@action and prints the device's quarantine after it. */
+static int dev_action(struct cli *cli, const char *name, const char *id, const char *action, json_t *body)
+{
+	struct client *c;
+	struct buf path;
+	json_t *res = NULL;
+	char clean[128], reason[300], tm[64];
+	int r;
+
+	if (!(c = cli_client(cli))) {
+		json_decref(body);
+		return CLI_EXIT_USAGE;
+	}
+	buf_init(&path, 4096);
+	r = buf_puts(&path, "/api/v1/devices/");
+	r = r < 0 ? r : client_escape(c, &path, id);
+	r = r < 0 ? r : buf_printf(&path, "/%s", action);
+	r = r < 0 ? r : client_call(c, "POST", path.data, body, &res);
+	buf_done(&path);
+	json_decref(body);
+	if (r < 0)
+		return client_fail(c, r, strcmp(action, "release") == 0 ? "the device was not released"
+									: "the device was not quarantined");
+	if (cli->json) {
+		out_json(res);
+	} else if (json_is_object(json_object_get(res, "quarantine"))) {
+		printf("Device %s quarantined (%s) since %s: %s\n", out_clean(clean, sizeof(clean), id),
+		       out_str2(res, "quarantine", "kind"),
+		       out_time(tm, sizeof(tm), out_str2(res, "quarantine", "since")),
+		       out_clean(reason, sizeof(reason), out_str2(res, "quarantine", "reason")));
+	} else {
+		printf("Device %s released; it is %s.\n", out_clean(clean, sizeof(clean), id), out_str(res, "state"));
+	}
+	(void)name;
+	json_decref(res);
+	return CLI_EXIT_OK;
+}
+
+static int dev_quarantine(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ "infected", no_argument, NULL, 'i' },
+		{ 0 }
+	};
+	static const struct cli_cmd cmd = { "devices quarantine", devices_help, "", opts };
+	const char *reason = NULL;
+	bool infected = false;
+	struct cli_args a;
+	json_t *body;
+	int o, rc;
+
+	if (cli_args_init(&a, &cmd, argc, argv) < 0)
+		return CLI_EXIT_USAGE;
+	while ((o = cli_opt(cli, &a)) > 0) {
+		if (o == 'r')
+			reason = optarg;
+		else if (o == 'i')
+			infected = true;
+	}
+	if (o < 0)
+		return a.exit;
+	if ((rc = cli_positional(&a, 1, 1, "device ID (see 'rampart devices list')")) != 0)
+		return rc;
+	if (!reason || !reason[0])
+		return cli_usage(cmd.name, "--reason R is required");
+	body = json_pack("{s:s, s:b}", "reason", reason, "infected", infected);
+	if (!body)
+		return cli_fail("devices quarantine: out of memory");
+	return dev_action(cli, cmd.name, argv[a.pos], "quarantine", body);
+}
+
+static int dev_release(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ 0 }
+	};
+	static const struct cli_cmd cmd = { "devices release", devices_help, "", opts };
+	const char *reason = NULL;
+	struct cli_args a;
+	json_t *body;
+	int o, rc;
+
+	if (cli_args_init(&a, &cmd, argc, argv) < 0)
+		return CLI_EXIT_USAGE;
+	while ((o = cli_opt(cli, &a)) > 0)
+		if (o == 'r')
+			reason = optarg;
+	if (o < 0)
+		return a.exit;
+	if ((rc = cli_positional(&a, 1, 1, "device ID (see 'rampart devices list')")) != 0)
+		return rc;
+	body = reason ? json_pack("{s:s}", "reason", reason) : json_object();
+	if (!body)
+		return cli_fail("devices release: out of memory");
+	return dev_action(cli, cmd.name, argv[a.pos], "release", body);
+}
+
 int cmd_devices(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
 		{ "list", dev_list },
 		{ "show", dev_show },
+		{ "quarantine", dev_quarantine },
+		{ "release", dev_release },
 		{ NULL, NULL },
 	};
 

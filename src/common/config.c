@@ -57,6 +57,7 @@ static const struct cfg_item cfg_items[] = {
 	I("exchange", "quota", exchange_quota, 1, 1LL << 50),
 	S("exchange", "smtp_url", smtp_url),
 	S("exchange", "smtp_from", smtp_from),
+	I("endpoint", "alert_max_severity", endpoint_alert_max_severity, 1, 255),
 };
 
 #undef S
@@ -89,6 +90,7 @@ void config_defaults(struct config *c)
 	c->exchange_password_attempts = 5;
 	c->exchange_quota = 20LL << 30;
 	str_copy(c->smtp_from, sizeof(c->smtp_from), "rampart@localhost");
+	c->endpoint_alert_max_severity = 2;
 }
 
 static void cfg_err(struct config_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -48,6 +48,8 @@ struct config {
 	int64_t exchange_quota;            /* bytes one person may have stored */
 	char smtp_url[256];                /* smtp://host:port for notifications; "" sends none */
 	char smtp_from[256];
+	/* [endpoint] */
+	int64_t endpoint_alert_max_severity; /* EVE alerts at or below this severity quarantine (1 most severe) */
 };
 
 struct config_err {

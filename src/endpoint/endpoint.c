@@ -38,6 +38,7 @@
 #include "endpoint/endpoint_internal.h"
 #include "endpoint/oplog.h"
 #include "endpoint/policy.h"
+#include "endpoint/quarantine.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -60,6 +61,8 @@ bool endpoint_may(const struct principal *p, enum endpoint_action a, const char 
 		return false;
 	if (a == ENDPOINT_SWEEP)
 		return principal_has(p, ROLE_ADMIN);
+	if (a == ENDPOINT_ALERT_POST)
+		return principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER);
 	if (principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER))
 		return true;
 	if (a == ENDPOINT_READ && principal_has(p, ROLE_AUDITOR))
@@ -686,14 +689,15 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 {
 	static const char *const report_keys[] = {
 		"agent_version", "policy_version", "os", "kernel", "uptime_s", "machine_id", "hostname",
-		"packages", "disk_encryption", "firewall", "antivirus", "usb_storage", "errors", NULL,
+		"packages", "disk_encryption", "firewall", "antivirus", "usb_storage", "errors", "addresses", NULL,
 	};
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct jsonx_err e = { "", "" };
 	struct ep_device dev = { "", "", "" };
-	json_t *eff = NULL, *signed_pol = NULL, *out;
-	int64_t pol_version = 0, pol_issued = 0;
+	json_t *eff = NULL, *signed_pol = NULL, *qorder = NULL, *out;
+	int64_t pol_version = 0, pol_issued = 0, grace_ms = 0;
+	struct quarantine_state qs;
 	json_t *body, *report = NULL, *results = NULL, *pk;
 	char rid[ULID_SIZE], *rtext = NULL, *restext = NULL;
 	int64_t now = rtime_now_ms(), npkg = 0;
@@ -741,6 +745,8 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 	/* Without any policy on its path the device is held to the default baseline, unsigned. */
 	if (r == 0 && pol_version)
 		r = policy_sign(dev.path, pol_version, pol_issued, eff, policy_sk, &signed_pol);
+	if (r == 0 && policy_grace_ms(eff, &grace_ms) < 0)
+		r = ERR_INTERNAL;   /* policy_merge always sets it */
 	json_decref(eff);
 	if (r < 0) {
 		json_decref(report);
@@ -760,20 +766,15 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 			       STORE_ARGS(SA_TEXT(rid), SA_TEXT(dev.id), SA_I64(now), SA_TEXT(rtext),
 					  SA_TEXT(restext), SA_TEXT(state)));
 	if (r >= 0)
-		r = store_exec(c, "UPDATE devices SET state = $2, last_report_id = $3, last_seen_at = $4 WHERE id = $1",
-			       STORE_ARGS(SA_TEXT(dev.id), SA_TEXT(state), SA_TEXT(rid), SA_I64(now)));
-	if (r >= 0 && strcmp(dev.state, state) != 0) {
-		struct audit_entry ae = {
-			.actor_id = NULL, .actor_login = NULL, .source = http_req_remote(req),
-			.action = "endpoint.device.state", .object_type = "device", .object_id = dev.id,
-			.outcome = AUDIT_SUCCESS, .request_id = http_req_id(req),
-		};
-		json_t *d = json_pack("{s:s, s:s, s:O}", "from", dev.state, "to", state, "results", results);
-
-		ae.details = d;
-		r = audit_append(c, &ae);
-		json_decref(d);
-	}
+		r = store_exec(c, "UPDATE devices SET last_report_id = $2, last_seen_at = $3 WHERE id = $1",
+			       STORE_ARGS(SA_TEXT(dev.id), SA_TEXT(rid), SA_I64(now)));
+	/* State, grace clock and quarantine (audited there), and the addresses alerts are matched against. */
+	if (r >= 0)
+		r = quarantine_addresses_set(c, dev.id, json_object_get(body, "addresses"), http_req_remote(req), now, &e);
+	if (r >= 0)
+		r = quarantine_checkin(c, req, dev.id, compliant, results, grace_ms, now, &qs);
+	if (r >= 0)
+		r = quarantine_order(dev.id, &qs, now, &qorder);
 	if (r >= 0)
 		r = store_commit(c);
 	free(rtext);
@@ -783,12 +784,13 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 		store_rollback(c);
 		json_decref(results);
 		json_decref(signed_pol);
+		json_decref(qorder);
 		if (r == ERR_INVALID)
 			return http_fail_json(resp, &e);
 		return r;
 	}
-	out = json_pack("{s:s, s:s, s:o, s:I}", "device_id", dev.id, "state", state, "results", results,
-			"policy_version", (json_int_t)pol_version);
+	out = json_pack("{s:s, s:s, s:o, s:I, s:o}", "device_id", dev.id, "state", qs.state, "results", results,
+			"policy_version", (json_int_t)pol_version, "quarantine", qorder);
 	if (out && signed_pol)
 		json_object_set(out, "policy", signed_pol);
 	json_decref(signed_pol);
@@ -845,8 +847,9 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	if (state && strcmp(state, "compliant") != 0 && strcmp(state, "non_compliant") != 0 &&
-	    strcmp(state, "unknown") != 0)
-		return http_fail(resp, ERR_INVALID, "state", "state must be compliant, non_compliant or unknown");
+	    strcmp(state, "unknown") != 0 && strcmp(state, "quarantined") != 0)
+		return http_fail(resp, ERR_INVALID, "state",
+				 "state must be compliant, non_compliant, unknown or quarantined");
 	buf_init(&sql, 4096);
 	buf_puts(&sql, ep_device_cols);
 	buf_puts(&sql, "WHERE ($1 = '' OR d.id > $1) AND " EP_SCOPE_SQL("o.path", 2)
@@ -954,6 +957,11 @@ static int h_device_show(struct http_req *req, struct http_resp *resp)
 		return r;
 	}
 	json_object_set_new(out, "history", history);
+	r = quarantine_device_json(c, id, out);
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
 	if (store_query_i64(c, "SELECT count(*) FROM device_packages WHERE device_id = $1",
 			    STORE_ARGS(SA_TEXT(id)), &npkg) == 0)
 		json_object_set_new(out, "package_count", json_integer(npkg));
@@ -1165,7 +1173,7 @@ int endpoint_sweep(struct store_conn *c, int64_t now_ms)
 
 	/* In batches, so that one transaction stays short whatever the fleet's size. */
 	do {
-		r = store_query(c, "SELECT id, state FROM devices WHERE state <> 'unknown' AND "
+		r = store_query(c, "SELECT id, state FROM devices WHERE state NOT IN ('unknown', 'quarantined') AND "
 				   "coalesce(last_seen_at, created_at) < $1 ORDER BY id LIMIT 64",
 				STORE_ARGS(SA_I64(cutoff)), &q);
 		if (r < 0)
@@ -1192,6 +1200,7 @@ int endpoint_sweep(struct store_conn *c, int64_t now_ms)
 				return r;
 			/* Conditional: a check-in or another server may have changed it meanwhile. */
 			r = store_exec(c, "UPDATE devices SET state = 'unknown' WHERE id = $1 AND state = $2 AND "
+					  "state <> 'quarantined' AND "
 					  "coalesce(last_seen_at, created_at) < $3",
 				       STORE_ARGS(SA_TEXT(ids[i]), SA_TEXT(states[i]), SA_I64(cutoff)));
 			if (r == 1) {
@@ -1280,6 +1289,7 @@ int endpoint_routes(struct http_server *s)
 	r = r ? r : http_route(s, HTTP_PUT, "/api/v1/endpoint/policies/{id}", h_policy_put, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices", h_device_list, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices/{id}", h_device_show, 0);
+	r = r ? r : quarantine_routes(s);
 	r = r ? r : oplog_routes(s);
 	return r;
 }

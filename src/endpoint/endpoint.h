@@ -28,6 +28,9 @@
  *   security_manager         tokens and devices of units in their subtree
  *   auditor                  reads every token and device
  *   everyone else, SCIM      nothing
+ * Quarantine and release follow the same rule as creating a token; posting
+ * intrusion alerts is for admin and security_officer only, since an alert
+ * may quarantine any device (quarantine.h).
  * Device requests are authorized by their signature alone.
  */
 #ifndef RAMPART_ENDPOINT_H
@@ -47,6 +50,8 @@ enum endpoint_action {
 	ENDPOINT_READ,        /* tokens and devices */
 	ENDPOINT_SWEEP,       /* run the missed check-in sweep now (admin) */
 	ENDPOINT_POLICY_SET,  /* a new version of a unit's policy */
+	ENDPOINT_QUARANTINE,  /* quarantine or release a device (quarantine.h) */
+	ENDPOINT_ALERT_POST,  /* post intrusion alerts (admin, security_officer) */
 };
 
 /*

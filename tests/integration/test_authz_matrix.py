@@ -145,6 +145,13 @@ TABLE = [
     ("GET", "/api/v1/endpoint/events", None, EP_READ),
     ("GET", "/api/v1/devices/{id}/events", "in", EP_READ),
     ("GET", "/api/v1/devices/{id}/events", "out", READ_OUT),
+    ("POST", "/api/v1/devices/{id}/quarantine", "in", MANAGE_IN),
+    ("POST", "/api/v1/devices/{id}/quarantine", "out", MANAGE_OUT),
+    ("POST", "/api/v1/devices/{id}/release", "in", MANAGE_IN),
+    ("POST", "/api/v1/devices/{id}/release", "out", MANAGE_OUT),
+    ("POST", "/api/v1/endpoint/alerts", None, "AADDDDDUD"),
+    ("GET", "/api/v1/endpoint/quarantine", None, EP_READ),
+    ("GET", "/api/v1/endpoint/quarantine.nft", None, EP_READ),
     # Last: these end sessions or change the actor's password.
     ("POST", "/api/v1/me/password", None, SELF),
     ("POST", "/api/v1/auth/logout", None, SELF),
@@ -471,7 +478,14 @@ class AuthzMatrix(ServerTestCase):
             if method == "PUT":
                 req["json"] = {"checkin_interval": "10m"}
             return template.replace("{id}", units[self.endpoint_unit(target)]), req
-        elif template in ("/api/v1/devices/{id}", "/api/v1/devices/{id}/events"):
+        elif template == "/api/v1/endpoint/alerts":
+            # A real-looking eve.json line that names no device.
+            req["body"] = ('{"timestamp":"2026-11-26T10:15:02.123456+0000","event_type":"alert",'
+                           '"src_ip":"198.51.100.200","src_port":4444,"dest_ip":"203.0.113.200","dest_port":443,'
+                           '"proto":"TCP","alert":{"signature_id":2024897,"signature":"ET MALWARE matrix",'
+                           '"severity":1}}\n')
+            req["content_type"] = "application/json"
+        elif template.startswith("/api/v1/devices/{id}"):
             devices = type(self).__dict__.get("devices") or {}
             if target not in devices:
                 body = self.endpoint_enroll_body(self.endpoint_token(target)["token"])
@@ -479,6 +493,14 @@ class AuthzMatrix(ServerTestCase):
                 self.assertStatus(r, 201)
                 devices[target] = r.json["device_id"]
                 type(self).devices = devices
+            if template.endswith("/quarantine"):
+                req["json"] = {"reason": "authorization matrix"}
+            elif template.endswith("/release"):
+                # Only a quarantined device can be released: the administrator quarantines it first.
+                r = self.admin.post("/api/v1/devices/%s/quarantine" % devices[target],
+                                    json={"reason": "authorization matrix"})
+                self.assertStatus(r, 200)
+                req["json"] = {"reason": "authorization matrix"}
             return template.replace("{id}", devices[target]), req
         return template, req
 

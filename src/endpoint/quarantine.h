@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * quarantine: when rampartd cuts a device off, and how it is let back in.
+ *
+ * States (devices.state) and the kinds of quarantine (devices.quarantine_kind):
+ *   compliant / non_compliant  set by each check-in's evaluation; the first
+ *                              non-compliant check-in starts the grace clock
+ *                              (non_compliant_since), a compliant one clears it
+ *   quarantined, kind grace    the device stayed non-compliant for its
+ *                              effective policy's quarantine.grace_period
+ *                              (policy.h); released by its next compliant
+ *                              check-in, or by an administrator
+ *   quarantined, kind admin    an administrator quarantined it; only an
+ *                              administrator releases it
+ *   quarantined, kind infected an administrator marked it infected, or an
+ *                              intrusion alert (Suricata EVE, eve.h) at or
+ *                              below [endpoint] alert_max_severity named one
+ *                              of its addresses; only an administrator
+ *                              releases it
+ * A stronger kind replaces a weaker one (grace < admin < infected), never
+ * the reverse.  An administrator's release sets the device to its last
+ * evaluated state and restarts the grace clock.  The missed check-in sweep
+ * never touches a quarantined device.
+ *
+ * Every check-in answer carries the signed quarantine order (qorder.h) with
+ * the device's current decision, quarantined or not.
+ *
+ * Every transition is audited: endpoint.device.quarantine and
+ * endpoint.device.release (who or what, kind, reason), the other state
+ * changes as endpoint.device.state.
+ *
+ * Authorization (endpoint_may):
+ *   quarantine, release   admin and security_officer for every device, a
+ *                         security_manager for the devices of their subtree
+ *   post alerts           admin and security_officer only: a sensor acts
+ *                         on the whole network (give it an API token of a
+ *                         dedicated security_officer account)
+ *   quarantine list       as reading devices (auditors too; a security
+ *                         manager sees their subtree)
+ */
+#ifndef RAMPART_QUARANTINE_H
+#define RAMPART_QUARANTINE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "endpoint/qorder.h"
+
+struct http_req;
+struct http_server;
+struct jsonx_err;
+struct store_conn;
+
+/* At most this many addresses in a report's "addresses". */
+#define QUARANTINE_MAX_ADDRESSES 64
+
+/* A device's quarantine decision after a check-in. */
+struct quarantine_state {
+	char state[16];                          /* compliant, non_compliant, quarantined */
+	bool quarantined;
+	char kind[16];                           /* grace, admin, infected; "" when not quarantined */
+	char reason[QORDER_MAX_REASON + 1];      /* "" when not quarantined */
+};
+
+/*
+ * Validates @addresses (a report's "addresses": NULL or an array of at most
+ * QUARANTINE_MAX_ADDRESSES IPv4/IPv6 strings) and replaces the device's
+ * known addresses with them plus @remote (the check-in's source address,
+ * skipped when loopback or not an address), inside the caller's
+ * transaction.  Returns 0, ERR_INVALID with @e filled, or a store error.
+ */
+int quarantine_addresses_set(struct store_conn *c, const char *device_id, const json_t *addresses,
+			     const char *remote, int64_t now_ms, struct jsonx_err *e);
+
+/*
+ * Runs the state machine for a check-in of @device_id evaluated as
+ * @compliant (@results: the requirement results, for the audit entry),
+ * with the effective grace period @grace_ms, inside the caller's
+ * transaction: updates devices.state and the quarantine columns and audits
+ * the transition (source: @req's address).  Fills @ret.  Returns 0,
+ * ERR_NOT_FOUND or a store error.
+ */
+int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *device_id, bool compliant,
+		       const json_t *results, int64_t grace_ms, int64_t now_ms, struct quarantine_state *ret);
+
+/*
+ * The signed order for @qs, issued at @now_ms with the server's policy key.
+ * Returns 0 and a new {"document","signature"} in *ret, ERR_UNAVAILABLE
+ * (key not loaded), ERR_INVALID or -ENOMEM.
+ */
+int quarantine_order(const char *device_id, const struct quarantine_state *qs, int64_t now_ms, json_t **ret);
+
+/*
+ * Adds "quarantine" ({kind, reason, since} or null) and "addresses" to a
+ * device object @out being answered.  Returns 0 or an error.
+ */
+int quarantine_device_json(struct store_conn *c, const char *device_id, json_t *out);
+
+/*
+ * Registers POST /api/v1/devices/{id}/quarantine, POST
+ * /api/v1/devices/{id}/release, POST /api/v1/endpoint/alerts, GET
+ * /api/v1/endpoint/quarantine and GET /api/v1/endpoint/quarantine.nft.
+ * Returns 0 or -ENOMEM.
+ */
+int quarantine_routes(struct http_server *s);
+
+#endif

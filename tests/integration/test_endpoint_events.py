@@ -514,6 +514,48 @@ class EndpointEvents(ServerTestCase):
         self.assertGreaterEqual(r.json["events_removed"], 3000)
         self.assertEqual(self.search(device=dev.id)["items"], [])
 
+    # ------------------------------------------------------------ the real agent
+
+    def test_real_agent_sends_a_usb_insert(self):
+        """rampart-agent run (the fixture's sysfs as root) reports a USB stick inserted
+        between two runs; the server stores it and the agent's buffer is emptied."""
+        agent = os.path.join(harness.BUILD, "src", "agent", "rampart-agent")
+        usage = subprocess.run([agent, "--help"], capture_output=True, text=True, timeout=60)
+        if "events" not in usage.stdout + usage.stderr:
+            self.skipTest("this rampart-agent does not send operation logs")
+        root = os.path.join(self.tmp, "agent-root")
+        shutil.copytree(os.path.join(harness.REPO, "tests", "fixtures", "endpoint", "root"), root)
+        state = os.path.join(self.tmp, "agent-state")
+        tok = self.admin.post("/api/v1/endpoint/enrollment-tokens", json={"org_unit": self.div1}).json["token"]
+
+        def run(*args):
+            p = subprocess.run([agent] + list(args) + ["--state-dir", state], capture_output=True, text=True,
+                               timeout=120)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            return p.stdout
+
+        run("enroll", "--server", self.server.url, "--token", tok, "--root", root)
+        with open(os.path.join(state, "device.json")) as f:
+            device_id = json.load(f)["device_id"]
+        loop = ["run", "--count", "1", "--interval", "1h", "--events-interval", "1s", "--root", root,
+                "--usbguard-rules", "", "--no-enforce"]
+        run(*loop)   # the first look at the USB bus is the baseline: no event
+        usb = os.path.join(root, "sys", "bus", "usb", "devices")
+        shutil.copytree(os.path.join(usb, "1-1"), os.path.join(usb, "1-9"))
+        shutil.copytree(os.path.join(usb, "1-1:1.0"), os.path.join(usb, "1-9:1.0"))
+        with open(os.path.join(usb, "1-9", "serial"), "w") as f:
+            f.write("E2E0000000001\n")
+        run(*loop)
+        items = self.search(device=device_id, kind="usb_insert")["items"]
+        mine = [x for x in items if x["data"].get("serial") == "E2E0000000001"]
+        self.assertEqual(len(mine), 1, items)
+        self.assertTrue(mine[0]["data"]["storage"])
+        self.assertEqual(mine[0]["data"]["action"], "reported")   # no USBGuard: reported only
+        # Everything the server accepted left the agent's buffer.
+        left = json.loads(run("events", "--json"))
+        self.assertNotIn("E2E0000000001", json.dumps(left["events"]))
+        self.assertTrue(all(e["seq"] > mine[0]["seq"] for e in left["events"]), left)
+
     # ------------------------------------------------------------ CLI
 
     def rampart(self, *args, check=True):

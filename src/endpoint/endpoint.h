@@ -21,7 +21,9 @@
  * (endpoint_evaluate): every requirement pass or fail with a reason; the
  * device is compliant when all pass.  Reports and results are kept.  A
  * device that has not checked in for ENDPOINT_MISSED_CHECKINS intervals is
- * set to unknown by the sweep (endpoint_sweep), until its next check-in.
+ * set to unknown by the sweep (endpoint_sweep), until its next check-in.  The
+ * sweeper also applies the retention of operation logs and posture reports
+ * (oplog_sweep_due, oplog.h).
  *
  * Authorization (endpoint_may), default deny:
  *   admin, security_officer  every token and device
@@ -115,8 +117,8 @@ void endpoint_sweeper_stop(void);
 /*
  * Registers /api/v1/endpoint/enrollment-tokens..., /api/v1/endpoint/enroll,
  * /api/v1/endpoint/checkin, /api/v1/endpoint/sweep,
- * /api/v1/endpoint/policies/{id} and /api/v1/devices...
- * Returns 0 or -ENOMEM.
+ * /api/v1/endpoint/policies/{id}, /api/v1/devices... and the operation-log
+ * routes (oplog_routes, oplog.h).  Returns 0 or -ENOMEM.
  */
 int endpoint_routes(struct http_server *s);
 

@@ -440,7 +440,8 @@ static int a_quarantine_apply(const struct opts *o, const char *server, const un
 {
 	struct policy_err e = { "" };
 	json_t *doc = NULL, *cur = NULL;
-	bool was;
+	bool present = false;
+	char err[256];
 	int r;
 
 	r = qorder_verify(signed_order, pk, did, &doc, &e);
@@ -457,7 +458,6 @@ static int a_quarantine_apply(const struct opts *o, const char *server, const un
 		r = ERR_INVALID;
 		goto out;
 	}
-	was = !cur || a_quarantined(cur);
 	if (a_quarantined(doc)) {
 		if (!cur || !json_equal(doc, cur))
 			r = a_write_json(o->state_dir, "quarantine.json", signed_order);
@@ -467,8 +467,16 @@ static int a_quarantine_apply(const struct opts *o, const char *server, const un
 			fprintf(stderr, "rampart-agent: this PC is quarantined: %s\n",
 				json_string_value(json_object_get(doc, "reason")));
 	} else {
-		/* Without a trusted stored order the table may still be there from before. */
-		if (was)
+		/*
+		 * Without a trusted stored order the table may still be there from
+		 * before.  It is looked for quietly, so that an agent without
+		 * CAP_NET_ADMIN that was never quarantined is not disturbed.
+		 */
+		if (cur)
+			present = a_quarantined(cur);
+		else if (o->no_enforce || firewall_present(&present, err, sizeof(err)) < 0)
+			present = false;
+		if (present)
 			r = a_quarantine_enforce(o, server, doc);
 		if (r == 0 && (!cur || !json_equal(doc, cur)))
 			r = a_write_json(o->state_dir, "quarantine.json", signed_order);

@@ -207,7 +207,7 @@ static int protect_one(struct cli *cli, struct client *c, const struct protect_o
 		sodium_memzero(key, sizeof(key));
 		return cli_fail("protect: cannot create a file beside %s: %s", target, strerror(-out));
 	}
-	r = rpf_encrypt_fd(in, out, &h, key, 0);
+	r = rpf_encrypt_fd(in, out, &h, key, 0, RPF_FD_WRITEBACK);
 	sodium_memzero(key, sizeof(key));
 	close(in);
 	/* Once per file, before it is registered and published: durable and whole. */
@@ -474,7 +474,7 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 		return cli_fail("open: cannot create a file beside %s: %s",
 				out_clean(clean, sizeof(clean), target), strerror(-out));
 	}
-	r = rpf_decrypt_fd(in, out, hdr, &h, plain + ULID_LEN, 0, &e);
+	r = rpf_decrypt_fd(in, out, hdr, &h, plain + ULID_LEN, 0, RPF_FD_WRITEBACK, &e);
 	sodium_memzero(plain, sizeof(plain));
 	close(in);
 	/* Once per file, before the rename: the published result is durable and whole. */

@@ -2,18 +2,24 @@
 /*
  * rpf: header, key wrapping, and the parallel STREAM pipeline.
  *
- * Pipeline: the body is cut into batches of 8 chunks (about 512 KiB).  The
- * calling thread and the worker threads claim batches in order; each reads
- * its batch with one positional read straight into the chunk slots of its
- * buffer, seals or opens every chunk in place with its own EVP_CIPHER_CTX
- * (keyed once), and writes the result with one positional write at the
- * batch's offset.  No chunk passes between threads and the only shared
- * state is the batch counter, so the reads, writes and cipher all spread
- * over the cores.  Each thread owns one batch buffer: memory is about
- * threads x 512 KiB whatever the file size, and a batch stays in the
- * core's cache from the read to the write.  A batch is written only when
- * all its chunks sealed or verified; after a failure no later batch is
- * started and the lowest failing chunk is the one reported.
+ * Pipeline: the body is cut into spans of 64 chunks (4 MiB of plaintext),
+ * and spans into batches of 8 chunks (about 512 KiB).  The calling thread
+ * and the worker threads claim spans in order.  A file's span is mapped
+ * read-only (no copy of the input through the kernel) and each batch is
+ * sealed or opened straight from the mapping into the thread's buffer; an
+ * input that cannot be mapped, or that the caller asks to read
+ * (RPF_FD_READ), is read one batch at a time with one positional read
+ * straight into the chunk slots of the buffer and processed there in
+ * place.  Each thread seals or opens with its own EVP_CIPHER_CTX (keyed
+ * once) and writes each batch with one positional write at its offset.  No
+ * chunk passes between threads and the only shared state is the span
+ * counter and the failure record, so the reads, writes and cipher all
+ * spread over the cores.  Each thread owns one batch buffer and maps one
+ * span at a time: memory is about threads x 4.5 MiB whatever the file
+ * size.  A batch is written only when all its chunks sealed or verified;
+ * after a failure no later batch is started and the lowest failing chunk
+ * is the one reported.  A mapped input cut short while it is read raises
+ * SIGBUS, which a per-thread guard turns into RPF_E_CHANGED.
  */
 #include "protect/rpf.h"
 
@@ -21,10 +27,13 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -46,6 +55,8 @@ const char *rpf_strerror(int err)
 	case RPF_E_KEY_ID: return "the file was protected for another server key";
 	case RPF_E_UNWRAP: return "the wrapped content key does not open for this file";
 	case RPF_E_CRYPTO: return "the cryptographic library failed";
+	case RPF_E_CHANGED: return "the input changed while it was being read (it was truncated, "
+				   "extended or replaced)";
 	default: break;
 	}
 	if (err < 0 && err > -ERR_BASE)
@@ -213,30 +224,16 @@ int rpf_unwrap(const struct rpf_header *h, const unsigned char pk[RPF_PK_BYTES],
 /* ---------------------------------------------------------------- I/O */
 
 /*
- * Positional I/O: each worker reads its batch of chunks at the batch's own
- * offset and writes the result at its own offset, so reading, writing and
- * the cipher all spread over the cores and no chunk passes between threads.
- * Offsets are relative to where the body starts.  A batch is processed in
- * place in one buffer that holds chunk k at k x RPF_CT_CHUNK: the file side
- * is contiguous, the buffer side is laid out in units of @unit bytes
- * @stride bytes apart (plaintext is scattered or gathered by the kernel in
- * the same call), so the cipher works where the data landed.
+ * Chunks per batch: a batch is sealed or opened into one buffer of about
+ * 512 KiB, which stays in a core's cache, and written with one call.
  */
-struct rpf_io {
-	/* Reads exactly @n bytes at @off into @buf.  Returns 0, -EIO when the input ends first, or -errno. */
-	int (*pread)(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride, uint64_t off);
-	/* Writes all @n bytes at @off from @buf.  Returns 0 or -errno. */
-	int (*pwrite)(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride, uint64_t off);
-	void *rud, *wud;
-};
-
-/* Chunks per batch: one read and one write of about 512 KiB, which stay in a core's cache. */
 #define RPF_BATCH 8
-
-struct fd_at {
-	int fd;
-	off_t base;
-};
+/*
+ * Chunks per span: a thread claims a span (64 chunks, 4 MiB of plaintext)
+ * at a time, and a mapped input is mapped one span at a time, so that the
+ * mappings stay few and memory stays flat.
+ */
+#define RPF_SPAN (8 * RPF_BATCH)
 
 /* The iovecs of @n bytes of @buf in units of @unit, @stride apart; returns their count. */
 static int iov_layout(struct iovec *iov, unsigned char *buf, size_t n, size_t unit, size_t stride)
@@ -267,95 +264,135 @@ static void iov_skip(struct iovec **iov, int *cnt, size_t k)
 	}
 }
 
-static int fd_transfer(const struct fd_at *f, bool write, unsigned char *buf, size_t n,
-		       size_t unit, size_t stride, uint64_t off)
+/*
+ * Positional I/O of @n bytes at @fd's offset @at, the buffer side in units
+ * of @unit bytes @stride apart (scattered or gathered by the kernel in the
+ * same call).  Returns 0, RPF_E_CHANGED when a read finds the end of the
+ * file first, or -errno.
+ */
+static int fd_transfer(int fd, bool write, unsigned char *buf, size_t n, size_t unit,
+		       size_t stride, off_t at)
 {
 	struct iovec vec[RPF_BATCH], *iov = vec;
 	int cnt = iov_layout(vec, buf, n, unit, stride);
 	size_t done = 0;
 
 	while (done < n) {
-		off_t at = f->base + (off_t)(off + done);
-		ssize_t k = write ? pwritev(f->fd, iov, cnt, at) : preadv(f->fd, iov, cnt, at);
+		ssize_t k = write ? pwritev(fd, iov, cnt, at + (off_t)done)
+				  : preadv(fd, iov, cnt, at + (off_t)done);
 
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
 			return -errno;
 		if (k == 0)
-			return -EIO; /* the input shrank while it was read */
+			return write ? -EIO : RPF_E_CHANGED; /* the input shrank while it was read */
 		done += (size_t)k;
 		iov_skip(&iov, &cnt, (size_t)k);
 	}
 	return 0;
 }
 
-static int fd_pread_full(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride,
-			 uint64_t off)
+/*
+ * The guard of a mapped input.  A mapped file that shrinks under its
+ * mapping raises SIGBUS at the first access past its new end.  Around the
+ * cipher's reads of a mapped span, a thread points guard_jb at its jump
+ * buffer; the handler jumps back there, and the span fails with
+ * RPF_E_CHANGED.  A SIGBUS in a thread that holds no guard goes to the
+ * disposition that was there before (the default one kills the process,
+ * as it would have without the guard).  The handler is installed while at
+ * least one mapped pipeline runs and the previous disposition is put back
+ * after the last one.
+ */
+static __thread sigjmp_buf *volatile guard_jb;
+static struct sigaction guard_old;
+static pthread_mutex_t guard_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned guard_users; /* under guard_mu */
+
+static void guard_handler(int sig, siginfo_t *si, void *uc)
 {
-	return fd_transfer(ud, false, buf, n, unit, stride, off);
-}
+	sigjmp_buf *jb = guard_jb;
 
-static int fd_pwrite_full(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride,
-			  uint64_t off)
-{
-	return fd_transfer(ud, true, buf, n, unit, stride, off);
-}
-
-struct mem_at {
-	const unsigned char *src; /* input, or NULL */
-	unsigned char *p;         /* output, or NULL */
-	size_t len;
-};
-
-static int mem_pread(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride,
-		     uint64_t off)
-{
-	const struct mem_at *m = ud;
-
-	if (off > m->len || n > m->len - off)
-		return -EIO;
-	for (size_t done = 0, i = 0; done < n; i++) {
-		size_t k = n - done < unit ? n - done : unit;
-
-		memcpy(buf + i * stride, m->src + off + done, k);
-		done += k;
+	if (jb) {
+		guard_jb = NULL;
+		siglongjmp(*jb, 1);
 	}
-	return 0;
+	if (guard_old.sa_flags & SA_SIGINFO) {
+		guard_old.sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (guard_old.sa_handler != SIG_DFL && guard_old.sa_handler != SIG_IGN) {
+		guard_old.sa_handler(sig);
+		return;
+	}
+	/* Returning runs the faulting access again, which now meets the old disposition. */
+	sigaction(SIGBUS, &guard_old, NULL);
 }
 
-static int mem_pwrite(void *ud, unsigned char *buf, size_t n, size_t unit, size_t stride,
-		      uint64_t off)
+/* Installs the handler for one more pipeline; false when it cannot be (the input is then read). */
+static bool guard_enter(void)
 {
-	const struct mem_at *m = ud;
+	struct sigaction sa;
+	bool ok = true;
 
-	if (off > m->len || n > m->len - off)
-		return -EIO;
-	for (size_t done = 0, i = 0; done < n; i++) {
-		size_t k = n - done < unit ? n - done : unit;
-
-		memcpy(m->p + off + done, buf + i * stride, k);
-		done += k;
+	pthread_mutex_lock(&guard_mu);
+	if (guard_users == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = guard_handler;
+		sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+		sigemptyset(&sa.sa_mask);
+		ok = sigaction(SIGBUS, &sa, &guard_old) == 0;
 	}
-	return 0;
+	if (ok)
+		guard_users++;
+	pthread_mutex_unlock(&guard_mu);
+	return ok;
+}
+
+/* Puts the previous disposition back after the last pipeline. */
+static void guard_leave(void)
+{
+	pthread_mutex_lock(&guard_mu);
+	if (--guard_users == 0)
+		sigaction(SIGBUS, &guard_old, NULL);
+	pthread_mutex_unlock(&guard_mu);
 }
 
 /* ---------------------------------------------------------------- pipeline */
 
 #define RPF_NO_FAILURE UINT64_MAX
 
+/*
+ * The body is read from a file (mapped a span at a time, or with
+ * positional reads) or from memory, and written to a file or to memory.
+ * Offsets are relative to where the body starts.
+ */
 struct job {
-	const struct rpf_io *io;
 	bool encrypt;
+	unsigned flags;
 	const unsigned char *key, *aad, *prefix;
 	size_t in_unit, out_unit;
 	uint64_t in_len;    /* body bytes read: plaintext, or the sealed chunks */
-	uint64_t nchunks, nbatches;
+	uint64_t nchunks, nspans;
+	int in_fd, out_fd;
+	off_t in_base, out_base;
+	const unsigned char *in_mem; /* the input in memory, or NULL for in_fd */
+	unsigned char *out_mem;      /* the output in memory, or NULL for out_fd */
+	bool guarded;                /* in_fd is mapped under the SIGBUS guard */
 	pthread_mutex_t mu;
-	uint64_t next_batch;  /* under mu */
+	uint64_t next_span;   /* under mu */
 	uint64_t fail_chunk;  /* the lowest failing chunk, or RPF_NO_FAILURE; under mu */
 	int fail_err;         /* its error; under mu */
 	bool fail_in_chunk;   /* the chunk itself is at fault, not the I/O */
+};
+
+struct worker {
+	struct job *job;
+	unsigned char *buf;   /* RPF_BATCH x RPF_CT_CHUNK bytes */
+	unsigned char *spare; /* RPF_CT_CHUNK bytes */
+	void *map;            /* the mapped span, or NULL */
+	size_t map_len;
+	pthread_t tid;
 };
 
 static void chunk_nonce(const unsigned char *prefix, uint64_t seq, bool last, unsigned char iv[12])
@@ -406,21 +443,27 @@ static int chunk_process(EVP_CIPHER_CTX *ctx, const struct job *j, uint64_t seq,
 }
 
 /*
- * Opens a final chunk in place at @c; when it does not verify as final but
- * would as a middle chunk (tried on the copy in @spare), the file was cut at
- * a chunk boundary: that is reported as truncation rather than tampering.
+ * Opens a final chunk from @in into @out; when it does not verify as final
+ * but would as a middle chunk, the file was cut at a chunk boundary: that
+ * is reported as truncation rather than tampering.  Opened in place (@in
+ * is @out), the second try works on a copy kept in @spare.
  */
 static int chunk_open_final(EVP_CIPHER_CTX *ctx, const struct job *j, uint64_t seq,
-			    unsigned char *c, size_t n, unsigned char *spare, size_t *ret_n)
+			    const unsigned char *in, size_t n, unsigned char *out,
+			    unsigned char *spare, size_t *ret_n)
 {
+	bool in_place = in == out;
 	size_t ignored;
 	int r;
 
-	memcpy(spare, c, n);
-	r = chunk_process(ctx, j, seq, true, c, n, c, ret_n);
-	if (r == RPF_E_AUTH && chunk_process(ctx, j, seq, false, spare, n, spare, &ignored) == 0)
+	if (in_place)
+		memcpy(spare, in, n);
+	r = chunk_process(ctx, j, seq, true, in, n, out, ret_n);
+	if (r == RPF_E_AUTH && chunk_process(ctx, j, seq, false, in_place ? spare : in, n,
+					     in_place ? spare : out, &ignored) == 0)
 		r = RPF_E_TRUNCATED;
-	sodium_memzero(spare, n);
+	if (in_place)
+		sodium_memzero(spare, n);
 	return r;
 }
 
@@ -436,56 +479,152 @@ static void job_fail(struct job *j, uint64_t chunk, int err, bool in_chunk)
 	pthread_mutex_unlock(&j->mu);
 }
 
-/*
- * Processes batch @b in place in @buf: one read, every chunk, then one
- * write, and only when every chunk of the batch sealed or verified.  @spare
- * keeps a copy of a final chunk for the truncation check.
- */
-static void batch_run(struct job *j, EVP_CIPHER_CTX *ctx, uint64_t b, unsigned char *buf,
-		      unsigned char *spare)
+/* Whether a failure at or before @chunk was recorded: nothing after it is started. */
+static bool job_failed_before(struct job *j, uint64_t chunk)
 {
-	uint64_t first = b * RPF_BATCH, count = j->nchunks - first;
-	uint64_t in_off = first * j->in_unit;
-	size_t in_len, out_len = 0;
-	int r;
+	bool failed;
 
-	if (count > RPF_BATCH)
-		count = RPF_BATCH;
-	in_len = (size_t)(j->in_len - in_off < count * j->in_unit ? j->in_len - in_off
-								    : count * j->in_unit);
-	/* Plaintext is read into (or written from) chunk slots; sealed chunks are contiguous. */
-	r = j->io->pread(j->io->rud, buf, in_len, j->in_unit, RPF_CT_CHUNK, in_off);
-	if (r < 0) {
-		job_fail(j, first, r, false);
-		return;
-	}
-	for (uint64_t k = 0; k < count; k++) {
-		uint64_t seq = first + k;
-		bool last = seq == j->nchunks - 1;
-		size_t n = last ? in_len - (size_t)k * j->in_unit : j->in_unit, got = 0;
-		unsigned char *c = buf + (size_t)k * RPF_CT_CHUNK;
-
-		if (!j->encrypt && last)
-			r = chunk_open_final(ctx, j, seq, c, n, spare, &got);
-		else
-			r = chunk_process(ctx, j, seq, last, c, n, c, &got);
-		if (r < 0) {
-			job_fail(j, seq, r, true);
-			return;
-		}
-		out_len += got;
-	}
-	r = j->io->pwrite(j->io->wud, buf, out_len, j->out_unit, RPF_CT_CHUNK, first * j->out_unit);
-	if (r < 0)
-		job_fail(j, first, r, false);
+	pthread_mutex_lock(&j->mu);
+	failed = j->fail_chunk <= chunk;
+	pthread_mutex_unlock(&j->mu);
+	return failed;
 }
 
-struct worker {
-	struct job *job;
-	unsigned char *buf;   /* RPF_BATCH x RPF_CT_CHUNK bytes */
-	unsigned char *spare; /* RPF_CT_CHUNK bytes */
-	pthread_t tid;
-};
+/* Writes @n bytes of @buf (in units of out_unit, @stride apart) at body offset @off. */
+static int out_write(const struct job *j, unsigned char *buf, size_t n, size_t stride, uint64_t off)
+{
+	if (!j->out_mem)
+		return fd_transfer(j->out_fd, true, buf, n, j->out_unit, stride,
+				   j->out_base + (off_t)off);
+	for (size_t done = 0, i = 0; done < n; i++) {
+		size_t k = n - done < j->out_unit ? n - done : j->out_unit;
+
+		memcpy(j->out_mem + off + done, buf + i * stride, k);
+		done += k;
+	}
+	return 0;
+}
+
+/*
+ * Processes the @count chunks from @first, whose @in_len input bytes are
+ * at @src (mapped or in memory), or are read when @src is NULL: batch by
+ * batch, each sealed or opened whole into @w's buffer (in place when read:
+ * chunk k in slot k x RPF_CT_CHUNK; otherwise straight from @src into a
+ * contiguous output), then written with one call, and only when every
+ * chunk of the batch sealed or verified.
+ */
+static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, uint64_t first,
+			 uint64_t count, size_t in_len, const unsigned char *src)
+{
+	size_t stride = src ? j->out_unit : RPF_CT_CHUNK;
+
+	for (uint64_t b = 0; b < count; b += RPF_BATCH) {
+		uint64_t bfirst = first + b, bcount = count - b < RPF_BATCH ? count - b : RPF_BATCH;
+		size_t boff = (size_t)b * j->in_unit, out_len = 0;
+		size_t blen = in_len - boff < bcount * j->in_unit ? in_len - boff
+								: (size_t)bcount * j->in_unit;
+		int r;
+
+		if (job_failed_before(j, bfirst))
+			return;
+		if (!src) {
+			r = fd_transfer(j->in_fd, false, w->buf, blen, j->in_unit, RPF_CT_CHUNK,
+					j->in_base + (off_t)(first * j->in_unit + boff));
+			if (r < 0) {
+				job_fail(j, bfirst, r, false);
+				return;
+			}
+		}
+		for (uint64_t k = 0; k < bcount; k++) {
+			uint64_t seq = bfirst + k;
+			bool last = seq == j->nchunks - 1;
+			size_t n = last ? blen - (size_t)k * j->in_unit : j->in_unit, got = 0;
+			const unsigned char *in = src ? src + boff + k * j->in_unit
+						      : w->buf + k * RPF_CT_CHUNK;
+			unsigned char *out = w->buf + k * stride;
+
+			if (!j->encrypt && last)
+				r = chunk_open_final(ctx, j, seq, in, n, out, w->spare, &got);
+			else
+				r = chunk_process(ctx, j, seq, last, in, n, out, &got);
+			if (r < 0) {
+				job_fail(j, seq, r, true);
+				return;
+			}
+			out_len += got;
+		}
+		r = out_write(j, w->buf, out_len, stride, bfirst * j->out_unit);
+		if (r < 0) {
+			job_fail(j, bfirst, r, false);
+			return;
+		}
+	}
+}
+
+/*
+ * Maps the @len input bytes at body offset @off read-only, or returns NULL
+ * (the span is then read instead).  The mapping starts at a page boundary.
+ */
+static const unsigned char *span_map(struct job *j, struct worker *w, uint64_t off, size_t len)
+{
+	static long page;
+	off_t at = j->in_base + (off_t)off, start;
+	void *p;
+
+	if (!page)
+		page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+	start = at - at % page;
+	w->map_len = len + (size_t)(at - start);
+	p = mmap(NULL, w->map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, j->in_fd, start);
+	if (p == MAP_FAILED)
+		return NULL;
+	w->map = p;
+	return (const unsigned char *)p + (at - start);
+}
+
+/*
+ * Span @s: chunks s x RPF_SPAN onwards.  A file's span is mapped unless
+ * RPF_FD_READ asks for reads (or it cannot be); the cipher's reads of a
+ * mapping run under the SIGBUS guard, which turns an input cut short under
+ * the mapping into RPF_E_CHANGED.  With RPF_FD_WRITEBACK, the written span
+ * is sent on its way to the disk at once.
+ */
+static void span_run(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, uint64_t s)
+{
+	uint64_t first = s * RPF_SPAN, count = j->nchunks - first;
+	uint64_t in_off;
+	size_t in_len;
+
+	if (count > RPF_SPAN)
+		count = RPF_SPAN;
+	in_off = first * j->in_unit;
+	in_len = (size_t)(j->in_len - in_off < count * j->in_unit ? j->in_len - in_off
+								  : count * j->in_unit);
+	if (j->in_mem) {
+		span_batches(j, w, ctx, first, count, in_len, j->in_mem + in_off);
+	} else if (j->guarded && in_len > 0 && span_map(j, w, in_off, in_len)) {
+		const unsigned char *src = (const unsigned char *)w->map + (w->map_len - in_len);
+		sigjmp_buf jb;
+
+		if (sigsetjmp(jb, 1) == 0) {
+			guard_jb = &jb;
+			span_batches(j, w, ctx, first, count, in_len, src);
+			guard_jb = NULL;
+		} else {
+			job_fail(j, first, RPF_E_CHANGED, false);
+		}
+		munmap(w->map, w->map_len);
+		w->map = NULL;
+	} else {
+		span_batches(j, w, ctx, first, count, in_len, NULL);
+	}
+	if ((j->flags & RPF_FD_WRITEBACK) && !j->out_mem) {
+		uint64_t from = first * j->out_unit, to = (first + count) * j->out_unit;
+
+		(void)sync_file_range(j->out_fd, j->out_base + (off_t)from, (off_t)(to - from),
+				      SYNC_FILE_RANGE_WRITE);
+	}
+}
 
 static void *worker_main(void *arg)
 {
@@ -500,18 +639,18 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
-		uint64_t b;
+		uint64_t s;
 
-		/* Batches are claimed in order; none past a failure is started. */
+		/* Spans are claimed in order; none past a failure is started. */
 		pthread_mutex_lock(&j->mu);
-		b = j->next_batch;
-		if (b >= j->nbatches || b * RPF_BATCH > j->fail_chunk) {
+		s = j->next_span;
+		if (s >= j->nspans || s * RPF_SPAN > j->fail_chunk) {
 			pthread_mutex_unlock(&j->mu);
 			break;
 		}
-		j->next_batch++;
+		j->next_span++;
 		pthread_mutex_unlock(&j->mu);
-		batch_run(j, ctx, b, w->buf, w->spare);
+		span_run(j, w, ctx, s);
 	}
 	EVP_CIPHER_CTX_free(ctx);
 	return NULL;
@@ -536,39 +675,39 @@ static uint64_t chunk_count(uint64_t in_len, size_t unit)
 }
 
 /*
- * Runs the pipeline over a body of @in_len bytes.  The calling thread is
- * one of the workers; each worker owns one batch buffer and room for one
- * spare chunk, so memory is about threads x 512 KiB whatever the file size.
+ * Runs the pipeline of @j (its input, output and flags set) over a body of
+ * @in_len bytes.  The calling thread is one of the workers; each worker
+ * owns one batch buffer and room for one spare chunk, so memory is about
+ * threads x 512 KiB (plus one mapped span each) whatever the file size.
  */
-static int pipeline_run(const struct rpf_io *io, bool encrypt, uint64_t in_len,
-			const unsigned char *aad, const struct rpf_header *h,
-			const unsigned char *key, unsigned threads, struct rpf_err *e)
+static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsigned char *aad,
+			const struct rpf_header *h, const unsigned char *key, unsigned threads,
+			struct rpf_err *e)
 {
 	struct worker w[RPF_MAX_THREADS];
-	struct job j;
 	unsigned nthreads = pick_threads(threads), started = 1;
 	size_t bufsize = (size_t)RPF_BATCH * RPF_CT_CHUNK;
 	int r = 0;
 
-	memset(&j, 0, sizeof(j));
-	j.io = io;
-	j.encrypt = encrypt;
-	j.key = key;
-	j.aad = aad;
-	j.prefix = h->nonce_prefix;
-	j.in_unit = encrypt ? RPF_CHUNK : RPF_CT_CHUNK;
-	j.out_unit = encrypt ? RPF_CT_CHUNK : RPF_CHUNK;
-	j.in_len = in_len;
-	j.nchunks = chunk_count(in_len, j.in_unit);
-	if (j.nchunks - 1 > UINT32_MAX)
+	j->encrypt = encrypt;
+	j->key = key;
+	j->aad = aad;
+	j->prefix = h->nonce_prefix;
+	j->in_unit = encrypt ? RPF_CHUNK : RPF_CT_CHUNK;
+	j->out_unit = encrypt ? RPF_CT_CHUNK : RPF_CHUNK;
+	j->in_len = in_len;
+	j->nchunks = chunk_count(in_len, j->in_unit);
+	if (j->nchunks - 1 > UINT32_MAX)
 		return -EFBIG;
-	j.nbatches = (j.nchunks + RPF_BATCH - 1) / RPF_BATCH;
-	j.fail_chunk = RPF_NO_FAILURE;
-	if (nthreads > j.nbatches)
-		nthreads = (unsigned)j.nbatches;
+	j->nspans = (j->nchunks + RPF_SPAN - 1) / RPF_SPAN;
+	j->next_span = 0;
+	j->fail_chunk = RPF_NO_FAILURE;
+	if (nthreads > j->nspans)
+		nthreads = (unsigned)j->nspans;
+	j->guarded = !j->in_mem && !(j->flags & RPF_FD_READ) && guard_enter();
 	memset(w, 0, sizeof(w));
 	for (unsigned i = 0; i < nthreads; i++) {
-		w[i].job = &j;
+		w[i].job = j;
 		w[i].buf = malloc(bufsize);
 		w[i].spare = malloc(RPF_CT_CHUNK);
 		if (!w[i].buf || !w[i].spare) {
@@ -576,20 +715,20 @@ static int pipeline_run(const struct rpf_io *io, bool encrypt, uint64_t in_len,
 			goto out;
 		}
 	}
-	pthread_mutex_init(&j.mu, NULL);
+	pthread_mutex_init(&j->mu, NULL);
 	for (; started < nthreads; started++)
 		if (pthread_create(&w[started].tid, NULL, worker_main, &w[started]) != 0)
 			break;
 	worker_main(&w[0]);
 	for (unsigned i = 1; i < started; i++)
 		pthread_join(w[i].tid, NULL);
-	pthread_mutex_destroy(&j.mu);
-	if (j.fail_chunk != RPF_NO_FAILURE) {
-		r = j.fail_err;
-		if (e && j.fail_in_chunk) {
-			e->chunk = j.fail_chunk;
+	pthread_mutex_destroy(&j->mu);
+	if (j->fail_chunk != RPF_NO_FAILURE) {
+		r = j->fail_err;
+		if (e && j->fail_in_chunk) {
+			e->chunk = j->fail_chunk;
 			snprintf(e->message, sizeof(e->message), "chunk %llu: %s",
-				 (unsigned long long)j.fail_chunk, rpf_strerror(r));
+				 (unsigned long long)j->fail_chunk, rpf_strerror(r));
 		}
 	}
 out:
@@ -601,13 +740,15 @@ out:
 		}
 		free(w[i].spare);
 	}
+	if (j->guarded)
+		guard_leave();
 	if (r < 0 && e && !e->message[0])
 		snprintf(e->message, sizeof(e->message), "%s", rpf_strerror(r));
 	return r;
 }
 
-/* The body length of @fd from its current offset (saved in @f), which must be a regular file. */
-static int fd_body(int fd, struct fd_at *f, uint64_t *ret_len, off_t *ret_size)
+/* The body of @fd from its current offset (saved in *@ret_base), which must be a regular file. */
+static int fd_body(int fd, off_t *ret_base, uint64_t *ret_len, off_t *ret_size)
 {
 	struct stat st;
 
@@ -615,80 +756,89 @@ static int fd_body(int fd, struct fd_at *f, uint64_t *ret_len, off_t *ret_size)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -ESPIPE;
-	f->fd = fd;
-	f->base = lseek(fd, 0, SEEK_CUR);
-	if (f->base < 0)
+	*ret_base = lseek(fd, 0, SEEK_CUR);
+	if (*ret_base < 0)
 		return -errno;
-	*ret_len = st.st_size > f->base ? (uint64_t)(st.st_size - f->base) : 0;
+	*ret_len = st.st_size > *ret_base ? (uint64_t)(st.st_size - *ret_base) : 0;
 	*ret_size = st.st_size;
 	return 0;
 }
 
 /* Starts the output at @fd's current offset. */
-static int fd_out(int fd, struct fd_at *f)
+static int fd_out(int fd, off_t *ret_base)
 {
-	f->fd = fd;
-	f->base = lseek(fd, 0, SEEK_CUR);
-	return f->base < 0 ? -errno : 0;
+	*ret_base = lseek(fd, 0, SEEK_CUR);
+	return *ret_base < 0 ? -errno : 0;
 }
 
-/* Leaves @fd's offset after @n bytes written from @f's base, as sequential writes would. */
-static int fd_advance(const struct fd_at *f, uint64_t n)
+/* Leaves @fd's offset @n bytes after @base, as sequential writes would. */
+static int fd_advance(int fd, off_t base, uint64_t n)
 {
-	return lseek(f->fd, f->base + (off_t)n, SEEK_SET) < 0 ? -errno : 0;
+	return lseek(fd, base + (off_t)n, SEEK_SET) < 0 ? -errno : 0;
 }
 
 int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
-		   const unsigned char key[RPF_KEY_BYTES], unsigned threads)
+		   const unsigned char key[RPF_KEY_BYTES], unsigned threads, unsigned flags)
 {
 	unsigned char hdr[RPF_HEADER_LEN];
-	struct fd_at fi, fo;
-	struct rpf_io io = { fd_pread_full, fd_pwrite_full, &fi, &fo };
+	struct job j;
 	struct stat st;
 	uint64_t len;
 	off_t size;
-	int r = rpf_header_serialize(h, hdr);
+	int r;
 
+	memset(&j, 0, sizeof(j));
+	j.in_fd = in_fd;
+	j.out_fd = out_fd;
+	j.flags = flags;
+	r = rpf_header_serialize(h, hdr);
 	if (r == 0)
-		r = fd_body(in_fd, &fi, &len, &size);
+		r = fd_body(in_fd, &j.in_base, &len, &size);
 	if (r == 0)
-		r = fd_out(out_fd, &fo);
+		r = fd_out(out_fd, &j.out_base);
 	if (r == 0)
-		r = fd_pwrite_full(&fo, hdr, sizeof(hdr), sizeof(hdr), sizeof(hdr), 0);
+		r = fd_transfer(out_fd, true, hdr, sizeof(hdr), sizeof(hdr), sizeof(hdr), j.out_base);
 	if (r < 0)
 		return r;
-	(void)posix_fadvise(in_fd, fi.base, 0, POSIX_FADV_SEQUENTIAL);
-	fo.base += RPF_HEADER_LEN;
-	r = pipeline_run(&io, true, len, hdr, h, key, threads, NULL);
+	(void)posix_fadvise(in_fd, j.in_base, 0, POSIX_FADV_SEQUENTIAL);
+	j.out_base += RPF_HEADER_LEN;
+	r = pipeline_run(&j, true, len, hdr, h, key, threads, NULL);
 	/* A file that grew or shrank meanwhile would be sealed as a prefix of itself. */
 	if (r == 0 && (fstat(in_fd, &st) < 0 || st.st_size != size))
-		r = -EIO;
+		r = RPF_E_CHANGED;
 	if (r == 0)
-		r = fd_advance(&fo, len + chunk_count(len, RPF_CHUNK) * RPF_TAG);
+		r = fd_advance(out_fd, j.out_base, len + chunk_count(len, RPF_CHUNK) * RPF_TAG);
 	return r;
 }
 
 int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEADER_LEN],
 		   const struct rpf_header *h, const unsigned char key[RPF_KEY_BYTES],
-		   unsigned threads, struct rpf_err *e)
+		   unsigned threads, unsigned flags, struct rpf_err *e)
 {
-	struct fd_at fi, fo;
-	struct rpf_io io = { fd_pread_full, fd_pwrite_full, &fi, &fo };
+	struct job j;
+	struct stat st;
 	uint64_t len;
 	off_t size;
 	int r;
 
 	if (e)
 		e->message[0] = '\0';
-	r = fd_body(in_fd, &fi, &len, &size);
+	memset(&j, 0, sizeof(j));
+	j.in_fd = in_fd;
+	j.out_fd = out_fd;
+	j.flags = flags;
+	r = fd_body(in_fd, &j.in_base, &len, &size);
 	if (r == 0)
-		r = fd_out(out_fd, &fo);
+		r = fd_out(out_fd, &j.out_base);
 	if (r < 0)
 		return rpf_fail(e, r, rpf_strerror(r));
-	(void)posix_fadvise(in_fd, fi.base, 0, POSIX_FADV_SEQUENTIAL);
-	r = pipeline_run(&io, false, len, hdr_bytes, h, key, threads, e);
+	(void)posix_fadvise(in_fd, j.in_base, 0, POSIX_FADV_SEQUENTIAL);
+	r = pipeline_run(&j, false, len, hdr_bytes, h, key, threads, e);
+	/* A file that changed size meanwhile was not opened as a whole. */
+	if (r == 0 && (fstat(in_fd, &st) < 0 || st.st_size != size))
+		r = rpf_fail(e, RPF_E_CHANGED, rpf_strerror(RPF_E_CHANGED));
 	if (r == 0)
-		r = fd_advance(&fo, len - chunk_count(len, RPF_CT_CHUNK) * RPF_TAG);
+		r = fd_advance(out_fd, j.out_base, len - chunk_count(len, RPF_CT_CHUNK) * RPF_TAG);
 	return r;
 }
 
@@ -697,27 +847,29 @@ int rpf_encrypt_buf(const void *in, size_t len, const struct rpf_header *h,
 		    unsigned char **ret, size_t *ret_len)
 {
 	uint64_t nchunks = chunk_count(len, RPF_CHUNK);
-	struct mem_at mi = { in, NULL, len }, mo = { 0 };
-	struct rpf_io io = { mem_pread, mem_pwrite, &mi, &mo };
+	unsigned char *p;
+	size_t out_len;
+	struct job j;
 	int r;
 
 	if (len > SIZE_MAX / 2)
 		return -ENOMEM;
-	mo.len = len + (size_t)nchunks * RPF_TAG;
-	mo.p = malloc(RPF_HEADER_LEN + mo.len);
-	if (!mo.p)
+	out_len = len + (size_t)nchunks * RPF_TAG;
+	p = malloc(RPF_HEADER_LEN + out_len);
+	if (!p)
 		return -ENOMEM;
-	r = rpf_header_serialize(h, mo.p);
-	mo.p += RPF_HEADER_LEN;
+	memset(&j, 0, sizeof(j));
+	j.in_mem = in ? in : (const void *)"";
+	j.out_mem = p + RPF_HEADER_LEN;
+	r = rpf_header_serialize(h, p);
 	if (r == 0)
-		r = pipeline_run(&io, true, len, mo.p - RPF_HEADER_LEN, h, key, threads, NULL);
-	mo.p -= RPF_HEADER_LEN;
+		r = pipeline_run(&j, true, len, p, h, key, threads, NULL);
 	if (r < 0) {
-		free(mo.p);
+		free(p);
 		return r;
 	}
-	*ret = mo.p;
-	*ret_len = RPF_HEADER_LEN + mo.len;
+	*ret = p;
+	*ret_len = RPF_HEADER_LEN + out_len;
 	return 0;
 }
 
@@ -726,9 +878,8 @@ int rpf_decrypt_buf(const unsigned char *in, size_t len, const unsigned char pk[
 		    unsigned char **ret, size_t *ret_len, struct rpf_err *e)
 {
 	struct rpf_header h;
-	unsigned char key[RPF_KEY_BYTES];
-	struct mem_at mi = { 0 }, mo = { 0 };
-	struct rpf_io io = { mem_pread, mem_pwrite, &mi, &mo };
+	unsigned char key[RPF_KEY_BYTES], *p;
+	struct job j;
 	uint64_t body;
 	int r;
 
@@ -741,23 +892,23 @@ int rpf_decrypt_buf(const unsigned char *in, size_t len, const unsigned char pk[
 	if (r < 0)
 		return rpf_fail(e, r, rpf_strerror(r));
 	body = len - RPF_HEADER_LEN;
-	mi.src = in + RPF_HEADER_LEN;
-	mi.len = (size_t)body;
 	/* The plaintext is never longer than the sealed body; its exact length is known on success. */
-	mo.len = (size_t)body;
-	mo.p = malloc(mo.len ? mo.len : 1);
-	if (!mo.p) {
+	p = malloc(body ? (size_t)body : 1);
+	if (!p) {
 		sodium_memzero(key, sizeof(key));
 		return rpf_fail(e, -ENOMEM, rpf_strerror(-ENOMEM));
 	}
-	r = pipeline_run(&io, false, body, in, &h, key, threads, e);
+	memset(&j, 0, sizeof(j));
+	j.in_mem = in + RPF_HEADER_LEN;
+	j.out_mem = p;
+	r = pipeline_run(&j, false, body, in, &h, key, threads, e);
 	sodium_memzero(key, sizeof(key));
 	if (r < 0) {
-		sodium_memzero(mo.p, mo.len);
-		free(mo.p);
+		sodium_memzero(p, (size_t)body);
+		free(p);
 		return r;
 	}
-	*ret = mo.p;
+	*ret = p;
 	*ret_len = (size_t)(body - chunk_count(body, RPF_CT_CHUNK) * RPF_TAG);
 	return 0;
 }

@@ -15,9 +15,10 @@
  * the server's X25519 key-wrapping key together with the file id, so that
  * the server hands a key out only for the file it was sealed for.
  *
- * Encryption and decryption run on a pool of threads, each reading,
- * sealing or opening and writing its own batches of chunks at their
- * offsets: memory stays flat whatever the file size.
+ * Encryption and decryption run on a pool of threads, each taking its own
+ * spans of chunks, reading them (a file is mapped a span at a time), sealing
+ * or opening them and writing them at their offsets: memory stays flat
+ * whatever the file size.
  * Nothing here logs or keeps key material beyond the call; keys are wiped.
  */
 #ifndef RAMPART_RPF_H
@@ -55,6 +56,25 @@ enum {
 	RPF_E_KEY_ID = -(ERR_BASE + 205),    /* sealed to another key-wrapping key */
 	RPF_E_UNWRAP = -(ERR_BASE + 206),    /* the wrapped key does not open or names another file */
 	RPF_E_CRYPTO = -(ERR_BASE + 207),    /* libcrypto refused an operation */
+	RPF_E_CHANGED = -(ERR_BASE + 208),   /* the input changed size while it was read */
+};
+
+/* Flags of rpf_encrypt_fd and rpf_decrypt_fd. */
+enum {
+	/*
+	 * Read the input with positional reads instead of mapping it.  Without
+	 * it the input is mapped a span at a time, and an input cut short under
+	 * the mapping (SIGBUS) fails with RPF_E_CHANGED: a process-wide SIGBUS
+	 * handler is installed the first time, which passes faults outside the
+	 * mapped spans on to the disposition that was there before.
+	 */
+	RPF_FD_READ = 1u << 0,
+	/*
+	 * Start writing each finished span of the output to its disk at once
+	 * (sync_file_range), for a caller that will fdatasync the output: the
+	 * disk works while the cipher does, and the final sync has little left.
+	 */
+	RPF_FD_WRITEBACK = 1u << 1,
 };
 
 struct rpf_header {
@@ -114,12 +134,14 @@ int rpf_unwrap(const struct rpf_header *h, const unsigned char pk[RPF_PK_BYTES],
  * Encrypts @in_fd, from its current offset to its end, to @out_fd at its
  * current offset: the header, then the chunks; @out_fd's offset is left
  * after them.  Both must be regular files (positional I/O from several
- * threads).  @threads 0 means one per online CPU.  Returns 0, -ESPIPE for
- * an input that is not a regular file, -EIO when the input changed size
- * meanwhile, other -errno for I/O errors, -ENOMEM, -EFBIG, or RPF_E_CRYPTO.
+ * threads).  @threads 0 means one per online CPU; @flags are RPF_FD_*.
+ * Returns 0, -ESPIPE for an input that is not a regular file,
+ * RPF_E_CHANGED when the input changed size meanwhile, other -errno for
+ * I/O errors, -ENOMEM, -EFBIG, or RPF_E_CRYPTO.  On failure the output
+ * holds a partial file, which the caller discards.
  */
 int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
-		   const unsigned char key[RPF_KEY_BYTES], unsigned threads);
+		   const unsigned char key[RPF_KEY_BYTES], unsigned threads, unsigned flags);
 
 /*
  * Decrypts the chunks of @in_fd (a regular file positioned just after the
@@ -127,13 +149,14 @@ int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
  * file, from its current offset).  Plaintext is written only once its own
  * chunk verified, in batches that may land out of order; after a failure
  * nothing later is started, but the caller must discard the output unless
- * 0 is returned.  Returns 0, -ESPIPE (not a regular file), -errno,
- * -ENOMEM, RPF_E_AUTH (@e names the lowest failing chunk), RPF_E_TRUNCATED
- * or RPF_E_CRYPTO.
+ * 0 is returned.  @flags are RPF_FD_*.  Returns 0, -ESPIPE (not a
+ * regular file), -errno, -ENOMEM, RPF_E_AUTH (@e names the lowest failing
+ * chunk), RPF_E_TRUNCATED, RPF_E_CHANGED (the input changed size while it
+ * was read) or RPF_E_CRYPTO.
  */
 int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEADER_LEN],
 		   const struct rpf_header *h, const unsigned char key[RPF_KEY_BYTES],
-		   unsigned threads, struct rpf_err *e);
+		   unsigned threads, unsigned flags, struct rpf_err *e);
 
 /*
  * Whole-buffer helpers for tests and tools: the same format and pipeline

@@ -80,7 +80,9 @@ size_t firewall_parse_resolv(const char *data, size_t len, struct firewall_spec 
 				firewall_addr_add(s->resolvers, &s->n_resolvers, FIREWALL_MAX_RESOLVERS, tok);
 			}
 		}
-		p += n + 1;
+		if (!nl)
+			break;
+		p = nl + 1;
 	}
 	return s->n_resolvers;
 }

@@ -459,10 +459,16 @@ static int a_quarantine_apply(const struct opts *o, const char *server, const un
 		goto out;
 	}
 	if (a_quarantined(doc)) {
+		int w = 0;
+
+		/* The table goes in even when the order cannot be saved: enforcing comes first. */
 		if (!cur || !json_equal(doc, cur))
-			r = a_write_json(o->state_dir, "quarantine.json", signed_order);
+			w = a_write_json(o->state_dir, "quarantine.json", signed_order);
+		if (w < 0)
+			fprintf(stderr, "rampart-agent: cannot save quarantine.json: %s\n", err_str(w));
+		r = a_quarantine_enforce(o, server, doc);
 		if (r == 0)
-			r = a_quarantine_enforce(o, server, doc);
+			r = w;
 		if (r == 0 && (!cur || !a_quarantined(cur)))
 			fprintf(stderr, "rampart-agent: this PC is quarantined: %s\n",
 				json_string_value(json_object_get(doc, "reason")));

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 import harness
@@ -190,6 +191,72 @@ class ProtectedFiles(ServerTestCase):
         res = self.cli(other, "open", rpf, "-o", os.path.join(work, "e"))
         self.assertEqual(res.returncode, 1)
         self.assertIn("already exists", res.stderr)
+
+    def popen_cli(self, user, *args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
+        env.update(HOME=self.tmp, XDG_CONFIG_HOME=os.path.join(self.tmp, "config"),
+                   RAMPART_SERVER=self.server.url, RAMPART_TOKEN=user.token)
+        return subprocess.Popen([harness.cli_path()] + list(args), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+    def cut_while_running(self, user, work, victim, args):
+        """Runs the CLI with args and truncates victim once its temporary output
+        (a dot file in work) has grown past 4 MiB; returns the finished process, or
+        None when it finished before the cut."""
+        proc = self.popen_cli(user, *args)
+        deadline = time.monotonic() + 60
+        cut = False
+        while proc.poll() is None and time.monotonic() < deadline:
+            temps = [n for n in os.listdir(work) if n.startswith(".")]
+            try:
+                grown = temps and os.path.getsize(os.path.join(work, temps[0])) > (4 << 20)
+            except FileNotFoundError:
+                grown = False
+            if grown:
+                os.truncate(victim, 1 << 20)
+                cut = True
+                break
+            time.sleep(0.0005)
+        out, err = proc.communicate(timeout=120)
+        if not cut:
+            return None
+        return proc.returncode, out, err
+
+    def test_input_cut_while_read(self):
+        """A file truncated while rampart protect or rampart open reads it is refused
+        with a clear error, and no output (not even the temporary one) is left."""
+        owner = self.make_user(self.plain_people(8)[7]["id"])
+        base = "/dev/shm" if os.access("/dev/shm", os.W_OK) and \
+            shutil.disk_usage("/dev/shm").free > (2 << 30) else self.tmp
+        block = os.urandom(1 << 20)
+        for which in ("protect", "open"):
+            for attempt in range(3):
+                work = tempfile.mkdtemp(dir=base, prefix="rampart-cut-")
+                try:
+                    src = os.path.join(work, "big.bin")
+                    with open(src, "wb") as f:
+                        for _ in range(384):
+                            f.write(block)
+                    if which == "protect":
+                        victim, args, left = src, ["protect", src, "--to", "role:employee"], ["big.bin"]
+                    else:
+                        res = self.cli(owner, "protect", src, "--to", "role:employee")
+                        self.assertEqual(res.returncode, 0, res.stderr)
+                        os.unlink(src)
+                        victim, args, left = src + ".rpf", ["open", src + ".rpf"], ["big.bin.rpf"]
+                    got = self.cut_while_running(owner, work, victim, args)
+                    if got is None:
+                        continue  # finished before the cut: nothing shown, try again
+                    code, _, err = got
+                    self.assertEqual(code, 1, err)
+                    self.assertIn("changed while it was being read", err)
+                    self.assertEqual(sorted(os.listdir(work)), left)
+                    break
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+            else:
+                self.fail("%s always finished before its input was cut" % which)
 
 
 if __name__ == "__main__":

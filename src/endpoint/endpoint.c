@@ -1233,6 +1233,9 @@ static void ep_sweep_tick(void *arg)
 
 	if (r < 0)
 		log_warn("endpoint: sweep failed", "error=\"%s\"", err_str(r));
+	r = c ? quarantine_sweep(c, rtime_now_ms()) : ERR_STORE;
+	if (r < 0)
+		log_warn("endpoint: quarantine sweep failed", "error=\"%s\"", err_str(r));
 	r = c ? oplog_sweep_due(c, rtime_now_ms()) : ERR_STORE;
 	if (r < 0)
 		log_warn("endpoint: retention sweep failed", "error=\"%s\"", err_str(r));
@@ -1254,7 +1257,7 @@ static int h_sweep(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct oplog_sweep_result ret;
-	int r, changed;
+	int r, changed, quarantined;
 
 	if (!endpoint_may(http_req_principal(req), ENDPOINT_SWEEP, NULL)) {
 		audit_req(req, c, "endpoint.sweep", NULL, NULL, AUDIT_DENIED, NULL);
@@ -1266,11 +1269,16 @@ static int h_sweep(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	changed = r;
+	r = quarantine_sweep(c, rtime_now_ms());
+	if (r < 0)
+		return r;
+	quarantined = r;
 	r = oplog_sweep(c, rtime_now_ms(), &ret);
 	if (r < 0)
 		return r;
-	return http_resp_json(resp, 200, json_pack("{s:i, s:I, s:I}", "changed", changed, "events_removed",
-						   (json_int_t)ret.events, "reports_removed", (json_int_t)ret.reports));
+	return http_resp_json(resp, 200, json_pack("{s:i, s:i, s:I, s:I}", "changed", changed, "quarantined",
+						   quarantined, "events_removed", (json_int_t)ret.events,
+						   "reports_removed", (json_int_t)ret.reports));
 }
 
 /* ---------------------------------------------------------------- routes */

@@ -320,6 +320,106 @@ int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *d
 	return 0;
 }
 
+#define Q_SWEEP_BATCH 64
+#define Q_SWEEP_CACHE 32
+
+struct q_grace_cache {
+	char path[PRINCIPAL_PATH_SIZE];
+	int64_t grace_ms;
+};
+
+/* The effective grace period of the unit at @path, remembered for the sweep's other devices there. */
+static int q_grace_of(struct store_conn *c, const char *path, struct q_grace_cache *cache, size_t *next,
+		      int64_t *ret)
+{
+	int64_t version, issued;
+	json_t *eff = NULL;
+	size_t i;
+	int r;
+
+	for (i = 0; i < Q_SWEEP_CACHE; i++)
+		if (cache[i].path[0] && strcmp(cache[i].path, path) == 0) {
+			*ret = cache[i].grace_ms;
+			return 0;
+		}
+	r = ep_policy_effective(c, path, &eff, &version, &issued, NULL);
+	if (r < 0)
+		return r;
+	r = policy_grace_ms(eff, ret) < 0 ? ERR_INTERNAL : 0;
+	json_decref(eff);
+	if (r == 0) {
+		str_copy(cache[*next].path, sizeof(cache[*next].path), path);
+		cache[*next].grace_ms = *ret;
+		*next = (*next + 1) % Q_SWEEP_CACHE;
+	}
+	return r;
+}
+
+int quarantine_sweep(struct store_conn *c, int64_t now_ms)
+{
+	struct q_grace_cache *cache = calloc(Q_SWEEP_CACHE, sizeof(*cache));
+	char ids[Q_SWEEP_BATCH][ULID_SIZE], last[ULID_SIZE] = "";
+	size_t next = 0;
+	struct store_stmt *q = NULL;
+	int r = 0, n, i, count = 0;
+
+	if (!cache)
+		return -ENOMEM;
+	do {
+		r = store_query(c, "SELECT id FROM devices WHERE non_compliant_since IS NOT NULL AND "
+				   "state IN ('non_compliant', 'unknown') AND id > $1 ORDER BY id LIMIT $2",
+				STORE_ARGS(SA_TEXT(last), SA_I64(Q_SWEEP_BATCH)), &q);
+		n = 0;
+		while (r == 0 && (r = store_step(q)) == 1 && n < Q_SWEEP_BATCH) {
+			str_copy(ids[n++], ULID_SIZE, store_col_text(q, 0));
+			r = 0;
+		}
+		store_stmt_free(q);
+		q = NULL;
+		if (r < 0)
+			break;
+		for (i = 0; i < n && r >= 0; i++) {
+			char reason[QORDER_MAX_REASON + 1], g[24], t[40], text[256];
+			struct q_dev d;
+			int64_t grace = 0;
+			bool changed = false;
+
+			str_copy(last, sizeof(last), ids[i]);
+			r = store_begin(c);
+			if (r < 0)
+				break;
+			/* Again inside the transaction: a check-in may have come in meanwhile. */
+			r = q_dev_load(c, ids[i], &d);
+			if (r == 0 && d.non_compliant_since &&
+			    (strcmp(d.state, "non_compliant") == 0 || strcmp(d.state, "unknown") == 0))
+				r = q_grace_of(c, d.path, cache, &next, &grace);
+			else if (r == 0)
+				d.non_compliant_since = 0;
+			if (r == 0 && d.non_compliant_since && now_ms - d.non_compliant_since >= grace) {
+				q_grace_text(g, sizeof(g), grace);
+				snprintf(text, sizeof(text), "non-compliant since %s, past the grace period of %s, "
+					 "without a compliant check-in since", rtime_format(t, sizeof(t), d.non_compliant_since), g);
+				qorder_reason_clean(reason, text);
+				r = q_apply(c, NULL, true, ids[i], "grace", reason, json_pack("{s:s}", "by", "sweep"), now_ms,
+					    &changed);
+			}
+			if (r == ERR_NOT_FOUND || r == ERR_CONFLICT) {
+				store_rollback(c);
+				r = 0;
+				continue;
+			}
+			if (r >= 0)
+				r = store_commit(c);
+			if (r < 0)
+				store_rollback(c);
+			else if (changed)
+				count++;
+		}
+	} while (r >= 0 && n == Q_SWEEP_BATCH);
+	free(cache);
+	return r < 0 ? r : count;
+}
+
 int quarantine_order(const char *device_id, const struct quarantine_state *qs, int64_t now_ms, json_t **ret)
 {
 	const unsigned char *sk = ep_policy_sk();

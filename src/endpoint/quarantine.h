@@ -20,7 +20,9 @@
  * A stronger kind replaces a weaker one (grace < admin < infected), never
  * the reverse.  An administrator's release sets the device to its last
  * evaluated state and restarts the grace clock.  The missed check-in sweep
- * never touches a quarantined device.
+ * never touches a quarantined device; the quarantine sweep
+ * (quarantine_sweep) quarantines devices whose grace ran out while they
+ * were offline.
  *
  * Every check-in answer carries the signed quarantine order (qorder.h) with
  * the device's current decision, quarantined or not.
@@ -83,6 +85,17 @@ int quarantine_addresses_set(struct store_conn *c, const char *device_id, const 
  */
 int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *device_id, bool compliant,
 		       const json_t *results, int64_t grace_ms, int64_t now_ms, struct quarantine_state *ret);
+
+/*
+ * Quarantines (kind grace, audited as the system) every device whose last
+ * report was non-compliant, that is non_compliant or unknown, and whose
+ * grace clock has run past its effective policy's grace period without a
+ * check-in: a PC cannot escape quarantine by going offline (it is on the
+ * list for network equipment at once, and its agent gets the order at its
+ * next check-in).  In batches, each device in its own transaction that
+ * checks the device again.  Returns the number quarantined or an error.
+ */
+int quarantine_sweep(struct store_conn *c, int64_t now_ms);
 
 /*
  * The signed order for @qs, issued at @now_ms with the server's policy key.

@@ -277,6 +277,40 @@ class EndpointQuarantine(ServerTestCase):
         pol = json.loads(out["policy"]["document"])["policy"]
         self.assertEqual(pol["quarantine"], {"grace_period": "0s"})
 
+    def test_a_device_offline_past_its_grace_period_is_quarantined_by_the_sweep(self):
+        unit = self.unit()
+        self.assertStatus(self.admin.put("/api/v1/endpoint/policies/%s" % self.units[unit],
+                                         json={"quarantine": {"grace_period": "1h"}}), 200)
+        state, dev = self.enroll(unit)
+        _, fine = self.enroll(unit)
+        addrs = self.new_addresses()
+        self.checkin(state, dev, report(False, addrs))
+        self.assertEqual(self.admin.post("/api/v1/endpoint/sweep").json["quarantined"], 0)
+        self.assertEqual(self.device(dev)["state"], "non_compliant")
+        # Two hours without a check-in: unknown to the missed check-in sweep, and past its grace period.
+        old = int(time.time() * 1000) - 2 * HOUR_MS
+        self.db("UPDATE devices SET non_compliant_since = ?, last_seen_at = ? WHERE id = ?", old, old,
+                dev["device_id"])
+        self.db("UPDATE devices SET last_seen_at = ? WHERE id = ?", old, fine["device_id"])
+        r = self.admin.post("/api/v1/endpoint/sweep")
+        self.assertStatus(r, 200)
+        self.assertGreaterEqual(r.json["quarantined"], 1)
+        d = self.device(dev)
+        self.assertEqual(d["state"], "quarantined")
+        self.assertEqual(d["quarantine"]["kind"], "grace")
+        self.assertIn("without a compliant check-in", d["quarantine"]["reason"])
+        self.assertEqual(self.device(fine)["state"], "unknown")      # never non-compliant: only unknown
+        q = [a for a in self.audit(dev) if a["action"] == "endpoint.device.quarantine"]
+        self.assertEqual(len(q), 1)
+        self.assertEqual(q[0]["source"], "system")
+        self.assertEqual(q[0]["details"]["by"], "sweep")
+        self.assertEqual(self.admin.post("/api/v1/endpoint/sweep").json["quarantined"], 0)
+        self.assertIn(addrs[0], self.admin.get("/api/v1/endpoint/quarantine.nft").body.decode())
+        # Back online and compliant: released by the check-in, as any grace quarantine.
+        out = self.checkin(state, dev, report(True, addrs))
+        self.assertEqual(out["state"], "compliant")
+        self.assertFalse(self.order(dev, out)["quarantined"])
+
     def test_default_grace_period_is_a_day(self):
         state, dev = self.enroll(self.div2)
         self.checkin(state, dev, report(False, self.new_addresses()))

@@ -198,6 +198,59 @@ class Greeter:
         self.sock.close()
 
 
+class Echo:
+    """A TCP echo service, for a connection that stays open across the quarantine."""
+
+    def __init__(self, host):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.echo, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def echo(c):
+        with c:
+            try:
+                while True:
+                    data = c.recv(4096)
+                    if not data:
+                        return
+                    c.sendall(data)
+            except OSError:
+                return
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+# Runs in the agent's namespace: connects once, then echoes each stdin line through the connection.
+ECHO_CLIENT = """
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.settimeout(3)
+print("connected", flush=True)
+for line in sys.stdin:
+    try:
+        s.sendall(line.encode())
+        print(s.recv(100).decode().strip() or "closed", flush=True)
+    except OSError as e:
+        print("failed", flush=True)
+"""
+
+
 class EndpointNetns(ServerTestCase):
 
     @classmethod
@@ -239,6 +292,8 @@ class EndpointNetns(ServerTestCase):
         cls.addClassCleanup(cls.greeter.close)
         cls.proxy = Proxy(cls.host_ip, cls.server.url)
         cls.addClassCleanup(cls.proxy.close)
+        cls.echo = Echo(cls.host_ip)
+        cls.addClassCleanup(cls.echo.close)
 
         cls.root = os.path.join(cls.tmp, "root")
         shutil.copytree(FIXTURE, cls.root)
@@ -404,12 +459,26 @@ class EndpointNetns(ServerTestCase):
         state, dev = self.enroll()
         ans, _ = self.checkin(state)
         self.assertEqual(ans["state"], "compliant")
+        # A connection opened before the quarantine (a remote shell, say) works until then.
+        client = subprocess.Popen(["ip", "netns", "exec", self.ns, "python3", "-c", ECHO_CLIENT, self.host_ip,
+                                   str(self.echo.port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(client.wait, 30)
+        self.addCleanup(client.stdin.close)
+        self.assertEqual(client.stdout.readline().strip(), "connected")
+        client.stdin.write("before\n")
+        client.stdin.flush()
+        self.assertEqual(client.stdout.readline().strip(), "before")
         r = self.admin.post("/api/v1/devices/%s/quarantine" % dev["device_id"],
                             json={"reason": "suspicious beacon to 198.51.100.7"})
         self.assertStatus(r, 200)
         ans, _ = self.checkin(state)
         self.assertTrue(json.loads(ans["quarantine"]["document"])["quarantined"])
         self.assertQuarantined(state)
+        # ... and is cut by it.
+        client.stdin.write("during\n")
+        client.stdin.flush()
+        self.assertEqual(client.stdout.readline().strip(), "failed")
         st = self.status(state)
         self.assertEqual(st["quarantine"]["reason"], "suspicious beacon to 198.51.100.7")
         text = self.agent("status", "--state-dir", state).stdout

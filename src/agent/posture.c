@@ -746,6 +746,12 @@ int posture_collect(const char *root, json_t **ret)
 		p_error(errors, "usb_storage", r);
 	json_object_set_new(rep, "usb_storage", r == 0 ? v : json_null());
 
+	v = NULL;
+	r = posture_addresses(&v);
+	if (r < 0)
+		p_error(errors, "addresses", r);
+	json_object_set_new(rep, "addresses", r == 0 ? v : json_null());
+
 	json_object_set_new(rep, "errors", errors);
 	*ret = rep;
 	return 0;

@@ -330,6 +330,52 @@ static void test_install_in_netns(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* In a new network namespace: 70 addresses on a veth interface, and some that must be left out. */
+static int addresses_child(void)
+{
+	char cmd[8192];
+	json_t *a = NULL, *v;
+	size_t i, len;
+	int n;
+
+	if (unshare(CLONE_NEWNET) < 0 || system("command -v ip >/dev/null") != 0)
+		return 77;
+	len = (size_t)snprintf(cmd, sizeof(cmd), "ip link add rqd0 type veth peer name rqd1 && ip link set rqd0 up && "
+			       "ip link set lo up && ip addr add 127.0.0.2/8 dev rqd0");
+	for (n = 1; n <= 70; n++)
+		len += (size_t)snprintf(cmd + len, sizeof(cmd) - len, " && ip addr add 10.252.0.%d/32 dev rqd0", n);
+	snprintf(cmd + len, sizeof(cmd) - len, " && ip addr add fe80::99/64 dev rqd0");
+	if (system(cmd) != 0)
+		return 2;
+	if (posture_addresses(&a) < 0 || json_array_size(a) != POSTURE_MAX_ADDRESSES)
+		return 3;
+	json_array_foreach(a, i, v) {
+		const char *s = json_string_value(v);
+
+		if (!s || strncmp(s, "10.252.0.", 9) != 0)
+			return 4;
+	}
+	json_decref(a);
+	return 0;
+}
+
+static void test_addresses_limit(void **state)
+{
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(addresses_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_addresses(void **state)
 {
 	json_t *a = NULL, *v;
@@ -360,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_nft_feed),
 		cmocka_unit_test(test_install_in_netns),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_addresses_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

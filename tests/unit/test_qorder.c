@@ -173,6 +173,26 @@ static void test_fields_and_types(void **state)
 		assert_null(doc);
 		json_decref(s);
 	}
+	/* The document limit: a valid order padded past QORDER_MAX_BYTES with whitespace. */
+	{
+		char big[QORDER_MAX_BYTES + 64];
+		int n = snprintf(big, sizeof(big), "{\"device_id\":\"%s\",\"issued_at\":1,\"quarantined\":true,"
+				 "\"reason\":\"x\"", DEV);
+
+		memset(big + n, ' ', QORDER_MAX_BYTES - (size_t)n - 1);
+		strcpy(big + QORDER_MAX_BYTES - 1, "}");
+		s = sign_text(big, sk);
+		assert_int_equal(qorder_verify(s, pk, DEV, &doc, &e), 0);
+		json_decref(doc);
+		doc = NULL;
+		json_decref(s);
+		big[QORDER_MAX_BYTES - 1] = ' ';
+		strcpy(big + QORDER_MAX_BYTES, "}");
+		s = sign_text(big, sk);
+		assert_int_equal(qorder_verify(s, pk, DEV, &doc, &e), ERR_INVALID);
+		assert_null(doc);
+		json_decref(s);
+	}
 	/* The reason limit, both sides of it. */
 	memset(reason, 'r', sizeof(reason) - 1);
 	reason[QORDER_MAX_REASON] = '\0';

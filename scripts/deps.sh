@@ -15,6 +15,8 @@ PACKAGES=(
   libcmocka-dev libclang-rt-14-dev sqlite3 curl oathtool
   postfix   # tests/integration/postfix.py starts a private instance; the system one stays unconfigured
   nftables iproute2   # the quarantine test reads the ruleset inside a network namespace it creates
+  zlib1g-dev   # rampart-agent's event buffer: a CRC-32 on each record
+  usbguard     # usbguard-rule-parser checks the agent's USB rules; its daemon is masked, see below
   # benchmarks
   wrk nginx-light age gnupg
 )
@@ -57,6 +59,14 @@ export DEBIAN_FRONTEND=noninteractive
 # service (the integration tests run their own instance on loopback).
 if [[ " ${missing[*]} " == *" postfix "* ]]; then
   echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
+fi
+# USBGuard: installing the package enables usbguard-daemon, whose policy can block
+# a USB keyboard or mouse plugged in later, which nobody wants on a developer's
+# laptop.  When this script installs it, the daemon's units are masked first, so
+# the package installs and its rule parser works but the daemon never starts
+# (a PC that should enforce USB policy: systemctl unmask usbguard usbguard-dbus).
+if [[ " ${missing[*]} " == *" usbguard "* ]] && command -v systemctl >/dev/null 2>&1; then
+  "${SUDO[@]}" systemctl --root=/ mask usbguard.service usbguard-dbus.service >/dev/null 2>&1 || true
 fi
 if ! "${SUDO[@]}" apt-get update -qq; then
   echo "deps: 'apt-get update' failed; is the network or the package mirror reachable?" >&2

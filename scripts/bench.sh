@@ -9,6 +9,8 @@
 #      file again (nothing to change) as the peer.
 #   3. scripts/bench-protect.sh and scripts/bench-exchange.sh (1 GiB through
 #      the exchange site against nginx, upload throughput, peak RSS).
+#   4. scripts/bench-endpoint.sh: rampart-agent's memory and CPU per check-in
+#      against curl, and tools/epsim's 20,000 simulated devices.
 # No thresholds: figures only.  Usage: scripts/bench.sh [BUILD]
 # Environment: BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
 # BENCH_PEOPLE (100000).  Output is also kept in bench/out/.
@@ -250,5 +252,7 @@ echo ""
 scripts/bench-protect.sh "$BUILD"
 echo ""
 scripts/bench-exchange.sh "$BUILD"
+echo ""
+scripts/bench-endpoint.sh "$BUILD"
 echo ""
 echo "bench: wrk reports and the first import's answer are in $OUTDIR/"

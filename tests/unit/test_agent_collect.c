@@ -399,6 +399,85 @@ static void test_removable_mounts_fixture(void **state)
 	json_decref(mounts);
 }
 
+
+/*
+ * fanotify for real: a temporary root whose mount table names the tmpfs on
+ * /dev/shm (reached through a symbolic link) as the partition of a USB
+ * stick; a file written there is reported with its path, medium and size.
+ */
+static void test_files_fanotify(void **state)
+{
+	struct t_dir *d = *state;
+	struct collect_files *c = NULL;
+	char link[300], shm[300], mi[400], *line = NULL;
+	json_t *out = json_array(), *ev, *found = NULL;
+	size_t cap = 0, i;
+	FILE *f;
+	int r, fd;
+
+	/* The mount id and device of /dev/shm on this machine. */
+	f = fopen("/proc/self/mountinfo", "r");
+	assert_non_null(f);
+	mi[0] = '\0';
+	while (getline(&line, &cap, f) > 0)
+		if (strstr(line, " /dev/shm ") && strstr(line, " - tmpfs "))
+			snprintf(mi, sizeof(mi), "%s", line);
+	free(line);
+	fclose(f);
+	if (!mi[0]) {
+		json_decref(out);
+		skip();   /* no tmpfs on /dev/shm here */
+	}
+	t_write(d->path, "proc/self/mountinfo", mi);
+	{
+		char majmin[32] = "", rel[64];
+
+		assert_int_equal(sscanf(mi, "%*s %*s %31s", majmin), 1);
+		snprintf(rel, sizeof(rel), "sys/dev/block/%s", majmin);
+		t_write(d->path, rel, "");
+		snprintf(link, sizeof(link), "%s/%s", d->path, rel);
+		unlink(link);
+		assert_int_equal(symlink("../../devices/pci0000:00/0000:00:14.0/usb1/1-9/1-9:1.0/host0/target0:0:0/"
+					 "0:0:0:0/block/sdz", link), 0);
+	}
+	t_write(d->path, "sys/bus/usb/devices/1-9/idVendor", "abcd\n");
+	t_write(d->path, "sys/bus/usb/devices/1-9/idProduct", "1234\n");
+	t_write(d->path, "sys/bus/usb/devices/1-9/serial", "SER9\n");
+	t_write(d->path, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+	t_write(d->path, "dev/.keep", "");
+	snprintf(link, sizeof(link), "%s/dev/shm", d->path);
+	assert_int_equal(symlink("/dev/shm", link), 0);
+
+	r = collect_files_open(d->path, &c);
+	if (r == -EPERM) {
+		json_decref(out);
+		skip();   /* fanotify needs CAP_SYS_ADMIN */
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(collect_files_tick(c, out), 0);
+	snprintf(shm, sizeof(shm), "/dev/shm/rampart-collect-%d", (int)getpid());
+	fd = open(shm, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	close(fd);
+	for (int tries = 0; tries < 40 && !found; tries++) {
+		assert_int_equal(collect_files_read(c, out), 0);
+		json_array_foreach(out, i, ev)
+			if (sget(ev, "path") && strcmp(sget(ev, "path"), shm) == 0)
+				found = ev;
+		if (!found)
+			usleep(50000);
+	}
+	unlink(shm);
+	assert_non_null(found);
+	assert_string_equal(sget(found, "kind"), "file_write");
+	assert_string_equal(sget(found, "device"), "abcd:1234:SER9");
+	assert_int_equal(json_integer_value(json_object_get(found, "size")), 5);
+	assert_non_null(sget(found, "user"));
+	collect_files_close(c);
+	json_decref(out);
+}
+
 /* ---------------------------------------------------------------- USBGuard rules */
 
 static void test_usbguard_rules(void **state)
@@ -472,6 +551,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_usb_insert_remove_block, t_setup, t_teardown),
 		cmocka_unit_test(test_usb_designated),
 		cmocka_unit_test(test_removable_mounts_fixture),
+		cmocka_unit_test_setup_teardown(test_files_fanotify, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_usbguard_rules, t_setup, t_teardown),
 		cmocka_unit_test(test_usbguard_no_media),
 	};

@@ -105,7 +105,8 @@ static void usage(FILE *f)
 	      "       rampart-agent checkin [--root DIR] [--json]\n"
 	      "       rampart-agent run [--interval D (default: the policy's, else 5m)] [--count N] [--root DIR]\n"
 	      "                 [--events-interval D (default 10s)] [--buffer-max MIB (default 16)]\n"
-	      "                 [--usbguard-rules FILE (default " USBGUARD_DEFAULT_RULES "; \"\" for none)]\n"
+	      "                 [--usbguard-rules FILE (default " USBGUARD_DEFAULT_RULES " with --root /;\n"
+	      "                  \"\" for none)]\n"
 	      "       rampart-agent status [--json]   (enrollment, policy version, quarantine and its table)\n"
 	      "       rampart-agent events [--json]   (the operation-log events buffered, as they would be sent)\n"
 	      "options: --state-dir DIR (default " A_DEFAULT_STATE "), --ca FILE (TLS trust),\n"
@@ -1044,7 +1045,7 @@ static void a_run_policy(const struct opts *o, struct a_run *run, bool force)
 		fprintf(stderr, "rampart-agent: %zu designated media are not named by USB ids (4 hex digits) and stay "
 				"blocked\n", skipped);
 	if (r == 0 && o->usbguard_rules) {
-		r = usbguard_apply(o->usbguard_rules, rules.data, force);
+		r = usbguard_apply(o->usbguard_rules, rules.data, 0);
 		if (r == 1)
 			mode = COLLECT_USB_BLOCK;
 		else if (r == -ENOENT)
@@ -1112,10 +1113,10 @@ static int a_run_send(const struct opts *o, struct a_run *run)
 				r = -EAGAIN;   /* the server holds less than it was sent: try again later */
 			if (run->batch_max < A_EVENTS_BATCH)
 				run->batch_max *= 2;
-		} else if (r == 0 && status == 400 && run->batch_max > 1) {
-			/* One bad event must not stop the others: narrow down to it. */
+		} else if (r == 0 && (status == 400 || status == 413) && run->batch_max > 1) {
+			/* One bad event (or a server with a smaller body limit) must not stop the others. */
 			run->batch_max /= 2;
-		} else if (r == 0 && status == 400) {
+		} else if (r == 0 && (status == 400 || status == 413)) {
 			a_print_error(status, ans);
 			fprintf(stderr, "rampart-agent: the server refused event %lld; it is dropped\n", (long long)last);
 			r = oplog_drop_through(run->ol, last);
@@ -1350,6 +1351,7 @@ int main(int argc, char **argv)
 	};
 	struct opts o = { .state_dir = A_DEFAULT_STATE, .root = "/", .interval_ms = A_DEFAULT_INTERVAL_MS,
 			  .events_interval_ms = A_DEFAULT_EVENTS_INTERVAL_MS, .usbguard_rules = USBGUARD_DEFAULT_RULES };
+	bool usbguard_set = false;
 	const char *cmd;
 	int ch, rc;
 
@@ -1401,7 +1403,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'U': o.usbguard_rules = optarg[0] ? optarg : NULL; break;
+		case 'U':
+			o.usbguard_rules = optarg[0] ? optarg : NULL;
+			usbguard_set = true;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1410,6 +1415,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* A fixture root is a test: the real system's USBGuard rules are not touched unless asked. */
+	if (!usbguard_set && strcmp(o.root, "/") != 0)
+		o.usbguard_rules = NULL;
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fputs("rampart-agent: cannot initialize libsodium or libcurl\n", stderr);
 		return 1;

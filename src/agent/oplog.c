@@ -672,6 +672,8 @@ int oplog_read(struct oplog *ol, size_t max_events, size_t max_bytes, json_t **r
 		if (r < 0)
 			break;
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && errno == ENOENT && ol->read_only)
+			continue;   /* the writer removed it since this reader opened the buffer */
 		if (fd < 0) {
 			r = -errno;
 			break;

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: AGPL-3.0-or-later
 // The console's shell: who is logged in, the navigation, the pages.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import './styles.css';
 import { api, csrfToken, onAuthProblem, setCsrfToken } from './api.js';
 import { LANGS, getLang, onLangChange, setLang, t } from './i18n.js';
-import { canBrowseDirectory, canConfigureExchange, canImportHr, canReadAudit } from './perms.js';
+import { canBrowseDirectory, canConfigureExchange, canImportHr, canReadAudit, canSeeDevices } from './perms.js';
 import { navigate, useRoute } from './router.js';
 import { LoginPage } from './pages/Login.jsx';
 import { ActivatePage } from './pages/Activate.jsx';
@@ -17,6 +17,8 @@ import { ImportPage } from './pages/Import.jsx';
 import { AuditPage } from './pages/Audit.jsx';
 import { FilePage, FilesPage } from './pages/Files.jsx';
 import { ApprovalSettingsPage, RequestsPage, SendPage, TransferPage, TransfersPage } from './pages/Exchange.jsx';
+import { DevicePage, DevicesPage, EnrollmentTokensPage, PoliciesPage } from './pages/Devices.jsx';
+import { EventsPage } from './pages/Events.jsx';
 import { PageTitle } from './components/ui.jsx';
 
 function LangSelect() {
@@ -30,26 +32,90 @@ function LangSelect() {
   );
 }
 
+/*
+ * The navigation: direct links and menu groups, so that every page stays
+ * one or two steps away and the bar keeps to one row at 1280 px.  A group
+ * the person has only one page of becomes a direct link.
+ */
 function navItems(me) {
+  const people = [];
+  if (canBrowseDirectory(me)) people.push({ to: '#/directory', key: 'nav.directory', match: (p) => p.startsWith('/directory') || p.startsWith('/people') });
+  else people.push({ to: `#/people/${me.id}`, key: 'nav.my_record', match: (p) => p.startsWith('/people') });
+  if (canImportHr(me)) people.push({ to: '#/import', key: 'nav.import', match: (p) => p.startsWith('/import') });
+
+  // Anyone may own protected files, send and request files; approval settings are the administrator's.
+  const files = [
+    { to: '#/files', key: 'nav.files', match: (p) => p.startsWith('/files') },
+    { to: '#/send', key: 'nav.send', match: (p) => p.startsWith('/send') },
+    { to: '#/transfers', key: 'nav.transfers', match: (p) => p.startsWith('/transfers') },
+    { to: '#/requests', key: 'nav.requests', match: (p) => p.startsWith('/requests') },
+  ];
+  if (canConfigureExchange(me)) files.push({ to: '#/exchange-approval', key: 'nav.exchange_approval', match: (p) => p.startsWith('/exchange-approval') });
+
+  const endpoints = [];
+  if (canSeeDevices(me)) {
+    endpoints.push({ to: '#/devices', key: 'nav.devices', match: (p) => p.startsWith('/devices') });
+    endpoints.push({ to: '#/enrollment-tokens', key: 'nav.enrollment_tokens', match: (p) => p.startsWith('/enrollment-tokens') });
+    endpoints.push({ to: '#/policies', key: 'nav.policies', match: (p) => p.startsWith('/policies') });
+    endpoints.push({ to: '#/events', key: 'nav.events', match: (p) => p.startsWith('/events') });
+  }
+
   const items = [{ to: '#/', key: 'nav.home', match: (p) => p === '/' }];
-  if (canBrowseDirectory(me)) items.push({ to: '#/directory', key: 'nav.directory', match: (p) => p.startsWith('/directory') || p.startsWith('/people') });
-  else items.push({ to: `#/people/${me.id}`, key: 'nav.my_record', match: (p) => p.startsWith('/people') });
-  // Anyone may own protected files; the list shows only the ones they may see.
-  items.push({ to: '#/files', key: 'nav.files', match: (p) => p.startsWith('/files') });
-  // Anyone signed in sends and requests files; approval settings are the administrator's.
-  items.push({ to: '#/send', key: 'nav.send', match: (p) => p.startsWith('/send') });
-  items.push({ to: '#/transfers', key: 'nav.transfers', match: (p) => p.startsWith('/transfers') });
-  items.push({ to: '#/requests', key: 'nav.requests', match: (p) => p.startsWith('/requests') });
-  if (canConfigureExchange(me)) items.push({ to: '#/exchange-approval', key: 'nav.exchange_approval', match: (p) => p.startsWith('/exchange-approval') });
-  if (canImportHr(me)) items.push({ to: '#/import', key: 'nav.import', match: (p) => p.startsWith('/import') });
+  const group = (key, list) => {
+    if (list.length === 1) items.push(list[0]);
+    else if (list.length > 1) items.push({ key, items: list });
+  };
+  group('nav.group_people', people);
+  group('nav.group_files', files);
+  group('nav.group_endpoints', endpoints);
   if (canReadAudit(me)) items.push({ to: '#/audit', key: 'nav.audit', match: (p) => p.startsWith('/audit') });
   items.push({ to: '#/account', key: 'nav.account', match: (p) => p.startsWith('/account') });
   return items;
 }
 
+function NavLink({ it, route }) {
+  return <a href={it.to} aria-current={it.match(route.path) ? 'page' : undefined}>{t(it.key)}</a>;
+}
+
+/* A menu group: a button that shows its links below it (at phone width, a plain heading and list). */
+function NavGroup({ g, route, open, onToggle }) {
+  const id = `nav-${g.key.replace(/\W/g, '-')}`;
+  const current = g.items.some((it) => it.match(route.path));
+  return (
+    <li class="nav-group">
+      <button type="button" class={current ? 'nav-group-toggle current' : 'nav-group-toggle'} aria-expanded={open ? 'true' : 'false'} aria-controls={id} onClick={onToggle}>
+        {t(g.key)}<span class="caret" aria-hidden="true" />
+      </button>
+      <span class="nav-group-label">{t(g.key)}</span>
+      <ul id={id} class={open ? 'nav-sub open' : 'nav-sub'}>
+        {g.items.map((it) => <li key={it.key}><NavLink it={it} route={route} /></li>)}
+      </ul>
+    </li>
+  );
+}
+
 function Layout({ me, route, onLogout, children }) {
   const [open, setOpen] = useState(false);
-  useEffect(() => setOpen(false), [route.path]);
+  const [group, setGroup] = useState(null); // the open menu group's key
+  const navRef = useRef(null);
+  useEffect(() => { setOpen(false); setGroup(null); }, [route.path]);
+  // A click elsewhere or Escape closes the open menu group (Escape gives its button the focus).
+  useEffect(() => {
+    if (!group) return undefined;
+    const onClick = (e) => { if (navRef.current && !navRef.current.contains(e.target)) setGroup(null); };
+    const onKey = (e) => {
+      if (e.key !== 'Escape') return;
+      const btn = navRef.current && navRef.current.querySelector('.nav-group-toggle[aria-expanded="true"]');
+      setGroup(null);
+      if (btn) btn.focus();
+    };
+    document.addEventListener('click', onClick);
+    document.addEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('click', onClick);
+      document.removeEventListener('keydown', onKey);
+    };
+  }, [group]);
   const name = [me.family_name, me.given_name].filter(Boolean).join(' ') || me.login;
   return (
     <>
@@ -64,13 +130,11 @@ function Layout({ me, route, onLogout, children }) {
         <button type="button" class="menu-toggle" aria-expanded={open ? 'true' : 'false'} aria-controls="mainnav" onClick={() => setOpen(!open)}>
           {t('nav.menu')}
         </button>
-        <nav id="mainnav" class={open ? 'nav open' : 'nav'} aria-label={t('nav.main')}>
+        <nav id="mainnav" ref={navRef} class={open ? 'nav open' : 'nav'} aria-label={t('nav.main')} onClick={(e) => { if (e.target.closest('a')) setGroup(null); }}>
           <ul>
-            {navItems(me).map((it) => (
-              <li key={it.key}>
-                <a href={it.to} aria-current={it.match(route.path) ? 'page' : undefined}>{t(it.key)}</a>
-              </li>
-            ))}
+            {navItems(me).map((it) => (it.items
+              ? <NavGroup key={it.key} g={it} route={route} open={group === it.key} onToggle={() => setGroup(group === it.key ? null : it.key)} />
+              : <li key={it.key}><NavLink it={it} route={route} /></li>))}
           </ul>
         </nav>
         <div class="who">
@@ -200,6 +264,11 @@ function App() {
   else if (p0 === 'exchange-approval' && canConfigureExchange(me)) page = <ApprovalSettingsPage me={me} />;
   else if (p0 === 'import' && canImportHr(me)) page = <ImportPage me={me} />;
   else if (p0 === 'audit' && canReadAudit(me)) page = <AuditPage me={me} route={route} />;
+  else if (p0 === 'devices' && p1 && canSeeDevices(me)) page = <DevicePage me={me} id={p1} key={p1} />;
+  else if (p0 === 'devices' && canSeeDevices(me)) page = <DevicesPage me={me} route={route} />;
+  else if (p0 === 'enrollment-tokens' && canSeeDevices(me)) page = <EnrollmentTokensPage me={me} />;
+  else if (p0 === 'policies' && canSeeDevices(me)) page = <PoliciesPage me={me} route={route} />;
+  else if (p0 === 'events' && canSeeDevices(me)) page = <EventsPage me={me} route={route} />;
   else page = <NotFound />;
 
   return (

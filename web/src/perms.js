@@ -28,6 +28,9 @@ export const canSeeAllTokens = (me) => has(me, 'admin');
 // Exchange: everyone sends and requests; these see the transfers of others in scope.
 export const canSeeAllTransfers = (me) => has(me, 'admin', 'security_officer', 'security_manager', 'auditor');
 export const canConfigureExchange = (me) => has(me, 'admin');
+// Endpoints: devices, enrollment tokens, policies.  A security manager's are their subtree's.
+export const canSeeDevices = (me) => has(me, 'admin', 'security_officer', 'security_manager', 'auditor');
+export const canManageEndpoints = (me) => has(me, 'admin', 'security_officer', 'security_manager');
 
 /* True when org path @path is @scope or below it. */
 export function pathWithin(path, scope) {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_PASSWORD, Api, OUT, ROOT, launchBrowser, startServer } from './lib.mjs';
+import { ADMIN_PASSWORD, Api, OUT, ROOT, launchBrowser, navClick, startServer } from './lib.mjs';
 
 const SAMPLE = process.env.RAMPART_TEST_SAMPLE_HR || join(ROOT, 'examples', 'hr', 'sample-org.csv');
 const DESKTOP = { width: 1280, height: 900 };
@@ -84,10 +84,6 @@ async function shot(page, name) {
   await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: true });
 }
 
-function navLink(page, name) {
-  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
-}
-
 async function heading(page, text) {
   await page.getByRole('heading', { level: 1, name: text }).waitFor();
 }
@@ -108,7 +104,7 @@ async function readDownload(dl) {
 
 /* Sends from the console's "Send files" page; returns { url, password } as the page shows them. */
 async function sendFromConsole(page, { name, data, to, downloads = '1', message = '' }) {
-  await navLink(page, 'Send files').click();
+  await navClick(page, 'Send files');
   await heading(page, 'Send files');
   await page.getByLabel('Files', { exact: true }).setInputFiles([{ name, mimeType: 'application/octet-stream', buffer: data }]);
   await page.getByLabel("Recipient's e-mail").fill(to);
@@ -202,7 +198,7 @@ describe('exchange pages in the console', () => {
     await outsider.context().close();
 
     // The sender sees it downloaded, when and from which address.
-    await navLink(page, 'Transfers').click();
+    await navClick(page, 'Transfers');
     await heading(page, 'Transfers');
     const row = page.getByRole('row').filter({ hasText: 'buyer@partner.example' });
     await row.getByText('downloaded', { exact: true }).waitFor();
@@ -257,7 +253,7 @@ describe('exchange pages in the console', () => {
 
   it('creates an upload request; the outsider uploads and only the requester downloads', async () => {
     const page = admin;
-    await navLink(page, 'Request files').click();
+    await navClick(page, 'Request files');
     await heading(page, 'Request files');
     await page.getByLabel("Uploader's e-mail").fill('accounts@supplier.example');
     await page.getByLabel('Message (optional)').fill('Please upload the signed invoice.');
@@ -320,7 +316,7 @@ describe('exchange pages in the console', () => {
     senderApi = await Api.login(server.url, sender.login, 'sender-password-456');
 
     // The administrator requires approval for the sender's unit from the settings page.
-    await navLink(page, 'Exchange approval').click();
+    await navClick(page, 'Exchange approval');
     await heading(page, 'Exchange approval');
     await page.getByText('No org unit requires approval.').waitFor();
     await page.getByLabel('Org unit').selectOption({ label: sender.org_unit.path });
@@ -346,7 +342,7 @@ describe('exchange pages in the console', () => {
     assert.equal((await fetch(`${server.url}${linkPath(sent.url)}`)).status, 403);
 
     // The queue on the Transfers page: approve.
-    await navLink(page, 'Transfers').click();
+    await navClick(page, 'Transfers');
     await heading(page, 'Transfers');
     const queue = page.getByRole('region', { name: 'Waiting for my approval' });
     const item = queue.getByRole('listitem').filter({ hasText: 'auditor@outside.example' });
@@ -395,7 +391,7 @@ describe('exchange pages in the console', () => {
     await login(page, 'admin', ADMIN_PASSWORD);
     await heading(page, 'Overview');
     await page.getByRole('button', { name: 'Menu' }).click();
-    await navLink(page, 'Send files').click();
+    await navClick(page, 'Send files');
     await heading(page, 'Send files');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
     assert.equal(overflow, false, 'the send page fits a phone');

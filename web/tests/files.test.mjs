@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_PASSWORD, Api, BUILD, OUT, launchBrowser, startServer } from './lib.mjs';
+import { ADMIN_PASSWORD, Api, BUILD, OUT, launchBrowser, navClick, startServer } from './lib.mjs';
 
 const CLI = join(BUILD, 'src', 'cli', 'rampart');
 
@@ -79,7 +79,7 @@ describe('protected files in the console', () => {
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
 
     // The list: reached from the navigation.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Protected files', exact: true }).click();
+    await navClick(page, 'Protected files');
     await page.getByRole('heading', { level: 1, name: 'Protected files' }).waitFor();
     const row = page.getByRole('row').filter({ hasText: 'q3-forecast.xlsx' });
     await row.getByText('active').waitFor();

@@ -77,6 +77,31 @@ export async function launchBrowser() {
   });
 }
 
+/*
+ * The main navigation keeps some pages in menu groups ("Files", "Endpoints"...),
+ * one open at a time.  navClick follows the link named @name, opening its
+ * group first when it is closed (at phone width the groups are plain lists);
+ * navLinks lists the names of every link, in closed groups too.
+ */
+function exactText(name) {
+  return new RegExp(`^${name.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&')}$`);
+}
+
+export async function navClick(page, name) {
+  const link = page.locator('#mainnav a').filter({ hasText: exactText(name) });
+  await link.waitFor({ state: 'attached' });
+  if (!(await link.isVisible())) {
+    const inGroup = page.locator('a').filter({ hasText: exactText(name) });
+    await page.locator('#mainnav li.nav-group').filter({ has: inGroup }).locator('button.nav-group-toggle').click();
+  }
+  await link.click();
+}
+
+export async function navLinks(page) {
+  await page.locator('#mainnav a').first().waitFor({ state: 'attached' });
+  return page.locator('#mainnav a').evaluateAll((as) => as.map((a) => a.textContent.trim()));
+}
+
 /* A small API client with a bearer token (from a "cli" log-in). */
 export class Api {
   constructor(url, token) {

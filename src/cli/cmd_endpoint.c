@@ -301,8 +301,9 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 		out_kv("since", out_time(tm, sizeof(tm), out_str2(d, "quarantine", "since")));
 		out_kv("reason", out_str2(d, "quarantine", "reason"));
 	}
-	json_array_foreach(json_object_get(d, "addresses"), i, v)
+	json_array_foreach(json_object_get(d, "addresses"), i, v) {
 		out_kv(i ? "" : "addresses", json_string_value(v));
+	}
 	out_kv("os", out_str2(rep, "os", "pretty_name"));
 	out_kv("kernel", out_str2(rep, "kernel", "release"));
 	out_kv("agent", out_str(rep, "agent_version"));

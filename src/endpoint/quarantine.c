@@ -179,9 +179,10 @@ int quarantine_addresses_set(struct store_conn *c, const char *device_id, const 
 		if (!json_is_array(addresses) || json_array_size(addresses) > QUARANTINE_MAX_ADDRESSES)
 			return jsonx_fail(e, "addresses", "addresses must be an array of at most %d IP addresses",
 					  QUARANTINE_MAX_ADDRESSES);
-		json_array_foreach(addresses, i, it)
+		json_array_foreach(addresses, i, it) {
 			if (eve_addr_canon(json_string_value(it), canon, &fam) < 0)
 				return jsonx_fail(e, "addresses", "addresses[%zu] is not an IPv4 or IPv6 address", i);
+		}
 	}
 	r = store_exec(c, "DELETE FROM device_addresses WHERE device_id = $1", STORE_ARGS(SA_TEXT(device_id)));
 	if (r >= 0)
@@ -764,8 +765,9 @@ static int h_alerts(struct http_req *req, struct http_resp *resp)
 						      "dest_ip", a->dest_ip),
 					    now, &changed);
 			if (r >= 0 && changed) {
-				json_array_foreach(quarantined, j, v)
+				json_array_foreach(quarantined, j, v) {
 					listed = listed || strcmp(json_string_value(v), ids[k]) == 0;
+				}
 				if (!listed)
 					json_array_append_new(quarantined, json_string(ids[k]));
 			}

@@ -8,6 +8,7 @@
 #include "endpoint/eve.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -55,6 +56,13 @@ int eve_addr_canon(const char *s, char out[EVE_ADDR_SIZE], int *ret_family)
 		return 0;
 	}
 	if (inet_pton(AF_INET6, s, bin) == 1) {
+		/* An IPv4-mapped address (a dual-stack socket's view of an IPv4 peer) is that IPv4 address. */
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)bin)) {
+			if (!inet_ntop(AF_INET, bin + 12, out, EVE_ADDR_SIZE))
+				return ERR_INVALID;
+			*ret_family = 4;
+			return 0;
+		}
 		if (!inet_ntop(AF_INET6, bin, out, EVE_ADDR_SIZE))
 			return ERR_INVALID;
 		*ret_family = 6;

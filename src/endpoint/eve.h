@@ -11,6 +11,7 @@
  * are counted and otherwise ignored.  An alert needs
  *   timestamp          "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hhmm|+hh:mm|-...)"
  *   src_ip, dest_ip    an IPv4 or IPv6 address (inet_pton), kept canonical
+ *                      (eve_addr_canon)
  *   alert.signature    a string of 1..EVE_MAX_SIGNATURE bytes, clean UTF-8
  *   alert.signature_id an integer 0..2^32-1
  *   alert.severity     an integer 1..255 (Suricata: 1 is the most severe)
@@ -76,7 +77,8 @@ int eve_parse_time(const char *s, int64_t *ret_ms);
 
 /*
  * Canonicalizes an IPv4 or IPv6 address @s into @out (EVE_ADDR_SIZE bytes)
- * and sets *ret_family to 4 or 6.  Returns 0 or ERR_INVALID.
+ * and sets *ret_family to 4 or 6; an IPv4-mapped IPv6 address becomes the
+ * IPv4 address.  Returns 0 or ERR_INVALID.
  */
 int eve_addr_canon(const char *s, char out[EVE_ADDR_SIZE], int *ret_family);
 

@@ -198,7 +198,7 @@ int quarantine_addresses_set(struct store_conn *c, const char *device_id, const 
 	}
 	/* The address the check-in came from, unless it is this host (tests, a local proxy). */
 	if (r >= 0 && remote && eve_addr_canon(remote, canon, &fam) == 0 && strcmp(canon, "::1") != 0 &&
-	    strncmp(canon, "127.", 4) != 0 && strncmp(canon, "::ffff:127.", 11) != 0)
+	    strncmp(canon, "127.", 4) != 0)
 		r = store_stmt_exec(ins, STORE_ARGS(SA_TEXT(device_id), SA_TEXT(canon), SA_I64(fam), SA_TEXT("remote"),
 						    SA_I64(now_ms)));
 	store_stmt_free(ins);

@@ -580,9 +580,10 @@ class EndpointQuarantine(ServerTestCase):
         self.checkin(state, dev, report(True, ["192.0.2.1; flush ruleset"]), expect=400)
         self.checkin(state, dev, report(True, ["192.0.2.%d" % i for i in range(65)]), expect=400)
         self.checkin(state, dev, report(True, "192.0.2.1"), expect=400)
-        out = self.checkin(state, dev, report(True, ["2001:DB8:0::1", "192.0.2.200"]))
+        out = self.checkin(state, dev, report(True, ["2001:DB8:0::1", "192.0.2.200", "::ffff:192.0.2.201"]))
         self.assertEqual(out["state"], "compliant")
-        self.assertEqual(self.device(dev)["addresses"], ["192.0.2.200", "2001:db8::1"])
+        # Canonical, IPv4-mapped as IPv4; the check-in's own address (loopback here) is not kept.
+        self.assertEqual(self.device(dev)["addresses"], ["192.0.2.200", "192.0.2.201", "2001:db8::1"])
 
     # ------------------------------------------------------------ the real agent and the CLI
 

@@ -270,6 +270,7 @@ int collect_exec_tick(struct collect_exec *c, int64_t now_ms, json_t *out)
 	struct x_proc *cur;
 	struct dirent *de;
 	size_t n = 0, cap = 256;
+	int r = 0;
 	DIR *d;
 
 	if (c->fd >= 0)
@@ -280,7 +281,11 @@ int collect_exec_tick(struct collect_exec *c, int64_t now_ms, json_t *out)
 	if (!d)
 		return -errno;
 	cur = malloc(cap * sizeof(*cur));
-	while (cur && (de = readdir(d)) && n < X_MAX_PROCS) {
+	if (!cur) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	while ((de = readdir(d)) && n < X_MAX_PROCS) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 
@@ -290,8 +295,7 @@ int collect_exec_tick(struct collect_exec *c, int64_t now_ms, json_t *out)
 			struct x_proc *nc = realloc(cur, 2 * cap * sizeof(*cur));
 
 			if (!nc) {
-				free(cur);
-				cur = NULL;
+				r = -ENOMEM;
 				break;
 			}
 			cur = nc;
@@ -302,8 +306,10 @@ int collect_exec_tick(struct collect_exec *c, int64_t now_ms, json_t *out)
 		n++;
 	}
 	closedir(d);
-	if (!cur)
-		return -ENOMEM;
+	if (r < 0) {
+		free(cur);
+		return r;
+	}
 	qsort(cur, n, sizeof(*cur), x_cmp);
 	for (size_t i = 0; c->scanned && i < n; i++) {
 		struct x_proc *old = bsearch(&cur[i], c->seen, c->nseen, sizeof(*cur), x_cmp);

@@ -311,7 +311,8 @@ static int o_scan_dir(struct oplog *ol)
 	closedir(d);
 	if (r < 0)
 		return r;
-	qsort(ol->segs, ol->nsegs, sizeof(ol->segs[0]), o_seg_cmp);
+	if (ol->nsegs > 1)
+		qsort(ol->segs, ol->nsegs, sizeof(ol->segs[0]), o_seg_cmp);
 	for (size_t i = 0; i < ol->nsegs; i++) {
 		struct o_seg *s = &ol->segs[i];
 		char path[OL_PATH];

@@ -8,7 +8,11 @@ quarantine list is served as JSON and as an nftables script that the real
 `nft -c -f` accepts (inside a private network namespace); every check-in
 answer carries a quarantine order signed with the key the agent pinned,
 which the test verifies with openssl and the real agent applies (recording
-only: --no-enforce); limits of the alert endpoint; audit entries.
+only: --no-enforce); limits of the alert endpoint; audit entries.  And end
+to end in a network namespace (as test_endpoint_netns.py builds it): an EVE
+alert naming the address a real agent reports quarantines it, the agent
+installs its quarantine table, a compliant check-in does not lift it, and an
+administrator's release does.
 
 Devices are enrolled with the real rampart-agent; check-ins with chosen
 reports are signed in the test with the agent's key through openssl, as in
@@ -25,6 +29,7 @@ import tempfile
 import time
 
 import harness
+import test_endpoint_netns as netns
 from harness import ServerTestCase
 
 FIXTURE = os.path.join(harness.REPO, "tests", "fixtures", "endpoint", "root")
@@ -642,3 +647,56 @@ def harness_time(rfc3339):
     """Seconds since the epoch of an RFC 3339 UTC time as the API writes it."""
     import datetime
     return datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+class QuarantineAlertNetns(ServerTestCase):
+    """A real agent in its own network namespace, named by a Suricata alert.
+
+    Reuses test_endpoint_netns.py's namespace, server and agent helpers (not
+    its tests); skipped with the reason where namespaces cannot be made."""
+
+    setUpClass = classmethod(netns.EndpointNetns.setUpClass.__func__)
+    tearDownClass = classmethod(netns.EndpointNetns.tearDownClass.__func__)
+    set_signature_age = classmethod(netns.EndpointNetns.set_signature_age.__func__)
+    setUp = netns.EndpointNetns.setUp
+    in_ns = netns.EndpointNetns.in_ns
+    agent = netns.EndpointNetns.agent
+    enroll = netns.EndpointNetns.enroll
+    checkin = netns.EndpointNetns.checkin
+    status = netns.EndpointNetns.status
+    table = netns.EndpointNetns.table
+    reachable = netns.EndpointNetns.reachable
+    device = netns.EndpointNetns.device
+    assertQuarantined = netns.EndpointNetns.assertQuarantined
+    assertReleased = netns.EndpointNetns.assertReleased
+
+    def test_an_eve_alert_quarantines_the_real_agent(self):
+        state, dev = self.enroll()
+        ans, _ = self.checkin(state)
+        self.assertEqual(ans["state"], "compliant", ans)
+        self.assertIsNone(self.table())
+        # Known by the address its agent reports (and that its check-in came from).
+        self.assertIn(self.agent_ip, self.device(dev)["addresses"])
+
+        text = eve_flow(self.agent_ip, "198.51.100.9") + "\n" + eve_alert(self.agent_ip, "198.51.100.9") + "\n"
+        r = self.admin.request("POST", "/api/v1/endpoint/alerts", body=text.encode(),
+                               content_type="application/json")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["quarantined"], [dev["device_id"]])
+        self.assertIn(self.agent_ip, self.admin.get("/api/v1/endpoint/quarantine.nft").body.decode())
+
+        ans, _ = self.checkin(state)
+        self.assertEqual(ans["state"], "quarantined")
+        self.assertQuarantined(state)
+        self.assertIn("intrusion alert", self.status(state)["quarantine"]["reason"])
+        # Infected: a compliant check-in does not lift it.
+        ans, _ = self.checkin(state)
+        self.assertEqual(ans["state"], "quarantined")
+        self.assertQuarantined(state)
+
+        r = self.admin.post("/api/v1/devices/%s/release" % dev["device_id"], json={"reason": "reimaged"})
+        self.assertStatus(r, 200)
+        ans, _ = self.checkin(state)
+        self.assertEqual(ans["state"], "compliant")
+        self.assertReleased(state)
+        self.assertNotIn(self.agent_ip, self.admin.get("/api/v1/endpoint/quarantine.nft").body.decode())

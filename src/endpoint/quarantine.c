@@ -244,13 +244,35 @@ static void q_grace_reason(char out[QORDER_MAX_REASON + 1], const json_t *result
 	qorder_reason_clean(out, text);
 }
 
+enum quarantine_step quarantine_decide(const char *state, const char *kind, int64_t since_ms, bool compliant,
+				       int64_t grace_ms, int64_t now_ms, int64_t *ret_since)
+{
+	int64_t since = compliant ? 0 : since_ms ? since_ms : now_ms;
+
+	/* A clock started by a server whose time runs ahead counts from now, never backwards. */
+	if (since > now_ms)
+		since = now_ms;
+	*ret_since = since;
+	if (state && strcmp(state, "quarantined") == 0)
+		return kind && strcmp(kind, "grace") == 0 && compliant ? QUARANTINE_RELEASE : QUARANTINE_STAY;
+	if (compliant)
+		return QUARANTINE_EVALUATED;
+	return now_ms - since >= grace_ms ? QUARANTINE_START : QUARANTINE_EVALUATED;
+}
+
+/* The grace clock as a store argument: NULL when stopped. */
+static struct store_arg q_since_arg(int64_t since)
+{
+	return since ? SA_I64(since) : SA_NULL;
+}
+
 int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *device_id, bool compliant,
 		       const json_t *results, int64_t grace_ms, int64_t now_ms, struct quarantine_state *ret)
 {
 	const char *eval = compliant ? "compliant" : "non_compliant";
 	char reason[QORDER_MAX_REASON + 1];
 	struct q_dev d;
-	int64_t since;
+	int64_t since = 0;
 	bool changed;
 	int r;
 
@@ -258,65 +280,67 @@ int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *d
 	r = q_dev_load(c, device_id, &d);
 	if (r < 0)
 		return r;
-	if (strcmp(d.state, "quarantined") == 0) {
-		if (strcmp(d.kind, "grace") == 0 && compliant) {
-			/* Back in line: the grace quarantine ends by itself. */
-			r = store_exec(c, "UPDATE devices SET state = 'compliant', non_compliant_since = NULL, "
-					  "quarantined_at = NULL, quarantine_kind = NULL, quarantine_reason = NULL "
-					  "WHERE id = $1 AND state = 'quarantined' AND quarantine_kind = 'grace'",
-				       STORE_ARGS(SA_TEXT(device_id)));
-			if (r == 1)
-				r = q_audit(c, req, true, "endpoint.device.release", device_id,
-					    json_pack("{s:s, s:s, s:s, s:s}", "kind", "grace", "to", "compliant", "reason",
-						      "compliant check-in", "by", "device"));
-			else if (r >= 0)
-				r = ERR_CONFLICT;
-			if (r < 0)
-				return r;
-			str_copy(ret->state, sizeof(ret->state), "compliant");
-			return 0;
-		}
-		/* Still quarantined; an infected or administrator's quarantine ignores compliance. */
+	/*
+	 * Every UPDATE below is conditional on the state just read: on a
+	 * database shared by several servers, an administrator's quarantine
+	 * that lands in between wins, and this check-in fails (ERR_CONFLICT)
+	 * rather than overwrite it; the agent checks in again.
+	 */
+	switch (quarantine_decide(d.state, d.kind, d.non_compliant_since, compliant, grace_ms, now_ms, &since)) {
+	case QUARANTINE_RELEASE:
+		/* Back in line: the grace quarantine ends by itself. */
+		r = store_exec(c, "UPDATE devices SET state = 'compliant', non_compliant_since = NULL, "
+				  "quarantined_at = NULL, quarantine_kind = NULL, quarantine_reason = NULL "
+				  "WHERE id = $1 AND state = 'quarantined' AND quarantine_kind = 'grace'",
+			       STORE_ARGS(SA_TEXT(device_id)));
+		if (r == 1)
+			r = q_audit(c, req, true, "endpoint.device.release", device_id,
+				    json_pack("{s:s, s:s, s:s, s:s}", "kind", "grace", "to", "compliant", "reason",
+					      "compliant check-in", "by", "device"));
+		else if (r >= 0)
+			r = ERR_CONFLICT;
+		if (r < 0)
+			return r;
+		str_copy(ret->state, sizeof(ret->state), "compliant");
+		return 0;
+	case QUARANTINE_STAY:
+		r = store_exec(c, "UPDATE devices SET non_compliant_since = $2 WHERE id = $1 AND state = 'quarantined'",
+			       STORE_ARGS(SA_TEXT(device_id), q_since_arg(since)));
+		if (r < 0)
+			return r;
 		str_copy(ret->state, sizeof(ret->state), "quarantined");
 		ret->quarantined = true;
 		str_copy(ret->kind, sizeof(ret->kind), d.kind);
 		str_copy(ret->reason, sizeof(ret->reason), d.reason);
-		if (!compliant && !d.non_compliant_since)
-			r = store_exec(c, "UPDATE devices SET non_compliant_since = $2 WHERE id = $1",
-				       STORE_ARGS(SA_TEXT(device_id), SA_I64(now_ms)));
-		return r < 0 ? r : 0;
-	}
-	if (compliant) {
-		r = store_exec(c, "UPDATE devices SET state = 'compliant', non_compliant_since = NULL WHERE id = $1",
-			       STORE_ARGS(SA_TEXT(device_id)));
-	} else {
-		since = d.non_compliant_since ? d.non_compliant_since : now_ms;
-		if (now_ms - since >= grace_ms) {
-			q_grace_reason(reason, results, grace_ms, since, now_ms);
-			r = store_exec(c, "UPDATE devices SET non_compliant_since = $2 WHERE id = $1",
-				       STORE_ARGS(SA_TEXT(device_id), SA_I64(since)));
-			if (r >= 0)
-				r = q_apply(c, req, true, device_id, "grace", reason,
-					    json_pack("{s:O}", "results", results), now_ms, &changed);
-			if (r < 0)
-				return r;
-			str_copy(ret->state, sizeof(ret->state), "quarantined");
-			ret->quarantined = true;
-			str_copy(ret->kind, sizeof(ret->kind), "grace");
-			str_copy(ret->reason, sizeof(ret->reason), reason);
-			return 0;
-		}
-		r = store_exec(c, "UPDATE devices SET state = 'non_compliant', non_compliant_since = $2 WHERE id = $1",
-			       STORE_ARGS(SA_TEXT(device_id), SA_I64(since)));
-	}
-	if (r < 0)
-		return r;
-	if (strcmp(d.state, eval) != 0) {
-		r = q_audit(c, req, true, "endpoint.device.state", device_id,
-			    json_pack("{s:s, s:s, s:O}", "from", d.state, "to", eval, "results", results));
+		return 0;
+	case QUARANTINE_START:
+		q_grace_reason(reason, results, grace_ms, since, now_ms);
+		r = store_exec(c, "UPDATE devices SET non_compliant_since = $2 WHERE id = $1 AND state = $3",
+			       STORE_ARGS(SA_TEXT(device_id), SA_I64(since), SA_TEXT(d.state)));
+		if (r == 1)
+			r = q_apply(c, req, true, device_id, "grace", reason, json_pack("{s:O}", "results", results),
+				    now_ms, &changed);
+		else if (r >= 0)
+			r = ERR_CONFLICT;
 		if (r < 0)
 			return r;
+		str_copy(ret->state, sizeof(ret->state), "quarantined");
+		ret->quarantined = true;
+		str_copy(ret->kind, sizeof(ret->kind), "grace");
+		str_copy(ret->reason, sizeof(ret->reason), reason);
+		return 0;
+	case QUARANTINE_EVALUATED:
+		break;
 	}
+	r = store_exec(c, "UPDATE devices SET state = $2, non_compliant_since = $3 WHERE id = $1 AND state = $4",
+		       STORE_ARGS(SA_TEXT(device_id), SA_TEXT(eval), q_since_arg(since), SA_TEXT(d.state)));
+	if (r >= 0 && r != 1)
+		r = ERR_CONFLICT;
+	if (r >= 0 && strcmp(d.state, eval) != 0)
+		r = q_audit(c, req, true, "endpoint.device.state", device_id,
+			    json_pack("{s:s, s:s, s:O}", "from", d.state, "to", eval, "results", results));
+	if (r < 0)
+		return r;
 	str_copy(ret->state, sizeof(ret->state), eval);
 	return 0;
 }

@@ -65,6 +65,25 @@ struct quarantine_state {
 	char reason[QORDER_MAX_REASON + 1];      /* "" when not quarantined */
 };
 
+/* What a check-in does to a device (quarantine_decide). */
+enum quarantine_step {
+	QUARANTINE_EVALUATED,  /* not quarantined: its state becomes the evaluation */
+	QUARANTINE_START,      /* non-compliant past the grace period: quarantined, kind grace */
+	QUARANTINE_RELEASE,    /* a grace quarantine ends with a compliant check-in */
+	QUARANTINE_STAY,       /* stays quarantined (admin or infected, or still non-compliant) */
+};
+
+/*
+ * The check-in's decision, without side effects, from the device's @state
+ * and quarantine @kind ("" or NULL when none), its grace clock @since_ms
+ * (0: not running), the evaluation @compliant, the effective grace period
+ * @grace_ms and the time @now_ms.  Sets *ret_since to the grace clock
+ * afterwards (0: stopped): a compliant evaluation stops it, the first
+ * non-compliant one starts it at @now_ms.
+ */
+enum quarantine_step quarantine_decide(const char *state, const char *kind, int64_t since_ms, bool compliant,
+				       int64_t grace_ms, int64_t now_ms, int64_t *ret_since);
+
 /*
  * Validates @addresses (a report's "addresses": NULL or an array of at most
  * QUARANTINE_MAX_ADDRESSES IPv4/IPv6 strings) and replaces the device's

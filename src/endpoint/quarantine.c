@@ -166,13 +166,72 @@ static int q_apply(struct store_conn *c, struct http_req *req, bool as_device, c
 
 /* ---------------------------------------------------------------- check-in */
 
+struct q_addr {
+	char text[EVE_ADDR_SIZE];
+	int family;
+	const char *source;
+};
+
+static int q_addr_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct q_addr *)a)->text, ((const struct q_addr *)b)->text);
+}
+
+/* Adds @text to @set unless it is there already (the first source wins). */
+static void q_addr_add(struct q_addr *set, size_t *n, const char *text, int family, const char *source)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(set[i].text, text) == 0)
+			return;
+	str_copy(set[*n].text, sizeof(set[*n].text), text);
+	set[*n].family = family;
+	set[*n].source = source;
+	(*n)++;
+}
+
+/* True when the device's stored addresses are exactly @set (sorted). */
+static int q_addr_same(struct store_conn *c, const char *device_id, const struct q_addr *set, size_t n, bool *ret)
+{
+	struct q_addr old[QUARANTINE_MAX_ADDRESSES + 1];
+	struct store_stmt *q = NULL;
+	size_t k = 0, i;
+	bool same = true;
+	int r;
+
+	r = store_query(c, "SELECT address, source FROM device_addresses WHERE device_id = $1",
+			STORE_ARGS(SA_TEXT(device_id)), &q);
+	while (r == 0 && (r = store_step(q)) == 1) {
+		if (k == n) {
+			same = false;
+			r = 0;
+			break;
+		}
+		str_copy(old[k].text, sizeof(old[k].text), store_col_text(q, 0));
+		old[k].source = strcmp(store_col_text(q, 1), "report") == 0 ? "report" : "remote";
+		k++;
+		r = 0;
+	}
+	store_stmt_free(q);
+	if (r < 0)
+		return r;
+	if (same && k != n)
+		same = false;
+	qsort(old, k, sizeof(old[0]), q_addr_cmp);
+	for (i = 0; same && i < n; i++)
+		same = strcmp(old[i].text, set[i].text) == 0 && strcmp(old[i].source, set[i].source) == 0;
+	*ret = same;
+	return 0;
+}
+
 int quarantine_addresses_set(struct store_conn *c, const char *device_id, const json_t *addresses,
 			     const char *remote, int64_t now_ms, struct jsonx_err *e)
 {
+	struct q_addr set[QUARANTINE_MAX_ADDRESSES + 1];
 	char canon[EVE_ADDR_SIZE];
 	struct store_stmt *ins = NULL;
 	const json_t *it;
-	size_t i;
+	size_t i, n = 0;
+	bool same = false;
 	int fam, r;
 
 	if (addresses && !json_is_null(addresses)) {
@@ -182,25 +241,25 @@ int quarantine_addresses_set(struct store_conn *c, const char *device_id, const 
 		json_array_foreach(addresses, i, it) {
 			if (eve_addr_canon(json_string_value(it), canon, &fam) < 0)
 				return jsonx_fail(e, "addresses", "addresses[%zu] is not an IPv4 or IPv6 address", i);
+			q_addr_add(set, &n, canon, fam, "report");
 		}
 	}
+	/* The address the check-in came from, unless it is this host (tests, a local proxy). */
+	if (remote && eve_addr_canon(remote, canon, &fam) == 0 && strcmp(canon, "::1") != 0 &&
+	    strncmp(canon, "127.", 4) != 0)
+		q_addr_add(set, &n, canon, fam, "remote");
+	qsort(set, n, sizeof(set[0]), q_addr_cmp);
+	/* Most check-ins change nothing: then nothing is written. */
+	r = q_addr_same(c, device_id, set, n, &same);
+	if (r < 0 || same)
+		return r;
 	r = store_exec(c, "DELETE FROM device_addresses WHERE device_id = $1", STORE_ARGS(SA_TEXT(device_id)));
 	if (r >= 0)
 		r = store_query(c, "INSERT INTO device_addresses (device_id, address, family, source, seen_at) "
-				   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id, address) DO NOTHING",
-				STORE_NOARGS, &ins);
-	json_array_foreach(addresses, i, it) {
-		if (r < 0)
-			break;
-		eve_addr_canon(json_string_value(it), canon, &fam);
-		r = store_stmt_exec(ins, STORE_ARGS(SA_TEXT(device_id), SA_TEXT(canon), SA_I64(fam), SA_TEXT("report"),
-						    SA_I64(now_ms)));
-	}
-	/* The address the check-in came from, unless it is this host (tests, a local proxy). */
-	if (r >= 0 && remote && eve_addr_canon(remote, canon, &fam) == 0 && strcmp(canon, "::1") != 0 &&
-	    strncmp(canon, "127.", 4) != 0)
-		r = store_stmt_exec(ins, STORE_ARGS(SA_TEXT(device_id), SA_TEXT(canon), SA_I64(fam), SA_TEXT("remote"),
-						    SA_I64(now_ms)));
+				   "VALUES ($1, $2, $3, $4, $5)", STORE_NOARGS, &ins);
+	for (i = 0; r >= 0 && i < n; i++)
+		r = store_stmt_exec(ins, STORE_ARGS(SA_TEXT(device_id), SA_TEXT(set[i].text), SA_I64(set[i].family),
+						    SA_TEXT(set[i].source), SA_I64(now_ms)));
 	store_stmt_free(ins);
 	return r < 0 ? r : 0;
 }

@@ -589,6 +589,13 @@ class EndpointQuarantine(ServerTestCase):
         self.assertEqual(out["state"], "compliant")
         # Canonical, IPv4-mapped as IPv4; the check-in's own address (loopback here) is not kept.
         self.assertEqual(self.device(dev)["addresses"], ["192.0.2.200", "192.0.2.201", "2001:db8::1"])
+        # The same again changes nothing; another set replaces it; a report without addresses empties it.
+        self.checkin(state, dev, report(True, ["192.0.2.201", "2001:db8::1", "192.0.2.200", "192.0.2.200"]))
+        self.assertEqual(self.device(dev)["addresses"], ["192.0.2.200", "192.0.2.201", "2001:db8::1"])
+        self.checkin(state, dev, report(True, ["192.0.2.202"]))
+        self.assertEqual(self.device(dev)["addresses"], ["192.0.2.202"])
+        self.checkin(state, dev, report(True))
+        self.assertEqual(self.device(dev)["addresses"], [])
 
     # ------------------------------------------------------------ the real agent and the CLI
 

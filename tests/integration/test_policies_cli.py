@@ -30,6 +30,7 @@ class PoliciesCli(ServerTestCase):
         divs = [p for p in cls.paths if p.count("/") == 2 and any(q.startswith(p + "/") for q in cls.paths)]
         cls.div1, cls.div2 = divs[0], divs[-1]
         cls.child1 = next(p for p in cls.paths if p.startswith(cls.div1 + "/"))
+        cls.child2 = next(p for p in cls.paths if p.startswith(cls.div2 + "/"))
         cls.ids = {u["path"]: u["id"] for u in units}
 
     @classmethod
@@ -104,6 +105,17 @@ class PoliciesCli(ServerTestCase):
         p = self.rampart("policies", "list", "--org", self.child1)
         self.assertEqual(p.stdout, "")
         self.assertIn("No unit under %s sets a policy" % self.child1, p.stderr)
+
+    def test_the_help_example_is_a_valid_policy(self):
+        text = self.rampart("policies", "--help").stdout
+        example = text[text.index("such as") + len("such as"):text.index("as the unit's next version")]
+        pol = json.loads(example)
+        self.assertEqual(sorted(pol), ["baseline", "checkin_interval", "logging", "quarantine", "removable_media"])
+        p = self.rampart("policies", "set", self.child2, "-", stdin=example)
+        self.assertIn("version 1", p.stdout)
+        own = self.admin.get("/api/v1/endpoint/policies/%s" % self.ids[self.child2]).json["own"]["policy"]
+        self.assertEqual(own["quarantine"], {"grace_period": "24h"})
+        self.assertEqual(own["removable_media"][0]["serial"], "4C5300012301")
 
     def test_invalid_policy_is_refused_with_the_servers_reason(self):
         before = self.admin.get("/api/v1/endpoint/policies/%s" % self.ids[self.div2]).json["own"]

@@ -129,7 +129,10 @@ async function person(pick, roles = []) {
   const people = await adminApi.call('GET', '/api/v1/people?limit=500&status=active');
   const p = people.items.find((x) => x.kind === 'employee' && pick(x) && !(x.roles || []).some((r) => !r.implicit));
   assert.ok(p, 'a person to use');
-  for (const r of roles) await adminApi.call('PUT', `/api/v1/people/${p.id}/roles/${r}`, {});
+  for (const r of roles) {
+    const [role, scope] = r.split(':');
+    await adminApi.call('PUT', `/api/v1/people/${p.id}/roles/${role}`, scope ? { scope_org: scope } : {});
+  }
   await adminApi.call('POST', `/api/v1/people/${p.id}/password`, { password: 'temporary-password-123' });
   const api = await Api.login(server.url, p.login, 'temporary-password-123');
   await api.call('POST', '/api/v1/me/password', { current_password: 'temporary-password-123', new_password: 'device-test-password-456' });
@@ -255,12 +258,14 @@ describe('endpoint pages in the console', () => {
     // The state filter (kept in the address), then a count as a filter link.
     await page.getByLabel('State', { exact: true }).selectOption('non_compliant');
     await page.waitForURL(/#\/devices\?state=non_compliant$/);
+    // The previous page stays shown while the next one loads: wait for the others to go.
+    await page.getByRole('link', { name: 'pc-green' }).waitFor({ state: 'detached' });
+    await page.getByRole('link', { name: 'pc-silent' }).waitFor({ state: 'detached' });
     await page.getByRole('link', { name: 'pc-red' }).waitFor();
-    assert.equal(await page.getByRole('link', { name: 'pc-green' }).count(), 0);
-    assert.equal(await page.getByRole('link', { name: 'pc-silent' }).count(), 0);
     await counts.getByRole('link').filter({ hasText: 'unknown' }).click();
+    await page.getByRole('link', { name: 'pc-red' }).waitFor({ state: 'detached' });
     await page.getByRole('link', { name: 'pc-silent' }).waitFor();
-    assert.equal(await page.getByRole('link', { name: 'pc-red' }).count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'pc-green' }).count(), 0);
     await shot(page, 'devices-03-filtered');
 
     // One device: every requirement with its reason, the posture, the history.
@@ -472,6 +477,7 @@ describe('endpoint pages in the console', () => {
     const counts = page.getByRole('list', { name: 'Devices by state' });
     assert.equal((await counts.getByRole('listitem').filter({ hasText: 'quarantined' }).locator('.n').textContent()).trim(), '1');
     await counts.getByRole('link').filter({ hasText: 'quarantined' }).click();
+    await page.getByRole('link', { name: 'pc-green' }).waitFor({ state: 'detached' });
     await page.getByRole('link', { name: 'pc-silent' }).waitFor();
     assert.equal(await page.locator('table.devices tbody tr').count(), 1);
     const nft = await page.getByRole('link', { name: 'nftables script' }).getAttribute('href');
@@ -496,6 +502,45 @@ describe('endpoint pages in the console', () => {
     await panel.getByRole('button', { name: 'Quarantine' }).click();
     await panel.getByText("an administrator's decision").waitFor();
     assert.deepEqual(page.jsErrors, []);
+  });
+
+  it('shows a security manager only their division: its devices, units and tokens', async () => {
+    // A division other than the devices' one, with an employee in it.
+    const people = (await adminApi.call('GET', '/api/v1/people?limit=500&status=active')).items;
+    const divOf = (p) => (p.org_unit && p.org_unit.path ? p.org_unit.path.split('/').slice(0, 3).join('/') : '');
+    const host = people.find((p) => p.kind === 'employee' && divOf(p).split('/').length === 3 && divOf(p) !== division
+      && !(p.roles || []).some((r) => !r.implicit));
+    assert.ok(host, 'an employee in another division');
+    const other = divOf(host);
+    const sm = await person((p) => p.id === host.id, [`security_manager:${other}`]);
+    const page = await newPage();
+    await login(page, sm, 'device-test-password-456');
+    await heading(page, 'Overview');
+    await navClick(page, 'Devices');
+    await heading(page, 'Devices');
+    await page.getByText('No devices are enrolled in your scope yet.').waitFor();
+    const counts = page.getByRole('list', { name: 'Devices by state' });
+    assert.equal((await counts.getByRole('listitem').filter({ hasText: 'All devices' }).locator('.n').textContent()).trim(), '0');
+    await page.goto(`${server.url}/#/devices/${devices['pc-red'].id}`);
+    await page.getByText('This device does not exist or is outside what you may see.').waitFor();
+
+    // Tokens: only units of the division to choose from, and none of the other division's tokens.
+    await navClick(page, 'Enrollment tokens');
+    await heading(page, 'Enrollment tokens');
+    const options = await page.getByLabel('Org unit').locator('option').evaluateAll((os) => os.map((o) => o.textContent).filter((x) => !x.endsWith('…')));
+    assert.ok(options.length > 0 && options.every((o) => o === other || o.startsWith(`${other}/`)), JSON.stringify(options));
+    await page.getByText('No enrollment tokens yet.').waitFor();
+    await page.getByLabel('Org unit').selectOption({ label: other });
+    await page.getByRole('button', { name: 'Create token' }).click();
+    await page.getByRole('heading', { name: `Enrollment token for ${other} created.` }).waitFor();
+    // The policy editor is offered for the division.
+    await navClick(page, 'Endpoint policies');
+    await heading(page, 'Endpoint policies');
+    await page.getByLabel('Org unit', { exact: true }).selectOption({ label: other });
+    await page.getByLabel('Policy (JSON)').waitFor();
+    await shot(page, 'devices-15-security-manager');
+    assert.deepEqual(page.jsErrors, []);
+    await page.context().close();
   });
 
   it('shows an auditor the pages without their controls, and an employee nothing', async () => {

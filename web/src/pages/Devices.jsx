@@ -11,7 +11,7 @@ import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiAll } from '../api.js';
 import { fmtDateTime, fmtNumber, t } from '../i18n.js';
-import { canManageEndpoints } from '../perms.js';
+import { canManageEndpoints, has, pathWithin } from '../perms.js';
 import { href, navigate } from '../router.js';
 import { ChartFigure } from '../components/Chart.jsx';
 import {
@@ -27,10 +27,17 @@ export function DeviceState({ state }) {
   return <span class={`badge dev-${state}`}>{t(`dev.state_${state}`, null, state)}</span>;
 }
 
-/* The org units the person may see, in path order (for the unit pickers). */
-async function loadUnits() {
+/*
+ * The org units whose endpoints the person may see, in path order (for the
+ * unit pickers): all of them for the group-wide roles; for a security
+ * manager their subtree (the org list also names the units above it).
+ */
+async function loadUnits(me) {
   const r = await api('GET', '/api/v1/org');
-  return (r.items || []).slice().sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const all = has(me, 'admin', 'security_officer', 'auditor');
+  return (r.items || [])
+    .filter((u) => all || pathWithin(u.path, me.manages_path))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 function UnitSelect({ id, units, value, onChange, describedBy }) {
@@ -454,7 +461,7 @@ function NewToken({ token, onDone }) {
 }
 
 export function EnrollmentTokensPage({ me }) {
-  const units = useLoad(loadUnits, []);
+  const units = useLoad(() => loadUnits(me), []);
   const pager = useCursorPager('');
   const [tick, setTick] = useState(0);
   const list = useLoad(
@@ -631,7 +638,7 @@ function PolicyEditor({ answer, onSaved }) {
 
 export function PoliciesPage({ me, route }) {
   const unitId = route.query.get('unit') || '';
-  const units = useLoad(loadUnits, []);
+  const units = useLoad(() => loadUnits(me), []);
   const pol = useLoad(
     () => (unitId ? api('GET', `/api/v1/endpoint/policies/${encodeURIComponent(unitId)}`) : Promise.resolve(null)),
     [unitId],

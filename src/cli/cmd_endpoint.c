@@ -38,8 +38,8 @@ static const char devices_help[] =
 "\n"
 "list        enrolled PCs in your scope with their compliance state\n"
 "show        one PC: its latest posture report, every baseline requirement\n"
-"            (pass or fail, with the reason), its quarantine and addresses,\n"
-"            and the state history\n"
+"            (pass or fail, with the reason), its quarantine, addresses and\n"
+"            intrusion alerts, and the state history\n"
 "quarantine  cuts the PC off at its next check-in: its agent lets it reach\n"
 "            only rampartd and DNS, and it is on the quarantine list for\n"
 "            network equipment; --infected marks it infected.  Only an\n"
@@ -314,6 +314,16 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 		snprintf(line, sizeof(line), "  %-4s %-22s %s", json_is_true(json_object_get(v, "pass")) ? "pass" : "FAIL",
 			 out_clean(id, sizeof(id), out_str(v, "id")), out_clean(reason, sizeof(reason), out_str(v, "reason")));
 		puts(line);
+	}
+	if (json_array_size(json_object_get(d, "alerts")))
+		printf("\nintrusion alerts:\n");
+	json_array_foreach(json_object_get(d, "alerts"), i, v) {
+		char sig[300], src[64], dst[64];
+
+		printf("  %s  severity %lld  %s -> %s  %s\n", out_time(tm, sizeof(tm), out_str(v, "timestamp")),
+		       (long long)json_integer_value(json_object_get(v, "severity")),
+		       out_clean(src, sizeof(src), out_str(v, "src_ip")), out_clean(dst, sizeof(dst), out_str(v, "dest_ip")),
+		       out_clean(sig, sizeof(sig), out_str(v, "signature")));
 	}
 	printf("\nhistory:\n");
 	json_array_foreach(json_object_get(d, "history"), i, v) {

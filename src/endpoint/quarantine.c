@@ -535,6 +535,37 @@ static json_t *q_addresses(struct store_conn *c, const char *device_id)
 	return a;
 }
 
+#define Q_SHOW_ALERTS 20
+
+/* The device's latest intrusion alerts, newest first. */
+static json_t *q_alerts(struct store_conn *c, const char *device_id)
+{
+	struct store_stmt *q = NULL;
+	json_t *a = json_array(), *it;
+	int r;
+
+	r = store_query(c, "SELECT received_at, event_ts, src_ip, dest_ip, signature_id, signature, severity "
+			   "FROM device_alerts WHERE device_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+			STORE_ARGS(SA_TEXT(device_id), SA_I64(Q_SHOW_ALERTS)), &q);
+	while (r == 0 && a && (r = store_step(q)) == 1) {
+		it = json_pack("{s:s, s:s, s:I, s:s, s:I}", "src_ip", store_col_text(q, 2), "dest_ip",
+			       store_col_text(q, 3), "signature_id", (json_int_t)store_col_i64(q, 4), "signature",
+			       store_col_text(q, 5), "severity", (json_int_t)store_col_i64(q, 6));
+		if (it) {
+			jsonx_set_time(it, "received_at", store_col_i64(q, 0));
+			jsonx_set_time(it, "timestamp", store_col_i64(q, 1));
+		}
+		json_array_append_new(a, it);
+		r = 0;
+	}
+	store_stmt_free(q);
+	if (r < 0) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
 int quarantine_device_json(struct store_conn *c, const char *device_id, json_t *out)
 {
 	struct q_dev d;
@@ -548,6 +579,10 @@ int quarantine_device_json(struct store_conn *c, const char *device_id, json_t *
 	if (!a)
 		return ERR_STORE;
 	json_object_set_new(out, "addresses", a);
+	a = q_alerts(c, device_id);
+	if (!a)
+		return ERR_STORE;
+	json_object_set_new(out, "alerts", a);
 	if (strcmp(d.state, "quarantined") != 0) {
 		json_object_set_new(out, "quarantine", json_null());
 	} else {

@@ -124,8 +124,10 @@ int quarantine_sweep(struct store_conn *c, int64_t now_ms);
 int quarantine_order(const char *device_id, const struct quarantine_state *qs, int64_t now_ms, json_t **ret);
 
 /*
- * Adds "quarantine" ({kind, reason, since} or null) and "addresses" to a
- * device object @out being answered.  Returns 0 or an error.
+ * Adds "quarantine" ({kind, reason, since} or null), "addresses",
+ * "non_compliant_since" and "alerts" (its latest 20 intrusion alerts,
+ * newest first) to a device object @out being answered.  Returns 0 or an
+ * error.
  */
 int quarantine_device_json(struct store_conn *c, const char *device_id, json_t *out);
 

@@ -446,6 +446,16 @@ class EndpointQuarantine(ServerTestCase):
         self.assertEqual(d["state"], "quarantined")
         self.assertEqual(d["quarantine"]["kind"], "infected")
         self.assertIn("Cobalt Strike", d["quarantine"]["reason"])
+        # The evidence is kept with the device: the matching alert, not the one above the threshold.
+        self.assertEqual([(a["signature_id"], a["severity"], a["src_ip"]) for a in d["alerts"]],
+                         [(2024897, 1, addrs[1])])
+        self.assertEqual(d["alerts"][0]["timestamp"][:19], "2026-11-26T10:15:02")
+        shown = subprocess.run([harness.cli_path(), "devices", "show", dev["device_id"]], capture_output=True,
+                               text=True, timeout=60, env=dict(os.environ, RAMPART_SERVER=self.server.url,
+                                                               RAMPART_TOKEN=self.admin.token))
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertIn("intrusion alerts:", shown.stdout)
+        self.assertIn("ET MALWARE Observed Cobalt Strike CnC", shown.stdout)
         self.assertNotEqual(self.device(other)["state"], "quarantined")
         # The same alert again: already infected, nothing new.
         r = self.post_eve(eve_alert(addrs[1], "2001:db8:ffff::1", severity=1))

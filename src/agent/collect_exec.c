@@ -186,12 +186,14 @@ static bool x_netlink_works(int fd)
 			break;
 		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
 			struct cn_msg *cn = NLMSG_DATA(h);
-			struct proc_event *pe = (struct proc_event *)cn->data;
+			struct proc_event pe;
 
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + sizeof(*pe)))
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + sizeof(pe)))
 				continue;
-			if ((pe->what == PROC_EVENT_FORK && pe->event_data.fork.child_tgid == child) ||
-			    (pe->what == PROC_EVENT_EXIT && pe->event_data.exit.process_tgid == child))
+			/* The event follows the 20-byte cn_msg header: copy it out to align it. */
+			memcpy(&pe, cn->data, sizeof(pe));
+			if ((pe.what == PROC_EVENT_FORK && pe.event_data.fork.child_tgid == child) ||
+			    (pe.what == PROC_EVENT_EXIT && pe.event_data.exit.process_tgid == child))
 				seen = true;
 		}
 	}
@@ -218,19 +220,18 @@ int collect_exec_read(struct collect_exec *c, json_t *out)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
 		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
 			struct cn_msg *cn = NLMSG_DATA(h);
-			struct proc_event *pe;
+			struct proc_event pe;
 			json_t *ev = NULL;
 
-			if (h->nlmsg_type != NLMSG_DONE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + sizeof(*pe)))
+			if (h->nlmsg_type != NLMSG_DONE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*cn) + sizeof(pe)))
 				continue;
 			if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC)
 				continue;
-			pe = (struct proc_event *)cn->data;
-			if (pe->what != PROC_EVENT_EXEC ||
-			    pe->event_data.exec.process_pid != pe->event_data.exec.process_tgid)
+			memcpy(&pe, cn->data, sizeof(pe));   /* unaligned in the message */
+			if (pe.what != PROC_EVENT_EXEC ||
+			    pe.event_data.exec.process_pid != pe.event_data.exec.process_tgid)
 				continue;
-			if (collect_exec_describe(c->root, pe->event_data.exec.process_tgid,
-						  rtime_now_ms(), &ev) == 0)
+			if (collect_exec_describe(c->root, pe.event_data.exec.process_tgid, rtime_now_ms(), &ev) == 0)
 				json_array_append_new(out, ev);
 		}
 	}

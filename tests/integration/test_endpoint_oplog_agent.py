@@ -231,7 +231,7 @@ class EndpointOplogAgent(ServerTestCase):
         agent.send_signal(signal.SIGKILL)
         agent.wait()
         self.restart_server_on_same_port()
-        self.start_agent(state)
+        agent = self.start_agent(state)
         self.wait(lambda: self.has(dev, "login", user="it-carol"), "it-carol's login after kill -9")
         self.wait(lambda: self.has(dev, "logout", user="it-carol"), "it-carol's logout after kill -9")
         # One event per sequence number, never reused; the wtmp position survived (no second it-alice login).
@@ -239,3 +239,6 @@ class EndpointOplogAgent(ServerTestCase):
         seqs = [e["seq"] for e in every]
         self.assertEqual(len(seqs), len(set(seqs)))
         self.assertEqual(len([e for e in every if e["kind"] == "login" and self.field(e, "user") == "it-alice"]), 1)
+        # SIGTERM stops the agent cleanly (exit 0; under ASan also without leaks).
+        agent.send_signal(signal.SIGTERM)
+        self.assertEqual(agent.wait(timeout=60), 0, self.agent_log())

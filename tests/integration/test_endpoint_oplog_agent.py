@@ -3,7 +3,7 @@
 on this PC to a real rampartd — a process executed here, a login appended
 to a wtmp file in a fixture root, a USB stick inserted into the fixture's
 sysfs and removed — and the events are found through
-GET /api/v1/endpoint/events.  While the server is stopped the events wait
+GET /api/v1/endpoint/events; an event the server refuses is dropped alone.  While the server is stopped the events wait
 in the agent's disk buffer (`rampart-agent events --json` shows them) and
 arrive once it is back; after kill -9 of the agent nothing it had buffered
 is lost and no sequence number is used twice."""
@@ -31,8 +31,8 @@ def agent_path():
     return os.path.join(harness.BUILD, "src", "agent", "rampart-agent")
 
 
-def utmpx(kind, user, line, host=""):
-    now = time.time()
+def utmpx(kind, user, line, host="", ahead_s=0):
+    now = time.time() + ahead_s
     return UTMPX.pack(kind, 4242, line.encode(), b"ts/1", user.encode(), host.encode(), 0, 0, 9,
                       int(now), int((now % 1) * 1e6), 0, 0, 0, 0, b"")
 
@@ -189,6 +189,9 @@ class EndpointOplogAgent(ServerTestCase):
         shutil.copy("/bin/sleep", exe)
         subprocess.run([exe, "2.5"], check=True)
         # A login in the fixture's wtmp, and a USB stick that is not designated (no USBGuard: reported).
+        # A record dated three hours ahead: the server refuses that event (clock skew), and the agent
+        # narrows its batch down to it and drops it alone; the events around it still arrive.
+        self.wtmp(utmpx(USER_PROCESS, "it-future", "pts/4", ahead_s=3 * 3600))
         self.wtmp(utmpx(USER_PROCESS, "it-alice", "pts/5", "192.0.2.9"))
         self.usb("3-1", "0951", "1666", "IT0001")
 
@@ -203,6 +206,8 @@ class EndpointOplogAgent(ServerTestCase):
         self.assertEqual(self.field(ev, "serial"), "IT0001")
         self.assertIs(self.field(ev, "storage"), True)
         self.assertEqual(self.field(ev, "action"), "reported")
+        self.assertIsNone(self.has(dev, "login", user="it-future"))
+        self.wait(lambda: "the server refused event" in self.agent_log(), "the refusal in the agent's log")
         # Searchable by person too.
         self.assertTrue(any(e["kind"] == "login" for e in self.search(person="it-alice", device=dev)))
 

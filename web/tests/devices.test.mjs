@@ -253,6 +253,14 @@ describe('endpoint pages in the console', () => {
     assert.equal(await count('quarantined'), '0');
     for (const host of ['pc-green', 'pc-red', 'pc-silent']) await page.getByRole('link', { name: host }).waitFor();
     await page.getByRole('figure', { name: 'Devices by org unit and state' }).waitFor();
+    // The trend from the audit log's state changes: today as now, nothing before the enrollments.
+    const trend = page.getByRole('figure', { name: 'Devices by state, last 14 days (from the audit log)' });
+    await trend.locator('summary').click();
+    const rows = trend.locator('tbody tr');
+    assert.equal(await rows.count(), 14);
+    const cells = async (i) => (await rows.nth(i).locator('td').allTextContents()).map((x) => x.trim());
+    assert.deepEqual(await cells(13), ['1', '1', '1', '0'], 'today: compliant, non-compliant, unknown, quarantined');
+    assert.deepEqual(await cells(0), ['0', '0', '0', '0'], 'two weeks ago: none enrolled yet');
     await shot(page, 'devices-02-list');
 
     // The state filter (kept in the address), then a count as a filter link.

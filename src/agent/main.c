@@ -80,6 +80,8 @@
 #define A_DEFAULT_INTERVAL_MS (5 * 60 * 1000)
 #define A_MIN_INTERVAL_MS 1000
 #define A_TICK_MS 2000                        /* collectors without a socket: USB, wtmp, mounts, /proc scan */
+#define A_FLUSH_MS 1000                       /* events from sockets reach the disk buffer within this */
+#define A_FLUSH_EVENTS 256                    /* ... or once this many are waiting: one fsync per group */
 #define A_DEFAULT_EVENTS_INTERVAL_MS 10000    /* buffered events are sent this often */
 #define A_MIN_BACKOFF_MS 1000
 #define A_MAX_BACKOFF_MS (5 * 60 * 1000)
@@ -964,6 +966,8 @@ struct a_run {
 	struct collect_files *files;
 	size_t batch_max;     /* events per POST; halved while the server refuses a batch */
 	int64_t policy_version;
+	json_t *pending;      /* events read from sockets, not yet in the buffer */
+	int64_t flush_at;     /* when they go there at the latest */
 };
 
 /* Puts the collected @events into the buffer, then lets the collectors save their positions. */
@@ -981,11 +985,12 @@ static int a_run_store(struct a_run *run, json_t *events)
 			evs[i] = json_array_get(events, i);
 		r = oplog_append(run->ol, evs, n, NULL);
 		free(evs);
+		json_array_clear(events);
 		if (r < 0) {
-			fprintf(stderr, "rampart-agent: cannot buffer %zu events: %s\n", n, err_str(r));
+			/* Kept in memory they would only grow (a full disk): they are lost, and said so. */
+			fprintf(stderr, "rampart-agent: cannot buffer %zu events, they are lost: %s\n", n, err_str(r));
 			return r;
 		}
-		json_array_clear(events);
 	}
 	/* Positions move only once what was read is on disk: a crash repeats events, never loses them. */
 	if (run->wtmp)
@@ -995,12 +1000,11 @@ static int a_run_store(struct a_run *run, json_t *events)
 	return 0;
 }
 
+/* Runs the collectors without a socket; their events go to the buffer with those waiting. */
 static void a_run_collect(struct a_run *run, int64_t now)
 {
-	json_t *events = json_array();
+	json_t *events = run->pending;
 
-	if (!events)
-		return;
 	if (run->exec)
 		collect_exec_tick(run->exec, now, events);
 	if (run->wtmp)
@@ -1010,7 +1014,7 @@ static void a_run_collect(struct a_run *run, int64_t now)
 	if (run->files)
 		collect_files_tick(run->files, events);
 	a_run_store(run, events);
-	json_decref(events);
+	run->flush_at = INT64_MAX;
 }
 
 /*
@@ -1137,6 +1141,7 @@ static void a_run_open(const struct opts *o, struct a_run *run)
 
 	run->batch_max = A_EVENTS_BATCH;
 	run->policy_version = -1;
+	run->flush_at = INT64_MAX;
 	/* Executions and files are the real system's (their pids and mounts are), even with --root. */
 	if (collect_exec_open("/", true, &run->exec) < 0)
 		run->exec = NULL;
@@ -1154,6 +1159,9 @@ static void a_run_open(const struct opts *o, struct a_run *run)
 
 static void a_run_close(struct a_run *run)
 {
+	if (run->pending && run->ol)
+		a_run_store(run, run->pending);
+	json_decref(run->pending);
 	collect_exec_close(run->exec);
 	collect_wtmp_close(run->wtmp);
 	collect_usb_close(run->usb);
@@ -1240,8 +1248,9 @@ static int cmd_events(const struct opts *o)
  * check-ins).  A failed check-in is reported and retried at the next one.
  * Between check-ins one poll loop runs the collectors (their sockets as they
  * become readable, the rest every A_TICK_MS), puts their events in the disk
- * buffer and sends it every --events-interval, backing off while the server
- * cannot be reached.
+ * buffer (socket events grouped for up to A_FLUSH_MS, so that a busy PC does
+ * not fsync per process) and sends it every --events-interval, backing off
+ * while the server cannot be reached.
  */
 static int cmd_run(const struct opts *o)
 {
@@ -1270,6 +1279,11 @@ static int cmd_run(const struct opts *o)
 			r == -EBUSY ? "another rampart-agent run holds it" : err_str(r));
 		return 1;
 	}
+	run.pending = json_array();
+	if (!run.pending) {
+		oplog_close(run.ol);
+		return 1;
+	}
 	a_run_open(o, &run);
 	while (!a_stop) {
 		int64_t now = rtime_now_ms(), until;
@@ -1294,6 +1308,9 @@ static int cmd_run(const struct opts *o)
 		if (now >= next_tick || last_round) {
 			a_run_collect(&run, now);
 			next_tick = now + A_TICK_MS;
+		} else if (now >= run.flush_at || json_array_size(run.pending) >= A_FLUSH_EVENTS) {
+			a_run_store(&run, run.pending);
+			run.flush_at = INT64_MAX;
 		}
 		if (now >= next_send || last_round) {
 			if (a_run_send(o, &run) < 0) {
@@ -1314,22 +1331,22 @@ static int cmd_run(const struct opts *o)
 			pfd[nfd++] = (struct pollfd){ .fd = collect_files_fd(run.files), .events = POLLIN };
 		until = next_checkin < next_tick ? next_checkin : next_tick;
 		until = until < next_send ? until : next_send;
+		until = until < run.flush_at ? until : run.flush_at;
 		now = rtime_now_ms();
 		/* A signal interrupts the poll and ends the loop. */
 		if (poll(pfd, nfd, until > now ? (int)(until - now) : 0) > 0) {
-			json_t *events = json_array();
+			size_t before = json_array_size(run.pending);
 
-			for (nfds_t i = 0; events && i < nfd; i++) {
+			for (nfds_t i = 0; i < nfd; i++) {
 				if (!(pfd[i].revents & POLLIN))
 					continue;
 				if (run.exec && pfd[i].fd == collect_exec_fd(run.exec))
-					collect_exec_read(run.exec, events);
+					collect_exec_read(run.exec, run.pending);
 				else if (run.files)
-					collect_files_read(run.files, events);
+					collect_files_read(run.files, run.pending);
 			}
-			if (events)
-				a_run_store(&run, events);
-			json_decref(events);
+			if (before == 0 && json_array_size(run.pending) > 0)
+				run.flush_at = rtime_now_ms() + A_FLUSH_MS;
 		}
 	}
 	a_run_close(&run);

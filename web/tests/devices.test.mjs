@@ -447,6 +447,17 @@ describe('endpoint pages in the console', () => {
     await page.getByText('2 event(s) on this page.').waitFor();
     assert.equal(await page.locator('table.events tbody tr').filter({ hasText: 'cron' }).count(), 2);
 
+    // By host name: looked up among the devices; an unknown one is said so.
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.getByText('50 event(s) on this page.').waitFor();
+    await page.getByLabel('Device', { exact: true }).fill('pc-nowhere');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'No device named pc-nowhere in your scope.' }).waitFor();
+    await page.getByLabel('Device', { exact: true }).fill('pc-green');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForURL(new RegExp(`device=${devices['pc-green'].id}`));
+    await page.getByText('Events of pc-green.').waitFor();
+
     // From a device's page: that device's events only; another device has none.
     await page.goto(`${server.url}/#/devices/${devices['pc-green'].id}`);
     await heading(page, 'pc-green');

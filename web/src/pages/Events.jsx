@@ -7,13 +7,14 @@
 // audit log (the API records it).
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api } from '../api.js';
+import { api, apiAll } from '../api.js';
 import { fmtDateTime, fmtNumber, t } from '../i18n.js';
 import { href, navigate } from '../router.js';
 import { PageTitle, Pager, TableWrap, errorText, useCursorPager, useLoad } from '../components/ui.jsx';
 
 export const EVENT_KINDS = ['exec', 'login', 'logout', 'usb_insert', 'usb_remove', 'usb_block', 'file_write'];
 const FIELDS = ['device', 'person', 'kind', 'since', 'until'];
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /* "2026-11-26T09:30" (local, from datetime-local) -> RFC 3339 UTC, and back. */
 function localToIso(v) {
@@ -83,12 +84,25 @@ export function EventsPage({ route }) {
   const list = useLoad(() => api('GET', '/api/v1/endpoint/events', { query: { ...filters, limit: 50, cursor: pager.cursor } }), [key, pager.cursor]);
   const [open, setOpen] = useState(() => new Set());
 
-  const submit = (ev) => {
+  const [lookupError, setLookupError] = useState('');
+  // A host name in the device field is looked up among the devices in scope.
+  const submit = async (ev) => {
     ev.preventDefault();
     const q = {};
     for (const f of FIELDS) q[f] = (form[f] || '').trim();
+    setLookupError('');
+    if (q.device && !ULID.test(q.device)) {
+      const all = await apiAll('/api/v1/devices', {}, 20).catch(() => ({ items: [] }));
+      const hits = all.items.filter((d) => d.hostname === q.device);
+      if (hits.length !== 1) {
+        setLookupError(t(hits.length ? 'ev.host_ambiguous' : 'ev.host_unknown', { host: q.device, n: hits.length }));
+        return;
+      }
+      q.device = hits[0].id;
+    }
     navigate(href(['events'], q));
   };
+  const shownDevice = filters.device && list.data && list.data.items.length > 0 ? list.data.items[0].device.hostname : '';
   const toggle = (id) => setOpen((s) => {
     const n = new Set(s);
     if (n.has(id)) n.delete(id);
@@ -104,7 +118,7 @@ export function EventsPage({ route }) {
       <form class="panel filters" onSubmit={submit} role="search" aria-label={t('ev.filters')}>
         <div class="field">
           <label for="ev-device">{t('ev.device')}</label>
-          <input id="ev-device" value={form.device} onInput={set('device')} placeholder={t('ev.device_placeholder')} />
+          <input id="ev-device" value={form.device} onInput={set('device')} placeholder={t('ev.device_placeholder')} aria-invalid={lookupError ? 'true' : undefined} />
         </div>
         <div class="field">
           <label for="ev-person">{t('ev.person')}</label>
@@ -130,6 +144,8 @@ export function EventsPage({ route }) {
           <button type="button" onClick={() => navigate(href(['events']))}>{t('dir.clear_filters')}</button>
         </div>
       </form>
+      {lookupError && <p class="msg msg-error" role="alert">{lookupError}</p>}
+      {shownDevice && <p>{t('ev.of_device', { host: shownDevice })}</p>}
       <div class="panel">
         {list.error ? <p class="msg msg-error" role="alert">{list.error.code === 'not_found' ? t('ev.no_device') : errorText(list.error)}</p> : (
           <>

@@ -55,8 +55,8 @@ const char *rpf_strerror(int err)
 	case RPF_E_KEY_ID: return "the file was protected for another server key";
 	case RPF_E_UNWRAP: return "the wrapped content key does not open for this file";
 	case RPF_E_CRYPTO: return "the cryptographic library failed";
-	case RPF_E_CHANGED: return "the input changed while it was being read (it was truncated, "
-				   "extended or replaced)";
+	case RPF_E_CHANGED: return "the input changed while it was being read (it was truncated "
+				   "or extended)";
 	default: break;
 	}
 	if (err < 0 && err > -ERR_BASE)

@@ -11,7 +11,8 @@
  *               execve() of a running process (collect_exec.c);
  *   login/logout  utmpx records appended to /var/log/wtmp, followed from
  *               the offset last read (kept in STATE_DIR/wtmp.json), rotation
- *               detected by inode or a shrunk file (collect_wtmp.c);
+ *               detected by inode or a shrunk file, the old file's unread
+ *               tail taken from wtmp.1 (collect_wtmp.c);
  *   usb_insert/usb_remove/usb_block  snapshots of /sys/bus/usb/devices
  *               compared each tick, the last one kept in STATE_DIR/usb.json
  *               so that changes while the agent was stopped are reported

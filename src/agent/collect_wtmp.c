@@ -5,8 +5,9 @@
  * ends the session on its tty, whose user comes from the login seen on
  * that tty (wtmp's logout records carry none).  The position read, the file's
  * inode and the open sessions are kept in STATE_DIR/wtmp.json; a new inode
- * or a file shorter than the position means the file was rotated, and the
- * new one is read from its start.
+ * or a file shorter than the position means the file was rotated: the rest
+ * of the old file is read from wtmp.1 when that is it (same inode), then
+ * the new one from its start.
  */
 #include "agent/collect.h"
 
@@ -148,12 +149,65 @@ void collect_wtmp_close(struct collect_wtmp *c)
 	free(c);
 }
 
-int collect_wtmp_tick(struct collect_wtmp *c, json_t *out)
+/*
+ * Reads @path from @off to its end (at most W_MAX_READ), appending events;
+ * returns the bytes consumed (whole records) in *ret_used.
+ */
+static int w_read(struct collect_wtmp *c, int fd, uint64_t off, uint64_t size, json_t *out, uint64_t *ret_used)
 {
-	struct stat st;
 	size_t want, rest = 0;
 	ssize_t got;
 	char *buf;
+	int r;
+
+	*ret_used = 0;
+	if (size <= off)
+		return 0;
+	want = size - off > W_MAX_READ ? W_MAX_READ : (size_t)(size - off);
+	if (want < sizeof(struct utmpx))
+		return 0;
+	buf = malloc(want);
+	if (!buf)
+		return -ENOMEM;
+	got = pread(fd, buf, want, (off_t)off);
+	if (got < 0) {
+		r = -errno;
+		free(buf);
+		return r;
+	}
+	r = collect_wtmp_parse(buf, (size_t)got, c->ttys, out, &rest);
+	free(buf);
+	if (r == 0)
+		*ret_used = (uint64_t)got - rest;
+	return r;
+}
+
+/*
+ * The file was rotated: what was appended to it between the last read and
+ * the rotation is at the end of wtmp.1 (logrotate's name), if that is the
+ * file last read.
+ */
+static void w_read_rotated(struct collect_wtmp *c, json_t *out)
+{
+	char old[W_PATH + 4];
+	struct stat st;
+	uint64_t used;
+	int fd;
+
+	if (snprintf(old, sizeof(old), "%s.1", c->path) >= (int)sizeof(old))
+		return;
+	fd = open(old, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_ino == c->inode && (uint64_t)st.st_size >= c->offset)
+		w_read(c, fd, c->offset, (uint64_t)st.st_size, out, &used);
+	close(fd);
+}
+
+int collect_wtmp_tick(struct collect_wtmp *c, json_t *out)
+{
+	struct stat st;
+	uint64_t used = 0;
 	int fd, r;
 
 	fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -166,32 +220,20 @@ int collect_wtmp_tick(struct collect_wtmp *c, json_t *out)
 	}
 	if ((uint64_t)st.st_ino != c->inode || (uint64_t)st.st_size < c->offset) {
 		/* Rotated (a new file, or the old one truncated): read the new one from its start. */
+		if ((uint64_t)st.st_ino != c->inode)
+			w_read_rotated(c, out);
 		c->inode = (uint64_t)st.st_ino;
 		c->offset = 0;
 		c->dirty = true;
 	}
-	want = (uint64_t)st.st_size - c->offset > W_MAX_READ ? W_MAX_READ : (size_t)((uint64_t)st.st_size - c->offset);
-	if (want < sizeof(struct utmpx)) {
-		close(fd);
-		return 0;
-	}
-	buf = malloc(want);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	got = pread(fd, buf, want, (off_t)c->offset);
+	r = w_read(c, fd, c->offset, (uint64_t)st.st_size, out, &used);
 	close(fd);
-	if (got < 0) {
-		free(buf);
-		return -errno;
-	}
-	r = collect_wtmp_parse(buf, (size_t)got, c->ttys, out, &rest);
-	free(buf);
 	if (r < 0)
 		return r;
-	c->offset += (uint64_t)got - rest;
-	c->dirty = true;
+	if (used) {
+		c->offset += used;
+		c->dirty = true;
+	}
 	return 0;
 }
 

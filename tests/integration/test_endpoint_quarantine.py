@@ -741,3 +741,51 @@ class QuarantineAlertNetns(ServerTestCase):
         self.assertEqual(ans["state"], "compliant")
         self.assertReleased(state)
         self.assertNotIn(self.agent_ip, self.admin.get("/api/v1/endpoint/quarantine.nft").body.decode())
+
+
+class AlertThreshold(ServerTestCase):
+    """[endpoint] alert_max_severity, set through the environment: severity 3 alerts act too."""
+
+    SERVER_ARGS = {"env": {"RAMPART_ENDPOINT_ALERT_MAX_SEVERITY": "3"}}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.mkdtemp(prefix="rampart-qt-")
+        cls.root = os.path.join(cls.tmp, "root")
+        shutil.copytree(FIXTURE, cls.root)
+        people = [p for p in cls.admin.get("/api/v1/people?limit=500").json["items"] if p["kind"] == "employee"]
+        cls.div1 = sorted({"/".join(p["org_unit"]["path"].split("/")[:3]) for p in people
+                           if (p.get("org_unit") or {}).get("path", "").count("/") >= 2})[0]
+        cls.seq = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        super().tearDownClass()
+
+    agent = EndpointQuarantine.agent
+    enroll = EndpointQuarantine.enroll
+    checkin = EndpointQuarantine.checkin
+    post_eve = EndpointQuarantine.post_eve
+
+    def test_threshold_from_the_configuration(self):
+        state, dev = self.enroll()
+        self.checkin(state, dev, report(True, ["192.0.2.99"]))
+        r = self.post_eve(eve_alert("192.0.2.99", "198.51.100.1", severity=4))
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json["max_severity"], r.json["actionable"], r.json["quarantined"]), (3, 0, []))
+        r = self.post_eve(eve_alert("192.0.2.99", "198.51.100.1", severity=3))
+        self.assertEqual((r.json["actionable"], r.json["quarantined"]), (1, [dev["device_id"]]))
+        d = self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json
+        self.assertEqual(d["quarantine"]["kind"], "infected")
+
+    def test_out_of_range_setting_is_refused_at_start(self):
+        srv = harness.Server("AlertThresholdBad", env={"RAMPART_ENDPOINT_ALERT_MAX_SEVERITY": "0"})
+        try:
+            with self.assertRaises(harness.ServerError):
+                srv.start()
+            self.assertIn("alert_max_severity", srv.log_text())
+        finally:
+            srv.stop()
+            srv.cleanup()

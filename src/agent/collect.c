@@ -6,6 +6,7 @@
 #include "agent/collect.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,15 @@ void collect_user(const char *root, uint32_t uid, char *out, size_t size)
 	size_t len;
 
 	snprintf(out, size, "%u", uid);
+	if (!root || strcmp(root, "/") == 0) {
+		/* The running system: NSS, so that directory accounts (SSSD, LDAP) have their names too. */
+		char pwbuf[4096];
+		struct passwd pw, *res = NULL;
+
+		if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res && res->pw_name[0])
+			snprintf(out, size, "%s", res->pw_name);
+		return;
+	}
 	if (posture_read_file(root, "/etc/passwd", POSTURE_MAX_FILE, &data, &len) < 0)
 		return;
 	for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

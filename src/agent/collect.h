@@ -56,7 +56,10 @@ json_t *collect_str(const char *s, size_t len, size_t max, const char *empty);
 /* A new event {"ts": @ts_ms, "kind": @kind}, or NULL when out of memory. */
 json_t *collect_event(const char *kind, int64_t ts_ms);
 
-/* The login name of @uid from the passwd file under @root, else its number. */
+/*
+ * The login name of @uid, else its number: through NSS (getpwuid_r) for the
+ * root "/" (or NULL), from @root/etc/passwd for a fixture tree.
+ */
 void collect_user(const char *root, uint32_t uid, char *out, size_t size);
 
 /* ---------------------------------------------------------------- exec (collect_exec.c) */

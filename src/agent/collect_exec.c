@@ -47,6 +47,7 @@ struct collect_exec {
 	struct x_proc *seen;    /* scan mode: sorted by pid */
 	size_t nseen;
 	bool scanned;
+	int64_t overflow_logged;   /* when an overflow was last logged */
 };
 
 /* readlink of @root/proc/@pid/@name into @out. */
@@ -206,14 +207,20 @@ int collect_exec_read(struct collect_exec *c, json_t *out)
 
 	if (c->fd < 0)
 		return 0;
-	for (;;) {
+	/* Bounded, so that a storm of processes cannot keep the loop from its other work. */
+	for (int reads = 0; reads < 256; reads++) {
 		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
 		struct nlmsghdr *h;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == ENOBUFS) {
-			log_warn("collect: the process connector overflowed; some executions were not recorded", NULL);
+			/* Once a minute at most: an overflow tends to come in bursts. */
+			if (rtime_now_ms() - c->overflow_logged > 60000) {
+				log_warn("collect: the process connector overflowed; some executions were not recorded",
+					 NULL);
+				c->overflow_logged = rtime_now_ms();
+			}
 			continue;
 		}
 		if (n < 0)
@@ -235,6 +242,7 @@ int collect_exec_read(struct collect_exec *c, json_t *out)
 				json_array_append_new(out, ev);
 		}
 	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- /proc scan */

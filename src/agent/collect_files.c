@@ -248,7 +248,7 @@ int collect_files_read(struct collect_files *c, json_t *out)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
 
-	for (;;) {
+	for (int reads = 0; reads < 64; reads++) {
 		ssize_t n = read(c->fd, buf, sizeof(buf));
 		struct fanotify_event_metadata *md;
 
@@ -298,4 +298,5 @@ int collect_files_read(struct collect_files *c, json_t *out)
 			close(md->fd);
 		}
 	}
+	return 0;
 }

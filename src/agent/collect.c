@@ -5,11 +5,13 @@
  */
 #include "agent/collect.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent/posture.h"
 
@@ -75,6 +77,114 @@ json_t *collect_str(const char *s, size_t len, size_t max, const char *empty)
 	v = json_string(o || !empty ? out : empty);
 	free(out);
 	return v;
+}
+
+/* ---------------------------------------------------------------- command-line secrets */
+
+/* Option or variable names whose value is a secret: a name containing one of these (any case). */
+static const char *const c_secret_parts[] = {
+	"password", "passwd", "passphrase", "secret", "token", "apikey", "api-key", "api_key", "credential",
+	"authorization", NULL,
+};
+/* ...or, after its leading dashes, exactly one of these. */
+static const char *const c_secret_names[] = { "auth", "pass", "pw", NULL };
+
+static bool c_contains_ci(const char *s, size_t n, const char *part)
+{
+	size_t m = strlen(part), i;
+
+	for (i = 0; i + m <= n; i++)
+		if (strncasecmp(s + i, part, m) == 0)
+			return true;
+	return false;
+}
+
+/* True if the @n bytes at @name (leading dashes included) name a secret. */
+static bool c_secret_name(const char *name, size_t n)
+{
+	size_t i;
+
+	while (n && *name == '-') {
+		name++;
+		n--;
+	}
+	if (n == 0)
+		return false;
+	for (i = 0; c_secret_parts[i]; i++)
+		if (c_contains_ci(name, n, c_secret_parts[i]))
+			return true;
+	for (i = 0; c_secret_names[i]; i++)
+		if (strlen(c_secret_names[i]) == n && strncasecmp(name, c_secret_names[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* Replaces the bytes of @s from @from to @to with COLLECT_REDACTED in @out (size COLLECT_MAX_PATH + 1). */
+static void c_mask(const char *s, size_t from, size_t to, char *out)
+{
+	snprintf(out, COLLECT_MAX_PATH + 1, "%.*s" COLLECT_REDACTED "%s", (int)from, s, s + to);
+}
+
+/* Masks one item into @out; returns true if it changed. */
+static bool c_redact_item(const char *s, char *out)
+{
+	static const char *const schemes[] = { "Bearer ", "Basic ", NULL };
+	size_t n = strlen(s), i;
+	const char *eq = strchr(s, '='), *p, *at, *colon, *end;
+
+	if (eq && eq > s && c_secret_name(s, (size_t)(eq - s)) && eq[1]) {
+		c_mask(s, (size_t)(eq - s) + 1, n, out);
+		return true;
+	}
+	for (i = 0; schemes[i]; i++) {
+		size_t m = strlen(schemes[i]), k;
+
+		for (k = 0; k + m < n; k++)
+			if (strncasecmp(s + k, schemes[i], m) == 0 && (k == 0 || !isalnum((unsigned char)s[k - 1]))) {
+				c_mask(s, k + m, n, out);
+				return true;
+			}
+	}
+	p = strstr(s, "://");
+	if (p) {
+		p += 3;
+		end = p + strcspn(p, "/?#");
+		at = memchr(p, '@', (size_t)(end - p));
+		colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+		if (colon && colon + 1 < at) {
+			c_mask(s, (size_t)(colon - s) + 1, (size_t)(at - s), out);
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t collect_argv_redact(json_t *argv)
+{
+	char out[COLLECT_MAX_PATH + 1];
+	size_t i, n = 0;
+	bool next = false;
+	json_t *v;
+
+	json_array_foreach(argv, i, v) {
+		const char *s = json_string_value(v);
+
+		if (!s)
+			continue;
+		if (next) {
+			json_array_set_new(argv, i, json_string(COLLECT_REDACTED));
+			n++;
+			next = false;
+			continue;
+		}
+		if (c_redact_item(s, out)) {
+			json_array_set_new(argv, i, json_string(out));
+			n++;
+		} else if (s[0] == '-' && !strchr(s, '=') && c_secret_name(s, strlen(s))) {
+			next = true;
+		}
+	}
+	return n;
 }
 
 json_t *collect_event(const char *kind, int64_t ts_ms)

@@ -53,6 +53,19 @@
  */
 json_t *collect_str(const char *s, size_t len, size_t max, const char *empty);
 
+/*
+ * Masks what looks like a secret in a command line, in place, so that an
+ * operation log does not carry passwords or tokens typed on it:
+ *   - the value of an option or assignment whose name contains password,
+ *     passwd, passphrase, secret, token, apikey/api-key/api_key, auth or
+ *     credential (--password=X, PASSWORD=X, --token X: the next item);
+ *   - what follows "Bearer " or "Basic " (an Authorization header);
+ *   - the password of a URL's user information (scheme://user:X@host).
+ * A masked value reads COLLECT_REDACTED.  Returns how many were masked.
+ */
+#define COLLECT_REDACTED "[redacted]"
+size_t collect_argv_redact(json_t *argv);
+
 /* A new event {"ts": @ts_ms, "kind": @kind}, or NULL when out of memory. */
 json_t *collect_event(const char *kind, int64_t ts_ms);
 

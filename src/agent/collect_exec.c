@@ -119,6 +119,7 @@ int collect_exec_describe(const char *root, int pid, int64_t ts_ms, json_t **ret
 		}
 		free(data);
 	}
+	collect_argv_redact(argv);
 	json_object_set_new(ev, "argv", argv);
 	*ret = ev;
 	return 0;

@@ -112,6 +112,35 @@ static void test_safe_strings(void **state)
 
 /* ---------------------------------------------------------------- exec */
 
+static void test_argv_redact(void **state)
+{
+	static const char *const in[] = {
+		"curl", "-H", "Authorization: Bearer abc.def", "--user-agent", "x",
+		"https://alice:hunter2@example.test/p?q=1", "--password", "s3cr3t", "--db-token=tok",
+		"PGPASSWORD=pw", "--author=Ann", "-v", "ftp://anon@example.test/", "basic", "--auth", "u:p",
+	};
+	static const char *const want[] = {
+		"curl", "-H", "Authorization: Bearer [redacted]", "--user-agent", "x",
+		"https://alice:[redacted]@example.test/p?q=1", "--password", "[redacted]", "--db-token=[redacted]",
+		"PGPASSWORD=[redacted]", "--author=Ann", "-v", "ftp://anon@example.test/", "basic", "--auth", "[redacted]",
+	};
+	json_t *argv = json_array();
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		json_array_append_new(argv, json_string(in[i]));
+	assert_int_equal(collect_argv_redact(argv), 6);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_string_equal(json_string_value(json_array_get(argv, i)), want[i]);
+	/* A secret option as the last item masks nothing past the end. */
+	json_array_clear(argv);
+	json_array_append_new(argv, json_string("--token"));
+	assert_int_equal(collect_argv_redact(argv), 0);
+	assert_int_equal(json_array_size(argv), 1);
+	json_decref(argv);
+}
+
 static void test_exec_describe_fixture(void **state)
 {
 	json_t *ev = NULL, *argv;
@@ -553,6 +582,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_safe_strings),
+		cmocka_unit_test(test_argv_redact),
 		cmocka_unit_test(test_exec_describe_fixture),
 		cmocka_unit_test_setup_teardown(test_exec_scan, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_wtmp_follow_and_rotate, t_setup, t_teardown),

@@ -13,6 +13,10 @@
  *   - the retention sweep deletes in statements of at most
  *     OPLOG_SWEEP_BATCH rows, each its own transaction, and never a
  *     device's latest posture report (devices.last_report_id);
+ *   - seqs the device never delivered (events its agent dropped: a full
+ *     buffer, an event the server refused) are a gap between the stored
+ *     mark and the batch, recorded as an endpoint.events.gap audit entry,
+ *     because lost operation logs are themselves evidence;
  *   - no event content reaches a log line.
  */
 #include "endpoint/oplog.h"
@@ -338,12 +342,34 @@ static int oplog_through(struct store_conn *c, const char *device_id, int64_t *r
 			       ret);
 }
 
+/* Records that @missing seqs after @after up to @last never arrived from the device.  Inside a transaction. */
+static int oplog_gap(struct store_conn *c, struct http_req *req, const char *device_id, int64_t after,
+		     int64_t last, int64_t missing)
+{
+	struct audit_entry ae = {
+		.source = http_req_remote(req), .action = "endpoint.events.gap", .object_type = "device",
+		.object_id = device_id, .outcome = AUDIT_FAILURE, .request_id = http_req_id(req),
+	};
+	json_t *d = json_pack("{s:I, s:I, s:I}", "missing", (json_int_t)missing, "after_seq", (json_int_t)after,
+			      "through_seq", (json_int_t)last);
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	ae.details = d;
+	r = audit_append(c, &ae);
+	json_decref(d);
+	log_warn("endpoint: operation-log events missing", "device=%s missing=%lld after=%lld", device_id,
+		 (long long)missing, (long long)after);
+	return r;
+}
+
 /* Inserts the events above the device's mark; *ret_through is the new mark.  Inside a transaction. */
-static int oplog_store(struct store_conn *c, const char *device_id, const struct oplog_batch *b, int64_t now,
-		       int64_t *ret_through)
+static int oplog_store(struct store_conn *c, struct http_req *req, const char *device_id,
+		       const struct oplog_batch *b, int64_t now, int64_t *ret_through)
 {
 	struct store_stmt *ins = NULL;
-	int64_t through = 0;
+	int64_t through = 0, added = 0;
 	size_t i;
 	int r;
 
@@ -371,8 +397,13 @@ static int oplog_store(struct store_conn *c, const char *device_id, const struct
 		r = store_stmt_exec(ins, STORE_ARGS(SA_TEXT(device_id), SA_I64(ev->seq), SA_I64(ev->ts),
 						    SA_TEXT(ev->kind), SA_TEXT(ev->user), SA_I64(now), SA_TEXT(text)));
 		free(text);
+		added++;
 	}
 	store_stmt_free(ins);
+	/* Seqs are strictly increasing, so what the batch does not cover above the mark never arrived. */
+	if (r >= 0 && b->events[b->n - 1].seq - through > added)
+		r = oplog_gap(c, req, device_id, through, b->events[b->n - 1].seq,
+			      b->events[b->n - 1].seq - through - added);
 	if (r >= 0)
 		r = store_exec(c, "UPDATE devices SET events_through = $2 WHERE id = $1 AND events_through < $2",
 			       STORE_ARGS(SA_TEXT(device_id), SA_I64(b->events[b->n - 1].seq)));
@@ -431,7 +462,7 @@ static int h_events_post(struct http_req *req, struct http_resp *resp)
 	}
 	r = store_begin(c);
 	if (r == 0)
-		r = oplog_store(c, dev.id, &b, now, &through);
+		r = oplog_store(c, req, dev.id, &b, now, &through);
 	if (r >= 0)
 		r = store_commit(c);
 	if (r < 0)

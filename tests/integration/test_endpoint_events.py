@@ -166,11 +166,26 @@ class EndpointEvents(ServerTestCase):
         r = dev.send([])
         self.assertStatus(r, 200)
         self.assertEqual(r.json["accepted_through"], 5)
-        # Gaps are allowed (events the agent's bounded buffer had to drop).
+        # No seq was skipped so far: no gap is recorded.
+        def gaps():
+            q = harness.query("/api/v1/audit", action="endpoint.events.gap", limit=500)
+            return [x for x in self.admin.get(q).json["items"] if x.get("object_id") == dev.id]
+        self.assertEqual(gaps(), [])
+        # Gaps are allowed (events the agent's bounded buffer had to drop), and recorded:
+        # 6, 7 and 8 never arrived.
         self.assertEqual(dev.send([exec_event(9)]).json["accepted_through"], 9)
+        g = gaps()
+        self.assertEqual(len(g), 1)
+        self.assertEqual(g[0]["outcome"], "failure")
+        self.assertEqual(g[0]["details"], {"missing": 3, "after_seq": 5, "through_seq": 9})
+        # A gap inside a batch counts too (11 is missing).
+        self.assertEqual(dev.send([exec_event(10), exec_event(12)]).json["accepted_through"], 12)
+        self.assertEqual([x["details"]["missing"] for x in gaps()], [1, 3])
+        self.assertEqual(dev.send([exec_event(9)]).json["accepted_through"], 12)
         # A batch entirely below the mark is a duplicate, even for seqs never seen.
-        self.assertEqual(dev.send([exec_event(7)]).json["accepted_through"], 9)
+        self.assertEqual(dev.send([exec_event(7)]).json["accepted_through"], 12)
         self.assertNotIn(7, [x["seq"] for x in self.search(device=dev.id)["items"]])
+        self.assertEqual(len(gaps()), 2)
 
     def test_unsigned_replayed_and_foreign_requests_are_refused(self):
         dev = Device(self, self.div1)

@@ -70,11 +70,14 @@ printf '%s\n' 'bench passphrase' >"$TMP/gpg.pw"
 GPG=(gpg --batch --quiet --yes --pinentry-mode loopback --passphrase-file "$TMP/gpg.pw")
 
 # Seconds of wall time for one command (the fastest of RUNS); $CLEAN is
-# removed before each run, since rampart refuses to overwrite its output.
+# removed before each run, since rampart refuses to overwrite its output,
+# and everything written before is synced first (untimed), so that no run
+# pays for writing back what an earlier one left in the page cache.
 timed() {
   local best= t0 t1 t
   for _ in $(seq 1 "$RUNS"); do
     rm -f "$CLEAN"
+    sync
     t0=$(date +%s.%N)
     "$@" >/dev/null
     t1=$(date +%s.%N)

@@ -202,8 +202,10 @@ PY
   wait_checkins $((WARMUP + CHECKINS + 1)) "$APID"
   sleep 1
   I0=$(cpu_ns "$APID")
+  F0=$(awk '$1 == "processes" { print $2 }' /proc/stat)
   sleep "$IDLE"
   I1=$(cpu_ns "$APID")
+  F1=$(awk '$1 == "processes" { print $2 }' /proc/stat)
   RSS_IDLE=$(rss_kb "$APID" VmRSS)
   kill -TERM "$APID"
   wait "$APID" 2>/dev/null || true
@@ -226,7 +228,7 @@ PY
   TICK=$(getconf CLK_TCK)
   echo "1. rampart-agent run (fixture root, $NPKG packages, $REPORT_BYTES-byte full report, check-in every 1 s)"
   python3 - "$RSS_WARM" "$RSS_END" "$HWM" "$C0" "$C1" "$K0" "$K1" "$CHECKINS" "$I0" "$I1" "$IDLE" "$TICK" \
-    "$CURL_KB" "$CURL_MS" "$CURL_CODE" "$RSS_IDLE" "$WARMUP" "$ANON" "$FILE" "$PSS" "$W0" "$W1" <<'PY'
+    "$CURL_KB" "$CURL_MS" "$CURL_CODE" "$RSS_IDLE" "$WARMUP" "$ANON" "$FILE" "$PSS" "$W0" "$W1" $((F1 - F0)) <<'PY'
 import sys
 a = sys.argv[1:]
 warm, end, hwm = (int(x) for x in a[0:3])
@@ -236,6 +238,7 @@ ckb, cms, ccode, rss_idle, warmup = int(a[12]), float(a[13]), a[14], int(a[15]),
 anon, filemap, pss = int(a[17]), int(a[18]), int(a[19])
 wall = float(a[21]) - float(a[20])
 bg = (i1 - i0) / 1e6 / idle   # ms of CPU per second while idle: the operation-log collectors
+forks = int(a[22])
 ms = lambda t: t * 1000.0 / tick
 print("   resident memory: %.2f MiB after %d check-ins, %.2f MiB after %d more, peak (VmHWM) %.2f MiB, %.2f MiB idle"
       % (warm / 1024, warmup, end / 1024, n, hwm / 1024, rss_idle / 1024))
@@ -245,8 +248,9 @@ print("   CPU per check-in: %.1f ms in the agent, %.1f ms in its children (nft l
       % (ms(c1 - c0) / n, ms(k1 - k0) / n, n, wall))
 print("   of the agent's, about %.1f ms per check-in is the idle rate below (operation-log collectors), the rest the check-in"
       % (bg * wall / n))
-print("   idle CPU: %.1f ms over %.0f s between check-ins (%.3f%% of one core): the operation-log collectors, mostly"
-      " recording this machine's own process executions" % ((i1 - i0) / 1e6, idle, (i1 - i0) / 1e7 / idle))
+print("   idle CPU: %.1f ms over %.0f s between check-ins (%.3f%% of one core): the operation-log collectors, which"
+      " record every process execution; this machine started %d processes meanwhile"
+      % ((i1 - i0) / 1e6, idle, (i1 - i0) / 1e7 / idle, forks))
 print("   peer: curl POSTing the same report (HTTP %s): peak RSS %.2f MiB, CPU %.1f ms" % (ccode, ckb / 1024, cms))
 print("   ratio agent peak RSS / curl peak RSS: %.2f;  targets (issue 5): under 8 MB resident -> %s, near-zero idle CPU"
       % (hwm / ckb if ckb else 0, "met" if hwm * 1024 < 8e6 else "NOT met"))

@@ -567,12 +567,12 @@ static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, u
  */
 static const unsigned char *span_map(struct job *j, struct worker *w, uint64_t off, size_t len)
 {
-	static long page;
+	long page = sysconf(_SC_PAGESIZE);
 	off_t at = j->in_base + (off_t)off, start;
 	void *p;
 
-	if (!page)
-		page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+	if (page <= 0)
+		page = 4096;
 	start = at - at % page;
 	w->map_len = len + (size_t)(at - start);
 	p = mmap(NULL, w->map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, j->in_fd, start);

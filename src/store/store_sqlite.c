@@ -3,6 +3,13 @@
  * store_sqlite: the embedded driver.  WAL journal, synchronous=FULL so that a
  * committed transaction survives power loss and kill -9, a busy timeout so
  * writers queue instead of failing, foreign keys on, one connection per thread.
+ *
+ * Write transactions of one process queue on a mutex (struct store.writer)
+ * before BEGIN IMMEDIATE: SQLite's busy handler makes a waiting writer sleep
+ * in steps of up to 100 ms, so under load threads slept while the database
+ * was free.  The busy timeout still orders writers of other processes (several
+ * servers on one database); the mutex waits at most as long, then fails as a
+ * busy database would.
  */
 #include "store/store.h"
 
@@ -14,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -28,6 +36,7 @@
  * is evicted when the cache is full.
  */
 #define STORE_CACHE_SIZE 96
+#define STORE_BUSY_TIMEOUT_MS 10000
 
 struct store_cached {
 	sqlite3_stmt *st;
@@ -41,6 +50,7 @@ struct store_conn {
 	struct store *owner;
 	struct store_conn *next;
 	bool in_tx;
+	bool writer;     /* holds owner->writer (one connection per thread) */
 	uint64_t tick;
 	struct store_cached cache[STORE_CACHE_SIZE];
 };
@@ -48,6 +58,7 @@ struct store_conn {
 struct store {
 	char *path;
 	pthread_mutex_t lock;
+	pthread_mutex_t writer;     /* one write transaction at a time in this process */
 	struct store_conn *conns;   /* every connection, for store_close */
 	pthread_key_t key;
 };
@@ -101,7 +112,7 @@ static int store_conn_open(struct store *s, struct store_conn **ret)
 		free(c);
 		return ERR_STORE;
 	}
-	sqlite3_busy_timeout(c->db, 10000);
+	sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(c->db, 1);
 	rc = sqlite3_exec(c->db, setup, NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
@@ -350,12 +361,39 @@ int store_query_i64(struct store_conn *c, const char *sql, const struct store_ar
 	return r;
 }
 
+static void store_writer_release(struct store_conn *c)
+{
+	if (c->writer) {
+		c->writer = false;
+		pthread_mutex_unlock(&c->owner->writer);
+	}
+}
+
 int store_begin(struct store_conn *c)
 {
-	int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	struct timespec until;
+	int rc;
 
-	if (rc != SQLITE_OK)
-		return store_map(c, rc, "begin");
+	/* Already held by this thread: let SQLite refuse the nested BEGIN as before. */
+	if (!c->writer) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += STORE_BUSY_TIMEOUT_MS / 1000;
+		rc = pthread_mutex_timedlock(&c->owner->writer, &until);
+		if (rc != 0) {
+			atomic_fetch_add(&store_errors, 1);
+			log_warn("store: no write slot", "waited_ms=%d error=%d", STORE_BUSY_TIMEOUT_MS, rc);
+			return ERR_STORE;
+		}
+		c->writer = true;
+	}
+	rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int r = store_map(c, rc, "begin");
+
+		if (sqlite3_get_autocommit(c->db))
+			store_writer_release(c);
+		return r;
+	}
 	c->in_tx = true;
 	return 0;
 }
@@ -371,6 +409,7 @@ int store_commit(struct store_conn *c)
 		return r;
 	}
 	c->in_tx = false;
+	store_writer_release(c);
 	return 0;
 }
 
@@ -379,6 +418,7 @@ void store_rollback(struct store_conn *c)
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	c->in_tx = false;
+	store_writer_release(c);
 }
 
 bool store_in_transaction(struct store_conn *c)
@@ -485,6 +525,7 @@ int store_open(const char *path, struct store **ret)
 		close(fd);
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->writer, NULL);
 	/* Connections are closed by store_close, not at thread exit, so no destructor. */
 	if (pthread_key_create(&s->key, NULL) != 0) {
 		free(s->path);
@@ -520,6 +561,7 @@ void store_close(struct store *s)
 	}
 	pthread_key_delete(s->key);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->writer);
 	free(s->path);
 	free(s);
 }

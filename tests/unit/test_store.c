@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,60 @@ static void test_stmt_reuse(void **state)
 	store_close(s);
 }
 
+struct writer_arg {
+	struct store *s;
+	int begin;
+	int64_t seen;   /* rows of the other writer visible inside this one's transaction */
+	int commit;
+};
+
+static void *writer_thread(void *p)
+{
+	struct writer_arg *a = p;
+	struct store_conn *c = store_conn(a->s);
+
+	a->begin = c ? store_begin(c) : ERR_STORE;
+	if (a->begin < 0)
+		return NULL;
+	store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key = 'w1'", STORE_NOARGS, &a->seen);
+	store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('w2', 'x')", STORE_NOARGS);
+	a->commit = store_commit(c);
+	return NULL;
+}
+
+/* Write transactions of two threads queue one after the other; a nested begin fails without hanging. */
+static void test_writers_queue(void **state)
+{
+	struct writer_arg a = { 0 };
+	struct store_conn *c;
+	pthread_t t;
+	int64_t n;
+
+	assert_int_equal(store_open(path, &a.s), 0);
+	c = store_conn(a.s);
+	assert_int_equal(store_begin(c), 0);
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('w1', 'x')", STORE_NOARGS), 1);
+	/* A second begin on the same connection is refused, and the transaction it found stays. */
+	assert_int_equal(store_begin(c), ERR_STORE);
+	assert_true(store_in_transaction(c));
+	assert_int_equal(pthread_create(&t, NULL, writer_thread, &a), 0);
+	assert_int_equal(store_commit(c), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.begin, 0);
+	assert_int_equal(a.commit, 0);
+	/* The other writer began after this one committed: it saw its row. */
+	assert_int_equal(a.seen, 1);
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key IN ('w1', 'w2')",
+					 STORE_NOARGS, &n), 0);
+	assert_int_equal(n, 2);
+	/* The slot is free again after a rollback too. */
+	assert_int_equal(store_begin(c), 0);
+	store_rollback(c);
+	assert_int_equal(store_begin(c), 0);
+	assert_int_equal(store_commit(c), 0);
+	store_close(a.s);
+}
+
 static void test_refuses_newer_schema(void **state)
 {
 	struct store *s = NULL;
@@ -163,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_params_and_rows),
 		cmocka_unit_test(test_rollback),
 		cmocka_unit_test(test_stmt_reuse),
+		cmocka_unit_test(test_writers_queue),
 		cmocka_unit_test(test_refuses_newer_schema),
 	};
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);

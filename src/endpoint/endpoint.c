@@ -728,7 +728,8 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return http_fail_json(resp, &e);
 	pk = json_object_get(body, "packages");
-	report = json_deep_copy(body);
+	/* A shallow copy: only its package list is replaced (by counts), never changed inside. */
+	report = json_copy(body);
 	if (!report)
 		return -ENOMEM;
 	if (pk) {

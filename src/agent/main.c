@@ -52,6 +52,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -1297,6 +1298,8 @@ static int cmd_run(const struct opts *o)
 			failures += cmd_checkin(o) != 0;
 			done++;
 			a_run_policy(o, &run, done == 1);
+			/* A check-in builds the whole package list; give that memory back between them. */
+			malloc_trim(0);
 			last_round = o->count && done >= o->count;
 			if (!o->interval_set)
 				wait = a_run_interval(o);

@@ -631,6 +631,23 @@ int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_devic
 	return 0;
 }
 
+int ep_device_accept(struct http_req *req, struct http_resp *resp, struct store_conn *c, struct ep_device *dev)
+{
+	int r = store_begin(c);
+
+	if (r < 0)
+		return r;
+	r = ep_device_verify(req, c, dev);
+	if (r < 0) {
+		store_rollback(c);
+		return r == ERR_UNAUTHENTICATED
+			       ? http_fail(resp, r, NULL, "the request is not signed by an enrolled device, "
+							  "or is outside the time window, or was seen before")
+			       : r;
+	}
+	return store_commit(c);
+}
+
 /* ---------------------------------------------------------------- check-in */
 
 static bool ep_pkg_field_ok(const json_t *v)
@@ -707,19 +724,8 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 
 	if (!c)
 		return ERR_STORE;
-	r = store_begin(c);
-	if (r < 0)
-		return r;
-	r = ep_device_verify(req, c, &dev);
-	if (r < 0) {
-		store_rollback(c);
-		return r == ERR_UNAUTHENTICATED
-			       ? http_fail(resp, r, NULL, "the request is not signed by an enrolled device, "
-							  "or is outside the time window, or was seen before")
-			       : r;
-	}
-	/* The replay entry must stay even if the report is refused below. */
-	r = store_commit(c);
+	/* The replay entry stays even if the report is refused below. */
+	r = ep_device_accept(req, resp, c, &dev);
 	if (r < 0)
 		return r;
 	r = http_req_json(req, &body, &e);

@@ -14,6 +14,7 @@
 #include "http/principal.h"
 
 struct http_req;
+struct http_resp;
 struct store_conn;
 
 struct ep_unit {
@@ -43,6 +44,14 @@ const char *ep_scope(const struct principal *p);
  * @dev filled, ERR_UNAUTHENTICATED, or a store error.
  */
 int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_device *dev);
+
+/*
+ * ep_device_verify in a transaction of its own, so that the request's
+ * replay entry stays whatever becomes of the request afterwards.  Returns
+ * 0 with @dev filled, or what the handler returns: the 401 answered on
+ * @resp, or a store error.
+ */
+int ep_device_accept(struct http_req *req, struct http_resp *resp, struct store_conn *c, struct ep_device *dev);
 
 /*
  * The effective policy of the unit at @path: the current (highest) version

@@ -428,19 +428,8 @@ static int h_events_post(struct http_req *req, struct http_resp *resp)
 
 	if (!c)
 		return ERR_STORE;
-	r = store_begin(c);
-	if (r < 0)
-		return r;
-	r = ep_device_verify(req, c, &dev);
-	if (r < 0) {
-		store_rollback(c);
-		return r == ERR_UNAUTHENTICATED
-			       ? http_fail(resp, r, NULL, "the request is not signed by an enrolled device, "
-							  "or is outside the time window, or was seen before")
-			       : r;
-	}
 	/* The replay entry stays even if the batch is refused below. */
-	r = store_commit(c);
+	r = ep_device_accept(req, resp, c, &dev);
 	if (r < 0)
 		return r;
 	http_req_body(req, &body_len);

@@ -783,8 +783,8 @@ int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
 	unsigned char hdr[RPF_HEADER_LEN];
 	struct job j;
 	struct stat st;
-	uint64_t len;
-	off_t size;
+	uint64_t len = 0;
+	off_t size = 0;
 	int r;
 
 	memset(&j, 0, sizeof(j));
@@ -817,8 +817,8 @@ int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEAD
 {
 	struct job j;
 	struct stat st;
-	uint64_t len;
-	off_t size;
+	uint64_t len = 0;
+	off_t size = 0;
 	int r;
 
 	if (e)

@@ -211,7 +211,7 @@ static int auth_h_login(struct http_req *req, struct http_resp *resp)
 	struct auth_client cl;
 	struct jsonx_err je;
 	const char *client = NULL;
-	json_t *body, *out, *session;
+	json_t *body = NULL, *out, *session;
 	bool cli;
 	int r;
 
@@ -274,7 +274,7 @@ static int auth_h_activate(struct http_req *req, struct http_resp *resp)
 	struct jsonx_err je;
 	const char *token, *password;
 	char person[ULID_SIZE];
-	json_t *body;
+	json_t *body = NULL;
 	int r;
 
 	if (!c)
@@ -440,7 +440,7 @@ static int auth_h_password(struct http_req *req, struct http_resp *resp)
 	struct auth_client cl;
 	struct jsonx_err je;
 	const char *cur, *next;
-	json_t *body;
+	json_t *body = NULL;
 	int r;
 
 	if (!c)
@@ -573,7 +573,7 @@ static int auth_h_totp_enroll(struct http_req *req, struct http_resp *resp)
 	char b32[AUTH_TOTP_B32_SIZE];
 	struct auth_client cl;
 	struct buf uri;
-	json_t *body, *out;
+	json_t *body = NULL, *out;
 	int r;
 
 	if (!c)
@@ -617,7 +617,7 @@ static int auth_h_totp_confirm(struct http_req *req, struct http_resp *resp)
 	struct auth_client cl;
 	struct jsonx_err je;
 	const char *code;
-	json_t *body, *list;
+	json_t *body = NULL, *list;
 	int r;
 
 	if (!c)
@@ -664,7 +664,7 @@ static int auth_h_totp_disable(struct http_req *req, struct http_resp *resp)
 	struct jsonx_err je;
 	const char *password;
 	int64_t now = rtime_now_ms();
-	json_t *body;
+	json_t *body = NULL;
 	int r;
 
 	if (!c)
@@ -773,7 +773,7 @@ static int auth_h_token_create(struct http_req *req, struct http_resp *resp)
 	struct auth_err e = { 0 };
 	struct auth_client cl;
 	struct jsonx_err je;
-	json_t *body, *out;
+	json_t *body = NULL, *out;
 	char when[40];
 	int r;
 

@@ -883,6 +883,170 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 						   n > limit ? last : NULL));
 }
 
+#define EP_SUMMARY_UNITS 12
+
+/* Adds @n to obj[@key] (an integer member). */
+static void ep_count_add(json_t *obj, const char *key, json_int_t n)
+{
+	json_object_set_new(obj, key, json_integer(json_integer_value(json_object_get(obj, key)) + n));
+}
+
+static json_t *ep_state_counts(void)
+{
+	return json_pack("{s:i, s:i, s:i, s:i}", "compliant", 0, "non_compliant", 0, "unknown", 0, "quarantined", 0);
+}
+
+static int ep_unit_cmp(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	json_int_t nx = json_integer_value(json_object_get(x, "total")), ny = json_integer_value(json_object_get(y, "total"));
+
+	if (nx != ny)
+		return nx > ny ? -1 : 1;
+	return strcmp(json_string_value(json_object_get(x, "org_unit")), json_string_value(json_object_get(y, "org_unit")));
+}
+
+static int ep_fail_cmp(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	json_int_t nx = json_integer_value(json_object_get(x, "devices")), ny = json_integer_value(json_object_get(y, "devices"));
+
+	if (nx != ny)
+		return nx > ny ? -1 : 1;
+	return strcmp(json_string_value(json_object_get(x, "id")), json_string_value(json_object_get(y, "id")));
+}
+
+/* A new array of the object's members {@name: key, ...value} sorted with @cmp, at most @max (0: all). */
+static json_t *ep_sorted(json_t *obj, const char *name, int (*cmp)(const void *, const void *), size_t max)
+{
+	size_t n = json_object_size(obj), i = 0;
+	json_t **v = calloc(n ? n : 1, sizeof(*v)), *out = json_array(), *val;
+	const char *key;
+
+	if (!v || !out) {
+		free(v);
+		json_decref(out);
+		return NULL;
+	}
+	json_object_foreach(obj, key, val) {
+		v[i] = json_copy(val);
+		if (v[i])
+			json_object_set_new(v[i], name, json_string(key));
+		i++;
+	}
+	for (i = 0; i < n; i++)
+		if (!v[i])
+			break;
+	if (i == n)
+		qsort(v, n, sizeof(*v), cmp);
+	for (i = 0; i < n; i++) {
+		if (v[i] && (!max || json_array_size(out) < max))
+			json_array_append(out, v[i]);
+		json_decref(v[i]);
+	}
+	free(v);
+	return out;
+}
+
+/*
+ * GET /api/v1/endpoint/summary: the devices in the caller's scope counted by
+ * state, the org units with the most devices (by state), and how many
+ * devices fail each baseline requirement in their latest report.  Counted
+ * by the database, so it holds for any fleet size (the device list pages).
+ */
+static int h_device_summary(struct http_req *req, struct http_resp *resp)
+{
+	struct app *app = http_req_app(req);
+	const struct principal *p = http_req_principal(req);
+	struct store_conn *c = store_conn(app->store);
+	json_t *by_state = ep_state_counts(), *units = json_object(), *fails = json_object(), *out = NULL;
+	struct store_stmt *q = NULL;
+	json_int_t total = 0;
+	int r;
+
+	if (!endpoint_may(p, ENDPOINT_READ, NULL)) {
+		r = ERR_FORBIDDEN;
+		goto done;
+	}
+	r = c ? 0 : ERR_STORE;
+	if (r == 0 && (!by_state || !units || !fails))
+		r = -ENOMEM;
+	if (r == 0)
+		r = store_query(c, "SELECT o.path, d.state, count(*) FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
+				   "WHERE " EP_SCOPE_SQL("o.path", 1) " GROUP BY o.path, d.state",
+				STORE_ARGS(SA_TEXT(ep_scope(p))), &q);
+	while (r == 0 && (r = store_step(q)) == 1) {
+		const char *path = store_col_text(q, 0), *state = store_col_text(q, 1);
+		json_int_t n = store_col_i64(q, 2);
+		json_t *u = json_object_get(units, path);
+
+		if (!u) {
+			u = ep_state_counts();
+			if (!u || json_object_set_new(units, path, json_pack("{s:o, s:i}", "states", u, "total", 0)) < 0) {
+				r = -ENOMEM;
+				break;
+			}
+			u = json_object_get(units, path);
+		}
+		ep_count_add(json_object_get(u, "states"), state, n);
+		ep_count_add(u, "total", n);
+		ep_count_add(by_state, state, n);
+		total += n;
+		r = 0;
+	}
+	store_stmt_free(q);
+	q = NULL;
+	if (r == 0)
+		r = store_query(c, "SELECT r.results FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
+				   "JOIN device_reports r ON r.id = d.last_report_id WHERE " EP_SCOPE_SQL("o.path", 1),
+				STORE_ARGS(SA_TEXT(ep_scope(p))), &q);
+	while (r == 0 && (r = store_step(q)) == 1) {
+		const char *text = store_col_text(q, 0);
+		json_t *res = text ? json_loads(text, 0, NULL) : NULL, *it;
+		size_t i;
+
+		json_array_foreach(res, i, it) {
+			const char *id = json_string_value(json_object_get(it, "id"));
+			json_t *f;
+
+			if (!id || json_is_true(json_object_get(it, "pass")))
+				continue;
+			f = json_object_get(fails, id);
+			if (!f) {
+				json_object_set_new(fails, id, json_pack("{s:i}", "devices", 0));
+				f = json_object_get(fails, id);
+			}
+			if (f)
+				ep_count_add(f, "devices", 1);
+		}
+		json_decref(res);
+		r = 0;
+	}
+	store_stmt_free(q);
+	if (r == 0) {
+		json_t *top = ep_sorted(units, "org_unit", ep_unit_cmp, EP_SUMMARY_UNITS);
+		json_t *failing = ep_sorted(fails, "id", ep_fail_cmp, 0);
+
+		if (!top || !failing) {
+			json_decref(top);
+			json_decref(failing);
+		} else {
+			/* "o" values are stolen, on failure too. */
+			out = json_pack("{s:I, s:O, s:o, s:I, s:o}", "total", (json_int_t)total, "by_state", by_state,
+					"by_unit", top, "units", (json_int_t)json_object_size(units), "failing", failing);
+		}
+		if (!out)
+			r = -ENOMEM;
+	}
+done:
+	json_decref(by_state);
+	json_decref(units);
+	json_decref(fails);
+	if (r < 0)
+		return r;
+	return http_resp_json(resp, 200, out);
+}
+
 /* Parses stored JSON text; a broken row shows as null rather than failing the page. */
 static json_t *ep_json_col(struct store_stmt *q, int col)
 {
@@ -1303,6 +1467,7 @@ int endpoint_routes(struct http_server *s)
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/endpoint/policies/{id}", h_policy_get, 0);
 	r = r ? r : http_route(s, HTTP_PUT, "/api/v1/endpoint/policies/{id}", h_policy_put, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices", h_device_list, 0);
+	r = r ? r : http_route(s, HTTP_GET, "/api/v1/endpoint/summary", h_device_summary, 0);
 	r = r ? r : http_route(s, HTTP_GET, "/api/v1/devices/{id}", h_device_show, 0);
 	r = r ? r : quarantine_routes(s);
 	r = r ? r : oplog_routes(s);

@@ -139,6 +139,7 @@ TABLE = [
     ("PUT", "/api/v1/endpoint/policies/{id}", "in", MANAGE_IN),
     ("PUT", "/api/v1/endpoint/policies/{id}", "out", MANAGE_OUT),
     ("GET", "/api/v1/devices", None, EP_READ),
+    ("GET", "/api/v1/endpoint/summary", None, EP_READ),
     ("GET", "/api/v1/devices/{id}", "in", EP_READ),
     ("GET", "/api/v1/devices/{id}", "out", READ_OUT),
     ("POST", "/api/v1/endpoint/events", None, DEVICE_SIGNED),

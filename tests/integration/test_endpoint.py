@@ -358,6 +358,70 @@ class Endpoint(ServerTestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("--org", p.stderr)
 
+    def test_summary_counts_what_the_lists_show(self):
+        state, dev = self.enroll(self.div1)
+        self.set_signature_age(10 * DAY)
+        self.agent("checkin", "--json", "--state-dir", state, "--root", self.root)
+        self.set_signature_age(1 * DAY)
+        state2, dev2 = self.enroll(self.div2)
+        self.agent("checkin", "--json", "--state-dir", state2, "--root", self.root)
+
+        def listed(client):
+            items, cursor = [], None
+            while True:
+                page = client.get(harness.query("/api/v1/devices", limit=500, cursor=cursor)).json
+                items += page["items"]
+                cursor = page.get("next")
+                if not cursor:
+                    return items
+
+        def check(client):
+            devices = listed(client)
+            summ = client.get("/api/v1/endpoint/summary")
+            self.assertStatus(summ, 200)
+            summ = summ.json
+            self.assertEqual(summ["total"], len(devices))
+            for st in ("compliant", "non_compliant", "unknown", "quarantined"):
+                self.assertEqual(summ["by_state"][st], sum(1 for d in devices if d["state"] == st), st)
+            units = {}
+            for d in devices:
+                units[d["org_unit"]["path"]] = units.get(d["org_unit"]["path"], 0) + 1
+            self.assertEqual(summ["units"], len(units))
+            self.assertEqual({u["org_unit"]: u["total"] for u in summ["by_unit"]},
+                             {k: v for k, v in units.items() if k in {u["org_unit"] for u in summ["by_unit"]}})
+            self.assertEqual([u["total"] for u in summ["by_unit"]],
+                             sorted((u["total"] for u in summ["by_unit"]), reverse=True))
+            # Failures: from each device's latest results.
+            fails = {}
+            for d in devices:
+                for x in client.get("/api/v1/devices/%s" % d["id"]).json["results"] or []:
+                    if not x["pass"]:
+                        fails[x["id"]] = fails.get(x["id"], 0) + 1
+            self.assertEqual({f["id"]: f["devices"] for f in summ["failing"]}, fails)
+            return summ, devices
+
+        summ, _ = check(self.admin)
+        self.assertGreaterEqual({f["id"]: f["devices"] for f in summ["failing"]}.get("antivirus_signatures", 0), 1)
+        sm = self.make_user(self.pick_employee(self.div2)["id"], roles=["security_manager:" + self.div2])
+        summ, devices = check(sm)
+        self.assertIn(dev2["device_id"], [d["id"] for d in devices])
+        self.assertNotIn(dev["device_id"], [d["id"] for d in devices])
+        self.assertTrue(all(u["org_unit"] == self.div2 or u["org_unit"].startswith(self.div2 + "/")
+                            for u in summ["by_unit"]))
+        emp = self.make_user(self.pick_employee(self.div1)["id"])
+        self.assertError(emp.get("/api/v1/endpoint/summary"), 403)
+
+    def pick_employee(self, div):
+        used = getattr(type(self), "picked", set())
+        type(self).picked = used
+        for p in self.all_people(status="active"):
+            path = (p.get("org_unit") or {}).get("path", "")
+            if p["kind"] == "employee" and (path == div or path.startswith(div + "/")) and p["id"] not in used \
+                    and not any(r.get("implicit") is not True for r in p.get("roles", [])):
+                used.add(p["id"])
+                return p
+        self.fail("nobody in %s" % div)
+
     def test_security_manager_sees_only_their_division(self):
         _, dev = self.enroll(self.div1)
         people = self.all_people(status="active")

@@ -253,6 +253,10 @@ describe('endpoint pages in the console', () => {
     assert.equal(await count('quarantined'), '0');
     for (const host of ['pc-green', 'pc-red', 'pc-silent']) await page.getByRole('link', { name: host }).waitFor();
     await page.getByRole('figure', { name: 'Devices by org unit and state' }).waitFor();
+    // Counted by the server: pc-red's stale antivirus signatures are the one failing requirement.
+    const failing = page.getByRole('list', { name: 'Devices failing each requirement' });
+    assert.deepEqual((await failing.getByRole('listitem').allTextContents()).map((x) => x.trim()),
+      ['Antivirus signatures current: 1']);
     // The trend from the audit log's state changes: today as now, nothing before the enrollments.
     const trend = page.getByRole('figure', { name: 'Devices by state, last 14 days (from the audit log)' });
     await trend.locator('summary').click();

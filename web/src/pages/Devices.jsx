@@ -96,23 +96,22 @@ async function stateTrend(devices) {
   return { days, counts, complete: lists.every((l) => l.complete) };
 }
 
-/* Every device in scope (up to 10,000), counted by state and by top-level unit. */
+/*
+ * The devices in scope counted by the server (state, the units with the most
+ * devices, failing requirements); the trend needs every device and is drawn
+ * for up to 10,000 of them.
+ */
 async function deviceCounts(withTrend) {
-  const all = await apiAll('/api/v1/devices', {}, 20);
-  const byState = Object.fromEntries(DEVICE_STATES.map((s) => [s, 0]));
-  const units = new Map();
-  for (const d of all.items) {
-    byState[d.state] = (byState[d.state] || 0) + 1;
-    const path = (d.org_unit && d.org_unit.path) || '';
-    if (!units.has(path)) units.set(path, Object.fromEntries(DEVICE_STATES.map((s) => [s, 0])));
-    units.get(path)[d.state] = (units.get(path)[d.state] || 0) + 1;
+  const s = await api('GET', '/api/v1/endpoint/summary');
+  const top = (s.by_unit || []).map((u) => ({ path: u.org_unit, c: u.states, n: u.total }));
+  let trend = null;
+  let trendCapped = false;
+  if (withTrend && s.total > 0) {
+    const all = await apiAll('/api/v1/devices', {}, 20);
+    if (all.complete) trend = await stateTrend(all.items);
+    else trendCapped = true;
   }
-  const top = [...units.entries()]
-    .map(([path, c]) => ({ path, c, n: DEVICE_STATES.reduce((s, k) => s + (c[k] || 0), 0) }))
-    .sort((a, b) => b.n - a.n)
-    .slice(0, 12);
-  const trend = withTrend && all.complete ? await stateTrend(all.items) : null;
-  return { total: all.items.length, byState, top, trend, complete: all.complete };
+  return { total: s.total, byState: s.by_state, top, failing: s.failing || [], trend, trendCapped, complete: true };
 }
 
 function StateCounts({ counts, state }) {
@@ -166,7 +165,7 @@ export function DevicesPage({ me, route }) {
           {counts.data && (
             <>
               <StateCounts counts={counts.data} state={state} />
-              {!counts.data.complete && <p class="help">{t('dev.capped')}</p>}
+              {counts.data.trendCapped && <p class="help">{t('dev.capped')}</p>}
               {counts.data.trend && counts.data.total > 0 && (
                 <ChartFigure
                   id="dev-trend-states"
@@ -177,6 +176,16 @@ export function DevicesPage({ me, route }) {
                 />
               )}
               {counts.data.trend && !counts.data.trend.complete && <p class="help">{t('dev.trend_capped')}</p>}
+              {counts.data.failing.length > 0 && (
+                <div class="dev-failing">
+                  <h2>{t('dev.failing_by_req')}</h2>
+                  <ul aria-label={t('dev.failing_by_req')}>
+                    {counts.data.failing.map((f) => (
+                      <li key={f.id}>{t(`dev.req_${f.id}`, null, f.id)}: <strong>{fmtNumber(f.devices)}</strong></li>
+                    ))}
+                  </ul>
+                </div>
+              )}
               {counts.data.top.length > 0 && (
                 <ChartFigure
                   id="dev-by-unit"

@@ -109,6 +109,34 @@ bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *c
 	return *ret_exit == 0;
 }
 
+bool cli_delete_by_id(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv, const char *what,
+		      const char *base, const char *fail, char *id, size_t id_size, int *ret_exit)
+{
+	struct client *c;
+	struct cli_args a;
+	struct buf path;
+	int r;
+
+	if (!cli_args_plain(cli, &a, cmd, argc, argv, 1, 1, what, ret_exit))
+		return false;
+	if (!(c = cli_client(cli))) {
+		*ret_exit = CLI_EXIT_USAGE;
+		return false;
+	}
+	buf_init(&path, 4096);
+	r = buf_puts(&path, base);
+	r = r < 0 ? r : client_escape(c, &path, argv[a.pos]);
+	r = r < 0 ? r : client_call(c, "DELETE", path.data, NULL, NULL);
+	buf_done(&path);
+	if (r < 0) {
+		*ret_exit = client_fail(c, r, fail);
+		return false;
+	}
+	out_clean(id, id_size, argv[a.pos]);
+	*ret_exit = CLI_EXIT_OK;
+	return true;
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

@@ -83,6 +83,16 @@ int cli_positional(const struct cli_args *a, int min, int max, const char *what)
 bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *cmd, int argc,
 		    char **argv, int min, int max, const char *what, int *ret_exit);
 
+/*
+ * A command "NAME ID" that DELETEs @base (ending in '/') followed by the
+ * escaped ID: argument handling as cli_args_plain (@what names the ID in a
+ * usage error), then the request, reporting a failure as "@fail: reason".
+ * Returns true when the object was deleted, with the ID made printable in
+ * @id (the caller says so); false with the exit code in *ret_exit.
+ */
+bool cli_delete_by_id(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv, const char *what,
+		      const char *base, const char *fail, char *id, size_t id_size, int *ret_exit);
+
 /* Prints "rampart CMD: <message>" and a pointer to --help on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -649,24 +649,13 @@ static int sessions_list(struct cli *cli, int argc, char **argv)
 static int sessions_revoke(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "sessions revoke", sessions_help, "", NULL };
-	struct client *c;
-	struct cli_args a;
-	struct buf path;
-	int r, rc;
+	char id[128];
+	int rc;
 
-	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "session ID", &rc))
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_EXIT_USAGE;
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/me/sessions/");
-	r = r < 0 ? r : client_escape(c, &path, argv[a.pos]);
-	r = r < 0 ? r : client_call(c, "DELETE", path.data, NULL, NULL);
-	buf_done(&path);
-	if (r < 0)
-		return client_fail(c, r, "the session was not ended");
-	printf("Session ended.\n");
-	return CLI_EXIT_OK;
+	if (cli_delete_by_id(cli, &cmd, argc, argv, "session ID", "/api/v1/me/sessions/",
+			     "the session was not ended", id, sizeof(id), &rc))
+		printf("Session %s ended.\n", id);
+	return rc;
 }
 
 int cmd_sessions(struct cli *cli, int argc, char **argv)

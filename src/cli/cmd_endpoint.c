@@ -162,25 +162,13 @@ static int et_create(struct cli *cli, int argc, char **argv)
 static int et_revoke(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "enrollment-tokens revoke", etokens_help, "", NULL };
-	struct client *c;
-	struct cli_args a;
-	struct buf path;
-	char clean[128];
-	int r, rc;
+	char id[128];
+	int rc;
 
-	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "token ID (see 'rampart enrollment-tokens list')", &rc))
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_EXIT_USAGE;
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/endpoint/enrollment-tokens/");
-	r = r < 0 ? r : client_escape(c, &path, argv[a.pos]);
-	r = r < 0 ? r : client_call(c, "DELETE", path.data, NULL, NULL);
-	buf_done(&path);
-	if (r < 0)
-		return client_fail(c, r, "the enrollment token was not revoked");
-	printf("Enrollment token %s revoked.\n", out_clean(clean, sizeof(clean), argv[a.pos]));
-	return CLI_EXIT_OK;
+	if (cli_delete_by_id(cli, &cmd, argc, argv, "token ID (see 'rampart enrollment-tokens list')", "/api/v1/endpoint/enrollment-tokens/",
+			     "the enrollment token was not revoked", id, sizeof(id), &rc))
+		printf("Enrollment token %s revoked.\n", id);
+	return rc;
 }
 
 int cmd_enrollment_tokens(struct cli *cli, int argc, char **argv)

@@ -682,6 +682,29 @@ class CliTest(unittest.TestCase):
         self.assertExit(self.cli("tokens", "create", "x", "--scope", "bogus"), EXIT_USAGE)
         self.assertExit(self.cli("tokens", "create", "x", "--expires", "soon"), EXIT_USAGE)
 
+    def test_sessions_revoke_ends_another_login(self):
+        home = Home()
+        try:
+            r = run_cli(home, "--server", self.server.url, "login", "admin", "--password-file", self.pwfile)
+            self.assertExit(r, EXIT_OK)
+            self.assertExit(run_cli(home, "--server", self.server.url, "whoami"), EXIT_OK)
+            r = self.cli("sessions", "list", "--json")
+            self.assertExit(r, EXIT_OK)
+            other = [x for x in r.json()["items"] if not x["current"]]
+            self.assertTrue(other)
+            newest = max(other, key=lambda x: x["created_at"])
+            r = self.cli("sessions", "revoke", newest["id"])
+            self.assertExit(r, EXIT_OK)
+            self.assertEqual(r.out.strip(), "Session %s ended." % newest["id"])
+            self.assertExit(run_cli(home, "--server", self.server.url, "whoami"), EXIT_AUTH)
+            # This login is untouched; an unknown session is an error, not a success.
+            self.assertExit(self.cli("whoami"), EXIT_OK)
+            r = self.cli("sessions", "revoke", newest["id"])
+            self.assertNotEqual(r.code, EXIT_OK)
+            self.assertExit(self.cli("sessions", "revoke"), EXIT_USAGE)
+        finally:
+            home.cleanup()
+
     # ------------------------------------------------------------ audit
 
     def test_audit_list(self):

@@ -948,10 +948,143 @@ static json_t *ep_sorted(json_t *obj, const char *name, int (*cmp)(const void *,
 	return out;
 }
 
+#define EP_TREND_DAYS 14
+#define EP_TREND_MAX_DAYS 90
+#define EP_DAY_MS ((int64_t)24 * 3600 * 1000)
+
+static const char *const ep_state_names[] = { "compliant", "non_compliant", "unknown", "quarantined" };
+
+static int ep_state_index(const char *s)
+{
+	for (int i = 0; s && i < 4; i++)
+		if (strcmp(s, ep_state_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+struct ep_change {
+	size_t device;
+	int64_t ts;
+	int from;
+};
+
 /*
- * GET /api/v1/endpoint/summary: the devices in the caller's scope counted by
- * state, the org units with the most devices (by state), and how many
- * devices fail each baseline requirement in their latest report.  Counted
+ * The devices of @scope per state at the end of each of the last @days UTC
+ * days (today up to @now): from the states now, each audited change
+ * (endpoint.device.state and .quarantine {from}, .release: from
+ * quarantined) is undone going back in time; a device counts from its
+ * enrollment on.  Sets *ret to [{day, compliant, non_compliant, unknown,
+ * quarantined}], oldest first.
+ */
+static int ep_trend(struct store_conn *c, const char *scope, int days, int64_t now, json_t **ret)
+{
+	int64_t start = now - now % EP_DAY_MS - (int64_t)(days - 1) * EP_DAY_MS;
+	json_t *index = json_object(), *out = json_array();
+	struct ep_change *ch = NULL;
+	int *state = NULL;
+	int64_t *enrolled = NULL;
+	size_t n = 0, cap = 0, nch = 0, chcap = 0, k = 0;
+	struct store_stmt *q = NULL;
+	int r = index && out ? 0 : -ENOMEM;
+
+	if (r == 0)
+		r = store_query(c, "SELECT d.id, d.state, d.created_at FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
+				   "WHERE " EP_SCOPE_SQL("o.path", 1), STORE_ARGS(SA_TEXT(scope)), &q);
+	while (r == 0 && (r = store_step(q)) == 1) {
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			int *ns = realloc(state, nc * sizeof(*ns));
+			int64_t *ne = ns ? realloc(enrolled, nc * sizeof(*ne)) : NULL;
+
+			if (ns)
+				state = ns;
+			if (!ne) {
+				r = -ENOMEM;
+				break;
+			}
+			enrolled = ne;
+			cap = nc;
+		}
+		state[n] = ep_state_index(store_col_text(q, 1));
+		enrolled[n] = store_col_i64(q, 2);
+		r = json_object_set_new(index, store_col_text(q, 0), json_integer((json_int_t)n)) < 0 ? -ENOMEM : 0;
+		n++;
+	}
+	store_stmt_free(q);
+	q = NULL;
+	if (r == 0)
+		r = store_query(c, "SELECT object_id, ts, action, details FROM audit_log "
+				   "WHERE action IN ('endpoint.device.state', 'endpoint.device.quarantine', "
+				   "'endpoint.device.release') AND outcome = 'success' AND ts >= $1 ORDER BY ts DESC, id DESC",
+				STORE_ARGS(SA_I64(start)), &q);
+	while (r == 0 && (r = store_step(q)) == 1) {
+		const json_t *at = store_col_text(q, 0) ? json_object_get(index, store_col_text(q, 0)) : NULL;
+		const char *action = store_col_text(q, 2), *text = store_col_text(q, 3);
+		json_t *det;
+		int from = 3;   /* a release: from quarantined */
+
+		r = 0;
+		if (!at)
+			continue;   /* another scope's device, or one that is gone */
+		if (strcmp(action, "endpoint.device.release") != 0) {
+			det = text ? json_loads(text, 0, NULL) : NULL;
+			from = ep_state_index(json_string_value(json_object_get(det, "from")));
+			json_decref(det);
+			if (from < 0)
+				continue;
+		}
+		if (nch == chcap) {
+			size_t nc = chcap ? chcap * 2 : 256;
+			struct ep_change *nn = realloc(ch, nc * sizeof(*nn));
+
+			if (!nn) {
+				r = -ENOMEM;
+				break;
+			}
+			ch = nn;
+			chcap = nc;
+		}
+		ch[nch++] = (struct ep_change){ (size_t)json_integer_value(at), store_col_i64(q, 1), from };
+	}
+	store_stmt_free(q);
+	for (int i = days - 1; r == 0 && i >= 0; i--) {
+		int64_t end = start + (int64_t)(i + 1) * EP_DAY_MS, cnt[4] = { 0, 0, 0, 0 };
+		char day[16];
+		time_t t = (time_t)((start + (int64_t)i * EP_DAY_MS) / 1000);
+		struct tm tm;
+		json_t *row;
+
+		if (end > now)
+			end = now;
+		for (; k < nch && ch[k].ts > end; k++)
+			state[ch[k].device] = ch[k].from;
+		for (size_t d = 0; d < n; d++)
+			if (enrolled[d] <= end && state[d] >= 0)
+				cnt[state[d]]++;
+		gmtime_r(&t, &tm);
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		row = json_pack("{s:s, s:I, s:I, s:I, s:I}", "day", day, "compliant", (json_int_t)cnt[0], "non_compliant",
+				(json_int_t)cnt[1], "unknown", (json_int_t)cnt[2], "quarantined", (json_int_t)cnt[3]);
+		if (!row || json_array_insert_new(out, 0, row) < 0)
+			r = -ENOMEM;
+	}
+	free(ch);
+	free(state);
+	free(enrolled);
+	json_decref(index);
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
+
+/*
+ * GET /api/v1/endpoint/summary[?days=N]: the devices in the caller's scope
+ * counted by state, the org units with the most devices (by state), how
+ * many devices fail each baseline requirement in their latest report, and
+ * the trend by state over the last N days (ep_trend).  Counted
  * by the database, so it holds for any fleet size (the device list pages).
  */
 static int h_device_summary(struct http_req *req, struct http_resp *resp)
@@ -962,10 +1095,18 @@ static int h_device_summary(struct http_req *req, struct http_resp *resp)
 	json_t *by_state = ep_state_counts(), *units = json_object(), *fails = json_object(), *out = NULL;
 	struct store_stmt *q = NULL;
 	json_int_t total = 0;
+	int64_t days = EP_TREND_DAYS;
+	const char *days_s;
+	json_t *trend = NULL;
 	int r;
 
 	if (!endpoint_may(p, ENDPOINT_READ, NULL)) {
 		r = ERR_FORBIDDEN;
+		goto done;
+	}
+	days_s = http_req_query(req, "days");
+	if (days_s && str_parse_i64(days_s, 1, EP_TREND_MAX_DAYS, &days) < 0) {
+		r = http_fail(resp, ERR_INVALID, "days", "days must be a whole number from 1 to %d", EP_TREND_MAX_DAYS);
 		goto done;
 	}
 	r = c ? 0 : ERR_STORE;
@@ -1023,6 +1164,8 @@ static int h_device_summary(struct http_req *req, struct http_resp *resp)
 		r = 0;
 	}
 	store_stmt_free(q);
+	if (r == 0)
+		r = ep_trend(c, ep_scope(p), (int)days, rtime_now_ms(), &trend);
 	if (r == 0) {
 		json_t *top = ep_sorted(units, "org_unit", ep_unit_cmp, EP_SUMMARY_UNITS);
 		json_t *failing = ep_sorted(fails, "id", ep_fail_cmp, 0);
@@ -1032,8 +1175,9 @@ static int h_device_summary(struct http_req *req, struct http_resp *resp)
 			json_decref(failing);
 		} else {
 			/* "o" values are stolen, on failure too. */
-			out = json_pack("{s:I, s:O, s:o, s:I, s:o}", "total", (json_int_t)total, "by_state", by_state,
-					"by_unit", top, "units", (json_int_t)json_object_size(units), "failing", failing);
+			out = json_pack("{s:I, s:O, s:o, s:I, s:o, s:O}", "total", (json_int_t)total, "by_state", by_state,
+					"by_unit", top, "units", (json_int_t)json_object_size(units), "failing", failing,
+					"trend", trend);
 		}
 		if (!out)
 			r = -ENOMEM;
@@ -1042,6 +1186,7 @@ done:
 	json_decref(by_state);
 	json_decref(units);
 	json_decref(fails);
+	json_decref(trend);
 	if (r < 0)
 		return r;
 	return http_resp_json(resp, 200, out);

@@ -398,6 +398,12 @@ class Endpoint(ServerTestCase):
                     if not x["pass"]:
                         fails[x["id"]] = fails.get(x["id"], 0) + 1
             self.assertEqual({f["id"]: f["devices"] for f in summ["failing"]}, fails)
+            # The trend: 14 days, oldest first, today as now; every device here was enrolled today.
+            self.assertEqual(len(summ["trend"]), 14)
+            self.assertEqual(summ["trend"][-1]["day"], time.strftime("%Y-%m-%d", time.gmtime()))
+            self.assertEqual({k: v for k, v in summ["trend"][-1].items() if k != "day"}, summ["by_state"])
+            self.assertEqual([sum(v for k, v in row.items() if k != "day") for row in summ["trend"][:-1]],
+                             [0] * 13)
             return summ, devices
 
         summ, _ = check(self.admin)
@@ -410,6 +416,9 @@ class Endpoint(ServerTestCase):
                             for u in summ["by_unit"]))
         emp = self.make_user(self.pick_employee(self.div1)["id"])
         self.assertError(emp.get("/api/v1/endpoint/summary"), 403)
+        self.assertEqual(len(self.admin.get("/api/v1/endpoint/summary?days=3").json["trend"]), 3)
+        for bad in ("0", "91", "x", "-1"):
+            self.assertError(self.admin.get("/api/v1/endpoint/summary?days=" + bad), 400)
 
     def pick_employee(self, div):
         used = getattr(type(self), "picked", set())

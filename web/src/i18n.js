@@ -88,11 +88,9 @@ export const catalog = {
     'dev.intro': 'The PCs enrolled with rampart-agent in your scope and whether they meet their baseline.',
     'dev.counts': 'Devices by state',
     'dev.all': 'All devices',
-    'dev.capped': 'The trend is drawn for fleets of up to 10,000 devices.',
     'dev.failing_by_req': 'Devices failing each requirement',
     'dev.by_unit': 'Devices by org unit and state',
-    'dev.state_trend': 'Devices by state, last 14 days (from the audit log)',
-    'dev.trend_capped': 'The trend counts only the first 10,000 state changes of each kind.',
+    'dev.state_trend': 'Devices by state, last 14 days (UTC, from the audit log)',
     'dev.filters': 'Filter devices',
     'dev.state': 'State',
     'dev.state_compliant': 'compliant',
@@ -805,11 +803,9 @@ export const catalog = {
     'dev.intro': 'あなたの範囲で rampart-agent により登録された PC と、ベースラインを満たしているかどうかです。',
     'dev.counts': '状態別の端末数',
     'dev.all': 'すべての端末',
-    'dev.capped': '推移は 10,000 台までの端末について表示します。',
     'dev.failing_by_req': '要件ごとの不合格端末数',
     'dev.by_unit': '組織別・状態別の端末数',
-    'dev.state_trend': '状態別の端末数(過去 14 日、監査ログから)',
-    'dev.trend_capped': '推移は種類ごとに最初の 10,000 件の状態変化のみを数えています。',
+    'dev.state_trend': '状態別の端末数(過去 14 日、UTC、監査ログから)',
     'dev.filters': '端末の絞り込み',
     'dev.state': '状態',
     'dev.state_compliant': '準拠',
@@ -1508,6 +1504,7 @@ export function fmtDateTime(iso) {
   return new Intl.DateTimeFormat(locale(), { dateStyle: 'medium', timeStyle: 'short' }).format(d);
 }
 
-export function fmtDay(d) {
-  return new Intl.DateTimeFormat(locale(), { month: 'short', day: 'numeric' }).format(d);
+/* A day as "Nov 26"; @timeZone (optional) names the zone the day belongs to, e.g. 'UTC'. */
+export function fmtDay(d, timeZone) {
+  return new Intl.DateTimeFormat(locale(), { month: 'short', day: 'numeric', ...(timeZone ? { timeZone } : {}) }).format(d);
 }

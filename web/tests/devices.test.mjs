@@ -257,8 +257,8 @@ describe('endpoint pages in the console', () => {
     const failing = page.getByRole('list', { name: 'Devices failing each requirement' });
     assert.deepEqual((await failing.getByRole('listitem').allTextContents()).map((x) => x.trim()),
       ['Antivirus signatures current: 1']);
-    // The trend from the audit log's state changes: today as now, nothing before the enrollments.
-    const trend = page.getByRole('figure', { name: 'Devices by state, last 14 days (from the audit log)' });
+    // The trend, rebuilt by the server from the audit log's state changes: today as now, nothing before the enrollments.
+    const trend = page.getByRole('figure', { name: 'Devices by state, last 14 days (UTC, from the audit log)' });
     await trend.locator('summary').click();
     const rows = trend.locator('tbody tr');
     assert.equal(await rows.count(), 14);

@@ -9,9 +9,9 @@
 // allows; the API decides all the same.
 import { Fragment } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, apiAll } from '../api.js';
+import { api } from '../api.js';
 import { fmtDateTime, fmtDay, fmtNumber, t } from '../i18n.js';
-import { canManageEndpoints, canReadAudit, has, pathWithin } from '../perms.js';
+import { canManageEndpoints, has, pathWithin } from '../perms.js';
 import { href, navigate } from '../router.js';
 import { ChartFigure } from '../components/Chart.jsx';
 import {
@@ -51,67 +51,20 @@ function UnitSelect({ id, units, value, onChange, describedBy }) {
 
 /* ------------------------------------------------------------ the list */
 
-const TREND_DAYS = 14;
-
 /*
- * Devices per state at the end of each of the last 14 days, from the audit
- * log's state changes (endpoint.device.state {from, to}, .quarantine {from},
- * .release: from quarantined): starting from the states now, each change is
- * undone going back in time; a device counts from its enrollment on.
+ * The devices in scope counted by the server: per state, the units with the
+ * most devices, failing requirements, and per state over the last 14 days
+ * (rebuilt by the server from the audit log's state changes).
  */
-async function stateTrend(devices) {
-  const start = new Date();
-  start.setHours(0, 0, 0, 0);
-  start.setDate(start.getDate() - (TREND_DAYS - 1));
-  const since = start.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const actions = ['endpoint.device.state', 'endpoint.device.quarantine', 'endpoint.device.release'];
-  const lists = await Promise.all(actions.map((action) => apiAll('/api/v1/audit', { action, since, outcome: 'success' })));
-  const changes = [];
-  lists.forEach((l, i) => {
-    for (const e of l.items) {
-      const d = e.details || {};
-      const from = i === 2 ? 'quarantined' : d.from;
-      if (e.object_id && from) changes.push({ id: e.object_id, at: Date.parse(e.time), from });
-    }
-  });
-  changes.sort((a, b) => b.at - a.at);
-  const state = new Map(devices.map((d) => [d.id, d.state]));
-  const enrolled = devices.map((d) => ({ id: d.id, at: Date.parse(d.created_at) }));
-  const days = [];
-  const counts = Object.fromEntries(DEVICE_STATES.map((s) => [s, new Array(TREND_DAYS).fill(0)]));
-  let k = 0;
-  for (let i = TREND_DAYS - 1; i >= 0; i--) {
-    const day = new Date(start);
-    day.setDate(start.getDate() + i);
-    const next = new Date(day);
-    next.setDate(day.getDate() + 1);
-    const end = Math.min(next.getTime(), Date.now());
-    for (; k < changes.length && changes[k].at > end; k++) if (state.has(changes[k].id)) state.set(changes[k].id, changes[k].from);
-    for (const d of enrolled) {
-      const s = state.get(d.id);
-      if (d.at <= end && counts[s]) counts[s][i]++;
-    }
-    days[i] = day;
-  }
-  return { days, counts, complete: lists.every((l) => l.complete) };
-}
-
-/*
- * The devices in scope counted by the server (state, the units with the most
- * devices, failing requirements); the trend needs every device and is drawn
- * for up to 10,000 of them.
- */
-async function deviceCounts(withTrend) {
+async function deviceCounts() {
   const s = await api('GET', '/api/v1/endpoint/summary');
   const top = (s.by_unit || []).map((u) => ({ path: u.org_unit, c: u.states, n: u.total }));
-  let trend = null;
-  let trendCapped = false;
-  if (withTrend && s.total > 0) {
-    const all = await apiAll('/api/v1/devices', {}, 20);
-    if (all.complete) trend = await stateTrend(all.items);
-    else trendCapped = true;
-  }
-  return { total: s.total, byState: s.by_state, top, failing: s.failing || [], trend, trendCapped, complete: true };
+  const rows = s.trend || [];
+  const trend = {
+    days: rows.map((r) => new Date(`${r.day}T00:00:00Z`)),
+    counts: Object.fromEntries(DEVICE_STATES.map((st) => [st, rows.map((r) => r[st] || 0)])),
+  };
+  return { total: s.total, byState: s.by_state, top, failing: s.failing || [], trend, complete: true };
 }
 
 function StateCounts({ counts, state }) {
@@ -139,7 +92,7 @@ export function DevicesPage({ me, route }) {
   const state = route.query.get('state') || '';
   const pager = useCursorPager(state);
   // The trend comes from the audit log, which these roles may read.
-  const counts = useLoad(() => deviceCounts(canReadAudit(me)), []);
+  const counts = useLoad(() => deviceCounts(), []);
   const list = useLoad(
     () => api('GET', '/api/v1/devices', { query: { state, limit: 50, cursor: pager.cursor } }),
     [state, pager.cursor],
@@ -165,17 +118,15 @@ export function DevicesPage({ me, route }) {
           {counts.data && (
             <>
               <StateCounts counts={counts.data} state={state} />
-              {counts.data.trendCapped && <p class="help">{t('dev.capped')}</p>}
               {counts.data.trend && counts.data.total > 0 && (
                 <ChartFigure
                   id="dev-trend-states"
                   title={t('dev.state_trend')}
                   stacked
-                  labels={counts.data.trend.days.map((d) => fmtDay(d))}
+                  labels={counts.data.trend.days.map((d) => fmtDay(d, 'UTC'))}
                   series={DEVICE_STATES.map((s) => ({ label: t(`dev.state_${s}`), color: STATE_COLORS[s], data: counts.data.trend.counts[s] }))}
                 />
               )}
-              {counts.data.trend && !counts.data.trend.complete && <p class="help">{t('dev.trend_capped')}</p>}
               {counts.data.failing.length > 0 && (
                 <div class="dev-failing">
                   <h2>{t('dev.failing_by_req')}</h2>

@@ -6,7 +6,6 @@
  */
 #include "agent/firewall.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <netdb.h>
 #include <nftables/libnftables.h>
@@ -16,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "agent/net.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/str.h"
@@ -113,7 +113,6 @@ int firewall_spec_for(const char *server_url, const char *root, struct firewall_
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res = NULL, *ai;
 	char *host = NULL, *port = NULL, text[INET6_ADDRSTRLEN];
 	int64_t portnum = 0;
-	CURLU *u;
 	int r = 0, gr;
 
 	memset(s, 0, sizeof(*s));
@@ -121,23 +120,15 @@ int firewall_spec_for(const char *server_url, const char *root, struct firewall_
 	fw_read_resolv(root, "/etc/resolv.conf", s);
 	if (fw_all_loopback(s))
 		fw_read_resolv(root, "/run/systemd/resolve/resolv.conf", s);
-	u = curl_url();
-	if (!u)
-		return -ENOMEM;
-	if (curl_url_set(u, CURLUPART_URL, server_url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
-	    str_parse_i64(port, 1, 65535, &portnum) < 0) {
+	r = net_url_host_port(server_url, &host, &port, err, err_size);
+	if (r == -ENOMEM || r == -ENOENT || r == -EIO)
+		return r;
+	if (r < 0 || str_parse_i64(port, 1, 65535, &portnum) < 0) {
 		fw_msg(err, err_size, "the server URL %s has no host and port", server_url);
 		r = ERR_INVALID;
 		goto out;
 	}
 	s->server_port = (uint16_t)portnum;
-	/* curl keeps the brackets of an IPv6 literal. */
-	if (host[0] == '[') {
-		host[strcspn(host, "]")] = '\0';
-		memmove(host, host + 1, strlen(host));
-	}
 	gr = getaddrinfo(host, NULL, &hints, &res);
 	if (gr != 0) {
 		fw_msg(err, err_size, "cannot resolve the server %s: %s", host, gai_strerror(gr));
@@ -154,9 +145,8 @@ int firewall_spec_for(const char *server_url, const char *root, struct firewall_
 	if (res)
 		freeaddrinfo(res);
 out:
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
+	free(host);
+	free(port);
 	return r;
 }
 

@@ -70,8 +70,8 @@ size_t firewall_parse_resolv(const char *data, size_t len, struct firewall_spec 
  * scheme's default): the server host resolved with getaddrinfo, and the
  * resolvers of /etc/resolv.conf under @root (when they are all loopback,
  * as with systemd-resolved, also those of /run/systemd/resolve/resolv.conf).
- * Returns 0, ERR_INVALID (bad URL) or -EHOSTUNREACH (host did not resolve),
- * with @err (may be NULL) describing the failure; the resolvers are filled
+ * The URL is parsed by libcurl (net.h).  Returns 0, ERR_INVALID (bad URL),
+ * -EHOSTUNREACH (host did not resolve) or -ENOENT (libcurl missing), with @err (may be NULL) describing the failure; the resolvers are filled
  * in every case, so that a quarantine still allows DNS.
  */
 int firewall_spec_for(const char *server_url, const char *root, struct firewall_spec *s, char *err,

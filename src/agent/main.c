@@ -45,8 +45,16 @@
  * what the answer's accepted_through covers, so an unreachable server or a
  * crash loses nothing acknowledged.  The policy's removable_media become
  * USBGuard rules (usbguard.h).
+ *
+ * Memory: libcurl is loaded with dlopen() where a command first needs the
+ * network (net.h).  `run` does each check-in, the quarantine restore at its
+ * start and each POST of events in a forked child that loads it, does the
+ * exchange and exits, so that the long-running process never maps libcurl
+ * and its ~35 libraries, nor keeps the check-in's package list.  The
+ * children change only files and the nftables table; an events child hands
+ * back the status and answer through a pipe, and the parent alone drops
+ * what accepted_through covers from the buffer.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -59,11 +67,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent/collect.h"
 #include "agent/firewall.h"
+#include "agent/net.h"
 #include "agent/oplog.h"
 #include "agent/posture.h"
 #include "agent/usbguard.h"
@@ -207,80 +217,141 @@ static int a_read_json(const char *dir, const char *name, json_t **ret)
 
 /* ---------------------------------------------------------------- HTTP */
 
-struct a_resp {
-	struct buf body;
-	long status;
-};
-
-static size_t a_curl_write(char *data, size_t size, size_t nmemb, void *ud)
-{
-	struct a_resp *resp = ud;
-
-	return buf_append(&resp->body, data, size * nmemb) < 0 ? 0 : size * nmemb;
-}
-
 /*
  * POSTs @body to @server + @path, signed with @sk as @device_id when @sk is
- * given.  Returns 0 with the status and the parsed JSON answer (NULL when
- * none) or a negative error when the server could not be reached.
+ * given, through libcurl (net.h).  Returns 0 with the status and the
+ * answer's body in @resp (bounded by its limit), or a negative error after
+ * reporting it when the server could not be reached or libcurl is missing.
  */
-static int a_post(const struct opts *o, const char *server, const char *path, const char *body,
-		  const char *device_id, const unsigned char *sk, long *ret_status, json_t **ret_json)
+static int a_exchange(const struct opts *o, const char *server, const char *path, const char *body,
+		      const char *device_id, const unsigned char *sk, long *ret_status, struct buf *resp)
 {
-	char url[A_PATH], h_dev[128], h_ts[64], h_sig[128], sig[DEVSIG_SIG_B64_SIZE];
-	struct curl_slist *hdrs = NULL;
-	struct a_resp resp = { .status = 0 };
+	char url[A_PATH], h_dev[128], h_ts[64], h_sig[128], sig[DEVSIG_SIG_B64_SIZE], err[512] = "";
+	const char *hdrs[] = { "Content-Type: application/json", h_dev, h_ts, h_sig };
+	struct net_post p = { .url = url, .headers = hdrs, .n_headers = 1, .body = body, .body_len = strlen(body),
+			      .ca = o->ca, .user_agent = "rampart-agent/" RAMPART_VERSION, .connect_timeout_s = 30,
+			      .timeout_s = 300 };
 	int64_t ts = rtime_now_ms();
-	CURL *c;
-	CURLcode cr;
 	int r = 0;
 
 	if (snprintf(url, sizeof(url), "%s%s", server, path) >= (int)sizeof(url))
 		return -ENAMETOOLONG;
-	c = curl_easy_init();
-	if (!c)
-		return -ENOMEM;
-	buf_init(&resp.body, A_MAX_RESPONSE);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 	if (sk) {
 		r = devsig_sign(sk, "POST", path, ts, body, strlen(body), sig);
 		if (r == 0 && (snprintf(h_dev, sizeof(h_dev), "%s: %s", DEVSIG_HDR_DEVICE, device_id) >= (int)sizeof(h_dev) ||
 			       snprintf(h_ts, sizeof(h_ts), "%s: %lld", DEVSIG_HDR_TIMESTAMP, (long long)ts) >= (int)sizeof(h_ts) ||
 			       snprintf(h_sig, sizeof(h_sig), "%s: %s", DEVSIG_HDR_SIGNATURE, sig) >= (int)sizeof(h_sig)))
 			r = ERR_INVALID;
-		if (r == 0) {
-			hdrs = curl_slist_append(hdrs, h_dev);
-			hdrs = curl_slist_append(hdrs, h_ts);
-			hdrs = curl_slist_append(hdrs, h_sig);
-		}
+		if (r < 0)
+			return r;
+		p.n_headers = 4;
+	}
+	r = net_post(&p, ret_status, resp, err, sizeof(err));
+	if (r == -ENOENT)
+		fprintf(stderr, "rampart-agent: %s\n", err);
+	else if (r < 0)
+		fprintf(stderr, "rampart-agent: %s: %s\n", url, err[0] ? err : err_str(r));
+	return r;
+}
+
+/*
+ * a_exchange, with the answer parsed: 0 with the status and the JSON answer
+ * (NULL when none), or a negative error when the server could not be reached.
+ */
+static int a_post(const struct opts *o, const char *server, const char *path, const char *body,
+		  const char *device_id, const unsigned char *sk, long *ret_status, json_t **ret_json)
+{
+	struct buf resp;
+	int r;
+
+	buf_init(&resp, A_MAX_RESPONSE);
+	r = a_exchange(o, server, path, body, device_id, sk, ret_status, &resp);
+	if (r == 0)
+		*ret_json = resp.len ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
+	buf_done(&resp);
+	return r;
+}
+
+static int a_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * a_post in a child process, for `run`: libcurl and the libraries it loads
+ * stay out of the long-running process.  The child has the body and the
+ * key by fork() and sends back through a pipe its result and the status
+ * (two int64) and the answer's body; the parent parses the answer.  Returns
+ * what a_post returns, or -EIO when the child failed.
+ */
+static int a_post_child(const struct opts *o, const char *server, const char *path, const char *body,
+			const char *device_id, const unsigned char *sk, long *ret_status, json_t **ret_json)
+{
+	int64_t hdr[2] = { 0, 0 };
+	char chunk[4096];
+	struct buf resp;
+	int fds[2], status = 0, r = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		fprintf(stderr, "rampart-agent: cannot start the process that sends to the server: %s\n", err_str(r));
+		close(fds[0]);
+		close(fds[1]);
+		return r;
+	}
+	if (pid == 0) {
+		long st = 0;
+
+		close(fds[0]);
+		buf_init(&resp, A_MAX_RESPONSE);
+		hdr[0] = a_exchange(o, server, path, body, device_id, sk, &st, &resp);
+		hdr[1] = st;
+		r = a_write_all(fds[1], hdr, sizeof(hdr));
+		if (r == 0 && hdr[0] == 0 && resp.len)
+			r = a_write_all(fds[1], resp.data, resp.len);
+		_exit(r < 0 ? 1 : 0);
+	}
+	close(fds[1]);
+	buf_init(&resp, A_MAX_RESPONSE + sizeof(hdr));
+	while (r == 0 && (n = read(fds[0], chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		r = n < 0 ? -errno : buf_append(&resp, chunk, (size_t)n);
+	}
+	close(fds[0]);
+	/* A child that is still writing (an answer over the bound) gets EPIPE and ends. */
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || resp.len < sizeof(hdr)))
+		r = -EIO;
+	if (r == 0) {
+		memcpy(hdr, resp.data, sizeof(hdr));
+		r = (int)hdr[0];
 	}
 	if (r == 0) {
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, a_curl_write);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, 300L);
-		curl_easy_setopt(c, CURLOPT_USERAGENT, "rampart-agent/" RAMPART_VERSION);
-		if (o->ca)
-			curl_easy_setopt(c, CURLOPT_CAINFO, o->ca);
-		cr = curl_easy_perform(c);
-		if (cr != CURLE_OK) {
-			fprintf(stderr, "rampart-agent: %s: %s\n", url, curl_easy_strerror(cr));
-			r = -EIO;
-		}
+		*ret_status = (long)hdr[1];
+		*ret_json = resp.len > sizeof(hdr) ? json_loadb(resp.data + sizeof(hdr), resp.len - sizeof(hdr), 0, NULL)
+						   : NULL;
 	}
-	if (r == 0) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
-		*ret_status = resp.status;
-		*ret_json = resp.body.len ? json_loadb(resp.body.data, resp.body.len, 0, NULL) : NULL;
-	}
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
-	buf_done(&resp.body);
+	buf_done(&resp);
 	return r;
 }
 
@@ -1109,7 +1180,7 @@ static int a_run_send(const struct opts *o, struct a_run *run)
 			r = -ENOMEM;
 			break;
 		}
-		r = server ? a_post(o, server, "/api/v1/endpoint/events", text, did, sk, &status, &ans) : ERR_INVALID;
+		r = server ? a_post_child(o, server, "/api/v1/endpoint/events", text, did, sk, &status, &ans) : ERR_INVALID;
 		free(text);
 		if (r == 0 && status == 200 && json_is_integer(json_object_get(ans, "accepted_through"))) {
 			through = (int64_t)json_integer_value(json_object_get(ans, "accepted_through"));
@@ -1243,6 +1314,47 @@ static int cmd_events(const struct opts *o)
 	return r < 0 ? 1 : 0;
 }
 
+static int a_run_restore_cmd(const struct opts *o)
+{
+	a_run_restore(o);
+	return 0;
+}
+
+/*
+ * Runs @fn in a child process and returns its exit code (1 when it could
+ * not start or was killed).  `run` does its check-ins (posture, HTTP,
+ * policy and quarantine, all of whose results are files and the nftables
+ * table) this way, so that libcurl and the libraries it loads, and the
+ * memory of the package list, never stay in the long-running process.
+ */
+static int a_run_child(const struct opts *o, int (*fn)(const struct opts *o), const char *what)
+{
+	int status = 0, rc;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "rampart-agent: cannot start the %s: %s\n", what, strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		rc = fn(o);
+		fflush(NULL);
+		_exit(rc);
+	}
+	/* A signal does not cut the child short, as it did not cut an in-process check-in short. */
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return 1;
+	}
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "rampart-agent: the %s was ended by signal %d\n", what, WTERMSIG(status));
+		return 1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 /*
  * Checks in every interval, shifted by up to a tenth of it either way so that
  * a fleet started together spreads out, until SIGTERM or SIGINT (or @o->count
@@ -1267,7 +1379,7 @@ static int cmd_run(const struct opts *o)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	a_run_restore(o);
+	a_run_child(o, a_run_restore_cmd, "quarantine restore");
 	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "rampart-agent: cannot create %s: %s\n", o->state_dir, strerror(errno));
 		return 1;
@@ -1295,7 +1407,7 @@ static int cmd_run(const struct opts *o)
 		if (now >= next_checkin) {
 			int64_t wait = o->interval_ms, jitter;
 
-			failures += cmd_checkin(o) != 0;
+			failures += a_run_child(o, cmd_checkin, "check-in") != 0;
 			done++;
 			a_run_policy(o, &run, done == 1);
 			/* A check-in builds the whole package list; give that memory back between them. */
@@ -1438,8 +1550,9 @@ int main(int argc, char **argv)
 	/* A fixture root is a test: the real system's USBGuard rules are not touched unless asked. */
 	if (!usbguard_set && strcmp(o.root, "/") != 0)
 		o.usbguard_rules = NULL;
-	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fputs("rampart-agent: cannot initialize libsodium or libcurl\n", stderr);
+	/* libcurl is loaded where a command first needs the network (net.h). */
+	if (sodium_init() < 0) {
+		fputs("rampart-agent: cannot initialize libsodium\n", stderr);
 		return 1;
 	}
 	if (strcmp(cmd, "enroll") == 0)
@@ -1458,6 +1571,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		rc = 2;
 	}
-	curl_global_cleanup();
+	net_done();
 	return rc;
 }

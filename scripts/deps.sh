@@ -18,7 +18,7 @@ PACKAGES=(
   zlib1g-dev   # rampart-agent's event buffer: a CRC-32 on each record
   usbguard     # usbguard-rule-parser checks the agent's USB rules; its daemon is masked, see below
   # benchmarks
-  wrk nginx-light age gnupg
+  wrk nginx-light age gnupg time
 )
 # The web console (web/) builds with Node.js and npm; Debian's are enough, and a
 # newer Node installed otherwise is kept.  Its browser tests drive Debian's

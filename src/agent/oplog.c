@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +373,40 @@ static int o_seg_remove(struct oplog *ol, size_t i)
 	return 0;
 }
 
+/*
+ * The writer's lock is an flock on an open file, and fork() shares it: a
+ * child that outlives its parent (a check-in still running when the agent
+ * is killed) would keep the buffer locked against the restarted agent.
+ * Every fork()ed child closes its copies at once (pthread_atfork); the
+ * parent's lock stays.  A process has few writers: the slots are a bound.
+ */
+#define O_LOCK_SLOTS 8
+static int o_lock_fds[O_LOCK_SLOTS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+static pthread_once_t o_atfork_once = PTHREAD_ONCE_INIT;
+
+static void o_atfork_child(void)
+{
+	for (int i = 0; i < O_LOCK_SLOTS; i++)
+		if (o_lock_fds[i] >= 0) {
+			close(o_lock_fds[i]);
+			o_lock_fds[i] = -1;
+		}
+}
+
+static void o_atfork_register(void)
+{
+	pthread_atfork(NULL, NULL, o_atfork_child);
+}
+
+static void o_lock_track(int fd, bool add)
+{
+	for (int i = 0; i < O_LOCK_SLOTS; i++)
+		if (o_lock_fds[i] == (add ? -1 : fd)) {
+			o_lock_fds[i] = add ? fd : -1;
+			return;
+		}
+}
+
 /* ---------------------------------------------------------------- open, close */
 
 int oplog_open(const char *dir, const struct oplog_opts *opts, struct oplog **ret)
@@ -416,6 +451,8 @@ int oplog_open(const char *dir, const struct oplog_opts *opts, struct oplog **re
 			r = errno == EWOULDBLOCK ? -EBUSY : -errno;
 			goto fail;
 		}
+		pthread_once(&o_atfork_once, o_atfork_register);
+		o_lock_track(ol->lock_fd, true);
 	} else if (access(dir, F_OK) < 0) {
 		r = -errno;
 		goto fail;
@@ -460,8 +497,10 @@ void oplog_close(struct oplog *ol)
 		return;
 	if (ol->fd >= 0)
 		close(ol->fd);
-	if (ol->lock_fd >= 0)
+	if (ol->lock_fd >= 0) {
+		o_lock_track(ol->lock_fd, false);
 		close(ol->lock_fd);   /* releases the flock */
+	}
 	free(ol->segs);
 	free(ol);
 }

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/oplog.h"
@@ -395,6 +397,43 @@ static void test_one_writer(void **state)
 	oplog_close(other);
 }
 
+/* A forked child (a check-in still running) does not keep the writer's lock once the writer is gone. */
+static void test_child_does_not_hold_the_lock(void **state)
+{
+	struct t_dir *d = *state;
+	struct oplog *ol = NULL, *again = NULL;
+	int go[2], ready[2], status = 0;
+	char c = 0;
+	pid_t pid;
+
+	assert_int_equal(oplog_open(t_events(d), NULL, &ol), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* fork() has returned here: the handlers it runs in the child are done. */
+		close(go[1]);
+		close(ready[0]);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		/* Outlives the writer below: waits until told to go. */
+		_exit(read(go[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(go[0]);
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	oplog_close(ol);
+	/* The writer is gone while its child lives on: a new writer gets the buffer. */
+	assert_int_equal(oplog_open(t_events(d), NULL, &again), 0);
+	assert_int_equal(write(go[1], "x", 1), 1);
+	close(go[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	oplog_close(again);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_larger_than_buffer, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_bad_events, t_setup, t_teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer, t_setup, t_teardown),
+		cmocka_unit_test_setup_teardown(test_child_does_not_hold_the_lock, t_setup, t_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

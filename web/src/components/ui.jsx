@@ -184,3 +184,21 @@ export function PageTitle({ children }) {
   }, [children]);
   return <h1 ref={ref} tabIndex={-1}>{children}</h1>;
 }
+
+/*
+ * An object's page until its object is loaded: the load's error (a
+ * not_found as @notFound, with a link back to @backHref) or the spinner.
+ */
+export function ObjectPending({ load, title, notFound, back, backHref }) {
+  return (
+    <section>
+      <PageTitle>{title}</PageTitle>
+      {load.error ? (
+        <>
+          <p class="msg msg-error" role="alert">{load.error.code === 'not_found' ? notFound : errorText(load.error)}</p>
+          <p><a href={backHref}>{back}</a></p>
+        </>
+      ) : <Loading state={load} />}
+    </section>
+  );
+}

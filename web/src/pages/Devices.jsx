@@ -15,8 +15,7 @@ import { canManageEndpoints, has, pathWithin } from '../perms.js';
 import { href, navigate } from '../router.js';
 import { ChartFigure } from '../components/Chart.jsx';
 import {
-  ActionStatus, ConfirmButton, CopyButton, Loading, PageTitle, Pager, TableWrap, errorText,
-  useAction, useCursorPager, useLoad,
+  ActionStatus, ConfirmButton, CopyButton, errorText, Loading, ObjectPending, Pager, PageTitle, TableWrap, useAction, useCursorPager, useLoad,
 } from '../components/ui.jsx';
 
 export const DEVICE_STATES = ['compliant', 'non_compliant', 'unknown', 'quarantined'];
@@ -391,22 +390,8 @@ export function DevicePage({ me, id }) {
   const [device, setDevice] = useState(null);
   useEffect(() => setDevice(load.data), [load.data]);
 
-  if (load.error) {
-    return (
-      <section>
-        <PageTitle>{t('dev.device_title')}</PageTitle>
-        <p class="msg msg-error" role="alert">{load.error.code === 'not_found' ? t('dev.not_found') : errorText(load.error)}</p>
-        <p><a href="#/devices">{t('dev.back')}</a></p>
-      </section>
-    );
-  }
-  if (!device) {
-    return (
-      <section>
-        <PageTitle>{t('dev.device_title')}</PageTitle>
-        <Loading state={load} />
-      </section>
-    );
+  if (load.error || !device) {
+    return <ObjectPending load={load} title={t('dev.device_title')} notFound={t('dev.not_found')} back={t('dev.back')} backHref="#/devices" />;
   }
   const failed = (device.results || []).filter((r) => !r.pass).length;
   return (

@@ -10,8 +10,7 @@ import { fmtDateTime, fmtNumber, t } from '../i18n.js';
 import { has, pathWithin } from '../perms.js';
 import { href, navigate } from '../router.js';
 import {
-  ActionStatus, ConfirmButton, Loading, PageTitle, Pager, TableWrap, errorText,
-  useAction, useCursorPager, useLoad,
+  ActionStatus, ConfirmButton, errorText, Loading, ObjectPending, Pager, PageTitle, TableWrap, useAction, useCursorPager, useLoad,
 } from '../components/ui.jsx';
 
 const KINDS = ['user', 'group', 'org', 'role'];
@@ -285,22 +284,8 @@ export function FilePage({ me, id }) {
   const [file, setFile] = useState(null);
   useEffect(() => setFile(load.data), [load.data]);
 
-  if (load.error) {
-    return (
-      <section>
-        <PageTitle>{t('files.file_title')}</PageTitle>
-        <p class="msg msg-error" role="alert">{load.error.code === 'not_found' ? t('files.not_found') : errorText(load.error)}</p>
-        <p><a href="#/files">{t('files.back')}</a></p>
-      </section>
-    );
-  }
-  if (!file) {
-    return (
-      <section>
-        <PageTitle>{t('files.file_title')}</PageTitle>
-        <Loading state={load} />
-      </section>
-    );
+  if (load.error || !file) {
+    return <ObjectPending load={load} title={t('files.file_title')} notFound={t('files.not_found')} back={t('files.back')} backHref="#/files" />;
   }
   const manage = canManageFile(me, file);
   return (

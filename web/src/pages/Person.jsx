@@ -7,8 +7,7 @@ import { fmtDateTime, t } from '../i18n.js';
 import { canAdminister, grantableRoles } from '../perms.js';
 import { href } from '../router.js';
 import {
-  ActionStatus, ConfirmButton, CopyButton, Loading, PageTitle, Pager, TableWrap, errorText,
-  useAction, useCursorPager, useLoad,
+  ActionStatus, ConfirmButton, CopyButton, errorText, Loading, ObjectPending, Pager, PageTitle, TableWrap, useAction, useCursorPager, useLoad,
 } from '../components/ui.jsx';
 import { StatusBadge, personName } from './Directory.jsx';
 
@@ -196,22 +195,8 @@ export function PersonPage({ me, id }) {
   const [person, setPerson] = useState(null);
   useEffect(() => setPerson(load.data), [load.data]);
 
-  if (load.error) {
-    return (
-      <section>
-        <PageTitle>{t('person.title')}</PageTitle>
-        <p class="msg msg-error" role="alert">{load.error.code === 'not_found' ? t('person.not_found') : errorText(load.error)}</p>
-        <p><a href="#/directory">{t('person.back')}</a></p>
-      </section>
-    );
-  }
-  if (!person) {
-    return (
-      <section>
-        <PageTitle>{t('person.title')}</PageTitle>
-        <Loading state={load} />
-      </section>
-    );
+  if (load.error || !person) {
+    return <ObjectPending load={load} title={t('person.title')} notFound={t('person.not_found')} back={t('person.back')} backHref="#/directory" />;
   }
   const p = person;
   return (

@@ -11,12 +11,13 @@
  * (RPF_FD_READ), is read one batch at a time with one positional read
  * straight into the chunk slots of the buffer and processed there in
  * place.  Each thread seals or opens with its own EVP_CIPHER_CTX (keyed
- * once) and writes each batch with one positional write at its offset.  No
- * chunk passes between threads and the only shared state is the span
- * counter and the failure record, so the reads, writes and cipher all
- * spread over the cores.  Each thread owns one batch buffer and maps one
- * span at a time: memory is about threads x 4.5 MiB whatever the file
- * size.  A batch is written only when all its chunks sealed or verified;
+ * once), so the reads and the cipher spread over the cores.  Each batch is
+ * written with one positional write at its offset.  Into memory, threads
+ * write their own batches.  Into a file, whose writes the kernel takes one
+ * at a time (the inode lock), a finished batch is queued and one thread at
+ * a time writes the queue while the others go on sealing or opening into
+ * their second buffer.  Each thread owns two batch buffers and maps one
+ * span at a time: memory is about threads x 5 MiB whatever the file size.  A batch is written only when all its chunks sealed or verified;
  * after a failure no later batch is started and the lowest failing chunk
  * is the one reported.  A mapped input cut short while it is read raises
  * SIGBUS, which a per-thread guard turns into RPF_E_CHANGED.
@@ -384,11 +385,33 @@ struct job {
 	uint64_t fail_chunk;  /* the lowest failing chunk, or RPF_NO_FAILURE; under mu */
 	int fail_err;         /* its error; under mu */
 	bool fail_in_chunk;   /* the chunk itself is at fault, not the I/O */
+	/* A file output with more than one worker: batches queue for one writer at a time. */
+	bool queued;
+	struct wbatch *queue_head, *queue_tail; /* under mu */
+	bool writing;           /* a worker is writing the queue; under mu */
+	pthread_cond_t written; /* a batch was written: its buffer is free again */
 };
+
+/*
+ * One batch buffer and, while it is queued, what to write:
+ * @len bytes in units of out_unit, @stride apart, at body offset @off;
+ * @first is its first chunk.  With @span_to set, it is the last batch of
+ * its span, whose output [@span_from, @span_to) is then complete.
+ */
+struct wbatch {
+	unsigned char *buf; /* RPF_BATCH x RPF_CT_CHUNK bytes */
+	size_t len, stride;
+	uint64_t off, first, span_from, span_to;
+	bool busy;          /* queued or being written; under mu */
+	struct wbatch *next;
+};
+
+/* Batch buffers per worker: one is filled while the other is written. */
+#define RPF_WORKER_BUFS 2
 
 struct worker {
 	struct job *job;
-	unsigned char *buf;   /* RPF_BATCH x RPF_CT_CHUNK bytes */
+	struct wbatch bufs[RPF_WORKER_BUFS];
 	unsigned char *spare; /* RPF_CT_CHUNK bytes */
 	void *map;            /* the mapped span, or NULL */
 	size_t map_len;
@@ -505,13 +528,88 @@ static int out_write(const struct job *j, unsigned char *buf, size_t n, size_t s
 	return 0;
 }
 
+/* A free batch buffer of @w: waits while both are queued. */
+static struct wbatch *batch_take(struct job *j, struct worker *w)
+{
+	struct wbatch *b = NULL;
+
+	if (!j->queued)
+		return &w->bufs[0];
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		for (unsigned i = 0; i < RPF_WORKER_BUFS && !b; i++)
+			if (!w->bufs[i].busy)
+				b = &w->bufs[i];
+		if (b)
+			break;
+		pthread_cond_wait(&j->written, &j->mu);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return b;
+}
+
+/* Starts writing out a finished span [@from, @to) of the output, with RPF_FD_WRITEBACK. */
+static void span_writeback(const struct job *j, uint64_t from, uint64_t to)
+{
+	if ((j->flags & RPF_FD_WRITEBACK) && !j->out_mem && to > from)
+		(void)sync_file_range(j->out_fd, j->out_base + (off_t)from, (off_t)(to - from),
+				      SYNC_FILE_RANGE_WRITE);
+}
+
+/*
+ * Queues the filled batch @b for writing.  Buffered writes to one file take
+ * its inode lock, so two threads writing at once take turns, and the one
+ * waiting spins on the lock in the kernel instead of sealing or opening
+ * chunks.  So one thread writes at a time: the worker that queues a batch
+ * while nobody writes becomes the writer and writes every queued batch, in
+ * the order they were queued (a span's batches in order), until the queue
+ * is empty; a worker that queues one while another writes goes on filling
+ * its other buffer.  A batch at or after a recorded failure is not written.
+ */
+static void batch_queue(struct job *j, struct wbatch *b)
+{
+	pthread_mutex_lock(&j->mu);
+	b->busy = true;
+	b->next = NULL;
+	if (j->queue_tail)
+		j->queue_tail->next = b;
+	else
+		j->queue_head = b;
+	j->queue_tail = b;
+	if (j->writing) {
+		pthread_mutex_unlock(&j->mu);
+		return;
+	}
+	j->writing = true;
+	while ((b = j->queue_head)) {
+		bool skip = j->fail_chunk <= b->first;
+		int r = 0;
+
+		j->queue_head = b->next;
+		if (!j->queue_head)
+			j->queue_tail = NULL;
+		pthread_mutex_unlock(&j->mu);
+		if (!skip)
+			r = out_write(j, b->buf, b->len, b->stride, b->off);
+		if (r < 0)
+			job_fail(j, b->first, r, false);
+		else if (!skip && b->span_to)
+			span_writeback(j, b->span_from, b->span_to);
+		pthread_mutex_lock(&j->mu);
+		b->busy = false;
+		pthread_cond_broadcast(&j->written);
+	}
+	j->writing = false;
+	pthread_mutex_unlock(&j->mu);
+}
+
 /*
  * Processes the @count chunks from @first, whose @in_len input bytes are
  * at @src (mapped or in memory), or are read when @src is NULL: batch by
- * batch, each sealed or opened whole into @w's buffer (in place when read:
- * chunk k in slot k x RPF_CT_CHUNK; otherwise straight from @src into a
- * contiguous output), then written with one call, and only when every
- * chunk of the batch sealed or verified.
+ * batch, each sealed or opened whole into a batch buffer of @w (in place
+ * when read: chunk k in slot k x RPF_CT_CHUNK; otherwise straight from
+ * @src into a contiguous output), then written with one call (here, or
+ * queued), and only when every chunk of the batch sealed or verified.
  */
 static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, uint64_t first,
 			 uint64_t count, size_t in_len, const unsigned char *src)
@@ -523,12 +621,14 @@ static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, u
 		size_t boff = (size_t)b * j->in_unit, out_len = 0;
 		size_t blen = in_len - boff < bcount * j->in_unit ? in_len - boff
 								: (size_t)bcount * j->in_unit;
+		struct wbatch *wb;
 		int r;
 
 		if (job_failed_before(j, bfirst))
 			return;
+		wb = batch_take(j, w);
 		if (!src) {
-			r = fd_transfer(j->in_fd, false, w->buf, blen, j->in_unit, RPF_CT_CHUNK,
+			r = fd_transfer(j->in_fd, false, wb->buf, blen, j->in_unit, RPF_CT_CHUNK,
 					j->in_base + (off_t)(first * j->in_unit + boff));
 			if (r < 0) {
 				job_fail(j, bfirst, r, false);
@@ -540,8 +640,8 @@ static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, u
 			bool last = seq == j->nchunks - 1;
 			size_t n = last ? blen - (size_t)k * j->in_unit : j->in_unit, got = 0;
 			const unsigned char *in = src ? src + boff + k * j->in_unit
-						      : w->buf + k * RPF_CT_CHUNK;
-			unsigned char *out = w->buf + k * stride;
+						      : wb->buf + k * RPF_CT_CHUNK;
+			unsigned char *out = wb->buf + k * stride;
 
 			if (!j->encrypt && last)
 				r = chunk_open_final(ctx, j, seq, in, n, out, w->spare, &got);
@@ -553,7 +653,19 @@ static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, u
 			}
 			out_len += got;
 		}
-		r = out_write(j, w->buf, out_len, stride, bfirst * j->out_unit);
+		if (j->queued) {
+			bool span_end = b + bcount == count;
+
+			wb->len = out_len;
+			wb->stride = stride;
+			wb->off = bfirst * j->out_unit;
+			wb->first = bfirst;
+			wb->span_from = first * j->out_unit;
+			wb->span_to = span_end ? wb->off + out_len : 0;
+			batch_queue(j, wb);
+			continue;
+		}
+		r = out_write(j, wb->buf, out_len, stride, bfirst * j->out_unit);
 		if (r < 0) {
 			job_fail(j, bfirst, r, false);
 			return;
@@ -618,12 +730,9 @@ static void span_run(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, uint6
 	} else {
 		span_batches(j, w, ctx, first, count, in_len, NULL);
 	}
-	if ((j->flags & RPF_FD_WRITEBACK) && !j->out_mem) {
-		uint64_t from = first * j->out_unit, to = (first + count) * j->out_unit;
-
-		(void)sync_file_range(j->out_fd, j->out_base + (off_t)from, (off_t)(to - from),
-				      SYNC_FILE_RANGE_WRITE);
-	}
+	/* Queued, the writeback starts once the span's last batch is written. */
+	if (!j->queued)
+		span_writeback(j, first * j->out_unit, (first + count) * j->out_unit);
 }
 
 static void *worker_main(void *arg)
@@ -631,14 +740,12 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct job *j = w->job;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	bool keyed = ctx && EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, j->key, NULL,
+					      j->encrypt ? 1 : 0) == 1;
 
-	if (!ctx || EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, j->key, NULL,
-				      j->encrypt ? 1 : 0) != 1) {
+	if (!keyed)
 		job_fail(j, 0, RPF_E_CRYPTO, false);
-		EVP_CIPHER_CTX_free(ctx);
-		return NULL;
-	}
-	for (;;) {
+	while (keyed) {
 		uint64_t s;
 
 		/* Spans are claimed in order; none past a failure is started. */
@@ -676,16 +783,18 @@ static uint64_t chunk_count(uint64_t in_len, size_t unit)
 
 /*
  * Runs the pipeline of @j (its input, output and flags set) over a body of
- * @in_len bytes.  The calling thread is one of the workers; each worker
- * owns one batch buffer and room for one spare chunk, so memory is about
- * threads x 512 KiB (plus one mapped span each) whatever the file size.
+ * @in_len bytes.  The calling thread is one of the workers.  Each worker
+ * owns a batch buffer (two when its batches are queued for writing, so that
+ * it fills one while the other waits) and room for one spare chunk, so
+ * memory is about threads x 1 MiB (plus one mapped span each) whatever the
+ * file size.
  */
 static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsigned char *aad,
 			const struct rpf_header *h, const unsigned char *key, unsigned threads,
 			struct rpf_err *e)
 {
 	struct worker w[RPF_MAX_THREADS];
-	unsigned nthreads = pick_threads(threads), started = 1;
+	unsigned nthreads = pick_threads(threads), started = 1, nbufs;
 	size_t bufsize = (size_t)RPF_BATCH * RPF_CT_CHUNK;
 	int r = 0;
 
@@ -704,24 +813,32 @@ static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsi
 	j->fail_chunk = RPF_NO_FAILURE;
 	if (nthreads > j->nspans)
 		nthreads = (unsigned)j->nspans;
+	j->queued = !j->out_mem && nthreads > 1;
+	nbufs = j->queued ? RPF_WORKER_BUFS : 1;
 	j->guarded = !j->in_mem && !(j->flags & RPF_FD_READ) && guard_enter();
 	memset(w, 0, sizeof(w));
 	for (unsigned i = 0; i < nthreads; i++) {
 		w[i].job = j;
-		w[i].buf = malloc(bufsize);
+		for (unsigned b = 0; b < nbufs; b++)
+			if (!(w[i].bufs[b].buf = malloc(bufsize)))
+				r = -ENOMEM;
 		w[i].spare = malloc(RPF_CT_CHUNK);
-		if (!w[i].buf || !w[i].spare) {
+		if (r < 0 || !w[i].spare) {
 			r = -ENOMEM;
 			goto out;
 		}
 	}
 	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->written, NULL);
+	j->queue_head = j->queue_tail = NULL;
+	j->writing = false;
 	for (; started < nthreads; started++)
 		if (pthread_create(&w[started].tid, NULL, worker_main, &w[started]) != 0)
 			break;
 	worker_main(&w[0]);
 	for (unsigned i = 1; i < started; i++)
 		pthread_join(w[i].tid, NULL);
+	pthread_cond_destroy(&j->written);
 	pthread_mutex_destroy(&j->mu);
 	if (j->fail_chunk != RPF_NO_FAILURE) {
 		r = j->fail_err;
@@ -734,9 +851,11 @@ static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsi
 out:
 	for (unsigned i = 0; i < nthreads; i++) {
 		/* Buffers held plaintext, and on a failed open unverified plaintext. */
-		if (w[i].buf) {
-			sodium_memzero(w[i].buf, bufsize);
-			free(w[i].buf);
+		for (unsigned b = 0; b < nbufs; b++) {
+			if (w[i].bufs[b].buf) {
+				sodium_memzero(w[i].bufs[b].buf, bufsize);
+				free(w[i].bufs[b].buf);
+			}
 		}
 		free(w[i].spare);
 	}

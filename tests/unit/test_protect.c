@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -304,7 +305,7 @@ static unsigned char *fd_decrypt(const char *in_path, const char *out_path, cons
  * The mapped input (the default) and the read one (RPF_FD_READ) give the
  * same bytes as each other and as the in-memory functions, at every chunk
  * and span boundary, from an input read from a nonzero (unaligned) offset,
- * with one and two threads; both decrypt each other's output.
+ * with one to three threads; both decrypt each other's output.
  */
 static void test_fd_paths(void **state)
 {
@@ -323,7 +324,7 @@ static void test_fd_paths(void **state)
 		unsigned char *plain = random_bytes(len + skip), *c_map, *c_read, *c_mem = NULL, *back;
 		unsigned char key[RPF_KEY_BYTES];
 		struct rpf_header h;
-		unsigned threads = i % 3 ? 2 : 1;
+		unsigned threads = 1 + i % 3;
 
 		write_file(p_in, plain, len + skip);
 		new_header(&h, key);
@@ -556,6 +557,65 @@ static void test_fd_pipe_refused(void **state)
 	close(fds[1]);
 	close(out);
 	unlink(path);
+}
+
+/*
+ * A write that fails part way (the output reaches the file size limit at
+ * 5 MiB of 20) fails the whole job with that error, mapped or read, with
+ * one to four threads taking turns at the writes, encrypting and
+ * decrypting; nothing hangs and the lowest failure is the one reported.
+ */
+static void test_fd_write_fails(void **state)
+{
+	size_t len = 20u << 20, ct_len = 0;
+	unsigned char key[RPF_KEY_BYTES], hdr[RPF_HEADER_LEN], *plain, *ct = NULL;
+	char dir[] = "/tmp/rpf-wfail-XXXXXX", p_plain[64], p_ct[64], p_out[64];
+	struct rpf_header h;
+	struct rlimit old, lim;
+	void (*old_xfsz)(int);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(p_plain, sizeof(p_plain), "%s/plain", dir);
+	snprintf(p_ct, sizeof(p_ct), "%s/ct", dir);
+	snprintf(p_out, sizeof(p_out), "%s/out", dir);
+	plain = random_bytes(len);
+	new_header(&h, key);
+	assert_int_equal(rpf_header_serialize(&h, hdr), 0);
+	assert_int_equal(rpf_encrypt_buf(plain, len, &h, key, 2, &ct, &ct_len), 0);
+	write_file(p_plain, plain, len);
+	write_file(p_ct, ct, ct_len);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 5u << 20;
+	old_xfsz = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (unsigned threads = 1; threads <= 4; threads++) {
+		for (unsigned flags = 0; flags <= RPF_FD_READ; flags += RPF_FD_READ) {
+			struct rpf_err e = { 0 };
+			int in = open(p_plain, O_RDONLY), out = open(p_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+			assert_true(in >= 0 && out >= 0);
+			assert_int_equal(rpf_encrypt_fd(in, out, &h, key, threads, flags), -EFBIG);
+			close(in);
+			close(out);
+			in = open(p_ct, O_RDONLY);
+			out = open(p_out, O_WRONLY | O_TRUNC);
+			assert_true(in >= 0 && out >= 0);
+			assert_int_equal(lseek(in, RPF_HEADER_LEN, SEEK_SET), RPF_HEADER_LEN);
+			assert_int_equal(rpf_decrypt_fd(in, out, hdr, &h, key, threads, flags, &e), -EFBIG);
+			assert_true(e.message[0] != '\0');
+			close(in);
+			close(out);
+		}
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, old_xfsz);
+	unlink(p_plain);
+	unlink(p_ct);
+	unlink(p_out);
+	rmdir(dir);
+	free(plain);
+	free(ct);
 }
 
 /* Every file of tests/vectors/protect/manifest.txt gives its expected result. */
@@ -934,6 +994,7 @@ int main(void)
 		cmocka_unit_test(test_fd_truncated_while_read),
 		cmocka_unit_test(test_sigbus_outside_guard),
 		cmocka_unit_test(test_fd_pipe_refused),
+		cmocka_unit_test(test_fd_write_fails),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_header_fields),
 		cmocka_unit_test(test_decide_grantees),

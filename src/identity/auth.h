@@ -42,6 +42,19 @@ int auth_authenticate(struct http_req *req, unsigned flags, struct principal *p)
 int auth_load_principal(struct store_conn *c, const char *person_id, struct principal *p);
 
 /*
+ * The person who is no longer active (retired or on leave) and whose
+ * session or API token the request's bearer token was, whatever became of
+ * the credential since (revoked with the retirement, expired): copied to
+ * @ret_person_id and @ret_login (@login_size bytes).  For the few routes
+ * that record an attempt by someone who has left (a protected file's open)
+ * rather than only refusing it; it authenticates nobody.  Returns 0,
+ * ERR_NOT_FOUND (no bearer token, an unknown one, or its person is
+ * active), or an error.
+ */
+int auth_req_inactive_owner(struct http_req *req, char ret_person_id[ULID_SIZE], char *ret_login,
+			    size_t login_size);
+
+/*
  * Revokes every session and API token of @person_id (inside the caller's
  * transaction when one is open).  Returns the number revoked or an error.
  */

@@ -97,6 +97,49 @@ int auth_authenticate(struct http_req *req, unsigned flags, struct principal *p)
 	return r;
 }
 
+int auth_req_inactive_owner(struct http_req *req, char ret_person_id[ULID_SIZE], char *ret_login,
+			    size_t login_size)
+{
+	struct app *app = http_req_app(req);
+	const char *authz = http_req_header(req, "Authorization"), *token, *id, *login;
+	char hash[RCRYPTO_HASH_HEX_SIZE];
+	struct store_conn *c;
+	struct store_stmt *st;
+	bool session;
+	int r;
+
+	if (!authz || strncasecmp(authz, "Bearer ", 7) != 0)
+		return ERR_NOT_FOUND;
+	token = authz + 7;
+	while (*token == ' ')
+		token++;
+	session = str_has_prefix(token, "rs_");
+	if (strlen(token) >= RCRYPTO_TOKEN_SIZE || (!session && !str_has_prefix(token, "rt_")))
+		return ERR_NOT_FOUND;
+	c = store_conn(app->store);
+	if (!c)
+		return ERR_STORE;
+	rcrypto_token_hash(token, hash);
+	r = store_query(c, session ? "SELECT p.id, p.login FROM sessions s JOIN people p ON p.id = s.person_id "
+				     "WHERE s.token_hash = $1 AND p.status <> 'active'"
+				   : "SELECT p.id, p.login FROM api_tokens t JOIN people p ON p.id = t.person_id "
+				     "WHERE t.token_hash = $1 AND t.scope = 'api' AND p.status <> 'active'",
+			STORE_ARGS(SA_TEXT(hash)), &st);
+	if (r < 0)
+		return r;
+	r = store_step(st);
+	if (r == 1) {
+		id = store_col_text(st, 0);
+		login = store_col_text(st, 1);
+		r = id && str_copy(ret_person_id, ULID_SIZE, id) == 0 &&
+		    str_copy(ret_login, login_size, login ? login : "") == 0 ? 0 : ERR_NOT_FOUND;
+	} else if (r == 0) {
+		r = ERR_NOT_FOUND;
+	}
+	store_stmt_free(st);
+	return r;
+}
+
 /* -------------------------------------------------------------- helpers */
 
 /* Answers an error from the logic: its message and field, Retry-After for locks. */

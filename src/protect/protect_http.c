@@ -29,6 +29,7 @@
 #include "common/str.h"
 #include "crypto/rcrypto.h"
 #include "http/http.h"
+#include "identity/auth.h"
 #include "protect/protect.h"
 #include "store/store.h"
 
@@ -696,28 +697,93 @@ static int h_access(struct http_req *req, struct http_resp *resp)
 	return http_resp_json(resp, 200, out);
 }
 
-/* Records one open attempt in the history and the audit log, in one transaction. */
+/*
+ * Records one open attempt by @person_id (@login) in the history and the
+ * audit log, in one transaction.
+ */
 static int record_open(struct http_req *req, struct store_conn *c, const char *file_id,
-		       bool allowed, const char *reason)
+		       const char *person_id, const char *login, bool allowed, const char *reason)
 {
-	const struct principal *p = http_req_principal(req);
-	int r = store_begin(c);
+	json_t *details = json_pack("{s:s}", "reason", reason);
+	struct audit_entry e = {
+		.actor_id = person_id,
+		.actor_login = login,
+		.source = http_req_remote(req),
+		.action = "file.open",
+		.object_type = "protected_file",
+		.object_id = file_id,
+		.outcome = allowed ? AUDIT_SUCCESS : AUDIT_DENIED,
+		.details = details,
+		.request_id = http_req_id(req),
+	};
+	int r = details ? store_begin(c) : -ENOMEM;
 
-	if (r < 0)
+	if (r < 0) {
+		json_decref(details);
 		return r;
+	}
 	r = store_exec(c, "INSERT INTO protected_file_access (file_id, person_id, login, at, source, "
 			  "outcome, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		       STORE_ARGS(SA_TEXT(file_id), SA_TEXT(p->person_id), SA_TEXT(p->login),
+		       STORE_ARGS(SA_TEXT(file_id), SA_TEXT(person_id), SA_TEXT(login),
 				  SA_I64(rtime_now_ms()), SA_TEXT(http_req_remote(req)),
 				  SA_TEXT(allowed ? "allowed" : "refused"), SA_TEXT(reason)));
 	if (r >= 0)
-		r = audit_req(req, c, "file.open", "protected_file", file_id,
-			      allowed ? AUDIT_SUCCESS : AUDIT_DENIED, json_pack("{s:s}", "reason", reason));
+		r = audit_append(c, &e);
 	if (r >= 0)
 		r = store_commit(c);
 	if (r < 0)
 		store_rollback(c);
+	json_decref(details);
 	return r < 0 ? r : 0;
+}
+
+/* Answers a refused open: 403 with the decision's reason and a sentence. */
+static int open_refused(struct http_resp *resp, enum protect_decision d)
+{
+	json_t *out = json_pack("{s:{s:s, s:s}, s:s}", "error", "code", "forbidden", "message",
+				protect_decision_message(d), "reason", protect_decision_name(d));
+
+	http_resp_json(resp, 403, out);
+	return ERR_FORBIDDEN;
+}
+
+/*
+ * An open whose credential no longer authenticates.  When it was the
+ * session or API token of someone who has since left (retired or on leave:
+ * leaving revoked it), the attempt is theirs: refused with its reason and
+ * recorded in the file's history and the audit log like any other
+ * refusal, so that "a leaver tried to open it" shows where an owner and a
+ * security officer look.  Nothing is handed out and nothing about the file
+ * is told: an unknown file is answered as an unauthenticated request.
+ * Anyone else is simply not authenticated.
+ */
+static int open_by_leaver(struct http_req *req, struct http_resp *resp, struct store_conn *c)
+{
+	char person[ULID_SIZE], login[sizeof(((struct principal *)0)->login)];
+	enum protect_decision d;
+	struct file_row f;
+	int r = auth_req_inactive_owner(req, person, login, sizeof(login));
+
+	if (r == ERR_NOT_FOUND)
+		return ERR_UNAUTHENTICATED;
+	if (r < 0)
+		return r;
+	r = file_load(c, http_req_param(req, "id"), &f);
+	if (r == ERR_NOT_FOUND)
+		return ERR_UNAUTHENTICATED;
+	if (r < 0)
+		return r;
+	r = protect_check_open(c, f.id, person, rtime_now_ms(), &d);
+	if (r < 0)
+		return r;
+	if (protect_decision_allows(d))
+		return ERR_UNAUTHENTICATED; /* the person came back meanwhile: let them log in */
+	r = record_open(req, c, f.id, person, login, false, protect_decision_name(d));
+	if (r < 0)
+		return r;
+	log_info("protect: open refused to a credential of someone who left", "file=%s person=%s reason=%s",
+		 f.id, person, protect_decision_name(d));
+	return open_refused(resp, d);
 }
 
 static int h_open(struct http_req *req, struct http_resp *resp)
@@ -737,6 +803,8 @@ static int h_open(struct http_req *req, struct http_resp *resp)
 
 	if (!c)
 		return ERR_STORE;
+	if (!principal_is_authenticated(p))
+		return open_by_leaver(req, resp, c);
 	if (!k)
 		return http_fail(resp, ERR_UNAVAILABLE, NULL, "the key service has no key");
 	if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0 ||
@@ -758,24 +826,19 @@ static int h_open(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	if (!protect_decision_allows(d)) {
-		r = record_open(req, c, f.id, false, protect_decision_name(d));
-		if (r < 0)
-			return r;
-		out = json_pack("{s:{s:s, s:s}, s:s}", "error", "code", "forbidden", "message",
-				protect_decision_message(d), "reason", protect_decision_name(d));
-		http_resp_json(resp, 403, out);
-		return ERR_FORBIDDEN;
+		r = record_open(req, c, f.id, p->person_id, p->login, false, protect_decision_name(d));
+		return r < 0 ? r : open_refused(resp, d);
 	}
 	r = protect_rewrap(k, hdr, f.header_hash, cpk, box);
 	if (r < 0) {
-		int r2 = record_open(req, c, f.id, false, "bad_header");
+		int r2 = record_open(req, c, f.id, p->person_id, p->login, false, "bad_header");
 
 		if (r2 < 0)
 			return r2;
 		return http_fail(resp, ERR_INVALID, "header", "%s", r == ERR_INVALID ?
 				 "the header is not the one registered for this file" : rpf_strerror(r));
 	}
-	r = record_open(req, c, f.id, true, protect_decision_name(d));
+	r = record_open(req, c, f.id, p->person_id, p->login, true, protect_decision_name(d));
 	if (r < 0)
 		return r;
 	out = json_pack("{s:s, s:s, s:o, s:s}", "file_id", f.id, "name", f.name,
@@ -801,7 +864,9 @@ int protect_routes(struct http_server *s)
 	};
 	int r = 0;
 
+	/* An open is answered even for a credential that no longer authenticates: see open_by_leaver. */
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && r == 0; i++)
-		r = http_route(s, routes[i].methods, routes[i].pattern, routes[i].fn, 0);
+		r = http_route(s, routes[i].methods, routes[i].pattern, routes[i].fn,
+			       routes[i].fn == h_open ? HTTP_AUTH_OPTIONAL : 0);
 	return r;
 }

@@ -99,9 +99,16 @@ class ProtectedFiles(ServerTestCase):
                        content_type="application/scim+json")
         self.assertStatus(r, 200)
         self.assertEqual(self.admin.get("/api/v1/people/%s" % leaver_p["id"]).json["status"], "retired")
+        # Retiring revoked the leaver's session, yet the attempt is theirs: refused as
+        # retired, and recorded (below) like any other refusal.
         res = self.cli(leaver, "open", rpf, "-o", os.path.join(work, "leaver2.out"))
         self.assertEqual(res.returncode, 3, res.stderr)
+        self.assertIn("retired", res.stderr)
         self.assertEqual(self.listing(work), before)
+        # The dead session still opens nothing else and reaches no other route.
+        self.assertStatus(leaver.get("/api/v1/files"), 401)
+        self.assertStatus(leaver.post("/api/v1/files/%s/open" % fid, json={"header": "", "client_key": ""}), 403)
+        self.assertStatus(leaver.post("/api/v1/files/%s/open" % ("0" * 26), json={}), 401)
 
         # A tampered copy is refused by the client and leaves nothing behind.
         bad = os.path.join(work, "tampered.bin.rpf")
@@ -130,22 +137,76 @@ class ProtectedFiles(ServerTestCase):
         hist = owner.get("/api/v1/files/%s/access" % fid).json["items"]
         got = [(h["login"], h["outcome"], h["reason"]) for h in reversed(hist)]
         self.assertIn((outsider_p["login"], "refused", "not_listed"), got)
+        self.assertEqual(got.count((leaver_p["login"], "refused", "retired")), 2)
         self.assertIn((member_p["login"], "refused", "revoked"), got)
         self.assertIn((owner_p["login"], "refused", "revoked"), got)
         # The tampered copy's header is intact: the key was handed out, the client refused the body.
         self.assertEqual([g for g in got if g[1] == "allowed"],
                          [(member_p["login"], "allowed", "listed"), (leaver_p["login"], "allowed", "listed"),
                           (member_p["login"], "allowed", "listed")])
-        self.assertEqual(len(got), 6, got)
+        self.assertEqual(len(got), 8, got)
         audit = self.admin.get("/api/v1/audit?object=%s&limit=100" % fid).json["items"]
         actions = [(e["action"], e["outcome"], e["actor_login"]) for e in reversed(audit)]
         self.assertEqual(actions[0], ("file.protect", "success", owner_p["login"]))
         self.assertIn(("file.open", "success", member_p["login"]), actions)
         self.assertIn(("file.open", "success", leaver_p["login"]), actions)
         self.assertIn(("file.open", "denied", outsider_p["login"]), actions)
+        self.assertIn(("file.open", "denied", leaver_p["login"]), actions)
         self.assertIn(("file.revoke", "success", owner_p["login"]), actions)
         self.assertIn(("file.open", "denied", member_p["login"]), actions)
         self.assertEqual(self.admin.get("/api/v1/audit/verify").json["intact"], True)
+
+    def test_dead_credentials(self):
+        """A credential that no longer authenticates opens nothing.  Only when it
+        belonged to someone who has since left is the attempt recorded as theirs
+        (refused: retired); a logged-out active person is just not authenticated."""
+        owner_p, active_p, gone_p = self.plain_people(10)[7:10]
+        owner = self.make_user(owner_p["id"])
+        active = self.make_user(active_p["id"])
+        gone = self.make_user(gone_p["id"])
+        work = tempfile.mkdtemp(dir=self.tmp)
+        src = os.path.join(work, "plan.txt")
+        with open(src, "w") as f:
+            f.write("the plan\n")
+        res = self.cli(owner, "protect", src, "--to", "role:employee")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(src + ".rpf", "rb") as f:
+            fid = f.read()[16:42].decode()
+        t = gone.post("/api/v1/tokens", json={"name": "scripts"})
+        self.assertStatus(t, 201)
+        gone_api = self.server.client(token=t.json["token"])
+        body = {"header": "", "client_key": ""}
+
+        # Logged out while still employed: 401, nothing recorded.
+        self.assertStatus(active.post("/api/v1/auth/logout"), 204)
+        self.assertStatus(active.post("/api/v1/files/%s/open" % fid, json=body), 401)
+        # Never a credential at all, or a made-up one: 401.
+        self.assertStatus(self.server.client().post("/api/v1/files/%s/open" % fid, json=body, auth=False), 401)
+        self.assertStatus(self.server.client(token="rt_" + "A" * 40).post("/api/v1/files/%s/open" % fid, json=body), 401)
+
+        # Retired through SCIM: the session and the API token both died with it,
+        # and both attempts are the leaver's, refused as retired.
+        r = self.admin.post("/api/v1/tokens", json={"name": "dead credentials scim", "scope": "scim"})
+        self.assertStatus(r, 201)
+        scim = self.server.client(token=r.json["token"])
+        r = scim.patch("/scim/v2/Users/%s" % gone_p["id"],
+                       json={"schemas": [SCIM_PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]},
+                       content_type="application/scim+json")
+        self.assertStatus(r, 200)
+        for c in (gone, gone_api):
+            r = c.post("/api/v1/files/%s/open" % fid, json=body)
+            self.assertStatus(r, 403)
+            self.assertEqual(r.json["reason"], "retired")
+            self.assertStatus(c.get("/api/v1/files/%s" % fid), 401)
+        # A file that does not exist is not confirmed to a dead credential.
+        self.assertStatus(gone.post("/api/v1/files/%s/open" % ("0" * 26), json=body), 401)
+
+        hist = owner.get("/api/v1/files/%s/access" % fid).json["items"]
+        got = [(h["login"], h["outcome"], h["reason"]) for h in hist]
+        self.assertEqual(got, [(gone_p["login"], "refused", "retired")] * 2)
+        audit = self.admin.get("/api/v1/audit?object=%s&limit=100" % fid).json["items"]
+        opens = [(e["actor_login"], e["outcome"], e["details"]["reason"]) for e in audit if e["action"] == "file.open"]
+        self.assertEqual(opens, [(gone_p["login"], "denied", "retired")] * 2)
 
     def test_grant_ungrant_expire_and_scope(self):
         owner_p, friend_p, other_p = self.plain_people(7)[4:7]

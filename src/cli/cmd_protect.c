@@ -9,7 +9,9 @@
  * directory and renamed into place only after the last chunk verified (or,
  * for protect, after the server registered the file), so no partial or
  * unverified output is ever left behind; content keys and the ephemeral
- * secret key are wiped after use.
+ * secret key are wiped after use.  The one exception is asked for by name:
+ * "-o -" streams to standard output, where whatever was written stays
+ * written, and a failure says so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +36,7 @@
 
 static const char protect_help[] =
 "Usage: rampart protect FILE... --to GRANTEE [--to GRANTEE...] [--expires DATE]\n"
-"                       [--owner PERSON] [--json]\n"
+"                       [--owner PERSON] [-o OUT] [--json]\n"
 "\n"
 "Encrypts each FILE into FILE.rpf and registers it with the server, so that\n"
 "only the people its access list names can open it, while they still qualify.\n"
@@ -51,8 +53,11 @@ static const char protect_help[] =
 "  --expires DATE   nobody can open it from then on (2027-03-31, RFC 3339 time)\n"
 "  --owner PERSON   the file's owner (default: you; another owner needs admin,\n"
 "                   security_officer, or that person's security_manager)\n"
+"  -o, --output OUT write to OUT instead of FILE.rpf (one FILE only); '-' is\n"
+"                   standard output (not a terminal), for a pipe: the file is\n"
+"                   registered once all of it was written\n"
 "\n"
-"FILE.rpf must not exist yet.  Exit status 0 when every file was protected.\n";
+"The output must not exist yet.  Exit status 0 when every file was protected.\n";
 
 static const char open_help[] =
 "Usage: rampart open FILE.rpf [-o OUT] [--json]\n"
@@ -63,6 +68,10 @@ static const char open_help[] =
 "is recorded.  A refusal says why: not on the list, retired, expired, revoked.\n"
 "Nothing is written unless the whole file decrypts and verifies.  OUT must not\n"
 "exist yet.\n"
+"\n"
+"  -o, --output OUT  where to write; '-' streams to standard output, each part\n"
+"                    once it verified: a damaged or cut file stops the stream\n"
+"                    with exit status 1, and what came out must be discarded\n"
 "\n"
 "Exit status: 0 opened, 3 refused (or not logged in), 4 unknown file, 1 the\n"
 "file is damaged or was tampered with.\n";
@@ -166,19 +175,33 @@ struct protect_opts {
 	unsigned char pk[RPF_PK_BYTES];
 };
 
-static int protect_one(struct cli *cli, struct client *c, const struct protect_opts *o,
-		       const char *path, json_t *results)
+/* Whether @output names standard output. */
+static bool output_is_stdout(const char *output)
 {
-	char target[4096], tmp[4200], fid[ULID_SIZE], pid[ULID_SIZE], hb64[400], name[4096];
+	return output && strcmp(output, "-") == 0;
+}
+
+/*
+ * Protects @path into @output (NULL: @path.rpf; "-": standard output,
+ * written as it is sealed, and registered once all of it was written).
+ */
+static int protect_one(struct cli *cli, struct client *c, const struct protect_opts *o,
+		       const char *path, const char *output, json_t *results)
+{
+	char target[4096], tmp[4200] = "", fid[ULID_SIZE], pid[ULID_SIZE], hb64[400], name[4096];
 	unsigned char key[RPF_KEY_BYTES], hdr[RPF_HEADER_LEN];
 	struct rpf_header h;
 	json_t *body = NULL, *res = NULL, *grants;
 	struct stat st;
+	bool to_stdout = output_is_stdout(output);
 	int in = -1, out = -1, r, rc = CLI_EXIT_FAILED;
 
-	if (snprintf(target, sizeof(target), "%s.rpf", path) >= (int)sizeof(target))
-		return cli_fail("protect: the path '%s' is too long", path);
-	if (access(target, F_OK) == 0)
+	if (to_stdout)
+		str_copy(target, sizeof(target), "standard output");
+	else if ((output ? snprintf(target, sizeof(target), "%s", output)
+			 : snprintf(target, sizeof(target), "%s.rpf", path)) >= (int)sizeof(target))
+		return cli_fail("protect: the path '%s' is too long", output ? output : path);
+	if (!to_stdout && access(target, F_OK) == 0)
 		return cli_fail("protect: %s already exists; remove it first", target);
 	in = open(path, O_RDONLY | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st) < 0) {
@@ -201,22 +224,26 @@ static int protect_one(struct cli *cli, struct client *c, const struct protect_o
 		sodium_memzero(key, sizeof(key));
 		return cli_fail("protect: %s", rpf_strerror(r));
 	}
-	out = temp_beside(target, tmp, sizeof(tmp));
+	out = to_stdout ? STDOUT_FILENO : temp_beside(target, tmp, sizeof(tmp));
 	if (out < 0) {
 		close(in);
 		sodium_memzero(key, sizeof(key));
 		return cli_fail("protect: cannot create a file beside %s: %s", target, strerror(-out));
 	}
-	r = rpf_encrypt_fd(in, out, &h, key, 0, RPF_FD_WRITEBACK);
+	r = rpf_encrypt_fd(in, out, &h, key, 0, to_stdout ? 0 : RPF_FD_WRITEBACK);
 	sodium_memzero(key, sizeof(key));
 	close(in);
 	/* Once per file, before it is registered and published: durable and whole. */
-	if (r == 0 && fdatasync(out) < 0)
-		r = -errno;
-	if (close(out) < 0 && r == 0)
-		r = -errno;
+	if (!to_stdout) {
+		if (r == 0 && fdatasync(out) < 0)
+			r = -errno;
+		if (close(out) < 0 && r == 0)
+			r = -errno;
+	}
 	if (r < 0) {
-		rc = cli_fail("protect: %s: %s", path, rpf_strerror(r));
+		rc = to_stdout ? cli_fail("protect: %s: %s; what was written to standard output is "
+					  "incomplete and not registered: discard it", path, rpf_strerror(r))
+			       : cli_fail("protect: %s: %s", path, rpf_strerror(r));
 		goto fail;
 	}
 
@@ -241,12 +268,16 @@ static int protect_one(struct cli *cli, struct client *c, const struct protect_o
 	if (r < 0) {
 		char what[4200];
 
-		snprintf(what, sizeof(what), "%s was not protected", path);
+		if (to_stdout)
+			snprintf(what, sizeof(what), "%s was not protected: the server did not register "
+				 "what was written to standard output, discard it", path);
+		else
+			snprintf(what, sizeof(what), "%s was not protected", path);
 		rc = client_fail(c, r, what);
 		json_decref(res);
 		goto fail;
 	}
-	r = publish(tmp, target);
+	r = to_stdout ? 0 : publish(tmp, target);
 	if (r < 0) {
 		rc = cli_fail("protect: cannot create %s: %s (the file is registered as %s)", target,
 			      strerror(-r), fid);
@@ -259,13 +290,15 @@ static int protect_one(struct cli *cli, struct client *c, const struct protect_o
 	} else {
 		char clean[512];
 
-		printf("%s: protected as %s (file id %s)\n", out_clean(clean, sizeof(clean), path),
-		       out_clean(target, sizeof(target), target), fid);
+		/* With the file on standard output, the report goes to standard error. */
+		fprintf(to_stdout ? stderr : stdout, "%s: protected as %s (file id %s)\n",
+			out_clean(clean, sizeof(clean), path), out_clean(target, sizeof(target), target), fid);
 	}
 	json_decref(res);
 	return CLI_EXIT_OK;
 fail:
-	unlink(tmp);
+	if (tmp[0])
+		unlink(tmp);
 	return rc;
 }
 
@@ -275,12 +308,13 @@ int cmd_protect(struct cli *cli, int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "expires", required_argument, NULL, 'e' },
 		{ "owner", required_argument, NULL, 'O' },
+		{ "output", required_argument, NULL, 'o' },
 		{ 0 }
 	};
-	static const struct cli_cmd cmd = { "protect", protect_help, "", opts };
+	static const struct cli_cmd cmd = { "protect", protect_help, "o:", opts };
 	static char grantee_buf[PROTECT_MAX_TO][PROTECT_GRANTEE_MAX];
 	struct protect_opts po = { .ngrantees = 0 };
-	const char *owner = NULL, *to[PROTECT_MAX_TO];
+	const char *owner = NULL, *output = NULL, *to[PROTECT_MAX_TO];
 	json_t *key = NULL, *owner_p = NULL, *results = NULL;
 	struct client *c;
 	struct cli_args a;
@@ -299,12 +333,20 @@ int cmd_protect(struct cli *cli, int argc, char **argv)
 			po.expires = optarg;
 		} else if (o == 'O') {
 			owner = optarg;
+		} else if (o == 'o') {
+			output = optarg;
 		}
 	}
 	if (o < 0)
 		return a.exit;
 	if (a.pos >= argc)
 		return cli_usage(cmd.name, "name at least one FILE to protect");
+	if (output && argc - a.pos != 1)
+		return cli_usage(cmd.name, "-o names the output of one FILE");
+	if (output_is_stdout(output) && cli->json)
+		return cli_usage(cmd.name, "--json and -o - both want standard output");
+	if (output_is_stdout(output) && isatty(STDOUT_FILENO))
+		return cli_usage(cmd.name, "standard output is a terminal: redirect it, or name a file with -o");
 	if (nto == 0)
 		return cli_usage(cmd.name, "say who may open the file with --to (e.g. --to group:Finance)");
 	if (po.expires && rtime_parse(po.expires, &ms) < 0)
@@ -341,7 +383,7 @@ int cmd_protect(struct cli *cli, int argc, char **argv)
 	}
 	results = json_array();
 	for (int i = a.pos; i < argc; i++) {
-		int one = protect_one(cli, c, &po, argv[i], results);
+		int one = protect_one(cli, c, &po, argv[i], output, results);
 
 		if (one != 0 && rc == 0)
 			rc = one;
@@ -376,6 +418,7 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	unsigned char hdr[RPF_HEADER_LEN], cpk[32], csk[32], box[RPF_WRAPPED_LEN], plain[RPF_WRAP_PLAIN];
 	char target[4096], tmp[4200], hb64[400], kb64[64], clean[512];
 	const char *path, *output = NULL;
+	bool to_stdout;
 	struct rpf_header h;
 	struct rpf_err e = { 0 };
 	json_t *body = NULL, *res = NULL;
@@ -397,13 +440,18 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_positional(&a, 1, 1, "FILE.rpf to open")) != 0)
 		return rc;
 	path = argv[a.pos];
-	if (output) {
+	to_stdout = output_is_stdout(output);
+	if (to_stdout && cli->json)
+		return cli_usage(cmd.name, "--json and -o - both want standard output");
+	if (to_stdout) {
+		str_copy(target, sizeof(target), "standard output");
+	} else if (output) {
 		if (str_copy(target, sizeof(target), output) < 0)
 			return cli_usage(cmd.name, "-o: the path is too long");
 	} else if (default_output(path, target, sizeof(target)) < 0) {
 		return cli_usage(cmd.name, "the file's name does not end in .rpf: name the output with -o");
 	}
-	if (access(target, F_OK) == 0)
+	if (!to_stdout && access(target, F_OK) == 0)
 		return cli_fail("open: %s already exists; remove it or choose another with -o",
 				out_clean(clean, sizeof(clean), target));
 	if (sodium_init() < 0)
@@ -466,6 +514,17 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 		close(in);
 		sodium_memzero(plain, sizeof(plain));
 		return cli_fail("open: the server's key does not open this file");
+	}
+	if (to_stdout) {
+		/* Each span goes out once it verified; a failure cannot take back what went out. */
+		r = rpf_decrypt_fd(in, STDOUT_FILENO, hdr, &h, plain + ULID_LEN, 0, 0, &e);
+		sodium_memzero(plain, sizeof(plain));
+		close(in);
+		if (r < 0)
+			return cli_fail("open: %s: %s; standard output got only part of the file: discard it",
+					out_clean(clean, sizeof(clean), path),
+					e.message[0] ? e.message : rpf_strerror(r));
+		return CLI_EXIT_OK;
 	}
 	out = temp_beside(target, tmp, sizeof(tmp));
 	if (out < 0) {

@@ -17,7 +17,10 @@
  * at a time (the inode lock), a finished batch is queued and one thread at
  * a time writes the queue while the others go on sealing or opening into
  * their second buffer.  Each thread owns two batch buffers and maps one
- * span at a time: memory is about threads x 5 MiB whatever the file size.  A batch is written only when all its chunks sealed or verified;
+ * span at a time: memory is about threads x 5 MiB whatever the file size.
+ * An output that is not a file (a pipe, /dev/null) is a stream, written in
+ * order: each thread fills a whole span's buffer (two of them, about 8 MiB)
+ * and the spans are written one after the other.  A batch is written only when all its chunks sealed or verified;
  * after a failure no later batch is started and the lowest failing chunk
  * is the one reported.  A mapped input cut short while it is read raises
  * SIGBUS, which a per-thread guard turns into RPF_E_CHANGED.
@@ -236,12 +239,12 @@ int rpf_unwrap(const struct rpf_header *h, const unsigned char pk[RPF_PK_BYTES],
  */
 #define RPF_SPAN (8 * RPF_BATCH)
 
-/* The iovecs of @n bytes of @buf in units of @unit, @stride apart; returns their count. */
+/* The iovecs of @n bytes of @buf in units of @unit, @stride apart (at most RPF_SPAN); returns their count. */
 static int iov_layout(struct iovec *iov, unsigned char *buf, size_t n, size_t unit, size_t stride)
 {
 	int cnt = 0;
 
-	for (size_t done = 0; done < n && cnt < RPF_BATCH; cnt++) {
+	for (size_t done = 0; done < n && cnt < RPF_SPAN; cnt++) {
 		size_t k = n - done < unit ? n - done : unit;
 
 		iov[cnt].iov_base = buf + (size_t)cnt * stride;
@@ -266,21 +269,22 @@ static void iov_skip(struct iovec **iov, int *cnt, size_t k)
 }
 
 /*
- * Positional I/O of @n bytes at @fd's offset @at, the buffer side in units
- * of @unit bytes @stride apart (scattered or gathered by the kernel in the
- * same call).  Returns 0, RPF_E_CHANGED when a read finds the end of the
- * file first, or -errno.
+ * I/O of @n bytes at @fd's offset @at (or, with @at < 0, at its current
+ * offset, for a stream), the buffer side in units of @unit bytes @stride
+ * apart (scattered or gathered by the kernel in the same call).  Returns 0,
+ * RPF_E_CHANGED when a read finds the end of the file first, or -errno.
  */
 static int fd_transfer(int fd, bool write, unsigned char *buf, size_t n, size_t unit,
 		       size_t stride, off_t at)
 {
-	struct iovec vec[RPF_BATCH], *iov = vec;
+	struct iovec vec[RPF_SPAN], *iov = vec;
 	int cnt = iov_layout(vec, buf, n, unit, stride);
 	size_t done = 0;
 
 	while (done < n) {
-		ssize_t k = write ? pwritev(fd, iov, cnt, at + (off_t)done)
-				  : preadv(fd, iov, cnt, at + (off_t)done);
+		ssize_t k = at < 0 ? (write ? writev(fd, iov, cnt) : readv(fd, iov, cnt))
+			    : write ? pwritev(fd, iov, cnt, at + (off_t)done)
+				    : preadv(fd, iov, cnt, at + (off_t)done);
 
 		if (k < 0 && errno == EINTR)
 			continue;
@@ -385,7 +389,13 @@ struct job {
 	uint64_t fail_chunk;  /* the lowest failing chunk, or RPF_NO_FAILURE; under mu */
 	int fail_err;         /* its error; under mu */
 	bool fail_in_chunk;   /* the chunk itself is at fault, not the I/O */
-	/* A file output with more than one worker: batches queue for one writer at a time. */
+	/*
+	 * The output is a stream (a pipe, a terminal, /dev/null): written in
+	 * order, a whole span at a time, from wherever it stands.
+	 */
+	bool stream;
+	uint64_t next_off;    /* stream: the next output byte to write; under mu */
+	/* An output file with more than one worker, or a stream: batches queue for one writer at a time. */
 	bool queued;
 	struct wbatch *queue_head, *queue_tail; /* under mu */
 	bool writing;           /* a worker is writing the queue; under mu */
@@ -393,7 +403,7 @@ struct job {
 };
 
 /*
- * One batch buffer and, while it is queued, what to write:
+ * One batch buffer (a whole span's for a stream) and, while it is queued, what to write:
  * @len bytes in units of out_unit, @stride apart, at body offset @off;
  * @first is its first chunk.  With @span_to set, it is the last batch of
  * its span, whose output [@span_from, @span_to) is then complete.
@@ -516,6 +526,8 @@ static bool job_failed_before(struct job *j, uint64_t chunk)
 /* Writes @n bytes of @buf (in units of out_unit, @stride apart) at body offset @off. */
 static int out_write(const struct job *j, unsigned char *buf, size_t n, size_t stride, uint64_t off)
 {
+	if (j->stream)
+		return fd_transfer(j->out_fd, true, buf, n, j->out_unit, stride, -1);
 	if (!j->out_mem)
 		return fd_transfer(j->out_fd, true, buf, n, j->out_unit, stride,
 				   j->out_base + (off_t)off);
@@ -551,9 +563,27 @@ static struct wbatch *batch_take(struct job *j, struct worker *w)
 /* Starts writing out a finished span [@from, @to) of the output, with RPF_FD_WRITEBACK. */
 static void span_writeback(const struct job *j, uint64_t from, uint64_t to)
 {
-	if ((j->flags & RPF_FD_WRITEBACK) && !j->out_mem && to > from)
+	if ((j->flags & RPF_FD_WRITEBACK) && !j->out_mem && !j->stream && to > from)
 		(void)sync_file_range(j->out_fd, j->out_base + (off_t)from, (off_t)(to - from),
 				      SYNC_FILE_RANGE_WRITE);
+}
+
+/* Takes the batch to write next off the queue (under mu): the first one, or for a stream the next in order. */
+static struct wbatch *queue_next(struct job *j)
+{
+	struct wbatch **pp = &j->queue_head, *prev = NULL, *b;
+
+	while (*pp && j->stream && (*pp)->off != j->next_off) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	b = *pp;
+	if (!b)
+		return NULL;
+	*pp = b->next;
+	if (j->queue_tail == b)
+		j->queue_tail = prev;
+	return b;
 }
 
 /*
@@ -564,7 +594,10 @@ static void span_writeback(const struct job *j, uint64_t from, uint64_t to)
  * while nobody writes becomes the writer and writes every queued batch, in
  * the order they were queued (a span's batches in order), until the queue
  * is empty; a worker that queues one while another writes goes on filling
- * its other buffer.  A batch at or after a recorded failure is not written.
+ * its other buffer.  A stream is written in order: the writer takes only
+ * the span that comes next, and stops when it is not there yet (whoever
+ * queues it writes it).  A batch at or after a recorded failure is not
+ * written.
  */
 static void batch_queue(struct job *j, struct wbatch *b)
 {
@@ -581,13 +614,10 @@ static void batch_queue(struct job *j, struct wbatch *b)
 		return;
 	}
 	j->writing = true;
-	while ((b = j->queue_head)) {
+	while ((b = queue_next(j))) {
 		bool skip = j->fail_chunk <= b->first;
 		int r = 0;
 
-		j->queue_head = b->next;
-		if (!j->queue_head)
-			j->queue_tail = NULL;
 		pthread_mutex_unlock(&j->mu);
 		if (!skip)
 			r = out_write(j, b->buf, b->len, b->stride, b->off);
@@ -596,6 +626,8 @@ static void batch_queue(struct job *j, struct wbatch *b)
 		else if (!skip && b->span_to)
 			span_writeback(j, b->span_from, b->span_to);
 		pthread_mutex_lock(&j->mu);
+		if (j->stream)
+			j->next_off += b->len;
 		b->busy = false;
 		pthread_cond_broadcast(&j->written);
 	}
@@ -614,21 +646,25 @@ static void batch_queue(struct job *j, struct wbatch *b)
 static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, uint64_t first,
 			 uint64_t count, size_t in_len, const unsigned char *src)
 {
-	size_t stride = src ? j->out_unit : RPF_CT_CHUNK;
+	size_t stride = src ? j->out_unit : RPF_CT_CHUNK, span_len = 0;
+	struct wbatch *wb = NULL;
 
 	for (uint64_t b = 0; b < count; b += RPF_BATCH) {
 		uint64_t bfirst = first + b, bcount = count - b < RPF_BATCH ? count - b : RPF_BATCH;
 		size_t boff = (size_t)b * j->in_unit, out_len = 0;
 		size_t blen = in_len - boff < bcount * j->in_unit ? in_len - boff
 								: (size_t)bcount * j->in_unit;
-		struct wbatch *wb;
+		unsigned char *base;
 		int r;
 
 		if (job_failed_before(j, bfirst))
 			return;
-		wb = batch_take(j, w);
+		/* A stream's span is filled batch after batch into one buffer and queued whole. */
+		if (!wb || !j->stream)
+			wb = batch_take(j, w);
+		base = wb->buf + (j->stream ? (size_t)b * stride : 0);
 		if (!src) {
-			r = fd_transfer(j->in_fd, false, wb->buf, blen, j->in_unit, RPF_CT_CHUNK,
+			r = fd_transfer(j->in_fd, false, base, blen, j->in_unit, RPF_CT_CHUNK,
 					j->in_base + (off_t)(first * j->in_unit + boff));
 			if (r < 0) {
 				job_fail(j, bfirst, r, false);
@@ -640,8 +676,8 @@ static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, u
 			bool last = seq == j->nchunks - 1;
 			size_t n = last ? blen - (size_t)k * j->in_unit : j->in_unit, got = 0;
 			const unsigned char *in = src ? src + boff + k * j->in_unit
-						      : wb->buf + k * RPF_CT_CHUNK;
-			unsigned char *out = wb->buf + k * stride;
+						      : base + k * RPF_CT_CHUNK;
+			unsigned char *out = base + k * stride;
 
 			if (!j->encrypt && last)
 				r = chunk_open_final(ctx, j, seq, in, n, out, w->spare, &got);
@@ -653,7 +689,17 @@ static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, u
 			}
 			out_len += got;
 		}
-		if (j->queued) {
+		if (j->stream) {
+			span_len += out_len;
+			if (b + bcount < count)
+				continue;
+			wb->len = span_len;
+			wb->stride = stride;
+			wb->off = first * j->out_unit;
+			wb->first = first;
+			wb->span_from = wb->span_to = 0;
+			batch_queue(j, wb);
+		} else if (j->queued) {
 			bool span_end = b + bcount == count;
 
 			wb->len = out_len;
@@ -663,12 +709,12 @@ static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, u
 			wb->span_from = first * j->out_unit;
 			wb->span_to = span_end ? wb->off + out_len : 0;
 			batch_queue(j, wb);
-			continue;
-		}
-		r = out_write(j, wb->buf, out_len, stride, bfirst * j->out_unit);
-		if (r < 0) {
-			job_fail(j, bfirst, r, false);
-			return;
+		} else {
+			r = out_write(j, wb->buf, out_len, stride, bfirst * j->out_unit);
+			if (r < 0) {
+				job_fail(j, bfirst, r, false);
+				return;
+			}
 		}
 	}
 }
@@ -785,9 +831,9 @@ static uint64_t chunk_count(uint64_t in_len, size_t unit)
  * Runs the pipeline of @j (its input, output and flags set) over a body of
  * @in_len bytes.  The calling thread is one of the workers.  Each worker
  * owns a batch buffer (two when its batches are queued for writing, so that
- * it fills one while the other waits) and room for one spare chunk, so
- * memory is about threads x 1 MiB (plus one mapped span each) whatever the
- * file size.
+ * it fills one while the other waits; for a stream, two span buffers) and
+ * room for one spare chunk, so memory is about threads x 1 MiB (8.5 MiB for
+ * a stream) plus one mapped span each, whatever the file size.
  */
 static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsigned char *aad,
 			const struct rpf_header *h, const unsigned char *key, unsigned threads,
@@ -795,7 +841,7 @@ static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsi
 {
 	struct worker w[RPF_MAX_THREADS];
 	unsigned nthreads = pick_threads(threads), started = 1, nbufs;
-	size_t bufsize = (size_t)RPF_BATCH * RPF_CT_CHUNK;
+	size_t bufsize = (size_t)(j->stream ? RPF_SPAN : RPF_BATCH) * RPF_CT_CHUNK;
 	int r = 0;
 
 	j->encrypt = encrypt;
@@ -813,7 +859,7 @@ static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsi
 	j->fail_chunk = RPF_NO_FAILURE;
 	if (nthreads > j->nspans)
 		nthreads = (unsigned)j->nspans;
-	j->queued = !j->out_mem && nthreads > 1;
+	j->queued = !j->out_mem && (nthreads > 1 || j->stream);
 	nbufs = j->queued ? RPF_WORKER_BUFS : 1;
 	j->guarded = !j->in_mem && !(j->flags & RPF_FD_READ) && guard_enter();
 	memset(w, 0, sizeof(w));
@@ -832,6 +878,7 @@ static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsi
 	pthread_cond_init(&j->written, NULL);
 	j->queue_head = j->queue_tail = NULL;
 	j->writing = false;
+	j->next_off = 0;
 	for (; started < nthreads; started++)
 		if (pthread_create(&w[started].tid, NULL, worker_main, &w[started]) != 0)
 			break;
@@ -883,17 +930,34 @@ static int fd_body(int fd, off_t *ret_base, uint64_t *ret_len, off_t *ret_size)
 	return 0;
 }
 
-/* Starts the output at @fd's current offset. */
-static int fd_out(int fd, off_t *ret_base)
+/*
+ * Starts the output at @fd's current offset; an output that is not a
+ * regular file, or is one opened for appending, is a stream (*@ret_stream),
+ * written in order from where it stands.
+ */
+static int fd_out(int fd, off_t *ret_base, bool *ret_stream)
 {
+	struct stat st;
+
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fstat(fd, &st) < 0 || fl < 0)
+		return -errno;
+	/* Positional writes to a file opened for appending would all land at its end. */
+	*ret_stream = !S_ISREG(st.st_mode) || (fl & O_APPEND);
+	*ret_base = 0;
+	if (*ret_stream)
+		return 0;
 	*ret_base = lseek(fd, 0, SEEK_CUR);
 	return *ret_base < 0 ? -errno : 0;
 }
 
-/* Leaves @fd's offset @n bytes after @base, as sequential writes would. */
-static int fd_advance(int fd, off_t base, uint64_t n)
+/* Leaves a file output's offset @n bytes after @base, as sequential writes would. */
+static int fd_advance(const struct job *j, off_t base, uint64_t n)
 {
-	return lseek(fd, base + (off_t)n, SEEK_SET) < 0 ? -errno : 0;
+	if (j->stream)
+		return 0;
+	return lseek(j->out_fd, base + (off_t)n, SEEK_SET) < 0 ? -errno : 0;
 }
 
 int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
@@ -914,9 +978,10 @@ int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
 	if (r == 0)
 		r = fd_body(in_fd, &j.in_base, &len, &size);
 	if (r == 0)
-		r = fd_out(out_fd, &j.out_base);
+		r = fd_out(out_fd, &j.out_base, &j.stream);
 	if (r == 0)
-		r = fd_transfer(out_fd, true, hdr, sizeof(hdr), sizeof(hdr), sizeof(hdr), j.out_base);
+		r = fd_transfer(out_fd, true, hdr, sizeof(hdr), sizeof(hdr), sizeof(hdr),
+				j.stream ? -1 : j.out_base);
 	if (r < 0)
 		return r;
 	(void)posix_fadvise(in_fd, j.in_base, 0, POSIX_FADV_SEQUENTIAL);
@@ -926,7 +991,7 @@ int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
 	if (r == 0 && (fstat(in_fd, &st) < 0 || st.st_size != size))
 		r = RPF_E_CHANGED;
 	if (r == 0)
-		r = fd_advance(out_fd, j.out_base, len + chunk_count(len, RPF_CHUNK) * RPF_TAG);
+		r = fd_advance(&j, j.out_base, len + chunk_count(len, RPF_CHUNK) * RPF_TAG);
 	return r;
 }
 
@@ -948,7 +1013,7 @@ int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEAD
 	j.flags = flags;
 	r = fd_body(in_fd, &j.in_base, &len, &size);
 	if (r == 0)
-		r = fd_out(out_fd, &j.out_base);
+		r = fd_out(out_fd, &j.out_base, &j.stream);
 	if (r < 0)
 		return rpf_fail(e, r, rpf_strerror(r));
 	(void)posix_fadvise(in_fd, j.in_base, 0, POSIX_FADV_SEQUENTIAL);
@@ -957,7 +1022,7 @@ int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEAD
 	if (r == 0 && (fstat(in_fd, &st) < 0 || st.st_size != size))
 		r = rpf_fail(e, RPF_E_CHANGED, rpf_strerror(RPF_E_CHANGED));
 	if (r == 0)
-		r = fd_advance(out_fd, j.out_base, len - chunk_count(len, RPF_CT_CHUNK) * RPF_TAG);
+		r = fd_advance(&j, j.out_base, len - chunk_count(len, RPF_CT_CHUNK) * RPF_TAG);
 	return r;
 }
 

@@ -133,8 +133,11 @@ int rpf_unwrap(const struct rpf_header *h, const unsigned char pk[RPF_PK_BYTES],
 /*
  * Encrypts @in_fd, from its current offset to its end, to @out_fd at its
  * current offset: the header, then the chunks; @out_fd's offset is left
- * after them.  Both must be regular files (positional I/O from several
- * threads).  @threads 0 means one per online CPU; @flags are RPF_FD_*.
+ * after them.  @in_fd must be a regular file (positional I/O from several
+ * threads).  An @out_fd that is a regular file is written with positional
+ * writes; any other (a pipe, a terminal, /dev/null) is a stream, written in
+ * order, a span (4 MiB) at a time.  @threads 0 means one per online CPU;
+ * @flags are RPF_FD_*.
  * Returns 0, -ESPIPE for an input that is not a regular file,
  * RPF_E_CHANGED when the input changed size meanwhile, other -errno for
  * I/O errors, -ENOMEM, -EFBIG, or RPF_E_CRYPTO.  On failure the output
@@ -146,10 +149,13 @@ int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
 /*
  * Decrypts the chunks of @in_fd (a regular file positioned just after the
  * header @hdr_bytes, which is the associated data) to @out_fd (a regular
- * file, from its current offset).  Plaintext is written only once its own
- * chunk verified, in batches that may land out of order; after a failure
- * nothing later is started, but the caller must discard the output unless
- * 0 is returned.  @flags are RPF_FD_*.  Returns 0, -ESPIPE (not a
+ * file, from its current offset, or a stream as for rpf_encrypt_fd).
+ * Plaintext is written only once its own chunk verified, in batches that
+ * may land out of order in a file and in order, a span at a time, in a
+ * stream; after a failure nothing later is started, but the caller must
+ * discard the output unless 0 is returned (a stream then holds a prefix of
+ * the plaintext that ends before the failing chunk's span, and a
+ * truncated file is found only at its end).  @flags are RPF_FD_*.  Returns 0, -ESPIPE (not a
  * regular file), -errno, -ENOMEM, RPF_E_AUTH (@e names the lowest failing
  * chunk), RPF_E_TRUNCATED, RPF_E_CHANGED (the input changed size while it
  * was read) or RPF_E_CRYPTO.

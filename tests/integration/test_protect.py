@@ -6,6 +6,7 @@ more; every open is in the file's access history and the audit log, and no
 output file is left behind by a refusal."""
 
 import os
+import pty
 import shutil
 import subprocess
 import tempfile
@@ -31,12 +32,19 @@ class ProtectedFiles(ServerTestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
         super().tearDownClass()
 
-    def cli(self, user, *args):
+    def cli_env(self, user):
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
         env.update(HOME=self.tmp, XDG_CONFIG_HOME=os.path.join(self.tmp, "config"),
                    RAMPART_SERVER=self.server.url, RAMPART_TOKEN=user.token)
-        return subprocess.run([harness.cli_path()] + list(args), env=env, capture_output=True,
+        return env
+
+    def cli(self, user, *args):
+        return subprocess.run([harness.cli_path()] + list(args), env=self.cli_env(user), capture_output=True,
                               text=True, stdin=subprocess.DEVNULL, timeout=120, start_new_session=True)
+
+    def cli_bytes(self, user, *args):
+        return subprocess.run([harness.cli_path()] + list(args), env=self.cli_env(user), capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=120, start_new_session=True)
 
     def plain_people(self, n):
         people = [p for p in self.all_people(status="active") if p["login"] != "admin"
@@ -207,6 +215,64 @@ class ProtectedFiles(ServerTestCase):
         audit = self.admin.get("/api/v1/audit?object=%s&limit=100" % fid).json["items"]
         opens = [(e["actor_login"], e["outcome"], e["details"]["reason"]) for e in audit if e["action"] == "file.open"]
         self.assertEqual(opens, [(gone_p["login"], "denied", "retired")] * 2)
+
+    def test_standard_output(self):
+        """-o - streams: protect into a pipe (registered once written), open into a
+        pipe; a damaged file stops the stream with exit 1; a terminal, --json, or
+        -o with several files are refused before anything happens."""
+        owner_p, = self.plain_people(11)[10:11]
+        owner = self.make_user(owner_p["id"])
+        work = tempfile.mkdtemp(dir=self.tmp)
+        src = os.path.join(work, "big.bin")
+        data = os.urandom(9 * 1024 * 1024 + 321)
+        with open(src, "wb") as f:
+            f.write(data)
+        res = self.cli_bytes(owner, "protect", src, "--to", "role:employee", "-o", "-")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn(b"protected as standard output", res.stderr)
+        blob = res.stdout
+        self.assertEqual(blob[:8], b"\x89RPF\r\n\x1a\n")
+        self.assertEqual(len(blob), 226 + len(data) + 145 * 16)
+        self.assertEqual(self.listing(work), ["big.bin"])
+        rpf = os.path.join(work, "piped.rpf")
+        with open(rpf, "wb") as f:
+            f.write(blob)
+        res = self.cli_bytes(owner, "open", rpf, "-o", "-")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stdout, data)
+        # The registered file is the piped one: its history has the open.
+        fid = blob[16:42].decode()
+        hist = owner.get("/api/v1/files/%s/access" % fid).json["items"]
+        self.assertEqual([(h["outcome"], h["reason"]) for h in hist], [("allowed", "owner")])
+
+        # Chunk 100 (in the second 4 MiB span) damaged: the stream stops before it.
+        bad = os.path.join(work, "bad.rpf")
+        with open(bad, "wb") as f:
+            f.write(blob[:226 + 100 * 65552 + 9] + bytes([blob[226 + 100 * 65552 + 9] ^ 1]) +
+                    blob[226 + 100 * 65552 + 10:])
+        res = self.cli_bytes(owner, "open", bad, "-o", "-")
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn(b"chunk 100", res.stderr)
+        self.assertIn(b"discard it", res.stderr)
+        self.assertLessEqual(len(res.stdout), 64 * 65536)
+        self.assertEqual(res.stdout, data[:len(res.stdout)])
+
+        res = self.cli_bytes(owner, "--json", "open", rpf, "-o", "-")
+        self.assertEqual(res.returncode, 2, res.stderr)
+        res = self.cli_bytes(owner, "protect", src, rpf, "--to", "role:employee", "-o", "-")
+        self.assertEqual(res.returncode, 2, res.stderr)
+        # Ciphertext is not written to a terminal.
+        master, slave = pty.openpty()
+        try:
+            env = self.cli_env(owner)
+            p = subprocess.run([harness.cli_path(), "protect", src, "--to", "role:employee", "-o", "-"],
+                               env=env, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                               timeout=60, start_new_session=True)
+        finally:
+            os.close(slave)
+            os.close(master)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"terminal", p.stderr)
 
     def test_grant_ungrant_expire_and_scope(self):
         owner_p, friend_p, other_p = self.plain_people(7)[4:7]

@@ -559,6 +559,147 @@ static void test_fd_pipe_refused(void **state)
 	unlink(path);
 }
 
+/* Collects everything written to a pipe's read end @fd. */
+struct drain {
+	int fd;
+	unsigned char *data;
+	size_t len, cap;
+	pthread_t tid;
+};
+
+static void *drain_main(void *arg)
+{
+	struct drain *d = arg;
+	ssize_t k;
+
+	for (;;) {
+		if (d->cap - d->len < 65536) {
+			d->cap = d->cap ? d->cap * 2 : 1 << 20;
+			d->data = realloc(d->data, d->cap);
+			if (!d->data)
+				abort();
+		}
+		k = read(d->fd, d->data + d->len, d->cap - d->len);
+		if (k <= 0)
+			break;
+		d->len += (size_t)k;
+	}
+	return NULL;
+}
+
+/*
+ * Runs rpf_encrypt_fd (@encrypt) or rpf_decrypt_fd from @in_path into a
+ * pipe whose read end a thread drains; returns the function's result and
+ * what came out of the pipe (*@ret, *@ret_len).
+ */
+static int to_pipe(bool encrypt, const char *in_path, const struct rpf_header *h,
+		   const unsigned char *key, unsigned threads, unsigned flags, unsigned char **ret,
+		   size_t *ret_len)
+{
+	unsigned char hdr[RPF_HEADER_LEN];
+	struct rpf_header h2;
+	struct rpf_err e = { 0 };
+	struct drain d = { 0 };
+	int fds[2], in = open(in_path, O_RDONLY), r;
+
+	assert_true(in >= 0);
+	assert_int_equal(pipe(fds), 0);
+	d.fd = fds[0];
+	assert_int_equal(pthread_create(&d.tid, NULL, drain_main, &d), 0);
+	if (encrypt) {
+		r = rpf_encrypt_fd(in, fds[1], h, key, threads, flags);
+	} else {
+		assert_int_equal(read(in, hdr, sizeof(hdr)), RPF_HEADER_LEN);
+		assert_int_equal(rpf_header_parse(hdr, sizeof(hdr), &h2, NULL), 0);
+		r = rpf_decrypt_fd(in, fds[1], hdr, &h2, key, threads, flags, &e);
+		if (r < 0)
+			assert_true(e.message[0] != '\0');
+	}
+	close(fds[1]);
+	pthread_join(d.tid, NULL);
+	close(fds[0]);
+	close(in);
+	*ret = d.data;
+	*ret_len = d.len;
+	return r;
+}
+
+/*
+ * An output that is not a file is a stream: the same bytes as the
+ * in-memory functions, written in order through a pipe, at chunk and span
+ * boundaries, mapped and read, with one to four threads, both ways; and
+ * to /dev/null.  A damaged chunk stops a stream before the damaged span:
+ * what came out is a prefix of the plaintext, and the error names the
+ * chunk.
+ */
+static void test_fd_stream(void **state)
+{
+	static const size_t sizes[] = { 0, 1, RPF_CHUNK, 64 * RPF_CHUNK - 1, 64 * RPF_CHUNK + 1,
+					5 * 64 * RPF_CHUNK + 777 };
+	char dir[] = "/tmp/rpf-stream-XXXXXX", p_plain[64], p_ct[64];
+	unsigned char key[RPF_KEY_BYTES];
+	struct rpf_header h;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(p_plain, sizeof(p_plain), "%s/plain", dir);
+	snprintf(p_ct, sizeof(p_ct), "%s/ct", dir);
+	new_header(&h, key);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t len = sizes[i], ct_len = 0, n = 0;
+		unsigned char *plain = random_bytes(len), *ct = NULL, *got = NULL;
+
+		assert_int_equal(rpf_encrypt_buf(plain, len, &h, key, 2, &ct, &ct_len), 0);
+		write_file(p_plain, plain, len);
+		write_file(p_ct, ct, ct_len);
+		for (unsigned threads = 1; threads <= 4; threads++) {
+			unsigned flags = threads % 2 ? 0 : RPF_FD_READ;
+
+			assert_int_equal(to_pipe(true, p_plain, &h, key, threads, flags, &got, &n), 0);
+			assert_int_equal(n, ct_len);
+			assert_memory_equal(got, ct, ct_len);
+			free(got);
+			assert_int_equal(to_pipe(false, p_ct, &h, key, threads, flags, &got, &n), 0);
+			assert_int_equal(n, len);
+			if (len)
+				assert_memory_equal(got, plain, len);
+			free(got);
+		}
+		free(plain);
+		free(ct);
+	}
+	/* /dev/null is a stream too (a character device). */
+	{
+		int in = open(p_plain, O_RDONLY), out = open("/dev/null", O_WRONLY);
+
+		assert_true(in >= 0 && out >= 0);
+		assert_int_equal(rpf_encrypt_fd(in, out, &h, key, 2, 0), 0);
+		close(in);
+		close(out);
+	}
+	/* Chunk 200 (span 3) damaged: spans 0-2 came out, nothing after. */
+	{
+		size_t len = 5 * 64 * RPF_CHUNK + 777, ct_len = 0, n = 0;
+		unsigned char *plain = random_bytes(len), *ct = NULL, *got = NULL;
+
+		assert_int_equal(rpf_encrypt_buf(plain, len, &h, key, 2, &ct, &ct_len), 0);
+		ct[RPF_HEADER_LEN + 200 * (RPF_CHUNK + RPF_TAG) + 3] ^= 1;
+		write_file(p_ct, ct, ct_len);
+		for (unsigned threads = 1; threads <= 4; threads++) {
+			assert_int_equal(to_pipe(false, p_ct, &h, key, threads, 0, &got, &n), RPF_E_AUTH);
+			assert_true(n <= 3 * 64 * RPF_CHUNK);
+			assert_int_equal(n % (64 * RPF_CHUNK), 0);
+			if (n)
+				assert_memory_equal(got, plain, n);
+			free(got);
+		}
+		free(plain);
+		free(ct);
+	}
+	unlink(p_plain);
+	unlink(p_ct);
+	rmdir(dir);
+}
+
 /*
  * A write that fails part way (the output reaches the file size limit at
  * 5 MiB of 20) fails the whole job with that error, mapped or read, with
@@ -995,6 +1136,7 @@ int main(void)
 		cmocka_unit_test(test_sigbus_outside_guard),
 		cmocka_unit_test(test_fd_pipe_refused),
 		cmocka_unit_test(test_fd_write_fails),
+		cmocka_unit_test(test_fd_stream),
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_header_fields),
 		cmocka_unit_test(test_decide_grantees),

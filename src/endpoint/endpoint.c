@@ -570,13 +570,12 @@ static int h_enroll(struct http_req *req, struct http_resp *resp)
 
 /* ---------------------------------------------------------------- signed requests */
 
-int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_device *dev)
+int ep_device_check(struct http_req *req, struct store_conn *c, struct ep_device *dev)
 {
 	const char *did = http_req_header(req, DEVSIG_HDR_DEVICE);
 	const char *ts_s = http_req_header(req, DEVSIG_HDR_TIMESTAMP);
 	const char *sig = http_req_header(req, DEVSIG_HDR_SIGNATURE);
 	unsigned char pk[DEVSIG_PK_BYTES];
-	char sig_hash[RCRYPTO_HASH_HEX_SIZE];
 	const void *blob;
 	size_t blen = 0, body_len = 0;
 	const char *body = http_req_body(req, &body_len);
@@ -614,38 +613,65 @@ int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_devic
 		log_debug("endpoint: signed request refused", "reason=signature device=%s", did);
 		return ERR_UNAUTHENTICATED;
 	}
-	rcrypto_sha256_hex(sig, strlen(sig), sig_hash);
-	/* Entries older than the window can no longer be replayed: drop them. */
-	r = store_exec(c, "DELETE FROM device_request_seen WHERE device_id = $1 AND ts < $2",
-		       STORE_ARGS(SA_TEXT(did), SA_I64(now - 2 * DEVSIG_WINDOW_MS)));
-	if (r >= 0)
-		r = store_exec(c, "INSERT INTO device_request_seen (device_id, sig_hash, ts) VALUES ($1, $2, $3)",
-			       STORE_ARGS(SA_TEXT(did), SA_TEXT(sig_hash), SA_I64(ts)));
-	if (r == ERR_CONFLICT) {
-		log_debug("endpoint: signed request refused", "reason=replay device=%s", did);
-		return ERR_UNAUTHENTICATED;
-	}
-	if (r < 0)
-		return r;
+	rcrypto_sha256_hex(sig, strlen(sig), dev->sig_hash);
+	dev->ts = ts;
 	str_copy(dev->id, sizeof(dev->id), did);
 	return 0;
 }
 
-int ep_device_accept(struct http_req *req, struct http_resp *resp, struct store_conn *c, struct ep_device *dev)
+int ep_device_seen(struct store_conn *c, const struct ep_device *dev)
+{
+	/* Entries older than the window can no longer be replayed: drop them. */
+	int r = store_exec(c, "DELETE FROM device_request_seen WHERE device_id = $1 AND ts < $2",
+			   STORE_ARGS(SA_TEXT(dev->id), SA_I64(rtime_now_ms() - 2 * DEVSIG_WINDOW_MS)));
+
+	if (r >= 0)
+		r = store_exec(c, "INSERT INTO device_request_seen (device_id, sig_hash, ts) VALUES ($1, $2, $3)",
+			       STORE_ARGS(SA_TEXT(dev->id), SA_TEXT(dev->sig_hash), SA_I64(dev->ts)));
+	if (r == ERR_CONFLICT) {
+		log_debug("endpoint: signed request refused", "reason=replay device=%s", dev->id);
+		return ERR_UNAUTHENTICATED;
+	}
+	return r < 0 ? r : 0;
+}
+
+int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_device *dev)
+{
+	int r = ep_device_check(req, c, dev);
+
+	return r < 0 ? r : ep_device_seen(c, dev);
+}
+
+int ep_device_refused(struct http_resp *resp, int r)
+{
+	if (r != ERR_UNAUTHENTICATED)
+		return r;
+	return http_fail(resp, r, NULL, "the request is not signed by an enrolled device, "
+					"or is outside the time window, or was seen before");
+}
+
+/* ep_device_seen in a transaction of its own. */
+static int ep_device_seen_alone(struct store_conn *c, const struct ep_device *dev)
 {
 	int r = store_begin(c);
 
 	if (r < 0)
 		return r;
-	r = ep_device_verify(req, c, dev);
+	r = ep_device_seen(c, dev);
 	if (r < 0) {
 		store_rollback(c);
-		return r == ERR_UNAUTHENTICATED
-			       ? http_fail(resp, r, NULL, "the request is not signed by an enrolled device, "
-							  "or is outside the time window, or was seen before")
-			       : r;
+		return r;
 	}
 	return store_commit(c);
+}
+
+int ep_device_accept(struct http_req *req, struct http_resp *resp, struct store_conn *c, struct ep_device *dev)
+{
+	int r = ep_device_check(req, c, dev);
+
+	if (r == 0)
+		r = ep_device_seen_alone(c, dev);
+	return ep_device_refused(resp, r);
 }
 
 /* ---------------------------------------------------------------- check-in */
@@ -724,15 +750,21 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 
 	if (!c)
 		return ERR_STORE;
-	/* The replay entry stays even if the report is refused below. */
-	r = ep_device_accept(req, resp, c, &dev);
+	/*
+	 * The signature is checked first; its replay entry is written in the
+	 * same transaction as the report (one commit), and stays even when the
+	 * report is refused.
+	 */
+	r = ep_device_check(req, c, &dev);
 	if (r < 0)
-		return r;
+		return ep_device_refused(resp, r);
 	r = http_req_json(req, &body, &e);
 	if (r == 0)
 		r = jsonx_only_keys(body, report_keys, &e);
-	if (r < 0)
-		return http_fail_json(resp, &e);
+	if (r < 0) {
+		r = ep_device_seen_alone(c, &dev);
+		return r < 0 ? ep_device_refused(resp, r) : http_fail_json(resp, &e);
+	}
 	pk = json_object_get(body, "packages");
 	/* A shallow copy: only its package list is replaced (by counts), never changed inside. */
 	report = json_copy(body);
@@ -758,6 +790,9 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 	if (r < 0) {
 		json_decref(report);
 		json_decref(results);
+		json_decref(signed_pol);
+		if (ep_device_seen_alone(c, &dev) == ERR_UNAUTHENTICATED)
+			return ep_device_refused(resp, ERR_UNAUTHENTICATED);
 		return r;
 	}
 	state = compliant ? "compliant" : "non_compliant";
@@ -765,6 +800,11 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 	restext = json_dumps(results, JSON_COMPACT);
 	ids_ulid(rid, now);
 	r = rtext && restext ? store_begin(c) : -ENOMEM;
+	if (r == 0)
+		r = ep_device_seen(c, &dev);
+	/* The report's changes, taken back alone if it is refused. */
+	if (r == 0 && (r = store_exec(c, "SAVEPOINT report", STORE_NOARGS)) > 0)
+		r = 0;
 	if (r == 0 && pk)
 		r = ep_packages_apply(c, dev.id, pk, &e);
 	if (r == 0)
@@ -782,19 +822,29 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 		r = quarantine_checkin(c, req, dev.id, compliant, results, grace_ms, now, &qs);
 	if (r >= 0)
 		r = quarantine_order(dev.id, &qs, now, &qorder);
-	if (r >= 0)
+	if (r == ERR_INVALID) {
+		/* Refused: only the replay entry is kept. */
+		int r2 = store_exec(c, "ROLLBACK TO SAVEPOINT report", STORE_NOARGS);
+
+		if (r2 >= 0)
+			r2 = store_commit(c);
+		if (r2 < 0)
+			r = r2;
+	} else if (r >= 0) {
 		r = store_commit(c);
+	}
 	free(rtext);
 	free(restext);
 	json_decref(report);
 	if (r < 0) {
-		store_rollback(c);
+		if (store_in_transaction(c))
+			store_rollback(c);
 		json_decref(results);
 		json_decref(signed_pol);
 		json_decref(qorder);
 		if (r == ERR_INVALID)
 			return http_fail_json(resp, &e);
-		return r;
+		return ep_device_refused(resp, r);
 	}
 	out = json_pack("{s:s, s:s, s:o, s:I, s:o}", "device_id", dev.id, "state", qs.state, "results", results,
 			"policy_version", (json_int_t)pol_version, "quarantine", qorder);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/ids.h"
+#include "crypto/rcrypto.h"
 #include "http/principal.h"
 
 struct http_req;
@@ -26,6 +27,8 @@ struct ep_device {
 	char id[ULID_SIZE];
 	char state[16];
 	char path[PRINCIPAL_PATH_SIZE];   /* its org unit */
+	char sig_hash[RCRYPTO_HASH_HEX_SIZE]; /* the request's signature, for the replay cache */
+	int64_t ts;                       /* the request's signed time */
 };
 
 /* Finds a unit by id or path.  Returns 0, ERR_NOT_FOUND or a store error. */
@@ -39,11 +42,25 @@ const char *ep_scope(const struct principal *p);
 	"($" #n " = '' OR " col " = $" #n " OR substr(" col ", 1, length($" #n ") + 1) = $" #n " || '/')"
 
 /*
- * Authenticates a signed device request and records its signature in the
- * replay cache, inside the transaction the caller has begun.  Returns 0 with
- * @dev filled, ERR_UNAUTHENTICATED, or a store error.
+ * Checks a signed device request: its headers, time window and signature
+ * against the enrolled device's key.  Reads only; the replay cache is
+ * ep_device_seen's.  Returns 0 with @dev filled, ERR_UNAUTHENTICATED, or a
+ * store error.
  */
+int ep_device_check(struct http_req *req, struct store_conn *c, struct ep_device *dev);
+
+/*
+ * Records the signature of the request @dev was checked from in the replay
+ * cache, inside the transaction the caller has begun.  Returns 0,
+ * ERR_UNAUTHENTICATED when it was seen before, or a store error.
+ */
+int ep_device_seen(struct store_conn *c, const struct ep_device *dev);
+
+/* ep_device_check then ep_device_seen, inside the caller's transaction. */
 int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_device *dev);
+
+/* Answers the 401 of a refused signed request, or passes another error on. */
+int ep_device_refused(struct http_resp *resp, int r);
 
 /*
  * ep_device_verify in a transaction of its own, so that the request's

@@ -216,6 +216,28 @@ class Endpoint(ServerTestCase):
         d = self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json
         self.assertEqual(len(d["history"]), 1)
 
+    def test_refused_reports_cannot_be_replayed(self):
+        """A check-in refused for its body still spends its signature: sent again it
+        is a replay (401), whether the body failed early (an unknown field) or late
+        (a bad package list, found while the report was being stored); nothing of a
+        refused report is stored, and a good one after them is."""
+        state, dev = self.enroll()
+        early = {"agent_version": "test", "surprise": 1}
+        raw, headers = self.signed(state, dev, early)
+        self.assertError(self.post_raw(raw, headers), 400)
+        self.assertError(self.post_raw(raw, headers), 401, "unauthenticated")
+        late = {"agent_version": "test", "packages": {"mode": "full", "items": [{"name": "x"}]}}
+        raw, headers = self.signed(state, dev, late)
+        self.assertError(self.post_raw(raw, headers), 400)
+        self.assertError(self.post_raw(raw, headers), 401, "unauthenticated")
+        d = self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json
+        self.assertEqual(d["history"], [])
+        good = {"agent_version": "test", "packages": {"mode": "full", "items": [{"name": "x", "version": "1"}]}}
+        raw, headers = self.signed(state, dev, good)
+        self.assertStatus(self.post_raw(raw, headers), 200)
+        d = self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json
+        self.assertEqual(len(d["history"]), 1)
+
     def test_enroll_into_a_unit_below_with_an_owner(self):
         units = [u["path"] for u in self.admin.get("/api/v1/org").json["items"]]
         below = sorted(u for u in units if u.startswith(self.div1 + "/"))[0]

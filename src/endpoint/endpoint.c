@@ -635,13 +635,6 @@ int ep_device_seen(struct store_conn *c, const struct ep_device *dev)
 	return r < 0 ? r : 0;
 }
 
-int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_device *dev)
-{
-	int r = ep_device_check(req, c, dev);
-
-	return r < 0 ? r : ep_device_seen(c, dev);
-}
-
 int ep_device_refused(struct http_resp *resp, int r)
 {
 	if (r != ERR_UNAUTHENTICATED)
@@ -650,8 +643,7 @@ int ep_device_refused(struct http_resp *resp, int r)
 					"or is outside the time window, or was seen before");
 }
 
-/* ep_device_seen in a transaction of its own. */
-static int ep_device_seen_alone(struct store_conn *c, const struct ep_device *dev)
+int ep_device_seen_alone(struct store_conn *c, const struct ep_device *dev)
 {
 	int r = store_begin(c);
 
@@ -663,15 +655,6 @@ static int ep_device_seen_alone(struct store_conn *c, const struct ep_device *de
 		return r;
 	}
 	return store_commit(c);
-}
-
-int ep_device_accept(struct http_req *req, struct http_resp *resp, struct store_conn *c, struct ep_device *dev)
-{
-	int r = ep_device_check(req, c, dev);
-
-	if (r == 0)
-		r = ep_device_seen_alone(c, dev);
-	return ep_device_refused(resp, r);
 }
 
 /* ---------------------------------------------------------------- check-in */

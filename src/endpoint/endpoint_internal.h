@@ -56,19 +56,14 @@ int ep_device_check(struct http_req *req, struct store_conn *c, struct ep_device
  */
 int ep_device_seen(struct store_conn *c, const struct ep_device *dev);
 
-/* ep_device_check then ep_device_seen, inside the caller's transaction. */
-int ep_device_verify(struct http_req *req, struct store_conn *c, struct ep_device *dev);
+/*
+ * ep_device_seen in a transaction of its own: the signature of a request
+ * refused for its body is spent all the same.
+ */
+int ep_device_seen_alone(struct store_conn *c, const struct ep_device *dev);
 
 /* Answers the 401 of a refused signed request, or passes another error on. */
 int ep_device_refused(struct http_resp *resp, int r);
-
-/*
- * ep_device_verify in a transaction of its own, so that the request's
- * replay entry stays whatever becomes of the request afterwards.  Returns
- * 0 with @dev filled, or what the handler returns: the 401 answered on
- * @resp, or a store error.
- */
-int ep_device_accept(struct http_req *req, struct http_resp *resp, struct store_conn *c, struct ep_device *dev);
 
 /*
  * The effective policy of the unit at @path: the current (highest) version

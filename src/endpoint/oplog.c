@@ -5,7 +5,7 @@
  *
  * Invariants:
  *   - a batch is stored whole or not at all, in one transaction, after its
- *     signature checked (ep_device_verify) and every event passed
+ *     signature checked (ep_device_check) and every event passed
  *     oplog_batch_check;
  *   - devices.events_through only grows; an event is inserted only when its
  *     seq is above it, and (device_id, seq) is the primary key, so a
@@ -413,6 +413,19 @@ static int oplog_store(struct store_conn *c, struct http_req *req, const char *d
 	return 0;
 }
 
+/* A batch refused for error @r (@e says why): its signature is spent all the same. */
+static int events_refused(struct http_resp *resp, struct store_conn *c, const struct ep_device *dev,
+			  int r, struct jsonx_err *e)
+{
+	int seen = ep_device_seen_alone(c, dev);
+
+	if (seen < 0)
+		return ep_device_refused(resp, seen);
+	if (r == ERR_TOO_LARGE)
+		return http_fail(resp, ERR_TOO_LARGE, NULL, "a batch is at most 1 MiB");
+	return r == ERR_INVALID ? http_fail_json(resp, e) : r;
+}
+
 /* POST /api/v1/endpoint/events: a signed batch of operation-log events. */
 static int h_events_post(struct http_req *req, struct http_resp *resp)
 {
@@ -428,40 +441,43 @@ static int h_events_post(struct http_req *req, struct http_resp *resp)
 
 	if (!c)
 		return ERR_STORE;
-	/* The replay entry stays even if the batch is refused below. */
-	r = ep_device_accept(req, resp, c, &dev);
+	/*
+	 * The signature is checked first; its replay entry is written in the
+	 * batch's transaction (one commit), or alone when the batch is refused.
+	 */
+	r = ep_device_check(req, c, &dev);
 	if (r < 0)
-		return r;
+		return ep_device_refused(resp, r);
 	http_req_body(req, &body_len);
 	if (body_len > OPLOG_MAX_BODY)
-		return http_fail(resp, ERR_TOO_LARGE, NULL, "a batch is at most 1 MiB");
+		return events_refused(resp, c, &dev, ERR_TOO_LARGE, &e);
 	r = http_req_json(req, &body, &e);
 	if (r == 0)
 		r = oplog_batch_check(body, &b, &e);
-	if (r == ERR_INVALID)
-		return http_fail_json(resp, &e);
 	if (r < 0)
-		return r;
+		return events_refused(resp, c, &dev, r, &e);
 	for (size_t i = 0; i < b.n; i++) {
 		if (b.events[i].ts > now + OPLOG_MAX_SKEW_MS) {
 			oplog_batch_done(&b);
-			oplog_fail(&e, i, "ts", "is more than an hour ahead of the server's clock");
-			return http_fail_json(resp, &e);
+			r = oplog_fail(&e, i, "ts", "is more than an hour ahead of the server's clock");
+			return events_refused(resp, c, &dev, r, &e);
 		}
 	}
 	r = store_begin(c);
 	if (r == 0)
+		r = ep_device_seen(c, &dev);
+	if (r == 0)
 		r = oplog_store(c, req, dev.id, &b, now, &through);
 	if (r >= 0)
 		r = store_commit(c);
-	if (r < 0)
+	if (r < 0 && store_in_transaction(c))
 		store_rollback(c);
-	else
+	else if (r >= 0)
 		log_debug("endpoint: events received", "device=%s events=%zu through=%lld", dev.id, b.n,
 			  (long long)through);
 	oplog_batch_done(&b);
 	if (r < 0)
-		return r;
+		return ep_device_refused(resp, r);
 	return http_resp_json(resp, 200, json_pack("{s:I}", "accepted_through", (json_int_t)through));
 }
 

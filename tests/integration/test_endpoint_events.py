@@ -203,6 +203,11 @@ class EndpointEvents(ServerTestCase):
         self.assertError(dev.post_raw(raw2, headers=dev.sign(raw2, "/api/v1/endpoint/checkin")), 401)
         # A person's credentials are not a device signature.
         self.assertError(self.admin.post(PATH, json={"events": [exec_event(4)]}), 401)
+        # A refused batch spends its signature all the same: sent again it is a replay.
+        bad = json.dumps({"events": [exec_event(9), exec_event(8)]}).encode()
+        hb = dev.sign(bad, PATH)
+        self.assertError(dev.post_raw(bad, headers=hb), 400)
+        self.assertError(dev.post_raw(bad, headers=hb), 401, "unauthenticated")
         self.assertEqual([x["seq"] for x in self.search(device=dev.id)["items"]], [1])
 
     def assertRefused(self, dev, events, field, words, status=400):

@@ -20,7 +20,8 @@
  * span at a time: memory is about threads x 5 MiB whatever the file size.
  * An output that is not a file (a pipe, /dev/null) is a stream, written in
  * order: each thread fills a whole span's buffer (two of them, about 8 MiB)
- * and the spans are written one after the other.  A batch is written only when all its chunks sealed or verified;
+ * and the spans are written one after the other.  A batch is written only
+ * when all its chunks sealed or verified;
  * after a failure no later batch is started and the lowest failing chunk
  * is the one reported.  A mapped input cut short while it is read raises
  * SIGBUS, which a per-thread guard turns into RPF_E_CHANGED.
@@ -409,7 +410,7 @@ struct job {
  * its span, whose output [@span_from, @span_to) is then complete.
  */
 struct wbatch {
-	unsigned char *buf; /* RPF_BATCH x RPF_CT_CHUNK bytes */
+	unsigned char *buf; /* RPF_BATCH (a stream: RPF_SPAN) x RPF_CT_CHUNK bytes */
 	size_t len, stride;
 	uint64_t off, first, span_from, span_to;
 	bool busy;          /* queued or being written; under mu */
@@ -500,7 +501,12 @@ static int chunk_open_final(EVP_CIPHER_CTX *ctx, const struct job *j, uint64_t s
 	return r;
 }
 
-/* Records a failure at @chunk; the lowest one wins, so the report does not depend on timing. */
+/*
+ * Records a failure at @chunk; the lowest one wins, so the report does not
+ * depend on timing.  A worker waiting for a buffer is woken to see it: in
+ * a stream, the spans queued after a failed one are never written, so
+ * their buffers never come back.
+ */
 static void job_fail(struct job *j, uint64_t chunk, int err, bool in_chunk)
 {
 	pthread_mutex_lock(&j->mu);
@@ -509,6 +515,7 @@ static void job_fail(struct job *j, uint64_t chunk, int err, bool in_chunk)
 		j->fail_err = err;
 		j->fail_in_chunk = in_chunk;
 	}
+	pthread_cond_broadcast(&j->written);
 	pthread_mutex_unlock(&j->mu);
 }
 
@@ -540,15 +547,18 @@ static int out_write(const struct job *j, unsigned char *buf, size_t n, size_t s
 	return 0;
 }
 
-/* A free batch buffer of @w: waits while both are queued. */
-static struct wbatch *batch_take(struct job *j, struct worker *w)
+/*
+ * A free batch buffer of @w for the batch from chunk @first: waits while
+ * both are queued; NULL once a failure at or before @first is recorded.
+ */
+static struct wbatch *batch_take(struct job *j, struct worker *w, uint64_t first)
 {
 	struct wbatch *b = NULL;
 
 	if (!j->queued)
 		return &w->bufs[0];
 	pthread_mutex_lock(&j->mu);
-	for (;;) {
+	while (j->fail_chunk > first) {
 		for (unsigned i = 0; i < RPF_WORKER_BUFS && !b; i++)
 			if (!w->bufs[i].busy)
 				b = &w->bufs[i];
@@ -661,7 +671,9 @@ static void span_batches(struct job *j, struct worker *w, EVP_CIPHER_CTX *ctx, u
 			return;
 		/* A stream's span is filled batch after batch into one buffer and queued whole. */
 		if (!wb || !j->stream)
-			wb = batch_take(j, w);
+			wb = batch_take(j, w, bfirst);
+		if (!wb)
+			return;
 		base = wb->buf + (j->stream ? (size_t)b * stride : 0);
 		if (!src) {
 			r = fd_transfer(j->in_fd, false, base, blen, j->in_unit, RPF_CT_CHUNK,

@@ -695,6 +695,27 @@ static void test_fd_stream(void **state)
 		free(plain);
 		free(ct);
 	}
+	/*
+	 * Chunk 70 (span 1 of 12) damaged, again and again: the workers that ran
+	 * ahead hold spans that will never be written, and must still stop.
+	 */
+	{
+		size_t len = 12 * 64 * RPF_CHUNK, ct_len = 0, n = 0;
+		unsigned char *plain = random_bytes(len), *ct = NULL, *got = NULL;
+
+		assert_int_equal(rpf_encrypt_buf(plain, len, &h, key, 2, &ct, &ct_len), 0);
+		ct[RPF_HEADER_LEN + 70 * (RPF_CHUNK + RPF_TAG) + 3] ^= 1;
+		write_file(p_ct, ct, ct_len);
+		for (int round = 0; round < 40; round++) {
+			unsigned threads = 2 + round % 3;
+
+			assert_int_equal(to_pipe(false, p_ct, &h, key, threads, 0, &got, &n), RPF_E_AUTH);
+			assert_true(n <= 64 * RPF_CHUNK);
+			free(got);
+		}
+		free(plain);
+		free(ct);
+	}
 	unlink(p_plain);
 	unlink(p_ct);
 	rmdir(dir);

@@ -47,6 +47,17 @@ void auth_client_from_req(struct http_req *req, struct auth_client *cl)
 
 /* ------------------------------------------------------- authenticator */
 
+/* The token of an "Authorization: Bearer" header @authz, or NULL for another scheme. */
+static const char *bearer_token(const char *authz)
+{
+	if (strncasecmp(authz, "Bearer ", 7) != 0)
+		return NULL;
+	authz += 7;
+	while (*authz == ' ')
+		authz++;
+	return authz;
+}
+
 int auth_authenticate(struct http_req *req, unsigned flags, struct principal *p)
 {
 	struct app *app = http_req_app(req);
@@ -64,14 +75,12 @@ int auth_authenticate(struct http_req *req, unsigned flags, struct principal *p)
 	authz = http_req_header(req, "Authorization");
 	cookie = http_req_cookie(req, AUTH_COOKIE);
 	if (authz) {
-		if (strncasecmp(authz, "Bearer ", 7) != 0) {
+		cred.token = bearer_token(authz);
+		if (!cred.token) {
 			log_debug("auth: credential refused", "reason=not_bearer");
 			return (flags & HTTP_AUTH_OPTIONAL) ? 0 : ERR_UNAUTHENTICATED;
 		}
 		cred.kind = AUTH_CRED_BEARER;
-		cred.token = authz + 7;
-		while (*cred.token == ' ')
-			cred.token++;
 	} else if (cookie && *cookie) {
 		cred.kind = AUTH_CRED_COOKIE;
 		cred.token = cookie;
@@ -101,18 +110,17 @@ int auth_req_inactive_owner(struct http_req *req, char ret_person_id[ULID_SIZE],
 			    size_t login_size)
 {
 	struct app *app = http_req_app(req);
-	const char *authz = http_req_header(req, "Authorization"), *token, *id, *login;
+	const char *authz = http_req_header(req, "Authorization"), *token = NULL, *id, *login;
 	char hash[RCRYPTO_HASH_HEX_SIZE];
 	struct store_conn *c;
 	struct store_stmt *st;
 	bool session;
 	int r;
 
-	if (!authz || strncasecmp(authz, "Bearer ", 7) != 0)
+	if (authz)
+		token = bearer_token(authz);
+	if (!token)
 		return ERR_NOT_FOUND;
-	token = authz + 7;
-	while (*token == ' ')
-		token++;
 	session = str_has_prefix(token, "rs_");
 	if (strlen(token) >= RCRYPTO_TOKEN_SIZE || (!session && !str_has_prefix(token, "rt_")))
 		return ERR_NOT_FOUND;

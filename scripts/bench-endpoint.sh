@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: AGPL-3.0-or-later
-# Endpoint footprint and scale (issue 5), on loopback only:
+# Endpoint footprint and scale, on loopback only:
 #   1. The agent: a real `rampart-agent run` (enrolled with a rampartd started
 #      here, a policy set on its unit) on a copy of the test fixture root
 #      whose dpkg status holds BENCH_EP_PACKAGES packages, checking in every
@@ -18,7 +18,7 @@
 #      BENCH_EP_EVENTS operation-log events each when this rampartd serves
 #      POST /api/v1/endpoint/events; rampartd's peak memory, CPU time per
 #      request and database size.
-# Figures only, no thresholds; the issue's targets are printed beside them.
+# Figures only, no thresholds; the footprint targets are printed beside them.
 # Usage: scripts/bench-endpoint.sh [BUILD]
 # Environment: BENCH_EP_DEVICES (20000), BENCH_EP_PACKAGES (1500),
 # BENCH_EP_CHANGES (5), BENCH_EP_EVENTS (100 per device),
@@ -262,7 +262,7 @@ print("   idle CPU: %.1f ms over %.0f s between check-ins (%.3f%% of one core): 
 print("   one check-in on its own (rampart-agent checkin, the work of run's child): peak RSS %.2f MiB, CPU %.1f ms"
       % (one_kb / 1024, one_ms))
 print("   peer: curl POSTing the same report (HTTP %s): peak RSS %.2f MiB, CPU %.1f ms" % (ccode, ckb / 1024, cms))
-print("   ratios: agent peak RSS / curl peak RSS %.2f, one check-in / curl %.2f;  targets (issue 5): under 8 MB"
+print("   ratios: agent peak RSS / curl peak RSS %.2f, one check-in / curl %.2f;  targets: under 8 MB"
       " resident -> %s, near-zero idle CPU"
       % (hwm / ckb if ckb else 0, one_kb / ckb if ckb else 0, "met" if hwm * 1024 < 8e6 else "NOT met"))
 PY

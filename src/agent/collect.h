@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * collect: rampart-agent's collectors of operation-log events (issue 5,
- * Contract 3 of the endpoint work), each reading under a root directory
+ * collect: rampart-agent's collectors of operation-log events
+ * (docs/formats/agent-events.md), each reading under a root directory
  * ("/" on a real system, a fixture tree in tests):
  *
  *   exec        process executions: the kernel's netlink process connector
@@ -23,7 +23,7 @@
  *               (collect_files.c).
  *
  * Every event is a new JSON object {"ts": ms, "kind": K, ...} with the
- * fields of Contract 3; strings read from the system or from a device's
+ * fields of docs/formats/agent-events.md; strings read from the system or from a device's
  * descriptors are made printable and cut to COLLECT_MAX_STR (paths
  * COLLECT_MAX_PATH) bytes.  Collectors append their events to an array
  * given by the caller; state files are written only by *_commit, which the

@@ -96,7 +96,7 @@
 #define A_DEFAULT_EVENTS_INTERVAL_MS 10000    /* buffered events are sent this often */
 #define A_MIN_BACKOFF_MS 1000
 #define A_MAX_BACKOFF_MS (5 * 60 * 1000)
-#define A_EVENTS_BATCH 1000                   /* Contract 3: at most 1000 events ... */
+#define A_EVENTS_BATCH 1000                   /* the server takes at most 1000 events ... */
 #define A_EVENTS_BYTES ((size_t)1000 << 10)   /* ... and 1 MiB per batch, with room for the envelope */
 
 struct opts {

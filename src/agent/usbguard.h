@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * usbguard: USB device control through USBGuard (issue 5).
+ * usbguard: USB device control through USBGuard.
  *
  * The policy's removable_media list becomes USBGuard rules, in order:
  *   allow id VVVV:PPPP serial "S"            one per designated medium

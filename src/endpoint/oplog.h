@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * oplog: the operation logs of enrolled PCs, server side (issue 5).
+ * oplog: the operation logs of enrolled PCs, server side.
  *
  * rampart-agent sends what happened on a PC (process executions, logins and
  * logouts, USB inserts, blocks and removals, files written to removable

@@ -1,5 +1,5 @@
 -- Endpoints: enrollment tokens, devices, signed-request replay cache,
--- posture reports and compliance results (issue 5).
+-- posture reports and compliance results.
 
 CREATE TABLE enrollment_tokens (
     id           TEXT PRIMARY KEY,

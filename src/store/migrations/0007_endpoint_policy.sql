@@ -1,4 +1,4 @@
--- Endpoints: versioned policies per org unit (issue 5).  Every change is a
+-- Endpoints: versioned policies per org unit.  Every change is a
 -- new row; the unit's current policy is its highest version.
 
 CREATE TABLE endpoint_policies (

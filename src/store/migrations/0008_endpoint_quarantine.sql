@@ -1,4 +1,4 @@
--- Endpoints: quarantine (issue 5).  A device that stays non-compliant past
+-- Endpoints: quarantine.  A device that stays non-compliant past
 -- its policy's grace period, that an administrator quarantines, or that an
 -- intrusion alert marks infected is quarantined (devices.state =
 -- 'quarantined'); the kind says what releases it:

@@ -1,4 +1,4 @@
--- Endpoints: operation logs sent by rampart-agent (issue 5).  One row per
+-- Endpoints: operation logs sent by rampart-agent.  One row per
 -- event; (device_id, seq) makes a retried batch a no-op.  ts is the PC's
 -- time of the event (Unix ms), received_at the server's; username is the
 -- local account the event names (NULL for USB events); data the event's

@@ -264,7 +264,7 @@ static int audit_h_list(struct http_req *req, struct http_resp *resp)
 	struct store_arg args[10];
 	size_t nargs = 0;
 	struct buf sql;
-	struct jsonx_err je;
+	struct rerr je;
 	struct store_stmt *q = NULL;
 	const char *cursor, *v;
 	int64_t limit, n, last = 0;
@@ -276,7 +276,7 @@ static int audit_h_list(struct http_req *req, struct http_resp *resp)
 	if (!audit_may_read(http_req_principal(req)))
 		return audit_deny(req, resp, c, "GET /api/v1/audit");
 	if (http_req_page(req, 100, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	buf_init(&sql, 4096);
 	buf_puts(&sql, "SELECT id, ts, actor_id, actor_login, source, action, object_type, object_id, "
 		       "outcome, details, request_id, prev_hash, hash FROM audit_log WHERE 1 = 1");

@@ -3,6 +3,8 @@
 #include "common/err.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 struct err_info {
@@ -74,4 +76,40 @@ int err_http_status(int err)
 	const struct err_info *e = err_find(err);
 
 	return e ? e->status : 500;
+}
+
+static int rerr_vset(struct rerr *e, int err, long long at, const char *field, const char *fmt,
+		     va_list ap)
+{
+	if (!e)
+		return err;
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
+	e->at = at;
+	return err;
+}
+
+int rerr_set(struct rerr *e, int err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = rerr_vset(e, err, 0, field, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int rerr_set_at(struct rerr *e, int err, long long at, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = rerr_vset(e, err, at, field, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *rerr_text(const struct rerr *e, int err)
+{
+	return e && e->message[0] ? e->message : err_str(err);
 }

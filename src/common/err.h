@@ -32,6 +32,32 @@ enum {
 	ERR_UNAVAILABLE = -(ERR_BASE + 18),   /* shutting down or not ready */
 };
 
+/*
+ * Why an operation failed, for the caller to show: the one error type of
+ * every parser and domain function that explains its refusals.  Written
+ * only on error; every function taking one accepts NULL.
+ */
+struct rerr {
+	char message[256];        /* a sentence for the user, or "" */
+	char field[64];           /* the input field at fault, or "" */
+	long long at;             /* the line, record or chunk it speaks of; 0 when none */
+};
+
+/*
+ * Fills @e (may be NULL) with @field (may be NULL) and the formatted
+ * message, clears its position, and returns @err, so that callers can write
+ * "return rerr_set(e, ERR_INVALID, "name", "...")".
+ */
+int rerr_set(struct rerr *e, int err, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* As rerr_set, also recording the position @at (a line, record or chunk). */
+int rerr_set_at(struct rerr *e, int err, long long at, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* The message of @e when it has one, else err_str(@err); never NULL. */
+const char *rerr_text(const struct rerr *e, int err);
+
 /* Human-readable description of @err (never NULL). */
 const char *err_str(int err);
 

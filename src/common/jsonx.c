@@ -15,21 +15,21 @@
 #include "common/rtime.h"
 #include "common/str.h"
 
-int jsonx_fail(struct jsonx_err *e, const char *field, const char *fmt, ...)
+int jsonx_fail(struct rerr *e, const char *field, const char *fmt, ...)
 {
 	va_list ap;
+	char msg[sizeof(e->message)];
 
 	if (!e)
 		return ERR_INVALID;
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
-	return ERR_INVALID;
+	return rerr_set(e, ERR_INVALID, field, "%s", msg);
 }
 
 /* Scans for depth and string-length limits; strings are skipped with escapes. */
-static int jsonx_prescan(const char *p, size_t len, unsigned max_depth, struct jsonx_err *e)
+static int jsonx_prescan(const char *p, size_t len, unsigned max_depth, struct rerr *e)
 {
 	unsigned depth = 0;
 	size_t i = 0;
@@ -65,7 +65,7 @@ static int jsonx_prescan(const char *p, size_t len, unsigned max_depth, struct j
 }
 
 int jsonx_parse_object(const char *data, size_t len, unsigned max_depth,
-		       json_t **ret, struct jsonx_err *e)
+		       json_t **ret, struct rerr *e)
 {
 	json_error_t jerr;
 	json_t *j;
@@ -88,7 +88,7 @@ int jsonx_parse_object(const char *data, size_t len, unsigned max_depth,
 	return 0;
 }
 
-static int jsonx_missing(const json_t *v, const char *key, bool required, struct jsonx_err *e)
+static int jsonx_missing(const json_t *v, const char *key, bool required, struct rerr *e)
 {
 	if (v && !json_is_null(v))
 		return 1;
@@ -98,7 +98,7 @@ static int jsonx_missing(const json_t *v, const char *key, bool required, struct
 }
 
 int jsonx_get_str(const json_t *obj, const char *key, bool required, size_t max_len,
-		  const char **ret, struct jsonx_err *e)
+		  const char **ret, struct rerr *e)
 {
 	const json_t *v = json_object_get(obj, key);
 	const char *s;
@@ -122,7 +122,7 @@ int jsonx_get_str(const json_t *obj, const char *key, bool required, size_t max_
 }
 
 int jsonx_get_int(const json_t *obj, const char *key, bool required, int64_t min,
-		  int64_t max, int64_t *ret, struct jsonx_err *e)
+		  int64_t max, int64_t *ret, struct rerr *e)
 {
 	const json_t *v = json_object_get(obj, key);
 	int r = jsonx_missing(v, key, required, e);
@@ -141,7 +141,7 @@ int jsonx_get_int(const json_t *obj, const char *key, bool required, int64_t min
 }
 
 int jsonx_get_bool(const json_t *obj, const char *key, bool required, bool *ret,
-		   struct jsonx_err *e)
+		   struct rerr *e)
 {
 	const json_t *v = json_object_get(obj, key);
 	int r = jsonx_missing(v, key, required, e);
@@ -154,7 +154,7 @@ int jsonx_get_bool(const json_t *obj, const char *key, bool required, bool *ret,
 	return 0;
 }
 
-int jsonx_only_keys(const json_t *obj, const char *const *allowed, struct jsonx_err *e)
+int jsonx_only_keys(const json_t *obj, const char *const *allowed, struct rerr *e)
 {
 	const char *key;
 	json_t *v;

@@ -11,17 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/err.h"
+
 #define JSONX_MAX_DEPTH 16
 #define JSONX_MAX_STRING 4096
 
-/* What was wrong with the input: a message and, when known, the field. */
-struct jsonx_err {
-	char message[160];
-	char field[64];
-};
-
 /* Fills @e (may be NULL) with a message and field name; returns ERR_INVALID. */
-int jsonx_fail(struct jsonx_err *e, const char *field, const char *fmt, ...)
+int jsonx_fail(struct rerr *e, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
@@ -31,7 +27,7 @@ int jsonx_fail(struct jsonx_err *e, const char *field, const char *fmt, ...)
  * ERR_INVALID with @e filled.
  */
 int jsonx_parse_object(const char *data, size_t len, unsigned max_depth,
-		       json_t **ret, struct jsonx_err *e);
+		       json_t **ret, struct rerr *e);
 
 /*
  * Reads string field @key of @obj.  Missing or null: -ENOENT if !required
@@ -39,18 +35,18 @@ int jsonx_parse_object(const char *data, size_t len, unsigned max_depth,
  * bytes, or (when !allow_empty) empty: ERR_INVALID.  *ret is borrowed from @obj.
  */
 int jsonx_get_str(const json_t *obj, const char *key, bool required, size_t max_len,
-		  const char **ret, struct jsonx_err *e);
+		  const char **ret, struct rerr *e);
 
 /* Reads an integer field within [min,max]; missing semantics as jsonx_get_str. */
 int jsonx_get_int(const json_t *obj, const char *key, bool required, int64_t min,
-		  int64_t max, int64_t *ret, struct jsonx_err *e);
+		  int64_t max, int64_t *ret, struct rerr *e);
 
 /* Reads a boolean field; missing semantics as jsonx_get_str. */
 int jsonx_get_bool(const json_t *obj, const char *key, bool required, bool *ret,
-		   struct jsonx_err *e);
+		   struct rerr *e);
 
 /* Refuses any key of @obj not in the NULL-terminated list @allowed. */
-int jsonx_only_keys(const json_t *obj, const char *const *allowed, struct jsonx_err *e);
+int jsonx_only_keys(const json_t *obj, const char *const *allowed, struct rerr *e);
 
 /* Adds key=str to @obj, or null when @s is NULL.  Returns 0 or -ENOMEM. */
 int jsonx_set_str(json_t *obj, const char *key, const char *s);

@@ -276,7 +276,7 @@ static int h_token_create(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	const char *org = NULL, *expires = NULL;
 	int64_t uses = 1, life = EP_DEFAULT_TOKEN_LIFE_MS, now = rtime_now_ms();
 	char token[RCRYPTO_TOKEN_SIZE], hash[RCRYPTO_HASH_HEX_SIZE], id[ULID_SIZE];
@@ -304,7 +304,7 @@ static int h_token_create(struct http_req *req, struct http_resp *resp)
 				  life > EP_MAX_TOKEN_LIFE_MS))
 		r = jsonx_fail(&e, "expires", "expires must be a duration such as 7d, at most 365d");
 	if (r < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	r = ep_unit_find(c, org, &u);
 	if (r == ERR_NOT_FOUND)
 		return http_fail(resp, ERR_INVALID, "org_unit", "no such org unit");
@@ -350,7 +350,7 @@ static int h_token_list(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	const char *cursor;
 	int64_t limit, n = 0, now = rtime_now_ms();
 	char last[ULID_SIZE] = "";
@@ -363,7 +363,7 @@ static int h_token_list(struct http_req *req, struct http_resp *resp)
 	if (!c)
 		return ERR_STORE;
 	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &e) < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	r = store_query(c, EP_TOKEN_COLS "WHERE ($1 = '' OR t.id < $1) AND " EP_SCOPE_SQL("o.path", 2)
@@ -453,7 +453,7 @@ static int h_enroll(struct http_req *req, struct http_resp *resp)
 					    "owner", NULL };
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	const char *token, *hostname, *machine_id, *pk_b64, *org = NULL, *owner = NULL;
 	unsigned char pk[DEVSIG_PK_BYTES];
 	char hash[RCRYPTO_HASH_HEX_SIZE], id[ULID_SIZE], tok_id[ULID_SIZE] = "", owner_id[ULID_SIZE] = "";
@@ -490,7 +490,7 @@ static int h_enroll(struct http_req *req, struct http_resp *resp)
 	if (r == 0 && (r = jsonx_get_str(body, "owner", false, 128, &owner, &e)) == -ENOENT)
 		r = 0;
 	if (r < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 
 	rcrypto_token_hash(token, hash);
 	r = store_begin(c);
@@ -665,7 +665,7 @@ static bool ep_pkg_field_ok(const json_t *v)
 }
 
 /* Applies the report's package list (full replaces, delta patches).  Returns the count seen or an error. */
-static int ep_packages_apply(struct store_conn *c, const char *device_id, const json_t *pk, struct jsonx_err *e)
+static int ep_packages_apply(struct store_conn *c, const char *device_id, const json_t *pk, struct rerr *e)
 {
 	const char *mode = json_string_value(json_object_get(pk, "mode"));
 	const json_t *items = json_object_get(pk, "items"), *removed = json_object_get(pk, "removed"), *it;
@@ -719,7 +719,7 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 	};
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	struct ep_device dev = { "", "", "" };
 	json_t *eff = NULL, *signed_pol = NULL, *qorder = NULL, *out;
 	int64_t pol_version = 0, pol_issued = 0, grace_ms = 0;
@@ -746,7 +746,7 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 		r = jsonx_only_keys(body, report_keys, &e);
 	if (r < 0) {
 		r = ep_device_seen_alone(c, &dev);
-		return r < 0 ? ep_device_refused(resp, r) : http_fail_json(resp, &e);
+		return r < 0 ? ep_device_refused(resp, r) : http_fail_rerr(resp, &e);
 	}
 	pk = json_object_get(body, "packages");
 	/* A shallow copy: only its package list is replaced (by counts), never changed inside. */
@@ -826,7 +826,7 @@ static int h_checkin(struct http_req *req, struct http_resp *resp)
 		json_decref(signed_pol);
 		json_decref(qorder);
 		if (r == ERR_INVALID)
-			return http_fail_json(resp, &e);
+			return http_fail_rerr(resp, &e);
 		return ep_device_refused(resp, r);
 	}
 	out = json_pack("{s:s, s:s, s:o, s:I, s:o}", "device_id", dev.id, "state", qs.state, "results", results,
@@ -869,7 +869,7 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	const char *cursor, *state = http_req_query(req, "state");
 	int64_t limit, n = 0;
 	char last[ULID_SIZE] = "";
@@ -883,7 +883,7 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 	if (!c)
 		return ERR_STORE;
 	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &e) < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	if (state && strcmp(state, "compliant") != 0 && strcmp(state, "non_compliant") != 0 &&
@@ -1449,7 +1449,7 @@ static int h_policy_put(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	struct policy_err pe = { "" };
 	size_t body_len = 0;
 	int64_t version = 0, now = rtime_now_ms();
@@ -1469,7 +1469,7 @@ static int h_policy_put(struct http_req *req, struct http_resp *resp)
 		return http_fail(resp, ERR_INVALID, NULL, "a policy is at most 64 KiB");
 	r = http_req_json(req, &body, &e);
 	if (r < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	r = ep_unit_find(c, http_req_param(req, "id"), &u);
 	if (r == ERR_NOT_FOUND)
 		return http_fail(resp, ERR_NOT_FOUND, NULL, "no such org unit");

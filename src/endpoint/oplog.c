@@ -127,7 +127,7 @@ static bool oplog_is_printable(const char *s, size_t n)
 	return true;
 }
 
-static int oplog_fail(struct jsonx_err *e, size_t i, const char *field, const char *what)
+static int oplog_fail(struct rerr *e, size_t i, const char *field, const char *what)
 {
 	char name[64];
 
@@ -138,7 +138,7 @@ static int oplog_fail(struct jsonx_err *e, size_t i, const char *field, const ch
 	return jsonx_fail(e, name, "%s: %s", name, what);
 }
 
-static int oplog_check_field(const json_t *v, const struct oplog_field *f, size_t i, struct jsonx_err *e)
+static int oplog_check_field(const json_t *v, const struct oplog_field *f, size_t i, struct rerr *e)
 {
 	const json_t *it;
 	size_t n, k;
@@ -195,7 +195,7 @@ static int oplog_check_field(const json_t *v, const struct oplog_field *f, size_
 
 /* Checks event @i and fills @ev (data is a new object).  Returns 0, -ENOMEM or ERR_INVALID. */
 static int oplog_event_check(const json_t *v, size_t i, int64_t prev_seq, struct oplog_event *ev,
-			     struct jsonx_err *e)
+			     struct rerr *e)
 {
 	const struct oplog_kind *k;
 	const struct oplog_field *f;
@@ -262,7 +262,7 @@ static int oplog_event_check(const json_t *v, size_t i, int64_t prev_seq, struct
 	return 0;
 }
 
-int oplog_batch_check(const json_t *body, struct oplog_batch *b, struct jsonx_err *e)
+int oplog_batch_check(const json_t *body, struct oplog_batch *b, struct rerr *e)
 {
 	const json_t *events, *v;
 	struct oplog_batch out = { 0, NULL };
@@ -301,7 +301,7 @@ int oplog_batch_check(const json_t *body, struct oplog_batch *b, struct jsonx_er
 }
 
 int oplog_batch_parse(const char *data, size_t len, json_t **ret_root, struct oplog_batch *b,
-		      struct jsonx_err *e)
+		      struct rerr *e)
 {
 	json_t *root = NULL;
 	int r;
@@ -415,7 +415,7 @@ static int oplog_store(struct store_conn *c, struct http_req *req, const char *d
 
 /* A batch refused for error @r (@e says why): its signature is spent all the same. */
 static int events_refused(struct http_resp *resp, struct store_conn *c, const struct ep_device *dev,
-			  int r, struct jsonx_err *e)
+			  int r, struct rerr *e)
 {
 	int seen = ep_device_seen_alone(c, dev);
 
@@ -423,7 +423,7 @@ static int events_refused(struct http_resp *resp, struct store_conn *c, const st
 		return ep_device_refused(resp, seen);
 	if (r == ERR_TOO_LARGE)
 		return http_fail(resp, ERR_TOO_LARGE, NULL, "a batch is at most 1 MiB");
-	return r == ERR_INVALID ? http_fail_json(resp, e) : r;
+	return r == ERR_INVALID ? http_fail_rerr(resp, e) : r;
 }
 
 /* POST /api/v1/endpoint/events: a signed batch of operation-log events. */
@@ -431,7 +431,7 @@ static int h_events_post(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	struct ep_device dev = { "", "", "" };
 	struct oplog_batch b = { 0, NULL };
 	int64_t now = rtime_now_ms(), through = 0;
@@ -542,7 +542,7 @@ static int h_events_search(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	const char *device = http_req_param(req, "id"), *person = http_req_query(req, "person");
 	const char *kind = http_req_query(req, "kind"), *cursor, *since_s = http_req_query(req, "since");
 	const char *until_s = http_req_query(req, "until");
@@ -565,7 +565,7 @@ static int h_events_search(struct http_req *req, struct http_resp *resp)
 	if (!device)
 		device = http_req_query(req, "device");
 	if (http_req_page(req, OPLOG_SEARCH_DEFAULT, OPLOG_SEARCH_MAX, &limit, &cursor, &e) < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	if (cursor && oplog_cursor_parse(cursor, &cur) < 0)
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	if (kind && !oplog_kind_is_known(kind))

@@ -82,7 +82,7 @@ struct oplog_batch {
  * Returns 0, -ENOMEM, or ERR_INVALID with @e naming the event and field
  * ("events[3].argv") and what is wrong.  On error @b is left empty.
  */
-int oplog_batch_check(const json_t *body, struct oplog_batch *b, struct jsonx_err *e);
+int oplog_batch_check(const json_t *body, struct oplog_batch *b, struct rerr *e);
 
 /*
  * Parses @len bytes of untrusted JSON and checks them as a batch.  On
@@ -91,7 +91,7 @@ int oplog_batch_check(const json_t *body, struct oplog_batch *b, struct jsonx_er
  * ERR_TOO_LARGE beyond OPLOG_MAX_BODY.
  */
 int oplog_batch_parse(const char *data, size_t len, json_t **ret_root, struct oplog_batch *b,
-		      struct jsonx_err *e);
+		      struct rerr *e);
 
 /* Frees what @b owns and empties it; safe on an empty batch. */
 void oplog_batch_done(struct oplog_batch *b);

@@ -36,7 +36,7 @@ static int pol_fail(struct policy_err *e, const char *fmt, ...)
 	return ERR_INVALID;
 }
 
-static int pol_from_jsonx(struct policy_err *e, const struct jsonx_err *je)
+static int pol_from_jsonx(struct policy_err *e, const struct rerr *je)
 {
 	return pol_fail(e, "%s", je->message);
 }
@@ -57,7 +57,7 @@ static bool pol_is_text(const json_t *v)
 static int pol_check_baseline(const json_t *b, struct policy_err *e)
 {
 	static const char *const keys[] = { "disk_encryption_root", "firewall", "antivirus_max_age_days", NULL };
-	struct jsonx_err je = { "", "" };
+	struct rerr je = { "", "" };
 	int64_t days;
 	bool flag;
 	int r;
@@ -77,7 +77,7 @@ static int pol_check_baseline(const json_t *b, struct policy_err *e)
 static int pol_check_media(const json_t *m, struct policy_err *e)
 {
 	static const char *const keys[] = { "vendor", "product", "serial", NULL };
-	struct jsonx_err je = { "", "" };
+	struct rerr je = { "", "" };
 	const json_t *it;
 	size_t i;
 
@@ -129,7 +129,7 @@ int policy_check(const json_t *v, json_t **ret, struct policy_err *e)
 					    "quarantine", NULL };
 	static const char *const log_keys[] = { "retention_days", NULL };
 	static const char *const q_keys[] = { "grace_period", NULL };
-	struct jsonx_err je = { "", "" };
+	struct rerr je = { "", "" };
 	const json_t *f;
 	int64_t n;
 	json_t *copy;
@@ -170,7 +170,7 @@ int policy_check(const json_t *v, json_t **ret, struct policy_err *e)
 
 int policy_parse(const char *data, size_t len, json_t **ret, struct policy_err *e)
 {
-	struct jsonx_err je = { "", "" };
+	struct rerr je = { "", "" };
 	json_t *v = NULL;
 	int r;
 
@@ -249,7 +249,7 @@ int policy_open_signed(const json_t *signed_doc, const unsigned char *pk, const 
 		       unsigned max_depth, json_t **ret, struct policy_err *e)
 {
 	static const char *const keys[] = { "document", "signature", NULL };
-	struct jsonx_err je = { "", "" };
+	struct rerr je = { "", "" };
 	const json_t *d = json_object_get(signed_doc, "document"), *s = json_object_get(signed_doc, "signature");
 	unsigned char sig[POLICY_SIG_BYTES];
 	size_t sig_len = 0;
@@ -294,7 +294,7 @@ int policy_sign(const char *org_unit, int64_t version, int64_t issued_at_ms, con
 int policy_verify(const json_t *signed_doc, const unsigned char *pk, json_t **ret, struct policy_err *e)
 {
 	static const char *const doc_keys[] = { "org_unit", "version", "issued_at", "policy", NULL };
-	struct jsonx_err je = { "", "" };
+	struct rerr je = { "", "" };
 	const char *unit;
 	int64_t n;
 	json_t *doc = NULL, *pol = NULL;

@@ -115,7 +115,7 @@ int qorder_verify(const json_t *signed_doc, const unsigned char *pk, const char 
 		  json_t **ret_doc, struct policy_err *e)
 {
 	static const char *const keys[] = { "device_id", "quarantined", "reason", "issued_at", NULL };
-	struct jsonx_err je = { "", "" };
+	struct rerr je = { "", "" };
 	const json_t *reason;
 	const char *id;
 	json_t *doc = NULL;

@@ -224,7 +224,7 @@ static int q_addr_same(struct store_conn *c, const char *device_id, const struct
 }
 
 int quarantine_addresses_set(struct store_conn *c, const char *device_id, const json_t *addresses,
-			     const char *remote, int64_t now_ms, struct jsonx_err *e)
+			     const char *remote, int64_t now_ms, struct rerr *e)
 {
 	struct q_addr set[QUARANTINE_MAX_ADDRESSES + 1];
 	char canon[EVE_ADDR_SIZE];
@@ -601,7 +601,7 @@ int quarantine_device_json(struct store_conn *c, const char *device_id, json_t *
 /* ---------------------------------------------------------------- administrators */
 
 /* Reads the optional/required "reason" of an action body into @out. */
-static int q_body_reason(const json_t *body, bool required, char out[QORDER_MAX_REASON + 1], struct jsonx_err *e)
+static int q_body_reason(const json_t *body, bool required, char out[QORDER_MAX_REASON + 1], struct rerr *e)
 {
 	const char *s = NULL;
 	int r;
@@ -670,7 +670,7 @@ static int h_quarantine(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	const char *id = http_req_param(req, "id");
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	char reason[QORDER_MAX_REASON + 1];
 	bool infected = false, changed = false;
 	struct q_dev d;
@@ -694,7 +694,7 @@ static int h_quarantine(struct http_req *req, struct http_resp *resp)
 	if (r == 0 && (r = jsonx_get_bool(body, "infected", false, &infected, &e)) == -ENOENT)
 		r = 0;
 	if (r < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	r = store_begin(c);
 	if (r == 0)
 		r = q_apply(c, req, false, id, infected ? "infected" : "admin", reason,
@@ -715,7 +715,7 @@ static int h_release(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	const char *id = http_req_param(req, "id");
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	char reason[QORDER_MAX_REASON + 1], to[16] = "unknown";
 	int64_t now = rtime_now_ms();
 	struct store_stmt *q = NULL;
@@ -741,7 +741,7 @@ static int h_release(struct http_req *req, struct http_resp *resp)
 		if (r == 0)
 			r = q_body_reason(body, false, reason, &e);
 		if (r < 0)
-			return http_fail_json(resp, &e);
+			return http_fail_rerr(resp, &e);
 	} else {
 		reason[0] = '\0';
 	}
@@ -928,7 +928,7 @@ static int h_qlist(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	const char *cursor;
 	int64_t limit, n = 0;
 	char last[ULID_SIZE] = "";
@@ -942,7 +942,7 @@ static int h_qlist(struct http_req *req, struct http_resp *resp)
 	if (!c)
 		return ERR_STORE;
 	if (http_req_page(req, app->cfg.max_list, app->cfg.max_list, &limit, &cursor, &e) < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	r = store_query(c, Q_LIST_COLS "WHERE d.state = 'quarantined' AND ($1 = '' OR d.id > $1) AND "

@@ -51,7 +51,7 @@
 
 struct http_req;
 struct http_server;
-struct jsonx_err;
+struct rerr;
 struct store_conn;
 
 /* At most this many addresses in a report's "addresses". */
@@ -92,7 +92,7 @@ enum quarantine_step quarantine_decide(const char *state, const char *kind, int6
  * transaction.  Returns 0, ERR_INVALID with @e filled, or a store error.
  */
 int quarantine_addresses_set(struct store_conn *c, const char *device_id, const json_t *addresses,
-			     const char *remote, int64_t now_ms, struct jsonx_err *e);
+			     const char *remote, int64_t now_ms, struct rerr *e);
 
 /*
  * Runs the state machine for a check-in of @device_id evaluated as

@@ -1312,7 +1312,7 @@ static int h_request_create(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	const char *from, *message = "", *expires = NULL;
 	char tid[ULID_SIZE], token[RCRYPTO_TOKEN_SIZE], password[X_PASSWORD_SIZE], url[600];
 	char hash[RCRYPTO_HASH_HEX_SIZE];
@@ -1342,7 +1342,7 @@ static int h_request_create(struct http_req *req, struct http_resp *resp)
 	if (r == 0 && exp_ms > app->cfg.exchange_max_expiry_s * 1000)
 		r = jsonx_fail(&e, "expires", "expires is longer than the administrator allows");
 	if (r < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	key = sodium_malloc(XC_KEY);
 	if (!key)
 		return -ENOMEM;
@@ -1400,7 +1400,7 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	const char *cursor, *mine = http_req_query(req, "mine"), *approval = http_req_query(req, "approval");
 	int64_t limit, now = rtime_now_ms(), n = 0;
 	struct buf sql;
@@ -1414,7 +1414,7 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 	if (!c)
 		return ERR_STORE;
 	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &e) < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	buf_init(&sql, 4096);
@@ -1746,7 +1746,7 @@ static int h_approval_set(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	const char *id = http_req_param(req, "id");
 	char path[PRINCIPAL_PATH_SIZE] = "";
 	const char *approver = NULL;
@@ -1769,7 +1769,7 @@ static int h_approval_set(struct http_req *req, struct http_resp *resp)
 	    (r = jsonx_get_str(body, "approver", false, ULID_SIZE, &approver, &e)) == -ENOENT)
 		r = 0;
 	if (r < 0)
-		return http_fail_json(resp, &e);
+		return http_fail_rerr(resp, &e);
 	if (approver) {
 		r = store_query_i64(c, "SELECT count(*) FROM people WHERE id = $1 AND status = 'active'",
 				    STORE_ARGS(SA_TEXT(approver)), &n);

@@ -25,6 +25,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/rtime.h"
 #include "common/str.h"
@@ -387,14 +388,12 @@ void http_server_set_authenticator(struct http_server *s, http_authn_fn fn)
 static bool http_rate_allow(struct http_server *s, const char *addr)
 {
 	int64_t window = rtime_now_ms() / 60000;
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = hash_str(addr);
 	struct rate_slot *slot;
 	bool ok;
 
 	if (s->lim.rate_per_minute == 0)
 		return true;
-	for (const char *p = addr; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	pthread_mutex_lock(&s->rate_lock);
 	slot = &s->rate[h % HTTP_RATE_SLOTS];
 	if (slot->window != window || strcmp(slot->addr, addr) != 0) {
@@ -594,7 +593,7 @@ int http_fail(struct http_resp *resp, int err, const char *field, const char *fm
 	return err;
 }
 
-int http_fail_json(struct http_resp *resp, const struct jsonx_err *e)
+int http_fail_rerr(struct http_resp *resp, const struct rerr *e)
 {
 	return http_fail(resp, ERR_INVALID, e->field, "%s", e->message);
 }
@@ -655,7 +654,7 @@ const char *http_req_body(struct http_req *r, size_t *len)
 	return r->body.data ? r->body.data : "";
 }
 
-int http_req_json(struct http_req *r, json_t **ret, struct jsonx_err *e)
+int http_req_json(struct http_req *r, json_t **ret, struct rerr *e)
 {
 	int rc;
 
@@ -670,7 +669,7 @@ int http_req_json(struct http_req *r, json_t **ret, struct jsonx_err *e)
 }
 
 int http_req_page(struct http_req *r, int64_t def, int64_t max, int64_t *ret_limit,
-		  const char **ret_cursor, struct jsonx_err *e)
+		  const char **ret_cursor, struct rerr *e)
 {
 	const char *l = http_req_query(r, "limit");
 	const char *c = http_req_query(r, "cursor");

@@ -161,7 +161,7 @@ const char *http_req_cookie(struct http_req *r, const char *name);
 /* Raw body (NUL-terminated, @len without it). */
 const char *http_req_body(struct http_req *r, size_t *len);
 /* The body parsed as a JSON object (borrowed; owned by the request). Returns 0 or ERR_INVALID with @e. */
-int http_req_json(struct http_req *r, json_t **ret, struct jsonx_err *e);
+int http_req_json(struct http_req *r, json_t **ret, struct rerr *e);
 bool http_req_is_tls(struct http_req *r);
 /* Authenticated principal (never NULL; via == VIA_NONE when anonymous). */
 const struct principal *http_req_principal(struct http_req *r);
@@ -181,7 +181,7 @@ void *http_req_ctx(struct http_req *r);
  * @max; cursor is returned borrowed (NULL when absent).  Returns 0 or ERR_INVALID.
  */
 int http_req_page(struct http_req *r, int64_t def, int64_t max, int64_t *ret_limit,
-		  const char **ret_cursor, struct jsonx_err *e);
+		  const char **ret_cursor, struct rerr *e);
 
 /* --- responses --- */
 /* Sets a JSON body (reference stolen, NULL means -ENOMEM) and status. Returns 0 or -ENOMEM. */
@@ -215,8 +215,8 @@ void http_resp_status(struct http_resp *resp, int status);
  */
 int http_fail(struct http_resp *resp, int err, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* http_fail from a jsonx_err. */
-int http_fail_json(struct http_resp *resp, const struct jsonx_err *e);
+/* http_fail with @e's message and field (ERR_INVALID). */
+int http_fail_rerr(struct http_resp *resp, const struct rerr *e);
 /* Marks the response as the console's (console CSP and caching instead of the API's). */
 void http_resp_console(struct http_resp *resp, const char *cache_control);
 

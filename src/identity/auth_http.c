@@ -186,7 +186,7 @@ static int auth_cookie(struct http_req *req, struct http_resp *resp, const char 
 static int auth_body(struct http_req *req, struct http_resp *resp, const char *const *keys,
 		     bool may_be_empty, json_t **ret)
 {
-	struct jsonx_err je;
+	struct rerr je;
 	size_t len;
 	json_t *j;
 
@@ -196,14 +196,14 @@ static int auth_body(struct http_req *req, struct http_resp *resp, const char *c
 		return 0;
 	}
 	if (http_req_json(req, &j, &je) < 0 || jsonx_only_keys(j, keys, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	*ret = j;
 	return 0;
 }
 
 /* Reads an optional string field; absent leaves *ret NULL. */
 static int auth_opt_str(const json_t *obj, const char *key, size_t max, const char **ret,
-			struct jsonx_err *je)
+			struct rerr *je)
 {
 	int r = jsonx_get_str(obj, key, false, max, ret, je);
 
@@ -260,7 +260,7 @@ static int auth_h_login(struct http_req *req, struct http_resp *resp)
 	struct auth_login_result res;
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *client = NULL;
 	json_t *body = NULL, *out, *session;
 	bool cli;
@@ -281,7 +281,7 @@ static int auth_h_login(struct http_req *req, struct http_resp *resp)
 	if (r == 0)
 		r = auth_opt_str(body, "client", 16, &client, &je);
 	if (r < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (in.totp && (strlen(in.totp) != AUTH_TOTP_DIGITS || strspn(in.totp, "0123456789") != AUTH_TOTP_DIGITS))
 		return http_fail(resp, ERR_INVALID, "totp", "'totp' must be exactly %d digits", AUTH_TOTP_DIGITS);
 	if (client && strcmp(client, "browser") != 0 && strcmp(client, "cli") != 0)
@@ -322,7 +322,7 @@ static int auth_h_activate(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *token, *password;
 	char person[ULID_SIZE];
 	json_t *body = NULL;
@@ -337,7 +337,7 @@ static int auth_h_activate(struct http_req *req, struct http_resp *resp)
 	if (r == 0)
 		r = jsonx_get_str(body, "password", true, AUTH_PASSWORD_MAX, &password, &je);
 	if (r < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	auth_client_from_req(req, &cl);
 	r = auth_activate(app, c, rtime_now_ms(), &cl, token, password, person, &e);
 	if (r < 0)
@@ -489,7 +489,7 @@ static int auth_h_password(struct http_req *req, struct http_resp *resp)
 	const struct principal *p = http_req_principal(req);
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *cur, *next;
 	json_t *body = NULL;
 	int r;
@@ -503,7 +503,7 @@ static int auth_h_password(struct http_req *req, struct http_resp *resp)
 	if (r == 0)
 		r = jsonx_get_str(body, "new_password", true, AUTH_PASSWORD_MAX, &next, &je);
 	if (r < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	auth_client_from_req(req, &cl);
 	r = auth_password_change(app, c, rtime_now_ms(), &cl, p->person_id,
 				 auth_is_session(p) ? p->credential_id : NULL, cur, next, &e);
@@ -521,7 +521,7 @@ static int auth_h_sessions(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	const struct principal *p = http_req_principal(req);
 	struct store_stmt *st;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *cursor;
 	char last[ULID_SIZE] = "";
 	int64_t limit, now = rtime_now_ms(), n = 0;
@@ -531,7 +531,7 @@ static int auth_h_sessions(struct http_req *req, struct http_resp *resp)
 	if (!c)
 		return ERR_STORE;
 	if (http_req_page(req, 100, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	r = store_query(c, "SELECT id, created_at, last_seen_at, expires_at, source, user_agent FROM sessions "
@@ -666,7 +666,7 @@ static int auth_h_totp_confirm(struct http_req *req, struct http_resp *resp)
 	const struct principal *p = http_req_principal(req);
 	char codes[AUTH_RECOVERY_CODES][AUTH_RECOVERY_CODE_SIZE];
 	struct auth_client cl;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *code;
 	json_t *body = NULL, *list;
 	int r;
@@ -677,7 +677,7 @@ static int auth_h_totp_confirm(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	if (jsonx_get_str(body, "code", true, AUTH_TOTP_DIGITS, &code, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (strlen(code) != AUTH_TOTP_DIGITS || strspn(code, "0123456789") != AUTH_TOTP_DIGITS)
 		return http_fail(resp, ERR_INVALID, "code", "'code' must be exactly %d digits", AUTH_TOTP_DIGITS);
 	r = auth_need_session(req, resp, c, "POST /api/v1/me/totp/confirm");
@@ -712,7 +712,7 @@ static int auth_h_totp_disable(struct http_req *req, struct http_resp *resp)
 	const struct principal *p = http_req_principal(req);
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *password;
 	int64_t now = rtime_now_ms();
 	json_t *body = NULL;
@@ -724,7 +724,7 @@ static int auth_h_totp_disable(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	if (jsonx_get_str(body, "password", true, AUTH_PASSWORD_MAX, &password, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	r = auth_need_session(req, resp, c, "DELETE /api/v1/me/totp");
 	if (r < 0)
 		return r;
@@ -752,7 +752,7 @@ static int auth_h_tokens(struct http_req *req, struct http_resp *resp)
 	const struct principal *p = http_req_principal(req);
 	const char *all_q = http_req_query(req, "all"), *cursor;
 	struct store_stmt *st;
-	struct jsonx_err je;
+	struct rerr je;
 	char last[ULID_SIZE] = "";
 	int64_t limit, n = 0;
 	json_t *items;
@@ -771,7 +771,7 @@ static int auth_h_tokens(struct http_req *req, struct http_resp *resp)
 		return http_fail(resp, ERR_FORBIDDEN, "all", "listing everyone's tokens needs the admin role");
 	}
 	if (http_req_page(req, 100, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	r = store_query(c, "SELECT id, name, scope, created_at, expires_at, last_used_at, revoked_at, person_id "
@@ -823,7 +823,7 @@ static int auth_h_token_create(struct http_req *req, struct http_resp *resp)
 	struct auth_token_new t;
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct jsonx_err je;
+	struct rerr je;
 	json_t *body = NULL, *out;
 	char when[40];
 	int r;
@@ -840,7 +840,7 @@ static int auth_h_token_create(struct http_req *req, struct http_resp *resp)
 	if (r == 0)
 		r = auth_opt_str(body, "expires_in", 16, &expires_in, &je);
 	if (r < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (expires_in && strspn(expires_in, "0123456789") == strlen(expires_in)) {
 		/* A bare number is seconds. */
 		int64_t secs;

@@ -526,7 +526,7 @@ static int dir_h_org_list(struct http_req *req, struct http_resp *resp)
 	struct store_arg args[8];
 	size_t nargs = 0;
 	struct store_stmt *q = NULL;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *cursor;
 	char last[ULID_SIZE] = "";
 	int64_t limit, n = 0;
@@ -541,7 +541,7 @@ static int dir_h_org_list(struct http_req *req, struct http_resp *resp)
 		return http_fail(resp, ERR_FORBIDDEN, NULL, "not allowed");
 	}
 	if (http_req_page(req, app->cfg.max_list, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	buf_init(&sql, 4096);
@@ -641,7 +641,7 @@ static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
 	struct store_arg args[16];
 	size_t nargs = 0;
 	struct store_stmt *q = NULL;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *cursor, *v;
 	char like[2 * DIR_QUERY_MAX + 4], last[ULID_SIZE] = "";
 	int64_t limit, n = 0;
@@ -652,7 +652,7 @@ static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
 	if (!c)
 		return ERR_STORE;
 	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	buf_init(&sql, 8192);
@@ -771,7 +771,7 @@ static int dir_h_person_history(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	struct dir_subject s;
 	struct store_stmt *q;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *cursor;
 	int64_t limit, before = INT64_MAX, n = 0, last = 0;
 	json_t *items;
@@ -784,7 +784,7 @@ static int dir_h_person_history(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (cursor && str_parse_i64(cursor, 1, INT64_MAX, &before) < 0)
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	r = store_query(c, "SELECT id, at, source, actor_id, change FROM person_history "
@@ -844,7 +844,7 @@ static int dir_scope_arg(struct http_req *req, struct http_resp *resp, struct st
 			 char id[ULID_SIZE], char path[PRINCIPAL_PATH_SIZE])
 {
 	static const char *const keys[] = { "scope_org", NULL };
-	struct jsonx_err je;
+	struct rerr je;
 	struct store_stmt *q;
 	const char *scope = NULL;
 	json_t *body;
@@ -856,12 +856,12 @@ static int dir_scope_arg(struct http_req *req, struct http_resp *resp, struct st
 	if (len == 0)
 		return 0;
 	if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	r = jsonx_get_str(body, "scope_org", false, DIRECTORY_PATH_MAX, &scope, &je);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (role != ROLE_SECURITY_MANAGER)
 		return http_fail(resp, ERR_INVALID, "scope_org", "scope_org applies to security_manager only");
 	r = store_query(c, "SELECT id, path FROM org_units WHERE path = $1 OR id = $1", STORE_ARGS(SA_TEXT(scope)), &q);
@@ -1017,7 +1017,7 @@ static int dir_h_person_password(struct http_req *req, struct http_resp *resp)
 	const char *given = NULL;
 	char pw[160];
 	struct dir_subject s;
-	struct jsonx_err je;
+	struct rerr je;
 	json_t *body, *out;
 	size_t len;
 	int r;
@@ -1032,10 +1032,10 @@ static int dir_h_person_password(struct http_req *req, struct http_resp *resp)
 	http_req_body(req, &len);
 	if (len > 0) {
 		if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0)
-			return http_fail_json(resp, &je);
+			return http_fail_rerr(resp, &je);
 		r = jsonx_get_str(body, "password", false, 1024, &given, &je);
 		if (r < 0 && r != -ENOENT)
-			return http_fail_json(resp, &je);
+			return http_fail_rerr(resp, &je);
 	}
 	if (!given) {
 		/* 3 random bytes per 4 characters, at least 24 characters and the configured minimum. */

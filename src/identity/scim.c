@@ -1065,7 +1065,7 @@ static int scim_h_users(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	struct scim_user u;
 	struct scim_err e = { 0 };
-	struct jsonx_err je;
+	struct rerr je;
 	json_t *body;
 	int r;
 
@@ -1135,7 +1135,7 @@ static int scim_h_user(struct http_req *req, struct http_resp *resp)
 	enum http_method m = http_req_method(req);
 	struct scim_user old, u;
 	struct scim_err e = { 0 };
-	struct jsonx_err je;
+	struct rerr je;
 	json_t *body;
 	int r;
 
@@ -1607,7 +1607,7 @@ static int scim_h_groups(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct scim_group g = { { 0 } };
-	struct jsonx_err je;
+	struct rerr je;
 	json_t *body;
 	int r;
 
@@ -1629,7 +1629,7 @@ static int scim_h_group(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	enum http_method m = http_req_method(req);
 	struct scim_group g;
-	struct jsonx_err je;
+	struct rerr je;
 	json_t *body;
 	int r;
 

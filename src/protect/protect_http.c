@@ -342,7 +342,7 @@ static int h_create(struct http_req *req, struct http_resp *resp)
 	struct protect_target t;
 	struct rpf_header h;
 	struct rpf_err re = { 0 };
-	struct jsonx_err je;
+	struct rerr je;
 	int64_t exp_ms = 0, size = -1, now = rtime_now_ms();
 	json_t *body, *d;
 	int r;
@@ -357,7 +357,7 @@ static int h_create(struct http_req *req, struct http_resp *resp)
 	    (r = jsonx_get_str(body, "expires_at", false, 64, &expires, &je)) == ERR_INVALID ||
 	    (r = jsonx_get_str(body, "owner", false, 64, &owner, &je)) == ERR_INVALID ||
 	    (r = jsonx_get_int(body, "size", false, 0, INT64_MAX, &size, &je)) == ERR_INVALID)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (!str_is_clean_utf8(name, strlen(name)))
 		return http_fail(resp, ERR_INVALID, "name", "name must be clean UTF-8");
 	if (b64_decode(header, hdr, sizeof(hdr)) < 0)
@@ -450,7 +450,7 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 	struct store_arg args[6];
 	size_t nargs = 0;
 	struct store_stmt *q = NULL;
-	struct jsonx_err je;
+	struct rerr je;
 	const char *cursor, *status;
 	int64_t limit, n;
 	json_t *items, *out;
@@ -461,7 +461,7 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 	if (!c)
 		return ERR_STORE;
 	if (http_req_page(req, 100, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	status = http_req_query(req, "status");
@@ -528,7 +528,7 @@ static int h_patch(struct http_req *req, struct http_resp *resp)
 	static const char *const keys[] = { "grant", "ungrant", "expires_at", NULL };
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
-	struct jsonx_err je;
+	struct rerr je;
 	struct file_row f;
 	json_t *body, *exp, *added = json_array(), *removed = json_array(), *d;
 	int64_t exp_ms = 0;
@@ -544,7 +544,7 @@ static int h_patch(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		goto out;
 	if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0) {
-		r = http_fail_json(resp, &je);
+		r = http_fail_rerr(resp, &je);
 		goto out;
 	}
 	if (f.revoked_at) {
@@ -640,7 +640,7 @@ static int h_access(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct store_stmt *q;
-	struct jsonx_err je;
+	struct rerr je;
 	struct file_row f;
 	const char *cursor;
 	int64_t limit, n, cid = INT64_MAX, last = 0;
@@ -653,7 +653,7 @@ static int h_access(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	if (http_req_page(req, 100, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (cursor && str_parse_i64(cursor, 1, INT64_MAX, &cid) < 0)
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	r = store_query(c, "SELECT id, person_id, login, at, source, outcome, reason "
@@ -796,7 +796,7 @@ static int h_open(struct http_req *req, struct http_resp *resp)
 	unsigned char hdr[RPF_HEADER_LEN], cpk[RPF_PK_BYTES], box[RPF_WRAPPED_LEN];
 	const char *header, *client_key;
 	enum protect_decision d;
-	struct jsonx_err je;
+	struct rerr je;
 	struct file_row f;
 	json_t *body, *out;
 	int r;
@@ -810,7 +810,7 @@ static int h_open(struct http_req *req, struct http_resp *resp)
 	if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0 ||
 	    jsonx_get_str(body, "header", true, 1024, &header, &je) < 0 ||
 	    jsonx_get_str(body, "client_key", true, 128, &client_key, &je) < 0)
-		return http_fail_json(resp, &je);
+		return http_fail_rerr(resp, &je);
 	if (b64_decode(header, hdr, sizeof(hdr)) < 0)
 		return http_fail(resp, ERR_INVALID, "header", "header must be the file's %d-byte "
 				 "header in base64", RPF_HEADER_LEN);

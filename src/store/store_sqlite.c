@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/rtime.h"
 #include "store/migrations.h"
@@ -170,15 +171,6 @@ static int store_bind(struct store_conn *c, sqlite3_stmt *st, const struct store
 	return 0;
 }
 
-static uint64_t store_sql_hash(const char *sql)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *sql; sql++)
-		h = (h ^ (unsigned char)*sql) * 1099511628211ULL;
-	return h;
-}
-
 /* Gives @st back: a cached statement is reset for its next use, any other finalized. */
 static void store_release(struct store_conn *c, sqlite3_stmt *st, int slot)
 {
@@ -199,7 +191,7 @@ static void store_release(struct store_conn *c, sqlite3_stmt *st, int slot)
 static int store_prepare(struct store_conn *c, const char *sql, const struct store_arg *args,
 			 size_t nargs, sqlite3_stmt **ret, int *ret_slot)
 {
-	uint64_t h = store_sql_hash(sql);
+	uint64_t h = hash_str(sql);
 	sqlite3_stmt *st = NULL;
 	int slot = -1, victim = -1, rc, r;
 

@@ -13,7 +13,9 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/email.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/ids.h"
 #include "common/jsonx.h"
 #include "common/rtime.h"
@@ -105,7 +107,7 @@ static void test_ulid(void **state)
 
 static void test_json_limits(void **state)
 {
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	json_t *j = NULL;
 	const char *s;
 	int64_t n;
@@ -230,6 +232,63 @@ static void test_ticker(void **state)
 	ticker_stop(NULL);
 }
 
+static void test_hash(void **state)
+{
+	/* Published FNV-1a 64 vectors. */
+	assert_true(hash_str("") == 0xcbf29ce484222325ULL);
+	assert_true(hash_str("a") == 0xaf63dc4c8601ec8cULL);
+	assert_true(hash_str("foobar") == 0x85944171f73967e8ULL);
+	assert_true(hash_bytes("foobar", 6) == hash_str("foobar"));
+	assert_true(hash_bytes("a\0b", 3) != hash_str("a"));
+}
+
+static void test_email(void **state)
+{
+	static const char *good[] = { "a@b.jp", "taro.yamada@kestrel.example", "x+tag@sub.example.co.jp",
+				      "o'brien@example.com" };
+	static const char *bad[] = { "", "@", "a@", "@b.jp", "a@b", "a@@b.jp", "a@b@c.jp", ".a@b.jp", "a.@b.jp",
+				     "a..b@c.jp", "a b@c.jp", "a@-b.jp", "a@b-.jp", "a@b..jp", "a@b.jp.",
+				     "\"a\"@b.jp", "a@[127.0.0.1]", "a<b@c.jp", "\xe5\xa4\xaa@b.jp", "a@b_c.jp" };
+	char big[300];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+		assert_true(email_is_valid(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_false(email_is_valid(bad[i]));
+	assert_false(email_is_valid(NULL));
+	/* 65-byte local part, and an address over EMAIL_MAX. */
+	memset(big, 'a', 65);
+	snprintf(big + 65, sizeof(big) - 65, "@b.jp");
+	assert_false(email_is_valid(big));
+	memset(big, 'a', 64);
+	big[64] = '@';
+	for (size_t i = 65; i < 65 + 190; i += 2) {
+		big[i] = 'b';
+		big[i + 1] = '.';
+	}
+	snprintf(big + 255, sizeof(big) - 255, "jp");
+	assert_true(strlen(big) > EMAIL_MAX);
+	assert_false(email_is_valid(big));
+	assert_string_equal(email_domain("x@Kestrel.example"), "Kestrel.example");
+	assert_null(email_domain("nope"));
+}
+
+static void test_rerr(void **state)
+{
+	struct rerr e = { .at = 9 };
+
+	assert_int_equal(rerr_set(&e, ERR_INVALID, "name", "bad %s", "thing"), ERR_INVALID);
+	assert_string_equal(e.message, "bad thing");
+	assert_string_equal(e.field, "name");
+	assert_int_equal(e.at, 0);
+	assert_int_equal(rerr_set_at(&e, ERR_TOO_LARGE, 42, NULL, "line too long"), ERR_TOO_LARGE);
+	assert_string_equal(e.field, "");
+	assert_int_equal(e.at, 42);
+	assert_string_equal(rerr_text(&e, ERR_TOO_LARGE), "line too long");
+	assert_int_equal(rerr_set(NULL, -ENOMEM, NULL, "x"), -ENOMEM);
+	assert_string_equal(rerr_text(NULL, ERR_NOT_FOUND), err_str(ERR_NOT_FOUND));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +302,9 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_err_table),
 		cmocka_unit_test(test_ticker),
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_rerr),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -20,7 +20,7 @@
 #include "endpoint/oplog.h"
 
 /* Parses @text; returns the result and leaves the batch in @b, the root in *root. */
-static int parse(const char *text, struct oplog_batch *b, json_t **root, struct jsonx_err *e)
+static int parse(const char *text, struct oplog_batch *b, json_t **root, struct rerr *e)
 {
 	*root = NULL;
 	memset(e, 0, sizeof(*e));
@@ -31,7 +31,7 @@ static int parse(const char *text, struct oplog_batch *b, json_t **root, struct 
 static void refused(const char *text, const char *field, const char *words)
 {
 	struct oplog_batch b;
-	struct jsonx_err e;
+	struct rerr e;
 	json_t *root;
 
 	assert_int_equal(parse(text, &b, &root, &e), ERR_INVALID);
@@ -60,7 +60,7 @@ static void test_every_kind(void **state)
 		" \"device\": \"/dev/sdb1\", \"size\": 0}"
 		"]}";
 	struct oplog_batch b;
-	struct jsonx_err e;
+	struct rerr e;
 	json_t *root;
 
 	(void)state;
@@ -160,7 +160,7 @@ static char *logins(size_t n, size_t ulen)
 static void test_limits(void **state)
 {
 	struct oplog_batch b;
-	struct jsonx_err e;
+	struct rerr e;
 	json_t *root;
 	char *t;
 

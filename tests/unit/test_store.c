@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "store/page.h"
 #include "store/store.h"
 
 static char dir[] = "/tmp/rampart-store-XXXXXX";
@@ -211,6 +212,62 @@ static void test_refuses_newer_schema(void **state)
 	assert_null(s);
 }
 
+static json_t *page_item(struct store_stmt *q, void *ud)
+{
+	(*(int *)ud)++;
+	return json_string(store_col_text(q, 1));
+}
+
+/* Keyset paging walks every row once, in order, and says where the next page starts. */
+static void test_page_collect(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+	struct store_stmt *q;
+	char next[PAGE_CURSOR_SIZE] = "x", key[16], val[16];
+	json_t *items = NULL, *body;
+	int calls = 0, seen = 0;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_int_equal(store_exec(c, "DELETE FROM server_meta WHERE key LIKE 'pg%'", STORE_NOARGS) >= 0, 1);
+	for (int i = 0; i < 7; i++) {
+		snprintf(key, sizeof(key), "pg%02d", i);
+		snprintf(val, sizeof(val), "v%d", i);
+		assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ($1, $2)",
+					    STORE_ARGS(SA_TEXT(key), SA_TEXT(val))), 1);
+	}
+	next[0] = '\0';
+	do {
+		char cursor[PAGE_CURSOR_SIZE];
+
+		snprintf(cursor, sizeof(cursor), "%s", next);
+		assert_int_equal(store_query(c, "SELECT key, value FROM server_meta WHERE key LIKE 'pg%' "
+					     "AND key > $1 ORDER BY key LIMIT $2",
+					     STORE_ARGS(SA_TEXT(cursor), SA_I64(3 + 1)), &q), 0);
+		assert_int_equal(page_collect(q, 3, 0, page_item, &calls, &items, next), 0);
+		for (size_t i = 0; i < json_array_size(items); i++) {
+			snprintf(val, sizeof(val), "v%d", seen++);
+			assert_string_equal(json_string_value(json_array_get(items, i)), val);
+		}
+		body = page_json(items, next);
+		assert_non_null(body);
+		assert_true(next[0] ? json_is_string(json_object_get(body, "next"))
+				    : json_is_null(json_object_get(body, "next")));
+		json_decref(body);
+	} while (next[0]);
+	assert_int_equal(seen, 7);
+	assert_int_equal(calls, 7);
+	/* An exact multiple of the limit ends without an empty extra page. */
+	assert_int_equal(store_query(c, "SELECT key, value FROM server_meta WHERE key LIKE 'pg0%' "
+				     "AND key < 'pg06' ORDER BY key LIMIT $1", STORE_ARGS(SA_I64(6 + 1)), &q), 0);
+	assert_int_equal(page_collect(q, 6, 0, page_item, &calls, &items, next), 0);
+	assert_int_equal(json_array_size(items), 6);
+	assert_string_equal(next, "");
+	json_decref(items);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_rollback),
 		cmocka_unit_test(test_stmt_reuse),
 		cmocka_unit_test(test_writers_queue),
+		cmocka_unit_test(test_page_collect),
 		cmocka_unit_test(test_refuses_newer_schema),
 	};
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);

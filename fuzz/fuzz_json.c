@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const keys[] = { "login", "password", "name", "scope", NULL };
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	json_t *obj = NULL;
 	char *copy;
 

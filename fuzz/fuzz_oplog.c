@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct jsonx_err e = { "", "" };
+	struct rerr e = { "", "" };
 	struct oplog_batch b;
 	json_t *root = NULL;
 	int64_t prev = 0;

@@ -81,9 +81,9 @@
 #include "common/err.h"
 #include "common/rtime.h"
 #include "common/str.h"
-#include "endpoint/devsig.h"
-#include "endpoint/policy.h"
-#include "endpoint/qorder.h"
+#include "formats/devsig.h"
+#include "formats/policy.h"
+#include "formats/qorder.h"
 
 #define A_PATH 4096
 #define A_MAX_RESPONSE ((size_t)1 << 20)

@@ -43,7 +43,7 @@ enum http_route_flags {
 	HTTP_AUTH_SCIM = 1 << 1,        /* SCIM token only */
 	HTTP_AUTH_OPTIONAL = 1 << 2,    /* principal filled when credentials are sent */
 	/*
-	 * Ed25519-signed device request (endpoint/devsig.h): the authenticator
+	 * Ed25519-signed device request (formats/devsig.h): the authenticator
 	 * leaves the principal anonymous and the handler verifies the signature.
 	 */
 	HTTP_AUTH_DEVICE = 1 << 3,

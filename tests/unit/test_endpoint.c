@@ -22,9 +22,9 @@
 
 #include "agent/posture.h"
 #include "common/err.h"
-#include "endpoint/devsig.h"
+#include "formats/devsig.h"
 #include "endpoint/endpoint.h"
-#include "endpoint/policy.h"
+#include "formats/policy.h"
 
 #ifndef EP_FIXTURE_ROOT
 #error "EP_FIXTURE_ROOT must name tests/fixtures/endpoint/root"

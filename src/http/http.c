@@ -125,6 +125,7 @@ struct http_req {
 	int early_err;
 	json_t *json;
 	struct principal p;
+	struct audit_ctx actx;     /* points at p, remote and id */
 	int64_t start_ns;
 	size_t discarded;
 	bool dispatched;
@@ -607,6 +608,7 @@ const char *http_req_id(struct http_req *r) { return r->id; }
 const char *http_req_remote(struct http_req *r) { return r->remote; }
 bool http_req_is_tls(struct http_req *r) { return r->s->tls; }
 const struct principal *http_req_principal(struct http_req *r) { return &r->p; }
+const struct audit_ctx *http_req_audit_ctx(struct http_req *r) { return &r->actx; }
 void *http_req_ctx(struct http_req *r) { return r->done_ctx; }
 
 void http_req_on_done(struct http_req *r, void (*done)(void *ctx), void *ctx)
@@ -716,6 +718,7 @@ static struct http_req *http_req_new(struct http_server *s, struct MHD_Connectio
 	}
 	if (!r->remote[0])
 		snprintf(r->remote, sizeof(r->remote), "unknown");
+	r->actx = (struct audit_ctx){ .principal = &r->p, .source = r->remote, .request_id = r->id };
 	return r;
 }
 

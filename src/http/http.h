@@ -167,6 +167,12 @@ bool http_req_is_tls(struct http_req *r);
 const struct principal *http_req_principal(struct http_req *r);
 
 /*
+ * The request's audit context (principal.h): its principal, client address
+ * and id, valid for the request's lifetime.  Never NULL.
+ */
+const struct audit_ctx *http_req_audit_ctx(struct http_req *r);
+
+/*
  * Per-request state of a domain: @done (may be NULL) is called exactly once
  * with @ctx when the request ends, answered or not (client gone, timeout,
  * shutdown), after the response is over.  Replaces an earlier pair without

@@ -305,7 +305,6 @@ enum MHD_Result http_mhd_access(void *cls, struct MHD_Connection *conn, const ch
 	struct http_req *r = *con_cls;
 	size_t n;
 
-	(void)version;
 	if (!r)
 		return http_begin(cls, conn, url, method, con_cls);
 	if (r->dispatched) {
@@ -334,8 +333,6 @@ void http_mhd_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_server *s = cls;
 	struct http_req *r = *con_cls;
 
-	(void)conn;
-	(void)toe;
 	if (!r)
 		return;
 	http_req_free(r);
@@ -347,7 +344,6 @@ void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[256];
 
-	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	log_debug("http: libmicrohttpd", "detail=\"%s\"", msg);
@@ -355,7 +351,5 @@ void http_mhd_log(void *cls, const char *fmt, va_list ap)
 
 size_t http_mhd_unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
-	(void)cls;
-	(void)conn;
 	return http_path_unescape(s);
 }

@@ -50,14 +50,18 @@ struct agent_opts {
 	const char *usbguard_rules;   /* --usbguard-rules: the rules file USBGuard reads */
 };
 
-/* ---------------------------------------------------------------- commands */
+/*
+ * ---------------------------------------------------------------- commands
+ * Each returns the exit code: 0, 1 after reporting a failure, 2 for a usage
+ * error (enroll without --server and --token).  sodium_init() has run.
+ */
 
-int agent_cmd_enroll(const struct agent_opts *o);
-int agent_cmd_posture(const struct agent_opts *o);
-int agent_cmd_checkin(const struct agent_opts *o);
-int agent_cmd_status(const struct agent_opts *o);
-int agent_cmd_events(const struct agent_opts *o);
-int agent_cmd_run(const struct agent_opts *o);
+int agent_cmd_enroll(const struct agent_opts *o);    /* cmd_enroll.c */
+int agent_cmd_posture(const struct agent_opts *o);   /* checkin.c */
+int agent_cmd_checkin(const struct agent_opts *o);   /* checkin.c; also run's child */
+int agent_cmd_status(const struct agent_opts *o);    /* cmd_status.c */
+int agent_cmd_events(const struct agent_opts *o);    /* events.c */
+int agent_cmd_run(const struct agent_opts *o);       /* run.c; returns on SIGTERM, SIGINT or --count */
 
 /* ---------------------------------------------------------------- state.c */
 

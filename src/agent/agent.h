@@ -28,7 +28,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "formats/devsig.h"
 
@@ -68,13 +67,7 @@ int agent_cmd_run(const struct agent_opts *o);       /* run.c; returns on SIGTER
 /* @dir/@name into @out.  Returns 0 or -ENAMETOOLONG. */
 int agent_path(char *out, size_t size, const char *dir, const char *name);
 
-/*
- * Writes @len bytes to @path atomically (temporary file, fsync, rename)
- * with @mode.  Returns 0 or -errno; on failure @path is unchanged.
- */
-int agent_write_file(const char *path, const void *data, size_t len, mode_t mode);
-
-/* Writes @v as compact JSON with sorted keys to @dir/@name (mode 0600), atomically.  Returns 0 or an error. */
+/* Writes @v as compact JSON with sorted keys to @dir/@name (mode 0600) with afile_replace.  Returns 0 or an error. */
 int agent_write_json(const char *dir, const char *name, const json_t *v);
 
 /*

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/file.h"
 #include "agent/net.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -83,23 +84,6 @@ int agent_post(const struct agent_opts *o, const char *server, const char *path,
 	return r;
 }
 
-static int a_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * The child's side of agent_post_child: the exchange, then its result and
  * the status (two int64) and the answer's body on @fd.  Never returns.
@@ -116,9 +100,9 @@ static void a_post_in_child(int fd, const struct agent_opts *o, const char *serv
 	buf_init(&resp, A_MAX_RESPONSE);
 	hdr[0] = a_exchange(o, server, path, body, device_id, sk, &st, &resp);
 	hdr[1] = st;
-	r = a_write_all(fd, hdr, sizeof(hdr));
+	r = afile_write_all(fd, hdr, sizeof(hdr));
 	if (r == 0 && hdr[0] == 0 && resp.len)
-		r = a_write_all(fd, resp.data, resp.len);
+		r = afile_write_all(fd, resp.data, resp.len);
 	_exit(r < 0 ? 1 : 0);
 }
 

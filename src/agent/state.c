@@ -19,15 +19,13 @@
  * and its other copies are wiped.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/file.h"
 #include "agent/posture.h"
 #include "common/err.h"
 
@@ -36,42 +34,6 @@ int agent_path(char *out, size_t size, const char *dir, const char *name)
 	int n = snprintf(out, size, "%s/%s", dir, name);
 
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-int agent_write_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	char tmp[AGENT_PATH];
-	const char *p = data;
-	int fd, r = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (r == 0 && fchmod(fd, mode) < 0)
-		r = -errno;
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
 }
 
 int agent_write_json(const char *dir, const char *name, const json_t *v)
@@ -85,7 +47,7 @@ int agent_write_json(const char *dir, const char *name, const json_t *v)
 	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		return -ENOMEM;
-	r = agent_write_file(path, text, strlen(text), 0600);
+	r = afile_replace(path, text, strlen(text), 0600);
 	free(text);
 	return r;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * Unit tests for what rampart-agent's commands share (src/agent/agent.h)
- * in a scratch state directory, without a server: atomic JSON files and
- * the device key (state.c); the signed policy stored, verified again when
+ * in a scratch state directory, without a server: atomic JSON files
+ * (file.c) and the device key (state.c); the signed policy stored, verified again when
  * loaded and never replaced by an older one of the same unit (policy.c);
  * the signed quarantine order stored and refused when older, for another
  * device or signed by another key (quarantine.c, with --no-enforce, so
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/file.h"
 #include "common/err.h"
 #include "formats/policy.h"
 #include "formats/qorder.h"
@@ -55,7 +56,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct scratch *s = *state;
-	static const char *const names[] = { "x.json", "device.json", "device.key", "policy.json", "quarantine.json" };
+	static const char *const names[] = {
+		"x.json", "x.json.tmp", "device.json", "device.key", "policy.json", "quarantine.json",
+	};
 	char path[AGENT_PATH];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -86,7 +89,7 @@ static void put(const char *dir, const char *name, const char *text, size_t len)
 	char path[AGENT_PATH];
 
 	assert_int_equal(agent_path(path, sizeof(path), dir, name), 0);
-	assert_int_equal(agent_write_file(path, text, len, 0600), 0);
+	assert_int_equal(afile_replace(path, text, len, 0600), 0);
 }
 
 /* ---------------------------------------------------------------- state.c */
@@ -113,6 +116,23 @@ static void test_json_files(void **state)
 	assert_true(json_equal(v, w));
 	json_decref(v);
 	json_decref(w);
+
+	/* A temporary file a crash left, with another mode, does not lend its mode or bytes. */
+	{
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		assert_true(fd >= 0);
+		assert_int_equal(fchmod(fd, 0644), 0);
+		assert_int_equal(write(fd, "left over by a crash, longer than the new text", 46), 46);
+		close(fd);
+	}
+	put(s->dir, "x.json", "{}", 2);
+	text = slurp(s->dir, "x.json");
+	assert_string_equal(text, "{}");
+	free(text);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(access(tmp, F_OK), -1);
 
 	/* Replaced whole; duplicate keys and text that is not JSON are refused. */
 	put(s->dir, "x.json", "{\"a\":1,\"a\":2}", 13);

@@ -14,8 +14,8 @@
  *   events.c      events, and sending the event buffer in signed batches
  *   run.c         run: the long-running loop
  *
- * The libraries below it (posture, net, firewall, oplog, collect, usbguard)
- * have their own headers and know nothing of these files.
+ * The libraries below it (posture, file, net, firewall, oplog, collect,
+ * usbguard) have their own headers and know nothing of these files.
  *
  * Conventions: functions return 0 or a negative error; those that say so
  * report on stderr (as "rampart-agent: ...") and the caller does not report

@@ -207,6 +207,9 @@ struct org_unit {
  */
 int people_org_find(struct store_conn *c, const char *key, struct org_unit *ret);
 
+/* As people_org_find, for the unit whose path is exactly @path. */
+int people_org_at(struct store_conn *c, const char *path, struct org_unit *ret);
+
 /*
  * Reads the company (a unit of level "company") named @name: ERR_NOT_FOUND
  * when there is none, ERR_CONFLICT when several companies bear the name.
@@ -358,6 +361,9 @@ int people_group_member_add(struct people_writer *w, const char *group_id, const
  * number of memberships removed, or a store error.
  */
 int people_group_member_remove(struct people_writer *w, const char *group_id, const char *person_id);
+
+/* Sets *ret to whether a group is named @name.  Returns 0 or a store error. */
+int people_group_exists(struct store_conn *c, const char *name, bool *ret);
 
 /*
  * Calls @fn with the name of every group @person_id belongs to; a negative

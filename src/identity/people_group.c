@@ -65,6 +65,17 @@ int people_group_member_remove(struct people_writer *w, const char *group_id, co
 	return store_exec(w->c, "DELETE FROM group_members WHERE group_id = $1", STORE_ARGS(SA_TEXT(group_id)));
 }
 
+int people_group_exists(struct store_conn *c, const char *name, bool *ret)
+{
+	int64_t n = 0;
+	int r = store_query_i64(c, "SELECT count(*) FROM groups WHERE name = $1", STORE_ARGS(SA_TEXT(name)), &n);
+
+	if (r < 0)
+		return r;
+	*ret = n > 0;
+	return 0;
+}
+
 int people_group_names(struct store_conn *c, const char *person_id,
 		       int (*fn)(const char *name, void *ud), void *ud)
 {

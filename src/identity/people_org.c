@@ -74,6 +74,12 @@ int people_org_find(struct store_conn *c, const char *key, struct org_unit *ret)
 			       "WHERE id = $1 OR path = $1 ORDER BY id = $1 DESC LIMIT 1", key, ret, NULL);
 }
 
+int people_org_at(struct store_conn *c, const char *path, struct org_unit *ret)
+{
+	return people_org_read(c, "SELECT id, parent_id, path, kind, level FROM org_units WHERE path = $1",
+			       path, ret, NULL);
+}
+
 int people_org_company(struct store_conn *c, const char *name, struct org_unit *ret)
 {
 	struct org_unit u;

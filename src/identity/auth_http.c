@@ -160,8 +160,8 @@ static int auth_http_fail(struct http_resp *resp, int r, const struct auth_err *
 		snprintf(secs, sizeof(secs), "%lld", (long long)(left > 0 ? left : 1));
 		http_resp_header(resp, "Retry-After", secs);
 	}
-	if (e->message[0])
-		return http_fail(resp, r, e->field[0] ? e->field : NULL, "%s", e->message);
+	if (e->r.message[0])
+		return http_fail(resp, r, e->r.field[0] ? e->r.field : NULL, "%s", e->r.message);
 	return r;
 }
 

@@ -299,12 +299,11 @@ static void hr_cascade(struct hr_plan *pl)
 	}
 }
 
-static int hr_plan_rows(struct hr_plan *pl)
+/* Matches rows to stored people by employee number, and links each row to the rows it manages. */
+static int hr_plan_index(struct hr_plan *pl)
 {
 	struct hr_parse_result *res = pl->res;
 	size_t n = res->nrows;
-	struct hr_map company_kind = { 0 };
-	int r = 0;
 
 	pl->pr = calloc(n ? n : 1, sizeof(*pl->pr));
 	pl->dep_head = malloc((n ? n : 1) * sizeof(*pl->dep_head));
@@ -347,7 +346,18 @@ static int hr_plan_rows(struct hr_plan *pl)
 			pl->dep_head[j] = (long)i;
 		}
 	}
+	return 0;
+}
 
+static int hr_plan_rows(struct hr_plan *pl)
+{
+	struct hr_parse_result *res = pl->res;
+	size_t n = res->nrows;
+	struct hr_map company_kind = { 0 };
+	int r = hr_plan_index(pl);
+
+	if (r < 0)
+		return r;
 	/* Logins, and one kind per company. */
 	for (size_t i = 0; i < n; i++) {
 		struct hr_row *row = &res->rows[i];

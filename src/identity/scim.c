@@ -32,6 +32,11 @@
  * Errors use the SCIM error body and application/scim+json.  Every change
  * is audited (scim.user.*, scim.group.*) and, for people, kept in
  * person_history.  A change that would retire the last active admin is refused.
+ *
+ * This file holds the SCIM responses and errors, the discovery documents
+ * and the routes; scim_users.c and scim_groups.c the resources, which read
+ * the directory and write it only through people.h; scim_filter.c the
+ * filter parser.
  */
 #include "identity/scim.h"
 
@@ -51,8 +56,6 @@
 #include "common/rtime.h"
 #include "common/str.h"
 #include "http/http.h"
-#include "identity/people.h"
-#include "identity/scim_filter.h"
 #include "identity/scim_internal.h"
 #include "store/store.h"
 

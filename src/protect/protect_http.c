@@ -33,6 +33,7 @@
 #include "identity/people.h"
 #include "identity/scope.h"
 #include "protect/protect.h"
+#include "store/page.h"
 #include "store/store.h"
 
 #define FILE_NAME_MAX 255
@@ -84,6 +85,14 @@ static int file_load(struct store_conn *c, const char *id, struct file_row *f)
 }
 
 /* A file row (FILE_COLUMNS) as the API shows it, with its access list. */
+static json_t *file_json(struct store_conn *c, struct store_stmt *q);
+
+/* A file row of the list (page_collect's callback; @ud is the connection). */
+static json_t *file_item(struct store_stmt *q, void *ud)
+{
+	return file_json(ud, q);
+}
+
 static json_t *file_json(struct store_conn *c, struct store_stmt *q)
 {
 	json_t *o = json_object(), *grants = json_array(), *owner;
@@ -451,9 +460,9 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 	struct store_stmt *q = NULL;
 	struct rerr je;
 	const char *cursor, *status;
-	int64_t limit, n;
-	json_t *items, *out;
-	char last[ULID_SIZE] = "";
+	int64_t limit;
+	json_t *items;
+	char next[PAGE_CURSOR_SIZE];
 	struct buf sql;
 	int r;
 
@@ -486,22 +495,10 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 	buf_done(&sql);
 	if (r < 0)
 		return r;
-	items = json_array();
-	for (n = 0; items && (r = store_step(q)) == 1; n++) {
-		if (n == limit)
-			break;
-		str_copy(last, sizeof(last), store_col_text(q, 0));
-		json_array_append_new(items, file_json(c, q));
-	}
-	store_stmt_free(q);
-	if (r < 0) {
-		json_decref(items);
+	r = page_collect(q, limit, 0, file_item, c, &items, next);
+	if (r < 0)
 		return r;
-	}
-	out = json_pack("{s:o}", "items", items);
-	if (out)
-		json_object_set_new(out, "next", r == 1 && n == limit ? json_string(last) : json_null());
-	return http_resp_json(resp, 200, out);
+	return http_resp_json(resp, 200, page_json(items, next));
 }
 
 static int h_get(struct http_req *req, struct http_resp *resp)

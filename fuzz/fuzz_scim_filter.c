@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identity/scim.h"
+#include "identity/scim_filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

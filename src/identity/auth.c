@@ -30,6 +30,7 @@
 #include "common/rtime.h"
 #include "common/str.h"
 #include "http/http.h"
+#include "identity/people.h"
 #include "store/store.h"
 
 /* "account:" or "source:" plus a login (<= 128 bytes) or an address. */
@@ -41,11 +42,12 @@ int auth_fail_msg(struct auth_err *e, int err, const char *field, const char *fm
 
 	if (!e)
 		return err;
-	snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
-	e->message[0] = '\0';
+	snprintf(e->r.field, sizeof(e->r.field), "%s", field ? field : "");
+	e->r.message[0] = '\0';
+	e->r.at = 0;
 	if (fmt) {
 		va_start(ap, fmt);
-		vsnprintf(e->message, sizeof(e->message), fmt, ap);
+		vsnprintf(e->r.message, sizeof(e->r.message), fmt, ap);
 		va_end(ap);
 	}
 	return err;
@@ -114,8 +116,7 @@ int auth_load_principal(struct store_conn *c, const char *person_id, struct prin
 {
 	struct principal q = { .via = VIA_NONE };
 	struct store_stmt *st = NULL;
-	bool sm_scoped = false;
-	int64_t n;
+	bool sm_scoped = false, manager;
 	int r;
 
 	r = store_query(c, "SELECT p.login, p.org_unit_id, o.path, p.kind, p.status, "
@@ -177,11 +178,10 @@ int auth_load_principal(struct store_conn *c, const char *person_id, struct prin
 	if ((q.roles & ROLE_SECURITY_MANAGER) && !sm_scoped)
 		memcpy(q.manages_path, q.org_path, sizeof(q.manages_path));
 
-	r = store_query_i64(c, "SELECT count(*) FROM people WHERE manager_id = $1 AND status <> 'retired'",
-			    STORE_ARGS(SA_TEXT(person_id)), &n);
+	r = people_is_manager(c, person_id, &manager);
 	if (r < 0)
 		return r;
-	if (n > 0)
+	if (manager)
 		q.roles |= ROLE_MANAGER;
 	*p = q;
 	return 0;

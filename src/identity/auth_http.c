@@ -29,6 +29,7 @@
 #include "common/str.h"
 #include "http/http.h"
 #include "identity/directory.h"
+#include "store/page.h"
 #include "store/store.h"
 
 void auth_client_from_req(struct http_req *req, struct auth_client *cl)
@@ -160,8 +161,8 @@ static int auth_http_fail(struct http_resp *resp, int r, const struct auth_err *
 		snprintf(secs, sizeof(secs), "%lld", (long long)(left > 0 ? left : 1));
 		http_resp_header(resp, "Retry-After", secs);
 	}
-	if (e->message[0])
-		return http_fail(resp, r, e->field[0] ? e->field : NULL, "%s", e->message);
+	if (e->r.message[0])
+		return http_fail(resp, r, e->r.field[0] ? e->r.field : NULL, "%s", e->r.message);
 	return r;
 }
 
@@ -515,6 +516,27 @@ static int auth_h_password(struct http_req *req, struct http_resp *resp)
 	return 0;
 }
 
+/* A session row of the list (@ud: the caller, to mark their own). */
+static json_t *auth_session_item(struct store_stmt *st, void *ud)
+{
+	const struct principal *p = ud;
+	const char *id = store_col_text(st, 0);
+	json_t *it = json_object();
+
+	if (!it || jsonx_set_str(it, "id", id) < 0 ||
+	    jsonx_set_time(it, "created_at", store_col_i64(st, 1)) < 0 ||
+	    jsonx_set_time(it, "last_seen_at", store_col_i64(st, 2)) < 0 ||
+	    jsonx_set_time(it, "expires_at", store_col_i64(st, 3)) < 0 ||
+	    jsonx_set_str(it, "source", store_col_text(st, 4)) < 0 ||
+	    jsonx_set_str(it, "user_agent", store_col_text(st, 5)) < 0 ||
+	    json_object_set_new(it, "current", json_boolean(auth_is_session(p) && id &&
+							    strcmp(id, p->credential_id) == 0)) < 0) {
+		json_decref(it);
+		return NULL;
+	}
+	return it;
+}
+
 static int auth_h_sessions(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
@@ -523,8 +545,8 @@ static int auth_h_sessions(struct http_req *req, struct http_resp *resp)
 	struct store_stmt *st;
 	struct rerr je;
 	const char *cursor;
-	char last[ULID_SIZE] = "";
-	int64_t limit, now = rtime_now_ms(), n = 0;
+	char next[PAGE_CURSOR_SIZE];
+	int64_t limit, now = rtime_now_ms();
 	json_t *items;
 	int r;
 
@@ -542,36 +564,10 @@ static int auth_h_sessions(struct http_req *req, struct http_resp *resp)
 				   SA_I64(limit + 1)), &st);
 	if (r < 0)
 		return r;
-	items = json_array();
-	while (items && (r = store_step(st)) == 1) {
-		const char *id = store_col_text(st, 0);
-		json_t *it;
-
-		if (++n > limit)
-			break;
-		it = json_object();
-		if (!it || jsonx_set_str(it, "id", id) < 0 ||
-		    jsonx_set_time(it, "created_at", store_col_i64(st, 1)) < 0 ||
-		    jsonx_set_time(it, "last_seen_at", store_col_i64(st, 2)) < 0 ||
-		    jsonx_set_time(it, "expires_at", store_col_i64(st, 3)) < 0 ||
-		    jsonx_set_str(it, "source", store_col_text(st, 4)) < 0 ||
-		    jsonx_set_str(it, "user_agent", store_col_text(st, 5)) < 0 ||
-		    json_object_set_new(it, "current", json_boolean(auth_is_session(p) &&
-								    strcmp(id, p->credential_id) == 0)) < 0 ||
-		    json_array_append_new(items, it) < 0) {
-			json_decref(it);
-			r = -ENOMEM;
-			break;
-		}
-		str_copy(last, sizeof(last), id);
-	}
-	store_stmt_free(st);
-	if (!items || r < 0) {
-		json_decref(items);
-		return items ? r : -ENOMEM;
-	}
-	return http_resp_json(resp, 200, json_pack("{s:o, s:s?}", "items", items,
-						   "next", n > limit ? last : NULL));
+	r = page_collect(st, limit, 0, auth_session_item, (void *)p, &items, next);
+	if (r < 0)
+		return r;
+	return http_resp_json(resp, 200, page_json(items, next));
 }
 
 static int auth_h_session_delete(struct http_req *req, struct http_resp *resp)
@@ -745,6 +741,26 @@ static int auth_h_totp_disable(struct http_req *req, struct http_resp *resp)
 
 /* --------------------------------------------------------------- tokens */
 
+/* A token row of the list. */
+static json_t *auth_token_item(struct store_stmt *st, void *ud)
+{
+	json_t *it = json_object();
+
+	(void)ud;
+	if (!it || jsonx_set_str(it, "id", store_col_text(st, 0)) < 0 ||
+	    jsonx_set_str(it, "name", store_col_text(st, 1)) < 0 ||
+	    jsonx_set_str(it, "scope", store_col_text(st, 2)) < 0 ||
+	    jsonx_set_time(it, "created_at", store_col_i64(st, 3)) < 0 ||
+	    jsonx_set_time(it, "expires_at", store_col_is_null(st, 4) ? 0 : store_col_i64(st, 4)) < 0 ||
+	    jsonx_set_time(it, "last_used_at", store_col_is_null(st, 5) ? 0 : store_col_i64(st, 5)) < 0 ||
+	    jsonx_set_time(it, "revoked_at", store_col_is_null(st, 6) ? 0 : store_col_i64(st, 6)) < 0 ||
+	    jsonx_set_str(it, "person_id", store_col_text(st, 7)) < 0) {
+		json_decref(it);
+		return NULL;
+	}
+	return it;
+}
+
 static int auth_h_tokens(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
@@ -753,8 +769,8 @@ static int auth_h_tokens(struct http_req *req, struct http_resp *resp)
 	const char *all_q = http_req_query(req, "all"), *cursor;
 	struct store_stmt *st;
 	struct rerr je;
-	char last[ULID_SIZE] = "";
-	int64_t limit, n = 0;
+	char next[PAGE_CURSOR_SIZE];
+	int64_t limit;
 	json_t *items;
 	bool all;
 	int r;
@@ -780,36 +796,10 @@ static int auth_h_tokens(struct http_req *req, struct http_resp *resp)
 			STORE_ARGS(SA_TEXT(all ? NULL : p->person_id), SA_TEXT(cursor), SA_I64(limit + 1)), &st);
 	if (r < 0)
 		return r;
-	items = json_array();
-	while (items && (r = store_step(st)) == 1) {
-		const char *id = store_col_text(st, 0);
-		json_t *it;
-
-		if (++n > limit)
-			break;
-		it = json_object();
-		if (!it || jsonx_set_str(it, "id", id) < 0 ||
-		    jsonx_set_str(it, "name", store_col_text(st, 1)) < 0 ||
-		    jsonx_set_str(it, "scope", store_col_text(st, 2)) < 0 ||
-		    jsonx_set_time(it, "created_at", store_col_i64(st, 3)) < 0 ||
-		    jsonx_set_time(it, "expires_at", store_col_is_null(st, 4) ? 0 : store_col_i64(st, 4)) < 0 ||
-		    jsonx_set_time(it, "last_used_at", store_col_is_null(st, 5) ? 0 : store_col_i64(st, 5)) < 0 ||
-		    jsonx_set_time(it, "revoked_at", store_col_is_null(st, 6) ? 0 : store_col_i64(st, 6)) < 0 ||
-		    jsonx_set_str(it, "person_id", store_col_text(st, 7)) < 0 ||
-		    json_array_append_new(items, it) < 0) {
-			json_decref(it);
-			r = -ENOMEM;
-			break;
-		}
-		str_copy(last, sizeof(last), id);
-	}
-	store_stmt_free(st);
-	if (!items || r < 0) {
-		json_decref(items);
-		return items ? r : -ENOMEM;
-	}
-	return http_resp_json(resp, 200, json_pack("{s:o, s:s?}", "items", items,
-						   "next", n > limit ? last : NULL));
+	r = page_collect(st, limit, 0, auth_token_item, NULL, &items, next);
+	if (r < 0)
+		return r;
+	return http_resp_json(resp, 200, page_json(items, next));
 }
 
 static int auth_h_token_create(struct http_req *req, struct http_resp *resp)

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
+#include "common/err.h"
 #include "common/ids.h"
 #include "crypto/rcrypto.h"
 #include "http/principal.h"
@@ -69,11 +70,14 @@ void auth_prepare(void);
 /* Fills @cl from @req (its principal, address, User-Agent and id). */
 void auth_client_from_req(struct http_req *req, struct auth_client *cl);
 
-/* Why an operation was refused, for the API message; filled on error only. */
+/*
+ * Why an operation was refused, for the API message; filled on error only.
+ * Beside the struct rerr (message and field) it keeps what only a lockout
+ * has: when the lock ends, which the answer's Retry-After tells.
+ */
 struct auth_err {
+	struct rerr r;
 	int64_t retry_at;         /* ERR_LOCKED: when the lock ends (ms) */
-	char field[32];           /* input field at fault, or "" */
-	char message[160];        /* text for the client, or "" */
 };
 
 /* Fills @e (may be NULL) and returns @err. */

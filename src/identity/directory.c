@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * directory: org units, people and roles over HTTP, and the identity
- * domain's one authorization decision.
+ * domain's one authorization decision.  Reads and writes of people go
+ * through people.h; the scope of the decision and of the lists is scope.h's.
  *
  * directory_may() is pure (no I/O) so that the whole role matrix can be
  * tested from one table; the handlers load what it needs about the person
@@ -31,24 +32,23 @@
 #include "crypto/rcrypto.h"
 #include "http/http.h"
 #include "identity/auth.h"
+#include "identity/people.h"
+#include "identity/scope.h"
+#include "store/page.h"
 #include "store/store.h"
 
 #define DIR_ACTIVATION_TTL_MS (72LL * 3600 * 1000)
-#define DIR_MAX_DEPTH 8
 #define DIR_QUERY_MAX 128
-/* Longest manager chain followed when deciding "reports to". */
-#define DIR_CHAIN_MAX 64
 
 /* ------------------------------------------------------- authorization */
+
+/* The people a caller may read and the units a caller may see, in decisions and lists alike. */
+#define DIR_PEOPLE_SCOPE (SCOPE_SELF | SCOPE_REPORTS | SCOPE_SUBTREE)
+#define DIR_UNITS_SCOPE (SCOPE_ABOVE | SCOPE_SUBTREE)
 
 static bool dir_is_user(const struct principal *p)
 {
 	return principal_is_authenticated(p) && p->via != VIA_SCIM_TOKEN;
-}
-
-static bool dir_sees_all(const struct principal *p)
-{
-	return principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR);
 }
 
 static bool dir_is_self(const struct principal *p, const struct dir_target *t)
@@ -59,7 +59,7 @@ static bool dir_is_self(const struct principal *p, const struct dir_target *t)
 /* A security_manager acts on people of the subtree who hold no powerful grant. */
 static bool dir_secmgr_reaches(const struct principal *p, const struct dir_target *t)
 {
-	return org_path_within(t->org_path, p->manages_path) &&
+	return scope_path_within(t->org_path, p->manages_path) &&
 	       !(t->roles & (ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_SECURITY_MANAGER | ROLE_AUDITOR));
 }
 
@@ -88,20 +88,14 @@ bool directory_may(const struct principal *p, enum dir_action a, const struct di
 	case DIR_READ_ORG:
 		if (!t)
 			return true;   /* the list itself; its rows are scoped */
-		if (dir_sees_all(p))
-			return true;
-		if (principal_has(p, ROLE_SECURITY_MANAGER) && org_path_within(t->org_path, p->manages_path))
-			return true;
 		/* Everyone sees their own unit and the units above it. */
-		return t->org_path && *t->org_path && org_path_within(p->org_path, t->org_path);
+		return scope_may_see(p, DIR_UNITS_SCOPE, &(struct scope_row){ .org_path = t->org_path });
 	case DIR_READ_PERSON:
 		if (!t || !t->person_id)
 			return false;
-		if (dir_sees_all(p) || dir_is_self(p, t))
-			return true;
-		if (principal_has(p, ROLE_SECURITY_MANAGER) && org_path_within(t->org_path, p->manages_path))
-			return true;
-		return principal_has(p, ROLE_MANAGER) && t->reports_to_actor;
+		return scope_may_see(p, DIR_PEOPLE_SCOPE, &(struct scope_row){
+			.person_id = t->person_id, .org_path = t->org_path,
+			.reports_to_principal = t->reports_to_actor });
 	case DIR_MANAGE_PERSON:
 		if (!t || !t->person_id || dir_is_self(p, t))
 			return false;
@@ -122,75 +116,6 @@ bool directory_may(const struct principal *p, enum dir_action a, const struct di
 }
 
 /* ------------------------------------------------------------ org units */
-
-const char *directory_org_level(size_t depth)
-{
-	switch (depth) {
-	case 0:
-	case 1: return "group";
-	case 2: return "company";
-	case 3: return "division";
-	default: return "department";
-	}
-}
-
-int directory_org_ensure(struct store_conn *c, const char *path, const char *company_kind,
-			 int64_t now_ms, char ret_id[ULID_SIZE], int *ret_created)
-{
-	char prefix[DIRECTORY_PATH_MAX + 1], parent[ULID_SIZE] = "", id[ULID_SIZE] = "";
-	char kind[20] = "own";
-	size_t len = path ? strlen(path) : 0, depth = 0;
-	int created = 0, r;
-
-	if (len == 0 || len > DIRECTORY_PATH_MAX || !str_is_clean_utf8(path, len) || strchr(path, '\t'))
-		return ERR_INVALID;
-	for (size_t end = 0;; end++) {
-		struct store_stmt *q;
-
-		if (path[end] != '/' && path[end] != '\0')
-			continue;
-		if (end == 0 || path[end - 1] == '/' || ++depth > DIR_MAX_DEPTH)
-			return ERR_INVALID;
-		memcpy(prefix, path, end);
-		prefix[end] = '\0';
-		r = store_query(c, "SELECT id, kind FROM org_units WHERE path = $1", STORE_ARGS(SA_TEXT(prefix)), &q);
-		if (r < 0)
-			return r;
-		r = store_step(q);
-		if (r == 1) {
-			snprintf(id, sizeof(id), "%s", store_col_text(q, 0));
-			snprintf(kind, sizeof(kind), "%s", store_col_text(q, 1) ? store_col_text(q, 1) : "own");
-		}
-		store_stmt_free(q);
-		if (r < 0)
-			return r;
-		if (r == 0) {
-			const char *name = strrchr(prefix, '/');
-
-			/* Below a company the kind is inherited, which kind[] already holds. */
-			if (depth == 1)
-				snprintf(kind, sizeof(kind), "own");
-			else if (depth == 2)
-				snprintf(kind, sizeof(kind), "%s", company_kind ? company_kind : "group_company");
-			ids_ulid(id, now_ms);
-			r = store_exec(c, "INSERT INTO org_units (id, parent_id, name, path, level, kind, created_at) "
-					  "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-				       STORE_ARGS(SA_TEXT(id), SA_TEXT(*parent ? parent : NULL),
-						  SA_TEXT(name ? name + 1 : prefix), SA_TEXT(prefix),
-						  SA_TEXT(directory_org_level(depth)), SA_TEXT(kind), SA_I64(now_ms)));
-			if (r < 0)
-				return r;
-			created++;
-		}
-		memcpy(parent, id, sizeof(parent));
-		if (path[end] == '\0')
-			break;
-	}
-	memcpy(ret_id, id, ULID_SIZE);
-	if (ret_created)
-		*ret_created = created;
-	return 0;
-}
 
 #define DIR_UNIT_COLS "u.id, u.parent_id, u.name, u.path, u.level, u.kind, " \
 	"(SELECT count(*) FROM people x WHERE x.org_unit_id = u.id AND x.status <> 'retired')"
@@ -224,8 +149,7 @@ static json_t *dir_roles_json(struct store_conn *c, const char *id, const char *
 {
 	json_t *a = json_array();
 	struct store_stmt *q;
-	bool manager = false;
-	int64_t n = 0;
+	bool manager = false, reports;
 	int r;
 
 	if (!a)
@@ -251,11 +175,10 @@ static json_t *dir_roles_json(struct store_conn *c, const char *id, const char *
 	if (kind && (!strcmp(kind, "employee") || !strcmp(kind, "partner_staff")))
 		json_array_append_new(a, json_pack("{s:s, s:n, s:b}", "role", kind, "scope", "implicit", 1));
 	if (!manager) {
-		r = store_query_i64(c, "SELECT count(*) FROM people WHERE manager_id = $1 AND status <> 'retired'",
-				    STORE_ARGS(SA_TEXT(id)), &n);
+		r = people_is_manager(c, id, &reports);
 		if (r < 0)
 			goto fail;
-		if (n > 0)
+		if (reports)
 			json_array_append_new(a, json_pack("{s:s, s:n, s:b}", "role", "manager", "scope",
 							   "implicit", 1));
 	}
@@ -342,46 +265,26 @@ struct dir_subject {
 static int dir_subject_load(struct store_conn *c, const struct principal *p, const char *id,
 			    struct dir_subject *s)
 {
-	struct store_stmt *q;
-	int64_t n;
+	struct person who;
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	if (!id || !ids_is_ulid(id))
-		return ERR_NOT_FOUND;
-	r = store_query(c, "SELECT p.id, o.path, p.status FROM people p "
-			   "LEFT JOIN org_units o ON o.id = p.org_unit_id WHERE p.id = $1",
-			STORE_ARGS(SA_TEXT(id)), &q);
-	if (r < 0)
-		return r;
-	r = store_step(q);
-	if (r == 1 && (str_copy(s->id, sizeof(s->id), store_col_text(q, 0)) < 0 ||
-		       str_copy(s->org_path, sizeof(s->org_path),
-				store_col_text(q, 1) ? store_col_text(q, 1) : "") < 0 ||
-		       str_copy(s->status, sizeof(s->status), store_col_text(q, 2)) < 0))
+	r = people_get(c, id, &who);
+	if (r == ERR_TOO_LARGE)
 		r = ERR_INTERNAL;
-	store_stmt_free(q);
-	if (r <= 0)
-		return r < 0 ? r : ERR_NOT_FOUND;
-	r = store_query(c, "SELECT role FROM person_roles WHERE person_id = $1", STORE_ARGS(SA_TEXT(id)), &q);
 	if (r < 0)
 		return r;
-	while ((r = store_step(q)) == 1)
-		s->t.roles |= role_from_name(store_col_text(q, 0));
-	store_stmt_free(q);
+	memcpy(s->id, who.id, sizeof(s->id));
+	memcpy(s->org_path, who.org_path, sizeof(s->org_path));
+	if (str_copy(s->status, sizeof(s->status), who.status) < 0)
+		return ERR_INTERNAL;
+	r = people_roles(c, id, &s->t.roles);
 	if (r < 0)
 		return r;
 	if (principal_has(p, ROLE_MANAGER) && strcmp(p->person_id, id) != 0) {
-		/* Up the chain from the person; bounded, so a loop in the data ends. */
-		r = store_query_i64(c, "WITH RECURSIVE chain(id, depth) AS ("
-				       " SELECT manager_id, 1 FROM people WHERE id = $1"
-				       " UNION ALL SELECT x.manager_id, chain.depth + 1 FROM people x"
-				       " JOIN chain ON x.id = chain.id WHERE chain.depth < $3)"
-				       " SELECT count(*) FROM chain WHERE id = $2",
-				    STORE_ARGS(SA_TEXT(id), SA_TEXT(p->person_id), SA_I64(DIR_CHAIN_MAX)), &n);
+		r = people_reports_to(c, id, p->person_id, &s->t.reports_to_actor);
 		if (r < 0)
 			return r;
-		s->t.reports_to_actor = n > 0;
 	}
 	s->t.person_id = s->id;
 	s->t.org_path = s->org_path;
@@ -450,70 +353,25 @@ static int dir_authorize(struct http_req *req, struct http_resp *resp, struct st
 	}
 }
 
-/* ---------------------------------------------------------------- scoping */
+/* ---------------------------------------------------------------- lists */
 
-/*
- * Appends " AND (...)" limiting people aliased "p" (with their unit "o") to
- * what @p may see, binding the values it needs.  Needs the "reports" CTE
- * (dir_reports_cte) in front of the query when @p is a manager.
- */
-static void dir_scope_people(struct buf *sql, const struct principal *p, struct store_arg *args,
-			     size_t *nargs)
+static json_t *dir_unit_item(struct store_stmt *q, void *ud)
 {
-	if (dir_sees_all(p))
-		return;
-	args[(*nargs)++] = SA_TEXT(p->person_id);
-	buf_printf(sql, " AND (p.id = $%zu", *nargs);
-	if (principal_has(p, ROLE_MANAGER))
-		buf_puts(sql, " OR p.id IN (SELECT id FROM reports)");
-	if (principal_has(p, ROLE_SECURITY_MANAGER) && p->manages_path[0]) {
-		args[(*nargs)++] = SA_TEXT(p->manages_path);
-		buf_printf(sql, " OR o.path = $%zu OR substr(o.path, 1, length($%zu) + 1) = $%zu || '/'",
-			   *nargs, *nargs, *nargs);
-	}
-	buf_puts(sql, ")");
+	(void)ud;
+	return dir_unit_json(q);
 }
 
-/* "WITH RECURSIVE reports" for a manager (UNION drops repeats, so a loop in the data ends). */
-static void dir_reports_cte(struct buf *sql, const struct principal *p, struct store_arg *args,
-			    size_t *nargs)
+static json_t *dir_person_item(struct store_stmt *q, void *ud)
 {
-	if (dir_sees_all(p) || !principal_has(p, ROLE_MANAGER))
-		return;
-	args[(*nargs)++] = SA_TEXT(p->person_id);
-	buf_printf(sql, "WITH RECURSIVE reports(id) AS (SELECT id FROM people WHERE manager_id = $%zu "
-			"UNION SELECT x.id FROM people x JOIN reports r ON x.manager_id = r.id) ", *nargs);
+	return dir_person_row_json(ud, q);
 }
 
-/* Appends the org unit scope for units aliased "u". */
-static void dir_scope_units(struct buf *sql, const struct principal *p, struct store_arg *args,
-			    size_t *nargs)
-{
-	if (dir_sees_all(p))
-		return;
-	/* Own unit and the units above it: the unit's path is a prefix of the caller's. */
-	args[(*nargs)++] = SA_TEXT(p->org_path);
-	buf_printf(sql, " AND (u.path = $%zu OR substr($%zu, 1, length(u.path) + 1) = u.path || '/'",
-		   *nargs, *nargs);
-	if (principal_has(p, ROLE_SECURITY_MANAGER) && p->manages_path[0]) {
-		args[(*nargs)++] = SA_TEXT(p->manages_path);
-		buf_printf(sql, " OR u.path = $%zu OR substr(u.path, 1, length($%zu) + 1) = $%zu || '/'",
-			   *nargs, *nargs, *nargs);
-	}
-	buf_puts(sql, ")");
-}
-
-/* Writes {"items": @items, "next": @next or null}. */
+/* Answers a page of @items (stolen) with @next. */
 static int dir_list_reply(struct http_resp *resp, json_t *items, const char *next)
 {
-	json_t *out;
+	json_t *out = page_json(items, next);
 
-	if (!items)
-		return -ENOMEM;
-	out = json_pack("{s:o}", "items", items);
-	if (out)
-		json_object_set_new(out, "next", next ? json_string(next) : json_null());
-	return http_resp_json(resp, 200, out);
+	return out ? http_resp_json(resp, 200, out) : -ENOMEM;
 }
 
 /* ---------------------------------------------------------------- handlers */
@@ -528,8 +386,8 @@ static int dir_h_org_list(struct http_req *req, struct http_resp *resp)
 	struct store_stmt *q = NULL;
 	struct rerr je;
 	const char *cursor;
-	char last[ULID_SIZE] = "";
-	int64_t limit, n = 0;
+	char next[PAGE_CURSOR_SIZE];
+	int64_t limit;
 	json_t *items;
 	struct buf sql;
 	int r;
@@ -546,7 +404,11 @@ static int dir_h_org_list(struct http_req *req, struct http_resp *resp)
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	buf_init(&sql, 4096);
 	buf_puts(&sql, "SELECT " DIR_UNIT_COLS " FROM org_units u WHERE 1 = 1");
-	dir_scope_units(&sql, p, args, &nargs);
+	r = scope_sql_where(&sql, args, &nargs, 6, p, DIR_UNITS_SCOPE, "u.path", NULL);
+	if (r < 0) {
+		buf_done(&sql);
+		return r;
+	}
 	if (cursor) {
 		args[nargs++] = SA_TEXT(cursor);
 		buf_printf(&sql, " AND u.path > (SELECT path FROM org_units WHERE id = $%zu)", nargs);
@@ -557,18 +419,8 @@ static int dir_h_org_list(struct http_req *req, struct http_resp *resp)
 	buf_done(&sql);
 	if (r < 0)
 		return r;
-	items = json_array();
-	while (items && (r = store_step(q)) == 1 && n < limit) {
-		snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
-		json_array_append_new(items, dir_unit_json(q));
-		n++;
-	}
-	store_stmt_free(q);
-	if (r < 0) {
-		json_decref(items);
-		return r;
-	}
-	return dir_list_reply(resp, items, r == 1 ? last : NULL);
+	r = page_collect(q, limit, 0, dir_unit_item, NULL, &items, next);
+	return r < 0 ? r : dir_list_reply(resp, items, next);
 }
 
 static int dir_h_org_get(struct http_req *req, struct http_resp *resp)
@@ -643,8 +495,8 @@ static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
 	struct store_stmt *q = NULL;
 	struct rerr je;
 	const char *cursor, *v;
-	char like[2 * DIR_QUERY_MAX + 4], last[ULID_SIZE] = "";
-	int64_t limit, n = 0;
+	char like[2 * DIR_QUERY_MAX + 4], next[PAGE_CURSOR_SIZE];
+	int64_t limit;
 	json_t *items;
 	struct buf sql;
 	int r;
@@ -656,9 +508,12 @@ static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
 	if (cursor && !ids_is_ulid(cursor))
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	buf_init(&sql, 8192);
-	dir_reports_cte(&sql, p, args, &nargs);
 	buf_puts(&sql, "SELECT " DIR_PERSON_COLS DIR_PERSON_FROM " WHERE 1 = 1");
-	dir_scope_people(&sql, p, args, &nargs);
+	r = scope_sql_where(&sql, args, &nargs, 8, p, DIR_PEOPLE_SCOPE, "o.path", "p.id");
+	if (r < 0) {
+		buf_done(&sql);
+		return r;
+	}
 	if ((v = http_req_query(req, "q")) && *v) {
 		if (strlen(v) > DIR_QUERY_MAX || !str_is_clean_utf8(v, strlen(v)) ||
 		    dir_like_pattern(v, like, sizeof(like)) < 0) {
@@ -673,15 +528,14 @@ static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
 			   nargs, nargs, nargs, nargs, nargs);
 	}
 	if ((v = http_req_query(req, "org")) && *v) {
-		if (strlen(v) > DIRECTORY_PATH_MAX) {
+		if (strlen(v) > PEOPLE_PATH_MAX) {
 			buf_done(&sql);
 			return http_fail(resp, ERR_INVALID, "org", "org must be an org unit id or path");
 		}
 		/* An unknown unit matches nobody rather than telling whether it exists. */
 		args[nargs++] = SA_TEXT(v);
 		buf_printf(&sql, " AND EXISTS (SELECT 1 FROM org_units f WHERE (f.id = $%zu OR f.path = $%zu) "
-				 "AND (o.path = f.path OR substr(o.path, 1, length(f.path) + 1) = f.path || '/'))",
-			   nargs, nargs);
+				 "AND " SCOPE_SQL_WITHIN("o.path", "f.path") ")", nargs, nargs);
 	}
 	if ((v = http_req_query(req, "status")) && *v) {
 		if (strcmp(v, "active") && strcmp(v, "on_leave") && strcmp(v, "retired")) {
@@ -728,24 +582,8 @@ static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
 	buf_done(&sql);
 	if (r < 0)
 		return r;
-	items = json_array();
-	while (items && (r = store_step(q)) == 1 && n < limit) {
-		json_t *o = dir_person_row_json(c, q);
-
-		if (!o) {
-			r = ERR_STORE;
-			break;
-		}
-		snprintf(last, sizeof(last), "%s", store_col_text(q, 0));
-		json_array_append_new(items, o);
-		n++;
-	}
-	store_stmt_free(q);
-	if (r < 0) {
-		json_decref(items);
-		return r;
-	}
-	return dir_list_reply(resp, items, r == 1 ? last : NULL);
+	r = page_collect(q, limit, 0, dir_person_item, c, &items, next);
+	return r < 0 ? r : dir_list_reply(resp, items, next);
 }
 
 static int dir_h_person_get(struct http_req *req, struct http_resp *resp)
@@ -765,6 +603,26 @@ static int dir_h_person_get(struct http_req *req, struct http_resp *resp)
 	return o ? http_resp_json(resp, 200, o) : ERR_STORE;
 }
 
+/* A person_history row (people_history_query's columns) as the API shows it. */
+static json_t *dir_history_item(struct store_stmt *q, void *ud)
+{
+	const char *change = store_col_text(q, 4);
+	json_t *ch = change ? json_loads(change, 0, NULL) : NULL;
+	json_t *o = json_object();
+
+	(void)ud;
+	if (!o) {
+		json_decref(ch);
+		return NULL;
+	}
+	json_object_set_new(o, "id", json_integer(store_col_i64(q, 0)));
+	jsonx_set_time(o, "at", store_col_i64(q, 1));
+	jsonx_set_str(o, "source", store_col_text(q, 2));
+	jsonx_set_str(o, "actor_id", store_col_text(q, 3));
+	json_object_set_new(o, "change", ch ? ch : json_object());
+	return o;
+}
+
 static int dir_h_person_history(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
@@ -773,9 +631,9 @@ static int dir_h_person_history(struct http_req *req, struct http_resp *resp)
 	struct store_stmt *q;
 	struct rerr je;
 	const char *cursor;
-	int64_t limit, before = INT64_MAX, n = 0, last = 0;
+	int64_t limit, before = INT64_MAX;
 	json_t *items;
-	char next[24];
+	char next[PAGE_CURSOR_SIZE];
 	int r;
 
 	if (!c)
@@ -787,56 +645,11 @@ static int dir_h_person_history(struct http_req *req, struct http_resp *resp)
 		return http_fail_rerr(resp, &je);
 	if (cursor && str_parse_i64(cursor, 1, INT64_MAX, &before) < 0)
 		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
-	r = store_query(c, "SELECT id, at, source, actor_id, change FROM person_history "
-			   "WHERE person_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-			STORE_ARGS(SA_TEXT(s.id), SA_I64(before), SA_I64(limit + 1)), &q);
+	r = people_history_query(c, s.id, before, limit + 1, &q);
 	if (r < 0)
 		return r;
-	items = json_array();
-	while (items && (r = store_step(q)) == 1 && n < limit) {
-		const char *change = store_col_text(q, 4);
-		json_t *ch = change ? json_loads(change, 0, NULL) : NULL;
-		json_t *o = json_object();
-
-		if (!o) {
-			json_decref(ch);
-			break;
-		}
-		last = store_col_i64(q, 0);
-		json_object_set_new(o, "id", json_integer(last));
-		jsonx_set_time(o, "at", store_col_i64(q, 1));
-		jsonx_set_str(o, "source", store_col_text(q, 2));
-		jsonx_set_str(o, "actor_id", store_col_text(q, 3));
-		json_object_set_new(o, "change", ch ? ch : json_object());
-		json_array_append_new(items, o);
-		n++;
-	}
-	store_stmt_free(q);
-	if (r < 0) {
-		json_decref(items);
-		return r;
-	}
-	snprintf(next, sizeof(next), "%lld", (long long)last);
-	return dir_list_reply(resp, items, r == 1 ? next : NULL);
-}
-
-/* Runs after a change: its history row with @change (stolen), in the open transaction. */
-static int dir_history(struct store_conn *c, const char *person_id, const char *actor_id, json_t *change)
-{
-	char *text;
-	int r;
-
-	if (!change)
-		return -ENOMEM;
-	text = json_dumps(change, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(change);
-	if (!text)
-		return -ENOMEM;
-	r = store_exec(c, "INSERT INTO person_history (person_id, at, actor_id, source, change) "
-			  "VALUES ($1, $2, $3, 'api', $4)",
-		       STORE_ARGS(SA_TEXT(person_id), SA_I64(rtime_now_ms()), SA_TEXT(actor_id), SA_TEXT(text)));
-	free(text);
-	return r < 0 ? r : 0;
+	r = page_collect(q, limit, 0, dir_history_item, NULL, &items, next);
+	return r < 0 ? r : dir_list_reply(resp, items, next);
 }
 
 /* Resolves "scope_org" (a path or an id) of a PUT body.  Returns 0 (id "" when absent) or a reply. */
@@ -845,7 +658,7 @@ static int dir_scope_arg(struct http_req *req, struct http_resp *resp, struct st
 {
 	static const char *const keys[] = { "scope_org", NULL };
 	struct rerr je;
-	struct store_stmt *q;
+	struct org_unit unit;
 	const char *scope = NULL;
 	json_t *body;
 	size_t len;
@@ -857,26 +670,21 @@ static int dir_scope_arg(struct http_req *req, struct http_resp *resp, struct st
 		return 0;
 	if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0)
 		return http_fail_rerr(resp, &je);
-	r = jsonx_get_str(body, "scope_org", false, DIRECTORY_PATH_MAX, &scope, &je);
+	r = jsonx_get_str(body, "scope_org", false, PEOPLE_PATH_MAX, &scope, &je);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return http_fail_rerr(resp, &je);
 	if (role != ROLE_SECURITY_MANAGER)
 		return http_fail(resp, ERR_INVALID, "scope_org", "scope_org applies to security_manager only");
-	r = store_query(c, "SELECT id, path FROM org_units WHERE path = $1 OR id = $1", STORE_ARGS(SA_TEXT(scope)), &q);
-	if (r < 0)
-		return r;
-	r = store_step(q);
-	if (r == 1) {
-		snprintf(id, ULID_SIZE, "%s", store_col_text(q, 0));
-		if (str_copy(path, PRINCIPAL_PATH_SIZE, store_col_text(q, 1)) < 0)
-			r = ERR_INTERNAL;
-	}
-	store_stmt_free(q);
-	if (r == 0)
+	r = people_org_find(c, scope, &unit);
+	if (r == ERR_NOT_FOUND)
 		return http_fail(resp, ERR_INVALID, "scope_org", "no org unit has this path or id");
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r == ERR_TOO_LARGE ? ERR_INTERNAL : r;
+	memcpy(id, unit.id, ULID_SIZE);
+	memcpy(path, unit.path, PRINCIPAL_PATH_SIZE);
+	return 0;
 }
 
 static int dir_h_person_role(struct http_req *req, struct http_resp *resp)
@@ -888,6 +696,7 @@ static int dir_h_person_role(struct http_req *req, struct http_resp *resp)
 	bool grant = http_req_method(req) == HTTP_PUT;
 	unsigned role = role_from_name(name);
 	char scope_id[ULID_SIZE], scope_path[PRINCIPAL_PATH_SIZE];
+	struct people_writer *w;
 	struct dir_subject s;
 	json_t *o;
 	int r;
@@ -911,33 +720,29 @@ static int dir_h_person_role(struct http_req *req, struct http_resp *resp)
 		if (r < 0)
 			return r;
 	}
-	r = store_begin(c);
+	r = people_writer_new(c, "api", p->person_id, rtime_now_ms(), &w);
 	if (r < 0)
 		return r;
-	if (grant)
-		r = store_exec(c, "INSERT INTO person_roles (person_id, role, scope_org_id, granted_by, granted_at) "
-				  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person_id, role) DO UPDATE SET "
-				  "scope_org_id = excluded.scope_org_id, granted_by = excluded.granted_by, "
-				  "granted_at = excluded.granted_at",
-			       STORE_ARGS(SA_TEXT(s.id), SA_TEXT(role_name(role)),
-					  SA_TEXT(*scope_id ? scope_id : NULL), SA_TEXT(p->person_id),
-					  SA_I64(rtime_now_ms())));
-	else
-		r = store_exec(c, "DELETE FROM person_roles WHERE person_id = $1 AND role = $2",
-			       STORE_ARGS(SA_TEXT(s.id), SA_TEXT(role_name(role))));
+	r = store_begin(c);
+	if (r < 0) {
+		people_writer_free(w);
+		return r;
+	}
+	r = grant ? people_role_grant(w, s.id, role, scope_id, p->person_id) : people_role_revoke(w, s.id, role);
 	if (r > 0) {
 		json_t *d = json_pack("{s:s, s:s}", "action", grant ? "role.grant" : "role.revoke",
 				      "role", role_name(role));
 
 		if (d && grant)
 			json_object_set_new(d, "scope", *scope_path ? json_string(scope_path) : json_null());
-		r = dir_history(c, s.id, p->person_id, json_deep_copy(d));
+		r = people_history_add(w, s.id, json_deep_copy(d));
 		if (r == 0)
 			r = audit_req(req, c, grant ? "role.grant" : "role.revoke", "person", s.id,
 				      AUDIT_SUCCESS, d);
 		else
 			json_decref(d);
 	}
+	people_writer_free(w);
 	if (r >= 0)
 		r = store_commit(c);
 	if (r < 0) {

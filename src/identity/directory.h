@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * directory: org units, people and roles, and the identity domain's one
- * authorization decision (directory_may).  Scope rules (docs/security.md):
+ * directory: the directory API over HTTP (/api/v1/org, /api/v1/people)
+ * and the identity domain's one authorization decision (directory_may).
+ * People, units, roles and their history are read and written through
+ * people.h; the lists are limited with scope.h's rule.  Scope rules
+ * (docs/security.md):
  *   admin              everything
  *   security_officer   every person and unit; grants any role but admin
  *   security_manager   people and units in the subtree of their grant
@@ -67,23 +70,5 @@ int directory_routes(struct http_server *s);
  * Returns a new reference, or NULL when the person does not exist or on error.
  */
 json_t *directory_person_json(struct store_conn *c, const char *person_id);
-
-/* Longest org unit path accepted anywhere (bytes, without the NUL). */
-#define DIRECTORY_PATH_MAX (PRINCIPAL_PATH_SIZE - 1)
-
-/* Level of the unit at @depth (1-based) of a path: group, company, division, department. */
-const char *directory_org_level(size_t depth);
-
-/*
- * Finds the org unit at @path ("Group/Company/Division"), creating it and
- * any missing unit above it.  A new group root is of kind "own", a new
- * company of kind @company_kind, a new division or department of its
- * company's kind.  Segments must be non-empty; the path at most
- * DIRECTORY_PATH_MAX bytes.  Runs inside the caller's transaction.
- * Returns 0 with the unit's id in @ret_id and the number of units created in
- * *ret_created (may be NULL), ERR_INVALID for a malformed path, or a store error.
- */
-int directory_org_ensure(struct store_conn *c, const char *path, const char *company_kind,
-			 int64_t now_ms, char ret_id[ULID_SIZE], int *ret_created);
 
 #endif

@@ -6,7 +6,8 @@
  * "Group/Company/Division/Department"; manager is an employee number.  A file
  * is parsed completely (RFC 4180, libcsv) and turned into a plan (new,
  * moved, changed, retired, unchanged) before anything is written; the plan
- * is applied in one transaction.
+ * is applied in one transaction through people.h.  The parts (parser,
+ * planner, report, applier, route) are described in hr_internal.h.
  *
  * Rules:
  *   - login: the lowercased email, or the employee number when there is no

@@ -18,6 +18,7 @@
 #include "identity/auth.h"
 #include "identity/directory.h"
 #include "identity/hr.h"
+#include "identity/people.h"
 #include "identity/scim.h"
 #include "store/store.h"
 
@@ -36,7 +37,13 @@ int identity_routes(struct http_server *s)
 int identity_bootstrap_admin(struct app *app, const char *password, char *ret_generated,
 			     size_t size, bool *ret_created)
 {
+	static const struct people_rec admin = {
+		.login = "admin", .family_name = "Administrator", .given_name = "Rampart",
+		.title = "Administrator", .status = "active", .kind = "employee",
+	};
 	struct store_conn *c = store_conn(app->store);
+	struct people_writer *w = NULL;
+	struct person found;
 	char id[ULID_SIZE], pw[48];
 	int64_t n, now = rtime_now_ms();
 	int r;
@@ -44,7 +51,7 @@ int identity_bootstrap_admin(struct app *app, const char *password, char *ret_ge
 	*ret_created = false;
 	if (!c)
 		return ERR_STORE;
-	r = store_query_i64(c, "SELECT count(*) FROM person_roles WHERE role = 'admin'", STORE_NOARGS, &n);
+	r = people_role_count(c, ROLE_ADMIN, &n);
 	if (r < 0)
 		return r;
 	if (n > 0)
@@ -60,36 +67,25 @@ int identity_bootstrap_admin(struct app *app, const char *password, char *ret_ge
 		password = pw;
 	}
 	ids_ulid(id, now);
+	r = people_writer_new(c, "bootstrap", NULL, now, &w);
+	if (r < 0)
+		goto out;
 	r = store_begin(c);
 	if (r < 0)
-		return r;
+		goto out;
 	/* An earlier "admin" login that lost its role gets it back rather than a duplicate. */
-	r = store_exec(c, "INSERT INTO people (id, login, family_name, given_name, title, status, kind, "
-			  "source, created_at, updated_at) VALUES ($1, 'admin', 'Administrator', 'Rampart', "
-			  "'Administrator', 'active', 'employee', 'bootstrap', $2, $2) "
-			  "ON CONFLICT (login) DO NOTHING",
-		       STORE_ARGS(SA_TEXT(id), SA_I64(now)));
+	r = people_find(c, "admin", &found);
+	if (r == ERR_NOT_FOUND)
+		r = people_create(w, id, &admin, NULL);
+	else if (r == 0 && strcmp(found.login, "admin") == 0) {
+		memcpy(id, found.id, sizeof(id));
+		if (strcmp(found.status, "active") != 0)
+			r = people_activate(w, id, NULL);
+	} else if (r == 0)
+		r = ERR_CONFLICT;
 	if (r < 0)
 		goto fail;
-	{
-		struct store_stmt *q;
-
-		r = store_query(c, "SELECT id FROM people WHERE login = 'admin'", STORE_NOARGS, &q);
-		if (r < 0)
-			goto fail;
-		r = store_step(q) == 1 ? 0 : ERR_STORE;
-		if (r == 0)
-			snprintf(id, sizeof(id), "%s", store_col_text(q, 0));
-		store_stmt_free(q);
-		if (r < 0)
-			goto fail;
-	}
-	r = store_exec(c, "UPDATE people SET status = 'active', retired_at = NULL WHERE id = $1",
-		       STORE_ARGS(SA_TEXT(id)));
-	if (r < 0)
-		goto fail;
-	r = store_exec(c, "INSERT INTO person_roles (person_id, role, granted_by, granted_at) "
-			  "VALUES ($1, 'admin', 'bootstrap', $2)", STORE_ARGS(SA_TEXT(id), SA_I64(now)));
+	r = people_role_grant(w, id, ROLE_ADMIN, NULL, "bootstrap");
 	if (r < 0)
 		goto fail;
 	r = auth_set_password(app, c, id, password, false);
@@ -116,6 +112,7 @@ int identity_bootstrap_admin(struct app *app, const char *password, char *ret_ge
 fail:
 	store_rollback(c);
 out:
+	people_writer_free(w);
 	sodium_memzero(pw, sizeof(pw));
 	return r;
 }

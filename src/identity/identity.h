@@ -3,9 +3,25 @@
  * identity: people, org units, roles, authentication, the HR feed and SCIM.
  *
  * This header is what programs (rampartd) need; the domain's parts have
- * their own headers: auth.h (sessions, tokens, TOTP, lockout), directory.h
- * (org units, people, roles, the authorization decision), hr.h (CSV feed),
- * scim.h (SCIM 2.0).
+ * their own headers:
+ *   people.h     the identity API every platform uses: people (create,
+ *                update, move, retire, history, lookups, managers), org
+ *                units, roles and groups; the only writer of identity's
+ *                tables besides auth;
+ *   scope.h      the org-scope rule: a C predicate and the SQL fragment
+ *                every list query uses to limit rows to what a principal
+ *                may see;
+ *   auth.h       sessions, tokens, passwords, TOTP, lockout, the
+ *                authenticator;
+ *   directory.h  the directory API (/api/v1/org, /api/v1/people) and the
+ *                identity domain's authorization decision;
+ *   hr.h         the HR CSV feed (hr_csv.c, hr_plan.c, hr_report.c,
+ *                hr_apply.c, hr_http.c; hr_internal.h between them);
+ *   scim.h       SCIM 2.0 (scim.c, scim_users.c, scim_groups.c; the filter
+ *                parser in scim_filter.h).
+ * The feeds (HR, SCIM, the directory, the bootstrap below) change people
+ * only through people.h, so that the lifecycle's rules (history, ending
+ * the credentials of whoever retires) hold whichever way a change comes.
  */
 #ifndef RAMPART_IDENTITY_H
 #define RAMPART_IDENTITY_H

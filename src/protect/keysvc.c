@@ -14,6 +14,8 @@
 #include "common/err.h"
 #include "common/str.h"
 #include "crypto/rcrypto.h"
+#include "identity/people.h"
+#include "identity/scope.h"
 #include "protect/protect.h"
 #include "store/store.h"
 
@@ -78,7 +80,7 @@ bool protect_may(const struct principal *p, enum protect_action a, const struct 
 	own = strcmp(p->person_id, t->owner_id) == 0;
 	in_scope = principal_has(p, ROLE_SECURITY_MANAGER) && p->manages_path[0] &&
 		   t->owner_org_path && t->owner_org_path[0] &&
-		   org_path_within(t->owner_org_path, p->manages_path);
+		   scope_path_within(t->owner_org_path, p->manages_path);
 	if (own || principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER) || in_scope)
 		return true;
 	return a == PROTECT_READ && principal_has(p, ROLE_AUDITOR);
@@ -97,7 +99,7 @@ static bool subject_matches(const struct protect_grant *g, const struct protect_
 				return true;
 		return false;
 	case GRANT_ORG:
-		return s->org_path && s->org_path[0] && org_path_within(s->org_path, g->value);
+		return s->org_path && s->org_path[0] && scope_path_within(s->org_path, g->value);
 	case GRANT_ROLE:
 		role = role_from_name(g->value);
 		return role && (s->roles & role);
@@ -259,58 +261,39 @@ static int load_policy(struct store_conn *c, const char *file_id, struct loaded 
 	return r < 0 ? r : 0;
 }
 
+/* Keeps one group name of the subject (people_group_names' callback); the rest are ignored. */
+static int keep_group(const char *name, void *ud)
+{
+	struct loaded *l = ud;
+
+	if (l->ngroups >= PROTECT_MAX_GROUPS)
+		return 0;
+	l->groups[l->ngroups] = dup_text(name);
+	if (!l->groups[l->ngroups])
+		return -ENOMEM;
+	l->ngroups++;
+	return 0;
+}
+
 static int load_subject(struct store_conn *c, const char *person_id, struct loaded *l,
 			struct protect_subject *s)
 {
-	struct store_stmt *q;
-	int64_t n = 0;
+	struct person who;
+	unsigned roles;
 	int r;
 
-	r = store_query(c, "SELECT p.status, coalesce(o.path, ''), p.kind FROM people p "
-			   "LEFT JOIN org_units o ON o.id = p.org_unit_id WHERE p.id = $1",
-			STORE_ARGS(SA_TEXT(person_id)), &q);
+	r = people_get(c, person_id, &who);
 	if (r < 0)
 		return r;
-	r = store_step(q);
-	if (r == 1) {
-		l->status = dup_text(store_col_text(q, 0));
-		l->org_path = dup_text(store_col_text(q, 1));
-		l->roles |= role_from_name(store_col_text(q, 2) ? store_col_text(q, 2) : "");
-		r = l->status && l->org_path ? 0 : -ENOMEM;
-	} else if (r == 0) {
-		r = ERR_NOT_FOUND;
-	}
-	store_stmt_free(q);
+	l->status = dup_text(who.status);
+	l->org_path = dup_text(who.org_path);
+	if (!l->status || !l->org_path)
+		return -ENOMEM;
+	r = people_effective_roles(c, person_id, who.kind, &roles);
 	if (r < 0)
 		return r;
-	r = store_query(c, "SELECT role FROM person_roles WHERE person_id = $1",
-			STORE_ARGS(SA_TEXT(person_id)), &q);
-	if (r < 0)
-		return r;
-	while ((r = store_step(q)) == 1)
-		l->roles |= role_from_name(store_col_text(q, 0) ? store_col_text(q, 0) : "");
-	store_stmt_free(q);
-	if (r < 0)
-		return r;
-	r = store_query_i64(c, "SELECT count(*) FROM people WHERE manager_id = $1 AND status <> 'retired'",
-			    STORE_ARGS(SA_TEXT(person_id)), &n);
-	if (r < 0)
-		return r;
-	if (n > 0)
-		l->roles |= ROLE_MANAGER;
-	r = store_query(c, "SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id "
-			   "WHERE m.person_id = $1", STORE_ARGS(SA_TEXT(person_id)), &q);
-	if (r < 0)
-		return r;
-	while ((r = store_step(q)) == 1 && l->ngroups < PROTECT_MAX_GROUPS) {
-		l->groups[l->ngroups] = dup_text(store_col_text(q, 0));
-		if (!l->groups[l->ngroups]) {
-			r = -ENOMEM;
-			break;
-		}
-		l->ngroups++;
-	}
-	store_stmt_free(q);
+	l->roles |= roles;
+	r = people_group_names(c, person_id, keep_group, l);
 	if (r < 0)
 		return r;
 	s->person_id = person_id;

@@ -30,7 +30,10 @@
 #include "crypto/rcrypto.h"
 #include "http/http.h"
 #include "identity/auth.h"
+#include "identity/people.h"
+#include "identity/scope.h"
 #include "protect/protect.h"
+#include "store/page.h"
 #include "store/store.h"
 
 #define FILE_NAME_MAX 255
@@ -47,12 +50,10 @@ struct file_row {
 };
 
 static const char FILE_COLUMNS[] =
-	"f.id, f.policy_id, f.name, f.owner_id, p.login, coalesce(o.path, ''), f.created_by, "
+	"f.id, f.policy_id, f.name, f.owner_id, p.login, coalesce(p_unit.path, ''), f.created_by, "
 	"f.created_at, f.updated_at, coalesce(f.expires_at, 0), coalesce(f.revoked_at, 0), "
 	"f.revoked_by, coalesce(f.size, -1), f.header_hash";
-static const char FILE_FROM[] =
-	" FROM protected_files f JOIN people p ON p.id = f.owner_id "
-	"LEFT JOIN org_units o ON o.id = p.org_unit_id";
+static const char FILE_FROM[] = " FROM protected_files f" PEOPLE_SQL_JOIN("p", "f.owner_id");
 
 static int file_load(struct store_conn *c, const char *id, struct file_row *f)
 {
@@ -84,6 +85,14 @@ static int file_load(struct store_conn *c, const char *id, struct file_row *f)
 }
 
 /* A file row (FILE_COLUMNS) as the API shows it, with its access list. */
+static json_t *file_json(struct store_conn *c, struct store_stmt *q);
+
+/* A file row of the list (page_collect's callback; @ud is the connection). */
+static json_t *file_item(struct store_stmt *q, void *ud)
+{
+	return file_json(ud, q);
+}
+
 static json_t *file_json(struct store_conn *c, struct store_stmt *q)
 {
 	json_t *o = json_object(), *grants = json_array(), *owner;
@@ -243,20 +252,25 @@ static json_t *b64_json(const unsigned char *p, size_t n)
 /* Checks that a grantee exists: the person, the group, the org unit. */
 static int grant_check(struct store_conn *c, const struct protect_grant *g)
 {
-	static const char *const sql[] = {
-		[GRANT_USER] = "SELECT count(*) FROM people WHERE id = $1",
-		[GRANT_GROUP] = "SELECT count(*) FROM groups WHERE name = $1",
-		[GRANT_ORG] = "SELECT count(*) FROM org_units WHERE path = $1",
-	};
-	int64_t n = 0;
+	struct person who;
+	struct org_unit unit;
+	bool found;
 	int r;
 
-	if (g->kind == GRANT_ROLE)
-		return 0;
-	r = store_query_i64(c, sql[g->kind], STORE_ARGS(SA_TEXT(g->value)), &n);
-	if (r < 0)
-		return r;
-	return n > 0 ? 0 : ERR_NOT_FOUND;
+	switch (g->kind) {
+	case GRANT_USER:
+		r = people_get(c, g->value, &who);
+		return r == ERR_TOO_LARGE ? 0 : r;
+	case GRANT_GROUP:
+		r = people_group_exists(c, g->value, &found);
+		return r < 0 ? r : found ? 0 : ERR_NOT_FOUND;
+	case GRANT_ORG:
+		r = people_org_at(c, g->value, &unit);
+		return r == ERR_TOO_LARGE ? 0 : r;
+	case GRANT_ROLE:
+		break;
+	}
+	return 0;
 }
 
 static const char *const kind_names[] = { "user", "group", "org", "role" };
@@ -380,20 +394,14 @@ static int h_create(struct http_req *req, struct http_resp *resp)
 	if (!ids_is_ulid(owner))
 		return http_fail(resp, ERR_INVALID, "owner", "owner must be a person id");
 	{
-		struct store_stmt *q;
+		struct person who;
 
-		r = store_query(c, "SELECT coalesce(o.path, '') FROM people p LEFT JOIN org_units o "
-				   "ON o.id = p.org_unit_id WHERE p.id = $1", STORE_ARGS(SA_TEXT(owner)), &q);
-		if (r < 0)
-			return r;
-		r = store_step(q);
-		if (r == 1)
-			str_copy(owner_path, sizeof(owner_path), store_col_text(q, 0));
-		store_stmt_free(q);
-		if (r < 0)
-			return r;
-		if (r == 0)
+		r = people_get(c, owner, &who);
+		if (r == ERR_NOT_FOUND)
 			return http_fail(resp, ERR_INVALID, "owner", "no such person");
+		if (r < 0)
+			return r;
+		memcpy(owner_path, who.org_path, sizeof(owner_path));
 	}
 	t = (struct protect_target){ owner, owner_path };
 	if (!protect_may(p, PROTECT_CREATE, &t)) {
@@ -452,9 +460,9 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 	struct store_stmt *q = NULL;
 	struct rerr je;
 	const char *cursor, *status;
-	int64_t limit, n;
-	json_t *items, *out;
-	char last[ULID_SIZE] = "";
+	int64_t limit;
+	json_t *items;
+	char next[PAGE_CURSOR_SIZE];
 	struct buf sql;
 	int r;
 
@@ -469,15 +477,10 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 		return http_fail(resp, ERR_INVALID, "status", "status must be active or revoked");
 	buf_init(&sql, 4096);
 	buf_printf(&sql, "SELECT %s%s WHERE 1 = 1", FILE_COLUMNS, FILE_FROM);
-	if (!principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR)) {
-		args[nargs++] = SA_TEXT(p->person_id);
-		if (principal_has(p, ROLE_SECURITY_MANAGER) && p->manages_path[0]) {
-			args[nargs++] = SA_TEXT(p->manages_path);
-			buf_printf(&sql, " AND (f.owner_id = $1 OR o.path = $2 OR "
-					 "substr(o.path, 1, length($2) + 1) = $2 || '/')");
-		} else {
-			buf_puts(&sql, " AND f.owner_id = $1");
-		}
+	r = scope_sql_where(&sql, args, &nargs, 4, p, SCOPE_SELF | SCOPE_SUBTREE, "p_unit.path", "f.owner_id");
+	if (r < 0) {
+		buf_done(&sql);
+		return r;
 	}
 	if (status)
 		buf_puts(&sql, strcmp(status, "revoked") == 0 ? " AND f.revoked_at IS NOT NULL"
@@ -492,22 +495,10 @@ static int h_list(struct http_req *req, struct http_resp *resp)
 	buf_done(&sql);
 	if (r < 0)
 		return r;
-	items = json_array();
-	for (n = 0; items && (r = store_step(q)) == 1; n++) {
-		if (n == limit)
-			break;
-		str_copy(last, sizeof(last), store_col_text(q, 0));
-		json_array_append_new(items, file_json(c, q));
-	}
-	store_stmt_free(q);
-	if (r < 0) {
-		json_decref(items);
+	r = page_collect(q, limit, 0, file_item, c, &items, next);
+	if (r < 0)
 		return r;
-	}
-	out = json_pack("{s:o}", "items", items);
-	if (out)
-		json_object_set_new(out, "next", r == 1 && n == limit ? json_string(last) : json_null());
-	return http_resp_json(resp, 200, out);
+	return http_resp_json(resp, 200, page_json(items, next));
 }
 
 static int h_get(struct http_req *req, struct http_resp *resp)

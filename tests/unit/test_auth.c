@@ -183,9 +183,9 @@ static void test_wrong_password_and_unknown_login(void **state)
 	assert_int_equal(login(f, T0, "nobody", PW, NULL, NULL, NULL, &e2), ERR_UNAUTHENTICATED);
 	assert_int_equal(login(f, T0, "newcomer", "", NULL, NULL, NULL, &e3), ERR_UNAUTHENTICATED);
 	/* The answer does not tell an unknown login from a wrong password. */
-	assert_string_equal(e1.message, "wrong login or password");
-	assert_string_equal(e1.message, e2.message);
-	assert_string_equal(e1.message, e3.message);
+	assert_string_equal(e1.r.message, "wrong login or password");
+	assert_string_equal(e1.r.message, e2.r.message);
+	assert_string_equal(e1.r.message, e3.r.message);
 	assert_int_equal(audits(f, "auth.login", "failure"), 3);
 	/* The password never reaches the audit log. */
 	assert_int_equal(q64(f, "SELECT count(*) FROM audit_log WHERE instr(details, $1) > 0", "wrong password!"), 0);
@@ -207,7 +207,7 @@ static void test_lockout_per_account(void **state)
 	/* Locked: even the right password is refused, with a time to retry. */
 	assert_int_equal(login(f, t + 1000, "alice", PW, NULL, NULL, NULL, &e), ERR_LOCKED);
 	assert_int_equal(e.retry_at, t + f->app.cfg.lockout_s * 1000);
-	assert_non_null(strstr(e.message, "try again after"));
+	assert_non_null(strstr(e.r.message, "try again after"));
 	assert_int_equal(audits(f, "auth.lockout", "failure"), 1);
 	/* The account is locked from every address ... */
 	f->cl.source = "198.51.100.7";
@@ -297,7 +297,7 @@ static void test_inactive_people_refused(void **state)
 	person(f, "alice", id);
 	person_ex(f, "carol", "on_leave", "employee", NULL, NULL, PW, ret);
 	assert_int_equal(login(f, T0, "carol", PW, NULL, NULL, NULL, &e), ERR_UNAUTHENTICATED);
-	assert_string_equal(e.message, "wrong login or password");
+	assert_string_equal(e.r.message, "wrong login or password");
 
 	/* A retirement ends existing sessions on the next request, even unrevoked ones. */
 	assert_int_equal(login(f, T0, "alice", PW, NULL, NULL, &res, NULL), 0);
@@ -421,12 +421,12 @@ static void test_totp_login(void **state)
 	/* A wrong password with a code is still a wrong password. */
 	assert_int_equal(auth_totp_code(seed, sizeof(seed), t, code), 0);
 	assert_int_equal(login(f, t, "alice", "wrong wrong wrong", code, NULL, NULL, &e), ERR_UNAUTHENTICATED);
-	assert_string_equal(e.message, "wrong login or password");
+	assert_string_equal(e.r.message, "wrong login or password");
 
 	assert_int_equal(login(f, t, "alice", PW, code, NULL, NULL, NULL), 0);
 	/* Replay of the same code, even within its step, is refused. */
 	assert_int_equal(login(f, t + 1000, "alice", PW, code, NULL, NULL, &e), ERR_UNAUTHENTICATED);
-	assert_string_equal(e.message, "wrong one-time code");
+	assert_string_equal(e.r.message, "wrong one-time code");
 	assert_int_equal(q64(f, "SELECT count(*) FROM audit_log WHERE action = 'auth.login' "
 				"AND json_extract(details, '$.reason') = $1", "replayed_code"), 2);
 	/* A code of an older step than the last accepted one is refused too. */
@@ -686,7 +686,7 @@ static void test_token_limits(void **state)
 
 	person(f, "alice", id);
 	assert_int_equal(auth_token_create(&f->app, f->c, T0, &f->cl, id, "", "api", MIN, &t, &e), ERR_INVALID);
-	assert_string_equal(e.field, "name");
+	assert_string_equal(e.r.field, "name");
 	memset(name, 'n', AUTH_TOKEN_NAME_MAX + 1);
 	name[AUTH_TOKEN_NAME_MAX + 1] = '\0';
 	assert_int_equal(auth_token_create(&f->app, f->c, T0, &f->cl, id, name, "api", MIN, &t, NULL), ERR_INVALID);
@@ -795,11 +795,11 @@ static void test_password_change(void **state)
 	assert_int_equal(login(f, T0, "alice", PW, NULL, NULL, &b, NULL), 0);
 	assert_int_equal(auth_password_change(&f->app, f->c, T0, &f->cl, id, a.session.id, "not it at all", PW2, &e),
 			 ERR_UNAUTHENTICATED);
-	assert_string_equal(e.field, "current_password");
+	assert_string_equal(e.r.field, "current_password");
 	assert_int_equal(auth_password_change(&f->app, f->c, T0, &f->cl, id, a.session.id, PW, "tiny", &e), ERR_INVALID);
-	assert_string_equal(e.field, "new_password");
+	assert_string_equal(e.r.field, "new_password");
 	assert_int_equal(auth_password_change(&f->app, f->c, T0, &f->cl, id, a.session.id, PW, PW, &e), ERR_INVALID);
-	assert_string_equal(e.field, "new_password");
+	assert_string_equal(e.r.field, "new_password");
 	assert_int_equal(auth_password_change(&f->app, f->c, T0, &f->cl, id, a.session.id, PW, PW2, &e), 0);
 	/* The session that changed it stays, the others end; must-change is cleared. */
 	assert_int_equal(check(f, T0 + 1, AUTH_CRED_BEARER, a.session.token, NULL, false, 0, &p), 0);
@@ -835,7 +835,7 @@ static void test_activation(void **state)
 
 	assert_int_equal(auth_activate(&f->app, f->c, now, &f->cl, "ra_wrong", PW, who, &e), ERR_NOT_FOUND);
 	assert_int_equal(auth_activate(&f->app, f->c, now, &f->cl, tok, "short", who, &e), ERR_INVALID);
-	assert_string_equal(e.field, "password");
+	assert_string_equal(e.r.field, "password");
 	assert_int_equal(auth_activate(&f->app, f->c, now, &f->cl, tok, PW, who, &e), 0);
 	assert_string_equal(who, id);
 	assert_int_equal(audits(f, "person.activate", "success"), 1);

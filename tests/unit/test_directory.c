@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "identity/directory.h"
+#include "identity/people.h"
 
 /* The actor works in G/C/D; a security_manager manages G/C/D. */
 #define ACTOR_ID "01ACTOR0000000000000000000"
@@ -243,11 +244,11 @@ static void test_grant_edges(void **state)
 
 static void test_org_levels(void **state)
 {
-	assert_string_equal(directory_org_level(1), "group");
-	assert_string_equal(directory_org_level(2), "company");
-	assert_string_equal(directory_org_level(3), "division");
-	assert_string_equal(directory_org_level(4), "department");
-	assert_string_equal(directory_org_level(7), "department");
+	assert_string_equal(people_org_level(1), "group");
+	assert_string_equal(people_org_level(2), "company");
+	assert_string_equal(people_org_level(3), "division");
+	assert_string_equal(people_org_level(4), "department");
+	assert_string_equal(people_org_level(7), "department");
 }
 
 int main(void)

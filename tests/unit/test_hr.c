@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * Unit tests for src/identity/hr.c: the CSV parser (quoting, BOM, CRLF, line
- * numbers, every validation) and the plan and apply phases against a real
- * SQLite database (joins, moves, changes, retirements, full-snapshot
- * threshold and force, dry run, bad files, skip_bad_lines, org unit kinds,
- * manager checks through stored people, 100,000 rows).
+ * Unit tests for the HR import (src/identity/hr_*.c): the CSV parser
+ * (quoting, BOM, CRLF, line numbers, every validation) and the plan and
+ * apply phases against a real SQLite database (joins, moves, changes,
+ * retirements, full-snapshot threshold and force, dry run, bad files,
+ * skip_bad_lines, org unit kinds, manager checks through stored people,
+ * 100,000 rows).
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "identity/scim.h"
+#include "identity/scim_filter.h"
 
 static void test_valid(void **state)
 {

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/* people_org: org units, the tree every person and scope hangs on (see people.h). */
+#include "identity/people.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/str.h"
+#include "identity/people_internal.h"
+#include "identity/scope.h"
+#include "store/store.h"
+
+const char *people_org_level(size_t depth)
+{
+	switch (depth) {
+	case 0:
+	case 1: return "group";
+	case 2: return "company";
+	case 3: return "division";
+	default: return "department";
+	}
+}
+
+static size_t people_org_depth(const char *path)
+{
+	size_t d = 1;
+
+	for (; *path; path++)
+		d += *path == '/';
+	return d;
+}
+
+/* Reads the first unit of @sql (id, parent_id, path, kind, level) bound to @key. */
+static int people_org_read(struct store_conn *c, const char *sql, const char *key, struct org_unit *ret,
+			   bool *ret_more)
+{
+	struct org_unit u;
+	struct store_stmt *q;
+	int r;
+
+	if (!key)
+		return ERR_NOT_FOUND;
+	r = store_query(c, sql, STORE_ARGS(SA_TEXT(key)), &q);
+	if (r < 0)
+		return r;
+	r = store_step(q);
+	if (r == 1) {
+		const char *v[5];
+
+		for (int i = 0; i < 5; i++)
+			v[i] = store_col_text(q, i) ? store_col_text(q, i) : "";
+		r = str_copy(u.id, sizeof(u.id), v[0]) < 0 || str_copy(u.parent_id, sizeof(u.parent_id), v[1]) < 0 ||
+		    str_copy(u.path, sizeof(u.path), v[2]) < 0 || str_copy(u.kind, sizeof(u.kind), v[3]) < 0 ||
+		    str_copy(u.level, sizeof(u.level), v[4]) < 0 ? ERR_TOO_LARGE : 0;
+		if (r == 0 && ret_more) {
+			r = store_step(q);
+			*ret_more = r == 1;
+			r = r < 0 ? r : 0;
+		}
+	} else if (r == 0) {
+		r = ERR_NOT_FOUND;
+	}
+	store_stmt_free(q);
+	if (r == 0)
+		*ret = u;
+	return r;
+}
+
+int people_org_find(struct store_conn *c, const char *key, struct org_unit *ret)
+{
+	return people_org_read(c, "SELECT id, parent_id, path, kind, level FROM org_units "
+			       "WHERE id = $1 OR path = $1 ORDER BY id = $1 DESC LIMIT 1", key, ret, NULL);
+}
+
+int people_org_at(struct store_conn *c, const char *path, struct org_unit *ret)
+{
+	return people_org_read(c, "SELECT id, parent_id, path, kind, level FROM org_units WHERE path = $1",
+			       path, ret, NULL);
+}
+
+int people_org_company(struct store_conn *c, const char *name, struct org_unit *ret)
+{
+	struct org_unit u;
+	bool more = false;
+	int r = people_org_read(c, "SELECT id, parent_id, path, kind, level FROM org_units "
+				   "WHERE level = 'company' AND name = $1 LIMIT 2", name, &u, &more);
+
+	if (r < 0)
+		return r;
+	if (more)
+		return ERR_CONFLICT;
+	*ret = u;
+	return 0;
+}
+
+int people_org_scan(struct store_conn *c, int (*fn)(const struct org_unit_row *row, void *ud), void *ud)
+{
+	struct store_stmt *q;
+	int r;
+
+	r = store_query(c, "SELECT id, path, kind, level FROM org_units", STORE_NOARGS, &q);
+	if (r < 0)
+		return r;
+	while ((r = store_step(q)) == 1) {
+		struct org_unit_row row = {
+			.id = store_col_text(q, 0), .path = store_col_text(q, 1),
+			.kind = store_col_text(q, 2), .level = store_col_text(q, 3),
+		};
+
+		if (!row.id || !row.path || !row.kind)
+			continue;
+		r = fn(&row, ud);
+		if (r < 0)
+			break;
+	}
+	store_stmt_free(q);
+	return r < 0 ? r : 0;
+}
+
+/* Inserts one unit; the statement is prepared once per writer when @w is given. */
+static int people_org_put(struct store_conn *c, struct people_writer *w, const char *id, const char *parent_id,
+			  const char *path, const char *kind, int64_t now)
+{
+	static const char sql[] = "INSERT INTO org_units (id, parent_id, name, path, level, kind, created_at) "
+				  "VALUES ($1, $2, $3, $4, $5, $6, $7)";
+	const char *name = strrchr(path, '/');
+	const struct store_arg args[] = {
+		SA_TEXT(id), SA_TEXT(parent_id && *parent_id ? parent_id : NULL), SA_TEXT(name ? name + 1 : path),
+		SA_TEXT(path), SA_TEXT(people_org_level(people_org_depth(path))), SA_TEXT(kind), SA_I64(now),
+	};
+	int r = w ? people_writer_exec(w, PEOPLE_ST_ORG_INSERT, sql, args, sizeof(args) / sizeof(args[0]))
+		  : store_exec(c, sql, args, sizeof(args) / sizeof(args[0]));
+
+	return r < 0 ? r : 0;
+}
+
+int people_org_insert(struct people_writer *w, const char *id, const char *parent_id, const char *path,
+		      const char *kind)
+{
+	return people_org_put(w->c, w, id, parent_id, path, kind, w->now);
+}
+
+int people_org_rekind(struct people_writer *w, const char *path, const char *kind)
+{
+	int r = store_exec(w->c, "UPDATE org_units SET kind = $1 WHERE " SCOPE_SQL_WITHIN("path", "$2"),
+			   STORE_ARGS(SA_TEXT(kind), SA_TEXT(path)));
+
+	return r < 0 ? r : 0;
+}
+
+int people_org_ensure(struct store_conn *c, const char *path, const char *company_kind,
+		      int64_t now_ms, char ret_id[ULID_SIZE], int *ret_created)
+{
+	char prefix[PEOPLE_PATH_MAX + 1], parent[ULID_SIZE] = "", id[ULID_SIZE] = "";
+	char kind[20] = "own";
+	size_t len = path ? strlen(path) : 0, depth = 0;
+	int created = 0, r;
+
+	if (len == 0 || len > PEOPLE_PATH_MAX || !str_is_clean_utf8(path, len) || strchr(path, '\t'))
+		return ERR_INVALID;
+	for (size_t end = 0;; end++) {
+		struct store_stmt *q;
+
+		if (path[end] != '/' && path[end] != '\0')
+			continue;
+		if (end == 0 || path[end - 1] == '/' || ++depth > PEOPLE_PATH_DEPTH_MAX)
+			return ERR_INVALID;
+		memcpy(prefix, path, end);
+		prefix[end] = '\0';
+		r = store_query(c, "SELECT id, kind FROM org_units WHERE path = $1", STORE_ARGS(SA_TEXT(prefix)), &q);
+		if (r < 0)
+			return r;
+		r = store_step(q);
+		if (r == 1) {
+			snprintf(id, sizeof(id), "%s", store_col_text(q, 0));
+			snprintf(kind, sizeof(kind), "%s", store_col_text(q, 1) ? store_col_text(q, 1) : "own");
+		}
+		store_stmt_free(q);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			/* Below a company the kind is inherited, which kind[] already holds. */
+			if (depth == 1)
+				snprintf(kind, sizeof(kind), "own");
+			else if (depth == 2)
+				snprintf(kind, sizeof(kind), "%s", company_kind ? company_kind : "group_company");
+			ids_ulid(id, now_ms);
+			r = people_org_put(c, NULL, id, parent, prefix, kind, now_ms);
+			if (r < 0)
+				return r;
+			created++;
+		}
+		memcpy(parent, id, sizeof(parent));
+		if (path[end] == '\0')
+			break;
+	}
+	memcpy(ret_id, id, ULID_SIZE);
+	if (ret_created)
+		*ret_created = created;
+	return 0;
+}

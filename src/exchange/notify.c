@@ -28,7 +28,13 @@ static int xmail_send(const struct app *app, const char *to, const char *subject
 
 	if (!app->cfg.smtp_url[0])
 		return -ENOTCONN;
-	if (!email_is_valid(to) || !email_is_valid(app->cfg.smtp_from))
+	if (!email_is_valid(app->cfg.smtp_from)) {
+		/* The default rampart@localhost is one: a relay needs a sender with a real domain. */
+		log_warn("exchange: smtp_from is not an address mail can be sent from; notices are not sent",
+			 "smtp_from=\"%s\"", app->cfg.smtp_from);
+		return ERR_INVALID;
+	}
+	if (!email_is_valid(to))
 		return ERR_INVALID;
 	m = mail_msg_new();
 	if (!m)

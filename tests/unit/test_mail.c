@@ -232,7 +232,7 @@ static void test_header_injection_refused(void **state)
 {
 	static const char *const bad[] = {
 		"Hello\r\nBcc: evil@attacker.example", "Hello\nBcc: evil@attacker.example",
-		"Hello\rBcc: evil@attacker.example", "Hello\x0b", "\xff\xfe", "a\xc2\x85" "b",
+		"Hello\rBcc: evil@attacker.example", "Hello\x0b", "\xff\xfe", "a\302\205b",
 	};
 	struct mail_msg *m = msg_new();
 	struct buf out;

@@ -19,7 +19,7 @@ help:
 	@echo "make test    install what is missing, build, run every test"
 	@echo "make bench   benchmarks, printed as ratios against a peer"
 	@echo "make fuzz    run every fuzz target for a while (FUZZ_SECONDS=$(FUZZ_SECONDS))"
-	@echo "make lint    banned calls and static analysis"
+	@echo "make lint    banned calls, the include rule between folders, static analysis"
 
 deps:
 	@scripts/deps.sh

@@ -27,7 +27,7 @@ static void check_field(const json_t *o, const char *key)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct posture_err e = { "" };
+	struct rerr e = { "" };
 	char *copy = malloc(size ? size : 1);
 	json_t *items = NULL, *os = NULL, *it;
 	size_t i;

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "endpoint/policy.h"
+#include "formats/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "endpoint/qorder.h"
+#include "formats/qorder.h"
 
 #define DEV "fuzz-device"
 

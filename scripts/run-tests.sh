@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # Everything `make test` runs, stage by stage, after ./build is built:
-#   lint         banned calls and cppcheck (scripts/lint.sh)
+#   lint         banned calls, the include rule, cppcheck (scripts/lint.sh)
 #   unit         cmocka suites (meson test -C build)
 #   integration  a real rampartd on loopback (tests/integration/run.py)
 #   asan         unit + integration again, built with AddressSanitizer + UBSan

@@ -12,7 +12,7 @@
  *               enrollment token (POST /api/v1/endpoint/enroll);
  *   2. full:    every device checks in with a full report of --packages
  *               packages (POST /api/v1/endpoint/checkin, signed as
- *               src/endpoint/devsig.h says, as rampart-agent signs);
+ *               src/formats/devsig.h says, as rampart-agent signs);
  *   3. delta:   every device checks in again with only --changes changed
  *               packages and one removed;
  *   4. events:  when --events is above 0, every device sends that many
@@ -46,7 +46,7 @@
 #include "common/err.h"
 #include "common/rtime.h"
 #include "common/str.h"
-#include "endpoint/devsig.h"
+#include "formats/devsig.h"
 
 #define SIM_MAX_DEVICES 1000000
 #define SIM_MAX_PACKAGES 50000

@@ -8,7 +8,7 @@
  * cost about 7 MiB of resident memory in every process that loads them.
  * One-shot commands load it in-process; `rampart-agent run` loads it only
  * in the short-lived children that do a check-in or send events, so that
- * the long-running process never maps it (main.c).
+ * the long-running process never maps it (run.c, request.c).
  *
  * Not thread-safe: the first call initializes libcurl globally.
  */

@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "agent/file.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -133,30 +134,12 @@ static int o_pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int o_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* ---------------------------------------------------------------- state.json */
 
 static int o_state_save(const struct oplog *ol)
 {
-	char path[OL_PATH], tmp[OL_PATH], text[160];
-	int fd, n, r;
+	char path[OL_PATH], text[160];
+	int n, r;
 
 	n = snprintf(text, sizeof(text), "{\"acked_through\":%lld,\"dropped\":%lld,\"next_seq\":%lld}\n",
 		     (long long)ol->acked, (long long)ol->dropped, (long long)ol->next_seq);
@@ -164,23 +147,9 @@ static int o_state_save(const struct oplog *ol)
 		return ERR_INTERNAL;
 	r = o_path(ol, path, sizeof(path), "state.json");
 	if (r == 0)
-		r = o_path(ol, tmp, sizeof(tmp), "state.json.tmp");
-	if (r < 0)
-		return r;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	r = o_pwrite_full(fd, text, (size_t)n, 0);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
+		r = afile_replace(path, text, (size_t)n, 0600);
 	if (r == 0)
 		r = o_fsync_dir(ol);
-	if (r < 0)
-		unlink(tmp);
 	return r;
 }
 
@@ -546,7 +515,7 @@ static int o_seg_start(struct oplog *ol, int64_t first)
 	ol->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (ol->fd < 0)
 		return -errno;
-	r = o_pwrite_full(ol->fd, OL_MAGIC, OL_MAGIC_LEN, 0);
+	r = afile_pwrite_all(ol->fd, OL_MAGIC, OL_MAGIC_LEN, 0);
 	if (r == 0)
 		r = o_seg_push(ol, &s);
 	if (r < 0) {
@@ -643,9 +612,9 @@ int oplog_append(struct oplog *ol, json_t *const *events, size_t n, int64_t *ret
 			o_put32(hdr, (uint32_t)len);
 			o_put64(hdr + 8, (uint64_t)ol->next_seq);
 			o_put32(hdr + 4, o_crc(hdr + 8, text, len));
-			r = o_pwrite_full(ol->fd, hdr, OL_HDR, last->size);
+			r = afile_pwrite_all(ol->fd, hdr, OL_HDR, (off_t)last->size);
 			if (r == 0)
-				r = o_pwrite_full(ol->fd, text, len, last->size + OL_HDR);
+				r = afile_pwrite_all(ol->fd, text, len, (off_t)(last->size + OL_HDR));
 			if (r == 0) {
 				last->size += need;
 				last->last = ol->next_seq++;

@@ -13,7 +13,6 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,20 +26,6 @@
 
 #define P_PATH 4096
 #define P_DM_DEPTH 4
-
-static int p_fail(struct posture_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int p_fail(struct posture_err *e, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (e) {
-		va_start(ap, fmt);
-		vsnprintf(e->message, sizeof(e->message), fmt, ap);
-		va_end(ap);
-	}
-	return ERR_INVALID;
-}
 
 static int p_join(char *out, size_t size, const char *root, const char *path)
 {
@@ -134,7 +119,7 @@ static int p_read_line(const char *root, const char *path, char *out, size_t siz
 
 /* ---------------------------------------------------------------- os-release */
 
-int posture_os_release_parse(const char *data, size_t len, json_t **ret, struct posture_err *e)
+int posture_os_release_parse(const char *data, size_t len, json_t **ret, struct rerr *e)
 {
 	static const char *const keys[][2] = {
 		{ "ID", "id" }, { "VERSION_ID", "version_id" }, { "PRETTY_NAME", "pretty_name" },
@@ -156,12 +141,14 @@ int posture_os_release_parse(const char *data, size_t len, json_t **ret, struct 
 			continue;
 		if (memchr(line, '\0', ll)) {
 			json_decref(o);
-			return p_fail(e, "os-release line %zu: NUL byte", lineno);
+			return rerr_set_at(e, ERR_INVALID, (long long)lineno, NULL,
+					   "os-release line %zu: NUL byte", lineno);
 		}
 		eq = memchr(line, '=', ll);
 		if (!eq) {
 			json_decref(o);
-			return p_fail(e, "os-release line %zu: no '='", lineno);
+			return rerr_set_at(e, ERR_INVALID, (long long)lineno, NULL,
+					   "os-release line %zu: no '='", lineno);
 		}
 		kl = (size_t)(eq - line);
 		vl = ll - kl - 1;
@@ -172,7 +159,8 @@ int posture_os_release_parse(const char *data, size_t len, json_t **ret, struct 
 		}
 		if (vl > POSTURE_MAX_FIELD) {
 			json_decref(o);
-			return p_fail(e, "os-release line %zu: value longer than %d bytes", lineno, POSTURE_MAX_FIELD);
+			return rerr_set_at(e, ERR_INVALID, (long long)lineno, NULL,
+					   "os-release line %zu: value longer than %d bytes", lineno, POSTURE_MAX_FIELD);
 		}
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 			if (strlen(keys[i][0]) != kl || memcmp(keys[i][0], line, kl) != 0)
@@ -181,7 +169,8 @@ int posture_os_release_parse(const char *data, size_t len, json_t **ret, struct 
 			val[vl] = '\0';
 			if (!str_is_clean_utf8(val, vl)) {
 				json_decref(o);
-				return p_fail(e, "os-release line %zu: not UTF-8", lineno);
+				return rerr_set_at(e, ERR_INVALID, (long long)lineno, NULL,
+						   "os-release line %zu: not UTF-8", lineno);
 			}
 			json_object_set_new(o, keys[i][1], json_string(val));
 		}
@@ -199,15 +188,15 @@ struct p_pkg {
 	char status[POSTURE_MAX_FIELD + 1];
 };
 
-static int p_pkg_flush(struct p_pkg *p, json_t *items, struct posture_err *e)
+static int p_pkg_flush(struct p_pkg *p, json_t *items, struct rerr *e)
 {
 	int r = 0;
 
 	if (p->name[0] && strcmp(p->status, "install ok installed") == 0) {
 		if (json_array_size(items) >= POSTURE_MAX_PACKAGES)
-			return p_fail(e, "more than %d installed packages", POSTURE_MAX_PACKAGES);
+			return rerr_set(e, ERR_INVALID, NULL, "more than %d installed packages", POSTURE_MAX_PACKAGES);
 		if (!p->version[0])
-			return p_fail(e, "package %s has no Version", p->name);
+			return rerr_set(e, ERR_INVALID, NULL, "package %s has no Version", p->name);
 		r = json_array_append_new(items, json_pack("{s:s, s:s, s:s}", "name", p->name, "version",
 							   p->version, "source", p->source[0] ? p->source : p->name));
 		r = r == 0 ? 0 : -ENOMEM;
@@ -216,7 +205,7 @@ static int p_pkg_flush(struct p_pkg *p, json_t *items, struct posture_err *e)
 	return r;
 }
 
-int posture_dpkg_parse(const char *data, size_t len, json_t **ret, struct posture_err *e)
+int posture_dpkg_parse(const char *data, size_t len, json_t **ret, struct rerr *e)
 {
 	json_t *items = json_array();
 	struct p_pkg *p = calloc(1, sizeof(*p));
@@ -242,14 +231,16 @@ int posture_dpkg_parse(const char *data, size_t len, json_t **ret, struct postur
 			continue;
 		}
 		if (memchr(line, '\0', ll)) {
-			r = p_fail(e, "dpkg status line %zu: NUL byte", lineno);
+			r = rerr_set_at(e, ERR_INVALID, (long long)lineno, NULL,
+					"dpkg status line %zu: NUL byte", lineno);
 			break;
 		}
 		if (line[0] == ' ' || line[0] == '\t')
 			continue;   /* continuation of a multi-line field */
 		colon = memchr(line, ':', ll);
 		if (!colon) {
-			r = p_fail(e, "dpkg status line %zu: no field name", lineno);
+			r = rerr_set_at(e, ERR_INVALID, (long long)lineno, NULL,
+					"dpkg status line %zu: no field name", lineno);
 			break;
 		}
 		kl = (size_t)(colon - line);
@@ -277,13 +268,15 @@ int posture_dpkg_parse(const char *data, size_t len, json_t **ret, struct postur
 		if (!dst)
 			continue;
 		if (vl > POSTURE_MAX_FIELD) {
-			r = p_fail(e, "dpkg status line %zu: value longer than %d bytes", lineno, POSTURE_MAX_FIELD);
+			r = rerr_set_at(e, ERR_INVALID, (long long)lineno, NULL,
+					"dpkg status line %zu: value longer than %d bytes", lineno, POSTURE_MAX_FIELD);
 			break;
 		}
 		memcpy(dst, v, vl);
 		dst[vl] = '\0';
 		if (!str_is_clean_utf8(dst, vl)) {
-			r = p_fail(e, "dpkg status line %zu: not UTF-8", lineno);
+			r = rerr_set_at(e, ERR_INVALID, (long long)lineno, NULL,
+					"dpkg status line %zu: not UTF-8", lineno);
 			break;
 		}
 	}
@@ -659,7 +652,7 @@ static void p_error(json_t *errors, const char *part, int r)
 
 int posture_collect(const char *root, json_t **ret)
 {
-	struct posture_err pe = { "" };
+	struct rerr pe = { "" };
 	json_t *rep = json_object(), *errors = json_array(), *v = NULL;
 	char *data, line[POSTURE_MAX_FIELD + 1];
 	size_t len;

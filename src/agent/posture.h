@@ -10,7 +10,8 @@
  *   `nft list ruleset` (the nft program on PATH).
  *
  * Every file is read with a size limit; the parsers take untrusted bytes
- * with a length and fail with a message in a posture_err.
+ * with a length and fail with a message in a struct rerr (common/err.h),
+ * whose position is the line at fault when there is one.
  */
 #ifndef RAMPART_POSTURE_H
 #define RAMPART_POSTURE_H
@@ -20,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/err.h"
+
 #define POSTURE_MAX_FILE ((size_t)64 << 20)   /* dpkg status of a large system stays far below */
 #define POSTURE_MAX_SMALL_FILE ((size_t)64 << 10)
 #define POSTURE_MAX_PACKAGES 50000
@@ -27,17 +30,13 @@
 #define POSTURE_MAX_USB 256
 #define POSTURE_MAX_ADDRESSES 64
 
-struct posture_err {
-	char message[160];
-};
-
 /*
  * Parses os-release text (KEY=VALUE lines, values optionally quoted) into a
  * new object of the keys ID, VERSION_ID, PRETTY_NAME, VERSION_CODENAME as
  * id, version_id, pretty_name, codename.  Returns 0 and *ret, -ENOMEM, or
  * ERR_INVALID with @e filled.
  */
-int posture_os_release_parse(const char *data, size_t len, json_t **ret, struct posture_err *e);
+int posture_os_release_parse(const char *data, size_t len, json_t **ret, struct rerr *e);
 
 /*
  * Parses a dpkg status file into a new array of {"name","version","source"}
@@ -46,7 +45,7 @@ int posture_os_release_parse(const char *data, size_t len, json_t **ret, struct 
  * name.  Refuses more than POSTURE_MAX_PACKAGES packages and fields longer
  * than POSTURE_MAX_FIELD.  Returns 0 and *ret, -ENOMEM or ERR_INVALID with @e.
  */
-int posture_dpkg_parse(const char *data, size_t len, json_t **ret, struct posture_err *e);
+int posture_dpkg_parse(const char *data, size_t len, json_t **ret, struct rerr *e);
 
 /*
  * Reads @path under @root (at most @max bytes) into a new NUL-terminated

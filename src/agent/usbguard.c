@@ -15,10 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/file.h"
 #include "agent/posture.h"
 #include "common/log.h"
 
-#define G_PATH 4096
 #define G_DAEMON "/usr/sbin/usbguard-daemon"
 
 extern char **environ;
@@ -109,10 +109,10 @@ static int g_run(char *const argv[])
 
 int usbguard_apply(const char *path, const char *text, int force)
 {
-	char tmp[G_PATH], *old = NULL;
+	char *old = NULL;
 	size_t old_len = 0, len = strlen(text);
 	bool changed;
-	int fd, r = 0;
+	int r = 0;
 
 	if (access(G_DAEMON, X_OK) < 0)
 		return -ENOENT;
@@ -120,23 +120,9 @@ int usbguard_apply(const char *path, const char *text, int force)
 		  memcmp(old, text, len) != 0;
 	free(old);
 	if (changed) {
-		if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-			return -ENAMETOOLONG;
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0)
-			return -errno;
-		if (write(fd, text, len) != (ssize_t)len)
-			r = -EIO;
-		if (r == 0 && fsync(fd) < 0)
-			r = -errno;
-		if (close(fd) < 0 && r == 0)
-			r = -errno;
-		if (r == 0 && rename(tmp, path) < 0)
-			r = -errno;
-		if (r < 0) {
-			unlink(tmp);
+		r = afile_replace(path, text, len, 0600);
+		if (r < 0)
 			return r;
-		}
 		log_info("usbguard: rules written", "path=%s", path);
 	}
 	{

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * audit: the hash-chained audit log.
+ * audit: the hash-chained audit log (audit.c: append and verify; audit_http.c:
+ * audit_req and the /api/v1/audit routes).
  *
  * Entry N stores hash(N) = SHA-256 over a canonical JSON array of
  * (hash(N-1), N, ts, actor, source, action, object, outcome, details,
@@ -19,6 +20,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "http/principal.h"
 
 struct store_conn;
 struct http_req;
@@ -42,7 +45,18 @@ struct audit_entry {
 int audit_append(struct store_conn *c, const struct audit_entry *e);
 
 /*
- * Appends an entry for the request's principal and address.  @details is
+ * Appends an entry for the author @ctx describes (principal.h; NULL is
+ * AUDIT_CTX_SYSTEM).  @details is stolen (may be NULL).  Errors are logged
+ * and returned: callers inside a transaction roll back on them, the others
+ * have already decided the outcome.  Returns 0 or the error.
+ */
+int audit_record(struct store_conn *c, const struct audit_ctx *ctx, const char *action,
+		 const char *object_type, const char *object_id, enum audit_outcome outcome,
+		 json_t *details);
+
+/*
+ * audit_record for an HTTP request's context (http_req_audit_ctx): the
+ * request's principal and address.  @details is
  * stolen (may be NULL).  Errors are logged, never returned: the caller has
  * already decided the outcome.  Returns 0 or the error.
  */

@@ -30,7 +30,7 @@
 #include "common/ids.h"
 #include "common/rtime.h"
 #include "common/str.h"
-#include "protect/rpf.h"
+#include "formats/rpf.h"
 
 #define PROTECT_MAX_TO 256
 

@@ -79,6 +79,8 @@ int err_http_status(int err)
 }
 
 static int rerr_vset(struct rerr *e, int err, long long at, const char *field, const char *fmt,
+		     va_list ap) __attribute__((format(printf, 5, 0)));
+static int rerr_vset(struct rerr *e, int err, long long at, const char *field, const char *fmt,
 		     va_list ap)
 {
 	if (!e)

@@ -38,7 +38,7 @@
 #include "common/str.h"
 #include "endpoint/endpoint.h"
 #include "endpoint/endpoint_internal.h"
-#include "endpoint/policy.h"
+#include "formats/policy.h"
 #include "http/http.h"
 #include "store/store.h"
 

@@ -47,7 +47,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "endpoint/qorder.h"
+#include "formats/qorder.h"
 
 struct http_req;
 struct http_server;

@@ -43,7 +43,7 @@ enum http_route_flags {
 	HTTP_AUTH_SCIM = 1 << 1,        /* SCIM token only */
 	HTTP_AUTH_OPTIONAL = 1 << 2,    /* principal filled when credentials are sent */
 	/*
-	 * Ed25519-signed device request (endpoint/devsig.h): the authenticator
+	 * Ed25519-signed device request (formats/devsig.h): the authenticator
 	 * leaves the principal anonymous and the handler verifies the signature.
 	 */
 	HTTP_AUTH_DEVICE = 1 << 3,
@@ -165,6 +165,12 @@ int http_req_json(struct http_req *r, json_t **ret, struct rerr *e);
 bool http_req_is_tls(struct http_req *r);
 /* Authenticated principal (never NULL; via == VIA_NONE when anonymous). */
 const struct principal *http_req_principal(struct http_req *r);
+
+/*
+ * The request's audit context (principal.h): its principal, client address
+ * and id, valid for the request's lifetime.  Never NULL.
+ */
+const struct audit_ctx *http_req_audit_ctx(struct http_req *r);
 
 /*
  * Per-request state of a domain: @done (may be NULL) is called exactly once

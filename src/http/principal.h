@@ -45,6 +45,24 @@ struct principal {
 	bool must_change_password;
 };
 
+/*
+ * The audit context: who acts, from where, in which request; what every
+ * audit entry records about its author.  The HTTP layer fills one per
+ * request when it is received (http_req_audit_ctx; the principal it points
+ * to is filled by authentication), so that domain functions take this
+ * instead of an HTTP request.  Work that no request started (sweepers,
+ * start-up, imports from a file) passes AUDIT_CTX_SYSTEM or one of its own.
+ * Everything is borrowed and must outlive the calls it is passed to.
+ */
+struct audit_ctx {
+	const struct principal *principal; /* may be NULL: nobody authenticated */
+	const char *source;                /* client address, "cli", "system" */
+	const char *request_id;            /* may be NULL */
+};
+
+/* The context of work Rampart does on its own. */
+#define AUDIT_CTX_SYSTEM ((const struct audit_ctx){ .principal = NULL, .source = "system" })
+
 /* True if the request carries an authenticated person. */
 static inline bool principal_is_authenticated(const struct principal *p)
 {

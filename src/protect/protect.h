@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #include "http/principal.h"
-#include "protect/rpf.h"
+#include "formats/rpf.h"
 
 struct http_server;
 struct store_conn;

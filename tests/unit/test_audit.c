@@ -59,6 +59,42 @@ static void test_intact(void **state)
 	store_close(s);
 }
 
+/* audit_record takes the author from an audit context; no context is the system. */
+static void test_record_context(void **state)
+{
+	struct store *s = fresh();
+	struct principal p = { .via = VIA_API_TOKEN, .person_id = "01HZZZZZZZZZZZZZZZZZZZZZZZ", .login = "bob" };
+	struct audit_ctx ctx = { .principal = &p, .source = "192.0.2.7", .request_id = "r-42" };
+	struct audit_ctx anon = { .principal = NULL, .source = "198.51.100.1" };
+	struct store_stmt *q;
+
+	assert_int_equal(audit_record(store_conn(s), &ctx, "test.ctx", "thing", "o1", AUDIT_DENIED,
+				      json_pack("{s:s}", "why", "scope")), 0);
+	assert_int_equal(audit_record(store_conn(s), NULL, "test.sys", NULL, NULL, AUDIT_SUCCESS, NULL), 0);
+	assert_int_equal(audit_record(store_conn(s), &anon, "test.anon", NULL, NULL, AUDIT_FAILURE, NULL), 0);
+	assert_int_equal(store_query(store_conn(s), "SELECT coalesce(actor_id, '-'), coalesce(actor_login, '-'), "
+				     "source, coalesce(request_id, '-'), outcome, details FROM audit_log "
+				     "WHERE action LIKE 'test.%' AND action <> 'test.action' ORDER BY id",
+				     STORE_NOARGS, &q), 0);
+	assert_int_equal(store_step(q), 1);
+	assert_string_equal(store_col_text(q, 0), p.person_id);
+	assert_string_equal(store_col_text(q, 1), "bob");
+	assert_string_equal(store_col_text(q, 2), "192.0.2.7");
+	assert_string_equal(store_col_text(q, 3), "r-42");
+	assert_string_equal(store_col_text(q, 4), "denied");
+	assert_non_null(strstr(store_col_text(q, 5), "scope"));
+	assert_int_equal(store_step(q), 1);
+	assert_string_equal(store_col_text(q, 0), "-");
+	assert_string_equal(store_col_text(q, 2), "system");
+	assert_int_equal(store_step(q), 1);
+	assert_string_equal(store_col_text(q, 0), "-");
+	assert_string_equal(store_col_text(q, 2), "198.51.100.1");
+	assert_int_equal(store_step(q), 0);
+	store_stmt_free(q);
+	assert_true(verify(s).intact);
+	store_close(s);
+}
+
 static void test_edit_detected(void **state)
 {
 	struct store *s = fresh();
@@ -141,6 +177,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_intact),
+		cmocka_unit_test(test_record_context),
 		cmocka_unit_test(test_edit_detected),
 		cmocka_unit_test(test_details_edit_detected),
 		cmocka_unit_test(test_delete_detected),

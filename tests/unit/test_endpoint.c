@@ -22,9 +22,9 @@
 
 #include "agent/posture.h"
 #include "common/err.h"
-#include "endpoint/devsig.h"
+#include "formats/devsig.h"
 #include "endpoint/endpoint.h"
-#include "endpoint/policy.h"
+#include "formats/policy.h"
 
 #ifndef EP_FIXTURE_ROOT
 #error "EP_FIXTURE_ROOT must name tests/fixtures/endpoint/root"
@@ -39,7 +39,7 @@ static const char *str_at(const json_t *arr, size_t i, const char *key)
 
 static void test_os_release_fixture(void **state)
 {
-	struct posture_err e = { "" };
+	struct rerr e = { "" };
 	json_t *os = NULL;
 	char *data;
 	size_t len;
@@ -58,7 +58,7 @@ static void test_os_release_fixture(void **state)
 static void test_os_release_refuses_garbage(void **state)
 {
 	static const char bad[] = "ID=debian\nthis line has no equals sign\n";
-	struct posture_err e = { "" };
+	struct rerr e = { "" };
 	json_t *os = NULL;
 
 	(void)state;
@@ -69,7 +69,7 @@ static void test_os_release_refuses_garbage(void **state)
 
 static void test_dpkg_fixture(void **state)
 {
-	struct posture_err e = { "" };
+	struct rerr e = { "" };
 	json_t *items = NULL;
 	char *data;
 	size_t len;
@@ -91,7 +91,7 @@ static void test_dpkg_fixture(void **state)
 
 static void test_dpkg_limits(void **state)
 {
-	struct posture_err e = { "" };
+	struct rerr e = { "" };
 	char big[POSTURE_MAX_FIELD + 64];
 	json_t *items = NULL;
 	int n;

@@ -31,7 +31,7 @@
 #include "common/rtime.h"
 #include "crypto/rcrypto.h"
 #include "protect/protect.h"
-#include "protect/rpf.h"
+#include "formats/rpf.h"
 #include "store/store.h"
 
 #define SERVER_ID "01JSERVER00000000000000000"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * Unit tests for signed quarantine orders (src/endpoint/qorder.c): the
+ * Unit tests for signed quarantine orders (src/formats/qorder.c): the
  * round trip, and every way an order must be refused — another key, another
  * device, an altered document, missing or extra fields, wrong types, a
  * reason out of bounds.
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "endpoint/qorder.h"
+#include "formats/qorder.h"
 
 #define DEV "5f0c1d2e-0000-4000-8000-00000000abcd"
 

@@ -24,7 +24,7 @@
 
 #include "common/ids.h"
 #include "common/rtime.h"
-#include "protect/rpf.h"
+#include "formats/rpf.h"
 
 static unsigned char server_sk[RPF_SK_BYTES], server_pk[RPF_PK_BYTES];
 

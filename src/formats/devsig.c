@@ -3,7 +3,7 @@
  * devsig: canonical message, signing and verification of device requests
  * (see devsig.h).  Pure functions on libsodium; no state.
  */
-#include "endpoint/devsig.h"
+#include "formats/devsig.h"
 
 #include <inttypes.h>
 #include <sodium.h>

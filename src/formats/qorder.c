@@ -4,7 +4,7 @@
  * Invariant: qorder_verify returns a document only after the signature over
  * its exact bytes has checked and every field has the documented type.
  */
-#include "endpoint/qorder.h"
+#include "formats/qorder.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
  * bounds documented in policy.h, and policy_verify returns a document only
  * after the signature over its exact bytes has checked.
  */
-#include "endpoint/policy.h"
+#include "formats/policy.h"
 
 #include <errno.h>
 #include <sodium.h>

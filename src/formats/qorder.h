@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "endpoint/policy.h"
+#include "formats/policy.h"
 
 #define QORDER_MAX_REASON 200
 #define QORDER_MAX_DEVICE_ID 128

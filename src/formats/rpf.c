@@ -26,7 +26,7 @@
  * is the one reported.  A mapped input cut short while it is read raises
  * SIGBUS, which a per-thread guard turns into RPF_E_CHANGED.
  */
-#include "protect/rpf.h"
+#include "formats/rpf.h"
 
 #include <errno.h>
 #include <fcntl.h>

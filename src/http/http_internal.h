@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * http_internal: what the files of src/http/ share and nothing outside it
+ * may include (tests and fuzz targets of this folder excepted).
+ *
+ * The HTTP layer is split by concern:
+ *   path.c      pure string work on paths: percent-decoding, sanity, splitting
+ *   router.c    the route table, method names, matching with path parameters
+ *   request.c   the request object: accessors, headers, query, body, JSON, paging
+ *   response.c  the response object and the JSON and SCIM error bodies
+ *   limits.c    what a client may send: rate limit, body limits, Content-Type
+ *   metrics.c   per-route status counters, the latency histogram, /metrics text
+ *   mhd.c       libmicrohttpd's per-request callbacks: dispatch and sending
+ *   server.c    the server's lifecycle: create, bind, start, stop, free
+ *
+ * Invariants: a request's body never exceeds its route's limit in memory;
+ * every response carries X-Request-Id and the security headers; access log
+ * lines name the route pattern, never the raw path, because paths such as
+ * /x/{token} carry secrets.
+ */
+#ifndef RAMPART_HTTP_INTERNAL_H
+#define RAMPART_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "http/http.h"
+#include "http/path.h"
+
+#define HTTP_RATE_SLOTS 4096
+#define HTTP_MAX_DISCARD ((size_t)16 << 20)
+
+/* Sizes of metrics.c's status and latency tables (checked there). */
+#define HTTP_NSTATUS 17
+#define HTTP_NBUCKETS 13
+
+struct route {
+	unsigned methods;
+	char *pattern;
+	char *segs[HTTP_MAX_SEGS];
+	size_t nsegs;
+	bool wildcard;
+	http_handler_fn fn;
+	http_upload_fn upload;
+	unsigned flags;
+	atomic_uint_fast64_t counts[HTTP_NSTATUS];
+};
+
+struct rate_slot {
+	char addr[64];
+	int64_t window;
+	unsigned count;
+};
+
+struct http_server {
+	void *app;
+	struct http_limits lim;
+	struct MHD_Daemon *d;
+	struct route **routes;
+	size_t nroutes;
+	http_authn_fn authn;
+	unsigned port;
+	int listen_fd;
+	bool ipv6;
+	bool tls;
+	atomic_int inflight;
+	pthread_mutex_t rate_lock;
+	struct rate_slot *rate;
+	atomic_uint_fast64_t unmatched[HTTP_NSTATUS];
+	atomic_uint_fast64_t lat_buckets[HTTP_NBUCKETS + 1];
+	atomic_uint_fast64_t lat_count;
+	atomic_uint_fast64_t lat_sum_us;
+};
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+struct http_resp {
+	int status;
+	char *ctype;
+	void *data;
+	size_t len;
+	bool is_static;
+	bool has_body;
+	bool console;
+	char cache_control[64];
+	struct http_header headers[16];
+	size_t nheaders;
+	/* http_resp_reader */
+	http_reader_fn reader;
+	void (*reader_done)(void *ctx);
+	void *reader_ctx;
+	uint64_t reader_size;
+};
+
+/* A captured path parameter: @name is the pattern segment ("{id}", "{*rest}"). */
+struct http_param {
+	const char *name;
+	char *value;
+};
+
+struct http_req {
+	struct http_server *s;
+	struct MHD_Connection *conn;
+	enum http_method method;
+	char *path;
+	char id[24];
+	char remote[64];
+	struct route *route;
+	struct http_param params[HTTP_MAX_SEGS];
+	size_t nparams;
+	struct buf body;
+	size_t body_limit;
+	int early_err;
+	json_t *json;
+	struct principal p;
+	struct audit_ctx actx;     /* points at p, remote and id */
+	int64_t start_ns;
+	size_t discarded;
+	bool dispatched;
+	/* HTTP_BODY_STREAM: the response the upload callback and handler share. */
+	struct http_resp sresp;
+	int stream_err;
+	void (*done)(void *ctx);
+	void *done_ctx;
+};
+
+/* --- router.c --- */
+
+/* Method bit for a request line's method ("GET"), or 0 when unknown. */
+enum http_method http_parse_method(const char *m);
+
+/*
+ * Finds the route of @s for @path and @method.  Returns it with @params
+ * filled (*ret_nparams values, each strdup'ed, owned by the caller even on
+ * failure), or NULL with *ret_err = ERR_NOT_FOUND, ERR_METHOD (and @allow
+ * the methods the path allows) or -ENOMEM.  HEAD matches GET routes.
+ */
+struct route *http_router_match(struct http_server *s, const char *path, enum http_method method,
+				struct http_param params[HTTP_MAX_SEGS], size_t *ret_nparams,
+				unsigned *allow, int *ret_err);
+
+/* Frees the route table of @s. */
+void http_router_free(struct http_server *s);
+
+/* The value of parameter @name ("id" for "{id}", "rest" for "{*rest}") in @params, or NULL. */
+const char *http_params_find(const struct http_param *params, size_t n, const char *name);
+
+/* --- request.c --- */
+
+/* A request for @url and @method on @conn, with a fresh id; NULL when out of memory. */
+struct http_req *http_req_new(struct http_server *s, struct MHD_Connection *conn,
+			      const char *url, const char *method);
+
+/* Ends @r: calls its on-done hook, frees its response, body and parameters; wipes its principal. */
+void http_req_free(struct http_req *r);
+
+/* --- response.c --- */
+
+/* Writes the API error body for @err (message @msg or err_str(@err)).  Returns 0 or -ENOMEM. */
+int http_error_body(struct http_resp *resp, int err, const char *field, const char *msg);
+
+/* Writes an RFC 7644 section 3.12 error body for @err.  Returns 0 or -ENOMEM. */
+int http_scim_error_body(struct http_resp *resp, int err);
+
+/* Frees the body and headers of @resp (not @resp itself); may be called again. */
+void http_resp_free(struct http_resp *resp);
+
+/* --- limits.c --- */
+
+/* True if @addr may make one more request in this minute (always with no limit set). */
+bool http_rate_allow(struct http_server *s, const char *addr);
+
+/* http_rate_allow at the Unix time @now_ms. */
+bool http_rate_allow_at(struct http_server *s, const char *addr, int64_t now_ms);
+
+/*
+ * Sets the body limit of @r from its route (none for streaming routes) and
+ * checks a @content_length header (may be NULL) against it.  Returns 0,
+ * ERR_INVALID for a malformed length or ERR_TOO_LARGE.
+ */
+int http_req_limit_body(struct http_req *r, const char *content_length);
+
+/*
+ * Counts @n more bytes of a refused body as discarded.  Returns false once
+ * more than HTTP_MAX_DISCARD were thrown away: close the connection then.
+ */
+bool http_req_discard(struct http_req *r, size_t n);
+
+/*
+ * Checks the Content-Type of @r's buffered body against its route's body
+ * kind (JSON, CSV, SCIM).  Returns 0, or writes the error into @resp and
+ * returns ERR_UNSUPPORTED.
+ */
+int http_req_check_body_type(struct http_req *r, struct http_resp *resp);
+
+/* --- metrics.c --- */
+
+/* Counts a response of @status for @rt (NULL: unmatched) that took @dur_ns. */
+void http_metrics_record(struct http_server *s, struct route *rt, int status, int64_t dur_ns);
+
+/* --- mhd.c: libmicrohttpd callbacks, given to the daemon by http_server_start --- */
+
+enum MHD_Result http_mhd_access(void *cls, struct MHD_Connection *conn, const char *url,
+				const char *method, const char *version, const char *upload_data,
+				size_t *upload_data_size, void **con_cls);
+void http_mhd_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			enum MHD_RequestTerminationCode toe);
+/* A printf-style callback: the attribute lets clang's -Wformat-nonliteral accept vsnprintf. */
+void http_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Decodes a path or query value in place with http_path_unescape. */
+size_t http_mhd_unescape(void *cls, struct MHD_Connection *conn, char *s);
+
+#endif

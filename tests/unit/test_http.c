@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * Unit tests for the parts of the HTTP layer that need no socket:
+ * percent-decoding (control bytes never survive, "%00" never cuts a path),
+ * the path check, segment splitting, route matching with parameters,
+ * wildcards, 404 against 405 and HEAD, the error bodies (API and SCIM),
+ * response headers and body ownership, the rate limiter's windows, body
+ * limits, and the exact /metrics text.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "http/http_internal.h"
+#include "http/path.h"
+
+/* ---------------------------------------------------------------- path */
+
+static void check_unescape(const char *in, const char *want, size_t want_len)
+{
+	char s[256];
+	size_t n;
+
+	snprintf(s, sizeof(s), "%s", in);
+	n = http_path_unescape(s);
+	assert_int_equal(n, want_len);
+	assert_int_equal(strlen(s), want_len);
+	assert_memory_equal(s, want, want_len);
+}
+
+static void test_unescape(void **state)
+{
+	check_unescape("/a%2Fb", "/a/b", 4);
+	check_unescape("%41%61%7e", "Aa~", 3);
+	check_unescape("%c3%A9", "\xc3\xa9", 2);
+	/* Decoded and raw control bytes become 0x01; a NUL never cuts the string. */
+	check_unescape("/a%00.js", "/a\x01.js", 6);
+	check_unescape("%0d%0A%7F%1f", "\x01\x01\x01\x01", 4);
+	check_unescape("a\tb\x7f", "a\x01" "b\x01", 4);
+	/* Not an escape: kept as is. */
+	check_unescape("100%", "100%", 4);
+	check_unescape("%4", "%4", 2);
+	check_unescape("%zz%4g", "%zz%4g", 6);
+	check_unescape("%%41", "%A", 2);
+	/* '+' is libmicrohttpd's business (query values only). */
+	check_unescape("a+b", "a+b", 3);
+	check_unescape("", "", 0);
+}
+
+static void test_path_is_sane(void **state)
+{
+	char longp[HTTP_MAX_PATH + 2];
+
+	assert_true(http_path_is_sane("/"));
+	assert_true(http_path_is_sane("/api/v1/people"));
+	assert_true(http_path_is_sane("/api/v1/people/"));
+	assert_true(http_path_is_sane("/a/.../b"));
+	assert_true(http_path_is_sane("/a/..b/.c"));
+	assert_false(http_path_is_sane(""));
+	assert_false(http_path_is_sane("api"));
+	assert_false(http_path_is_sane("/a/../b"));
+	assert_false(http_path_is_sane("/a/./b"));
+	assert_false(http_path_is_sane("/a/.."));
+	assert_false(http_path_is_sane("/a/."));
+	assert_false(http_path_is_sane("/.."));
+	assert_false(http_path_is_sane("/a//b"));
+	assert_false(http_path_is_sane("//"));
+	assert_false(http_path_is_sane("/a\x01.js"));
+	assert_false(http_path_is_sane("/a\x7f"));
+
+	memset(longp, 'a', sizeof(longp));
+	longp[0] = '/';
+	longp[HTTP_MAX_PATH] = '\0';
+	assert_true(http_path_is_sane(longp));
+	longp[HTTP_MAX_PATH] = 'a';
+	longp[HTTP_MAX_PATH + 1] = '\0';
+	assert_false(http_path_is_sane(longp));
+}
+
+static void test_split(void **state)
+{
+	char w[512];
+	char *segs[HTTP_MAX_SEGS];
+
+	snprintf(w, sizeof(w), "/api/v1/people");
+	assert_int_equal(http_path_split(w, segs), 3);
+	assert_string_equal(segs[0], "api");
+	assert_string_equal(segs[2], "people");
+	/* Offsets are kept: only slashes became NULs. */
+	assert_ptr_equal(segs[1], w + 5);
+
+	snprintf(w, sizeof(w), "/");
+	assert_int_equal(http_path_split(w, segs), 0);
+	w[0] = '\0';
+	assert_int_equal(http_path_split(w, segs), 0);
+
+	snprintf(w, sizeof(w), "/a/");
+	assert_int_equal(http_path_split(w, segs), 2);
+	assert_string_equal(segs[1], "");
+
+	snprintf(w, sizeof(w), "a/b");
+	assert_int_equal(http_path_split(w, segs), 2);
+
+	snprintf(w, sizeof(w), "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16");
+	assert_int_equal(http_path_split(w, segs), 16);
+	snprintf(w, sizeof(w), "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17");
+	assert_int_equal(http_path_split(w, segs), -1);
+	/* The empty segment of a trailing slash counts too. */
+	snprintf(w, sizeof(w), "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/");
+	assert_int_equal(http_path_split(w, segs), -1);
+}
+
+/* ---------------------------------------------------------------- router */
+
+static int h_a(struct http_req *r, struct http_resp *resp) { return 0; }
+static int h_b(struct http_req *r, struct http_resp *resp) { return 0; }
+
+static const struct http_limits test_limits = {
+	.max_body = 1000, .max_import = 5000, .max_connections = 4, .rate_per_minute = 2, .threads = 1,
+};
+
+static struct http_server *test_server(void)
+{
+	struct http_server *s = http_server_new(NULL, &test_limits);
+
+	assert_non_null(s);
+	assert_int_equal(http_route(s, HTTP_GET | HTTP_POST, "/api/v1/people", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_GET | HTTP_PATCH, "/api/v1/people/{id}", h_b, 0), 0);
+	assert_int_equal(http_route(s, HTTP_POST, "/api/v1/people/{id}/roles/{role}", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_GET, "/assets/{*rest}", h_a, HTTP_UNDOCUMENTED), 0);
+	assert_int_equal(http_route(s, HTTP_DELETE, "/api/v1/people/me", h_a, 0), 0);
+	return s;
+}
+
+struct match {
+	struct route *rt;
+	struct http_param params[HTTP_MAX_SEGS];
+	size_t n;
+	unsigned allow;
+	int err;
+};
+
+static void match_done(struct match *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->params[i].value);
+}
+
+static struct route *match(struct http_server *s, const char *path, enum http_method method,
+			   struct match *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->rt = http_router_match(s, path, method, m->params, &m->n, &m->allow, &m->err);
+	return m->rt;
+}
+
+static void test_router_match(void **state)
+{
+	struct http_server *s = test_server();
+	struct match m;
+
+	assert_non_null(match(s, "/api/v1/people", HTTP_GET, &m));
+	assert_string_equal(m.rt->pattern, "/api/v1/people");
+	assert_int_equal(m.n, 0);
+
+	assert_non_null(match(s, "/api/v1/people/01J0ABC", HTTP_PATCH, &m));
+	assert_string_equal(m.rt->pattern, "/api/v1/people/{id}");
+	assert_int_equal(m.n, 1);
+	assert_string_equal(http_params_find(m.params, m.n, "id"), "01J0ABC");
+	assert_null(http_params_find(m.params, m.n, "i"));
+	assert_null(http_params_find(m.params, m.n, "idx"));
+	match_done(&m);
+
+	/* The first route that fits wins: "me" is an {id} for GET ... */
+	assert_non_null(match(s, "/api/v1/people/me", HTTP_GET, &m));
+	assert_string_equal(m.rt->pattern, "/api/v1/people/{id}");
+	match_done(&m);
+	/* ... and the later literal route still takes DELETE. */
+	assert_non_null(match(s, "/api/v1/people/me", HTTP_DELETE, &m));
+	assert_string_equal(m.rt->pattern, "/api/v1/people/me");
+	assert_int_equal(m.n, 0);
+
+	assert_non_null(match(s, "/api/v1/people/p1/roles/auditor", HTTP_POST, &m));
+	assert_int_equal(m.n, 2);
+	assert_string_equal(http_params_find(m.params, m.n, "id"), "p1");
+	assert_string_equal(http_params_find(m.params, m.n, "role"), "auditor");
+	match_done(&m);
+
+	/* HEAD is answered by GET routes. */
+	assert_non_null(match(s, "/api/v1/people", HTTP_HEAD, &m));
+
+	/* A known path with another method: 405 with every method allowed there. */
+	assert_null(match(s, "/api/v1/people/p1", HTTP_DELETE, &m));
+	assert_int_equal(m.err, ERR_METHOD);
+	assert_int_equal(m.allow, HTTP_GET | HTTP_PATCH);
+	assert_null(match(s, "/api/v1/people/p1/roles/x", HTTP_GET, &m));
+	assert_int_equal(m.err, ERR_METHOD);
+	assert_int_equal(m.allow, HTTP_POST);
+
+	/* Unknown paths, empty parameters, trailing slashes: 404. */
+	assert_null(match(s, "/api/v1/nothing", HTTP_GET, &m));
+	assert_int_equal(m.err, ERR_NOT_FOUND);
+	assert_int_equal(m.allow, 0);
+	assert_null(match(s, "/api/v1/people/", HTTP_GET, &m));
+	assert_int_equal(m.err, ERR_NOT_FOUND);
+	assert_null(match(s, "/api/v1/people//roles/x", HTTP_POST, &m));
+	assert_int_equal(m.err, ERR_NOT_FOUND);
+	assert_null(match(s, "/", HTTP_GET, &m));
+	assert_int_equal(m.err, ERR_NOT_FOUND);
+	assert_null(match(s, "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17", HTTP_GET, &m));
+	assert_int_equal(m.err, ERR_NOT_FOUND);
+	http_server_free(s);
+}
+
+static void test_router_wildcard(void **state)
+{
+	struct http_server *s = test_server();
+	struct match m;
+
+	assert_non_null(match(s, "/assets/js/app.js", HTTP_GET, &m));
+	assert_string_equal(http_params_find(m.params, m.n, "rest"), "js/app.js");
+	assert_null(http_params_find(m.params, m.n, "*rest"));
+	match_done(&m);
+	assert_non_null(match(s, "/assets/a", HTTP_GET, &m));
+	assert_string_equal(http_params_find(m.params, m.n, "rest"), "a");
+	match_done(&m);
+	/* The wildcard may match nothing at all. */
+	assert_non_null(match(s, "/assets", HTTP_GET, &m));
+	assert_string_equal(http_params_find(m.params, m.n, "rest"), "");
+	match_done(&m);
+	assert_non_null(match(s, "/assets/", HTTP_GET, &m));
+	assert_string_equal(http_params_find(m.params, m.n, "rest"), "");
+	match_done(&m);
+	assert_null(match(s, "/assetsx/a", HTTP_GET, &m));
+	assert_int_equal(m.err, ERR_NOT_FOUND);
+	http_server_free(s);
+}
+
+static void foreach_cb(const char *method, const char *pattern, void *ud)
+{
+	buf_printf(ud, "%s %s\n", method, pattern);
+}
+
+static void test_router_table(void **state)
+{
+	struct http_server *s = test_server();
+	struct buf b;
+
+	assert_int_equal(http_route(s, HTTP_GET, "relative", h_a, 0), -EINVAL);
+	assert_int_equal(http_route(s, HTTP_GET, "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17", h_a, 0),
+			 -EINVAL);
+	assert_int_equal(http_route_stream(s, HTTP_POST, "/up", h_a, NULL, 0), -EINVAL);
+
+	buf_init(&b, 4096);
+	http_routes_foreach(s, foreach_cb, &b);
+	assert_string_equal(b.data,
+		"GET /api/v1/people\n"
+		"POST /api/v1/people\n"
+		"GET /api/v1/people/{id}\n"
+		"PATCH /api/v1/people/{id}\n"
+		"POST /api/v1/people/{id}/roles/{role}\n"
+		"DELETE /api/v1/people/me\n");
+	buf_done(&b);
+
+	assert_int_equal(http_parse_method("GET"), HTTP_GET);
+	assert_int_equal(http_parse_method("HEAD"), HTTP_HEAD);
+	assert_int_equal(http_parse_method("get"), 0);
+	assert_int_equal(http_parse_method("OPTIONS"), 0);
+	assert_string_equal(http_method_name(HTTP_PATCH), "PATCH");
+	assert_string_equal(http_method_name(0), "?");
+	http_server_free(s);
+}
+
+/* ---------------------------------------------------------------- responses */
+
+static void assert_body(const struct http_resp *resp, int status, const char *ctype, const char *body)
+{
+	assert_int_equal(resp->status, status);
+	assert_true(resp->has_body);
+	assert_string_equal(resp->ctype, ctype);
+	assert_int_equal(resp->len, strlen(body));
+	assert_memory_equal(resp->data, body, resp->len);
+}
+
+static void test_error_bodies(void **state)
+{
+	struct http_resp resp = { 0 };
+	struct rerr e = { .message = "name is too long", .field = "name" };
+
+	assert_int_equal(http_fail(&resp, ERR_NOT_FOUND, NULL, NULL), ERR_NOT_FOUND);
+	assert_body(&resp, 404, "application/json",
+		    "{\"error\":{\"code\":\"not_found\",\"message\":\"not found\"}}");
+	assert_int_equal(http_fail(&resp, ERR_CONFLICT, "login", "login %s is taken", "b\xc3\xa9"),
+			 ERR_CONFLICT);
+	assert_body(&resp, 409, "application/json",
+		    "{\"error\":{\"code\":\"conflict\",\"message\":\"login b\\u00E9 is taken\",\"field\":\"login\"}}");
+	assert_int_equal(http_fail_rerr(&resp, &e), ERR_INVALID);
+	assert_body(&resp, 400, "application/json",
+		    "{\"error\":{\"code\":\"invalid\",\"message\":\"name is too long\",\"field\":\"name\"}}");
+	assert_int_equal(http_fail(&resp, ERR_RATE_LIMITED, "", NULL), ERR_RATE_LIMITED);
+	assert_body(&resp, 429, "application/json",
+		    "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many requests\"}}");
+	assert_int_equal(http_scim_error_body(&resp, ERR_UNAUTHENTICATED), 0);
+	assert_body(&resp, 401, "application/scim+json",
+		    "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"],"
+		    "\"status\":\"401\",\"detail\":\"authentication required\"}");
+	http_resp_free(&resp);
+}
+
+static int done_calls;
+static void count_done(void *ctx) { done_calls++; }
+static long read_nothing(void *ctx, char *buf, size_t max) { return 0; }
+
+static void test_response_bodies(void **state)
+{
+	static const char page[] = "<html></html>";
+	struct http_resp resp = { 0 };
+
+	assert_int_equal(http_resp_json(&resp, 200, NULL), -ENOMEM);
+	assert_false(resp.has_body);
+	assert_int_equal(http_resp_json(&resp, 201, json_pack("{s:s}", "id", "x")), 0);
+	assert_body(&resp, 201, "application/json", "{\"id\":\"x\"}");
+
+	/* A new body frees the old one; a reader's done runs exactly once. */
+	done_calls = 0;
+	assert_int_equal(http_resp_reader(&resp, 200, "application/octet-stream", 10, read_nothing,
+					  count_done, NULL), 0);
+	assert_int_equal(resp.reader_size, 10);
+	assert_int_equal(http_resp_static(&resp, 200, "text/html", page, sizeof(page) - 1), 0);
+	assert_int_equal(done_calls, 1);
+	assert_true(resp.is_static);
+	assert_ptr_equal(resp.data, page);
+	assert_int_equal(http_resp_data(&resp, 200, "text/plain", "", 0), 0);
+	assert_false(resp.is_static);
+	assert_int_equal(resp.len, 0);
+	http_resp_status(&resp, 204);
+	assert_true(resp.has_body);
+	assert_null(resp.data);
+	assert_int_equal(resp.status, 204);
+
+	http_resp_console(&resp, "max-age=31536000, immutable");
+	assert_true(resp.console);
+	assert_string_equal(resp.cache_control, "max-age=31536000, immutable");
+
+	assert_int_equal(http_resp_reader(&resp, 200, "text/plain", 0, read_nothing, count_done, NULL), 0);
+	http_resp_free(&resp);
+	http_resp_free(&resp);
+	assert_int_equal(done_calls, 2);
+}
+
+static void test_response_headers(void **state)
+{
+	struct http_resp resp = { 0 };
+	char name[16];
+
+	assert_int_equal(http_resp_header(&resp, "X-A", "1"), 0);
+	assert_int_equal(http_resp_header(&resp, "X-B\r\nX-C", "1"), -EINVAL);
+	assert_int_equal(http_resp_header(&resp, "X-B:", "1"), -EINVAL);
+	assert_int_equal(http_resp_header(&resp, "X-B", "1\r\nSet-Cookie: a=b"), -EINVAL);
+	assert_int_equal(http_resp_header(&resp, "X-B", "a\nb"), -EINVAL);
+	assert_int_equal(resp.nheaders, 1);
+	for (int i = 1; i < 16; i++) {
+		snprintf(name, sizeof(name), "X-%d", i);
+		assert_int_equal(http_resp_header(&resp, name, "v"), 0);
+	}
+	assert_int_equal(http_resp_header(&resp, "X-17", "v"), -ENOMEM);
+	assert_string_equal(resp.headers[0].name, "X-A");
+	assert_string_equal(resp.headers[15].name, "X-15");
+	http_resp_free(&resp);
+	assert_int_equal(resp.nheaders, 0);
+}
+
+/* ---------------------------------------------------------------- limits */
+
+static void test_rate_limit(void **state)
+{
+	struct http_server *s = http_server_new(NULL, &test_limits);
+	int64_t t = 1700000040000;   /* the start of a minute */
+	struct http_limits unlimited = test_limits;
+
+	assert_true(http_rate_allow_at(s, "192.0.2.1", t));
+	assert_true(http_rate_allow_at(s, "192.0.2.1", t + 59999));
+	assert_false(http_rate_allow_at(s, "192.0.2.1", t + 30000));
+	assert_true(http_rate_allow_at(s, "192.0.2.2", t + 1));
+	assert_true(http_rate_allow_at(s, "2001:db8::1", t + 1));
+	/* A new minute, a new window. */
+	assert_true(http_rate_allow_at(s, "192.0.2.1", t + 60000));
+	assert_true(http_rate_allow_at(s, "192.0.2.1", t + 60001));
+	assert_false(http_rate_allow_at(s, "192.0.2.1", t + 60002));
+	http_server_free(s);
+
+	unlimited.rate_per_minute = 0;
+	s = http_server_new(NULL, &unlimited);
+	for (int i = 0; i < 100; i++)
+		assert_true(http_rate_allow_at(s, "192.0.2.1", t));
+	http_server_free(s);
+}
+
+static void test_body_limits(void **state)
+{
+	struct http_server *s = http_server_new(NULL, &test_limits);
+	struct route json = { .flags = 0 }, csv = { .flags = HTTP_BODY_CSV },
+		     stream = { .flags = HTTP_BODY_STREAM };
+	struct http_req r = { .s = s };
+
+	/* No route (a refused request): no body at all. */
+	assert_int_equal(http_req_limit_body(&r, NULL), 0);
+	assert_int_equal(r.body_limit, 0);
+	assert_int_equal(r.body.limit, 1);
+
+	r.route = &json;
+	assert_int_equal(http_req_limit_body(&r, NULL), 0);
+	assert_int_equal(r.body_limit, 1000);
+	assert_int_equal(r.body.limit, 1000);
+	assert_int_equal(http_req_limit_body(&r, "1000"), 0);
+	assert_int_equal(http_req_limit_body(&r, "0"), 0);
+	assert_int_equal(http_req_limit_body(&r, "1001"), ERR_TOO_LARGE);
+	assert_int_equal(http_req_limit_body(&r, "-1"), ERR_INVALID);
+	assert_int_equal(http_req_limit_body(&r, "12x"), ERR_INVALID);
+	assert_int_equal(http_req_limit_body(&r, ""), ERR_INVALID);
+	assert_int_equal(http_req_limit_body(&r, "99999999999999999999"), ERR_INVALID);
+
+	r.route = &csv;
+	assert_int_equal(http_req_limit_body(&r, "5000"), 0);
+	assert_int_equal(http_req_limit_body(&r, "5001"), ERR_TOO_LARGE);
+
+	r.route = &stream;
+	assert_int_equal(http_req_limit_body(&r, "9223372036854775807"), 0);
+	assert_int_equal(r.body_limit, SIZE_MAX);
+
+	assert_true(http_req_discard(&r, HTTP_MAX_DISCARD - 1));
+	assert_true(http_req_discard(&r, 1));
+	assert_false(http_req_discard(&r, 1));
+	http_server_free(s);
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+static void test_metrics_text(void **state)
+{
+	struct http_server *s = http_server_new(NULL, &test_limits);
+	struct buf b;
+
+	assert_int_equal(http_route(s, HTTP_GET, "/a", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_GET, "/b/{id}", h_a, 0), 0);
+	http_metrics_record(s, s->routes[0], 200, 1500000);      /* 1.5 ms */
+	http_metrics_record(s, s->routes[0], 200, 2500000);      /* 2.5 ms: on the bound */
+	http_metrics_record(s, s->routes[1], 418, 20000000000);  /* 20 s, other status */
+	http_metrics_record(s, NULL, 404, 100);
+	buf_init(&b, 1 << 16);
+	http_server_metrics(s, &b);
+	assert_string_equal(b.data,
+		"# HELP rampart_http_requests_total HTTP requests by route and status.\n"
+		"# TYPE rampart_http_requests_total counter\n"
+		"rampart_http_requests_total{route=\"/a\",status=\"200\"} 2\n"
+		"rampart_http_requests_total{route=\"/b/{id}\",status=\"other\"} 1\n"
+		"rampart_http_requests_total{route=\"unmatched\",status=\"404\"} 1\n"
+		"# HELP rampart_http_request_duration_seconds Time to answer a request.\n"
+		"# TYPE rampart_http_request_duration_seconds histogram\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"0.001\"} 1\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"0.0025\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"0.005\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"0.01\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"0.025\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"0.05\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"0.1\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"0.25\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"0.5\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"1\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"2.5\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"5\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"10\"} 3\n"
+		"rampart_http_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"
+		"rampart_http_request_duration_seconds_sum 20.004000\n"
+		"rampart_http_request_duration_seconds_count 4\n"
+		"# HELP rampart_http_requests_in_flight Requests being answered.\n"
+		"# TYPE rampart_http_requests_in_flight gauge\n"
+		"rampart_http_requests_in_flight 0\n");
+	buf_done(&b);
+	http_server_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_unescape),
+		cmocka_unit_test(test_path_is_sane),
+		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_router_match),
+		cmocka_unit_test(test_router_wildcard),
+		cmocka_unit_test(test_router_table),
+		cmocka_unit_test(test_error_bodies),
+		cmocka_unit_test(test_response_bodies),
+		cmocka_unit_test(test_response_headers),
+		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_body_limits),
+		cmocka_unit_test(test_metrics_text),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -10,6 +10,7 @@ PACKAGES=(
   # libraries
   libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libsodium-dev libssl-dev
   liboath-dev libcjose-dev libinih-dev libcsv-dev libpcre2-dev libcurl4-openssl-dev libpq-dev
+  libgmime-3.0-dev  # src/mail composes mail with GMime 3 (RFC 2047/2231 encoding)
   libnftables-dev   # rampart-agent installs its quarantine table through libnftables
   # tests
   libcmocka-dev libclang-rt-14-dev sqlite3 curl oathtool

@@ -16,6 +16,17 @@
  *     after a crash;
  *   - no link, token or password reaches a log line or an audit entry.
  *
+ * Notices (the link to a recipient, the upload request to an outsider, a
+ * burned link to its owner, a held transfer to who may approve it) are
+ * composed and sent through src/mail, to [exchange] smtp_url from
+ * smtp_from; a refused notice never fails the transfer (its "mail" is
+ * "failed", and it is audited as exchange.notify with outcome failure).
+ *
+ * The code is split by concern into rooms listed in internal.h: authz.c
+ * (exchange_may), blob.c (keys and encrypted files), transfer.c (model and
+ * queries), notify.c, page.c, upload.c, download.c, link.c (/x/{token}),
+ * approval.c, api.c (the API and the routes) and sweep.c.
+ *
  * Authorization (exchange_may), default deny:
  *   owner                 reads and revokes their own transfers
  *   admin, security_officer  reads and revokes every transfer

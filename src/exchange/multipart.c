@@ -6,7 +6,6 @@
  */
 #include "exchange/multipart.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,9 +15,8 @@
 
 static int mp_fail(struct mp_parser *p, int err, const char *msg)
 {
-	snprintf(p->message, sizeof(p->message), "%s", msg);
 	p->state = MP_ERR_STATE;
-	return err;
+	return rerr_set(&p->err, err, NULL, "%s", msg);
 }
 
 static bool mp_is_bchar(char c)

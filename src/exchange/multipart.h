@@ -6,12 +6,38 @@
  * bounded (MP_MAX_HEADERS bytes per part, MP_MAX_PARTS parts); field names
  * and file names are reported exactly as sent (after quoted-string
  * unescaping) and must be validated by the caller.
+ *
+ * Why not libmicrohttpd's post processor (MHD_create_post_processor),
+ * judged on the source of the libmicrohttpd Debian 12 ships (0.9.75;
+ * postprocessor.c is unchanged in these respects through 1.0.1):
+ *   - an extra copy of every byte: post_process_multipart() memcpy()s all
+ *     input into the processor's own buffer (buffer_size bytes) before it
+ *     looks for the boundary, and the iterator is handed slices of that
+ *     buffer; here part_data gets slices of the caller's own data, and the
+ *     only copy is the one into the cipher's chunk buffer;
+ *   - it needs the live struct MHD_Connection (it reads the Content-Type
+ *     from it), which Rampart's HTTP layer keeps to itself, and which the
+ *     fuzz target and the unit tests cannot provide;
+ *   - its refusals say nothing: an error is MHD_NO (PP_Error) with no
+ *     reason, and an incomplete body shows only as MHD_NO from
+ *     MHD_destroy_post_processor, so the 400 answer and the page could not
+ *     tell a sender what was wrong (mp_parser.err does);
+ *   - it does not enforce the limits exchange relies on: no cap on the
+ *     number of parts, no per-part header limit other than the buffer size
+ *     (exceeding it is the same silent MHD_NO), no check that a boundary is
+ *     1 to 70 RFC 2046 characters (the boundary is the rest of the header
+ *     after "boundary=", parameters after it included);
+ *   - its parameter reading (try_get_value) ends a quoted filename at the
+ *     first '"', without quoted-string escapes, and knows no filename*;
+ *     it matches "Content-disposition: " only with exactly one space.
  */
 #ifndef RAMPART_MULTIPART_H
 #define RAMPART_MULTIPART_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "common/err.h"
 
 #define MP_MAX_HEADERS 8192
 #define MP_MAX_PARTS 1000
@@ -42,7 +68,7 @@ struct mp_parser {
 	char hdr[MP_MAX_HEADERS + 1];
 	size_t hdr_len;
 	unsigned parts;
-	char message[128];                 /* why the input was refused */
+	struct rerr err;                   /* why the input was refused (message "" when a callback refused) */
 };
 
 /*
@@ -54,7 +80,7 @@ struct mp_parser {
 int mp_init(struct mp_parser *p, const char *content_type, const struct mp_callbacks *cb, void *ud);
 
 /*
- * Feeds @len bytes.  Returns 0, ERR_INVALID for malformed input (p->message
+ * Feeds @len bytes.  Returns 0, ERR_INVALID for malformed input (p->err
  * says why), ERR_TOO_LARGE for part headers or a part count over the
  * limits, or the first negative value a callback returned (the parser stops
  * there and refuses further input).

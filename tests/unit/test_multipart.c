@@ -129,7 +129,7 @@ static void test_whole_body(void **state)
 	e = parse_all(CT, tricky, sizeof(tricky) - 1, &r, &p);
 	/* "\r\n--B" followed by "x" is a boundary with bad trailing bytes: refused, not taken as data. */
 	assert_int_equal(e, ERR_INVALID);
-	assert_non_null(strstr(p.message, "boundary"));
+	assert_non_null(strstr(p.err.message, "boundary"));
 	buf_done(&r.log);
 }
 
@@ -200,7 +200,7 @@ static void expect(const char *body, int want_err, const char *want_log, const c
 		assert_memory_equal(r.log.data, want_log, r.log.len);
 	}
 	if (want_msg)
-		assert_non_null(strstr(p.message, want_msg));
+		assert_non_null(strstr(p.err.message, want_msg));
 	buf_done(&r.log);
 }
 
@@ -285,7 +285,7 @@ static void test_control_characters_in_names(void **state)
 	       "d\r\n--" B "--", 0, "B(f|../../etc/passwd)DdE", NULL);
 	/* A NUL byte would cut a name short: refused. */
 	assert_int_equal(parse_all(CT, nul_body, sizeof(nul_body) - 1, &r, &p), ERR_INVALID);
-	assert_non_null(strstr(p.message, "NUL"));
+	assert_non_null(strstr(p.err.message, "NUL"));
 	assert_int_equal(r.log.len, 0);
 	buf_done(&r.log);
 	/* A part without Content-Disposition, or one that is not form-data. */

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config c;
-	struct config_err e = { "" };
+	struct rerr e = { "" };
 	char *copy;
 
 	copy = malloc(size ? size : 1);

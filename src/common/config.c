@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/email.h"
 #include "common/str.h"
 
 enum cfg_type { CFG_STR, CFG_INT, CFG_DURATION };
@@ -93,20 +94,33 @@ void config_defaults(struct config *c)
 	c->endpoint_alert_max_severity = 2;
 }
 
-static void cfg_err(struct config_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void cfg_err(struct config_err *e, const char *fmt, ...)
+static void cfg_err(struct rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cfg_err(struct rerr *e, const char *fmt, ...)
 {
 	va_list ap;
+
+	char msg[sizeof(e->message)];
 
 	if (!e)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	rerr_set(e, -EINVAL, NULL, "%s", msg);
+}
+
+int config_check(const struct config *c, struct rerr *e)
+{
+	if (c->smtp_url[0] && !email_is_valid(c->smtp_from)) {
+		cfg_err(e, "[exchange] smtp_from: '%.64s' is not a full address (a domain of two labels "
+			"or more); set it whenever smtp_url is set", c->smtp_from);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int config_set(struct config *c, const char *section, const char *key, const char *value,
-	       struct config_err *e)
+	       struct rerr *e)
 {
 	for (size_t i = 0; i < sizeof(cfg_items) / sizeof(cfg_items[0]); i++) {
 		const struct cfg_item *it = &cfg_items[i];
@@ -154,7 +168,7 @@ int config_set(struct config *c, const char *section, const char *key, const cha
 
 struct cfg_ctx {
 	struct config *c;
-	struct config_err *e;
+	struct rerr *e;
 	int failed;
 };
 
@@ -171,7 +185,7 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
 	return 1;
 }
 
-int config_parse_string(struct config *c, const char *text, size_t len, struct config_err *e)
+int config_parse_string(struct config *c, const char *text, size_t len, struct rerr *e)
 {
 	struct cfg_ctx ctx = { c, e, 0 };
 	char *copy;
@@ -195,7 +209,7 @@ int config_parse_string(struct config *c, const char *text, size_t len, struct c
 	return 0;
 }
 
-int config_load_file(struct config *c, const char *path, struct config_err *e)
+int config_load_file(struct config *c, const char *path, struct rerr *e)
 {
 	char buf[65536];
 	size_t n;
@@ -217,7 +231,7 @@ int config_load_file(struct config *c, const char *path, struct config_err *e)
 	return config_parse_string(c, buf, n, e);
 }
 
-int config_load_env(struct config *c, struct config_err *e)
+int config_load_env(struct config *c, struct rerr *e)
 {
 	const char *v;
 	int r;

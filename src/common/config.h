@@ -9,6 +9,8 @@
 #ifndef RAMPART_CONFIG_H
 #define RAMPART_CONFIG_H
 
+#include "common/err.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,24 +54,27 @@ struct config {
 	int64_t endpoint_alert_max_severity; /* EVE alerts at or below this severity quarantine (1 most severe) */
 };
 
-struct config_err {
-	char message[256];
-};
-
 /* Fills @c with the defaults. */
 void config_defaults(struct config *c);
 
 /* Applies INI text (@len bytes).  Returns 0, or -EINVAL with @e naming the line and key. */
-int config_parse_string(struct config *c, const char *text, size_t len, struct config_err *e);
+int config_parse_string(struct config *c, const char *text, size_t len, struct rerr *e);
 
 /* Applies an INI file.  Returns 0, -errno when unreadable, or -EINVAL with @e filled. */
-int config_load_file(struct config *c, const char *path, struct config_err *e);
+int config_load_file(struct config *c, const char *path, struct rerr *e);
 
 /* Applies RAMPART_* environment variables.  Returns 0 or -EINVAL with @e filled. */
-int config_load_env(struct config *c, struct config_err *e);
+int config_load_env(struct config *c, struct rerr *e);
+
+/*
+ * Checks what no single setting can: settings that must agree.  Today: a
+ * server that sends mail (smtp_url set) needs an smtp_from that is a full
+ * address (common/email.h).  Returns 0 or -EINVAL with @e filled.
+ */
+int config_check(const struct config *c, struct rerr *e);
 
 /* Sets one value by section and key (as from INI).  Returns 0 or -EINVAL. */
 int config_set(struct config *c, const char *section, const char *key, const char *value,
-	       struct config_err *e);
+	       struct rerr *e);
 
 #endif

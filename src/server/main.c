@@ -194,7 +194,7 @@ int main(int argc, char **argv)
 	const char *opt_port_file = NULL, *opt_web = NULL;
 	bool opt_self_signed = false, opt_routes = false;
 	struct app app = { 0 };
-	struct config_err cerr = { "" };
+	struct rerr cerr = { "" };
 	struct http_server *srv = NULL;
 	struct http_tls tls = { 0 };
 	struct http_limits lim;
@@ -234,6 +234,8 @@ int main(int argc, char **argv)
 		return fail("config: bad --listen", cerr.message);
 	if (opt_web && config_set(&app.cfg, "server", "web_dir", opt_web, &cerr) < 0)
 		return fail("config: bad --web", cerr.message);
+	if (config_check(&app.cfg, &cerr) < 0)
+		return fail("config: settings disagree", cerr.message);
 	if (!app.cfg.web_dir[0])
 		str_copy(app.cfg.web_dir, sizeof(app.cfg.web_dir), RAMPART_WEB_DIR);
 	if (log_parse_level(app.cfg.log_level, &lvl) < 0)

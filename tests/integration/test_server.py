@@ -497,6 +497,12 @@ class ConfigErrors(unittest.TestCase):
     def test_bad_environment_override(self):
         self.assertRefused(env={"RAMPART_LIMITS_MAX_BODY": "lots"}, words=("max_body", "lots"))
 
+    def test_mail_without_full_sender(self):
+        # Sending mail from "rampart@localhost" would be refused at every notice: refuse to start.
+        self.assertRefused("[exchange]\nsmtp_url = smtp://127.0.0.1:25\n", words=("smtp_from",))
+        self.assertRefused("[exchange]\nsmtp_url = smtp://127.0.0.1:25\nsmtp_from = rampart\n",
+                           words=("smtp_from", "rampart"))
+
     def test_bad_log_level(self):
         self.assertRefused("[server]\nlog_level = chatty\n", words=("log_level",))
 

@@ -156,7 +156,7 @@ static void test_json_limits(void **state)
 static void test_config(void **state)
 {
 	struct config c;
-	struct config_err e = { "" };
+	struct rerr e = { "" };
 	static const char good[] = "[server]\nlisten = 127.0.0.1:9000\n[auth]\nsession_idle = 15m\n"
 				   "lockout_threshold = 3\n[hr]\nretire_threshold_percent = 20\n";
 
@@ -185,6 +185,14 @@ static void test_config(void **state)
 	assert_int_equal(config_load_env(&c, &e), -EINVAL);
 	unsetenv("RAMPART_AUTH_LOCKOUT_THRESHOLD");
 	unsetenv("RAMPART_LISTEN");
+	/* A server that sends mail needs a full sender address; one that does not, none. */
+	config_defaults(&c);
+	assert_int_equal(config_check(&c, &e), 0);
+	assert_int_equal(config_set(&c, "exchange", "smtp_url", "smtp://127.0.0.1:25", &e), 0);
+	assert_int_equal(config_check(&c, &e), -EINVAL);
+	assert_non_null(strstr(e.message, "smtp_from"));
+	assert_int_equal(config_set(&c, "exchange", "smtp_from", "rampart@corp.example", &e), 0);
+	assert_int_equal(config_check(&c, &e), 0);
 }
 
 static void test_err_table(void **state)

@@ -819,7 +819,7 @@ static int h_alerts(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	int64_t max_sev = app->cfg.endpoint_alert_max_severity, now = rtime_now_ms();
 	struct eve_batch b = { 0, 0, 0, NULL };
-	struct eve_err ee = { EVE_OK, 0, "" };
+	struct rerr ee = { "", "", 0 };
 	char (*ids)[ULID_SIZE] = NULL;
 	size_t len = 0, i, k, n, actionable = 0, matched = 0;
 	const char *data;
@@ -839,7 +839,7 @@ static int h_alerts(struct http_req *req, struct http_resp *resp)
 	r = eve_parse(data, len, &b, &ee);
 	if (r == ERR_INVALID || r == ERR_TOO_LARGE) {
 		json_decref(quarantined);
-		return http_fail(resp, r, ee.line ? "line" : NULL, "%s", ee.message);
+		return http_fail(resp, r, ee.field[0] ? ee.field : NULL, "%s", ee.message);
 	}
 	ids = r == 0 ? calloc(Q_MAX_MATCH, sizeof(*ids)) : NULL;
 	if (r < 0 || !ids) {

@@ -1,11 +1,26 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * endpoint_internal: what the endpoint modules of rampartd share (device
- * authentication, org unit lookup, scope filters, effective policies and the
- * policy key).  Not for use outside src/endpoint.
+ * ep_common: what the parts of rampartd's endpoint platform share, below
+ * all of them: the scope of lists, org unit and person lookups, signed
+ * device requests, effective policies and the policy-signing key (with
+ * endpoint_may and endpoint_keys_load/free of endpoint.h).  Enrollment,
+ * the check-in, the device API, policies, the sweeper, quarantine and
+ * operation logs each include this header and none of them another's
+ * internals, so that the endpoint files form no include circle:
+ *
+ *   ep_common  <-  quarantine, oplog_store  <-  ep_checkin, ep_devices,
+ *   ep_enroll, ep_policies, quarantine_http, oplog_http  <-  ep_sweep
+ *   <-  endpoint (the routes)
+ *
+ * Not for use outside src/endpoint.
+ *
+ * Identity: ep_unit_find, ep_person_find, ep_device_path and the scope rule (ep_scope,
+ * EP_SCOPE_SQL) are where the endpoint platform restates identity's
+ * rules; identity's people and org unit API replaces them here, in one
+ * place.  (List queries still join org_units for a unit's path.)
  */
-#ifndef RAMPART_ENDPOINT_INTERNAL_H
-#define RAMPART_ENDPOINT_INTERNAL_H
+#ifndef RAMPART_EP_COMMON_H
+#define RAMPART_EP_COMMON_H
 
 #include <jansson.h>
 #include <stdint.h>
@@ -17,11 +32,38 @@
 struct http_req;
 struct http_resp;
 struct store_conn;
+struct store_stmt;
+
+/* ---------------------------------------------------------------- org units, people, scope */
 
 struct ep_unit {
 	char id[ULID_SIZE];
 	char path[PRINCIPAL_PATH_SIZE];
 };
+
+/* Finds a unit by id or path.  Returns 0, ERR_NOT_FOUND or a store error. */
+int ep_unit_find(struct store_conn *c, const char *key, struct ep_unit *u);
+
+/*
+ * Finds a person by login or id and copies the id to @ret_id.  Returns 0,
+ * ERR_NOT_FOUND or a store error.
+ */
+int ep_person_find(struct store_conn *c, const char *key, char ret_id[ULID_SIZE]);
+
+/*
+ * The path of the org unit of device @device_id into @ret_path.  Returns 0,
+ * ERR_NOT_FOUND or a store error.
+ */
+int ep_device_path(struct store_conn *c, const char *device_id, char ret_path[PRINCIPAL_PATH_SIZE]);
+
+/* A scope filter value for list queries: the SM's subtree, or "" for everything. */
+const char *ep_scope(const struct principal *p);
+
+/* SQL condition: column @col is within the scope bound as parameter $n (ep_scope). */
+#define EP_SCOPE_SQL(col, n) \
+	"($" #n " = '' OR " col " = $" #n " OR substr(" col ", 1, length($" #n ") + 1) = $" #n " || '/')"
+
+/* ---------------------------------------------------------------- signed device requests */
 
 struct ep_device {
 	char id[ULID_SIZE];
@@ -30,16 +72,6 @@ struct ep_device {
 	char sig_hash[RCRYPTO_HASH_HEX_SIZE]; /* the request's signature, for the replay cache */
 	int64_t ts;                       /* the request's signed time */
 };
-
-/* Finds a unit by id or path.  Returns 0, ERR_NOT_FOUND or a store error. */
-int ep_unit_find(struct store_conn *c, const char *key, struct ep_unit *u);
-
-/* A scope filter value for list queries: the SM's subtree, or "" for everything. */
-const char *ep_scope(const struct principal *p);
-
-/* SQL condition: column @col is within the scope bound as parameter $n (ep_scope). */
-#define EP_SCOPE_SQL(col, n) \
-	"($" #n " = '' OR " col " = $" #n " OR substr(" col ", 1, length($" #n ") + 1) = $" #n " || '/')"
 
 /*
  * Checks a signed device request: its headers, time window and signature
@@ -65,6 +97,8 @@ int ep_device_seen_alone(struct store_conn *c, const struct ep_device *dev);
 /* Answers the 401 of a refused signed request, or passes another error on. */
 int ep_device_refused(struct http_resp *resp, int r);
 
+/* ---------------------------------------------------------------- policies */
+
 /*
  * The effective policy of the unit at @path: the current (highest) version
  * of each unit's policy on the path from the root, merged (policy_merge).
@@ -80,5 +114,10 @@ int ep_policy_effective(struct store_conn *c, const char *path, json_t **ret_pol
 /* The policy-signing key pair (endpoint_keys_load); the secret is NULL before loading. */
 const unsigned char *ep_policy_sk(void);
 const unsigned char *ep_policy_pk(void);
+
+/* ---------------------------------------------------------------- stored JSON */
+
+/* Column @col of @q parsed as stored JSON text; a broken row shows as null rather than failing a page. */
+json_t *ep_json_col(struct store_stmt *q, int col);
 
 #endif

@@ -32,13 +32,15 @@ int64_t rtime_mono_ns(void)
 
 const char *rtime_format(char *buf, size_t size, int64_t ms)
 {
-	time_t sec = (time_t)(ms / 1000);
+	/* Rounded down, so that a time before 1970 keeps a fraction from 000 to 999. */
+	int64_t frac = ms % 1000;
+	time_t sec = (time_t)(ms / 1000 - (frac < 0));
 	struct tm tm;
-	char tmp[32];
 
 	gmtime_r(&sec, &tm);
-	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", tmp, (int)(ms % 1000));
+	/* Four-digit years also before 1000, which strftime's %Y would shorten. */
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(frac < 0 ? frac + 1000 : frac));
 	return buf;
 }
 

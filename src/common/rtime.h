@@ -20,7 +20,10 @@ int64_t rtime_now_ms(void);
 /* Monotonic clock in nanoseconds, for durations only. */
 int64_t rtime_mono_ns(void);
 
-/* Formats @ms as "2026-11-26T08:21:40.123Z" into @buf (>= 32 bytes). Returns @buf. */
+/*
+ * Formats @ms as "2026-11-26T08:21:40.123Z" into @buf (>= 32 bytes), for
+ * any time rtime_parse_flags can return.  Returns @buf.
+ */
 const char *rtime_format(char *buf, size_t size, int64_t ms);
 
 /*

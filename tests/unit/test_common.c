@@ -210,19 +210,23 @@ static void test_rtime_table(void **state)
 	assert_int_equal(rtime_parse_flags(NULL, 0, &ms), -EINVAL);
 }
 
-/* Every millisecond a day's format writes parses back to itself, across leap days and years. */
+/* What rtime_format writes parses back to itself, across leap days, years and the epoch. */
 static void test_rtime_round_trip(void **state)
 {
 	char buf[40];
 	int64_t t, ms;
 
 	(void)state;
-	for (t = 0; t < 253402300799999LL; t += 86399999LL * 37 + 1234) {
+	for (t = -62167219200000LL; t < 253402300799999LL; t += 86399999LL * 37 + 1234) {
 		rtime_format(buf, sizeof(buf), t);
-		assert_int_equal(rtime_parse_flags(buf, RTIME_EPOCH, &ms), 0);
+		assert_int_equal(rtime_parse_flags(buf, 0, &ms), 0);
 		if (ms != t)
 			fail_msg("'%s' parsed as %lld, not %lld", buf, (long long)ms, (long long)t);
 	}
+	assert_string_equal(rtime_format(buf, sizeof(buf), -500), "1969-12-31T23:59:59.500Z");
+	assert_string_equal(rtime_format(buf, sizeof(buf), -1000), "1969-12-31T23:59:59.000Z");
+	assert_string_equal(rtime_format(buf, sizeof(buf), 253402300799999LL), "9999-12-31T23:59:59.999Z");
+	assert_string_equal(rtime_format(buf, sizeof(buf), -62167219200000LL), "0000-01-01T00:00:00.000Z");
 }
 
 static void test_ulid(void **state)

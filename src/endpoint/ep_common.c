@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/app.h"
 #include "common/err.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -125,17 +126,18 @@ int ep_unit_find(struct store_conn *c, const char *key, struct ep_unit *u)
 	return r;
 }
 
-int ep_person_find(struct store_conn *c, const char *key, char ret_id[ULID_SIZE])
+/* Runs @sql with @key and copies the first column of its first row to @out.  Returns 0, ERR_NOT_FOUND or an error. */
+static int ep_one_text(struct store_conn *c, const char *sql, const char *key, char *out, size_t size)
 {
 	struct store_stmt *q = NULL;
 	int r;
 
-	r = store_query(c, "SELECT id FROM people WHERE login = $1 OR id = $1", STORE_ARGS(SA_TEXT(key)), &q);
+	r = store_query(c, sql, STORE_ARGS(SA_TEXT(key)), &q);
 	if (r < 0)
 		return r;
 	r = store_step(q);
 	if (r == 1) {
-		str_copy(ret_id, ULID_SIZE, store_col_text(q, 0));
+		str_copy(out, size, store_col_text(q, 0));
 		r = 0;
 	} else if (r == 0) {
 		r = ERR_NOT_FOUND;
@@ -144,24 +146,15 @@ int ep_person_find(struct store_conn *c, const char *key, char ret_id[ULID_SIZE]
 	return r;
 }
 
+int ep_person_find(struct store_conn *c, const char *key, char ret_id[ULID_SIZE])
+{
+	return ep_one_text(c, "SELECT id FROM people WHERE login = $1 OR id = $1", key, ret_id, ULID_SIZE);
+}
+
 int ep_device_path(struct store_conn *c, const char *device_id, char ret_path[PRINCIPAL_PATH_SIZE])
 {
-	struct store_stmt *q = NULL;
-	int r;
-
-	r = store_query(c, "SELECT o.path FROM devices d JOIN org_units o ON o.id = d.org_unit_id WHERE d.id = $1",
-			STORE_ARGS(SA_TEXT(device_id)), &q);
-	if (r < 0)
-		return r;
-	r = store_step(q);
-	if (r == 1) {
-		str_copy(ret_path, PRINCIPAL_PATH_SIZE, store_col_text(q, 0));
-		r = 0;
-	} else if (r == 0) {
-		r = ERR_NOT_FOUND;
-	}
-	store_stmt_free(q);
-	return r;
+	return ep_one_text(c, "SELECT o.path FROM devices d JOIN org_units o ON o.id = d.org_unit_id WHERE d.id = $1",
+			   device_id, ret_path, PRINCIPAL_PATH_SIZE);
 }
 
 const char *ep_scope(const struct principal *p)
@@ -169,6 +162,23 @@ const char *ep_scope(const struct principal *p)
 	if (principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR))
 		return "";
 	return p->manages_path;
+}
+
+int ep_list_page(struct http_req *req, struct http_resp *resp, int64_t def, int64_t *ret_limit,
+		 const char **ret_cursor)
+{
+	struct app *app = http_req_app(req);
+	struct rerr e = { "", "" };
+
+	if (!endpoint_may(http_req_principal(req), ENDPOINT_READ, NULL))
+		return ERR_FORBIDDEN;
+	if (!store_conn(app->store))
+		return ERR_STORE;
+	if (http_req_page(req, def, app->cfg.max_list, ret_limit, ret_cursor, &e) < 0)
+		return http_fail_rerr(resp, &e);
+	if (*ret_cursor && !ids_is_ulid(*ret_cursor))
+		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	return 0;
 }
 
 /* ---------------------------------------------------------------- signed requests */

@@ -63,6 +63,16 @@ const char *ep_scope(const struct principal *p);
 #define EP_SCOPE_SQL(col, n) \
 	"($" #n " = '' OR " col " = $" #n " OR substr(" col ", 1, length($" #n ") + 1) = $" #n " || '/')"
 
+/*
+ * The start of a list handler: the caller must be allowed to read lists
+ * (ENDPOINT_READ on some unit; the rows are then scoped with ep_scope) and
+ * the store reachable; then ?limit= (default @def, at most the server's
+ * max_list) and ?cursor= (an id: a ULID, or absent) are read.  Returns 0,
+ * ERR_FORBIDDEN, ERR_STORE, or the error answered.
+ */
+int ep_list_page(struct http_req *req, struct http_resp *resp, int64_t def, int64_t *ret_limit,
+		 const char **ret_cursor);
+
 /* ---------------------------------------------------------------- signed device requests */
 
 struct ep_device {

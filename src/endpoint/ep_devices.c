@@ -180,7 +180,6 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct rerr e = { "", "" };
 	const char *cursor, *state = http_req_query(req, "state");
 	int64_t limit;
 	char next[PAGE_CURSOR_SIZE];
@@ -189,14 +188,9 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 	json_t *items;
 	int r;
 
-	if (!endpoint_may(p, ENDPOINT_READ, NULL))
-		return ERR_FORBIDDEN;
-	if (!c)
-		return ERR_STORE;
-	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &e) < 0)
-		return http_fail_rerr(resp, &e);
-	if (cursor && !ids_is_ulid(cursor))
-		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	r = ep_list_page(req, resp, 50, &limit, &cursor);
+	if (r < 0)
+		return r;
 	if (state && ep_state_index(state) < 0)
 		return http_fail(resp, ERR_INVALID, "state",
 				 "state must be compliant, non_compliant, unknown or quarantined");

@@ -148,7 +148,6 @@ static int h_token_list(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct rerr e = { "", "" };
 	const char *cursor;
 	int64_t limit, now = rtime_now_ms();
 	char next[PAGE_CURSOR_SIZE];
@@ -156,14 +155,9 @@ static int h_token_list(struct http_req *req, struct http_resp *resp)
 	json_t *items;
 	int r;
 
-	if (!endpoint_may(p, ENDPOINT_READ, NULL))
-		return ERR_FORBIDDEN;
-	if (!c)
-		return ERR_STORE;
-	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &e) < 0)
-		return http_fail_rerr(resp, &e);
-	if (cursor && !ids_is_ulid(cursor))
-		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	r = ep_list_page(req, resp, 50, &limit, &cursor);
+	if (r < 0)
+		return r;
 	r = store_query(c, EP_TOKEN_COLS "WHERE ($1 = '' OR t.id < $1) AND " EP_SCOPE_SQL("o.path", 2)
 			   " ORDER BY t.id DESC LIMIT $3",
 			STORE_ARGS(SA_TEXT(cursor ? cursor : ""), SA_TEXT(ep_scope(p)), SA_I64(limit + 1)), &q);

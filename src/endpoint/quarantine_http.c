@@ -61,8 +61,10 @@ static int q_body_reason(const json_t *body, bool required, char out[QORDER_MAX_
 
 /*
  * Finds the device of the {id} path parameter for an administrator's
- * action: 404 when it does not exist or is outside what @p may read, 403
- * (audited) when @p may read but not act on it.
+ * @action: 403 (audited) when the caller may quarantine no device at all,
+ * 404 when it does not exist or is outside what the caller may read, 403
+ * (audited) when the caller may read but not act on it.  Returns 0 or the
+ * error, answered.
  */
 static int q_device_for(struct http_req *req, struct http_resp *resp, struct store_conn *c, const char *action,
 			struct quarantine_device *d)
@@ -71,6 +73,12 @@ static int q_device_for(struct http_req *req, struct http_resp *resp, struct sto
 	const char *id = http_req_param(req, "id");
 	int r;
 
+	if (!endpoint_may(p, ENDPOINT_QUARANTINE, NULL)) {
+		audit_req(req, c, action, "device", id, AUDIT_DENIED, NULL);
+		return ERR_FORBIDDEN;
+	}
+	if (!c)
+		return ERR_STORE;
 	r = ids_is_ulid(id) ? quarantine_device_load(c, id, d) : ERR_NOT_FOUND;
 	if (r == ERR_NOT_FOUND || (r == 0 && !endpoint_may(p, ENDPOINT_READ, d->path)))
 		return http_fail(resp, ERR_NOT_FOUND, NULL, "no such device");
@@ -117,12 +125,6 @@ static int h_quarantine(struct http_req *req, struct http_resp *resp)
 	json_t *body;
 	int r;
 
-	if (!endpoint_may(http_req_principal(req), ENDPOINT_QUARANTINE, NULL)) {
-		audit_req(req, c, "endpoint.device.quarantine", "device", id, AUDIT_DENIED, NULL);
-		return ERR_FORBIDDEN;
-	}
-	if (!c)
-		return ERR_STORE;
 	r = q_device_for(req, resp, c, "endpoint.device.quarantine", &d);
 	if (r < 0)
 		return r;
@@ -162,12 +164,6 @@ static int h_release(struct http_req *req, struct http_resp *resp)
 	size_t len = 0;
 	int r;
 
-	if (!endpoint_may(http_req_principal(req), ENDPOINT_QUARANTINE, NULL)) {
-		audit_req(req, c, "endpoint.device.release", "device", id, AUDIT_DENIED, NULL);
-		return ERR_FORBIDDEN;
-	}
-	if (!c)
-		return ERR_STORE;
 	r = q_device_for(req, resp, c, "endpoint.device.release", &d);
 	if (r < 0)
 		return r;
@@ -266,22 +262,15 @@ static int h_qlist(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct rerr e = { "", "" };
 	const char *cursor;
 	char next[PAGE_CURSOR_SIZE];
 	int64_t limit;
 	json_t *items;
 	int r;
 
-	if (!endpoint_may(p, ENDPOINT_READ, NULL))
-		return ERR_FORBIDDEN;
-	if (!c)
-		return ERR_STORE;
-	if (http_req_page(req, app->cfg.max_list, app->cfg.max_list, &limit, &cursor, &e) < 0)
-		return http_fail_rerr(resp, &e);
-	if (cursor && !ids_is_ulid(cursor))
-		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
-	r = quarantine_list(c, ep_scope(p), cursor, limit, &items, next);
+	r = ep_list_page(req, resp, app->cfg.max_list, &limit, &cursor);
+	if (r == 0)
+		r = quarantine_list(c, ep_scope(p), cursor, limit, &items, next);
 	if (r < 0)
 		return r;
 	return http_resp_json(resp, 200, page_json(items, next));

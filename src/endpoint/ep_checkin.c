@@ -218,8 +218,8 @@ static int ep_checkin_report(struct store_conn *c, const struct ep_checkin *ck, 
 static int ep_checkin_store(struct store_conn *c, const struct audit_ctx *ctx, const struct ep_checkin *ck,
 			    struct quarantine_state *qs, json_t **ret_order, struct rerr *e)
 {
-	char rid[ULID_SIZE], *rtext = json_dumps(ck->report, JSON_COMPACT), *restext = json_dumps(ck->results,
-												     JSON_COMPACT);
+	char rid[ULID_SIZE], *rtext = json_dumps(ck->report, JSON_COMPACT);
+	char *restext = json_dumps(ck->results, JSON_COMPACT);
 	int r;
 
 	ids_ulid(rid, ck->now);

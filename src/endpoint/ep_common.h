@@ -6,18 +6,25 @@
  * endpoint_may and endpoint_keys_load/free of endpoint.h).  Enrollment,
  * the check-in, the device API, policies, the sweeper, quarantine and
  * operation logs each include this header and none of them another's
- * internals, so that the endpoint files form no include circle:
+ * internals, so that the endpoint files form no include circle.  Each
+ * line below uses only the lines above it (and endpoint.h, the public
+ * header, which includes none of them):
  *
- *   ep_common  <-  quarantine, oplog_store  <-  ep_checkin, ep_devices,
- *   ep_enroll, ep_policies, quarantine_http, oplog_http  <-  ep_sweep
- *   <-  endpoint (the routes)
+ *   ep_baseline, oplog, eve            pure: evaluation and parsers
+ *   ep_common                          this header's helpers
+ *   quarantine, oplog_store            the decisions and their stores
+ *   ep_enroll, ep_checkin, ep_devices, ep_policies, quarantine_http,
+ *   oplog_http                         the handlers
+ *   ep_sweep                           the sweeper
+ *   endpoint                           endpoint_routes
  *
  * Not for use outside src/endpoint.
  *
- * Identity: ep_unit_find, ep_person_find, ep_device_path and the scope rule (ep_scope,
- * EP_SCOPE_SQL) are where the endpoint platform restates identity's
- * rules; identity's people and org unit API replaces them here, in one
- * place.  (List queries still join org_units for a unit's path.)
+ * Identity: ep_unit_find, ep_person_find, ep_device_path and the scope
+ * rule (endpoint_may's subtree test, ep_scope, EP_SCOPE_SQL) are where the
+ * endpoint platform restates identity's rules; identity's people and org
+ * unit API replaces them here, in one place.  (List queries still join
+ * org_units for a unit's path and people for an owner's login.)
  */
 #ifndef RAMPART_EP_COMMON_H
 #define RAMPART_EP_COMMON_H

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct eve_err e = { EVE_OK, 0, "" };
+	struct rerr e = { "", "", 0 };
 	struct eve_batch b;
 	char again[EVE_ADDR_SIZE];
 	int fam;

@@ -34,6 +34,14 @@
  * intrusion alerts is for admin and security_officer only, since an alert
  * may quarantine any device (quarantine.h).
  * Device requests are authorized by their signature alone.
+ *
+ * Files (each part includes ep_common.h and never another part's
+ * internals): ep_common.c (endpoint_may, the policy key, what the parts
+ * share), ep_baseline.c (endpoint_evaluate*), ep_enroll.c (tokens and
+ * enrollment), ep_checkin.c (the check-in), ep_devices.c (device list,
+ * detail, summary), ep_policies.c (policy routes), ep_sweep.c
+ * (endpoint_sweep and the sweeper), endpoint.c (endpoint_routes);
+ * quarantine.h and oplog.h describe theirs.
  */
 #ifndef RAMPART_ENDPOINT_H
 #define RAMPART_ENDPOINT_H
@@ -97,17 +105,19 @@ int endpoint_keys_load(const char *data_dir);
 void endpoint_keys_free(void);
 
 struct app;
+struct audit_ctx;
 struct store_conn;
 
 /*
  * Sets every device whose last check-in (or, never checked in, whose
  * enrollment) is older than ENDPOINT_MISSED_CHECKINS intervals before
- * @now_ms, and is not unknown yet, to unknown, with an audit entry each.
+ * @now_ms, and is not unknown yet, to unknown, with an audit entry each
+ * as @ctx (AUDIT_CTX_SYSTEM from the sweeper and the sweep route).
  * Safe with several servers on one database: each change is a conditional
  * UPDATE that only one of them wins.  Returns the number of devices
  * changed, or an error.
  */
-int endpoint_sweep(struct store_conn *c, int64_t now_ms);
+int endpoint_sweep(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms);
 
 /* Starts a thread that sweeps every @interval_s seconds.  Returns 0 or -errno. */
 int endpoint_sweeper_start(struct app *app, unsigned interval_s);

@@ -16,31 +16,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/err.h"
+#include "common/rtime.h"
 #include "common/str.h"
 
-static int eve_fail(struct eve_err *e, enum eve_limit kind, size_t line, const char *fmt, ...)
+/* Fills @e with @err and the message, prefixed with the line when there is one. */
+static int eve_fail(struct rerr *e, int err, size_t line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static int eve_fail(struct eve_err *e, enum eve_limit kind, size_t line, const char *fmt, ...)
+static int eve_fail(struct rerr *e, int err, size_t line, const char *fmt, ...)
 {
 	char msg[160];
 	va_list ap;
 
-	if (e) {
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-		e->kind = kind;
-		e->line = line;
-		if (line)
-			snprintf(e->message, sizeof(e->message), "line %zu: %s", line, msg);
-		else
-			snprintf(e->message, sizeof(e->message), "%s", msg);
-	}
-	return kind == EVE_TOO_LARGE ? ERR_TOO_LARGE : ERR_INVALID;
+	if (!e)
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line)
+		return rerr_set_at(e, err, (long long)line, "line", "line %zu: %s", line, msg);
+	return rerr_set(e, err, NULL, "%s", msg);
 }
 
 int eve_addr_canon(const char *s, char out[EVE_ADDR_SIZE], int *ret_family)
@@ -71,82 +68,11 @@ int eve_addr_canon(const char *s, char out[EVE_ADDR_SIZE], int *ret_family)
 	return ERR_INVALID;
 }
 
-/* Reads exactly @n digits at *p into *ret and advances.  False when they are not there. */
-static bool eve_digits(const char **p, int n, int *ret)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return false;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*ret = v;
-	return true;
-}
-
-static bool eve_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 int eve_parse_time(const char *s, int64_t *ret_ms)
 {
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	const char *p = s;
-	int y, mo, d, h, mi, sec, frac_ms = 0, oh = 0, om = 0, sign = 0, nfrac = 0;
-	int64_t days, t;
-
 	if (!s || strlen(s) > 40)
 		return ERR_INVALID;
-	if (!eve_digits(&p, 4, &y) || *p++ != '-' || !eve_digits(&p, 2, &mo) || *p++ != '-' ||
-	    !eve_digits(&p, 2, &d) || *p++ != 'T' || !eve_digits(&p, 2, &h) || *p++ != ':' ||
-	    !eve_digits(&p, 2, &mi) || *p++ != ':' || !eve_digits(&p, 2, &sec))
-		return ERR_INVALID;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && eve_leap(y)) || h > 23 ||
-	    mi > 59 || sec > 60)
-		return ERR_INVALID;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9') {
-			if (nfrac < 3)
-				frac_ms = frac_ms * 10 + (*p - '0');
-			nfrac++;
-			p++;
-		}
-		if (nfrac == 0 || nfrac > 9)
-			return ERR_INVALID;
-		for (int i = nfrac; i < 3; i++)
-			frac_ms *= 10;
-	}
-	if (*p == 'Z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '+' ? 1 : -1;
-		if (!eve_digits(&p, 2, &oh))
-			return ERR_INVALID;
-		if (*p == ':')
-			p++;
-		if (!eve_digits(&p, 2, &om) || oh > 23 || om > 59)
-			return ERR_INVALID;
-	} else {
-		return ERR_INVALID;
-	}
-	if (*p)
-		return ERR_INVALID;
-	/* Days since the epoch, civil calendar (proleptic Gregorian). */
-	days = 0;
-	for (int yy = 1970; yy < y; yy++)
-		days += eve_leap(yy) ? 366 : 365;
-	for (int m = 1; m < mo; m++)
-		days += mdays[m - 1] + (m == 2 && eve_leap(y));
-	days += d - 1;
-	t = ((days * 24 + h) * 60 + mi) * 60 + sec - (int64_t)sign * (oh * 3600 + om * 60);
-	if (t < 0)
-		return ERR_INVALID;
-	*ret_ms = t * 1000 + frac_ms;
-	return 0;
+	return rtime_parse_flags(s, RTIME_OFFSET_BASIC | RTIME_EPOCH, ret_ms) == 0 ? 0 : ERR_INVALID;
 }
 
 /* Nesting depth of JSON text, brackets inside strings not counted; 0 when unbalanced or too deep. */
@@ -194,7 +120,7 @@ static bool eve_is_signature(const json_t *v)
 	return true;
 }
 
-static int eve_alert_read(const json_t *o, size_t line, struct eve_alert *a, struct eve_err *e)
+static int eve_alert_read(const json_t *o, size_t line, struct eve_alert *a, struct rerr *e)
 {
 	const json_t *al = json_object_get(o, "alert"), *sid, *sev, *sig;
 	const char *ts = json_string_value(json_object_get(o, "timestamp"));
@@ -202,23 +128,23 @@ static int eve_alert_read(const json_t *o, size_t line, struct eve_alert *a, str
 	memset(a, 0, sizeof(*a));
 	a->line = line;
 	if (!ts || eve_parse_time(ts, &a->ts_ms) < 0)
-		return eve_fail(e, EVE_BAD, line, "timestamp must be an EVE time such as 2026-01-02T03:04:05.678901+0000");
+		return eve_fail(e, ERR_INVALID, line, "timestamp must be an EVE time such as 2026-01-02T03:04:05.678901+0000");
 	if (eve_addr_canon(json_string_value(json_object_get(o, "src_ip")), a->src_ip, &a->src_family) < 0)
-		return eve_fail(e, EVE_BAD, line, "src_ip must be an IPv4 or IPv6 address");
+		return eve_fail(e, ERR_INVALID, line, "src_ip must be an IPv4 or IPv6 address");
 	if (eve_addr_canon(json_string_value(json_object_get(o, "dest_ip")), a->dest_ip, &a->dest_family) < 0)
-		return eve_fail(e, EVE_BAD, line, "dest_ip must be an IPv4 or IPv6 address");
+		return eve_fail(e, ERR_INVALID, line, "dest_ip must be an IPv4 or IPv6 address");
 	if (!json_is_object(al))
-		return eve_fail(e, EVE_BAD, line, "an alert event needs an \"alert\" object");
+		return eve_fail(e, ERR_INVALID, line, "an alert event needs an \"alert\" object");
 	sig = json_object_get(al, "signature");
 	sid = json_object_get(al, "signature_id");
 	sev = json_object_get(al, "severity");
 	if (!eve_is_signature(sig))
-		return eve_fail(e, EVE_BAD, line, "alert.signature must be printable text of 1 to %d bytes",
+		return eve_fail(e, ERR_INVALID, line, "alert.signature must be printable text of 1 to %d bytes",
 				EVE_MAX_SIGNATURE);
 	if (!json_is_integer(sid) || json_integer_value(sid) < 0 || json_integer_value(sid) > 0xffffffffLL)
-		return eve_fail(e, EVE_BAD, line, "alert.signature_id must be an integer from 0 to 4294967295");
+		return eve_fail(e, ERR_INVALID, line, "alert.signature_id must be an integer from 0 to 4294967295");
 	if (!json_is_integer(sev) || json_integer_value(sev) < 1 || json_integer_value(sev) > 255)
-		return eve_fail(e, EVE_BAD, line, "alert.severity must be an integer from 1 to 255");
+		return eve_fail(e, ERR_INVALID, line, "alert.severity must be an integer from 1 to 255");
 	a->signature_id = json_integer_value(sid);
 	a->severity = (int)json_integer_value(sev);
 	memcpy(a->signature, json_string_value(sig), json_string_length(sig) + 1);
@@ -226,7 +152,7 @@ static int eve_alert_read(const json_t *o, size_t line, struct eve_alert *a, str
 }
 
 /* Parses one object (@n bytes at @s, line @line) into @b.  Returns 0 or an error. */
-static int eve_object(const char *s, size_t n, size_t line, struct eve_batch *b, size_t cap, struct eve_err *e)
+static int eve_object(const char *s, size_t n, size_t line, struct eve_batch *b, size_t cap, struct rerr *e)
 {
 	const char *type;
 	json_error_t jerr;
@@ -234,24 +160,24 @@ static int eve_object(const char *s, size_t n, size_t line, struct eve_batch *b,
 	int r = 0;
 
 	if (!eve_depth_ok(s, n, EVE_MAX_DEPTH))
-		return eve_fail(e, EVE_BAD, line, "nested deeper than %d levels or unbalanced", EVE_MAX_DEPTH);
+		return eve_fail(e, ERR_INVALID, line, "nested deeper than %d levels or unbalanced", EVE_MAX_DEPTH);
 	o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o)
-		return eve_fail(e, EVE_BAD, line, "malformed JSON at column %d: %s", jerr.column, jerr.text);
+		return eve_fail(e, ERR_INVALID, line, "malformed JSON at column %d: %s", jerr.column, jerr.text);
 	if (!json_is_object(o)) {
 		json_decref(o);
-		return eve_fail(e, EVE_BAD, line, "an EVE event must be a JSON object");
+		return eve_fail(e, ERR_INVALID, line, "an EVE event must be a JSON object");
 	}
 	type = json_string_value(json_object_get(o, "event_type"));
 	b->events++;
 	if (!type || json_string_length(json_object_get(o, "event_type")) == 0)
-		r = eve_fail(e, EVE_BAD, line, "event_type must be a string");
+		r = eve_fail(e, ERR_INVALID, line, "event_type must be a string");
 	else if (strcmp(type, "alert") != 0)
 		b->ignored++;
 	else if (b->n_alerts < cap)
 		r = eve_alert_read(o, line, &b->alerts[b->n_alerts], e);
 	else
-		r = eve_fail(e, EVE_TOO_LARGE, line, "more than %d events", EVE_MAX_LINES);
+		r = eve_fail(e, ERR_TOO_LARGE, line, "more than %d events", EVE_MAX_LINES);
 	if (r == 0 && type && strcmp(type, "alert") == 0)
 		b->n_alerts++;
 	json_decref(o);
@@ -266,7 +192,7 @@ static bool eve_blank(const char *s, size_t n)
 	return true;
 }
 
-int eve_parse(const char *data, size_t len, struct eve_batch *ret, struct eve_err *e)
+int eve_parse(const char *data, size_t len, struct eve_batch *ret, struct rerr *e)
 {
 	struct eve_batch b = { 0, 0, 0, NULL };
 	size_t line = 0, pos = 0, cap = 0, objs = 0;
@@ -275,9 +201,9 @@ int eve_parse(const char *data, size_t len, struct eve_batch *ret, struct eve_er
 
 	memset(ret, 0, sizeof(*ret));
 	if (len > EVE_MAX_BYTES)
-		return eve_fail(e, EVE_TOO_LARGE, 0, "at most %zu bytes of EVE JSON in one request", EVE_MAX_BYTES);
+		return eve_fail(e, ERR_TOO_LARGE, 0, "at most %zu bytes of EVE JSON in one request", EVE_MAX_BYTES);
 	if (memchr(data, '\0', len))
-		return eve_fail(e, EVE_BAD, 0, "NUL bytes are not EVE JSON");
+		return eve_fail(e, ERR_INVALID, 0, "NUL bytes are not EVE JSON");
 	/* Count the lines first so that the alert array is allocated once, bounded. */
 	for (size_t i = 0; i < len;) {
 		const char *nl = memchr(data + i, '\n', len - i);
@@ -288,9 +214,9 @@ int eve_parse(const char *data, size_t len, struct eve_batch *ret, struct eve_er
 		i = end + 1;
 	}
 	if (objs == 0)
-		return eve_fail(e, EVE_BAD, 0, "no EVE events; one JSON object per line is expected");
+		return eve_fail(e, ERR_INVALID, 0, "no EVE events; one JSON object per line is expected");
 	if (objs > EVE_MAX_LINES)
-		return eve_fail(e, EVE_TOO_LARGE, 0, "%zu events; at most %d in one request", objs, EVE_MAX_LINES);
+		return eve_fail(e, ERR_TOO_LARGE, 0, "%zu events; at most %d in one request", objs, EVE_MAX_LINES);
 	cap = objs < EVE_MAX_LINES ? objs : EVE_MAX_LINES;
 	b.alerts = calloc(cap, sizeof(*b.alerts));
 	if (!b.alerts)
@@ -302,9 +228,9 @@ int eve_parse(const char *data, size_t len, struct eve_batch *ret, struct eve_er
 		line++;
 		if (!eve_blank(data + pos, n)) {
 			if (n > EVE_MAX_LINE) {
-				r = eve_fail(e, EVE_TOO_LARGE, line, "longer than %zu bytes", EVE_MAX_LINE);
+				r = eve_fail(e, ERR_TOO_LARGE, line, "longer than %zu bytes", EVE_MAX_LINE);
 			} else if (b.events >= EVE_MAX_LINES) {
-				r = eve_fail(e, EVE_TOO_LARGE, line, "more than %d events in one request", EVE_MAX_LINES);
+				r = eve_fail(e, ERR_TOO_LARGE, line, "more than %d events in one request", EVE_MAX_LINES);
 			} else {
 				r = eve_object(data + pos, n, line, &b, cap, e);
 				/*
@@ -313,7 +239,7 @@ int eve_parse(const char *data, size_t len, struct eve_batch *ret, struct eve_er
 				 */
 				if (r == ERR_INVALID && first && objs > 1 && len <= EVE_MAX_LINE) {
 					struct eve_batch one = { 0, 0, 0, b.alerts };
-					struct eve_err e1;
+					struct rerr e1;
 
 					if (eve_object(data, len, 1, &one, 1, &e1) == 0) {
 						b = one;

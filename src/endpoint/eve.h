@@ -9,7 +9,8 @@
  * objects and EVE_MAX_LINE bytes per line.  Every object must have a string
  * "event_type"; objects of other types than "alert" (flow, dns, stats...)
  * are counted and otherwise ignored.  An alert needs
- *   timestamp          "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hhmm|+hh:mm|-...)"
+ *   timestamp          "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hhmm|+hh:mm|-...)", read
+ *                      by rtime (eve_parse_time), not before 1970
  *   src_ip, dest_ip    an IPv4 or IPv6 address (inet_pton), kept canonical
  *                      (eve_addr_canon)
  *   alert.signature    a string of 1..EVE_MAX_SIGNATURE bytes, clean UTF-8
@@ -24,6 +25,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/err.h"
 
 #define EVE_MAX_BYTES ((size_t)512 << 10)
 #define EVE_MAX_LINES 1000
@@ -50,27 +53,23 @@ struct eve_batch {
 	struct eve_alert *alerts;           /* n_alerts entries, malloc'd */
 };
 
-enum eve_limit { EVE_OK, EVE_BAD, EVE_TOO_LARGE };
-
-struct eve_err {
-	enum eve_limit kind;                /* EVE_TOO_LARGE: a size or count limit */
-	size_t line;                        /* 0: the input as a whole */
-	char message[192];
-};
-
 /*
  * Parses @len bytes of untrusted EVE JSON into @ret (zeroed first; free
- * with eve_batch_done).  Returns 0, -ENOMEM, ERR_TOO_LARGE (over a limit)
- * or ERR_INVALID, the last two with @e (may be NULL) filled.  On failure
- * @ret holds nothing to free.
+ * with eve_batch_done).  Returns 0, -ENOMEM, ERR_TOO_LARGE (over a size or
+ * count limit) or ERR_INVALID, the last two with @e (may be NULL) filled:
+ * its message ("line 3: ..." when it is about one line), its position
+ * (e->at: the 1-based line, 0 for the input as a whole) and its field
+ * ("line" when at is set, else "").  On failure @ret holds nothing to free.
  */
-int eve_parse(const char *data, size_t len, struct eve_batch *ret, struct eve_err *e);
+int eve_parse(const char *data, size_t len, struct eve_batch *ret, struct rerr *e);
 
 /* Frees what eve_parse stored in @b; safe on a zeroed batch. */
 void eve_batch_done(struct eve_batch *b);
 
 /*
- * Parses an EVE timestamp (see above) to Unix ms.  Returns 0 or
+ * Parses an EVE timestamp (see above; at most 40 bytes) to Unix ms with
+ * rtime_parse_flags(RTIME_OFFSET_BASIC | RTIME_EPOCH): RFC 3339 plus the
+ * "+hhmm" offsets Suricata writes, years from 1970.  Returns 0 or
  * ERR_INVALID.
  */
 int eve_parse_time(const char *s, int64_t *ret_ms);

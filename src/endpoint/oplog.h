@@ -36,6 +36,9 @@
  * Retention (oplog_sweep): events older than the effective policy's
  * logging.retention_days of the device's org unit are deleted, and so are
  * posture reports older than that, except each device's latest one.
+ *
+ * Files: oplog.c the batch parser (pure; fuzzed), oplog_store.c storage,
+ * search and retention (no HTTP), oplog_http.c the routes.
  */
 #ifndef RAMPART_OPLOG_H
 #define RAMPART_OPLOG_H
@@ -45,7 +48,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/ids.h"
 #include "common/jsonx.h"
+#include "store/page.h"
 
 #define OPLOG_MAX_EVENTS 1000
 #define OPLOG_MAX_BODY ((size_t)1 << 20)
@@ -62,6 +67,9 @@
 #define OPLOG_SWEEP_BATCH 1000
 /* How often rampartd's endpoint sweeper runs the retention sweep. */
 #define OPLOG_SWEEP_INTERVAL_MS ((int64_t)600 * 1000)
+
+/* The kinds, as error messages list them. */
+#define OPLOG_KIND_LIST "exec, login, logout, usb_insert, usb_remove, usb_block or file_write"
 
 struct oplog_event {
 	int64_t seq;
@@ -93,14 +101,58 @@ int oplog_batch_check(const json_t *body, struct oplog_batch *b, struct rerr *e)
 int oplog_batch_parse(const char *data, size_t len, json_t **ret_root, struct oplog_batch *b,
 		      struct rerr *e);
 
+/*
+ * Refuses a batch with an event more than OPLOG_MAX_SKEW_MS ahead of
+ * @now_ms.  Returns 0 or ERR_INVALID with @e naming the event.
+ */
+int oplog_batch_check_time(const struct oplog_batch *b, int64_t now_ms, struct rerr *e);
+
 /* Frees what @b owns and empties it; safe on an empty batch. */
 void oplog_batch_done(struct oplog_batch *b);
 
 /* True if @kind is one of the kinds above. */
 bool oplog_kind_is_known(const char *kind);
 
+struct audit_ctx;
 struct store_conn;
 struct http_server;
+
+/*
+ * Stores the events of @b above the device's high-water mark, inside the
+ * caller's transaction, and records a gap (endpoint.events.gap, audited
+ * as @ctx, the device's request) when seqs between the mark and the batch
+ * never arrived.  *ret_through is the new mark.  Returns 0 or an error.
+ */
+int oplog_store_batch(struct store_conn *c, const struct audit_ctx *ctx, const char *device_id,
+		      const struct oplog_batch *b, int64_t now, int64_t *ret_through);
+
+/* A search cursor: the (ts, device, seq) of the last event of a page. */
+struct oplog_cursor {
+	int64_t ts;
+	char device[ULID_SIZE];
+	int64_t seq;
+};
+
+/* Parses "TS.DEVICE.SEQ", as oplog_search hands it out.  Returns 0 or -EINVAL. */
+int oplog_cursor_parse(const char *s, struct oplog_cursor *cur);
+
+/* What to search for; NULL and false leave a filter out. */
+struct oplog_filter {
+	const char *device;                /* a device id */
+	const char *person;                /* the event's user or the device owner's login */
+	const char *kind;
+	bool has_since, has_until;
+	int64_t since, until;              /* [since, until) in Unix ms */
+	const struct oplog_cursor *cursor; /* events before it */
+};
+
+/*
+ * One page of the events in @scope (ep_scope) matching @f, newest first:
+ * at most @limit items in *ret_items, and in @ret_next the cursor of the
+ * next page ("" on the last).  Returns 0 or an error.
+ */
+int oplog_search(struct store_conn *c, const char *scope, const struct oplog_filter *f, int64_t limit,
+		 json_t **ret_items, char ret_next[PAGE_CURSOR_SIZE]);
 
 struct oplog_sweep_result {
 	int64_t events;    /* events removed */
@@ -112,17 +164,17 @@ struct oplog_sweep_result {
  * than its effective policy's logging.retention_days before @now_ms, and
  * their posture reports older than that except the latest of each device,
  * in DELETEs of at most OPLOG_SWEEP_BATCH rows.  Appends one audit entry
- * (endpoint.retention) when it removed something.  Safe with several
- * servers.  Returns 0 with @ret filled, or an error (what was removed
- * before it stays removed).
+ * (endpoint.retention, as @ctx: AUDIT_CTX_SYSTEM) when it removed
+ * something.  Safe with several servers.  Returns 0 with @ret filled, or
+ * an error (what was removed before it stays removed).
  */
-int oplog_sweep(struct store_conn *c, int64_t now_ms, struct oplog_sweep_result *ret);
+int oplog_sweep(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms, struct oplog_sweep_result *ret);
 
 /*
  * oplog_sweep, unless this process ran it less than OPLOG_SWEEP_INTERVAL_MS
  * ago (for the periodic sweeper).  Returns 0, or an error from oplog_sweep.
  */
-int oplog_sweep_due(struct store_conn *c, int64_t now_ms);
+int oplog_sweep_due(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms);
 
 /*
  * Registers POST and GET /api/v1/endpoint/events and

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * quarantine: the quarantine state machine, administrators' quarantine and
- * release, intrusion alerts and the quarantine list for network equipment
- * (see quarantine.h).
+ * quarantine: the quarantine decision and its store (see quarantine.h):
+ * the state machine a check-in runs, administrators' quarantine and
+ * release, quarantine by intrusion alerts, the sweep of devices whose grace
+ * ran out offline, the signed order and what the device API and the
+ * quarantine list show.  No HTTP: its routes are quarantine_http.c's, and
+ * every change is audited as the struct audit_ctx its caller passes.
  *
  * Invariants:
  *   - every change of devices.state made here happens inside a transaction
@@ -16,29 +19,22 @@
  */
 #include "endpoint/quarantine.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
-#include "common/app.h"
-#include "common/buf.h"
 #include "common/err.h"
 #include "common/ids.h"
 #include "common/jsonx.h"
-#include "common/log.h"
 #include "common/rtime.h"
 #include "common/str.h"
-#include "endpoint/endpoint.h"
-#include "endpoint/endpoint_internal.h"
+#include "endpoint/ep_common.h"
 #include "endpoint/eve.h"
-#include "http/http.h"
+#include "formats/policy.h"
+#include "store/page.h"
 #include "store/store.h"
-
-#define Q_NFT_MAX_BYTES ((size_t)16 << 20)
-#define Q_NFT_MAX_TABLE 32
 
 /* ---------------------------------------------------------------- kinds */
 
@@ -55,18 +51,7 @@ static int q_kind_rank(const char *kind)
 	return 0;
 }
 
-/* The device as this transaction sees it. */
-struct q_dev {
-	char state[16];
-	char kind[16];
-	char path[PRINCIPAL_PATH_SIZE];
-	char reason[QORDER_MAX_REASON + 1];
-	int64_t non_compliant_since;   /* 0: none */
-	int64_t quarantined_at;
-	char last_report_id[ULID_SIZE];
-};
-
-static int q_dev_load(struct store_conn *c, const char *device_id, struct q_dev *d)
+int quarantine_device_load(struct store_conn *c, const char *device_id, struct quarantine_device *d)
 {
 	struct store_stmt *q = NULL;
 	int r;
@@ -97,42 +82,17 @@ static int q_dev_load(struct store_conn *c, const char *device_id, struct q_dev 
 	return r;
 }
 
-/* Who or what made a change: a request (its principal and address) or the system. */
-static int q_audit(struct store_conn *c, struct http_req *req, bool as_device, const char *action,
-		   const char *device_id, json_t *details)
-{
-	struct audit_entry ae = {
-		.source = req ? http_req_remote(req) : "system", .action = action, .object_type = "device",
-		.object_id = device_id, .outcome = AUDIT_SUCCESS, .details = details,
-		.request_id = req ? http_req_id(req) : NULL,
-	};
-	int r;
-
-	if (req && !as_device)
-		return audit_req(req, c, action, "device", device_id, AUDIT_SUCCESS, details);
-	r = details ? audit_append(c, &ae) : -ENOMEM;
-	json_decref(details);
-	return r;
-}
-
-/*
- * Quarantines @device_id with @kind and @reason (inside the caller's
- * transaction) unless it already is, at the same or a stronger kind.
- * *ret_changed tells whether anything changed.  Audited as @req's
- * principal (or as the device when @as_device), with the fields of @extra
- * (stolen; may be NULL) added to the details.
- */
-static int q_apply(struct store_conn *c, struct http_req *req, bool as_device, const char *device_id,
-		   const char *kind, const char *reason, json_t *extra, int64_t now, bool *ret_changed)
+int quarantine_set(struct store_conn *c, const struct audit_ctx *ctx, const char *device_id, const char *kind,
+		   const char *reason, json_t *extra, int64_t now, bool *ret_changed)
 {
 	char clean[QORDER_MAX_REASON + 1];
-	struct q_dev d;
+	struct quarantine_device d;
 	bool was = false;
 	json_t *det;
 	int r;
 
 	*ret_changed = false;
-	r = q_dev_load(c, device_id, &d);
+	r = quarantine_device_load(c, device_id, &d);
 	if (r < 0) {
 		json_decref(extra);
 		return r;
@@ -157,7 +117,7 @@ static int q_apply(struct store_conn *c, struct http_req *req, bool as_device, c
 	if (det && extra)
 		json_object_update(det, extra);
 	json_decref(extra);
-	r = q_audit(c, req, as_device, "endpoint.device.quarantine", device_id, det);
+	r = audit_record(c, ctx, "endpoint.device.quarantine", "device", device_id, AUDIT_SUCCESS, det);
 	if (r < 0)
 		return r;
 	*ret_changed = true;
@@ -325,18 +285,18 @@ static struct store_arg q_since_arg(int64_t since)
 	return since ? SA_I64(since) : SA_NULL;
 }
 
-int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *device_id, bool compliant,
+int quarantine_checkin(struct store_conn *c, const struct audit_ctx *ctx, const char *device_id, bool compliant,
 		       const json_t *results, int64_t grace_ms, int64_t now_ms, struct quarantine_state *ret)
 {
 	const char *eval = compliant ? "compliant" : "non_compliant";
 	char reason[QORDER_MAX_REASON + 1];
-	struct q_dev d;
+	struct quarantine_device d;
 	int64_t since = 0;
 	bool changed;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	r = q_dev_load(c, device_id, &d);
+	r = quarantine_device_load(c, device_id, &d);
 	if (r < 0)
 		return r;
 	/*
@@ -353,9 +313,9 @@ int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *d
 				  "WHERE id = $1 AND state = 'quarantined' AND quarantine_kind = 'grace'",
 			       STORE_ARGS(SA_TEXT(device_id)));
 		if (r == 1)
-			r = q_audit(c, req, true, "endpoint.device.release", device_id,
-				    json_pack("{s:s, s:s, s:s, s:s}", "kind", "grace", "to", "compliant", "reason",
-					      "compliant check-in", "by", "device"));
+			r = audit_record(c, ctx, "endpoint.device.release", "device", device_id, AUDIT_SUCCESS,
+					 json_pack("{s:s, s:s, s:s, s:s}", "kind", "grace", "to", "compliant", "reason",
+						   "compliant check-in", "by", "device"));
 		else if (r >= 0)
 			r = ERR_CONFLICT;
 		if (r < 0)
@@ -377,8 +337,8 @@ int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *d
 		r = store_exec(c, "UPDATE devices SET non_compliant_since = $2 WHERE id = $1 AND state = $3",
 			       STORE_ARGS(SA_TEXT(device_id), SA_I64(since), SA_TEXT(d.state)));
 		if (r == 1)
-			r = q_apply(c, req, true, device_id, "grace", reason, json_pack("{s:O}", "results", results),
-				    now_ms, &changed);
+			r = quarantine_set(c, ctx, device_id, "grace", reason, json_pack("{s:O}", "results", results),
+					   now_ms, &changed);
 		else if (r >= 0)
 			r = ERR_CONFLICT;
 		if (r < 0)
@@ -396,8 +356,8 @@ int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *d
 	if (r >= 0 && r != 1)
 		r = ERR_CONFLICT;
 	if (r >= 0 && strcmp(d.state, eval) != 0)
-		r = q_audit(c, req, true, "endpoint.device.state", device_id,
-			    json_pack("{s:s, s:s, s:O}", "from", d.state, "to", eval, "results", results));
+		r = audit_record(c, ctx, "endpoint.device.state", "device", device_id, AUDIT_SUCCESS,
+				 json_pack("{s:s, s:s, s:O}", "from", d.state, "to", eval, "results", results));
 	if (r < 0)
 		return r;
 	str_copy(ret->state, sizeof(ret->state), eval);
@@ -439,7 +399,7 @@ static int q_grace_of(struct store_conn *c, const char *path, struct q_grace_cac
 	return r;
 }
 
-int quarantine_sweep(struct store_conn *c, int64_t now_ms)
+int quarantine_sweep(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms)
 {
 	struct q_grace_cache *cache = calloc(Q_SWEEP_CACHE, sizeof(*cache));
 	char ids[Q_SWEEP_BATCH][ULID_SIZE], last[ULID_SIZE] = "";
@@ -464,7 +424,7 @@ int quarantine_sweep(struct store_conn *c, int64_t now_ms)
 			break;
 		for (i = 0; i < n && r >= 0; i++) {
 			char reason[QORDER_MAX_REASON + 1], g[24], t[40], text[256];
-			struct q_dev d;
+			struct quarantine_device d;
 			int64_t grace = 0;
 			bool changed = false;
 
@@ -473,7 +433,7 @@ int quarantine_sweep(struct store_conn *c, int64_t now_ms)
 			if (r < 0)
 				break;
 			/* Again inside the transaction: a check-in may have come in meanwhile. */
-			r = q_dev_load(c, ids[i], &d);
+			r = quarantine_device_load(c, ids[i], &d);
 			if (r == 0 && d.non_compliant_since &&
 			    (strcmp(d.state, "non_compliant") == 0 || strcmp(d.state, "unknown") == 0))
 				r = q_grace_of(c, d.path, cache, &next, &grace);
@@ -484,8 +444,8 @@ int quarantine_sweep(struct store_conn *c, int64_t now_ms)
 				snprintf(text, sizeof(text), "non-compliant since %s, past the grace period of %s, "
 					 "without a compliant check-in since", rtime_format(t, sizeof(t), d.non_compliant_since), g);
 				qorder_reason_clean(reason, text);
-				r = q_apply(c, NULL, true, ids[i], "grace", reason, json_pack("{s:s}", "by", "sweep"), now_ms,
-					    &changed);
+				r = quarantine_set(c, ctx, ids[i], "grace", reason, json_pack("{s:s}", "by", "sweep"), now_ms,
+						   &changed);
 			}
 			if (r == ERR_NOT_FOUND || r == ERR_CONFLICT) {
 				store_rollback(c);
@@ -515,7 +475,7 @@ int quarantine_order(const char *device_id, const struct quarantine_state *qs, i
 
 /* ---------------------------------------------------------------- device details */
 
-static json_t *q_addresses(struct store_conn *c, const char *device_id)
+json_t *quarantine_addresses_json(struct store_conn *c, const char *device_id)
 {
 	struct store_stmt *q = NULL;
 	json_t *a = json_array();
@@ -568,14 +528,14 @@ static json_t *q_alerts(struct store_conn *c, const char *device_id)
 
 int quarantine_device_json(struct store_conn *c, const char *device_id, json_t *out)
 {
-	struct q_dev d;
+	struct quarantine_device d;
 	json_t *a, *qo;
 	int r;
 
-	r = q_dev_load(c, device_id, &d);
+	r = quarantine_device_load(c, device_id, &d);
 	if (r < 0)
 		return r;
-	a = q_addresses(c, device_id);
+	a = quarantine_addresses_json(c, device_id);
 	if (!a)
 		return ERR_STORE;
 	json_object_set_new(out, "addresses", a);
@@ -600,158 +560,17 @@ int quarantine_device_json(struct store_conn *c, const char *device_id, json_t *
 
 /* ---------------------------------------------------------------- administrators */
 
-/* Reads the optional/required "reason" of an action body into @out. */
-static int q_body_reason(const json_t *body, bool required, char out[QORDER_MAX_REASON + 1], struct rerr *e)
+int quarantine_release(struct store_conn *c, const struct audit_ctx *ctx, const char *device_id, const char *reason,
+		       int64_t now_ms, struct rerr *e)
 {
-	const char *s = NULL;
-	int r;
-
-	r = jsonx_get_str(body, "reason", required, QORDER_MAX_REASON, &s, e);
-	if (r == -ENOENT) {
-		out[0] = '\0';
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	if (!qorder_reason_ok(s) || (required && !s[0]))
-		return jsonx_fail(e, "reason", "reason must be printable text of 1 to %d bytes", QORDER_MAX_REASON);
-	str_copy(out, QORDER_MAX_REASON + 1, s);
-	return 0;
-}
-
-/*
- * Finds the device of the {id} path parameter for an administrator's
- * action: 404 when it does not exist or is outside what @p may read, 403
- * (audited) when @p may read but not act on it.
- */
-static int q_device_for(struct http_req *req, struct http_resp *resp, struct store_conn *c, const char *action,
-			struct q_dev *d)
-{
-	const struct principal *p = http_req_principal(req);
-	const char *id = http_req_param(req, "id");
-	int r;
-
-	r = ids_is_ulid(id) ? q_dev_load(c, id, d) : ERR_NOT_FOUND;
-	if (r == ERR_NOT_FOUND || (r == 0 && !endpoint_may(p, ENDPOINT_READ, d->path)))
-		return http_fail(resp, ERR_NOT_FOUND, NULL, "no such device");
-	if (r < 0)
-		return r;
-	if (!endpoint_may(p, ENDPOINT_QUARANTINE, d->path)) {
-		audit_req(req, c, action, "device", id, AUDIT_DENIED, NULL);
-		return ERR_FORBIDDEN;
-	}
-	return 0;
-}
-
-static int q_device_answer(struct store_conn *c, const char *id, struct http_resp *resp)
-{
-	struct q_dev d;
-	json_t *out;
-	int r;
-
-	r = q_dev_load(c, id, &d);
-	if (r < 0)
-		return r;
-	out = json_pack("{s:s, s:s}", "id", id, "state", d.state);
-	if (!out)
-		return -ENOMEM;
-	r = quarantine_device_json(c, id, out);
-	if (r < 0) {
-		json_decref(out);
-		return r;
-	}
-	return http_resp_json(resp, 200, out);
-}
-
-/* POST /api/v1/devices/{id}/quarantine {"reason", "infected"?}. */
-static int h_quarantine(struct http_req *req, struct http_resp *resp)
-{
-	static const char *const keys[] = { "reason", "infected", NULL };
-	struct app *app = http_req_app(req);
-	struct store_conn *c = store_conn(app->store);
-	const char *id = http_req_param(req, "id");
-	struct rerr e = { "", "" };
-	char reason[QORDER_MAX_REASON + 1];
-	bool infected = false, changed = false;
-	struct q_dev d;
-	json_t *body;
-	int r;
-
-	if (!endpoint_may(http_req_principal(req), ENDPOINT_QUARANTINE, NULL)) {
-		audit_req(req, c, "endpoint.device.quarantine", "device", id, AUDIT_DENIED, NULL);
-		return ERR_FORBIDDEN;
-	}
-	if (!c)
-		return ERR_STORE;
-	r = q_device_for(req, resp, c, "endpoint.device.quarantine", &d);
-	if (r < 0)
-		return r;
-	r = http_req_json(req, &body, &e);
-	if (r == 0)
-		r = jsonx_only_keys(body, keys, &e);
-	if (r == 0)
-		r = q_body_reason(body, true, reason, &e);
-	if (r == 0 && (r = jsonx_get_bool(body, "infected", false, &infected, &e)) == -ENOENT)
-		r = 0;
-	if (r < 0)
-		return http_fail_rerr(resp, &e);
-	r = store_begin(c);
-	if (r == 0)
-		r = q_apply(c, req, false, id, infected ? "infected" : "admin", reason,
-			    json_pack("{s:b}", "infected", infected), rtime_now_ms(), &changed);
-	if (r >= 0)
-		r = store_commit(c);
-	if (r < 0) {
-		store_rollback(c);
-		return r;
-	}
-	return q_device_answer(c, id, resp);
-}
-
-/* POST /api/v1/devices/{id}/release {"reason"?}: back to its last evaluated state, grace clock restarted. */
-static int h_release(struct http_req *req, struct http_resp *resp)
-{
-	static const char *const keys[] = { "reason", NULL };
-	struct app *app = http_req_app(req);
-	struct store_conn *c = store_conn(app->store);
-	const char *id = http_req_param(req, "id");
-	struct rerr e = { "", "" };
-	char reason[QORDER_MAX_REASON + 1], to[16] = "unknown";
-	int64_t now = rtime_now_ms();
+	char to[16] = "unknown";
 	struct store_stmt *q = NULL;
-	struct q_dev d;
-	json_t *body = NULL;
-	size_t len = 0;
+	struct quarantine_device d;
 	int r;
 
-	if (!endpoint_may(http_req_principal(req), ENDPOINT_QUARANTINE, NULL)) {
-		audit_req(req, c, "endpoint.device.release", "device", id, AUDIT_DENIED, NULL);
-		return ERR_FORBIDDEN;
-	}
-	if (!c)
-		return ERR_STORE;
-	r = q_device_for(req, resp, c, "endpoint.device.release", &d);
-	if (r < 0)
-		return r;
-	http_req_body(req, &len);
-	if (len > 0) {
-		r = http_req_json(req, &body, &e);
-		if (r == 0)
-			r = jsonx_only_keys(body, keys, &e);
-		if (r == 0)
-			r = q_body_reason(body, false, reason, &e);
-		if (r < 0)
-			return http_fail_rerr(resp, &e);
-	} else {
-		reason[0] = '\0';
-	}
-	r = store_begin(c);
-	if (r == 0)
-		r = q_dev_load(c, id, &d);
-	if (r == 0 && strcmp(d.state, "quarantined") != 0) {
-		store_rollback(c);
-		return http_fail(resp, ERR_CONFLICT, NULL, "the device is not quarantined");
-	}
+	r = quarantine_device_load(c, device_id, &d);
+	if (r == 0 && strcmp(d.state, "quarantined") != 0)
+		return rerr_set(e, ERR_CONFLICT, NULL, "the device is not quarantined");
 	if (r == 0 && d.last_report_id[0]) {
 		r = store_query(c, "SELECT state FROM device_reports WHERE id = $1", STORE_ARGS(SA_TEXT(d.last_report_id)),
 				&q);
@@ -767,21 +586,15 @@ static int h_release(struct http_req *req, struct http_resp *resp)
 		r = store_exec(c, "UPDATE devices SET state = $2, non_compliant_since = $3, quarantined_at = NULL, "
 				  "quarantine_kind = NULL, quarantine_reason = NULL, infected = 0 "
 				  "WHERE id = $1 AND state = 'quarantined'",
-			       STORE_ARGS(SA_TEXT(id), SA_TEXT(to),
-					  strcmp(to, "non_compliant") == 0 ? SA_I64(now) : SA_NULL));
+			       STORE_ARGS(SA_TEXT(device_id), SA_TEXT(to),
+					  strcmp(to, "non_compliant") == 0 ? SA_I64(now_ms) : SA_NULL));
 	if (r == 1)
-		r = audit_req(req, c, "endpoint.device.release", "device", id, AUDIT_SUCCESS,
-			      json_pack("{s:s, s:s, s:s, s:s}", "kind", d.kind, "previous_reason", d.reason, "to", to,
-					"reason", reason));
+		r = audit_record(c, ctx, "endpoint.device.release", "device", device_id, AUDIT_SUCCESS,
+				 json_pack("{s:s, s:s, s:s, s:s}", "kind", d.kind, "previous_reason", d.reason, "to", to,
+					   "reason", reason));
 	else if (r >= 0)
 		r = ERR_CONFLICT;
-	if (r >= 0)
-		r = store_commit(c);
-	if (r < 0) {
-		store_rollback(c);
-		return r;
-	}
-	return q_device_answer(c, id, resp);
+	return r < 0 ? r : 0;
 }
 
 /* ---------------------------------------------------------------- intrusion alerts */
@@ -811,164 +624,123 @@ static int q_devices_at(struct store_conn *c, const char *addr, char (*ids)[ULID
 
 #define Q_MAX_MATCH 64   /* devices one alert may name */
 
-/* POST /api/v1/endpoint/alerts: Suricata EVE JSON. */
-static int h_alerts(struct http_req *req, struct http_resp *resp)
+/* Adds @id to the array @list unless it is there. */
+static void q_list_add(json_t *list, const char *id)
 {
-	struct app *app = http_req_app(req);
-	const struct principal *p = http_req_principal(req);
-	struct store_conn *c = store_conn(app->store);
-	int64_t max_sev = app->cfg.endpoint_alert_max_severity, now = rtime_now_ms();
-	struct eve_batch b = { 0, 0, 0, NULL };
-	struct eve_err ee = { EVE_OK, 0, "" };
-	char (*ids)[ULID_SIZE] = NULL;
-	size_t len = 0, i, k, n, actionable = 0, matched = 0;
-	const char *data;
-	json_t *quarantined = json_array(), *out;
-	int r;
+	const json_t *v;
+	bool listed = false;
+	size_t j;
 
-	if (!endpoint_may(p, ENDPOINT_ALERT_POST, NULL)) {
-		audit_req(req, c, "endpoint.alerts.post", NULL, NULL, AUDIT_DENIED, NULL);
-		json_decref(quarantined);
-		return ERR_FORBIDDEN;
+	json_array_foreach(list, j, v) {
+		listed = listed || strcmp(json_string_value(v), id) == 0;
 	}
-	if (!c || !quarantined) {
-		json_decref(quarantined);
-		return c ? -ENOMEM : ERR_STORE;
-	}
-	data = http_req_body(req, &len);
-	r = eve_parse(data, len, &b, &ee);
-	if (r == ERR_INVALID || r == ERR_TOO_LARGE) {
-		json_decref(quarantined);
-		return http_fail(resp, r, ee.line ? "line" : NULL, "%s", ee.message);
-	}
-	ids = r == 0 ? calloc(Q_MAX_MATCH, sizeof(*ids)) : NULL;
-	if (r < 0 || !ids) {
-		json_decref(quarantined);
-		eve_batch_done(&b);
-		return r < 0 ? r : -ENOMEM;
-	}
-	r = store_begin(c);
-	for (i = 0; r == 0 && i < b.n_alerts; i++) {
-		const struct eve_alert *a = &b.alerts[i];
-		char reason[EVE_MAX_SIGNATURE + 2 * EVE_ADDR_SIZE + 96], aid[ULID_SIZE];
+	if (!listed)
+		json_array_append_new(list, json_string(id));
+}
 
-		if (a->severity > max_sev)
+/*
+ * Records alert @a against each of the @n devices @ids and quarantines
+ * them as infected, adding those it quarantined to @quarantined.  Inside
+ * the caller's transaction.  Returns 0 or an error.
+ */
+static int q_alert_apply(struct store_conn *c, const struct audit_ctx *ctx, const struct eve_alert *a,
+			 char (*ids)[ULID_SIZE], size_t n, const char *posted_by, int64_t now, json_t *quarantined)
+{
+	char reason[EVE_MAX_SIGNATURE + 2 * EVE_ADDR_SIZE + 96], aid[ULID_SIZE];
+	int r = 0;
+
+	snprintf(reason, sizeof(reason), "intrusion alert: %s (sid %lld, severity %d) %s -> %s", a->signature,
+		 (long long)a->signature_id, a->severity, a->src_ip, a->dest_ip);
+	for (size_t k = 0; r == 0 && k < n; k++) {
+		bool changed = false;
+
+		ids_ulid(aid, now);
+		r = store_exec(c, "INSERT INTO device_alerts (id, device_id, received_at, event_ts, src_ip, dest_ip, "
+				  "signature_id, signature, severity, posted_by) "
+				  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+			       STORE_ARGS(SA_TEXT(aid), SA_TEXT(ids[k]), SA_I64(now), SA_I64(a->ts_ms),
+					  SA_TEXT(a->src_ip), SA_TEXT(a->dest_ip), SA_I64(a->signature_id),
+					  SA_TEXT(a->signature), SA_I64(a->severity), SA_TEXT(posted_by)));
+		if (r >= 0)
+			r = quarantine_set(c, ctx, ids[k], "infected", reason,
+					   json_pack("{s:{s:s, s:I, s:s, s:i, s:s, s:s}}", "alert", "id", aid,
+						     "signature_id", (json_int_t)a->signature_id, "signature",
+						     a->signature, "severity", a->severity, "src_ip", a->src_ip,
+						     "dest_ip", a->dest_ip),
+					   now, &changed);
+		if (r >= 0 && changed)
+			q_list_add(quarantined, ids[k]);
+		r = r < 0 ? r : 0;
+	}
+	return r;
+}
+
+int quarantine_alerts_apply(struct store_conn *c, const struct audit_ctx *ctx, const struct eve_batch *b,
+			    int64_t max_severity, const char *posted_by, int64_t now_ms, struct quarantine_alerts *ret)
+{
+	char (*ids)[ULID_SIZE] = calloc(Q_MAX_MATCH, sizeof(*ids));
+	size_t i, n;
+	int r = 0;
+
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; r == 0 && i < b->n_alerts; i++) {
+		const struct eve_alert *a = &b->alerts[i];
+
+		if (a->severity > max_severity)
 			continue;
-		actionable++;
+		ret->actionable++;
 		n = 0;
 		r = q_devices_at(c, a->src_ip, ids, &n, Q_MAX_MATCH);
 		if (r == 0)
 			r = q_devices_at(c, a->dest_ip, ids, &n, Q_MAX_MATCH);
 		if (n)
-			matched++;
-		snprintf(reason, sizeof(reason), "intrusion alert: %s (sid %lld, severity %d) %s -> %s", a->signature,
-			 (long long)a->signature_id, a->severity, a->src_ip, a->dest_ip);
-		for (k = 0; r == 0 && k < n; k++) {
-			bool changed = false, listed = false;
-			size_t j;
-			json_t *v;
-
-			ids_ulid(aid, now);
-			r = store_exec(c, "INSERT INTO device_alerts (id, device_id, received_at, event_ts, src_ip, dest_ip, "
-					  "signature_id, signature, severity, posted_by) "
-					  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-				       STORE_ARGS(SA_TEXT(aid), SA_TEXT(ids[k]), SA_I64(now), SA_I64(a->ts_ms),
-						  SA_TEXT(a->src_ip), SA_TEXT(a->dest_ip), SA_I64(a->signature_id),
-						  SA_TEXT(a->signature), SA_I64(a->severity), SA_TEXT(p->person_id)));
-			if (r >= 0)
-				r = q_apply(c, req, false, ids[k], "infected", reason,
-					    json_pack("{s:{s:s, s:I, s:s, s:i, s:s, s:s}}", "alert", "id", aid,
-						      "signature_id", (json_int_t)a->signature_id, "signature",
-						      a->signature, "severity", a->severity, "src_ip", a->src_ip,
-						      "dest_ip", a->dest_ip),
-					    now, &changed);
-			if (r >= 0 && changed) {
-				json_array_foreach(quarantined, j, v) {
-					listed = listed || strcmp(json_string_value(v), ids[k]) == 0;
-				}
-				if (!listed)
-					json_array_append_new(quarantined, json_string(ids[k]));
-			}
-			r = r < 0 ? r : 0;
-		}
+			ret->matched++;
+		if (r == 0)
+			r = q_alert_apply(c, ctx, a, ids, n, posted_by, now_ms, ret->quarantined);
 	}
-	if (r == 0)
-		r = audit_req(req, c, "endpoint.alerts.post", NULL, NULL, AUDIT_SUCCESS,
-			      json_pack("{s:I, s:I, s:I, s:I, s:I, s:O}", "events", (json_int_t)b.events,
-					"alerts", (json_int_t)b.n_alerts, "ignored", (json_int_t)b.ignored,
-					"actionable", (json_int_t)actionable, "matched", (json_int_t)matched,
-					"quarantined", quarantined));
-	if (r >= 0)
-		r = store_commit(c);
 	free(ids);
-	if (r < 0) {
-		store_rollback(c);
-		eve_batch_done(&b);
-		json_decref(quarantined);
-		return r;
-	}
-	if (json_array_size(quarantined))
-		log_warn("endpoint: intrusion alerts quarantined devices", "count=%zu", json_array_size(quarantined));
-	out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "events", (json_int_t)b.events, "alerts",
-			(json_int_t)b.n_alerts, "ignored", (json_int_t)b.ignored, "actionable", (json_int_t)actionable,
-			"matched", (json_int_t)matched, "max_severity", (json_int_t)max_sev, "quarantined", quarantined);
-	eve_batch_done(&b);
-	return http_resp_json(resp, 200, out);
+	return r;
 }
 
-/* ---------------------------------------------------------------- quarantine list */
+/* ---------------------------------------------------------------- lists for network equipment */
 
 #define Q_LIST_COLS \
 	"SELECT d.id, d.hostname, o.id, o.path, d.quarantined_at, d.quarantine_kind, d.quarantine_reason " \
 	"FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
 
-/* GET /api/v1/endpoint/quarantine: quarantined devices in scope, with their addresses. */
-static int h_qlist(struct http_req *req, struct http_resp *resp)
+static json_t *q_list_row(struct store_stmt *q, void *ud)
 {
-	struct app *app = http_req_app(req);
-	const struct principal *p = http_req_principal(req);
-	struct store_conn *c = store_conn(app->store);
-	struct rerr e = { "", "" };
-	const char *cursor;
-	int64_t limit, n = 0;
-	char last[ULID_SIZE] = "";
+	json_t *it = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s?, s:s?}", "device_id", store_col_text(q, 0),
+			       "hostname", store_col_text(q, 1), "org_unit", "id", store_col_text(q, 2), "path",
+			       store_col_text(q, 3), "kind", store_col_text(q, 5), "reason", store_col_text(q, 6));
+
+	(void)ud;
+	if (it)
+		jsonx_set_time(it, "since", store_col_is_null(q, 4) ? 0 : store_col_i64(q, 4));
+	return it;
+}
+
+int quarantine_list(struct store_conn *c, const char *scope, const char *cursor, int64_t limit, json_t **ret_items,
+		    char ret_next[PAGE_CURSOR_SIZE])
+{
 	struct store_stmt *q = NULL;
-	json_t *items, *it;
+	json_t *items = NULL, *it;
 	size_t i;
 	int r;
 
-	if (!endpoint_may(p, ENDPOINT_READ, NULL))
-		return ERR_FORBIDDEN;
-	if (!c)
-		return ERR_STORE;
-	if (http_req_page(req, app->cfg.max_list, app->cfg.max_list, &limit, &cursor, &e) < 0)
-		return http_fail_rerr(resp, &e);
-	if (cursor && !ids_is_ulid(cursor))
-		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
 	r = store_query(c, Q_LIST_COLS "WHERE d.state = 'quarantined' AND ($1 = '' OR d.id > $1) AND "
 			   EP_SCOPE_SQL("o.path", 2) " ORDER BY d.id LIMIT $3",
-			STORE_ARGS(SA_TEXT(cursor ? cursor : ""), SA_TEXT(ep_scope(p)), SA_I64(limit + 1)), &q);
+			STORE_ARGS(SA_TEXT(cursor ? cursor : ""), SA_TEXT(scope), SA_I64(limit + 1)), &q);
 	if (r < 0)
 		return r;
-	items = json_array();
-	while ((r = store_step(q)) == 1) {
-		if (n++ == limit)
-			break;
-		str_copy(last, sizeof(last), store_col_text(q, 0));
-		it = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s?, s:s?}", "device_id", store_col_text(q, 0),
-			       "hostname", store_col_text(q, 1), "org_unit", "id", store_col_text(q, 2), "path",
-			       store_col_text(q, 3), "kind", store_col_text(q, 5), "reason", store_col_text(q, 6));
-		if (it)
-			jsonx_set_time(it, "since", store_col_is_null(q, 4) ? 0 : store_col_i64(q, 4));
-		json_array_append_new(items, it);
-	}
-	store_stmt_free(q);
+	r = page_collect(q, limit, 0, q_list_row, NULL, &items, ret_next);
 	json_array_foreach(items, i, it) {
 		json_t *a;
 
 		if (r < 0)
 			break;
-		a = q_addresses(c, json_string_value(json_object_get(it, "device_id")));
+		a = quarantine_addresses_json(c, json_string_value(json_object_get(it, "device_id")));
 		if (!a)
 			r = ERR_STORE;
 		else
@@ -978,83 +750,19 @@ static int h_qlist(struct http_req *req, struct http_resp *resp)
 		json_decref(items);
 		return r;
 	}
-	return http_resp_json(resp, 200, json_pack("{s:o, s:s?}", "items", items, "next", n > limit ? last : NULL));
+	*ret_items = items;
+	return 0;
 }
 
-static bool q_nft_name_ok(const char *s)
+int quarantine_nft_addresses(struct store_conn *c, const char *scope, json_t *v4, json_t *v6, int64_t *ret_devices)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > Q_NFT_MAX_TABLE || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
-
-/* Writes one set's elements for @family (4 or 6) from the ordered rows. */
-static int q_nft_set(struct buf *b, const char *family, const char *table, const char *set, const char *type,
-		     json_t *addrs)
-{
-	const json_t *v;
-	size_t i;
-	int r;
-
-	r = buf_printf(b, "add set %s %s %s { type %s; }\nflush set %s %s %s\n", family, table, set, type, family,
-		       table, set);
-	if (r < 0 || json_array_size(addrs) == 0)
-		return r;
-	/* Elements in chunks, so that no line grows without bound. */
-	json_array_foreach(addrs, i, v) {
-		if (i % 64 == 0)
-			r = r < 0 ? r : buf_printf(b, "%sadd element %s %s %s { ", i ? " }\n" : "", family, table, set);
-		r = r < 0 ? r : buf_printf(b, "%s%s", i % 64 ? ", " : "", json_string_value(v));
-	}
-	return r < 0 ? r : buf_puts(b, " }\n");
-}
-
-/*
- * GET /api/v1/endpoint/quarantine.nft[?table=NAME&family=inet|ip|ip6|bridge|netdev]:
- * an nftables script that (re)defines the sets quarantine_v4 and
- * quarantine_v6 in the table (created if missing) with the addresses of
- * the quarantined devices in scope; `nft -f` applies it atomically.
- */
-static int h_qnft(struct http_req *req, struct http_resp *resp)
-{
-	struct app *app = http_req_app(req);
-	const struct principal *p = http_req_principal(req);
-	struct store_conn *c = store_conn(app->store);
-	const char *table = http_req_query(req, "table"), *family = http_req_query(req, "family");
-	json_t *v4 = json_array(), *v6 = json_array();
-	int64_t devices = 0;
-	char t[40];
 	struct store_stmt *q = NULL;
-	struct buf b;
 	int r;
 
-	if (!endpoint_may(p, ENDPOINT_READ, NULL)) {
-		json_decref(v4);
-		json_decref(v6);
-		return ERR_FORBIDDEN;
-	}
-	if (!table)
-		table = "rampart";
-	if (!family)
-		family = "inet";
-	if (!c || !v4 || !v6)
-		r = c ? -ENOMEM : ERR_STORE;
-	else if (!q_nft_name_ok(table))
-		r = http_fail(resp, ERR_INVALID, "table", "table must be a name of letters, digits and _ (at most %d)",
-			      Q_NFT_MAX_TABLE);
-	else if (strcmp(family, "inet") != 0 && strcmp(family, "ip") != 0 && strcmp(family, "ip6") != 0 &&
-		 strcmp(family, "bridge") != 0 && strcmp(family, "netdev") != 0)
-		r = http_fail(resp, ERR_INVALID, "family", "family must be inet, ip, ip6, bridge or netdev");
-	else
-		r = store_query(c, "SELECT DISTINCT a.address, a.family FROM device_addresses a "
-				   "JOIN devices d ON d.id = a.device_id JOIN org_units o ON o.id = d.org_unit_id "
-				   "WHERE d.state = 'quarantined' AND " EP_SCOPE_SQL("o.path", 1)
-				   " ORDER BY a.family, a.address", STORE_ARGS(SA_TEXT(ep_scope(p))), &q);
+	r = store_query(c, "SELECT DISTINCT a.address, a.family FROM device_addresses a "
+			   "JOIN devices d ON d.id = a.device_id JOIN org_units o ON o.id = d.org_unit_id "
+			   "WHERE d.state = 'quarantined' AND " EP_SCOPE_SQL("o.path", 1)
+			   " ORDER BY a.family, a.address", STORE_ARGS(SA_TEXT(scope)), &q);
 	while (r == 0 && (r = store_step(q)) == 1) {
 		char canon[EVE_ADDR_SIZE];
 		int fam;
@@ -1068,40 +776,6 @@ static int h_qnft(struct http_req *req, struct http_resp *resp)
 	if (r == 0)
 		r = store_query_i64(c, "SELECT count(*) FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
 				       "WHERE d.state = 'quarantined' AND " EP_SCOPE_SQL("o.path", 1),
-				    STORE_ARGS(SA_TEXT(ep_scope(p))), &devices);
-	if (r < 0) {
-		json_decref(v4);
-		json_decref(v6);
-		return r;
-	}
-	buf_init(&b, Q_NFT_MAX_BYTES);
-	r = buf_printf(&b, "#!/usr/sbin/nft -f\n# Rampart quarantine list: %lld quarantined device(s), %zu IPv4 and "
-			   "%zu IPv6 address(es), generated %s.\n# Applied with nft -f, it replaces the sets' contents "
-			   "in one transaction.\nadd table %s %s\n",
-		       (long long)devices, json_array_size(v4), json_array_size(v6),
-		       rtime_format(t, sizeof(t), rtime_now_ms()), family, table);
-	if (r == 0 && strcmp(family, "ip6") != 0)
-		r = q_nft_set(&b, family, table, "quarantine_v4", "ipv4_addr", v4);
-	if (r == 0 && strcmp(family, "ip") != 0)
-		r = q_nft_set(&b, family, table, "quarantine_v6", "ipv6_addr", v6);
-	json_decref(v4);
-	json_decref(v6);
-	if (r == 0)
-		r = http_resp_data(resp, 200, "text/plain; charset=utf-8", b.data, b.len);
-	buf_done(&b);
-	return r;
-}
-
-/* ---------------------------------------------------------------- routes */
-
-int quarantine_routes(struct http_server *s)
-{
-	int r = 0;
-
-	r = r ? r : http_route(s, HTTP_POST, "/api/v1/devices/{id}/quarantine", h_quarantine, 0);
-	r = r ? r : http_route(s, HTTP_POST, "/api/v1/devices/{id}/release", h_release, 0);
-	r = r ? r : http_route(s, HTTP_POST, "/api/v1/endpoint/alerts", h_alerts, 0);
-	r = r ? r : http_route(s, HTTP_GET, "/api/v1/endpoint/quarantine", h_qlist, 0);
-	r = r ? r : http_route(s, HTTP_GET, "/api/v1/endpoint/quarantine.nft", h_qnft, 0);
-	return r;
+				    STORE_ARGS(SA_TEXT(scope)), ret_devices);
+	return r < 0 ? r : 0;
 }

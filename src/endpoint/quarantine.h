@@ -39,6 +39,13 @@
  *                         dedicated security_officer account)
  *   quarantine list       as reading devices (auditors too; a security
  *                         manager sees their subtree)
+ *
+ * Files: quarantine.c holds the decision and its store (no HTTP; every
+ * change is audited as the struct audit_ctx its caller passes: a request's
+ * (http_req_audit_ctx), a device's check-in, or AUDIT_CTX_SYSTEM for the
+ * sweep); quarantine_http.c the routes.  The functions below that change
+ * a device run inside a transaction their caller has begun and neither
+ * begin nor commit one (quarantine_sweep excepted: it runs its own).
  */
 #ifndef RAMPART_QUARANTINE_H
 #define RAMPART_QUARANTINE_H
@@ -47,9 +54,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/ids.h"
 #include "formats/qorder.h"
+#include "http/principal.h"
+#include "store/page.h"
 
-struct http_req;
+struct audit_ctx;
+struct eve_batch;
 struct http_server;
 struct rerr;
 struct store_conn;
@@ -99,14 +110,68 @@ int quarantine_addresses_set(struct store_conn *c, const char *device_id, const 
  * @compliant (@results: the requirement results, for the audit entry),
  * with the effective grace period @grace_ms, inside the caller's
  * transaction: updates devices.state and the quarantine columns and audits
- * the transition (source: @req's address).  Fills @ret.  Returns 0,
- * ERR_NOT_FOUND or a store error.
+ * the transition as @ctx (the check-in's: its source address, no actor).
+ * Fills @ret.  Returns 0, ERR_NOT_FOUND, ERR_CONFLICT (the device changed
+ * since it was read: an administrator's quarantine wins) or a store error.
  */
-int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *device_id, bool compliant,
+int quarantine_checkin(struct store_conn *c, const struct audit_ctx *ctx, const char *device_id, bool compliant,
 		       const json_t *results, int64_t grace_ms, int64_t now_ms, struct quarantine_state *ret);
 
+/* A device as the quarantine state machine reads it. */
+struct quarantine_device {
+	char state[16];
+	char kind[16];                           /* "" when not quarantined */
+	char path[PRINCIPAL_PATH_SIZE];          /* its org unit */
+	char reason[QORDER_MAX_REASON + 1];
+	int64_t non_compliant_since;             /* 0: the grace clock is not running */
+	int64_t quarantined_at;
+	char last_report_id[ULID_SIZE];          /* "" when none */
+};
+
+/* Reads @device_id into @d.  Returns 0, ERR_NOT_FOUND or a store error. */
+int quarantine_device_load(struct store_conn *c, const char *device_id, struct quarantine_device *d);
+
 /*
- * Quarantines (kind grace, audited as the system) every device whose last
+ * Quarantines @device_id with @kind (grace, admin, infected) and @reason
+ * unless it already is, at the same or a stronger kind, inside the
+ * caller's transaction.  *ret_changed tells whether anything changed.
+ * Audited (endpoint.device.quarantine) as @ctx, with the fields of @extra
+ * (stolen; may be NULL) added to the details.  Returns 0, ERR_NOT_FOUND,
+ * ERR_CONFLICT (changed meanwhile: roll back) or a store error.
+ */
+int quarantine_set(struct store_conn *c, const struct audit_ctx *ctx, const char *device_id, const char *kind,
+		   const char *reason, json_t *extra, int64_t now_ms, bool *ret_changed);
+
+/*
+ * An administrator's release of @device_id, inside the caller's
+ * transaction: back to the state of its last report (unknown without
+ * one), the grace clock restarted, audited (endpoint.device.release, with
+ * @reason, possibly "") as @ctx.  Returns 0, ERR_CONFLICT with @e filled
+ * when it is not quarantined, ERR_CONFLICT without a message when it
+ * changed meanwhile, ERR_NOT_FOUND or a store error.
+ */
+int quarantine_release(struct store_conn *c, const struct audit_ctx *ctx, const char *device_id, const char *reason,
+		       int64_t now_ms, struct rerr *e);
+
+/* What quarantine_alerts_apply did; @quarantined is the caller's array. */
+struct quarantine_alerts {
+	size_t actionable;     /* alerts at or below the severity limit */
+	size_t matched;        /* of them, those naming a known device address */
+	json_t *quarantined;   /* ids of the devices newly quarantined (appended) */
+};
+
+/*
+ * Applies the alerts of @b at or below @max_severity, inside the caller's
+ * transaction: each is recorded against every device (at most 64) known by
+ * its source or destination address, and those devices are quarantined as
+ * infected (quarantine_set, audited as @ctx, @posted_by the poster's person
+ * id).  Adds to @ret.  Returns 0 or an error.
+ */
+int quarantine_alerts_apply(struct store_conn *c, const struct audit_ctx *ctx, const struct eve_batch *b,
+			    int64_t max_severity, const char *posted_by, int64_t now_ms, struct quarantine_alerts *ret);
+
+/*
+ * Quarantines (kind grace, audited as @ctx: AUDIT_CTX_SYSTEM) every device whose last
  * report was non-compliant, that is non_compliant or unknown, and whose
  * grace clock has run past its effective policy's grace period without a
  * check-in: a PC cannot escape quarantine by going offline (it is on the
@@ -114,7 +179,7 @@ int quarantine_checkin(struct store_conn *c, struct http_req *req, const char *d
  * next check-in).  In batches, each device in its own transaction that
  * checks the device again.  Returns the number quarantined or an error.
  */
-int quarantine_sweep(struct store_conn *c, int64_t now_ms);
+int quarantine_sweep(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms);
 
 /*
  * The signed order for @qs, issued at @now_ms with the server's policy key.
@@ -130,6 +195,25 @@ int quarantine_order(const char *device_id, const struct quarantine_state *qs, i
  * error.
  */
 int quarantine_device_json(struct store_conn *c, const char *device_id, json_t *out);
+
+/* The device's known addresses, a new array, IPv4 first; NULL on error. */
+json_t *quarantine_addresses_json(struct store_conn *c, const char *device_id);
+
+/*
+ * One page of the quarantined devices in @scope (ep_scope), after @cursor
+ * (a device id, or NULL), by id: [{device_id, hostname, org_unit, kind,
+ * reason, since, addresses}] in *ret_items and the next cursor in
+ * @ret_next ("" on the last page).  Returns 0 or an error.
+ */
+int quarantine_list(struct store_conn *c, const char *scope, const char *cursor, int64_t limit, json_t **ret_items,
+		    char ret_next[PAGE_CURSOR_SIZE]);
+
+/*
+ * Appends the canonical addresses of the quarantined devices in @scope to
+ * @v4 and @v6 (each once, in order) and sets *ret_devices to how many
+ * devices are quarantined there.  Returns 0 or an error.
+ */
+int quarantine_nft_addresses(struct store_conn *c, const char *scope, json_t *v4, json_t *v6, int64_t *ret_devices);
 
 /*
  * Registers POST /api/v1/devices/{id}/quarantine, POST

@@ -88,8 +88,145 @@ static void test_rtime(void **state)
 	assert_string_equal(rtime_format(buf, sizeof(buf), ms), "2026-11-26T08:21:40.123Z");
 	assert_int_equal(rtime_parse("2026-11-26", &ms), 0);
 	assert_int_equal(ms % 86400000, 0);
-	assert_int_equal(rtime_parse("2026-11-26T08:21:40+09:00", &ms), -EINVAL);
+	assert_int_equal(rtime_parse("2026-11-26T08:21:40+09:00", &ms), 0);
+	assert_string_equal(rtime_format(buf, sizeof(buf), ms), "2026-11-25T23:21:40.000Z");
 	assert_int_equal(rtime_parse("yesterday", &ms), -EINVAL);
+}
+
+#define ANY (~0u)
+
+/* Times that parse, with the flags they need and their Unix ms. */
+static const struct {
+	const char *text;
+	unsigned flags;
+	int64_t ms;
+} rtime_good[] = {
+	{ "1970-01-01T00:00:00Z", 0, 0 },
+	{ "1970-01-01T00:00:00.001Z", 0, 1 },
+	{ "2026-12-07T10:00:00+09:00", 0, 1796605200000LL },
+	{ "2026-12-07T01:00:00Z", 0, 1796605200000LL },
+	{ "2026-12-07T01:00:00z", 0, 1796605200000LL },          /* 5.6: lower case z */
+	{ "2026-12-07t01:00:00Z", 0, 1796605200000LL },          /* 5.6: lower case t */
+	{ "2026-12-06T20:30:00-04:30", 0, 1796605200000LL },
+	{ "2026-12-07T01:00:00-00:00", 0, 1796605200000LL },     /* 4.3: offset unknown, UTC */
+	{ "2026-12-07T01:00:00+00:00", 0, 1796605200000LL },
+	{ "2026-12-07T01:00:00.5Z", 0, 1796605200500LL },
+	{ "2026-12-07T01:00:00.123456789Z", 0, 1796605200123LL }, /* truncated, not rounded */
+	{ "2026-12-07T01:00:00.999999Z", 0, 1796605200999LL },
+	{ "2026-12-07T23:59:00+23:59", 0, 1796688000000LL - 86400000LL },
+	{ "2026-12-07T00:01:00-23:59", 0, 1796688000000LL },
+	{ "2026-12-07T10:00:00.123456+0900", RTIME_OFFSET_BASIC, 1796605200123LL },
+	{ "2026-12-07 01:00:00Z", RTIME_SPACE, 1796605200000LL },
+	{ "2026-12-07", RTIME_DATE, 1796601600000LL },
+	/* Leap days and the century rule. */
+	{ "2024-02-29T00:00:00Z", 0, 1709164800000LL },
+	{ "2000-02-29T00:00:00Z", 0, 951782400000LL },
+	{ "2028-02-29T12:00:00Z", 0, 1835438400000LL },
+	{ "2026-03-01T00:00:00Z", 0, 1772323200000LL },
+	{ "2026-12-31T23:59:59.999Z", 0, 1798761599999LL },
+	/* A leap second is the next minute's first second. */
+	{ "2016-12-31T23:59:60Z", 0, 1483228800000LL },
+	{ "2016-12-31T23:59:60.5Z", 0, 1483228800500LL },
+	/* The calendar's ends. */
+	{ "9999-12-31T23:59:59.999Z", 0, 253402300799999LL },
+	{ "0000-01-01T00:00:00Z", 0, -62167219200000LL },
+	{ "1969-12-31T23:59:59.5Z", 0, -500 },
+	{ "1900-03-01", RTIME_DATE, -2203891200000LL },
+};
+
+/* Times refused with the flags given (ANY: with every flag). */
+static const struct {
+	const char *text;
+	unsigned flags;
+} rtime_bad[] = {
+	{ "", ANY },
+	{ "yesterday", ANY },
+	{ "2026-12-07T10:00:00", ANY },                 /* no offset */
+	{ "2026-12-07T10:00Z", ANY },                   /* no seconds */
+	{ "2026-12-07T10:00:00.Z", ANY },               /* empty fraction */
+	{ "2026-12-07T10:00:00.1234567891Z", ANY },     /* more than nanoseconds */
+	{ "2026-12-07T10:00:00ZZ", ANY },
+	{ "2026-12-07T10:00:00Z ", ANY },
+	{ " 2026-12-07T10:00:00Z", ANY },
+	{ "2026-12-07T10:00:00+09", ANY },
+	{ "2026-12-07T10:00:00+9:00", ANY },
+	{ "2026-12-07T10:00:00+09:0", ANY },
+	{ "2026-12-07T10:00:00+24:00", ANY },
+	{ "2026-12-07T10:00:00+09:60", ANY },
+	{ "2026-12-07T10:00:00+0900", RTIME_DATE | RTIME_SPACE | RTIME_EPOCH },
+	{ "2026-12-07 10:00:00Z", RTIME_DATE | RTIME_OFFSET_BASIC | RTIME_EPOCH },
+	{ "2026-12-07", RTIME_SPACE | RTIME_OFFSET_BASIC | RTIME_EPOCH },
+	{ "2026-12-07T", ANY },
+	{ "2026-12-7T10:00:00Z", ANY },
+	{ "2026-1-07T10:00:00Z", ANY },
+	{ "26-12-07T10:00:00Z", ANY },
+	{ "+2026-12-07T10:00:00Z", ANY },
+	{ "2026/12/07T10:00:00Z", ANY },
+	{ "2026-00-07T10:00:00Z", ANY },
+	{ "2026-13-07T10:00:00Z", ANY },
+	{ "2026-12-00T10:00:00Z", ANY },
+	{ "2026-12-32T10:00:00Z", ANY },
+	{ "2026-04-31T10:00:00Z", ANY },
+	{ "2026-02-29T10:00:00Z", ANY },                 /* not a leap year */
+	{ "1900-02-29T10:00:00Z", ANY },                 /* nor 1900 (a century) */
+	{ "2026-02-30", ANY },
+	{ "2026-12-07T24:00:00Z", ANY },
+	{ "2026-12-07T10:60:00Z", ANY },
+	{ "2026-12-07T10:00:61Z", ANY },
+	{ "2026-12-07T1:00:00Z", ANY },
+	{ "1969-12-31T23:59:59Z", RTIME_EPOCH },
+	{ "1969-12-31T23:00:00-02:00", RTIME_EPOCH },   /* after the epoch, but a year before it */
+	{ "1970-01-01T00:30:00+01:00", RTIME_EPOCH },   /* before the epoch in UTC */
+};
+
+static void test_rtime_table(void **state)
+{
+	int64_t ms;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rtime_good) / sizeof(rtime_good[0]); i++) {
+		ms = 42;
+		if (rtime_parse_flags(rtime_good[i].text, rtime_good[i].flags, &ms) != 0)
+			fail_msg("'%s' (flags %u) was refused", rtime_good[i].text, rtime_good[i].flags);
+		if (ms != rtime_good[i].ms)
+			fail_msg("'%s' is %lld, not %lld", rtime_good[i].text, (long long)ms, (long long)rtime_good[i].ms);
+		/* Widening flags never change what already parses. */
+		ms = 42;
+		assert_int_equal(rtime_parse_flags(rtime_good[i].text, RTIME_DATE | RTIME_SPACE | RTIME_OFFSET_BASIC,
+						   &ms), 0);
+		assert_true(ms == rtime_good[i].ms);
+	}
+	for (i = 0; i < sizeof(rtime_bad) / sizeof(rtime_bad[0]); i++) {
+		unsigned f = rtime_bad[i].flags == ANY ? RTIME_DATE | RTIME_SPACE | RTIME_OFFSET_BASIC : rtime_bad[i].flags;
+
+		ms = 42;
+		if (rtime_parse_flags(rtime_bad[i].text, f, &ms) != -EINVAL)
+			fail_msg("'%s' (flags %u) was accepted as %lld", rtime_bad[i].text, f, (long long)ms);
+		assert_true(ms == 42);   /* nothing written */
+		if (rtime_bad[i].flags == ANY)
+			assert_int_equal(rtime_parse_flags(rtime_bad[i].text, 0, &ms), -EINVAL);
+	}
+	assert_int_equal(rtime_parse_flags(NULL, 0, &ms), -EINVAL);
+}
+
+/* What rtime_format writes parses back to itself, across leap days, years and the epoch. */
+static void test_rtime_round_trip(void **state)
+{
+	char buf[40];
+	int64_t t, ms;
+
+	(void)state;
+	for (t = -62167219200000LL; t < 253402300799999LL; t += 86399999LL * 37 + 1234) {
+		rtime_format(buf, sizeof(buf), t);
+		assert_int_equal(rtime_parse_flags(buf, 0, &ms), 0);
+		if (ms != t)
+			fail_msg("'%s' parsed as %lld, not %lld", buf, (long long)ms, (long long)t);
+	}
+	assert_string_equal(rtime_format(buf, sizeof(buf), -500), "1969-12-31T23:59:59.500Z");
+	assert_string_equal(rtime_format(buf, sizeof(buf), -1000), "1969-12-31T23:59:59.000Z");
+	assert_string_equal(rtime_format(buf, sizeof(buf), 253402300799999LL), "9999-12-31T23:59:59.999Z");
+	assert_string_equal(rtime_format(buf, sizeof(buf), -62167219200000LL), "0000-01-01T00:00:00.000Z");
 }
 
 static void test_ulid(void **state)
@@ -305,6 +442,8 @@ int main(void)
 		cmocka_unit_test(test_str_parse),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_rtime),
+		cmocka_unit_test(test_rtime_table),
+		cmocka_unit_test(test_rtime_round_trip),
 		cmocka_unit_test(test_ulid),
 		cmocka_unit_test(test_json_limits),
 		cmocka_unit_test(test_config),

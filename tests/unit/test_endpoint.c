@@ -3,7 +3,7 @@
  * Unit tests for the endpoint domain without HTTP or a database: the agent's
  * posture parsers and collectors on the fixture tree
  * (tests/fixtures/endpoint/root), the signed-request format, the baseline
- * evaluation and endpoint_may.
+ * evaluation, endpoint_may and the scope of lists (ep_scope).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "formats/devsig.h"
 #include "endpoint/endpoint.h"
+#include "endpoint/ep_common.h"
 #include "formats/policy.h"
 
 #ifndef EP_FIXTURE_ROOT
@@ -508,6 +509,21 @@ static void test_may(void **state)
 	assert_false(endpoint_may(&scim, ENDPOINT_SWEEP, NULL));
 }
 
+/* Lists are scoped in one place: the whole fleet, or a security manager's subtree. */
+static void test_scope(void **state)
+{
+	struct principal admin = who(ROLE_ADMIN, ""), so = who(ROLE_SECURITY_OFFICER, ""),
+			 aud = who(ROLE_AUDITOR, ""), sm = who(ROLE_SECURITY_MANAGER, "G/C/D");
+
+	(void)state;
+	assert_string_equal(ep_scope(&admin), "");
+	assert_string_equal(ep_scope(&so), "");
+	assert_string_equal(ep_scope(&aud), "");
+	assert_string_equal(ep_scope(&sm), "G/C/D");
+	assert_string_equal(EP_SCOPE_SQL("o.path", 2),
+			    "($2 = '' OR o.path = $2 OR substr(o.path, 1, length($2) + 1) = $2 || '/')");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_devsig_round_trip),
 		cmocka_unit_test(test_baseline),
 		cmocka_unit_test(test_may),
+		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_policy_parse),
 		cmocka_unit_test(test_policy_merge),
 		cmocka_unit_test(test_policy_grace_period),

@@ -32,7 +32,7 @@
 	"\"src_ip\":\"192.0.2.5\",\"dest_ip\":\"198.51.100.9\",\"proto\":\"UDP\"}"
 #define STATS "{\"timestamp\":\"2026-11-26T10:15:08.000000+0000\",\"event_type\":\"stats\",\"stats\":{\"uptime\":8}}"
 
-static int parse(const char *text, struct eve_batch *b, struct eve_err *e)
+static int parse(const char *text, struct eve_batch *b, struct rerr *e)
 {
 	memset(e, 0, sizeof(*e));
 	return eve_parse(text, strlen(text), b, e);
@@ -43,7 +43,7 @@ static void test_ndjson(void **state)
 	const char *text = ALERT("192.0.2.5", "198.51.100.9", 1) "\n" FLOW "\n\n" STATS "\r\n"
 			   ALERT("2001:DB8:0:0::5", "203.0.113.7", 3) "\n";
 	struct eve_batch b;
-	struct eve_err e;
+	struct rerr e;
 
 	(void)state;
 	assert_int_equal(parse(text, &b, &e), 0);
@@ -73,7 +73,7 @@ static void test_single_object(void **state)
 			     "  \"src_ip\": \"10.1.2.3\",\n  \"dest_ip\": \"10.9.9.9\",\n  \"alert\": {\n"
 			     "    \"signature_id\": 1, \"signature\": \"test\", \"severity\": 2\n  }\n}\n";
 	struct eve_batch b;
-	struct eve_err e;
+	struct rerr e;
 
 	(void)state;
 	assert_int_equal(parse(ALERT("10.0.0.1", "10.0.0.2", 2), &b, &e), 0);
@@ -105,6 +105,16 @@ static void test_times(void **state)
 	assert_int_equal(eve_parse_time("2026-13-26T10:15:02Z", &ms), ERR_INVALID);
 	assert_int_equal(eve_parse_time("2026-11-26T10:15:02+0000x", &ms), ERR_INVALID);
 	assert_int_equal(eve_parse_time("", &ms), ERR_INVALID);
+	/* Read by rtime: Suricata's "+hhmm", never before 1970, at most 40 bytes. */
+	assert_int_equal(eve_parse_time("2026-12-07T10:00:00.123456+0900", &ms), 0);
+	assert_int_equal(ms, 1796605200123LL);
+	assert_int_equal(eve_parse_time("2016-12-31T23:59:60Z", &ms), 0);
+	assert_int_equal(ms, 1483228800000LL);
+	assert_int_equal(eve_parse_time("1970-01-01T00:30:00+01:00", &ms), ERR_INVALID);
+	assert_int_equal(eve_parse_time("1969-12-31T23:00:00-02:00", &ms), ERR_INVALID);
+	assert_int_equal(eve_parse_time("2026-12-07T10:00:00.1234567890+0900", &ms), ERR_INVALID);
+	assert_int_equal(eve_parse_time("2026-12-07T10:00:00.123456789+09:00    ", &ms), ERR_INVALID);
+	assert_int_equal(eve_parse_time("2026-12-07", &ms), ERR_INVALID);
 }
 
 static void test_refused(void **state)
@@ -144,7 +154,7 @@ static void test_refused(void **state)
 		{ "{\"event_type\":\"flow\",\"a\":[[[[[[[[[1]]]]]]]]]}", 1, "nested" },
 	};
 	struct eve_batch b;
-	struct eve_err e;
+	struct rerr e;
 	size_t i;
 
 	(void)state;
@@ -152,7 +162,8 @@ static void test_refused(void **state)
 		memset(&b, 0x5a, sizeof(b));
 		assert_int_equal(parse(bad[i].text, &b, &e), ERR_INVALID);
 		assert_null(b.alerts);
-		assert_int_equal(e.line, bad[i].line);
+		assert_int_equal(e.at, bad[i].line);
+		assert_string_equal(e.field, bad[i].line ? "line" : "");
 		if (!strstr(e.message, bad[i].words))
 			fail_msg("case %zu: '%s' does not say '%s'", i, e.message, bad[i].words);
 	}
@@ -161,7 +172,7 @@ static void test_refused(void **state)
 static void test_limits(void **state)
 {
 	struct eve_batch b;
-	struct eve_err e;
+	struct rerr e;
 	char *big;
 	size_t n, i, at;
 
@@ -180,7 +191,7 @@ static void test_limits(void **state)
 	memcpy(big + at, FLOW "\n", n);
 	at += n;
 	assert_int_equal(eve_parse(big, at, &b, &e), ERR_TOO_LARGE);
-	assert_int_equal(e.kind, EVE_TOO_LARGE);
+	assert_string_equal(e.field, "");
 	assert_non_null(strstr(e.message, "at most 1000"));
 	free(big);
 
@@ -189,7 +200,7 @@ static void test_limits(void **state)
 	assert_non_null(big);
 	memset(big, ' ', EVE_MAX_BYTES + 1);
 	assert_int_equal(eve_parse(big, EVE_MAX_BYTES + 1, &b, &e), ERR_TOO_LARGE);
-	assert_int_equal(e.kind, EVE_TOO_LARGE);
+	assert_string_equal(e.field, "");
 
 	/* A line longer than EVE_MAX_LINE (a string of spaces inside the object). */
 	n = EVE_MAX_LINE + 64;
@@ -197,7 +208,8 @@ static void test_limits(void **state)
 	memset(big + at, 'x', n - at - 2);
 	memcpy(big + n - 2, "\"}", 2);
 	assert_int_equal(eve_parse(big, n, &b, &e), ERR_TOO_LARGE);
-	assert_int_equal(e.line, 1);
+	assert_int_equal(e.at, 1);
+	assert_string_equal(e.field, "line");
 	/* NUL bytes. */
 	memcpy(big, FLOW, strlen(FLOW));
 	big[10] = '\0';

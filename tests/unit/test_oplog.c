@@ -3,7 +3,8 @@
  * Unit tests for the operation-log batch parser (src/endpoint/oplog.c):
  * every kind with its fields, the data kept per event, and every refusal
  * with the event and field it names — order of seq, unknown kinds and
- * fields, missing fields, types, bounds, and the batch limits.
+ * fields, missing fields, types, bounds, and the batch limits; events ahead
+ * of the server's clock; the search cursor.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,12 +192,53 @@ static void test_limits(void **state)
 	free(t);
 }
 
+/* An event more than an hour ahead of the server's clock refuses the batch, naming it. */
+static void test_clock_skew(void **state)
+{
+	const int64_t now = 1796605200000LL;
+	char text[256];
+	struct oplog_batch b;
+	struct rerr e;
+	json_t *root;
+
+	(void)state;
+	snprintf(text, sizeof(text), "{\"events\": [{\"seq\": 1, \"ts\": %lld, \"kind\": \"login\", \"user\": \"a\"},"
+		 "{\"seq\": 2, \"ts\": %lld, \"kind\": \"login\", \"user\": \"a\"}]}",
+		 (long long)(now + OPLOG_MAX_SKEW_MS), (long long)(now + OPLOG_MAX_SKEW_MS + 1));
+	assert_int_equal(parse(text, &b, &root, &e), 0);
+	assert_int_equal(oplog_batch_check_time(&b, now + 1, &e), 0);
+	assert_int_equal(oplog_batch_check_time(&b, now, &e), ERR_INVALID);
+	assert_string_equal(e.field, "events[1].ts");
+	assert_non_null(strstr(e.message, "ahead of the server's clock"));
+	oplog_batch_done(&b);
+	json_decref(root);
+}
+
+/* The search cursor is "TS.DEVICE.SEQ"; anything else is refused. */
+static void test_cursor(void **state)
+{
+	struct oplog_cursor cur;
+
+	(void)state;
+	assert_int_equal(oplog_cursor_parse("1796605200000.01JDEV0000000000000000000A.42", &cur), 0);
+	assert_true(cur.ts == 1796605200000LL);
+	assert_string_equal(cur.device, "01JDEV0000000000000000000A");
+	assert_true(cur.seq == 42);
+	assert_int_equal(oplog_cursor_parse("1796605200000.01JDEV0000000000000000000A.0", &cur), -EINVAL);
+	assert_int_equal(oplog_cursor_parse("1796605200000.not-a-ulid.42", &cur), -EINVAL);
+	assert_int_equal(oplog_cursor_parse("-1.01JDEV0000000000000000000A.42", &cur), -EINVAL);
+	assert_int_equal(oplog_cursor_parse("1796605200000.01JDEV0000000000000000000A", &cur), -EINVAL);
+	assert_int_equal(oplog_cursor_parse("", &cur), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_kind),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_clock_skew),
+		cmocka_unit_test(test_cursor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *p = NULL, *eff = NULL;
 	const json_t *chain[1];
 	int64_t ms;

@@ -27,7 +27,7 @@ static void check_accepted(const json_t *doc)
 {
 	const char *reason = json_string_value(json_object_get(doc, "reason"));
 	json_t *again = NULL, *doc2 = NULL;
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 
 	if (json_object_size(doc) != 4 || strcmp(json_string_value(json_object_get(doc, "device_id")), DEV) != 0 ||
 	    !json_is_boolean(json_object_get(doc, "quarantined")) ||
@@ -44,7 +44,7 @@ static void check_accepted(const json_t *doc)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	unsigned char sig[crypto_sign_BYTES], seed[crypto_sign_SEEDBYTES] = { 7 };
 	char b64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES, sodium_base64_VARIANT_ORIGINAL)];
 	char *text, reason[QORDER_MAX_REASON + 1];

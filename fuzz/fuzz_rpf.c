@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int ready;
 	unsigned char *out = NULL, again[RPF_HEADER_LEN];
 	struct rpf_header h;
-	struct rpf_err e = { 0 };
+	struct rerr e = { 0 };
 	size_t out_len = 0, chunks;
 
 	if (!ready) {

@@ -22,7 +22,7 @@
 
 int agent_policy_load(const char *state_dir, const unsigned char *pk, json_t **ret)
 {
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *signed_doc = NULL;
 	int r;
 
@@ -45,7 +45,7 @@ int64_t agent_policy_version(const json_t *doc)
 
 int agent_policy_apply(const char *state_dir, const unsigned char *pk, const json_t *signed_doc, const json_t *cur)
 {
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *doc = NULL;
 	const char *unit, *cur_unit = json_string_value(json_object_get(cur, "org_unit"));
 	int r;

@@ -42,7 +42,7 @@ int64_t agent_issued_at(const json_t *doc)
 
 int agent_quarantine_load(const char *state_dir, const unsigned char *pk, const char *did, json_t **ret)
 {
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *signed_doc = NULL;
 	int r;
 
@@ -139,7 +139,7 @@ static int a_quarantine_off(const struct agent_opts *o, const char *server, cons
 int agent_quarantine_apply(const struct agent_opts *o, const char *server, const unsigned char *pk,
 			   const char *did, const json_t *signed_order)
 {
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *doc = NULL, *cur = NULL;
 	int r;
 

@@ -110,7 +110,7 @@ int protect_file_id(const char *cmd, const char *arg, char out[ULID_SIZE])
 {
 	unsigned char hdr[RPF_HEADER_LEN];
 	struct rpf_header h;
-	struct rpf_err e = { 0 };
+	struct rerr e = { 0 };
 	ssize_t n;
 	int fd;
 
@@ -420,7 +420,7 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	const char *path, *output = NULL;
 	bool to_stdout;
 	struct rpf_header h;
-	struct rpf_err e = { 0 };
+	struct rerr e = { 0 };
 	json_t *body = NULL, *res = NULL;
 	struct client *c;
 	struct cli_args a;

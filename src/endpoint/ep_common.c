@@ -291,7 +291,7 @@ int ep_policy_effective(struct store_conn *c, const char *path, json_t **ret_pol
 	while (r == 0 && (r = store_step(q)) == 1) {
 		const char *text = store_col_text(q, 2);
 		json_t *v = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
-		struct policy_err pe = { "" };
+		struct rerr pe = { "" };
 
 		r = n < EP_MAX_DEPTH && v ? policy_check(v, &chain[n], &pe) : ERR_INTERNAL;
 		json_decref(v);

@@ -100,7 +100,7 @@ static int h_policy_put(struct http_req *req, struct http_resp *resp)
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
 	struct rerr e = { "", "" };
-	struct policy_err pe = { "" };
+	struct rerr pe = { "" };
 	size_t body_len = 0;
 	int64_t version = 0, now = rtime_now_ms();
 	struct ep_unit u;

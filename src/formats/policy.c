@@ -22,21 +22,22 @@
 #define POLICY_SIG_BYTES 64
 #define POLICY_SIG_B64_SIZE 89
 
-static int pol_fail(struct policy_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int pol_fail(struct rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int pol_fail(struct policy_err *e, const char *fmt, ...)
+static int pol_fail(struct rerr *e, const char *fmt, ...)
 {
 	va_list ap;
+	char msg[sizeof(e->message)];
 
-	if (e) {
-		va_start(ap, fmt);
-		vsnprintf(e->message, sizeof(e->message), fmt, ap);
-		va_end(ap);
-	}
-	return ERR_INVALID;
+	if (!e)
+		return ERR_INVALID;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return rerr_set(e, ERR_INVALID, NULL, "%s", msg);
 }
 
-static int pol_from_jsonx(struct policy_err *e, const struct rerr *je)
+static int pol_from_jsonx(struct rerr *e, const struct rerr *je)
 {
 	return pol_fail(e, "%s", je->message);
 }
@@ -54,7 +55,7 @@ static bool pol_is_text(const json_t *v)
 	return true;
 }
 
-static int pol_check_baseline(const json_t *b, struct policy_err *e)
+static int pol_check_baseline(const json_t *b, struct rerr *e)
 {
 	static const char *const keys[] = { "disk_encryption_root", "firewall", "antivirus_max_age_days", NULL };
 	struct rerr je = { "", "" };
@@ -74,7 +75,7 @@ static int pol_check_baseline(const json_t *b, struct policy_err *e)
 	return r < 0 ? pol_from_jsonx(e, &je) : 0;
 }
 
-static int pol_check_media(const json_t *m, struct policy_err *e)
+static int pol_check_media(const json_t *m, struct rerr *e)
 {
 	static const char *const keys[] = { "vendor", "product", "serial", NULL };
 	struct rerr je = { "", "" };
@@ -123,7 +124,7 @@ int policy_grace_ms(const json_t *policy, int64_t *ret_ms)
 	return 0;
 }
 
-int policy_check(const json_t *v, json_t **ret, struct policy_err *e)
+int policy_check(const json_t *v, json_t **ret, struct rerr *e)
 {
 	static const char *const keys[] = { "baseline", "checkin_interval", "removable_media", "logging",
 					    "quarantine", NULL };
@@ -168,7 +169,7 @@ int policy_check(const json_t *v, json_t **ret, struct policy_err *e)
 	return 0;
 }
 
-int policy_parse(const char *data, size_t len, json_t **ret, struct policy_err *e)
+int policy_parse(const char *data, size_t len, json_t **ret, struct rerr *e)
 {
 	struct rerr je = { "", "" };
 	json_t *v = NULL;
@@ -246,7 +247,7 @@ int policy_sign_json(const json_t *doc, const unsigned char *sk, json_t **ret)
 }
 
 int policy_open_signed(const json_t *signed_doc, const unsigned char *pk, const char *what, size_t max_len,
-		       unsigned max_depth, json_t **ret, struct policy_err *e)
+		       unsigned max_depth, json_t **ret, struct rerr *e)
 {
 	static const char *const keys[] = { "document", "signature", NULL };
 	struct rerr je = { "", "" };
@@ -291,7 +292,7 @@ int policy_sign(const char *org_unit, int64_t version, int64_t issued_at_ms, con
 	return r;
 }
 
-int policy_verify(const json_t *signed_doc, const unsigned char *pk, json_t **ret, struct policy_err *e)
+int policy_verify(const json_t *signed_doc, const unsigned char *pk, json_t **ret, struct rerr *e)
 {
 	static const char *const doc_keys[] = { "org_unit", "version", "issued_at", "policy", NULL };
 	struct rerr je = { "", "" };

@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/err.h"
+
 #define POLICY_MAX_BYTES ((size_t)64 << 10)
 #define POLICY_MAX_MEDIA 256
 #define POLICY_MAX_MEDIA_FIELD 128
@@ -44,18 +46,14 @@
 #define POLICY_DEFAULT_RETENTION_DAYS 90
 #define POLICY_DEFAULT_GRACE "24h"
 
-struct policy_err {
-	char message[160];
-};
-
 /*
  * Parses @len bytes of untrusted JSON as a policy.  Returns 0 and a new
  * object in *ret, -ENOMEM, or ERR_INVALID with @e (may be NULL) filled.
  */
-int policy_parse(const char *data, size_t len, json_t **ret, struct policy_err *e);
+int policy_parse(const char *data, size_t len, json_t **ret, struct rerr *e);
 
 /* As policy_parse, for an already parsed value (not stolen).  Returns 0 and a new copy, or an error. */
-int policy_check(const json_t *v, json_t **ret, struct policy_err *e);
+int policy_check(const json_t *v, json_t **ret, struct rerr *e);
 
 /*
  * Merges @n policies ordered from the root down (each already checked; a
@@ -85,7 +83,7 @@ int policy_sign(const char *org_unit, int64_t version, int64_t issued_at_ms, con
  * in *ret, or ERR_UNAUTHENTICATED (bad signature) / ERR_INVALID (malformed),
  * with @e filled.
  */
-int policy_verify(const json_t *signed_doc, const unsigned char *pk, json_t **ret, struct policy_err *e);
+int policy_verify(const json_t *signed_doc, const unsigned char *pk, json_t **ret, struct rerr *e);
 
 /*
  * The signing primitive policy_sign and other signed documents (qorder.h)
@@ -102,6 +100,6 @@ int policy_sign_json(const json_t *doc, const unsigned char *sk, json_t **ret);
  * *ret, ERR_UNAUTHENTICATED or ERR_INVALID with @e filled, or -ENOMEM.
  */
 int policy_open_signed(const json_t *signed_doc, const unsigned char *pk, const char *what, size_t max_len,
-		       unsigned max_depth, json_t **ret, struct policy_err *e);
+		       unsigned max_depth, json_t **ret, struct rerr *e);
 
 #endif

@@ -15,18 +15,19 @@
 #include "common/jsonx.h"
 #include "common/str.h"
 
-static int qo_fail(struct policy_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int qo_fail(struct rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static int qo_fail(struct policy_err *e, const char *fmt, ...)
+static int qo_fail(struct rerr *e, const char *fmt, ...)
 {
 	va_list ap;
+	char msg[sizeof(e->message)];
 
-	if (e) {
-		va_start(ap, fmt);
-		vsnprintf(e->message, sizeof(e->message), fmt, ap);
-		va_end(ap);
-	}
-	return ERR_INVALID;
+	if (!e)
+		return ERR_INVALID;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return rerr_set(e, ERR_INVALID, NULL, "%s", msg);
 }
 
 static bool qo_printable(const char *s, size_t n, size_t max)
@@ -112,7 +113,7 @@ int qorder_sign(const char *device_id, bool quarantined, const char *reason, int
 }
 
 int qorder_verify(const json_t *signed_doc, const unsigned char *pk, const char *device_id,
-		  json_t **ret_doc, struct policy_err *e)
+		  json_t **ret_doc, struct rerr *e)
 {
 	static const char *const keys[] = { "device_id", "quarantined", "reason", "issued_at", NULL };
 	struct rerr je = { "", "" };

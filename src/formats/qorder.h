@@ -46,7 +46,7 @@ int qorder_sign(const char *device_id, bool quarantined, const char *reason, int
  * -ENOMEM.
  */
 int qorder_verify(const json_t *signed_doc, const unsigned char *pk, const char *device_id,
-		  json_t **ret_doc, struct policy_err *e);
+		  json_t **ret_doc, struct rerr *e);
 
 /* True when @s is an acceptable reason: printable UTF-8 of at most QORDER_MAX_REASON bytes. */
 bool qorder_reason_ok(const char *s);

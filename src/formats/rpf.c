@@ -96,13 +96,9 @@ static uint32_t get_be32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int rpf_fail(struct rpf_err *e, int err, const char *msg)
+static int rpf_fail(struct rerr *e, int err, const char *msg)
 {
-	if (e) {
-		e->chunk = 0;
-		snprintf(e->message, sizeof(e->message), "%s", msg);
-	}
-	return err;
+	return rerr_set(e, err, NULL, "%s", msg);
 }
 
 /* Copies a 26-byte ULID field out, refusing anything that is not one. */
@@ -121,7 +117,7 @@ enum {
 };
 
 int rpf_header_parse(const unsigned char *data, size_t len, struct rpf_header *h,
-		     struct rpf_err *e)
+		     struct rerr *e)
 {
 	struct rpf_header t;
 
@@ -849,7 +845,7 @@ static uint64_t chunk_count(uint64_t in_len, size_t unit)
  */
 static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsigned char *aad,
 			const struct rpf_header *h, const unsigned char *key, unsigned threads,
-			struct rpf_err *e)
+			struct rerr *e)
 {
 	struct worker w[RPF_MAX_THREADS];
 	unsigned nthreads = pick_threads(threads), started = 1, nbufs;
@@ -902,9 +898,8 @@ static int pipeline_run(struct job *j, bool encrypt, uint64_t in_len, const unsi
 	if (j->fail_chunk != RPF_NO_FAILURE) {
 		r = j->fail_err;
 		if (e && j->fail_in_chunk) {
-			e->chunk = j->fail_chunk;
-			snprintf(e->message, sizeof(e->message), "chunk %llu: %s",
-				 (unsigned long long)j->fail_chunk, rpf_strerror(r));
+			rerr_set_at(e, r, (long long)j->fail_chunk, NULL, "chunk %llu: %s",
+				    (unsigned long long)j->fail_chunk, rpf_strerror(r));
 		}
 	}
 out:
@@ -921,7 +916,7 @@ out:
 	if (j->guarded)
 		guard_leave();
 	if (r < 0 && e && !e->message[0])
-		snprintf(e->message, sizeof(e->message), "%s", rpf_strerror(r));
+		rerr_set(e, r, NULL, "%s", rpf_strerror(r));
 	return r;
 }
 
@@ -1009,7 +1004,7 @@ int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
 
 int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEADER_LEN],
 		   const struct rpf_header *h, const unsigned char key[RPF_KEY_BYTES],
-		   unsigned threads, unsigned flags, struct rpf_err *e)
+		   unsigned threads, unsigned flags, struct rerr *e)
 {
 	struct job j;
 	struct stat st;
@@ -1071,7 +1066,7 @@ int rpf_encrypt_buf(const void *in, size_t len, const struct rpf_header *h,
 
 int rpf_decrypt_buf(const unsigned char *in, size_t len, const unsigned char pk[RPF_PK_BYTES],
 		    const unsigned char sk[RPF_SK_BYTES], unsigned threads,
-		    unsigned char **ret, size_t *ret_len, struct rpf_err *e)
+		    unsigned char **ret, size_t *ret_len, struct rerr *e)
 {
 	struct rpf_header h;
 	unsigned char key[RPF_KEY_BYTES], *p;

@@ -89,11 +89,10 @@ struct rpf_header {
 	unsigned char wrapped[RPF_WRAPPED_LEN];
 };
 
-/* Where a decryption failed: the chunk index (when a chunk is at fault). */
-struct rpf_err {
-	uint64_t chunk;
-	char message[160];
-};
+/*
+ * Errors are explained in a struct rerr (common/err.h); when a chunk is at
+ * fault, its index is in the rerr's @at and its message names it.
+ */
 
 /* A sentence for an rpf error (or any other error code), never NULL. */
 const char *rpf_strerror(int err);
@@ -107,7 +106,7 @@ void rpf_key_id(const unsigned char pk[RPF_PK_BYTES], unsigned char out[RPF_KEY_
  * RPF_E_VERSION or RPF_E_HEADER with @e (may be NULL) saying which field.
  */
 int rpf_header_parse(const unsigned char *data, size_t len, struct rpf_header *h,
-		     struct rpf_err *e);
+		     struct rerr *e);
 
 /* Writes @h as RPF_HEADER_LEN bytes.  Returns 0 or RPF_E_HEADER for ids that are not ULIDs. */
 int rpf_header_serialize(const struct rpf_header *h, unsigned char out[RPF_HEADER_LEN]);
@@ -162,7 +161,7 @@ int rpf_encrypt_fd(int in_fd, int out_fd, const struct rpf_header *h,
  */
 int rpf_decrypt_fd(int in_fd, int out_fd, const unsigned char hdr_bytes[RPF_HEADER_LEN],
 		   const struct rpf_header *h, const unsigned char key[RPF_KEY_BYTES],
-		   unsigned threads, unsigned flags, struct rpf_err *e);
+		   unsigned threads, unsigned flags, struct rerr *e);
 
 /*
  * Whole-buffer helpers for tests and tools: the same format and pipeline
@@ -174,6 +173,6 @@ int rpf_encrypt_buf(const void *in, size_t len, const struct rpf_header *h,
 		    unsigned char **ret, size_t *ret_len);
 int rpf_decrypt_buf(const unsigned char *in, size_t len, const unsigned char pk[RPF_PK_BYTES],
 		    const unsigned char sk[RPF_SK_BYTES], unsigned threads,
-		    unsigned char **ret, size_t *ret_len, struct rpf_err *e);
+		    unsigned char **ret, size_t *ret_len, struct rerr *e);
 
 #endif

@@ -355,7 +355,7 @@ static int h_create(struct http_req *req, struct http_resp *resp)
 	const char *header = NULL, *name = NULL, *expires = NULL, *owner = NULL;
 	struct protect_target t;
 	struct rpf_header h;
-	struct rpf_err re = { 0 };
+	struct rerr re = { 0 };
 	struct rerr je;
 	int64_t exp_ms = 0, size = -1, now = rtime_now_ms();
 	json_t *body, *d;

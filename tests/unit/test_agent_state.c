@@ -191,7 +191,7 @@ static void test_device_load(void **state)
 
 static json_t *signed_policy(const char *unit, int64_t version, const unsigned char *key)
 {
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *p = NULL, *eff = NULL, *signed_doc = NULL;
 	const json_t *chain[1];
 

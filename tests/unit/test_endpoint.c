@@ -292,7 +292,7 @@ static struct principal who(unsigned roles, const char *manages)
 
 static json_t *pol(const char *text)
 {
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *p = NULL;
 
 	assert_int_equal(policy_parse(text, strlen(text), &p, &e), 0);
@@ -311,7 +311,7 @@ static void test_policy_parse(void **state)
 		"{\"removable_media\":{}}", "{\"logging\":{\"retention_days\":0}}", "{\"logging\":{\"keep\":1}}",
 		"{\"baseline\":{},\"baseline\":{}}", "not json",
 	};
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *p = NULL;
 	size_t i;
 
@@ -371,7 +371,7 @@ static void test_policy_grace_period(void **state)
 	json_t *most = pol("{\"quarantine\":{\"grace_period\":\"30d\"}}");
 	json_t *unset = pol("{\"quarantine\":{}}");
 	const json_t *chain[2] = { most, zero };
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *eff = NULL, *p;
 	int64_t ms = -1;
 	size_t i;
@@ -411,7 +411,7 @@ static void test_policy_grace_period(void **state)
 static void test_policy_sign_verify(void **state)
 {
 	unsigned char pk[32], sk[64], pk2[32], sk2[64];
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *p = pol("{\"baseline\":{\"antivirus_max_age_days\":3}}"), *eff = NULL, *signed_doc = NULL;
 	json_t *doc = NULL, *bad;
 	const json_t *chain[1] = { p };

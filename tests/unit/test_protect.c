@@ -69,7 +69,7 @@ static void round_trip(size_t len, unsigned threads)
 	unsigned char key[RPF_KEY_BYTES];
 	unsigned char *plain = random_bytes(len), *ct = NULL, *back = NULL;
 	size_t ct_len = 0, back_len = 0, chunks = len / RPF_CHUNK + (len % RPF_CHUNK || !len ? 1 : 0);
-	struct rpf_err e = { 0 };
+	struct rerr e = { 0 };
 
 	new_header(&h, key);
 	assert_int_equal(rpf_encrypt_buf(plain, len, &h, key, threads, &ct, &ct_len), 0);
@@ -102,7 +102,7 @@ static void fd_round_trip(unsigned flags)
 	size_t len = 3 * 1024 * 1024 + 77;
 	unsigned char *plain = random_bytes(len), hdr[RPF_HEADER_LEN], key[RPF_KEY_BYTES], got[RPF_KEY_BYTES];
 	struct rpf_header h, h2;
-	struct rpf_err e = { 0 };
+	struct rerr e = { 0 };
 	int in, out;
 	struct stat st;
 
@@ -155,7 +155,7 @@ static void fd_round_trip(unsigned flags)
 		assert_int_equal(lseek(in, RPF_HEADER_LEN, SEEK_SET), RPF_HEADER_LEN);
 		out = open(p3, O_WRONLY | O_TRUNC);
 		assert_int_equal(rpf_decrypt_fd(in, out, hdr, &h2, got, 2, flags, &e), RPF_E_AUTH);
-		assert_int_equal(e.chunk, 20);
+		assert_int_equal(e.at, 20);
 		assert_non_null(strstr(e.message, "chunk 20"));
 		close(in);
 		close(out);
@@ -234,11 +234,11 @@ static void test_batches(void **state)
 	ct[RPF_HEADER_LEN + 3 * (RPF_CHUNK + RPF_TAG) + 9] ^= 0x01;
 	for (unsigned threads = 1; threads <= 4; threads++) {
 		for (int round = 0; round < 4; round++) {
-			struct rpf_err e = { 0 };
+			struct rerr e = { 0 };
 
 			assert_int_equal(rpf_decrypt_buf(ct, ct_len, server_pk, server_sk, threads, &out,
 							 &out_len, &e), RPF_E_AUTH);
-			assert_int_equal(e.chunk, 3);
+			assert_int_equal(e.at, 3);
 			assert_non_null(strstr(e.message, "chunk 3"));
 		}
 	}
@@ -246,7 +246,7 @@ static void test_batches(void **state)
 	ct = NULL;
 	assert_int_equal(rpf_encrypt_buf(plain, len, &h, key, 2, &ct, &ct_len), 0);
 	{
-		struct rpf_err e = { 0 };
+		struct rerr e = { 0 };
 
 		assert_int_equal(rpf_decrypt_buf(ct, RPF_HEADER_LEN + 16 * (RPF_CHUNK + RPF_TAG),
 						 server_pk, server_sk, 2, &out, &out_len, &e),
@@ -287,7 +287,7 @@ static unsigned char *fd_decrypt(const char *in_path, const char *out_path, cons
 {
 	unsigned char hdr[RPF_HEADER_LEN];
 	struct rpf_header h;
-	struct rpf_err e = { 0 };
+	struct rerr e = { 0 };
 	int in = open(in_path, O_RDONLY), out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	assert_true(in >= 0 && out >= 0);
@@ -413,7 +413,7 @@ static void truncated_while_read(bool encrypt, unsigned flags)
 	/* A cut that came only after the pipeline finished proves nothing: try again. */
 	for (int attempt = 0; attempt < 3; attempt++) {
 		struct cutter c = { .after = 1 << 20, .to = 1 << 19 };
-		struct rpf_err e = { 0 };
+		struct rerr e = { 0 };
 		int in_fd = mkstemp(path_in), out_fd = mkstemp(path_out);
 		unsigned char *plain = random_bytes(len), *ct = NULL;
 		size_t ct_len = 0;
@@ -540,7 +540,7 @@ static void test_fd_pipe_refused(void **state)
 {
 	unsigned char key[RPF_KEY_BYTES], hdr[RPF_HEADER_LEN];
 	struct rpf_header h;
-	struct rpf_err e = { 0 };
+	struct rerr e = { 0 };
 	char path[] = "/tmp/rpf-pipe-XXXXXX";
 	int fds[2], out;
 
@@ -598,7 +598,7 @@ static int to_pipe(bool encrypt, const char *in_path, const struct rpf_header *h
 {
 	unsigned char hdr[RPF_HEADER_LEN];
 	struct rpf_header h2;
-	struct rpf_err e = { 0 };
+	struct rerr e = { 0 };
 	struct drain d = { 0 };
 	int fds[2], in = open(in_path, O_RDONLY), r;
 
@@ -753,7 +753,7 @@ static void test_fd_write_fails(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	for (unsigned threads = 1; threads <= 4; threads++) {
 		for (unsigned flags = 0; flags <= RPF_FD_READ; flags += RPF_FD_READ) {
-			struct rpf_err e = { 0 };
+			struct rerr e = { 0 };
 			int in = open(p_plain, O_RDONLY), out = open(p_out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 			assert_true(in >= 0 && out >= 0);
@@ -794,7 +794,7 @@ static void test_vectors(void **state)
 		char name[128], expect[32], lenbuf[32], sha[80];
 		unsigned char *data, *out = NULL;
 		size_t len, out_len = 0;
-		struct rpf_err e = { 0 };
+		struct rerr e = { 0 };
 		int want, r;
 
 		if (line[0] == '#' || line[0] == '\n')
@@ -833,7 +833,7 @@ static void test_header_fields(void **state)
 {
 	struct rpf_header h, p;
 	unsigned char key[RPF_KEY_BYTES], bytes[RPF_HEADER_LEN];
-	struct rpf_err e = { 0 };
+	struct rerr e = { 0 };
 
 	new_header(&h, key);
 	assert_int_equal(rpf_header_serialize(&h, bytes), 0);

@@ -47,7 +47,7 @@ static json_t *sign_text(const char *text, const unsigned char *key)
 
 static void test_round_trip(void **state)
 {
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *signed_doc = NULL, *doc = NULL;
 
 	(void)state;
@@ -82,7 +82,7 @@ static void test_round_trip(void **state)
 
 static void test_wrong_key_device_altered(void **state)
 {
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *signed_doc = NULL, *doc = NULL, *bad;
 	char *text, *at;
 
@@ -161,7 +161,7 @@ static void test_fields_and_types(void **state)
 		"{\"device_id\":\"" DEV "\",\"issued_at\":1,\"quarantined\":false,\"quarantined\":true,\"reason\":\"x\"}",
 		NULL,
 	};
-	struct policy_err e = { "" };
+	struct rerr e = { "" };
 	json_t *s, *doc = NULL;
 	char text[512], reason[QORDER_MAX_REASON + 2];
 	size_t i;

@@ -175,7 +175,13 @@ static int fail(const char *what, const char *detail)
 	return 1;
 }
 
-int main(int argc, char **argv)
+struct opts {
+	const char *data, *listen, *config, *seed, *port_file, *web;
+	bool self_signed, routes;
+};
+
+/* Reads the command line into @o.  Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option opts[] = {
 		{ "data", required_argument, NULL, 'd' },
@@ -190,29 +196,18 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *opt_data = NULL, *opt_listen = NULL, *opt_config = NULL, *opt_seed = NULL;
-	const char *opt_port_file = NULL, *opt_web = NULL;
-	bool opt_self_signed = false, opt_routes = false;
-	struct app app = { 0 };
-	struct rerr cerr = { "" };
-	struct http_server *srv = NULL;
-	struct http_tls tls = { 0 };
-	struct http_limits lim;
-	char path[1024], cert_path[1024], key_path[1024];
-	enum log_level lvl;
-	sigset_t sigs;
-	int c, r, sig, rc = 1;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': opt_data = optarg; break;
-		case 'l': opt_listen = optarg; break;
-		case 'c': opt_config = optarg; break;
-		case 't': opt_self_signed = true; break;
-		case 's': opt_seed = optarg; break;
-		case 'p': opt_port_file = optarg; break;
-		case 'w': opt_web = optarg; break;
-		case 'r': opt_routes = true; break;
+		case 'd': o->data = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 't': o->self_signed = true; break;
+		case 's': o->seed = optarg; break;
+		case 'p': o->port_file = optarg; break;
+		case 'w': o->web = optarg; break;
+		case 'r': o->routes = true; break;
 		case 'V': printf("rampartd %s\n", RAMPART_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -222,28 +217,199 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
-	config_defaults(&app.cfg);
-	if (opt_config && config_load_file(&app.cfg, opt_config, &cerr) < 0)
+/* Defaults, then the file, the environment and the options, in that order.  Returns 0 or 1. */
+static int load_config(struct app *app, const struct opts *o)
+{
+	struct rerr cerr = { "" };
+	enum log_level lvl;
+
+	config_defaults(&app->cfg);
+	if (o->config && config_load_file(&app->cfg, o->config, &cerr) < 0)
 		return fail("config: cannot load", cerr.message);
-	if (config_load_env(&app.cfg, &cerr) < 0)
+	if (config_load_env(&app->cfg, &cerr) < 0)
 		return fail("config: bad environment setting", cerr.message);
-	if (opt_data && config_set(&app.cfg, "server", "data", opt_data, &cerr) < 0)
+	if (o->data && config_set(&app->cfg, "server", "data", o->data, &cerr) < 0)
 		return fail("config: bad --data", cerr.message);
-	if (opt_listen && config_set(&app.cfg, "server", "listen", opt_listen, &cerr) < 0)
+	if (o->listen && config_set(&app->cfg, "server", "listen", o->listen, &cerr) < 0)
 		return fail("config: bad --listen", cerr.message);
-	if (opt_web && config_set(&app.cfg, "server", "web_dir", opt_web, &cerr) < 0)
+	if (o->web && config_set(&app->cfg, "server", "web_dir", o->web, &cerr) < 0)
 		return fail("config: bad --web", cerr.message);
-	if (config_check(&app.cfg, &cerr) < 0)
+	if (config_check(&app->cfg, &cerr) < 0)
 		return fail("config: settings disagree", cerr.message);
-	if (!app.cfg.web_dir[0])
-		str_copy(app.cfg.web_dir, sizeof(app.cfg.web_dir), RAMPART_WEB_DIR);
-	if (log_parse_level(app.cfg.log_level, &lvl) < 0)
-		return fail("config: log_level must be debug, info, warn or error", app.cfg.log_level);
+	if (!app->cfg.web_dir[0])
+		str_copy(app->cfg.web_dir, sizeof(app->cfg.web_dir), RAMPART_WEB_DIR);
+	if (log_parse_level(app->cfg.log_level, &lvl) < 0)
+		return fail("config: log_level must be debug, info, warn or error", app->cfg.log_level);
 	log_set_level(lvl);
+	return 0;
+}
+
+/* The data directory's keys, then its database.  Returns 0 or 1 (the reason logged). */
+static int open_data(struct app *app)
+{
+	char path[1024];
+	int r;
+
+	r = data_dir_prepare(app->cfg.data_dir);
+	if (r < 0)
+		return fail("data: cannot prepare the data directory", strerror(-r));
+	app->secret_key = sodium_malloc(APP_SECRET_KEY_BYTES);
+	if (!app->secret_key)
+		return fail("crypto: cannot allocate key memory", "sodium_malloc failed");
+	snprintf(path, sizeof(path), "%s/secret.key", app->cfg.data_dir);
+	r = rcrypto_keyfile_load(path, app->secret_key, APP_SECRET_KEY_BYTES);
+	if (r < 0)
+		return fail("data: cannot load secret.key (must be 32 bytes, mode 0600)", err_str(r));
+	sodium_mprotect_readonly(app->secret_key);
+	r = protect_keys_load(app->cfg.data_dir);
+	if (r < 0)
+		return fail("data: cannot load protect_wrap.key (must be 32 bytes, mode 0600)", err_str(r));
+	r = endpoint_keys_load(app->cfg.data_dir);
+	if (r < 0)
+		return fail("data: cannot load policy_sign.key (must be 32 bytes, mode 0600)", err_str(r));
+	snprintf(path, sizeof(path), "%s/rampart.db", app->cfg.data_dir);
+	r = store_open(path, &app->store);
+	if (r < 0)
+		return fail("store: cannot open the database", err_str(r));
+	r = server_id_load(app);
+	if (r < 0)
+		return fail("store: cannot read the server id", err_str(r));
+	return 0;
+}
+
+/* The first administrator and, on the very first start, the sample organization.  Returns 0 or 1. */
+static int first_start(struct app *app, const char *seed)
+{
+	const char *pw = secure_getenv("RAMPART_ADMIN_PASSWORD");
+	char generated[64];
+	bool created = false;
+	int r;
+
+	r = identity_bootstrap_admin(app, pw && *pw ? pw : NULL, generated, sizeof(generated), &created);
+	if (r < 0)
+		return fail("identity: cannot create the first administrator", err_str(r));
+	if (created && !(pw && *pw)) {
+		/* Shown once on the terminal, never in the log. */
+		printf("\n  First administrator created.\n  login:    admin\n  password: %s\n"
+		       "  (shown only now; change it with 'rampart passwd')\n\n", generated);
+		fflush(stdout);
+	}
+	sodium_memzero(generated, sizeof(generated));
+	if (seed && (r = identity_seed_hr(app, seed)) < 0)
+		return fail("identity: cannot load the sample organization", err_str(r));
+	return 0;
+}
+
+/* The certificate and key to serve HTTPS with, when configured.  Returns 0 or 1. */
+static int load_tls(struct app *app, bool self_signed, struct http_tls *tls)
+{
+	char path[1024], cert_path[1024], key_path[1024];
+	int r;
+
+	if (self_signed) {
+		snprintf(path, sizeof(path), "%s/tls", app->cfg.data_dir);
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return fail("tls: cannot create the tls directory", strerror(errno));
+		snprintf(cert_path, sizeof(cert_path), "%s/tls/cert.pem", app->cfg.data_dir);
+		snprintf(key_path, sizeof(key_path), "%s/tls/key.pem", app->cfg.data_dir);
+		r = tls_self_signed_ensure(cert_path, key_path);
+		if (r < 0)
+			return fail("tls: cannot create a self-signed certificate", err_str(r));
+		str_copy(app->cfg.tls_cert, sizeof(app->cfg.tls_cert), cert_path);
+		str_copy(app->cfg.tls_key, sizeof(app->cfg.tls_key), key_path);
+	}
+	if (!app->cfg.tls_cert[0] && !app->cfg.tls_key[0])
+		return 0;
+	if (!app->cfg.tls_cert[0] || !app->cfg.tls_key[0])
+		return fail("tls: set both tls_cert and tls_key", "one is missing");
+	if ((r = tls_read_pem(app->cfg.tls_cert, &tls->cert_pem)) < 0 ||
+	    (r = tls_read_pem(app->cfg.tls_key, &tls->key_pem)) < 0)
+		return fail("tls: cannot read the certificate or key", strerror(-r));
+	app->tls = true;
+	return 0;
+}
+
+/* Writes the listening port to @path atomically.  Returns 0 or 1. */
+static int write_port_file(const char *path, unsigned port)
+{
+	char tmp[1100];
+	FILE *pf;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	pf = fopen(tmp, "we");
+	if (!pf || fprintf(pf, "%u\n", port) < 0 || fclose(pf) != 0 || rename(tmp, path) < 0)
+		return fail("rampartd: cannot write the port file", strerror(errno));
+	return 0;
+}
+
+/*
+ * Listens, starts the workers and the sweepers, and waits for SIGTERM or
+ * SIGINT in @sigs (blocked by the caller).  Returns 0 after a clean stop or 1.
+ */
+static int serve(struct app *app, struct http_server *srv, const struct http_tls *tls,
+		 const char *port_file, const sigset_t *sigs)
+{
+	int r, sig;
+
+	r = http_server_bind(srv, app->cfg.listen);
+	if (r < 0)
+		return fail("http: cannot listen", r == ERR_INVALID ? "bad address (use ADDR:PORT)" : err_str(r));
+	if (!app->cfg.public_url[0]) {
+		/* Links in mail and activation answers need the port actually bound. */
+		const char *colon = strrchr(app->cfg.listen, ':');
+		int n = colon ? (int)(colon - app->cfg.listen) : 0;
+
+		snprintf(app->cfg.public_url, sizeof(app->cfg.public_url), "%s://%.*s:%u",
+			 app->tls ? "https" : "http", n, app->cfg.listen, http_server_port(srv));
+	}
+	r = http_server_start(srv, tls);
+	if (r < 0)
+		return fail("http: cannot start", err_str(r));
+	r = exchange_sweeper_start(app, 60);
+	if (r < 0)
+		log_warn("exchange: cannot start the sweeper", "error=\"%s\"", strerror(-r));
+	r = endpoint_sweeper_start(app, 60);
+	if (r < 0)
+		log_warn("endpoint: cannot start the sweeper", "error=\"%s\"", strerror(-r));
+	log_info("rampartd: listening", "addr=%s port=%u tls=%s version=%s server_id=%s",
+		 app->cfg.listen, http_server_port(srv), app->tls ? "on" : "off", RAMPART_VERSION,
+		 app->server_id);
+	if (port_file && write_port_file(port_file, http_server_port(srv)) != 0) {
+		http_server_stop(srv, 0);
+		exchange_sweeper_stop();
+		endpoint_sweeper_stop();
+		return 1;
+	}
+	do {
+		r = sigwait(sigs, &sig);
+	} while (r != 0);
+	log_info("rampartd: shutting down", "signal=%d", sig);
+	http_server_stop(srv, 10000);
+	exchange_sweeper_stop();
+	endpoint_sweeper_stop();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct app app = { 0 };
+	struct http_server *srv = NULL;
+	struct http_tls tls = { 0 };
+	struct http_limits lim;
+	sigset_t sigs;
+	int rc;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (load_config(&app, &o) != 0)
+		return 1;
 	if (rcrypto_init() < 0)
 		return fail("crypto: cannot initialize libsodium", "sodium_init failed");
-
 	lim = (struct http_limits){
 		.max_body = (size_t)app.cfg.max_body,
 		.max_import = (size_t)app.cfg.max_import,
@@ -252,154 +418,29 @@ int main(int argc, char **argv)
 		.threads = (unsigned)app.cfg.threads,
 	};
 	srv = http_server_new(&app, &lim);
-	if (!srv || register_routes(srv, opt_routes ? NULL : app.cfg.web_dir) < 0)
+	if (!srv || register_routes(srv, o.routes ? NULL : app.cfg.web_dir) < 0)
 		return fail("http: cannot set up routes", "out of memory");
-	if (opt_routes) {
+	if (o.routes) {
 		http_routes_foreach(srv, print_route, NULL);
 		http_server_free(srv);
 		return 0;
 	}
 	metrics_server = srv;
 
-	r = data_dir_prepare(app.cfg.data_dir);
-	if (r < 0)
-		return fail("data: cannot prepare the data directory", strerror(-r));
-	app.secret_key = sodium_malloc(APP_SECRET_KEY_BYTES);
-	if (!app.secret_key)
-		return fail("crypto: cannot allocate key memory", "sodium_malloc failed");
-	snprintf(path, sizeof(path), "%s/secret.key", app.cfg.data_dir);
-	r = rcrypto_keyfile_load(path, app.secret_key, APP_SECRET_KEY_BYTES);
-	if (r < 0)
-		return fail("data: cannot load secret.key (must be 32 bytes, mode 0600)", err_str(r));
-	sodium_mprotect_readonly(app.secret_key);
-	r = protect_keys_load(app.cfg.data_dir);
-	if (r < 0)
-		return fail("data: cannot load protect_wrap.key (must be 32 bytes, mode 0600)", err_str(r));
-	r = endpoint_keys_load(app.cfg.data_dir);
-	if (r < 0)
-		return fail("data: cannot load policy_sign.key (must be 32 bytes, mode 0600)", err_str(r));
-
-	snprintf(path, sizeof(path), "%s/rampart.db", app.cfg.data_dir);
-	r = store_open(path, &app.store);
-	if (r < 0)
-		return fail("store: cannot open the database", err_str(r));
-	r = server_id_load(&app);
-	if (r < 0) {
-		fail("store: cannot read the server id", err_str(r));
-		goto out;
+	rc = open_data(&app);
+	if (rc == 0)
+		rc = first_start(&app, o.seed);
+	if (rc == 0)
+		rc = load_tls(&app, o.self_signed, &tls);
+	if (rc == 0) {
+		/* Signals are taken synchronously by this thread; workers never see them. */
+		sigemptyset(&sigs);
+		sigaddset(&sigs, SIGTERM);
+		sigaddset(&sigs, SIGINT);
+		pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		rc = serve(&app, srv, &tls, o.port_file, &sigs);
 	}
-
-	{
-		const char *pw = secure_getenv("RAMPART_ADMIN_PASSWORD");
-		char generated[64];
-		bool created = false;
-
-		r = identity_bootstrap_admin(&app, pw && *pw ? pw : NULL, generated, sizeof(generated), &created);
-		if (r < 0) {
-			fail("identity: cannot create the first administrator", err_str(r));
-			goto out;
-		}
-		if (created && !(pw && *pw)) {
-			/* Shown once on the terminal, never in the log. */
-			printf("\n  First administrator created.\n  login:    admin\n  password: %s\n"
-			       "  (shown only now; change it with 'rampart passwd')\n\n", generated);
-			fflush(stdout);
-		}
-		sodium_memzero(generated, sizeof(generated));
-	}
-	if (opt_seed) {
-		r = identity_seed_hr(&app, opt_seed);
-		if (r < 0) {
-			fail("identity: cannot load the sample organization", err_str(r));
-			goto out;
-		}
-	}
-
-	if (opt_self_signed) {
-		snprintf(path, sizeof(path), "%s/tls", app.cfg.data_dir);
-		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			fail("tls: cannot create the tls directory", strerror(errno));
-			goto out;
-		}
-		snprintf(cert_path, sizeof(cert_path), "%s/tls/cert.pem", app.cfg.data_dir);
-		snprintf(key_path, sizeof(key_path), "%s/tls/key.pem", app.cfg.data_dir);
-		r = tls_self_signed_ensure(cert_path, key_path);
-		if (r < 0) {
-			fail("tls: cannot create a self-signed certificate", err_str(r));
-			goto out;
-		}
-		str_copy(app.cfg.tls_cert, sizeof(app.cfg.tls_cert), cert_path);
-		str_copy(app.cfg.tls_key, sizeof(app.cfg.tls_key), key_path);
-	}
-	if (app.cfg.tls_cert[0] || app.cfg.tls_key[0]) {
-		if (!app.cfg.tls_cert[0] || !app.cfg.tls_key[0]) {
-			fail("tls: set both tls_cert and tls_key", "one is missing");
-			goto out;
-		}
-		if ((r = tls_read_pem(app.cfg.tls_cert, &tls.cert_pem)) < 0 ||
-		    (r = tls_read_pem(app.cfg.tls_key, &tls.key_pem)) < 0) {
-			fail("tls: cannot read the certificate or key", strerror(-r));
-			goto out;
-		}
-		app.tls = true;
-	}
-
-	/* Signals are taken synchronously by this thread; workers never see them. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	r = http_server_bind(srv, app.cfg.listen);
-	if (r < 0) {
-		fail("http: cannot listen", r == ERR_INVALID ? "bad address (use ADDR:PORT)" : err_str(r));
-		goto out;
-	}
-	if (!app.cfg.public_url[0]) {
-		/* Links in mail and activation answers need the port actually bound. */
-		const char *colon = strrchr(app.cfg.listen, ':');
-		int n = colon ? (int)(colon - app.cfg.listen) : 0;
-
-		snprintf(app.cfg.public_url, sizeof(app.cfg.public_url), "%s://%.*s:%u",
-			 app.tls ? "https" : "http", n, app.cfg.listen, http_server_port(srv));
-	}
-	r = http_server_start(srv, &tls);
-	if (r < 0) {
-		fail("http: cannot start", err_str(r));
-		goto out;
-	}
-	r = exchange_sweeper_start(&app, 60);
-	if (r < 0)
-		log_warn("exchange: cannot start the sweeper", "error=\"%s\"", strerror(-r));
-	r = endpoint_sweeper_start(&app, 60);
-	if (r < 0)
-		log_warn("endpoint: cannot start the sweeper", "error=\"%s\"", strerror(-r));
-	log_info("rampartd: listening", "addr=%s port=%u tls=%s version=%s server_id=%s",
-		 app.cfg.listen, http_server_port(srv), app.tls ? "on" : "off", RAMPART_VERSION,
-		 app.server_id);
-	if (opt_port_file) {
-		char tmp[1100];
-		FILE *pf;
-
-		snprintf(tmp, sizeof(tmp), "%s.tmp", opt_port_file);
-		pf = fopen(tmp, "we");
-		if (!pf || fprintf(pf, "%u\n", http_server_port(srv)) < 0 || fclose(pf) != 0 ||
-		    rename(tmp, opt_port_file) < 0) {
-			fail("rampartd: cannot write the port file", strerror(errno));
-			http_server_stop(srv, 0);
-			goto out;
-		}
-	}
-	do {
-		r = sigwait(&sigs, &sig);
-	} while (r != 0);
-	log_info("rampartd: shutting down", "signal=%d", sig);
-	http_server_stop(srv, 10000);
-	exchange_sweeper_stop();
-	endpoint_sweeper_stop();
-	rc = 0;
-out:
 	http_server_free(srv);
 	console_done();
 	store_close(app.store);

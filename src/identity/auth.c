@@ -801,6 +801,53 @@ int auth_revoke_all(struct store_conn *c, const char *person_id, int64_t now_ms)
 
 /* ----------------------------------------------------------------- login */
 
+/*
+ * A login's second factor, once the password was right: the TOTP code or a
+ * recovery code, under the TOTP lockout.  Sets *ret_factor to the factor
+ * used.  Returns 0, or an error with @e filled and the failure recorded.
+ */
+static int auth_login_second_factor(struct app *app, struct store_conn *c, int64_t now,
+				    const struct auth_client *cl, const struct auth_login_req *in,
+				    const struct auth_person *who, const char *account, const char *source,
+				    const char **ret_factor, struct auth_err *e)
+{
+	const char *factor, *reason = NULL;
+	int64_t until = 0;
+	int r;
+
+	r = auth_failures_clear(c, AUTH_FACTOR_PASSWORD, account);
+	if (r < 0)
+		return r;
+	if (!in->totp && !in->recovery_code) {
+		auth_audit(c, cl, "auth.login", "person", who->id, AUDIT_FAILURE,
+			   json_pack("{s:s, s:s, s:s}", "login", who->login, "factor", "totp",
+				     "reason", "totp_required"));
+		return auth_fail_msg(e, ERR_TOTP_REQUIRED, "totp",
+				     "a one-time code from the authenticator app, or a recovery code, "
+				     "is required");
+	}
+	factor = in->totp ? "totp" : "recovery_code";
+	*ret_factor = factor;
+	r = auth_locks_check(app, c, now, AUTH_FACTOR_TOTP, account, source, &until);
+	if (r == ERR_LOCKED) {
+		auth_audit(c, cl, "auth.login", "person", who->id, AUDIT_FAILURE,
+			   json_pack("{s:s, s:s, s:s}", "login", who->login, "factor", factor,
+				     "reason", "locked"));
+		return auth_locked_fail(e, until, now);
+	}
+	if (r < 0)
+		return r;
+	r = auth_totp_verify_login(app, c, now, who->id, in->totp, in->recovery_code, &reason);
+	if (r == ERR_UNAUTHENTICATED) {
+		auth_failure(app, c, now, cl, AUTH_FACTOR_TOTP, account, source, "auth.login", who->id,
+			     json_pack("{s:s, s:s, s:s}", "login", who->login, "factor", factor,
+				       "reason", reason ? reason : "wrong_code"));
+		return auth_fail_msg(e, ERR_UNAUTHENTICATED, in->totp ? "totp" : "recovery_code",
+				     "wrong one-time code");
+	}
+	return r < 0 ? r : 0;
+}
+
 int auth_login(struct app *app, struct store_conn *c, int64_t now, const struct auth_client *cl,
 	       const struct auth_login_req *in, struct auth_login_result *ret, struct auth_err *e)
 {
@@ -859,38 +906,7 @@ int auth_login(struct app *app, struct store_conn *c, int64_t now, const struct 
 	}
 
 	if (who.totp) {
-		r = auth_failures_clear(c, AUTH_FACTOR_PASSWORD, account);
-		if (r < 0)
-			goto out;
-		if (!in->totp && !in->recovery_code) {
-			auth_audit(c, cl, "auth.login", "person", who.id, AUDIT_FAILURE,
-				   json_pack("{s:s, s:s, s:s}", "login", who.login, "factor", "totp",
-					     "reason", "totp_required"));
-			r = auth_fail_msg(e, ERR_TOTP_REQUIRED, "totp",
-					  "a one-time code from the authenticator app, or a recovery code, "
-					  "is required");
-			goto out;
-		}
-		factor = in->totp ? "totp" : "recovery_code";
-		r = auth_locks_check(app, c, now, AUTH_FACTOR_TOTP, account, source, &until);
-		if (r == ERR_LOCKED) {
-			auth_audit(c, cl, "auth.login", "person", who.id, AUDIT_FAILURE,
-				   json_pack("{s:s, s:s, s:s}", "login", who.login, "factor", factor,
-					     "reason", "locked"));
-			r = auth_locked_fail(e, until, now);
-			goto out;
-		}
-		if (r < 0)
-			goto out;
-		r = auth_totp_verify_login(app, c, now, who.id, in->totp, in->recovery_code, &reason);
-		if (r == ERR_UNAUTHENTICATED) {
-			auth_failure(app, c, now, cl, AUTH_FACTOR_TOTP, account, source, "auth.login", who.id,
-				     json_pack("{s:s, s:s, s:s}", "login", who.login, "factor", factor,
-					       "reason", reason ? reason : "wrong_code"));
-			r = auth_fail_msg(e, ERR_UNAUTHENTICATED, in->totp ? "totp" : "recovery_code",
-					  "wrong one-time code");
-			goto out;
-		}
+		r = auth_login_second_factor(app, c, now, cl, in, &who, account, source, &factor, e);
 		if (r < 0)
 			goto out;
 	}

@@ -99,14 +99,9 @@ static void cfg_err(struct rerr *e, const char *fmt, ...)
 {
 	va_list ap;
 
-	char msg[sizeof(e->message)];
-
-	if (!e)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rerr_setv(e, -EINVAL, NULL, fmt, ap);
 	va_end(ap);
-	rerr_set(e, -EINVAL, NULL, "%s", msg);
 }
 
 int config_check(const struct config *c, struct rerr *e)

@@ -101,6 +101,11 @@ int rerr_set(struct rerr *e, int err, const char *field, const char *fmt, ...)
 	return err;
 }
 
+int rerr_setv(struct rerr *e, int err, const char *field, const char *fmt, va_list ap)
+{
+	return rerr_vset(e, err, 0, field, fmt, ap);
+}
+
 int rerr_set_at(struct rerr *e, int err, long long at, const char *field, const char *fmt, ...)
 {
 	va_list ap;

@@ -10,6 +10,8 @@
 #ifndef RAMPART_ERR_H
 #define RAMPART_ERR_H
 
+#include <stdarg.h>
+
 enum {
 	ERR_BASE = 10000,
 	ERR_INVALID = -(ERR_BASE + 1),        /* input is malformed */
@@ -50,6 +52,10 @@ struct rerr {
  */
 int rerr_set(struct rerr *e, int err, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* rerr_set with a va_list, for functions that wrap it. */
+int rerr_setv(struct rerr *e, int err, const char *field, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 /* As rerr_set, also recording the position @at (a line, record or chunk). */
 int rerr_set_at(struct rerr *e, int err, long long at, const char *field, const char *fmt, ...)

@@ -18,14 +18,12 @@
 int jsonx_fail(struct rerr *e, const char *field, const char *fmt, ...)
 {
 	va_list ap;
-	char msg[sizeof(e->message)];
+	int r;
 
-	if (!e)
-		return ERR_INVALID;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	r = rerr_setv(e, ERR_INVALID, field, fmt, ap);
 	va_end(ap);
-	return rerr_set(e, ERR_INVALID, field, "%s", msg);
+	return r;
 }
 
 /* Scans for depth and string-length limits; strings are skipped with escapes. */

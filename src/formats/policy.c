@@ -22,24 +22,9 @@
 #define POLICY_SIG_BYTES 64
 #define POLICY_SIG_B64_SIZE 89
 
-static int pol_fail(struct rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int pol_fail(struct rerr *e, const char *fmt, ...)
-{
-	va_list ap;
-	char msg[sizeof(e->message)];
-
-	if (!e)
-		return ERR_INVALID;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return rerr_set(e, ERR_INVALID, NULL, "%s", msg);
-}
-
 static int pol_from_jsonx(struct rerr *e, const struct rerr *je)
 {
-	return pol_fail(e, "%s", je->message);
+	return rerr_set(e, ERR_INVALID, NULL, "%s", je->message);
 }
 
 static bool pol_is_text(const json_t *v)
@@ -64,7 +49,7 @@ static int pol_check_baseline(const json_t *b, struct rerr *e)
 	int r;
 
 	if (!json_is_object(b))
-		return pol_fail(e, "baseline must be an object");
+		return rerr_set(e, ERR_INVALID, NULL, "baseline must be an object");
 	r = jsonx_only_keys(b, keys, &je);
 	if (r == 0 && (r = jsonx_get_bool(b, "disk_encryption_root", false, &flag, &je)) == -ENOENT)
 		r = 0;
@@ -83,13 +68,15 @@ static int pol_check_media(const json_t *m, struct rerr *e)
 	size_t i;
 
 	if (!json_is_array(m) || json_array_size(m) > POLICY_MAX_MEDIA)
-		return pol_fail(e, "removable_media must be an array of at most %d devices", POLICY_MAX_MEDIA);
+		return rerr_set(e, ERR_INVALID, NULL, "removable_media must be an array of at most %d devices",
+				POLICY_MAX_MEDIA);
 	json_array_foreach(m, i, it) {
 		if (!json_is_object(it) || jsonx_only_keys(it, keys, &je) < 0)
-			return pol_fail(e, "removable_media[%zu] must be {vendor, product, serial}", i);
+			return rerr_set(e, ERR_INVALID, NULL, "removable_media[%zu] must be {vendor, product, serial}", i);
 		if (!pol_is_text(json_object_get(it, "vendor")) || !pol_is_text(json_object_get(it, "product")) ||
 		    !pol_is_text(json_object_get(it, "serial")))
-			return pol_fail(e, "removable_media[%zu]: vendor, product and serial must be printable text "
+			return rerr_set(e, ERR_INVALID, NULL,
+					"removable_media[%zu]: vendor, product and serial must be printable text "
 					"of 1 to %d bytes", i, POLICY_MAX_MEDIA_FIELD);
 	}
 	return 0;
@@ -137,30 +124,31 @@ int policy_check(const json_t *v, json_t **ret, struct rerr *e)
 	int r;
 
 	if (!json_is_object(v))
-		return pol_fail(e, "a policy must be a JSON object");
+		return rerr_set(e, ERR_INVALID, NULL, "a policy must be a JSON object");
 	if (jsonx_only_keys(v, keys, &je) < 0)
 		return pol_from_jsonx(e, &je);
 	f = json_object_get(v, "baseline");
 	if (f && (r = pol_check_baseline(f, e)) < 0)
 		return r;
 	if (json_object_get(v, "checkin_interval") && policy_interval_ms(v, &n) < 0)
-		return pol_fail(e, "checkin_interval must be a duration from 1m to 24h, such as 5m");
+		return rerr_set(e, ERR_INVALID, NULL, "checkin_interval must be a duration from 1m to 24h, such as 5m");
 	f = json_object_get(v, "removable_media");
 	if (f && (r = pol_check_media(f, e)) < 0)
 		return r;
 	f = json_object_get(v, "logging");
 	if (f) {
 		if (!json_is_object(f) || jsonx_only_keys(f, log_keys, &je) < 0)
-			return pol_fail(e, "logging must be {retention_days}");
+			return rerr_set(e, ERR_INVALID, NULL, "logging must be {retention_days}");
 		if (jsonx_get_int(f, "retention_days", false, 1, POLICY_MAX_DAYS, &n, &je) == ERR_INVALID)
 			return pol_from_jsonx(e, &je);
 	}
 	f = json_object_get(v, "quarantine");
 	if (f) {
 		if (!json_is_object(f) || jsonx_only_keys(f, q_keys, &je) < 0)
-			return pol_fail(e, "quarantine must be {grace_period}");
+			return rerr_set(e, ERR_INVALID, NULL, "quarantine must be {grace_period}");
 		if (policy_grace_ms(v, &n) == ERR_INVALID)
-			return pol_fail(e, "quarantine.grace_period must be a duration from 0s to 30d, such as 24h");
+			return rerr_set(e, ERR_INVALID, NULL,
+					"quarantine.grace_period must be a duration from 0s to 30d, such as 24h");
 	}
 	copy = json_deep_copy(v);
 	if (!copy)
@@ -176,7 +164,7 @@ int policy_parse(const char *data, size_t len, json_t **ret, struct rerr *e)
 	int r;
 
 	if (len > POLICY_MAX_BYTES)
-		return pol_fail(e, "a policy is at most %zu bytes", POLICY_MAX_BYTES);
+		return rerr_set(e, ERR_INVALID, NULL, "a policy is at most %zu bytes", POLICY_MAX_BYTES);
 	r = jsonx_parse_object(data, len, 4, &v, &je);
 	if (r < 0)
 		return r == -ENOMEM ? r : pol_from_jsonx(e, &je);
@@ -258,15 +246,15 @@ int policy_open_signed(const json_t *signed_doc, const unsigned char *pk, const 
 
 	if (!json_is_object(signed_doc) || jsonx_only_keys(signed_doc, keys, &je) < 0 || !json_is_string(d) ||
 	    !json_is_string(s) || json_string_length(d) > max_len || json_string_length(s) >= POLICY_SIG_B64_SIZE)
-		return pol_fail(e, "a signed %s must be {document, signature} strings", what);
+		return rerr_set(e, ERR_INVALID, NULL, "a signed %s must be {document, signature} strings", what);
 	if (sodium_base642bin(sig, sizeof(sig), json_string_value(s), json_string_length(s), NULL, &sig_len,
 			      NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || sig_len != sizeof(sig)) {
-		pol_fail(e, "the %s signature is not base64 of 64 bytes", what);
+		rerr_set(e, ERR_INVALID, NULL, "the %s signature is not base64 of 64 bytes", what);
 		return ERR_UNAUTHENTICATED;
 	}
 	if (crypto_sign_verify_detached(sig, (const unsigned char *)json_string_value(d), json_string_length(d),
 					pk) != 0) {
-		pol_fail(e, "the %s signature does not check against the pinned server key", what);
+		rerr_set(e, ERR_INVALID, NULL, "the %s signature does not check against the pinned server key", what);
 		return ERR_UNAUTHENTICATED;
 	}
 	r = jsonx_parse_object(json_string_value(d), json_string_length(d), max_depth, ret, &je);

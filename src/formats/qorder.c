@@ -15,21 +15,6 @@
 #include "common/jsonx.h"
 #include "common/str.h"
 
-static int qo_fail(struct rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int qo_fail(struct rerr *e, const char *fmt, ...)
-{
-	va_list ap;
-	char msg[sizeof(e->message)];
-
-	if (!e)
-		return ERR_INVALID;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return rerr_set(e, ERR_INVALID, NULL, "%s", msg);
-}
-
 static bool qo_printable(const char *s, size_t n, size_t max)
 {
 	size_t i;
@@ -132,17 +117,17 @@ int qorder_verify(const json_t *signed_doc, const unsigned char *pk, const char 
 	    jsonx_get_str(doc, "device_id", true, QORDER_MAX_DEVICE_ID, &id, &je) < 0 ||
 	    jsonx_get_bool(doc, "quarantined", true, &q, &je) < 0 ||
 	    jsonx_get_int(doc, "issued_at", true, 0, INT64_MAX / 2, &at, &je) < 0) {
-		r = qo_fail(e, "quarantine order: %s", je.message);
+		r = rerr_set(e, ERR_INVALID, NULL, "quarantine order: %s", je.message);
 		goto fail;
 	}
 	if (!json_is_string(reason) ||
 	    !qo_printable(json_string_value(reason), json_string_length(reason), QORDER_MAX_REASON)) {
-		r = qo_fail(e, "quarantine order: reason must be printable text of at most %d bytes",
+		r = rerr_set(e, ERR_INVALID, NULL, "quarantine order: reason must be printable text of at most %d bytes",
 			    QORDER_MAX_REASON);
 		goto fail;
 	}
 	if (!device_id || strcmp(id, device_id) != 0) {
-		r = qo_fail(e, "the quarantine order names another device");
+		r = rerr_set(e, ERR_INVALID, NULL, "the quarantine order names another device");
 		goto fail;
 	}
 	*ret_doc = doc;

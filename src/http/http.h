@@ -192,6 +192,9 @@ int http_req_page(struct http_req *r, int64_t def, int64_t max, int64_t *ret_lim
 /* --- responses --- */
 /* Sets a JSON body (reference stolen, NULL means -ENOMEM) and status. Returns 0 or -ENOMEM. */
 int http_resp_json(struct http_resp *resp, int status, json_t *body);
+
+/* http_resp_json with another JSON media type (SCIM's application/scim+json). */
+int http_resp_json_as(struct http_resp *resp, int status, const char *ctype, json_t *body);
 /* Sets a body of @len bytes with @content_type (copied). */
 int http_resp_data(struct http_resp *resp, int status, const char *content_type,
 		   const void *data, size_t len);

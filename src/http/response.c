@@ -104,6 +104,11 @@ int http_resp_reader(struct http_resp *resp, int status, const char *content_typ
 
 int http_resp_json(struct http_resp *resp, int status, json_t *body)
 {
+	return http_resp_json_as(resp, status, "application/json", body);
+}
+
+int http_resp_json_as(struct http_resp *resp, int status, const char *ctype, json_t *body)
+{
 	char *text;
 	int r;
 
@@ -113,7 +118,7 @@ int http_resp_json(struct http_resp *resp, int status, json_t *body)
 	json_decref(body);
 	if (!text)
 		return -ENOMEM;
-	r = http_resp_data(resp, status, "application/json", text, strlen(text));
+	r = http_resp_data(resp, status, ctype, text, strlen(text));
 	free(text);
 	return r;
 }

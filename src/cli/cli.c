@@ -114,7 +114,6 @@ bool cli_delete_by_id(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 {
 	struct client *c;
 	struct cli_args a;
-	struct buf path;
 	int r;
 
 	if (!cli_args_plain(cli, &a, cmd, argc, argv, 1, 1, what, ret_exit))
@@ -123,11 +122,7 @@ bool cli_delete_by_id(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 		*ret_exit = CLI_EXIT_USAGE;
 		return false;
 	}
-	buf_init(&path, 4096);
-	r = buf_puts(&path, base);
-	r = r < 0 ? r : client_escape(c, &path, argv[a.pos]);
-	r = r < 0 ? r : client_call(c, "DELETE", path.data, NULL, NULL);
-	buf_done(&path);
+	r = client_call_id(c, "DELETE", base, argv[a.pos], NULL, NULL, NULL);
 	if (r < 0) {
 		*ret_exit = client_fail(c, r, fail);
 		return false;
@@ -257,15 +252,23 @@ static bool cli_is_ulid(const char *s)
 	return true;
 }
 
-int cli_person_path(struct cli *cli, struct buf *b, const json_t *person)
+int cli_person_path(struct cli *cli, struct buf *b, const json_t *person, const char *suffix)
 {
 	const char *id = json_string_value(json_object_get(person, "id"));
-	int r;
 
 	if (!id || !*id)
 		return -EBADMSG;
-	r = buf_puts(b, "/api/v1/people/");
-	return r < 0 ? r : client_escape(cli->client, b, id);
+	return client_path_id(cli->client, b, "/api/v1/people/", id, suffix);
+}
+
+int cli_person_call(struct cli *cli, const char *method, const json_t *person, const char *suffix,
+		    const json_t *body, json_t **ret)
+{
+	const char *id = json_string_value(json_object_get(person, "id"));
+
+	if (!id || !*id)
+		return -EBADMSG;
+	return client_call_id(cli->client, method, "/api/v1/people/", id, suffix, body, ret);
 }
 
 static bool cli_person_matches(const json_t *p, const char *ref)
@@ -290,25 +293,19 @@ int cli_person_resolve(struct cli *cli, const char *ref, const char *what, json_
 		return CLI_EXIT_USAGE;
 	if (!*ref)
 		return cli_fail("%s: an empty person was given", what);
-	buf_init(&path, 8192);
 	if (cli_is_ulid(ref)) {
-		r = buf_puts(&path, "/api/v1/people/");
-		r = r < 0 ? r : client_escape(c, &path, ref);
-		r = r < 0 ? r : client_call(c, "GET", path.data, NULL, &found);
+		r = client_call_id(c, "GET", "/api/v1/people/", ref, NULL, NULL, &found);
 		if (r == 0 && json_is_object(found)) {
 			*ret = found;
-			buf_done(&path);
 			return CLI_EXIT_OK;
 		}
 		json_decref(found);
 		found = NULL;
-		if (r != ERR_NOT_FOUND) {
-			buf_done(&path);
+		if (r != ERR_NOT_FOUND)
 			return client_fail(c, r, what);
-		}
 	}
 	matches = json_array();
-	buf_reset(&path);
+	buf_init(&path, 8192);
 	r = buf_puts(&path, "/api/v1/people");
 	r = r < 0 ? r : client_query(c, &path, "q", ref);
 	if (!matches || r < 0) {

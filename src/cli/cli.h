@@ -125,8 +125,19 @@ int cli_secret(const char *cmd, const char *file, const char *opt, const char *p
  */
 int cli_person_resolve(struct cli *cli, const char *ref, const char *what, json_t **ret);
 
-/* Appends "/api/v1/people/<escaped id>" to @b.  Returns 0 or a negative error. */
-int cli_person_path(struct cli *cli, struct buf *b, const json_t *person);
+/*
+ * Appends "/api/v1/people/<escaped id of @person>" and @suffix (may be
+ * NULL) to @b.  Returns 0 or a negative error (-EBADMSG: @person has no id).
+ */
+int cli_person_path(struct cli *cli, struct buf *b, const json_t *person, const char *suffix);
+
+/*
+ * client_call on "/api/v1/people/<id of @person>@suffix" with the client
+ * of cli_client (which must exist).  Returns as client_call; -EBADMSG when
+ * @person has no id.
+ */
+int cli_person_call(struct cli *cli, const char *method, const json_t *person, const char *suffix,
+		    const json_t *body, json_t **ret);
 
 /*
  * GETs @path (a list endpoint, with its query) and, when @all, every

@@ -255,7 +255,6 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 	json_t *d = NULL, *v, *rep;
 	struct client *c;
 	struct cli_args a;
-	struct buf path;
 	char tm[64], line[512];
 	size_t i;
 	int r, rc;
@@ -264,11 +263,7 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/devices/");
-	r = r < 0 ? r : client_escape(c, &path, argv[a.pos]);
-	r = r < 0 ? r : client_call(c, "GET", path.data, NULL, &d);
-	buf_done(&path);
+	r = client_call_id(c, "GET", "/api/v1/devices/", argv[a.pos], NULL, NULL, &d);
 	if (r < 0)
 		return client_fail(c, r, "cannot show the device");
 	if (cli->json) {
@@ -324,11 +319,10 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
-/* POSTs @body to /api/v1/devices/ID/@action and prints the device's quarantine after it. */
+/* POSTs @body to /api/v1/devices/ID@action and prints the device's quarantine after it. */
 static int dev_action(struct cli *cli, const char *name, const char *id, const char *action, json_t *body)
 {
 	struct client *c;
-	struct buf path;
 	json_t *res = NULL;
 	char clean[128], reason[300], tm[64];
 	int r;
@@ -337,16 +331,11 @@ static int dev_action(struct cli *cli, const char *name, const char *id, const c
 		json_decref(body);
 		return CLI_EXIT_USAGE;
 	}
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/devices/");
-	r = r < 0 ? r : client_escape(c, &path, id);
-	r = r < 0 ? r : buf_printf(&path, "/%s", action);
-	r = r < 0 ? r : client_call(c, "POST", path.data, body, &res);
-	buf_done(&path);
+	r = client_call_id(c, "POST", "/api/v1/devices/", id, action, body, &res);
 	json_decref(body);
 	if (r < 0)
-		return client_fail(c, r, strcmp(action, "release") == 0 ? "the device was not released"
-									: "the device was not quarantined");
+		return client_fail(c, r, strcmp(action, "/release") == 0 ? "the device was not released"
+									 : "the device was not quarantined");
 	if (cli->json) {
 		out_json(res);
 	} else if (json_is_object(json_object_get(res, "quarantine"))) {
@@ -393,7 +382,7 @@ static int dev_quarantine(struct cli *cli, int argc, char **argv)
 	body = json_pack("{s:s, s:b}", "reason", reason, "infected", infected);
 	if (!body)
 		return cli_fail("devices quarantine: out of memory");
-	return dev_action(cli, cmd.name, argv[a.pos], "quarantine", body);
+	return dev_action(cli, cmd.name, argv[a.pos], "/quarantine", body);
 }
 
 static int dev_release(struct cli *cli, int argc, char **argv)
@@ -420,7 +409,7 @@ static int dev_release(struct cli *cli, int argc, char **argv)
 	body = reason ? json_pack("{s:s}", "reason", reason) : json_object();
 	if (!body)
 		return cli_fail("devices release: out of memory");
-	return dev_action(cli, cmd.name, argv[a.pos], "release", body);
+	return dev_action(cli, cmd.name, argv[a.pos], "/release", body);
 }
 
 int cmd_devices(struct cli *cli, int argc, char **argv)

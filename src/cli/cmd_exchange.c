@@ -93,14 +93,6 @@ static int x_progress(void *ud, long long dltotal, long long dlnow, long long ul
 	return 0;
 }
 
-static int x_progress_curl(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-			   curl_off_t ulnow)
-{
-	const struct client_progress *cp = ud;
-
-	return cp->fn(cp->ud, (long long)dltotal, (long long)dlnow, (long long)ultotal, (long long)ulnow);
-}
-
 /* Draws the last figures (the end of the transfer, however far it got) and ends the line. */
 static void x_progress_end(struct xprog *p)
 {
@@ -443,21 +435,11 @@ static int transfers_list(struct cli *cli, int argc, char **argv)
 	return r;
 }
 
-/* GET or POST /api/v1/transfers/ID[/@action]. */
+/* GET or POST /api/v1/transfers/ID[@action]. */
 static int transfers_call(struct client *c, const char *method, const char *id, const char *action,
 			  json_t **ret)
 {
-	struct buf path;
-	int r;
-
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/transfers/");
-	r = r < 0 ? r : client_escape(c, &path, id);
-	if (r == 0 && action)
-		r = buf_printf(&path, "/%s", action);
-	r = r < 0 ? r : client_call(c, method, path.data, NULL, ret);
-	buf_done(&path);
-	return r;
+	return client_call_id(c, method, "/api/v1/transfers/", id, action, NULL, ret);
 }
 
 static int transfers_show(struct cli *cli, int argc, char **argv)
@@ -545,7 +527,7 @@ static int transfers_revoke(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
-	r = transfers_call(c, "POST", argv[a.pos], "revoke", &res);
+	r = transfers_call(c, "POST", argv[a.pos], "/revoke", &res);
 	if (r < 0) {
 		json_decref(res);
 		return client_fail(c, r, "the transfer was not revoked");
@@ -580,7 +562,7 @@ static int transfers_decide(struct cli *cli, int argc, char **argv, bool approve
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
-	r = transfers_call(c, "POST", argv[a.pos], approve ? "approve" : "reject", &res);
+	r = transfers_call(c, "POST", argv[a.pos], approve ? "/approve" : "/reject", &res);
 	if (r < 0) {
 		json_decref(res);
 		return client_fail(c, r, approve ? "the transfer was not approved" : "the transfer was not rejected");
@@ -666,19 +648,9 @@ struct xdl {
 static size_t x_dl_header(char *p, size_t size, size_t n, void *ud)
 {
 	struct xdl *d = ud;
-	size_t len = size * n;
-	static const char name[] = "content-disposition:";
 
-	if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
-		size_t i = sizeof(name) - 1, o = 0;
-
-		while (i < len && (p[i] == ' ' || p[i] == '\t'))
-			i++;
-		while (i < len && p[i] != '\r' && p[i] != '\n' && o + 1 < sizeof(d->disposition))
-			d->disposition[o++] = p[i++];
-		d->disposition[o] = '\0';
-	}
-	return len;
+	client_header_value(p, size * n, "content-disposition:", d->disposition, sizeof(d->disposition));
+	return size * n;
 }
 
 static size_t x_dl_data(char *p, size_t size, size_t n, void *ud)
@@ -1016,10 +988,7 @@ int cmd_fetch(struct cli *cli, int argc, char **argv)
 	    curl_easy_setopt(h, CURLOPT_HEADERDATA, &d) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
 	    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
-	    (isatty(STDERR_FILENO) &&
-	     (curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, x_progress_curl) != CURLE_OK ||
-	      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &cp) != CURLE_OK ||
-	      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK))) {
+	    (isatty(STDERR_FILENO) && client_easy_progress(h, &cp) < 0)) {
 		rc = cli_fail("fetch: out of memory");
 		goto out;
 	}

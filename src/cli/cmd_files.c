@@ -40,13 +40,7 @@ static const char files_help[] =
 "         'never' removes the expiry\n"
 "revoke   nobody can open the file any more, wherever copies of it are\n";
 
-static int file_path(struct client *c, struct buf *b, const char *id, const char *suffix)
-{
-	int r = buf_puts(b, "/api/v1/files/");
-
-	r = r < 0 ? r : client_escape(c, b, id);
-	return r < 0 ? r : buf_puts(b, suffix);
-}
+#define FILES_PATH "/api/v1/files/"
 
 static void print_file(const json_t *f)
 {
@@ -179,11 +173,8 @@ static int files_show(struct cli *cli, int argc, char **argv)
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
 	buf_init(&path, 1024);
-	r = file_path(c, &path, id, "");
-	r = r < 0 ? r : client_call(c, "GET", path.data, NULL, &f);
-	buf_reset(&path);
-	if (r == 0)
-		r = file_path(c, &path, id, "/access");
+	r = client_call_id(c, "GET", FILES_PATH, id, NULL, NULL, &f);
+	r = r < 0 ? r : client_path_id(c, &path, FILES_PATH, id, "/access");
 	r = r < 0 ? r : cli_fetch_list(cli, path.data, true, &hist);
 	buf_done(&path);
 	if (r < 0) {
@@ -226,17 +217,13 @@ static int files_patch(struct cli *cli, const char *name, const char *id, json_t
 {
 	struct client *c = cli_client(cli);
 	json_t *res = NULL;
-	struct buf path;
 	int r;
 
 	if (!c) {
 		json_decref(body);
 		return CLI_EXIT_USAGE;
 	}
-	buf_init(&path, 1024);
-	r = body ? file_path(c, &path, id, "") : -ENOMEM;
-	r = r < 0 ? r : client_call(c, "PATCH", path.data, body, &res);
-	buf_done(&path);
+	r = body ? client_call_id(c, "PATCH", FILES_PATH, id, NULL, body, &res) : -ENOMEM;
 	json_decref(body);
 	if (r < 0)
 		return client_fail(c, r, what);
@@ -320,7 +307,6 @@ static int files_revoke(struct cli *cli, int argc, char **argv)
 	char id[ULID_SIZE], clean[128];
 	struct cli_args a;
 	struct client *c;
-	struct buf path;
 	json_t *res = NULL;
 	int r, rc;
 
@@ -330,10 +316,7 @@ static int files_revoke(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 1024);
-	r = file_path(c, &path, id, "/revoke");
-	r = r < 0 ? r : client_call(c, "POST", path.data, NULL, &res);
-	buf_done(&path);
+	r = client_call_id(c, "POST", FILES_PATH, id, "/revoke", NULL, &res);
 	if (r < 0)
 		return client_fail(c, r, "the file was not revoked");
 	if (cli->json)

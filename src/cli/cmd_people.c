@@ -427,8 +427,7 @@ static int people_history(struct cli *cli, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	buf_init(&path, 4096);
-	r = cli_person_path(cli, &path, p);
-	r = r < 0 ? r : buf_puts(&path, "/history");
+	r = cli_person_path(cli, &path, p, "/history");
 	r = r < 0 ? r : client_query(c, &path, "limit", limit);
 	r = r < 0 ? r : cli_fetch_list(cli, path.data, all, &list);
 	buf_done(&path);
@@ -468,18 +467,13 @@ static int people_invite(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "people invite", people_help, "", NULL };
 	json_t *p = NULL, *res = NULL;
-	struct buf path;
 	char clean[2048], tm[64], login[256];
 	const char *url;
 	int r, rc = person_cmd_start(cli, &cmd, argc, argv, &p);
 
 	if (rc != 0)
 		return rc;
-	buf_init(&path, 4096);
-	r = cli_person_path(cli, &path, p);
-	r = r < 0 ? r : buf_puts(&path, "/invite");
-	r = r < 0 ? r : client_call(cli->client, "POST", path.data, NULL, &res);
-	buf_done(&path);
+	r = cli_person_call(cli, "POST", p, "/invite", NULL, &res);
 	if (r < 0) {
 		json_decref(p);
 		return client_fail(cli->client, r, "no invitation was created");
@@ -510,7 +504,6 @@ static int people_set_password(struct cli *cli, int argc, char **argv)
 	const char *pwfile = NULL, *tmp;
 	json_t *p = NULL, *body = NULL, *res = NULL;
 	struct cli_args a;
-	struct buf path;
 	int o, r, rc;
 
 	if (cli_args_init(&a, &cmd, argc, argv) < 0)
@@ -534,11 +527,7 @@ static int people_set_password(struct cli *cli, int argc, char **argv)
 		goto out;
 	body = pwfile ? json_pack("{s:s}", "password", pw) : json_object();
 	explicit_bzero(pw, sizeof(pw));
-	buf_init(&path, 4096);
-	r = body ? cli_person_path(cli, &path, p) : -ENOMEM;
-	r = r < 0 ? r : buf_puts(&path, "/password");
-	r = r < 0 ? r : client_call(cli->client, "POST", path.data, body, &res);
-	buf_done(&path);
+	r = body ? cli_person_call(cli, "POST", p, "/password", body, &res) : -ENOMEM;
 	if (r < 0) {
 		rc = client_fail(cli->client, r, "the password was not set");
 		goto out;
@@ -571,17 +560,12 @@ static int people_revoke_sessions(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "people revoke-sessions", people_help, "", NULL };
 	json_t *p = NULL, *res = NULL;
-	struct buf path;
 	char login[256];
 	int r, rc = person_cmd_start(cli, &cmd, argc, argv, &p);
 
 	if (rc != 0)
 		return rc;
-	buf_init(&path, 4096);
-	r = cli_person_path(cli, &path, p);
-	r = r < 0 ? r : buf_puts(&path, "/sessions/revoke");
-	r = r < 0 ? r : client_call(cli->client, "POST", path.data, NULL, &res);
-	buf_done(&path);
+	r = cli_person_call(cli, "POST", p, "/sessions/revoke", NULL, &res);
 	if (r < 0) {
 		json_decref(p);
 		return client_fail(cli->client, r, "the sessions were not ended");
@@ -663,8 +647,7 @@ static int roles_change(struct cli *cli, int argc, char **argv, bool grant)
 	if (rc != 0)
 		return rc;
 	buf_init(&path, 4096);
-	r = cli_person_path(cli, &path, p);
-	r = r < 0 ? r : buf_puts(&path, "/roles/");
+	r = cli_person_path(cli, &path, p, "/roles/");
 	r = r < 0 ? r : client_escape(cli->client, &path, role);
 	if (r == 0 && grant) {
 		body = scope ? json_pack("{s:s}", "scope_org", scope) : json_object();

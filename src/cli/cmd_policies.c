@@ -107,18 +107,12 @@ static int pol_unit_id(struct client *c, const char *ref, char *id, size_t size)
 	return 0;
 }
 
+#define POL_PATH "/api/v1/endpoint/policies/"
+
 /* GETs the policies of unit @id.  Returns 0 or the client error (not printed). */
 static int pol_get(struct client *c, const char *id, json_t **ret)
 {
-	struct buf path;
-	int r;
-
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/endpoint/policies/");
-	r = r < 0 ? r : client_escape(c, &path, id);
-	r = r < 0 ? r : client_call(c, "GET", path.data, NULL, ret);
-	buf_done(&path);
-	return r;
+	return client_call_id(c, "GET", POL_PATH, id, NULL, NULL, ret);
 }
 
 /* The top-level keys of @policy joined by ", " into @buf. */
@@ -365,7 +359,7 @@ static int pol_set(struct cli *cli, int argc, char **argv)
 	json_error_t je;
 	struct client *c;
 	struct cli_args a;
-	struct buf text, path;
+	struct buf text;
 	char id[64], clean[300], msg[300];
 	int r, rc;
 
@@ -392,11 +386,7 @@ static int pol_set(struct cli *cli, int argc, char **argv)
 		json_decref(body);
 		return rc;
 	}
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/endpoint/policies/");
-	r = r < 0 ? r : client_escape(c, &path, id);
-	r = r < 0 ? r : client_call(c, "PUT", path.data, body, &ans);
-	buf_done(&path);
+	r = client_call_id(c, "PUT", POL_PATH, id, NULL, body, &ans);
 	json_decref(body);
 	if (r < 0)
 		return client_fail(c, r, "the policy was not set");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "cli/term.h"
 #include "common/err.h"
@@ -64,6 +65,10 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "login", login_help, "", opts };
 	const char *pwfile = NULL, *totp_arg = NULL, *totpfile = NULL, *recfile = NULL;
+	const struct cli_bind binds[] = {
+		{ OPT_PWFILE, &pwfile }, { OPT_TOTP, &totp_arg }, { OPT_TOTPFILE, &totpfile },
+		{ OPT_RECFILE, &recfile }, { 0 }
+	};
 	char login[256] = "", password[TERM_SECRET_MAX + 1], code[128] = "", prompt[700];
 	char clean[CLIENT_URL_MAX], why[CREDS_PATH_MAX + 200];
 	struct client *c = NULL;
@@ -72,22 +77,10 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	const char *token, *name;
 	bool is_recovery = false;
 	struct cli_args a;
-	int o, r, rc;
+	int r, rc;
 
 	password[0] = '\0';
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		switch (o) {
-		case OPT_PWFILE: pwfile = optarg; break;
-		case OPT_TOTP: totp_arg = optarg; break;
-		case OPT_TOTPFILE: totpfile = optarg; break;
-		case OPT_RECFILE: recfile = optarg; break;
-		}
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 1, "LOGIN")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 1, "LOGIN", &rc))
 		return rc;
 	if (!!totp_arg + !!totpfile + !!recfile > 1)
 		return cli_usage(cmd.name, "give only one of --totp, --totp-file and --recovery-code-file");
@@ -246,18 +239,12 @@ int cmd_logout(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "logout", logout_help, "", opts };
 	bool everywhere = false, env_token;
+	const struct cli_bind binds[] = { { 'e', .flag = &everywhere }, { 0 } };
 	struct client *c;
 	struct cli_args a;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'e')
-			everywhere = true;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	c = cli_client(cli);
 	if (!c)
@@ -310,24 +297,6 @@ static const char whoami_help[] =
 "unit, roles, the subtree managed as a security manager, whether one-time\n"
 "codes are on, and when the session expires.\n";
 
-/* "role (scope)" for a role entry that is either a string or {"role","scope"}. */
-static void roles_text(const json_t *roles, struct buf *b)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(roles, i, v) {
-		const char *role = json_is_string(v) ? json_string_value(v) : out_str(v, "role");
-		const char *scope = json_is_object(v) ? out_str(v, "scope") : "";
-
-		buf_printf(b, "%s%s", i ? ", " : "", role);
-		if (*scope)
-			buf_printf(b, " (%s)", scope);
-	}
-	if (!b->len)
-		buf_puts(b, "-");
-}
-
 int cmd_whoami(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "whoami", whoami_help, "", NULL };
@@ -345,13 +314,10 @@ int cmd_whoami(struct cli *cli, int argc, char **argv)
 	r = client_call(c, "GET", "/api/v1/me", NULL, &me);
 	if (r < 0)
 		return client_fail(c, r, "whoami");
-	if (cli->json) {
-		out_json(me);
-		json_decref(me);
+	if (cli_json_done(cli, me))
 		return CLI_EXIT_OK;
-	}
 	buf_init(&roles, 65536);
-	roles_text(json_object_get(me, "roles"), &roles);
+	cli_roles_text(json_object_get(me, "roles"), &roles);
 	out_kv("login", out_str(me, "login"));
 	out_kv("name", cli_person_name(me, nm, sizeof(nm)));
 	out_kv("id", out_str(me, "id"));
@@ -396,22 +362,13 @@ int cmd_passwd(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "passwd", passwd_help, "", opts };
 	char cur[TERM_SECRET_MAX + 1] = "", new1[TERM_SECRET_MAX + 1] = "", new2[TERM_SECRET_MAX + 1] = "";
 	const char *curfile = NULL, *newfile = NULL;
+	const struct cli_bind binds[] = { { OPT_CUR, &curfile }, { OPT_NEW, &newfile }, { 0 } };
 	json_t *body = NULL;
 	struct client *c;
 	struct cli_args a;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == OPT_CUR)
-			curfile = optarg;
-		else if (o == OPT_NEW)
-			newfile = optarg;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (curfile && newfile && strcmp(curfile, "-") == 0 && strcmp(newfile, "-") == 0)
 		return cli_usage(cmd.name, "only one of the passwords can come from standard input");
@@ -474,22 +431,16 @@ static int totp_enroll(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "totp enroll", totp_help, "", opts };
 	const char *codefile = NULL;
+	const struct cli_bind binds[] = { { 'f', &codefile }, { 0 } };
 	char code[128] = "";
 	json_t *start = NULL, *done = NULL, *body = NULL;
 	struct client *c;
 	struct cli_args a;
 	size_t i;
 	json_t *v;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'f')
-			codefile = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -548,20 +499,14 @@ static int totp_disable(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "totp disable", totp_help, "", opts };
 	const char *pwfile = NULL;
+	const struct cli_bind binds[] = { { 'p', &pwfile }, { 0 } };
 	char pw[TERM_SECRET_MAX + 1] = "";
 	json_t *body = NULL;
 	struct client *c;
 	struct cli_args a;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'p')
-			pwfile = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -602,48 +547,43 @@ static const char sessions_help[] =
 "        last used and end, and which one is this one\n"
 "revoke  ends the session ID (from the list)\n";
 
+static int sessions_row(struct table *t, const json_t *v, void *ud)
+{
+	char t1[64], t2[64], t3[64];
+	const char *row[] = {
+		out_str(v, "id"), out_time(t1, sizeof(t1), out_str(v, "created_at")),
+		out_time(t2, sizeof(t2), out_str(v, "last_seen_at")),
+		out_time(t3, sizeof(t3), out_str(v, "expires_at")), out_str(v, "source"),
+		json_is_true(json_object_get(v, "current")) ? "yes" : "", out_str(v, "user_agent"),
+	};
+
+	return table_add(t, row);
+}
+
 static int sessions_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "sessions list", sessions_help, "", NULL };
 	static const char *const hdr[] = { "ID", "CREATED", "LAST SEEN", "EXPIRES", "SOURCE", "CURRENT",
 					   "CLIENT" };
-	struct table *t = NULL;
+	const struct cli_table spec = { cmd.name, 7, hdr, sessions_row };
 	struct client *c;
 	struct cli_args a;
-	json_t *list = NULL, *v;
-	size_t i;
+	json_t *list = NULL;
 	int r, rc;
 
 	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
+	/* One answer, not pages: every session of one person. */
 	r = client_call(c, "GET", "/api/v1/me/sessions", NULL, &list);
 	if (r < 0)
 		return client_fail(c, r, "cannot list sessions");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
+	if (cli_json_done(cli, list))
 		return CLI_EXIT_OK;
-	}
-	t = table_new(7, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char t1[64], t2[64], t3[64];
-		const char *row[] = {
-			out_str(v, "id"), out_time(t1, sizeof(t1), out_str(v, "created_at")),
-			out_time(t2, sizeof(t2), out_str(v, "last_seen_at")),
-			out_time(t3, sizeof(t3), out_str(v, "expires_at")), out_str(v, "source"),
-			json_is_true(json_object_get(v, "current")) ? "yes" : "", out_str(v, "user_agent"),
-		};
-
-		if (t && table_add(t, row) < 0)
-			break;
-	}
-	if (t)
-		table_print(t, stdout);
-	table_free(t);
+	rc = cli_table_print(list, &spec);
 	json_decref(list);
-	return t ? CLI_EXIT_OK : cli_fail("sessions list: out of memory");
+	return rc;
 }
 
 static int sessions_revoke(struct cli *cli, int argc, char **argv)

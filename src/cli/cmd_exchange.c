@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "cli/term.h"
 #include "common/err.h"
@@ -33,6 +34,7 @@
 #define X_NAME_MAX 200
 #define X_ERRBODY_MAX ((size_t)64 << 10)
 #define X_DISP_MAX 2048
+#define X_ID_MAX 64
 
 /* ---------------------------------------------------------------- progress */
 
@@ -122,6 +124,17 @@ static void x_print_mail(const char *mail, const char *who, const char *what)
 		printf("No mail relay is configured: give %s the %s yourself.\n", clean, what);
 }
 
+/* The link and its password, printed once by send and request, then @after. */
+static void x_print_link(const json_t *res, const char *after)
+{
+	fputs("Link:     ", stdout);
+	out_put_clean(stdout, out_str(res, "url"));
+	fputs("\nPassword: ", stdout);
+	out_put_clean(stdout, out_str(res, "password"));
+	fputs("\nThe password is shown only now.  ", stdout);
+	fputs(after, stdout);
+}
+
 /* ---------------------------------------------------------------- send */
 
 static const char send_help[] =
@@ -167,6 +180,9 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "send", send_help, "", opts };
 	const char *to = NULL, *expires = NULL, *downloads = NULL, *message = NULL;
+	const struct cli_bind binds[] = {
+		{ 't', &to }, { 'e', &expires }, { 'd', &downloads }, { 'm', &message }, { 0 }
+	};
 	struct xprog prog = { .label = "upload", .up = true };
 	struct client_progress cp = { x_progress, &prog };
 	curl_mimepart *part;
@@ -175,22 +191,9 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	struct client *c;
 	struct cli_args a;
 	int64_t v;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		switch (o) {
-		case 't': to = optarg; break;
-		case 'e': expires = optarg; break;
-		case 'd': downloads = optarg; break;
-		case 'm': message = optarg; break;
-		default: break;
-		}
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, X_MAX_FILES, "FILE to send")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, X_MAX_FILES, "FILE to send", &rc))
 		return rc;
 	if (!to || !strchr(to, '@') || strlen(to) > 254)
 		return cli_usage(cmd.name, "--to EMAIL is required: the recipient's email address");
@@ -253,12 +256,8 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		       out_clean(id, sizeof(id), out_str(res, "id")));
 		x_print_mail(strcmp(out_str(res, "state"), "pending_approval") == 0 ? "pending_approval" :
 			     out_str(res, "mail"), out_str(res, "to"), "link");
-		fputs("Link:     ", stdout);
-		out_put_clean(stdout, out_str(res, "url"));
-		fputs("\nPassword: ", stdout);
-		out_put_clean(stdout, out_str(res, "password"));
-		fputs("\nThe password is shown only now.  Give it to the recipient another way\n"
-		      "(phone, chat), never in the same mail as the link.\n", stdout);
+		x_print_link(res, "Give it to the recipient another way\n"
+			     "(phone, chat), never in the same mail as the link.\n");
 	}
 	json_decref(res);
 	return CLI_EXIT_OK;
@@ -290,26 +289,15 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "request", request_help, "", opts };
 	const char *from = NULL, *expires = NULL, *message = NULL;
+	const struct cli_bind binds[] = { { 'f', &from }, { 'e', &expires }, { 'm', &message }, { 0 } };
 	json_t *body, *res = NULL;
 	struct client *c;
 	struct cli_args a;
 	char id[64];
 	int64_t v;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 'f')
-			from = optarg;
-		else if (o == 'e')
-			expires = optarg;
-		else if (o == 'm')
-			message = optarg;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (!from || !strchr(from, '@') || strlen(from) > 254)
 		return cli_usage(cmd.name, "--from EMAIL is required: who is asked for files");
@@ -333,12 +321,8 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 	} else {
 		printf("Request %s created.\n", out_clean(id, sizeof(id), out_str(res, "id")));
 		x_print_mail(out_str(res, "mail"), out_str(res, "from"), "upload link");
-		fputs("Link:     ", stdout);
-		out_put_clean(stdout, out_str(res, "url"));
-		fputs("\nPassword: ", stdout);
-		out_put_clean(stdout, out_str(res, "password"));
-		fputs("\nThe password is shown only now.  Give it to them another way (phone, chat).\n"
-		      "Keep both: when the files are uploaded, fetch them with 'rampart fetch LINK'.\n", stdout);
+		x_print_link(res, "Give it to them another way (phone, chat).\n"
+			     "Keep both: when the files are uploaded, fetch them with 'rampart fetch LINK'.\n");
 	}
 	json_decref(res);
 	return CLI_EXIT_OK;
@@ -366,6 +350,22 @@ static const char transfers_help[] =
 "        unit's named approver or an admin): its link is mailed now\n"
 "reject  a transfer waiting for approval: it ends, its files are deleted\n";
 
+static int transfers_row(struct table *t, const json_t *v, void *ud)
+{
+	char t1[64], t2[64], nf[32], sz[32];
+	const char *peer = *out_str(v, "to") ? out_str(v, "to") : out_str(v, "from");
+	const char *row[] = {
+		out_str(v, "id"), out_str(v, "kind"), out_str(v, "state"), peer, nf, sz,
+		out_str2(v, "owner", "login"),
+		out_time(t1, sizeof(t1), out_str(v, "created_at")),
+		out_time(t2, sizeof(t2), out_str(v, "expires_at")),
+	};
+
+	snprintf(nf, sizeof(nf), "%lld", (long long)json_integer_value(json_object_get(v, "file_count")));
+	x_fmt_bytes(sz, sizeof(sz), (long long)json_integer_value(json_object_get(v, "total_bytes")));
+	return table_add(t, row);
+}
+
 static int transfers_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -376,63 +376,21 @@ static int transfers_list(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "transfers list", transfers_help, "", opts };
 	static const char *const hdr[] = { "ID", "KIND", "STATE", "PEER", "FILES", "SIZE", "OWNER",
 					   "CREATED", "EXPIRES" };
-	struct table *t;
+	const struct cli_table spec = { cmd.name, 9, hdr, transfers_row };
 	bool mine = false, pending = false;
-	json_t *list = NULL, *v;
-	struct client *c;
+	const struct cli_bind binds[] = { { 'M', .flag = &mine }, { 'P', .flag = &pending }, { 0 } };
 	struct cli_args a;
-	size_t i;
-	int o, r, rc;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 'M')
-			mine = true;
-		else if (o == 'P')
-			pending = true;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (mine && pending)
 		return cli_usage(cmd.name, "--mine and --pending do not go together");
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	r = cli_fetch_list(cli, pending ? "/api/v1/transfers?approval=pending" :
-			   mine ? "/api/v1/transfers?mine=1" : "/api/v1/transfers", true, &list);
-	if (r < 0)
-		return client_fail(c, r, "cannot list transfers");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
-		return CLI_EXIT_OK;
-	}
-	t = table_new(9, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char t1[64], t2[64], nf[32], sz[32];
-		const char *peer = *out_str(v, "to") ? out_str(v, "to") : out_str(v, "from");
-		const char *row[] = {
-			out_str(v, "id"), out_str(v, "kind"), out_str(v, "state"), peer, nf, sz,
-			out_str2(v, "owner", "login"),
-			out_time(t1, sizeof(t1), out_str(v, "created_at")),
-			out_time(t2, sizeof(t2), out_str(v, "expires_at")),
-		};
-
-		snprintf(nf, sizeof(nf), "%lld", (long long)json_integer_value(json_object_get(v, "file_count")));
-		x_fmt_bytes(sz, sizeof(sz), (long long)json_integer_value(json_object_get(v, "total_bytes")));
-		if (t && table_add(t, row) < 0) {
-			table_free(t);
-			t = NULL;
-		}
-	}
-	if (t)
-		table_print(t, stdout);
-	r = t ? CLI_EXIT_OK : cli_fail("transfers list: out of memory");
-	table_free(t);
-	json_decref(list);
-	return r;
+	return cli_list_show(cli, pending ? "/api/v1/transfers?approval=pending" :
+			     mine ? "/api/v1/transfers?mine=1" : "/api/v1/transfers", true,
+			     "cannot list transfers", &spec);
 }
 
 /* GET or POST /api/v1/transfers/ID[@action]. */
@@ -459,11 +417,8 @@ static int transfers_show(struct cli *cli, int argc, char **argv)
 	r = transfers_call(c, "GET", argv[a.pos], NULL, &res);
 	if (r < 0)
 		return client_fail(c, r, "cannot show the transfer");
-	if (cli->json) {
-		out_json(res);
-		json_decref(res);
+	if (cli_json_done(cli, res))
 		return CLI_EXIT_OK;
-	}
 	out_kv("id", out_str(res, "id"));
 	out_kv("kind", out_str(res, "kind"));
 	out_kv("state", out_str(res, "state"));
@@ -514,29 +469,49 @@ static int transfers_show(struct cli *cli, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/*
+ * The common part of "transfers revoke|approve|reject ID": the arguments
+ * (@what names the ID in a usage error), then POST
+ * /api/v1/transfers/ID@action, a failure reported as "@fail: reason".
+ * Returns 0 with the answer in *ret and the ID made printable in @id, or
+ * the exit code.
+ */
+static int transfers_post(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
+			  const char *what, const char *action, const char *fail, json_t **ret,
+			  char id[X_ID_MAX])
+{
+	struct client *c;
+	struct cli_args a;
+	int r, rc;
+
+	if (!cli_args_plain(cli, &a, cmd, argc, argv, 1, 1, what, &rc))
+		return rc;
+	if (!(c = cli_client(cli)))
+		return CLI_EXIT_USAGE;
+	r = transfers_call(c, "POST", argv[a.pos], action, ret);
+	if (r < 0) {
+		json_decref(*ret);
+		return client_fail(c, r, fail);
+	}
+	out_clean(id, X_ID_MAX, argv[a.pos]);
+	return 0;
+}
+
 static int transfers_revoke(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "transfers revoke", transfers_help, "", NULL };
 	json_t *res = NULL;
-	struct client *c;
-	struct cli_args a;
-	char id[64];
-	int r, rc;
+	char id[X_ID_MAX];
+	int rc;
 
-	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "transfer ID (see 'rampart transfers list')", &rc))
+	rc = transfers_post(cli, &cmd, argc, argv, "transfer ID (see 'rampart transfers list')", "/revoke",
+			    "the transfer was not revoked", &res, id);
+	if (rc != 0)
 		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_EXIT_USAGE;
-	r = transfers_call(c, "POST", argv[a.pos], "/revoke", &res);
-	if (r < 0) {
+	if (!cli_json_done(cli, res)) {
+		printf("Transfer %s revoked; its files are deleted.\n", id);
 		json_decref(res);
-		return client_fail(c, r, "the transfer was not revoked");
 	}
-	if (cli->json)
-		out_json(res);
-	else
-		printf("Transfer %s revoked; its files are deleted.\n", out_clean(id, sizeof(id), argv[a.pos]));
-	json_decref(res);
 	return CLI_EXIT_OK;
 }
 
@@ -545,32 +520,18 @@ static int transfers_decide(struct cli *cli, int argc, char **argv, bool approve
 {
 	static const struct cli_cmd approve_cmd = { "transfers approve", transfers_help, "", NULL };
 	static const struct cli_cmd reject_cmd = { "transfers reject", transfers_help, "", NULL };
-	const struct cli_cmd *cmd = approve ? &approve_cmd : &reject_cmd;
 	json_t *res = NULL;
-	struct client *c;
-	struct cli_args a;
-	char id[64], mail[32];
-	int o, r, rc;
+	char id[X_ID_MAX], mail[32];
+	int rc;
 
-	if (cli_args_init(&a, cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "transfer ID (see 'rampart transfers list --pending')")) != 0)
+	rc = transfers_post(cli, approve ? &approve_cmd : &reject_cmd, argc, argv,
+			    "transfer ID (see 'rampart transfers list --pending')", approve ? "/approve" : "/reject",
+			    approve ? "the transfer was not approved" : "the transfer was not rejected", &res, id);
+	if (rc != 0)
 		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_EXIT_USAGE;
-	r = transfers_call(c, "POST", argv[a.pos], approve ? "/approve" : "/reject", &res);
-	if (r < 0) {
-		json_decref(res);
-		return client_fail(c, r, approve ? "the transfer was not approved" : "the transfer was not rejected");
-	}
-	out_clean(id, sizeof(id), argv[a.pos]);
-	if (cli->json)
-		out_json(res);
-	else if (!approve)
+	if (cli_json_done(cli, res))
+		return CLI_EXIT_OK;
+	if (!approve)
 		printf("Transfer %s rejected; its files are deleted.\n", id);
 	else
 		printf("Transfer %s approved; %s.\n", id,
@@ -840,17 +801,6 @@ static int x_split_link(const char *url, char *server, size_t size)
 	return 0;
 }
 
-static bool x_same_server(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	while (la > 0 && a[la - 1] == '/')
-		la--;
-	while (lb > 0 && b[lb - 1] == '/')
-		lb--;
-	return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 /* Chooses where the download goes; @name is the safe server name. */
 static int x_final_path(const char *dir, const char *name, unsigned attempt, char *out, size_t size)
 {
@@ -882,6 +832,7 @@ int cmd_fetch(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "fetch", fetch_help, "o:", opts };
 	const char *outp = NULL, *pwfile = NULL;
 	bool force = false, out_is_dir = false;
+	const struct cli_bind binds[] = { { 'o', &outp }, { 'p', &pwfile }, { 'F', .flag = &force }, { 0 } };
 	char server[CLIENT_URL_MAX], password[TERM_SECRET_MAX + 1], dir[4096], final[4096 + 300];
 	char name[X_NAME_MAX + 8], clean[600], dir_name[4096 + 300];
 	struct xprog prog = { .label = "download" };
@@ -894,23 +845,10 @@ int cmd_fetch(struct cli *cli, int argc, char **argv)
 	struct buf body;
 	CURLcode e;
 	CURL *h = NULL;
-	int o, r, rc;
-
 	struct cli_args a;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 'o')
-			outp = optarg;
-		else if (o == 'p')
-			pwfile = optarg;
-		else if (o == 'F')
-			force = true;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "URL of the link")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "URL of the link", &rc))
 		return rc;
 	if (x_split_link(argv[a.pos], server, sizeof(server)) < 0)
 		return cli_usage(cmd.name, "the URL must be a Rampart link, https://SERVER/x/TOKEN");
@@ -947,7 +885,7 @@ int cmd_fetch(struct cli *cli, int argc, char **argv)
 		return cli_fail("fetch: cannot write in %s: %s", out_clean(clean, sizeof(clean), dir),
 				strerror(errno));
 	/* The saved login goes only to its own server: the requester fetching a request's files. */
-	if (x_same_server(server, cli->server)) {
+	if (cli_same_server(server, cli->server)) {
 		if (!(c = cli_client(cli)))
 			return CLI_EXIT_USAGE;
 	} else {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "cli/protect_util.h"
 #include "common/err.h"
@@ -70,6 +71,32 @@ static void print_file(const json_t *f)
 	}
 }
 
+static int files_row(struct table *t, const json_t *v, void *ud)
+{
+	char t1[64], access[1024] = "", *p = access;
+	size_t j;
+	json_t *g;
+
+	json_array_foreach(json_object_get(v, "grants"), j, g) {
+		int n = snprintf(p, sizeof(access) - (size_t)(p - access), "%s%s", j ? ", " : "",
+				 out_str(g, "grantee"));
+
+		if (n < 0 || (size_t)n >= sizeof(access) - (size_t)(p - access))
+			break;
+		p += n;
+	}
+	{
+		const char *row[] = {
+			out_str(v, "id"), out_str(v, "name"), out_str2(v, "owner", "login"),
+			out_str(v, "status"),
+			*out_str(v, "expires_at") ? out_time(t1, sizeof(t1), out_str(v, "expires_at")) : "never",
+			access[0] ? access : "(owner only)",
+		};
+
+		return table_add(t, row);
+	}
+}
+
 static int files_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -79,27 +106,16 @@ static int files_list(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "files list", files_help, "", opts };
 	static const char *const hdr[] = { "ID", "NAME", "OWNER", "STATUS", "EXPIRES", "ACCESS" };
+	const struct cli_table spec = { cmd.name, 6, hdr, files_row };
 	const char *status = NULL;
-	struct table *t;
+	bool all = false;
+	const struct cli_bind binds[] = { { 'a', .flag = &all }, { 's', &status }, { 0 } };
 	struct cli_args a;
 	struct client *c;
 	struct buf path;
-	bool all = false;
-	json_t *list = NULL, *v;
-	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 'a')
-			all = true;
-		else if (o == 's')
-			status = optarg;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (status && strcmp(status, "active") && strcmp(status, "revoked"))
 		return cli_usage(cmd.name, "--status must be active or revoked");
@@ -108,62 +124,32 @@ static int files_list(struct cli *cli, int argc, char **argv)
 	buf_init(&path, 1024);
 	r = buf_puts(&path, "/api/v1/files");
 	r = r < 0 ? r : client_query(c, &path, "status", status);
-	r = r < 0 ? r : cli_fetch_list(cli, path.data, all, &list);
+	rc = r < 0 ? client_fail(c, r, "cannot list protected files")
+		   : cli_list_show(cli, path.data, all, "cannot list protected files", &spec);
 	buf_done(&path);
-	if (r < 0)
-		return client_fail(c, r, "cannot list protected files");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
-		return CLI_EXIT_OK;
-	}
-	t = table_new(6, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char t1[64], access[1024] = "", *p = access;
-		size_t j;
-		json_t *g;
+	return rc;
+}
 
-		json_array_foreach(json_object_get(v, "grants"), j, g) {
-			int n = snprintf(p, sizeof(access) - (size_t)(p - access), "%s%s", j ? ", " : "",
-					 out_str(g, "grantee"));
+static int access_row(struct table *t, const json_t *v, void *ud)
+{
+	char t1[64];
+	const char *row[] = { out_time(t1, sizeof(t1), out_str(v, "at")), out_str(v, "login"),
+			      out_str(v, "source"), out_str(v, "outcome"), out_str(v, "reason") };
 
-			if (n < 0 || (size_t)n >= sizeof(access) - (size_t)(p - access))
-				break;
-			p += n;
-		}
-		{
-			const char *row[] = {
-				out_str(v, "id"), out_str(v, "name"), out_str2(v, "owner", "login"),
-				out_str(v, "status"),
-				*out_str(v, "expires_at") ? out_time(t1, sizeof(t1), out_str(v, "expires_at")) : "never",
-				access[0] ? access : "(owner only)",
-			};
-
-			if (t && table_add(t, row) < 0) {
-				table_free(t);
-				t = NULL;
-			}
-		}
-	}
-	if (t)
-		table_print(t, stdout);
-	table_free(t);
-	cli_more_hint(list, "files list");
-	json_decref(list);
-	return t ? CLI_EXIT_OK : cli_fail("files list: out of memory");
+	return table_add(t, row);
 }
 
 static int files_show(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "files show", files_help, "", NULL };
 	static const char *const hdr[] = { "WHEN", "WHO", "FROM", "OUTCOME", "REASON" };
+	const struct cli_table spec = { cmd.name, 5, hdr, access_row, NULL,
+					"  (nobody has tried to open it)\n" };
 	char id[ULID_SIZE];
-	json_t *f = NULL, *hist = NULL, *v;
+	json_t *f = NULL, *hist = NULL;
 	struct client *c;
 	struct cli_args a;
 	struct buf path;
-	struct table *t;
-	size_t i;
 	int r, rc;
 
 	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &rc))
@@ -184,31 +170,15 @@ static int files_show(struct cli *cli, int argc, char **argv)
 	if (cli->json) {
 		json_object_set(f, "access_history", json_object_get(hist, "items"));
 		out_json(f);
-		json_decref(f);
-		json_decref(hist);
-		return CLI_EXIT_OK;
+		rc = CLI_EXIT_OK;
+	} else {
+		print_file(f);
+		printf("\nAccess history:\n");
+		rc = cli_table_print(hist, &spec);
 	}
-	print_file(f);
-	printf("\nAccess history:\n");
-	t = table_new(5, hdr);
-	json_array_foreach(json_object_get(hist, "items"), i, v) {
-		char t1[64];
-		const char *row[] = { out_time(t1, sizeof(t1), out_str(v, "at")), out_str(v, "login"),
-				      out_str(v, "source"), out_str(v, "outcome"), out_str(v, "reason") };
-
-		if (t && table_add(t, row) < 0) {
-			table_free(t);
-			t = NULL;
-		}
-	}
-	if (t && table_rows(t) == 0)
-		printf("  (nobody has tried to open it)\n");
-	else if (t)
-		table_print(t, stdout);
-	table_free(t);
 	json_decref(f);
 	json_decref(hist);
-	return CLI_EXIT_OK;
+	return rc;
 }
 
 /* PATCHes @body to FILE and prints the file. */
@@ -227,11 +197,10 @@ static int files_patch(struct cli *cli, const char *name, const char *id, json_t
 	json_decref(body);
 	if (r < 0)
 		return client_fail(c, r, what);
-	if (cli->json)
-		out_json(res);
-	else
+	if (!cli_json_done(cli, res)) {
 		print_file(res);
-	json_decref(res);
+		json_decref(res);
+	}
 	return CLI_EXIT_OK;
 }
 
@@ -243,15 +212,9 @@ static int files_grant_common(struct cli *cli, int argc, char **argv, bool grant
 	char id[ULID_SIZE], g[PROTECT_GRANTEE_MAX];
 	struct cli_args a;
 	json_t *list;
-	int o, rc;
+	int rc;
 
-	if (cli_args_init(&a, cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 2, 257, "FILE and at least one GRANTEE")) != 0)
+	if (!cli_args_plain(cli, &a, cmd, argc, argv, 2, 257, "FILE and at least one GRANTEE", &rc))
 		return rc;
 	if ((rc = protect_file_id(cmd->name, argv[a.pos], id)) != 0)
 		return rc;

@@ -220,27 +220,18 @@ static int hr_import(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "hr import", hr_help, "", opts };
 	bool dry = false, full = false, force = false, skip = false, changes = false;
+	const struct cli_bind binds[] = {
+		{ OPT_DRY, .flag = &dry }, { OPT_FULL, .flag = &full }, { OPT_FORCE, .flag = &force },
+		{ OPT_SKIP, .flag = &skip }, { OPT_CHANGES, .flag = &changes }, { 0 }
+	};
 	json_t *rep = NULL;
 	struct client *c;
 	struct cli_args a;
 	struct buf path, data;
 	char clean[512];
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		switch (o) {
-		case OPT_DRY: dry = true; break;
-		case OPT_FULL: full = true; break;
-		case OPT_FORCE: force = true; break;
-		case OPT_SKIP: skip = true; break;
-		case OPT_CHANGES: changes = true; break;
-		}
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "FILE (the HR CSV)")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "FILE (the HR CSV)", &rc))
 		return rc;
 	if (force && !full)
 		return cli_usage(cmd.name, "--force only makes sense with --full-snapshot");

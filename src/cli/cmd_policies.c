@@ -75,6 +75,15 @@ static json_t *pol_unit_in(const json_t *org, const char *ref)
 	return NULL;
 }
 
+/* Says that there is no org unit @ref.  Returns CLI_EXIT_NOT_FOUND. */
+static int pol_no_unit(const char *ref)
+{
+	char clean[300];
+
+	fprintf(stderr, "rampart: no org unit '%s' (see 'rampart org')\n", out_clean(clean, sizeof(clean), ref));
+	return CLI_EXIT_NOT_FOUND;
+}
+
 /* GETs the org list into *ret.  Returns 0 or an exit code after printing why. */
 static int pol_org(struct client *c, json_t **ret)
 {
@@ -86,7 +95,6 @@ static int pol_org(struct client *c, json_t **ret)
 /* Copies the id of unit @ref into @id.  Returns 0 or an exit code after printing why. */
 static int pol_unit_id(struct client *c, const char *ref, char *id, size_t size)
 {
-	char clean[300];
 	json_t *org = NULL, *u;
 	int rc;
 
@@ -100,8 +108,7 @@ static int pol_unit_id(struct client *c, const char *ref, char *id, size_t size)
 	}
 	if (!u || str_copy(id, size, out_str(u, "id")) < 0 || !id[0]) {
 		json_decref(org);
-		fprintf(stderr, "rampart: no org unit '%s' (see 'rampart org')\n", out_clean(clean, sizeof(clean), ref));
-		return CLI_EXIT_NOT_FOUND;
+		return pol_no_unit(ref);
 	}
 	json_decref(org);
 	return 0;
@@ -165,22 +172,16 @@ static int pol_list(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "policies list", policies_help, "", opts };
 	static const char *const hdr[] = { "UNIT", "VERSION", "UPDATED", "FIELDS" };
 	const char *under = NULL, *scope = "";
+	const struct cli_bind binds[] = { { 'o', &under }, { 0 } };
 	json_t *org = NULL, *out = NULL, *items, *u;
 	struct table *t = NULL;
 	struct client *c;
 	struct cli_args a;
 	char clean[300];
 	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'o')
-			under = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -190,9 +191,7 @@ static int pol_list(struct cli *cli, int argc, char **argv)
 		u = pol_unit_in(org, under);
 		if (!u) {
 			json_decref(org);
-			fprintf(stderr, "rampart: no org unit '%s' (see 'rampart org')\n",
-				out_clean(clean, sizeof(clean), under));
-			return CLI_EXIT_NOT_FOUND;
+			return pol_no_unit(under);
 		}
 		scope = out_str(u, "path");
 	}
@@ -261,20 +260,15 @@ static int pol_show(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "policies show", policies_help, "", opts };
 	json_t *ans = NULL, *own, *eff, *v;
 	bool effective = false;
+	const struct cli_bind binds[] = { { 'e', .flag = &effective }, { 0 } };
 	struct client *c;
 	struct cli_args a;
 	char id[64], tm[64], num[32];
 	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'e')
-			effective = true;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "org unit (a path or an id; see 'rampart org')")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "org unit (a path or an id; see 'rampart org')",
+			    &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -283,11 +277,8 @@ static int pol_show(struct cli *cli, int argc, char **argv)
 	r = pol_get(c, id, &ans);
 	if (r < 0)
 		return client_fail(c, r, "cannot show the policy");
-	if (cli->json) {
-		out_json(ans);
-		json_decref(ans);
+	if (cli_json_done(cli, ans))
 		return CLI_EXIT_OK;
-	}
 	own = json_object_get(ans, "own");
 	eff = json_object_get(ans, "effective");
 	out_kv("org unit", out_str2(ans, "org_unit", "path"));

@@ -702,3 +702,12 @@ int client_query(struct client *c, struct buf *b, const char *key, const char *v
 	r = buf_printf(b, "%c%s=", b->data && strchr(b->data, '?') ? '&' : '?', key);
 	return r < 0 ? r : client_escape(c, b, value);
 }
+
+int client_queries(struct client *c, struct buf *b, const struct client_param *params)
+{
+	int r = 0;
+
+	for (const struct client_param *p = params; r == 0 && p->key; p++)
+		r = client_query(c, b, p->key, p->value);
+	return r;
+}

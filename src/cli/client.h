@@ -175,6 +175,18 @@ int client_escape(struct client *c, struct buf *b, const char *s);
  */
 int client_query(struct client *c, struct buf *b, const char *key, const char *value);
 
+/* A query parameter: "key=value"; one with a NULL value is left out. */
+struct client_param {
+	const char *key;
+	const char *value;
+};
+
+/*
+ * client_query for each parameter of @params, which ends with a NULL key:
+ * "?k1=v1&k2=v2".  Returns 0, -ENOMEM or -EMSGSIZE.
+ */
+int client_queries(struct client *c, struct buf *b, const struct client_param *params);
+
 /* Wipes and frees the storage of @b. */
 void client_buf_wipe(struct buf *b);
 

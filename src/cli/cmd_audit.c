@@ -82,20 +82,11 @@ static int audit_parse_outcome(const char *cmd, const char *arg, void *dst)
 	{ OPT_SINCE, .parse = cli_parse_since, .dst = (f).since }, \
 	{ OPT_UNTIL, .parse = cli_parse_until, .dst = (f).until }
 
-/* "/api/v1/audit?filters..." into @b. */
-static int audit_path(struct client *c, struct buf *b, const struct audit_filters *f, const char *limit)
-{
-	int r = buf_puts(b, "/api/v1/audit");
-
-	r = r < 0 ? r : client_query(c, b, "actor", f->actor);
-	r = r < 0 ? r : client_query(c, b, "action", f->action);
-	r = r < 0 ? r : client_query(c, b, "object", f->object);
-	r = r < 0 ? r : client_query(c, b, "outcome", f->outcome);
-	r = r < 0 ? r : client_query(c, b, "since", f->since[0] ? f->since : NULL);
-	r = r < 0 ? r : client_query(c, b, "until", f->until[0] ? f->until : NULL);
-	r = r < 0 ? r : client_query(c, b, "limit", limit);
-	return r;
-}
+/* The query of the struct audit_filters @f: struct client_param initializers. */
+#define AUDIT_FILTER_QUERY(f) \
+	{ "actor", (f).actor }, { "action", (f).action }, { "object", (f).object }, \
+	{ "outcome", (f).outcome }, { "since", (f).since[0] ? (f).since : NULL }, \
+	{ "until", (f).until[0] ? (f).until : NULL }
 
 static int audit_row(struct table *t, const json_t *v, void *ud)
 {
@@ -141,21 +132,15 @@ static int audit_list(struct cli *cli, int argc, char **argv)
 		{ OPT_ALL, .flag = &all },
 		{ 0 }
 	};
-	struct client *c;
 	struct cli_args a;
-	struct buf path;
-	int r, rc;
+	int rc;
 
 	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 16384);
-	r = audit_path(c, &path, &f, limit);
-	rc = r < 0 ? client_fail(c, r, "cannot read the audit log")
-		   : cli_list_show(cli, path.data, all, "cannot read the audit log", &spec);
-	buf_done(&path);
-	return rc;
+	return cli_list_query(cli, &spec, all, "cannot read the audit log", "/api/v1/audit",
+			      (const struct client_param[]){ AUDIT_FILTER_QUERY(f), { "limit", limit }, { 0 } });
 }
 
 static int audit_verify(struct cli *cli, int argc, char **argv)
@@ -267,7 +252,8 @@ static int audit_export(struct cli *cli, int argc, char **argv)
 	}
 
 	buf_init(&base, 16384);
-	r = audit_path(c, &base, &f, NULL);
+	r = buf_puts(&base, "/api/v1/audit");
+	r = r < 0 ? r : client_queries(c, &base, (const struct client_param[]){ AUDIT_FILTER_QUERY(f), { 0 } });
 	r = r < 0 ? r : cli_pages(cli, base.data, AUDIT_EXPORT_PAGE, 0, audit_export_page, &out);
 	rc = r < 0 ? client_fail(c, r, "the audit export failed") : out.rc;
 	buf_done(&base);

@@ -181,25 +181,18 @@ static int dev_list(struct cli *cli, int argc, char **argv)
 	const struct cli_table spec = { cmd.name, 5, hdr, dev_row };
 	const char *state = NULL;
 	const struct cli_bind binds[] = { { 's', &state }, { 0 } };
-	struct client *c;
 	struct cli_args a;
-	struct buf path;
-	int r, rc;
+	int rc;
 
 	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (state && strcmp(state, "compliant") != 0 && strcmp(state, "non_compliant") != 0 &&
 	    strcmp(state, "unknown") != 0 && strcmp(state, "quarantined") != 0)
 		return cli_usage(cmd.name, "--state must be compliant, non_compliant, unknown or quarantined");
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/devices");
-	r = r < 0 ? r : client_query(c, &path, "state", state);
-	rc = r < 0 ? client_fail(c, r, "cannot list devices")
-		   : cli_list_show(cli, path.data, true, "cannot list devices", &spec);
-	buf_done(&path);
-	return rc;
+	return cli_list_query(cli, &spec, true, "cannot list devices", "/api/v1/devices",
+			      (const struct client_param[]){ { "state", state }, { 0 } });
 }
 
 static int dev_show(struct cli *cli, int argc, char **argv)

@@ -168,27 +168,18 @@ int cmd_events(struct cli *cli, int argc, char **argv)
 		{ OPT_ALL, .flag = &all },
 		{ 0 }
 	};
-	struct client *c;
 	struct cli_args a;
-	struct buf path;
-	int r, rc;
+	int rc;
 
 	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if ((device && !device[0]) || (person && !person[0]))
 		return cli_usage(cmd.name, "--device and --person need a value");
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 16384);
-	r = buf_puts(&path, "/api/v1/endpoint/events");
-	r = r < 0 ? r : client_query(c, &path, "device", device);
-	r = r < 0 ? r : client_query(c, &path, "person", person);
-	r = r < 0 ? r : client_query(c, &path, "kind", kind);
-	r = r < 0 ? r : client_query(c, &path, "since", since[0] ? since : NULL);
-	r = r < 0 ? r : client_query(c, &path, "until", until[0] ? until : NULL);
-	r = r < 0 ? r : client_query(c, &path, "limit", limit);
-	rc = r < 0 ? client_fail(c, r, "cannot search the operation logs")
-		   : cli_list_show(cli, path.data, all, "cannot search the operation logs", &spec);
-	buf_done(&path);
-	return rc;
+	return cli_list_query(cli, &spec, all, "cannot search the operation logs", "/api/v1/endpoint/events",
+			      (const struct client_param[]){
+				      { "device", device }, { "person", person }, { "kind", kind },
+				      { "since", since[0] ? since : NULL }, { "until", until[0] ? until : NULL },
+				      { "limit", limit }, { 0 } });
 }

@@ -43,6 +43,23 @@ static const char files_help[] =
 
 #define FILES_PATH "/api/v1/files/"
 
+/*
+ * The start of a subcommand on FILE, its first positional argument: the
+ * arguments (@min..@max of them; @what names them in a usage error), the
+ * file id into @id, and the client.  Returns true when the command goes on;
+ * false with its exit code in *ret_exit.
+ */
+static bool files_start(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv, int min, int max,
+			const char *what, struct cli_args *a, char id[ULID_SIZE], int *ret_exit)
+{
+	if (!cli_args_plain(cli, a, cmd, argc, argv, min, max, what, ret_exit))
+		return false;
+	if ((*ret_exit = protect_file_id(cmd->name, argv[a->pos], id)) != 0)
+		return false;
+	*ret_exit = cli_client(cli) ? 0 : CLI_EXIT_USAGE;
+	return *ret_exit == 0;
+}
+
 static void print_file(const json_t *f)
 {
 	char t1[64], line[1024];
@@ -111,23 +128,16 @@ static int files_list(struct cli *cli, int argc, char **argv)
 	bool all = false;
 	const struct cli_bind binds[] = { { 'a', .flag = &all }, { 's', &status }, { 0 } };
 	struct cli_args a;
-	struct client *c;
-	struct buf path;
-	int r, rc;
+	int rc;
 
 	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (status && strcmp(status, "active") && strcmp(status, "revoked"))
 		return cli_usage(cmd.name, "--status must be active or revoked");
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 1024);
-	r = buf_puts(&path, "/api/v1/files");
-	r = r < 0 ? r : client_query(c, &path, "status", status);
-	rc = r < 0 ? client_fail(c, r, "cannot list protected files")
-		   : cli_list_show(cli, path.data, all, "cannot list protected files", &spec);
-	buf_done(&path);
-	return rc;
+	return cli_list_query(cli, &spec, all, "cannot list protected files", "/api/v1/files",
+			      (const struct client_param[]){ { "status", status }, { 0 } });
 }
 
 static int access_row(struct table *t, const json_t *v, void *ud)
@@ -152,12 +162,9 @@ static int files_show(struct cli *cli, int argc, char **argv)
 	struct buf path;
 	int r, rc;
 
-	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &rc))
+	if (!files_start(cli, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &a, id, &rc))
 		return rc;
-	if ((rc = protect_file_id(cmd.name, argv[a.pos], id)) != 0)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_EXIT_USAGE;
+	c = cli->client;
 	buf_init(&path, 1024);
 	r = client_call_id(c, "GET", FILES_PATH, id, NULL, NULL, &f);
 	r = r < 0 ? r : client_path_id(c, &path, FILES_PATH, id, "/access");
@@ -214,12 +221,8 @@ static int files_grant_common(struct cli *cli, int argc, char **argv, bool grant
 	json_t *list;
 	int rc;
 
-	if (!cli_args_plain(cli, &a, cmd, argc, argv, 2, 257, "FILE and at least one GRANTEE", &rc))
+	if (!files_start(cli, cmd, argc, argv, 2, 257, "FILE and at least one GRANTEE", &a, id, &rc))
 		return rc;
-	if ((rc = protect_file_id(cmd->name, argv[a.pos], id)) != 0)
-		return rc;
-	if (!cli_client(cli))
-		return CLI_EXIT_USAGE;
 	list = json_array();
 	for (int i = a.pos + 1; list && i < argc; i++) {
 		rc = protect_grantee_resolve(cli, cmd->name, argv[i], g, sizeof(g));
@@ -273,12 +276,9 @@ static int files_revoke(struct cli *cli, int argc, char **argv)
 	json_t *res = NULL;
 	int r, rc;
 
-	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &rc))
+	if (!files_start(cli, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &a, id, &rc))
 		return rc;
-	if ((rc = protect_file_id(cmd.name, argv[a.pos], id)) != 0)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_EXIT_USAGE;
+	c = cli->client;
 	r = client_call_id(c, "POST", FILES_PATH, id, "/revoke", NULL, &res);
 	if (r < 0)
 		return client_fail(c, r, "the file was not revoked");

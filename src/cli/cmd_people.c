@@ -171,15 +171,8 @@ static int people_row(struct table *t, const json_t *p, void *ud)
 	return table_add(t, row);
 }
 
-/* Shared by list and search: the people at @path (a list path with its query), as JSON or a table. */
-static int people_show_list(struct cli *cli, const char *path, bool all, const char *name)
-{
-	static const char *const hdr[] = { "LOGIN", "EMPLOYEE NO.", "NAME", "ORG UNIT", "TITLE",
-					   "STATUS", "KIND" };
-	const struct cli_table spec = { name, 7, hdr, people_row };
-
-	return cli_list_show(cli, path, all, "cannot list people", &spec);
-}
+static const char *const people_hdr[] = { "LOGIN", "EMPLOYEE NO.", "NAME", "ORG UNIT", "TITLE",
+					  "STATUS", "KIND" };
 
 static int people_list(struct cli *cli, int argc, char **argv)
 {
@@ -194,31 +187,24 @@ static int people_list(struct cli *cli, int argc, char **argv)
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "people list", people_help, "", opts };
+	const struct cli_table spec = { cmd.name, 7, people_hdr, people_row };
 	const char *org = NULL, *status = NULL, *kind = NULL, *role = NULL, *limit = NULL;
 	bool all = false;
 	const struct cli_bind binds[] = {
 		{ OPT_ORG, &org }, { OPT_STATUS, &status }, { OPT_KIND, &kind }, { OPT_ROLE, &role },
 		{ OPT_LIMIT, .parse = cli_parse_limit, .dst = &limit }, { OPT_ALL, .flag = &all }, { 0 }
 	};
-	struct client *c;
 	struct cli_args a;
-	struct buf path;
-	int r, rc;
+	int rc;
 
 	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 16384);
-	r = buf_puts(&path, "/api/v1/people");
-	r = r < 0 ? r : client_query(c, &path, "org", org);
-	r = r < 0 ? r : client_query(c, &path, "status", status);
-	r = r < 0 ? r : client_query(c, &path, "kind", kind);
-	r = r < 0 ? r : client_query(c, &path, "role", role);
-	r = r < 0 ? r : client_query(c, &path, "limit", limit);
-	rc = r < 0 ? cli_fail("people list: %s", err_str(r)) : people_show_list(cli, path.data, all, cmd.name);
-	buf_done(&path);
-	return rc;
+	return cli_list_query(cli, &spec, all, "cannot list people", "/api/v1/people",
+			      (const struct client_param[]){
+				      { "org", org }, { "status", status }, { "kind", kind }, { "role", role },
+				      { "limit", limit }, { 0 } });
 }
 
 static int people_search(struct cli *cli, int argc, char **argv)
@@ -229,29 +215,23 @@ static int people_search(struct cli *cli, int argc, char **argv)
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "people search", people_help, "", opts };
+	const struct cli_table spec = { cmd.name, 7, people_hdr, people_row };
 	const char *limit = NULL;
 	bool all = false;
 	const struct cli_bind binds[] = {
 		{ 'l', .parse = cli_parse_limit, .dst = &limit }, { 'a', .flag = &all }, { 0 }
 	};
-	struct client *c;
 	struct cli_args a;
-	struct buf path;
-	int r, rc;
+	int rc;
 
 	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "TEXT to search for", &rc))
 		return rc;
 	if (!argv[a.pos][0])
 		return cli_usage(cmd.name, "the TEXT to search for is empty");
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 16384);
-	r = buf_puts(&path, "/api/v1/people");
-	r = r < 0 ? r : client_query(c, &path, "q", argv[a.pos]);
-	r = r < 0 ? r : client_query(c, &path, "limit", limit);
-	rc = r < 0 ? cli_fail("people search: %s", err_str(r)) : people_show_list(cli, path.data, all, cmd.name);
-	buf_done(&path);
-	return rc;
+	return cli_list_query(cli, &spec, all, "cannot list people", "/api/v1/people",
+			      (const struct client_param[]){ { "q", argv[a.pos] }, { "limit", limit }, { 0 } });
 }
 
 static void person_print(const json_t *p)
@@ -355,10 +335,10 @@ static int people_history(struct cli *cli, int argc, char **argv)
 		return rc;
 	buf_init(&path, 4096);
 	r = cli_person_path(cli, &path, p, "/history");
-	r = r < 0 ? r : client_query(cli->client, &path, "limit", limit);
 	json_decref(p);
 	rc = r < 0 ? client_fail(cli->client, r, "cannot read the history")
-		   : cli_list_show(cli, path.data, all, "cannot read the history", &spec);
+		   : cli_list_query(cli, &spec, all, "cannot read the history", path.data,
+				    (const struct client_param[]){ { "limit", limit }, { 0 } });
 	buf_done(&path);
 	return rc;
 }

@@ -171,3 +171,17 @@ int cli_list_show(struct cli *cli, const char *path, bool all, const char *fail,
 	json_decref(list);
 	return rc;
 }
+
+int cli_list_query(struct cli *cli, const struct cli_table *spec, bool all, const char *fail,
+		   const char *base, const struct client_param *params)
+{
+	struct buf path;
+	int r, rc;
+
+	buf_init(&path, 16384);
+	r = buf_puts(&path, base);
+	r = r < 0 ? r : client_queries(cli->client, &path, params);
+	rc = r < 0 ? client_fail(cli->client, r, fail) : cli_list_show(cli, path.data, all, fail, spec);
+	buf_done(&path);
+	return rc;
+}

@@ -88,4 +88,12 @@ int cli_table_print(const json_t *list, const struct cli_table *spec);
 int cli_list_show(struct cli *cli, const char *path, bool all, const char *fail,
 		  const struct cli_table *spec);
 
+/*
+ * cli_list_show on @base with the query @params (see client_queries).  A
+ * path that cannot be built is reported by client_fail as "@fail: reason"
+ * too.
+ */
+int cli_list_query(struct cli *cli, const struct cli_table *spec, bool all, const char *fail,
+		   const char *base, const struct client_param *params);
+
 #endif

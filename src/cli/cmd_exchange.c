@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/fileio.h"
 #include "cli/list.h"
 #include "cli/out.h"
 #include "cli/term.h"
@@ -617,7 +618,7 @@ static size_t x_dl_header(char *p, size_t size, size_t n, void *ud)
 static size_t x_dl_data(char *p, size_t size, size_t n, void *ud)
 {
 	struct xdl *d = ud;
-	size_t len = size * n, off = 0;
+	size_t len = size * n;
 
 	if (!d->status)
 		curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
@@ -639,17 +640,8 @@ static size_t x_dl_data(char *p, size_t size, size_t n, void *ud)
 			return 0;
 		}
 	}
-	while (off < len) {
-		ssize_t w = write(d->fd, p + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			d->err = -errno;
-			return 0;
-		}
-		off += (size_t)w;
-	}
+	if ((d->err = fileio_write_all(d->fd, p, len)) < 0)
+		return 0;
 	d->bytes += (long long)len;
 	return len;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/fileio.h"
 #include "cli/out.h"
 #include "common/err.h"
 
@@ -57,39 +58,20 @@ static const char hr_help[] =
 /* Reads all of @path ("-": stdin) into @b.  Returns 0 or -errno (-EMSGSIZE: too large). */
 static int hr_read_file(const char *path, struct buf *b)
 {
-	char chunk[65536];
 	struct stat st;
-	int fd, r = 0;
+	int fd, r;
 
-	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = fileio_open_input(path);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		return fd;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
 		r = -EISDIR;
-		goto out;
-	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > HR_FILE_MAX) {
+	/* A file known to be too large is refused before it is read. */
+	else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > HR_FILE_MAX)
 		r = -EMSGSIZE;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		r = buf_append(b, chunk, (size_t)n);
-		if (r < 0)
-			break;
-	}
-out:
-	if (fd != STDIN_FILENO)
-		close(fd);
+	else
+		r = fileio_read_all(fd, b);
+	fileio_close_input(fd);
 	return r;
 }
 

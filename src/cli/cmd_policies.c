@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/fileio.h"
 #include "cli/out.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -311,35 +312,30 @@ static int pol_show(struct cli *cli, int argc, char **argv)
 
 /* ---------------------------------------------------------------- set */
 
-/* Reads @file ('-': standard input) into @b, at most POL_FILE_MAX bytes.  Returns 0 or an exit code. */
+/*
+ * Reads @file ('-': standard input) into @b, whose limit is POL_FILE_MAX
+ * bytes.  Returns 0 or an exit code.
+ */
 static int pol_read(const char *file, struct buf *b)
 {
-	char chunk[8192], clean[300];
-	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
-	size_t n;
-	int rc = 0;
+	char clean[300];
+	int fd = fileio_open_input(file), r;
 
-	if (!f) {
-		fprintf(stderr, "rampart: policies set: cannot open '%s': %s\n", out_clean(clean, sizeof(clean), file),
-			strerror(errno));
+	out_clean(clean, sizeof(clean), file);
+	if (fd < 0) {
+		fprintf(stderr, "rampart: policies set: cannot open '%s': %s\n", clean, strerror(-fd));
 		return CLI_EXIT_FAILED;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (b->len + n > POL_FILE_MAX) {
-			rc = cli_fail("policies set: '%s' is larger than %zu KiB; a policy is at most 64 KiB",
-				      out_clean(clean, sizeof(clean), file), POL_FILE_MAX >> 10);
-			break;
-		}
-		if (buf_append(b, chunk, n) < 0) {
-			rc = cli_fail("policies set: out of memory");
-			break;
-		}
-	}
-	if (rc == 0 && ferror(f))
-		rc = cli_fail("policies set: cannot read '%s'", out_clean(clean, sizeof(clean), file));
-	if (f != stdin)
-		fclose(f);
-	return rc;
+	r = fileio_read_all(fd, b);
+	fileio_close_input(fd);
+	if (r == -EMSGSIZE)
+		return cli_fail("policies set: '%s' is larger than %zu KiB; a policy is at most 64 KiB", clean,
+				POL_FILE_MAX >> 10);
+	if (r == -ENOMEM)
+		return cli_fail("policies set: out of memory");
+	if (r < 0)
+		return cli_fail("policies set: cannot read '%s'", clean);
+	return 0;
 }
 
 static int pol_set(struct cli *cli, int argc, char **argv)
@@ -357,7 +353,7 @@ static int pol_set(struct cli *cli, int argc, char **argv)
 	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 2, 2, "org unit and policy file ('-' for standard input)", &rc))
 		return rc;
 	file = argv[a.pos + 1];
-	buf_init(&text, POL_FILE_MAX + 1);
+	buf_init(&text, POL_FILE_MAX);
 	if ((rc = pol_read(file, &text)) != 0) {
 		buf_done(&text);
 		return rc;

@@ -1,16 +1,12 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * cmd_exchange: the secure exchange site from the command line: send files
- * to an outsider, request files from one, follow and revoke transfers, and
- * fetch a one-time link as a recipient (no account needed).
+ * to an outsider, request files from one, and follow, revoke, approve or
+ * reject transfers.  Fetching a link is cmd_fetch.
  *
  * Invariants: files are streamed (libcurl mime parts read from disk on
- * upload, a temporary file in the target directory on download), never held
- * in memory; a download becomes visible under its final name only when
- * complete, and never replaces an existing file without --force; a file
- * name from the server is reduced to one safe path component; the link
- * password is wiped after use and printed only by the commands that create
- * it (send, request), once.
+ * upload), never held in memory; the link password is printed only by the
+ * commands that create it (send, request), once.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,93 +14,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/fileio.h"
 #include "cli/list.h"
 #include "cli/out.h"
-#include "cli/term.h"
-#include "common/err.h"
+#include "cli/progress.h"
 #include "common/str.h"
 
 #define X_MAX_FILES 100
-#define X_NAME_MAX 200
-#define X_ERRBODY_MAX ((size_t)64 << 10)
-#define X_DISP_MAX 2048
 #define X_ID_MAX 64
-
-/* ---------------------------------------------------------------- progress */
-
-static void x_fmt_bytes(char *out, size_t size, long long n)
-{
-	if (n < 1024)
-		snprintf(out, size, "%lld B", n);
-	else if (n < 1024LL * 1024)
-		snprintf(out, size, "%.1f KiB", (double)n / 1024);
-	else if (n < 1024LL * 1024 * 1024)
-		snprintf(out, size, "%.1f MiB", (double)n / (1024.0 * 1024));
-	else
-		snprintf(out, size, "%.2f GiB", (double)n / (1024.0 * 1024 * 1024));
-}
-
-struct xprog {
-	const char *label;
-	bool up;                   /* counts what is sent, not the answer */
-	struct timespec last;
-	bool shown;
-	long long now_b, total;    /* the last figures seen */
-};
-
-static void x_progress_draw(const struct xprog *p)
-{
-	char a[32], b[32], bar[31];
-	int pct = (int)(p->now_b * 100 / p->total), fill;
-
-	if (pct > 100)
-		pct = 100;
-	fill = pct * 30 / 100;
-	memset(bar, '#', (size_t)fill);
-	memset(bar + fill, ' ', (size_t)(30 - fill));
-	bar[30] = '\0';
-	x_fmt_bytes(a, sizeof(a), p->now_b);
-	x_fmt_bytes(b, sizeof(b), p->total);
-	fprintf(stderr, "\r%s [%s] %3d%%  %s / %s   ", p->label, bar, pct, a, b);
-}
-
-/* Draws "label [#####     ]  42%  1.2 MiB / 2.9 MiB" on stderr, at most five times a second. */
-static int x_progress(void *ud, long long dltotal, long long dlnow, long long ultotal, long long ulnow)
-{
-	struct xprog *p = ud;
-	long long total = p->up ? ultotal : dltotal;
-	long long now_b = p->up ? ulnow : dlnow;
-	struct timespec ts;
-
-	if (total <= 0)
-		return 0;
-	p->now_b = now_b;
-	p->total = total;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (p->shown && (ts.tv_sec - p->last.tv_sec) * 1000 + (ts.tv_nsec - p->last.tv_nsec) / 1000000 < 200)
-		return 0;
-	p->last = ts;
-	p->shown = true;
-	x_progress_draw(p);
-	return 0;
-}
-
-/* Draws the last figures (the end of the transfer, however far it got) and ends the line. */
-static void x_progress_end(struct xprog *p)
-{
-	if (p->shown) {
-		x_progress_draw(p);
-		fputc('\n', stderr);
-	}
-	p->shown = false;
-}
 
 /* ---------------------------------------------------------------- output */
 
@@ -184,8 +104,8 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	const struct cli_bind binds[] = {
 		{ 't', &to }, { 'e', &expires }, { 'd', &downloads }, { 'm', &message }, { 0 }
 	};
-	struct xprog prog = { .label = "upload", .up = true };
-	struct client_progress cp = { x_progress, &prog };
+	struct progress prog = { .label = "upload", .up = true };
+	struct client_progress cp = { progress_update, &prog };
 	curl_mimepart *part;
 	curl_mime *mime = NULL;
 	json_t *res = NULL;
@@ -240,7 +160,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		return cli_fail("send: out of memory");
 	}
 	r = client_upload(c, "/api/v1/transfers", mime, isatty(STDERR_FILENO) ? &cp : NULL, &res);
-	x_progress_end(&prog);
+	progress_end(&prog);
 	curl_mime_free(mime);
 	if (r < 0) {
 		json_decref(res);
@@ -251,7 +171,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	} else {
 		char n[32], id[64];
 
-		x_fmt_bytes(n, sizeof(n), (long long)json_integer_value(json_object_get(res, "bytes")));
+		progress_fmt_bytes(n, sizeof(n), (long long)json_integer_value(json_object_get(res, "bytes")));
 		printf("Sent %lld file(s), %s (transfer %s).\n",
 		       (long long)json_integer_value(json_object_get(res, "files")), n,
 		       out_clean(id, sizeof(id), out_str(res, "id")));
@@ -363,7 +283,7 @@ static int transfers_row(struct table *t, const json_t *v, void *ud)
 	};
 
 	snprintf(nf, sizeof(nf), "%lld", (long long)json_integer_value(json_object_get(v, "file_count")));
-	x_fmt_bytes(sz, sizeof(sz), (long long)json_integer_value(json_object_get(v, "total_bytes")));
+	progress_fmt_bytes(sz, sizeof(sz), (long long)json_integer_value(json_object_get(v, "total_bytes")));
 	return table_add(t, row);
 }
 
@@ -455,7 +375,7 @@ static int transfers_show(struct cli *cli, int argc, char **argv)
 	json_array_foreach(json_object_get(res, "files"), i, v) {
 		char sz[32], line[400], name[300];
 
-		x_fmt_bytes(sz, sizeof(sz), (long long)json_integer_value(json_object_get(v, "size")));
+		progress_fmt_bytes(sz, sizeof(sz), (long long)json_integer_value(json_object_get(v, "size")));
 		snprintf(line, sizeof(line), "%s (%s)", out_clean(name, sizeof(name), out_str(v, "name")), sz);
 		out_kv("file", line);
 	}
@@ -570,474 +490,4 @@ int cmd_transfers(struct cli *cli, int argc, char **argv)
 	if (argc >= 2 && argv[1][0] == '-' && strcmp(argv[1], "-h") != 0 && strcmp(argv[1], "--help") != 0)
 		return transfers_list(cli, argc, argv);
 	return cli_dispatch(cli, "transfers", transfers_help, subs, argc, argv);
-}
-
-/* ---------------------------------------------------------------- fetch */
-
-static const char fetch_help[] =
-"Usage: rampart fetch URL [-o OUT] [--password-file F] [--force] [--json]\n"
-"\n"
-"Downloads what a one-time link holds; no account is needed.  The password\n"
-"is asked for on the terminal (no echo), or read from the first line of F\n"
-"('-': standard input).  A download uses the link up: keep the file.\n"
-"\n"
-"The file is written under a temporary name in the target directory and\n"
-"renamed when complete, with mode 0600.  Without -o it is named after the\n"
-"server's file name (reduced to a plain name; several files come as one\n"
-"tar) in the current directory; when that name is taken, ' (1)', ' (2)'...\n"
-"is added.  The final path is printed on stdout.\n"
-"\n"
-"  -o OUT              write to OUT (a file, or an existing directory)\n"
-"  --password-file F   read the link's password from F\n"
-"  --force             replace OUT when it exists\n"
-"  --json              print {\"path\",\"bytes\"}\n"
-"\n"
-"Files uploaded to one of your requests are fetched the same way, logged in\n"
-"as the person who made the request (to the link's server).\n";
-
-struct xdl {
-	const char *dir;
-	int fd;
-	char tmp[4096];
-	long status;
-	long long bytes;
-	int err;
-	struct buf errbody;
-	char disposition[X_DISP_MAX];
-	CURL *h;
-};
-
-static size_t x_dl_header(char *p, size_t size, size_t n, void *ud)
-{
-	struct xdl *d = ud;
-
-	client_header_value(p, size * n, "content-disposition:", d->disposition, sizeof(d->disposition));
-	return size * n;
-}
-
-static size_t x_dl_data(char *p, size_t size, size_t n, void *ud)
-{
-	struct xdl *d = ud;
-	size_t len = size * n;
-
-	if (!d->status)
-		curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, &d->status);
-	if (d->status != 200) {
-		/* An error page: its first 64 KiB are enough to say what went wrong. */
-		if (d->errbody.len + len <= X_ERRBODY_MAX)
-			buf_append(&d->errbody, p, len);
-		return len;
-	}
-	if (d->fd < 0) {
-		if (snprintf(d->tmp, sizeof(d->tmp), "%s/.rampart-fetch-XXXXXX", d->dir) >= (int)sizeof(d->tmp)) {
-			d->err = -ENAMETOOLONG;
-			return 0;
-		}
-		d->fd = mkostemp(d->tmp, O_CLOEXEC);
-		if (d->fd < 0) {
-			d->err = -errno;
-			d->tmp[0] = '\0';
-			return 0;
-		}
-	}
-	if ((d->err = fileio_write_all(d->fd, p, len)) < 0)
-		return 0;
-	d->bytes += (long long)len;
-	return len;
-}
-
-static int x_hex(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-/*
- * The file name from a Content-Disposition header, made safe: the RFC 5987
- * filename* when present, else filename; only what follows the last '/' or
- * '\'; control characters, invalid UTF-8 and a leading dot become '_';
- * nothing usable gives "download".
- */
-static void x_safe_name(const char *disp, char *out, size_t size)
-{
-	char raw[X_DISP_MAX];
-	const char *p, *base;
-	size_t o = 0, n;
-
-	raw[0] = '\0';
-	if ((p = strcasestr(disp, "filename*=UTF-8''"))) {
-		p += strlen("filename*=UTF-8''");
-		while (*p && *p != ';' && *p != ' ' && o + 1 < sizeof(raw)) {
-			int h1, h2;
-
-			if (*p == '%' && (h1 = x_hex(p[1])) >= 0 && (h2 = x_hex(p[2])) >= 0) {
-				raw[o++] = (char)(h1 * 16 + h2);
-				p += 3;
-			} else {
-				raw[o++] = *p++;
-			}
-		}
-		raw[o] = '\0';
-	} else if ((p = strcasestr(disp, "filename=\""))) {
-		p += strlen("filename=\"");
-		while (*p && *p != '"' && o + 1 < sizeof(raw)) {
-			if (*p == '\\' && p[1])
-				p++;
-			raw[o++] = *p++;
-		}
-		raw[o] = '\0';
-	}
-	/* An embedded NUL from %00 ends the name there, which is only shorter. */
-	base = raw;
-	for (const char *s = raw; *s; s++)
-		if (*s == '/' || *s == '\\')
-			base = s + 1;
-	n = strlen(base);
-	if (n > X_NAME_MAX)
-		n = X_NAME_MAX;
-	/* Cut back to a character boundary. */
-	while (n > 0 && n < strlen(base) && ((unsigned char)base[n] & 0xc0) == 0x80)
-		n--;
-	o = 0;
-	for (size_t i = 0; i < n && o + 1 < size; i++) {
-		unsigned char ch = (unsigned char)base[i];
-
-		out[o++] = (ch < 0x20 || ch == 0x7f) ? '_' : (char)ch;
-	}
-	out[o] = '\0';
-	if (!str_is_clean_utf8(out, o))
-		for (size_t i = 0; i < o; i++)
-			if ((unsigned char)out[i] >= 0x80)
-				out[i] = '_';
-	if (out[0] == '.')
-		out[0] = '_';
-	if (!out[0] || strcmp(out, "_") == 0 || strcmp(out, "_.") == 0)
-		snprintf(out, size, "download");
-}
-
-/* The text of the first <@tag> of a page ("p", "h1"), entities for < > & " ' decoded, into @out. */
-static void x_page_text(const struct buf *b, const char *tag, char *out, size_t size)
-{
-	static const struct {
-		const char *ent;
-		char ch;
-	} ents[] = { { "&lt;", '<' }, { "&gt;", '>' }, { "&amp;", '&' }, { "&quot;", '"' }, { "&#39;", '\'' } };
-	char open_tag[8], close_tag[8];
-	const char *p, *end;
-	size_t o = 0;
-
-	out[0] = '\0';
-	snprintf(open_tag, sizeof(open_tag), "<%s>", tag);
-	snprintf(close_tag, sizeof(close_tag), "</%s>", tag);
-	p = b->data ? memmem(b->data, b->len, open_tag, strlen(open_tag)) : NULL;
-	if (!p)
-		return;
-	p += strlen(open_tag);
-	end = memmem(p, b->len - (size_t)(p - b->data), close_tag, strlen(close_tag));
-	if (!end)
-		return;
-	while (p < end && o + 1 < size) {
-		size_t k;
-
-		for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++) {
-			size_t l = strlen(ents[k].ent);
-
-			if ((size_t)(end - p) >= l && memcmp(p, ents[k].ent, l) == 0) {
-				out[o++] = ents[k].ch;
-				p += l;
-				break;
-			}
-		}
-		if (k == sizeof(ents) / sizeof(ents[0]))
-			out[o++] = *p++;
-	}
-	out[o] = '\0';
-}
-
-/* Moves @tmp to @path; without @force never replaces a file (RENAME_NOREPLACE). */
-static int x_place(const char *tmp, const char *path, bool force)
-{
-	if (force)
-		return rename(tmp, path) < 0 ? -errno : 0;
-	return renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0 ? -errno : 0;
-}
-
-/* Splits "URL" into the server part (before "/x/") and checks the token part. */
-static int x_split_link(const char *url, char *server, size_t size)
-{
-	const char *x = strstr(url, "/x/");
-	const char *tok;
-	size_t n;
-
-	if (!x || (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0))
-		return -EINVAL;
-	tok = x + 3;
-	/* A token starts with a letter or digit: "." and ".." would be squashed into another path. */
-	if (!*tok || strlen(tok) > 200 || !((*tok >= 'a' && *tok <= 'z') || (*tok >= 'A' && *tok <= 'Z') ||
-					    (*tok >= '0' && *tok <= '9')))
-		return -EINVAL;
-	for (const char *s = tok; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '-' || *s == '_' || *s == '.' || *s == '~'))
-			return -EINVAL;
-	n = (size_t)(x - url);
-	if (n + 1 > size)
-		return -EINVAL;
-	memcpy(server, url, n);
-	server[n] = '\0';
-	return 0;
-}
-
-/* Chooses where the download goes; @name is the safe server name. */
-static int x_final_path(const char *dir, const char *name, unsigned attempt, char *out, size_t size)
-{
-	const char *dot = strrchr(name, '.');
-	int n;
-
-	const char *sep = "/";
-
-	/* "name", not "./name", in the current directory. */
-	if (strcmp(dir, ".") == 0)
-		dir = sep = "";
-	if (attempt == 0)
-		n = snprintf(out, size, "%s%s%s", dir, sep, name);
-	else if (dot && dot != name)
-		n = snprintf(out, size, "%s%s%.*s (%u)%s", dir, sep, (int)(dot - name), name, attempt, dot);
-	else
-		n = snprintf(out, size, "%s%s%s (%u)", dir, sep, name, attempt);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-int cmd_fetch(struct cli *cli, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "password-file", required_argument, NULL, 'p' },
-		{ "force", no_argument, NULL, 'F' },
-		{ 0 }
-	};
-	static const struct cli_cmd cmd = { "fetch", fetch_help, "o:", opts };
-	const char *outp = NULL, *pwfile = NULL;
-	bool force = false, out_is_dir = false;
-	const struct cli_bind binds[] = { { 'o', &outp }, { 'p', &pwfile }, { 'F', .flag = &force }, { 0 } };
-	char server[CLIENT_URL_MAX], password[TERM_SECRET_MAX + 1], dir[4096], final[4096 + 300];
-	char name[X_NAME_MAX + 8], clean[600], dir_name[4096 + 300];
-	struct xprog prog = { .label = "download" };
-	struct client_progress cp = { x_progress, &prog };
-	struct curl_slist *hdrs = NULL, *t;
-	struct client *c = NULL, *own = NULL;
-	struct xdl d = { .fd = -1 };
-	struct stat st;
-	char *esc = NULL;
-	struct buf body;
-	CURLcode e;
-	CURL *h = NULL;
-	struct cli_args a;
-	int r, rc;
-
-	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "URL of the link", &rc))
-		return rc;
-	if (x_split_link(argv[a.pos], server, sizeof(server)) < 0)
-		return cli_usage(cmd.name, "the URL must be a Rampart link, https://SERVER/x/TOKEN");
-	/* Where the file goes is settled before the link is used up. */
-	if (outp) {
-		if (!*outp)
-			return cli_usage(cmd.name, "-o needs a file or directory name");
-		out_clean(clean, sizeof(clean), outp);
-		if (stat(outp, &st) == 0 && S_ISDIR(st.st_mode)) {
-			out_is_dir = true;
-			if (str_copy(dir, sizeof(dir), outp) < 0)
-				return cli_fail("fetch: the path %s is too long", clean);
-		} else {
-			const char *slash = strrchr(outp, '/');
-
-			if (stat(outp, &st) == 0 && !force)
-				return cli_fail("fetch: %s exists; choose another -o or add --force to replace it",
-						clean);
-			if (!slash)
-				snprintf(dir, sizeof(dir), ".");
-			else if (slash == outp)
-				snprintf(dir, sizeof(dir), "/");
-			else if ((size_t)(slash - outp) >= sizeof(dir))
-				return cli_fail("fetch: the path %s is too long", clean);
-			else
-				snprintf(dir, sizeof(dir), "%.*s", (int)(slash - outp), outp);
-			if (str_copy(final, sizeof(final), outp) < 0)
-				return cli_fail("fetch: the path %s is too long", clean);
-		}
-	} else {
-		snprintf(dir, sizeof(dir), ".");
-	}
-	if (access(dir, W_OK) < 0)
-		return cli_fail("fetch: cannot write in %s: %s", out_clean(clean, sizeof(clean), dir),
-				strerror(errno));
-	/* The saved login goes only to its own server: the requester fetching a request's files. */
-	if (cli_same_server(server, cli->server)) {
-		if (!(c = cli_client(cli)))
-			return CLI_EXIT_USAGE;
-	} else {
-		struct client_opts co = { .server = server, .ca_file = cli->ca_file };
-
-		if (client_new(&co, &own) < 0)
-			return cli_usage(cmd.name, "the URL must be a Rampart link, https://SERVER/x/TOKEN");
-		c = own;
-	}
-	rc = cli_secret(cmd.name, pwfile, "--password-file", "Password for the link: ", "password",
-			password, sizeof(password));
-	if (rc != 0) {
-		client_free(own);
-		return rc;
-	}
-	buf_init(&body, 8192);
-	buf_init(&d.errbody, X_ERRBODY_MAX);
-	d.dir = dir;
-	rc = CLI_EXIT_FAILED;
-	h = curl_easy_init();
-	esc = h ? curl_easy_escape(h, password, 0) : NULL;
-	explicit_bzero(password, sizeof(password));
-	if (!esc || buf_printf(&body, "password=%s", esc) < 0) {
-		rc = cli_fail("fetch: out of memory");
-		goto out;
-	}
-	d.h = h;
-	hdrs = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
-	t = hdrs ? curl_slist_append(hdrs, "Expect:") : NULL;
-	if (!t || client_easy_prepare(c, h, &hdrs) < 0 ||
-	    curl_easy_setopt(h, CURLOPT_URL, argv[a.pos]) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, x_dl_data) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_WRITEDATA, &d) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, x_dl_header) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_HEADERDATA, &d) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L) != CURLE_OK ||
-	    (isatty(STDERR_FILENO) && client_easy_progress(h, &cp) < 0)) {
-		rc = cli_fail("fetch: out of memory");
-		goto out;
-	}
-	e = curl_easy_perform(h);
-	x_progress_end(&prog);
-	if (!d.status)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &d.status);
-	if (d.err < 0) {
-		rc = cli_fail("fetch: cannot write the file in %s: %s", out_clean(clean, sizeof(clean), dir),
-			      strerror(-d.err));
-		goto out;
-	}
-	if (e != CURLE_OK) {
-		rc = CLI_EXIT_UNREACHABLE;
-		fprintf(stderr, "rampart: fetch: the download from %s failed: %s\n",
-			out_clean(clean, sizeof(clean), server), curl_easy_strerror(e));
-		if (d.status == 200)
-			fprintf(stderr, "  The link may be used up now; ask the sender for a new one.\n");
-		goto out;
-	}
-	if (d.status != 200) {
-		char text[600], title[200];
-
-		x_page_text(&d.errbody, "p", text, sizeof(text));
-		x_page_text(&d.errbody, "h1", title, sizeof(title));
-		fprintf(stderr, "rampart: fetch: %s\n",
-			text[0] ? out_clean(clean, sizeof(clean), text) : "the server refused the download");
-		switch (d.status) {
-		case 403:
-			rc = CLI_EXIT_AUTH;
-			if (strcmp(title, "Sign in first") == 0)
-				fprintf(stderr, "  Log in to %s as the person who asked for the files "
-						"('rampart login').\n", out_clean(clean, sizeof(clean), server));
-			break;
-		case 404:
-			rc = CLI_EXIT_NOT_FOUND;
-			break;
-		case 429:
-			fprintf(stderr, "  Too many requests: wait a minute, then try again.\n");
-			rc = CLI_EXIT_FAILED;
-			break;
-		default:
-			rc = CLI_EXIT_FAILED;
-			break;
-		}
-		goto out;
-	}
-	if (d.fd < 0) {
-		/* An empty file: nothing was written yet. */
-		if (snprintf(d.tmp, sizeof(d.tmp), "%s/.rampart-fetch-XXXXXX", dir) >= (int)sizeof(d.tmp) ||
-		    (d.fd = mkostemp(d.tmp, O_CLOEXEC)) < 0) {
-			d.tmp[0] = '\0';
-			rc = cli_fail("fetch: cannot write the file in %s", out_clean(clean, sizeof(clean), dir));
-			goto out;
-		}
-	}
-	if (fsync(d.fd) < 0 || close(d.fd) < 0) {
-		d.fd = -1;
-		rc = cli_fail("fetch: cannot write the file in %s: %s", out_clean(clean, sizeof(clean), dir),
-			      strerror(errno));
-		goto out;
-	}
-	d.fd = -1;
-	x_safe_name(d.disposition, name, sizeof(name));
-	if (outp && !out_is_dir) {
-		r = x_place(d.tmp, final, force);
-		if (r < 0) {
-			fprintf(stderr, "rampart: fetch: cannot save %s: %s\n  The download is kept as %s.\n",
-				out_clean(clean, sizeof(clean), final), strerror(-r), d.tmp);
-			d.tmp[0] = '\0';
-			goto out;
-		}
-	} else {
-		r = -EEXIST;
-		for (unsigned i = 0; r == -EEXIST && i < 100; i++) {
-			if (x_final_path(dir, name, i, final, sizeof(final)) < 0) {
-				r = -ENAMETOOLONG;
-				break;
-			}
-			r = x_place(d.tmp, final, false);
-		}
-		if (r < 0) {
-			fprintf(stderr, "rampart: fetch: cannot save %s: %s\n  The download is kept as %s.\n",
-				out_clean(clean, sizeof(clean), name), strerror(-r), d.tmp);
-			d.tmp[0] = '\0';
-			goto out;
-		}
-		if (x_final_path(dir, name, 0, dir_name, sizeof(dir_name)) == 0 && strcmp(final, dir_name) != 0) {
-			char saved[600];
-
-			fprintf(stderr, "rampart: fetch: %s exists; saved as %s instead\n",
-				out_clean(clean, sizeof(clean), dir_name), out_clean(saved, sizeof(saved), final));
-		}
-	}
-	d.tmp[0] = '\0';
-	if (cli->json) {
-		json_t *j = json_pack("{s:s, s:I}", "path", final, "bytes", (json_int_t)d.bytes);
-
-		out_json(j);
-		json_decref(j);
-	} else {
-		out_put_clean(stdout, final);
-		putchar('\n');
-	}
-	rc = CLI_EXIT_OK;
-out:
-	if (d.fd >= 0)
-		close(d.fd);
-	if (d.tmp[0])
-		unlink(d.tmp);
-	if (esc) {
-		explicit_bzero(esc, strlen(esc));
-		curl_free(esc);
-	}
-	client_headers_wipe_free(hdrs);
-	client_buf_wipe(&body);
-	buf_done(&d.errbody);
-	if (h)
-		curl_easy_cleanup(h);
-	client_free(own);
-	return rc;
 }

@@ -3,11 +3,14 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/list.h"
 #include "cli/out.h"
@@ -327,6 +330,26 @@ int cli_secret(const char *cmd, const char *file, const char *opt, const char *p
 	if (r == -EMSGSIZE)
 		return cli_fail("%s: the %s is longer than %zu bytes", cmd, what, size - 1);
 	return cli_fail("%s: cannot read the %s from the terminal", cmd, what);
+}
+
+int cli_open_file(const char *cmd, const char *path, struct stat *st, int *ret_exit)
+{
+	char clean[512];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	out_clean(clean, sizeof(clean), path);
+	if (fd < 0 || fstat(fd, st) < 0) {
+		*ret_exit = cli_fail("%s: cannot read %s: %s", cmd, clean, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		*ret_exit = cli_fail("%s: %s is not a regular file", cmd, clean);
+		return -1;
+	}
+	return fd;
 }
 
 /* True if @s has the shape of a ULID (26 Crockford base32 characters). */

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "cli/client.h"
 #include "cli/creds.h"
@@ -174,6 +175,14 @@ struct client *cli_client_anon(struct cli *cli);
  */
 int cli_secret(const char *cmd, const char *file, const char *opt, const char *prompt,
 	       const char *what, char *buf, size_t size);
+
+/*
+ * Opens @path, which must be a regular file, for reading, with its status
+ * in *st.  Returns the descriptor, or -1 after "rampart: CMD: cannot read
+ * PATH: reason" or "rampart: CMD: PATH is not a regular file" (PATH
+ * cleaned) with the exit code in *ret_exit.
+ */
+int cli_open_file(const char *cmd, const char *path, struct stat *st, int *ret_exit);
 
 /*
  * Finds a person by id, login, employee number or email (@ref) and returns

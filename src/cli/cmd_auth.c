@@ -53,6 +53,135 @@ static void login_undo(struct cli *cli, const char *token)
 	client_free(c);
 }
 
+/* The LOGIN argument @arg, or when NULL the login asked for on the terminal, into @login. */
+static int login_name(const char *cmd, const char *arg, char *login, size_t size)
+{
+	int r;
+
+	if (arg) {
+		if (str_copy(login, size, arg) < 0 || !login[0])
+			return cli_usage(cmd, "the login must be 1 to %zu bytes", size - 1);
+		return 0;
+	}
+	r = term_prompt("Login: ", true, login, size);
+	if (r == -ENOTTY)
+		return cli_usage(cmd, "give the LOGIN (there is no terminal to ask for it)");
+	if (r < 0 || !login[0])
+		return cli_fail("login: cancelled");
+	return 0;
+}
+
+/* Where login's secrets come from: the options. */
+struct login_from {
+	const char *pwfile, *totp, *totpfile, *recfile;
+};
+
+/*
+ * Reads the password (asking with @prompt when there is no file) and the
+ * one-time or recovery code, when one was given, into @code (*is_recovery
+ * says which).  Returns 0 or an exit code after printing why.
+ */
+static int login_secrets(const char *cmd, const struct login_from *f, const char *prompt, char *password,
+			 size_t pw_size, char *code, size_t code_size, bool *is_recovery)
+{
+	int rc = cli_secret("login", f->pwfile, "--password-file", prompt, "password", password, pw_size);
+
+	if (rc != 0)
+		return rc;
+	if (f->totp) {
+		if (str_copy(code, code_size, f->totp) < 0)
+			return cli_usage(cmd, "--totp: the code is too long");
+	} else if (f->totpfile || f->recfile) {
+		rc = cli_secret("login", f->totpfile ? f->totpfile : f->recfile,
+				f->totpfile ? "--totp-file" : "--recovery-code-file", "",
+				f->totpfile ? "one-time code" : "recovery code", code, code_size);
+		*is_recovery = f->recfile != NULL;
+	}
+	return rc;
+}
+
+/*
+ * POSTs the login; when the account wants a one-time code and none was
+ * given, asks for it on the terminal and tries once more.  Returns 0 with
+ * the answer in *ret, or an exit code after printing why.
+ */
+static int login_post(struct client *c, const char *login, const char *password, char *code,
+		      size_t code_size, bool is_recovery, json_t **ret)
+{
+	json_t *body;
+	int r = 0;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		body = json_pack("{s:s, s:s, s:s}", "login", login, "password", password, "client", "cli");
+		if (!body || (code[0] && json_object_set_new(body, is_recovery ? "recovery_code" : "totp",
+							     json_string(code)) < 0)) {
+			json_decref(body);
+			return cli_fail("login: out of memory");
+		}
+		r = client_call(c, "POST", "/api/v1/auth/login", body, ret);
+		json_decref(body);
+		if (r != ERR_TOTP_REQUIRED || code[0])
+			break;
+		/* The password was right; the account also wants a one-time code. */
+		r = term_prompt("One-time code: ", false, code, code_size);
+		if (r == -ENOTTY) {
+			fprintf(stderr, "rampart: login: this account needs a one-time code: give it with "
+					"--totp CODE, --totp-file FILE or --recovery-code-file FILE\n");
+			return CLI_EXIT_AUTH;
+		}
+		if (r < 0 || !code[0])
+			return cli_fail("login: cancelled");
+		r = ERR_TOTP_REQUIRED;
+	}
+	if (r == ERR_UNAUTHENTICATED || r == ERR_LOCKED || r == ERR_TOTP_REQUIRED) {
+		char msg[1100];
+
+		fprintf(stderr, "rampart: login failed: %s\n",
+			client_error_message(c)[0] ? out_clean(msg, sizeof(msg), client_error_message(c))
+						    : err_str(r));
+		return CLI_EXIT_AUTH;
+	}
+	return r < 0 ? client_fail(c, r, "login failed") : 0;
+}
+
+/*
+ * Saves the session @token for the server of @c as @login in @saved (with
+ * the --ca file as an absolute path); a session that cannot be saved is
+ * ended again.  Returns 0 or an exit code after printing why.
+ */
+static int login_save(struct cli *cli, struct client *c, const char *token, const char *login,
+		      struct creds *saved)
+{
+	char why[CREDS_PATH_MAX + 200];
+	int r;
+
+	if (cli->ca_file) {
+		/* Saved as an absolute path: later commands may run from another directory. */
+		char *abs = realpath(cli->ca_file, NULL);
+
+		r = abs ? str_copy(saved->ca_file, sizeof(saved->ca_file), abs) : -errno;
+		free(abs);
+		if (r < 0) {
+			login_undo(cli, token);
+			return cli_fail("login: cannot resolve the path of --ca: %s", strerror(-r));
+		}
+	}
+	if (str_copy(saved->server, sizeof(saved->server), client_server(c)) < 0 ||
+	    str_copy(saved->login, sizeof(saved->login), login) < 0 || !(saved->token = strdup(token))) {
+		login_undo(cli, token);
+		return cli_fail("login: out of memory");
+	}
+	r = creds_save(saved, why, sizeof(why));
+	if (r < 0) {
+		login_undo(cli, token);
+		fputs("rampart: login: the session could not be saved (it was ended again): ", stderr);
+		out_put_clean(stderr, why);
+		fputc('\n', stderr);
+		return CLI_EXIT_FAILED;
+	}
+	return 0;
+}
+
 int cmd_login(struct cli *cli, int argc, char **argv)
 {
 	enum { OPT_PWFILE = 0x200, OPT_TOTP, OPT_TOTPFILE, OPT_RECFILE };
@@ -64,102 +193,41 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "login", login_help, "", opts };
-	const char *pwfile = NULL, *totp_arg = NULL, *totpfile = NULL, *recfile = NULL;
+	struct login_from f = { 0 };
 	const struct cli_bind binds[] = {
-		{ OPT_PWFILE, &pwfile }, { OPT_TOTP, &totp_arg }, { OPT_TOTPFILE, &totpfile },
-		{ OPT_RECFILE, &recfile }, { 0 }
+		{ OPT_PWFILE, &f.pwfile }, { OPT_TOTP, &f.totp }, { OPT_TOTPFILE, &f.totpfile },
+		{ OPT_RECFILE, &f.recfile }, { 0 }
 	};
 	char login[256] = "", password[TERM_SECRET_MAX + 1], code[128] = "", prompt[700];
-	char clean[CLIENT_URL_MAX], why[CREDS_PATH_MAX + 200];
+	char clean[CLIENT_URL_MAX];
 	struct client *c = NULL;
 	struct creds saved = { 0 };
-	json_t *body = NULL, *resp = NULL;
+	json_t *resp = NULL;
 	const char *token, *name;
 	bool is_recovery = false;
 	struct cli_args a;
-	int r, rc;
+	int rc;
 
 	password[0] = '\0';
 	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 1, "LOGIN", &rc))
 		return rc;
-	if (!!totp_arg + !!totpfile + !!recfile > 1)
+	if (!!f.totp + !!f.totpfile + !!f.recfile > 1)
 		return cli_usage(cmd.name, "give only one of --totp, --totp-file and --recovery-code-file");
-
-	if (a.pos < argc) {
-		if (str_copy(login, sizeof(login), argv[a.pos]) < 0 || !login[0])
-			return cli_usage(cmd.name, "the login must be 1 to %zu bytes", sizeof(login) - 1);
-	} else {
-		r = term_prompt("Login: ", true, login, sizeof(login));
-		if (r == -ENOTTY)
-			return cli_usage(cmd.name, "give the LOGIN (there is no terminal to ask for it)");
-		if (r < 0 || !login[0])
-			return cli_fail("login: cancelled");
-	}
+	if ((rc = login_name(cmd.name, a.pos < argc ? argv[a.pos] : NULL, login, sizeof(login))) != 0)
+		return rc;
 	c = cli_client_anon(cli);
 	if (!c)
 		return CLI_EXIT_USAGE;
 	out_clean(clean, sizeof(clean), client_server(c));
 	if (snprintf(prompt, sizeof(prompt), "Password for %s at %s: ", login, clean) >= (int)sizeof(prompt))
 		str_copy(prompt, sizeof(prompt), "Password: ");
-	rc = cli_secret("login", pwfile, "--password-file", prompt, "password", password,
-			sizeof(password));
-	if (rc != 0)
-		goto out;
-	if (totp_arg) {
-		if (str_copy(code, sizeof(code), totp_arg) < 0) {
-			rc = cli_usage(cmd.name, "--totp: the code is too long");
-			goto out;
-		}
-	} else if (totpfile || recfile) {
-		rc = cli_secret("login", totpfile ? totpfile : recfile,
-				totpfile ? "--totp-file" : "--recovery-code-file", "", totpfile ? "one-time code"
-				: "recovery code", code, sizeof(code));
-		if (rc != 0)
-			goto out;
-		is_recovery = recfile != NULL;
-	}
-
-	for (int attempt = 0; attempt < 2; attempt++) {
-		body = json_pack("{s:s, s:s, s:s}", "login", login, "password", password, "client", "cli");
-		if (!body || (code[0] && json_object_set_new(body, is_recovery ? "recovery_code" : "totp",
-							     json_string(code)) < 0)) {
-			rc = cli_fail("login: out of memory");
-			goto out;
-		}
-		r = client_call(c, "POST", "/api/v1/auth/login", body, &resp);
-		json_decref(body);
-		body = NULL;
-		if (r != ERR_TOTP_REQUIRED || code[0])
-			break;
-		/* The password was right; the account also wants a one-time code. */
-		r = term_prompt("One-time code: ", false, code, sizeof(code));
-		if (r == -ENOTTY) {
-			fprintf(stderr, "rampart: login: this account needs a one-time code: give it with "
-					"--totp CODE, --totp-file FILE or --recovery-code-file FILE\n");
-			rc = CLI_EXIT_AUTH;
-			goto out;
-		}
-		if (r < 0 || !code[0]) {
-			rc = cli_fail("login: cancelled");
-			goto out;
-		}
-		r = ERR_TOTP_REQUIRED;
-	}
+	rc = login_secrets(cmd.name, &f, prompt, password, sizeof(password), code, sizeof(code), &is_recovery);
+	if (rc == 0)
+		rc = login_post(c, login, password, code, sizeof(code), is_recovery, &resp);
 	explicit_bzero(password, sizeof(password));
 	explicit_bzero(code, sizeof(code));
-	if (r == ERR_UNAUTHENTICATED || r == ERR_LOCKED || r == ERR_TOTP_REQUIRED) {
-		char msg[1100];
-
-		fprintf(stderr, "rampart: login failed: %s\n",
-			client_error_message(c)[0] ? out_clean(msg, sizeof(msg), client_error_message(c))
-						    : err_str(r));
-		rc = CLI_EXIT_AUTH;
+	if (rc != 0)
 		goto out;
-	}
-	if (r < 0) {
-		rc = client_fail(c, r, "login failed");
-		goto out;
-	}
 	token = json_string_value(json_object_get(resp, "token"));
 	if (!token || !*token) {
 		rc = cli_fail("login: the server did not return a token for the command line; is it a "
@@ -167,34 +235,8 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	name = out_str2(resp, "person", "login");
-	if (cli->ca_file) {
-		/* Saved as an absolute path: later commands may run from another directory. */
-		char *abs = realpath(cli->ca_file, NULL);
-
-		r = abs ? str_copy(saved.ca_file, sizeof(saved.ca_file), abs) : -errno;
-		free(abs);
-		if (r < 0) {
-			login_undo(cli, token);
-			rc = cli_fail("login: cannot resolve the path of --ca: %s", strerror(-r));
-			goto out;
-		}
-	}
-	if (str_copy(saved.server, sizeof(saved.server), client_server(c)) < 0 ||
-	    str_copy(saved.login, sizeof(saved.login), *name ? name : login) < 0 ||
-	    !(saved.token = strdup(token))) {
-		login_undo(cli, token);
-		rc = cli_fail("login: out of memory");
+	if ((rc = login_save(cli, c, token, *name ? name : login, &saved)) != 0)
 		goto out;
-	}
-	r = creds_save(&saved, why, sizeof(why));
-	if (r < 0) {
-		login_undo(cli, token);
-		fputs("rampart: login: the session could not be saved (it was ended again): ", stderr);
-		out_put_clean(stderr, why);
-		fputc('\n', stderr);
-		rc = CLI_EXIT_FAILED;
-		goto out;
-	}
 	if (cli->json) {
 		json_object_del(resp, "token");
 		json_object_del(resp, "csrf_token");
@@ -207,12 +249,8 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	}
 	if (json_is_true(json_object_get(resp, "must_change_password")))
 		fprintf(stderr, "Your password must be changed before anything else: run 'rampart passwd'.\n");
-	rc = CLI_EXIT_OK;
 out:
-	explicit_bzero(password, sizeof(password));
-	explicit_bzero(code, sizeof(code));
 	creds_done(&saved);
-	json_decref(body);
 	json_decref(resp);
 	client_free(c);
 	return rc;

@@ -73,19 +73,14 @@ static const char send_help[] =
 "\n"
 "Follow the transfer with 'rampart transfers show ID'.\n";
 
+/* Checks that @path is a regular file that can be read.  Returns 0 or an exit code. */
 static int x_check_file(const char *cmd, const char *path)
 {
-	char clean[512];
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc, fd = cli_open_file(cmd, path, &st, &rc);
 
-	out_clean(clean, sizeof(clean), path);
 	if (fd < 0)
-		return cli_fail("%s: cannot read %s: %s", cmd, clean, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return cli_fail("%s: %s is not a regular file", cmd, clean);
-	}
+		return rc;
 	close(fd);
 	return 0;
 }

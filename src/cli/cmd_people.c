@@ -13,7 +13,6 @@
 #include "cli/list.h"
 #include "cli/out.h"
 #include "cli/term.h"
-#include "common/err.h"
 #include "common/str.h"
 
 /* --------------------------------------------------------------------- org */
@@ -159,6 +158,10 @@ static const char people_help[] =
 "                 printed once\n"
 "revoke-sessions  ends every session of the person\n";
 
+static const char *const people_hdr[] = { "LOGIN", "EMPLOYEE NO.", "NAME", "ORG UNIT", "TITLE",
+					  "STATUS", "KIND" };
+
+/* A row of people_hdr. */
 static int people_row(struct table *t, const json_t *p, void *ud)
 {
 	char nm[300];
@@ -170,9 +173,6 @@ static int people_row(struct table *t, const json_t *p, void *ud)
 
 	return table_add(t, row);
 }
-
-static const char *const people_hdr[] = { "LOGIN", "EMPLOYEE NO.", "NAME", "ORG UNIT", "TITLE",
-					  "STATUS", "KIND" };
 
 static int people_list(struct cli *cli, int argc, char **argv)
 {

@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* cli: option parsing, usage errors, secrets, person lookup and paging shared by the commands. */
+/* cli: option parsing, usage errors, output tails, secrets and person lookup shared by the commands. */
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "cli/list.h"
 #include "cli/out.h"
 #include "cli/term.h"
 #include "common/err.h"
+#include "common/rtime.h"
 #include "common/str.h"
 
 #define CLI_OPT_JSON 0x100
@@ -90,8 +95,18 @@ int cli_positional(const struct cli_args *a, int min, int max, const char *what)
 	return 0;
 }
 
-bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *cmd, int argc,
-		    char **argv, int min, int max, const char *what, int *ret_exit)
+/* The binding of option @o in @binds, or NULL. */
+static const struct cli_bind *cli_bind_find(const struct cli_bind *binds, int o)
+{
+	for (const struct cli_bind *b = binds; b && b->val; b++)
+		if (b->val == o)
+			return b;
+	return NULL;
+}
+
+bool cli_args_parse(struct cli *cli, struct cli_args *a, const struct cli_cmd *cmd, int argc,
+		    char **argv, const struct cli_bind *binds, int min, int max, const char *what,
+		    int *ret_exit)
 {
 	int o;
 
@@ -99,8 +114,20 @@ bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *c
 		*ret_exit = CLI_EXIT_USAGE;
 		return false;
 	}
-	while ((o = cli_opt(cli, a)) > 0)
-		;   /* cli_opt reports any option: this command has none of its own */
+	while ((o = cli_opt(cli, a)) > 0) {
+		const struct cli_bind *b = cli_bind_find(binds, o);
+
+		if (!b)
+			continue;
+		if (b->parse) {
+			if ((*ret_exit = b->parse(cmd->name, optarg, b->dst)) != 0)
+				return false;
+		} else if (b->str) {
+			*b->str = optarg;
+		} else if (b->flag) {
+			*b->flag = true;
+		}
+	}
 	if (o < 0) {
 		*ret_exit = a->exit;
 		return false;
@@ -109,12 +136,83 @@ bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *c
 	return *ret_exit == 0;
 }
 
+bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *cmd, int argc,
+		    char **argv, int min, int max, const char *what, int *ret_exit)
+{
+	return cli_args_parse(cli, a, cmd, argc, argv, NULL, min, max, what, ret_exit);
+}
+
+bool cli_json_done(struct cli *cli, json_t *j)
+{
+	if (!cli->json)
+		return false;
+	out_json(j);
+	json_decref(j);
+	return true;
+}
+
+int cli_show_once(struct cli *cli, const json_t *res, const char *key, const char *name,
+		  const char *fmt, ...)
+{
+	const char *secret = json_string_value(json_object_get(res, key));
+	va_list ap;
+
+	if (cli->json) {
+		out_json(res);
+		return CLI_EXIT_OK;
+	}
+	if (!secret)
+		return cli_fail("%s: the server's answer has no token", name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	out_put_clean(stdout, secret);
+	putchar('\n');
+	return CLI_EXIT_OK;
+}
+
+int cli_parse_time(const char *cmd, const char *opt, const char *arg, char *out, size_t size)
+{
+	int64_t ms, back;
+
+	if (rtime_parse(arg, &ms) == 0) {
+		rtime_format(out, size, ms);
+		return 0;
+	}
+	if (str_parse_duration_ms(arg, &back) == 0 && back <= rtime_now_ms()) {
+		rtime_format(out, size, rtime_now_ms() - back);
+		return 0;
+	}
+	return cli_usage(cmd, "--%s must be a time such as 2026-11-26T08:00:00Z, a date such as "
+			 "2026-11-26, or a duration back from now such as 7d", opt);
+}
+
+int cli_parse_since(const char *cmd, const char *arg, void *dst)
+{
+	return cli_parse_time(cmd, "since", arg, dst, CLI_TIME_MAX);
+}
+
+int cli_parse_until(const char *cmd, const char *arg, void *dst)
+{
+	return cli_parse_time(cmd, "until", arg, dst, CLI_TIME_MAX);
+}
+
+bool cli_same_server(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 0 && a[la - 1] == '/')
+		la--;
+	while (lb > 0 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
 bool cli_delete_by_id(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv, const char *what,
 		      const char *base, const char *fail, char *id, size_t id_size, int *ret_exit)
 {
 	struct client *c;
 	struct cli_args a;
-	struct buf path;
 	int r;
 
 	if (!cli_args_plain(cli, &a, cmd, argc, argv, 1, 1, what, ret_exit))
@@ -123,11 +221,7 @@ bool cli_delete_by_id(struct cli *cli, const struct cli_cmd *cmd, int argc, char
 		*ret_exit = CLI_EXIT_USAGE;
 		return false;
 	}
-	buf_init(&path, 4096);
-	r = buf_puts(&path, base);
-	r = r < 0 ? r : client_escape(c, &path, argv[a.pos]);
-	r = r < 0 ? r : client_call(c, "DELETE", path.data, NULL, NULL);
-	buf_done(&path);
+	r = client_call_id(c, "DELETE", base, argv[a.pos], NULL, NULL, NULL);
 	if (r < 0) {
 		*ret_exit = client_fail(c, r, fail);
 		return false;
@@ -238,6 +332,26 @@ int cli_secret(const char *cmd, const char *file, const char *opt, const char *p
 	return cli_fail("%s: cannot read the %s from the terminal", cmd, what);
 }
 
+int cli_open_file(const char *cmd, const char *path, struct stat *st, int *ret_exit)
+{
+	char clean[512];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	out_clean(clean, sizeof(clean), path);
+	if (fd < 0 || fstat(fd, st) < 0) {
+		*ret_exit = cli_fail("%s: cannot read %s: %s", cmd, clean, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		*ret_exit = cli_fail("%s: %s is not a regular file", cmd, clean);
+		return -1;
+	}
+	return fd;
+}
+
 /* True if @s has the shape of a ULID (26 Crockford base32 characters). */
 static bool cli_is_ulid(const char *s)
 {
@@ -257,15 +371,23 @@ static bool cli_is_ulid(const char *s)
 	return true;
 }
 
-int cli_person_path(struct cli *cli, struct buf *b, const json_t *person)
+int cli_person_path(struct cli *cli, struct buf *b, const json_t *person, const char *suffix)
 {
 	const char *id = json_string_value(json_object_get(person, "id"));
-	int r;
 
 	if (!id || !*id)
 		return -EBADMSG;
-	r = buf_puts(b, "/api/v1/people/");
-	return r < 0 ? r : client_escape(cli->client, b, id);
+	return client_path_id(cli->client, b, "/api/v1/people/", id, suffix);
+}
+
+int cli_person_call(struct cli *cli, const char *method, const json_t *person, const char *suffix,
+		    const json_t *body, json_t **ret)
+{
+	const char *id = json_string_value(json_object_get(person, "id"));
+
+	if (!id || !*id)
+		return -EBADMSG;
+	return client_call_id(cli->client, method, "/api/v1/people/", id, suffix, body, ret);
 }
 
 static bool cli_person_matches(const json_t *p, const char *ref)
@@ -277,76 +399,74 @@ static bool cli_person_matches(const json_t *p, const char *ref)
 	       (*num && strcmp(num, ref) == 0) || (*email && strcasecmp(email, ref) == 0);
 }
 
+/* What cli_person_resolve gathers from the pages of a search. */
+struct resolve {
+	const char *ref;
+	json_t *matches;
+};
+
+static int resolve_page(json_t *page, void *ud)
+{
+	struct resolve *rs = ud;
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(page, "items"), i, p)
+		if (cli_person_matches(p, rs->ref))
+			json_array_append(rs->matches, p);
+	return 0;
+}
+
 int cli_person_resolve(struct cli *cli, const char *ref, const char *what, json_t **ret)
 {
 	struct client *c = cli_client(cli);
-	json_t *matches = NULL, *page = NULL, *found = NULL;
+	struct resolve rs = { .ref = ref };
+	json_t *found = NULL;
 	struct buf path;
 	char clean[256];
-	const char *next = NULL, *limit = "200";
 	int r, rc = CLI_EXIT_FAILED;
 
 	if (!c)
 		return CLI_EXIT_USAGE;
 	if (!*ref)
 		return cli_fail("%s: an empty person was given", what);
-	buf_init(&path, 8192);
 	if (cli_is_ulid(ref)) {
-		r = buf_puts(&path, "/api/v1/people/");
-		r = r < 0 ? r : client_escape(c, &path, ref);
-		r = r < 0 ? r : client_call(c, "GET", path.data, NULL, &found);
+		r = client_call_id(c, "GET", "/api/v1/people/", ref, NULL, NULL, &found);
 		if (r == 0 && json_is_object(found)) {
 			*ret = found;
-			buf_done(&path);
 			return CLI_EXIT_OK;
 		}
 		json_decref(found);
-		found = NULL;
-		if (r != ERR_NOT_FOUND) {
-			buf_done(&path);
+		if (r != ERR_NOT_FOUND)
 			return client_fail(c, r, what);
-		}
 	}
-	matches = json_array();
-	buf_reset(&path);
+	rs.matches = json_array();
+	buf_init(&path, 8192);
 	r = buf_puts(&path, "/api/v1/people");
 	r = r < 0 ? r : client_query(c, &path, "q", ref);
-	if (!matches || r < 0) {
-		rc = cli_fail("%s: %s", what, err_str(matches ? r : -ENOMEM));
+	if (!rs.matches || r < 0) {
+		rc = cli_fail("%s: %s", what, err_str(rs.matches ? r : -ENOMEM));
 		goto out;
 	}
 	/* Not an id: search, then keep exact matches on login, employee number or email. */
-	for (int pages = 0; pages < CLI_RESOLVE_PAGES; pages++) {
-		size_t i;
-		json_t *p;
-
-		json_decref(page);
-		page = NULL;
-		r = cli_get_page(cli, path.data, &limit, next, &page);
-		if (r < 0) {
-			rc = client_fail(c, r, what);
-			goto out;
-		}
-		json_array_foreach(json_object_get(page, "items"), i, p)
-			if (cli_person_matches(p, ref))
-				json_array_append(matches, p);
-		next = json_string_value(json_object_get(page, "next"));
-		if (!next || !*next)
-			break;
+	r = cli_pages(cli, path.data, "200", CLI_RESOLVE_PAGES, resolve_page, &rs);
+	if (r < 0) {
+		rc = client_fail(c, r, what);
+		goto out;
 	}
 	out_clean(clean, sizeof(clean), ref);
-	if (json_array_size(matches) == 0) {
+	if (json_array_size(rs.matches) == 0) {
 		fprintf(stderr, "rampart: %s: no person has the id, login, employee number or email '%s'\n"
 				"  Find them with 'rampart people search TEXT'.\n", what, clean);
 		rc = CLI_EXIT_NOT_FOUND;
 		goto out;
 	}
-	if (json_array_size(matches) > 1) {
+	if (json_array_size(rs.matches) > 1) {
 		size_t i;
 		json_t *p;
 
 		fprintf(stderr, "rampart: %s: '%s' names more than one person:\n", what, clean);
-		json_array_foreach(matches, i, p) {
+		json_array_foreach(rs.matches, i, p) {
 			char id[64], login[128];
 
 			fprintf(stderr, "  %s  %s\n", out_clean(id, sizeof(id), out_str(p, "id")),
@@ -355,123 +475,12 @@ int cli_person_resolve(struct cli *cli, const char *ref, const char *what, json_
 		fprintf(stderr, "  Give the id instead.\n");
 		goto out;
 	}
-	*ret = json_incref(json_array_get(matches, 0));
+	*ret = json_incref(json_array_get(rs.matches, 0));
 	rc = CLI_EXIT_OK;
 out:
-	json_decref(page);
-	json_decref(matches);
+	json_decref(rs.matches);
 	buf_done(&path);
 	return rc;
-}
-
-int cli_fetch_list(struct cli *cli, const char *path, bool all, json_t **ret)
-{
-	struct client *c = cli->client;
-	json_t *page = NULL, *items = NULL, *out;
-	char *cursor = NULL;
-	struct buf p;
-	int r;
-
-	r = client_call(c, "GET", path, NULL, &page);
-	if (r < 0)
-		return r;
-	if (!json_is_array(json_object_get(page, "items"))) {
-		json_decref(page);
-		return -EBADMSG;
-	}
-	if (!all) {
-		*ret = page;
-		return 0;
-	}
-	items = json_incref(json_object_get(page, "items"));
-	buf_init(&p, 16384);
-	for (;;) {
-		const char *next = json_string_value(json_object_get(page, "next"));
-		json_t *more;
-
-		if (!next || !*next)
-			break;
-		/* A server that repeats its cursor would make this loop forever. */
-		if (cursor && strcmp(cursor, next) == 0)
-			break;
-		free(cursor);
-		cursor = strdup(next);
-		buf_reset(&p);
-		if (!cursor || (r = buf_puts(&p, path)) < 0 || (r = client_query(c, &p, "cursor", cursor)) < 0) {
-			r = r < 0 ? r : -ENOMEM;
-			goto fail;
-		}
-		json_decref(page);
-		page = NULL;
-		r = client_call(c, "GET", p.data, NULL, &page);
-		if (r < 0)
-			goto fail;
-		more = json_object_get(page, "items");
-		if (!json_is_array(more)) {
-			r = -EBADMSG;
-			goto fail;
-		}
-		if (json_array_extend(items, more) < 0) {
-			r = -ENOMEM;
-			goto fail;
-		}
-	}
-	out = json_pack("{s:o, s:n}", "items", items, "next");
-	items = NULL;
-	if (!out) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	*ret = out;
-	r = 0;
-fail:
-	free(cursor);
-	buf_done(&p);
-	json_decref(page);
-	json_decref(items);
-	return r;
-}
-
-int cli_get_page(struct cli *cli, const char *base, const char **limit, const char *cursor,
-		 json_t **ret)
-{
-	struct client *c = cli->client;
-	struct buf path;
-	int r;
-
-	buf_init(&path, 16384);
-	for (;;) {
-		buf_reset(&path);
-		r = buf_puts(&path, base);
-		r = r < 0 ? r : client_query(c, &path, "limit", *limit);
-		r = r < 0 ? r : client_query(c, &path, "cursor", cursor);
-		r = r < 0 ? r : client_call(c, "GET", path.data, NULL, ret);
-		if (r == ERR_INVALID && *limit && strcmp(client_error_field(c), "limit") == 0) {
-			*limit = NULL;
-			continue;
-		}
-		break;
-	}
-	buf_done(&path);
-	return r;
-}
-
-void cli_more_hint(const json_t *list, const char *cmd)
-{
-	const char *next = json_string_value(json_object_get(list, "next"));
-
-	if (next && *next)
-		fprintf(stderr, "(more results: run 'rampart %s' again with --all to fetch every page)\n", cmd);
-}
-
-int cli_parse_limit(const char *cmd, const char *s, const char **ret)
-{
-	int64_t v;
-
-	if (str_parse_i64(s, 1, 10000, &v) < 0)
-		return cli_usage(cmd, "--limit must be a number from 1 to 10000");
-	*ret = s;
-	return 0;
 }
 
 const char *cli_person_name(const json_t *person, char *buf, size_t size)
@@ -484,6 +493,23 @@ const char *cli_person_name(const json_t *person, char *buf, size_t size)
 		tmp[0] = '\0';
 	/* Truncation is fine here: out_clean marks it with "...". */
 	return out_clean(buf, size, tmp);
+}
+
+void cli_roles_text(const json_t *roles, struct buf *b)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(roles, i, v) {
+		const char *role = json_is_string(v) ? json_string_value(v) : out_str(v, "role");
+		const char *scope = json_is_object(v) ? out_str(v, "scope") : "";
+
+		buf_printf(b, "%s%s", i ? ", " : "", role);
+		if (*scope)
+			buf_printf(b, " (%s)", scope);
+	}
+	if (!b->len)
+		buf_puts(b, "-");
 }
 
 int cli_dispatch(struct cli *cli, const char *group, const char *help, const struct cli_sub *subs,

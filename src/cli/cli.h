@@ -2,7 +2,9 @@
 /*
  * cli: what the rampart commands share: the program state (server, saved
  * login, client), option parsing with --help and --json everywhere, usage
- * errors, secrets from files or prompts, person lookup and list paging.
+ * errors, the common output tails (--json, a secret shown once), secrets
+ * from files or prompts, time options and person lookup.  Lists and their
+ * pages are in cli/list.h.
  *
  * Every command function returns the program's exit code (enum cli_exit)
  * and has printed, on stderr, what went wrong and what to do about it.
@@ -15,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "cli/client.h"
 #include "cli/creds.h"
@@ -75,11 +78,33 @@ int cli_opt(struct cli *cli, struct cli_args *a);
 int cli_positional(const struct cli_args *a, int min, int max, const char *what);
 
 /*
- * The whole argument handling of a command without options of its own:
- * cli_args_init, cli_opt (--help, --json) and cli_positional.  Returns true
- * when the command goes on; false when it is finished, with its exit code
- * (0 after --help, CLI_EXIT_USAGE after a usage error) in *ret_exit.
+ * Where the value of one of a command's options goes (cli_args_parse): the
+ * value of an option with an argument to *@str (the last one given wins);
+ * an option without one sets *@flag; or, with @parse, the value is checked
+ * and stored in @dst (of the type @parse names) as it comes: @parse
+ * returns 0, or an exit code after printing why, which ends the parsing.
  */
+struct cli_bind {
+	int val;                   /* the option's getopt value */
+	const char **str;
+	bool *flag;
+	int (*parse)(const char *cmd, const char *arg, void *dst);
+	void *dst;
+};
+
+/*
+ * The whole argument handling of a command: cli_args_init, cli_opt (--help,
+ * --json, and the options that @binds, {0}-terminated or NULL, says where to
+ * store) and cli_positional(@min, @max, @what).  Returns true when the
+ * command goes on, its positional arguments at argv[a->pos..]; false when
+ * it is finished, with its exit code in *ret_exit (0 after --help,
+ * CLI_EXIT_USAGE after a usage error).
+ */
+bool cli_args_parse(struct cli *cli, struct cli_args *a, const struct cli_cmd *cmd, int argc,
+		    char **argv, const struct cli_bind *binds, int min, int max, const char *what,
+		    int *ret_exit);
+
+/* cli_args_parse for a command without options of its own (besides --help and --json). */
 bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *cmd, int argc,
 		    char **argv, int min, int max, const char *what, int *ret_exit);
 
@@ -92,6 +117,39 @@ bool cli_args_plain(struct cli *cli, struct cli_args *a, const struct cli_cmd *c
  */
 bool cli_delete_by_id(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv, const char *what,
 		      const char *base, const char *fail, char *id, size_t id_size, int *ret_exit);
+
+/*
+ * With --json, prints @j (the API's answer) and releases it, and returns
+ * true: the command is done.  Otherwise returns false and leaves @j alone.
+ */
+bool cli_json_done(struct cli *cli, json_t *j);
+
+/*
+ * The output of a command that creates a secret the server shows only once
+ * (a token): with --json the answer @res; otherwise the message @fmt on
+ * stderr, then the string member @key of @res alone on stdout, so that it
+ * can be captured.  Returns 0, or CLI_EXIT_FAILED after "NAME: the
+ * server's answer has no token" when @res lacks it.  @res stays the caller's.
+ */
+int cli_show_once(struct cli *cli, const json_t *res, const char *key, const char *name,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * Parses the value @arg of the time option --@opt ("since"): an RFC 3339
+ * time, a date (UTC), or a duration back from now ("7d"), into RFC 3339
+ * UTC in @out.  Returns 0 or CLI_EXIT_USAGE after printing why.
+ */
+int cli_parse_time(const char *cmd, const char *opt, const char *arg, char *out, size_t size);
+
+/* The size of the buffer for a time that cli_parse_since and cli_parse_until store. */
+#define CLI_TIME_MAX 40
+
+/* cli_bind parsers of --since and --until: cli_parse_time into @dst, a char[CLI_TIME_MAX]. */
+int cli_parse_since(const char *cmd, const char *arg, void *dst);
+int cli_parse_until(const char *cmd, const char *arg, void *dst);
+
+/* True when the server URLs @a and @b are the same (case aside; trailing slashes do not count). */
+bool cli_same_server(const char *a, const char *b);
 
 /* Prints "rampart CMD: <message>" and a pointer to --help on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -119,40 +177,42 @@ int cli_secret(const char *cmd, const char *file, const char *opt, const char *p
 	       const char *what, char *buf, size_t size);
 
 /*
+ * Opens @path, which must be a regular file, for reading, with its status
+ * in *st.  Returns the descriptor, or -1 after "rampart: CMD: cannot read
+ * PATH: reason" or "rampart: CMD: PATH is not a regular file" (PATH
+ * cleaned) with the exit code in *ret_exit.
+ */
+int cli_open_file(const char *cmd, const char *path, struct stat *st, int *ret_exit);
+
+/*
  * Finds a person by id, login, employee number or email (@ref) and returns
  * the API's person object in *ret.  Returns 0, or an exit code after
  * printing why (not found: CLI_EXIT_NOT_FOUND; ambiguous: CLI_EXIT_FAILED).
  */
 int cli_person_resolve(struct cli *cli, const char *ref, const char *what, json_t **ret);
 
-/* Appends "/api/v1/people/<escaped id>" to @b.  Returns 0 or a negative error. */
-int cli_person_path(struct cli *cli, struct buf *b, const json_t *person);
+/*
+ * Appends "/api/v1/people/<escaped id of @person>" and @suffix (may be
+ * NULL) to @b.  Returns 0 or a negative error (-EBADMSG: @person has no id).
+ */
+int cli_person_path(struct cli *cli, struct buf *b, const json_t *person, const char *suffix);
 
 /*
- * GETs @path (a list endpoint, with its query) and, when @all, every
- * following page, returning {"items":[...], "next": cursor|null} in *ret.
- * Returns 0 or a client error (print it with client_fail).
+ * client_call on "/api/v1/people/<id of @person>@suffix" with the client
+ * of cli_client (which must exist).  Returns as client_call; -EBADMSG when
+ * @person has no id.
  */
-int cli_fetch_list(struct cli *cli, const char *path, bool all, json_t **ret);
-
-/*
- * GETs one page: @base (a list path with its filters) plus limit=*@limit
- * (when not NULL) and cursor=@cursor (when not NULL).  A server configured
- * with a smaller largest page refuses the limit: then the page is fetched
- * again at the server's default size, and *@limit becomes NULL for the
- * following pages.  Returns 0 or a client error; *ret as client_call.
- */
-int cli_get_page(struct cli *cli, const char *base, const char **limit, const char *cursor,
-		 json_t **ret);
-
-/* Prints a hint on stderr when @list has a next cursor and not everything was fetched. */
-void cli_more_hint(const json_t *list, const char *cmd);
-
-/* Parses --limit: 1..10000.  Returns 0 or CLI_EXIT_USAGE after printing why. */
-int cli_parse_limit(const char *cmd, const char *s, const char **ret);
+int cli_person_call(struct cli *cli, const char *method, const json_t *person, const char *suffix,
+		    const json_t *body, json_t **ret);
 
 /* A person's display name "Given Family" (cleaned) into @buf. */
 const char *cli_person_name(const json_t *person, char *buf, size_t size);
+
+/*
+ * Appends a person's roles, each a string or {"role","scope"}, as "role
+ * (scope), role" to @b; "-" when there are none.
+ */
+void cli_roles_text(const json_t *roles, struct buf *b);
 
 /* The commands. */
 int cmd_login(struct cli *cli, int argc, char **argv);

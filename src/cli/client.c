@@ -91,26 +91,48 @@ static size_t client_on_data(char *p, size_t size, size_t n, void *ud)
 	return size * n;
 }
 
+bool client_header_value(const char *line, size_t len, const char *name, char *out, size_t size)
+{
+	size_t n = strlen(name), i = n, o = 0;
+
+	if (len <= n || strncasecmp(line, name, n) != 0)
+		return false;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	while (i < len && line[i] != '\r' && line[i] != '\n' && o + 1 < size)
+		out[o++] = line[i++];
+	out[o] = '\0';
+	return true;
+}
+
 /* Keeps the X-Request-Id of the answer so that a failure can be traced in the server log. */
 static size_t client_on_header(char *p, size_t size, size_t n, void *ud)
 {
 	struct client *c = ud;
 	size_t len = size * n;
-	static const char name[] = "x-request-id:";
 
-	if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
-		size_t i = sizeof(name) - 1, o = 0;
-
-		while (i < len && (p[i] == ' ' || p[i] == '\t'))
-			i++;
-		while (i < len && p[i] != '\r' && p[i] != '\n' && o + 1 < sizeof(c->request_id)) {
-			char ch = p[i++];
-
-			c->request_id[o++] = (ch > 0x20 && ch < 0x7f) ? ch : '?';
-		}
-		c->request_id[o] = '\0';
-	}
+	if (client_header_value(p, len, "x-request-id:", c->request_id, sizeof(c->request_id)))
+		for (char *s = c->request_id; *s; s++)
+			if (!(*s > 0x20 && *s < 0x7f))
+				*s = '?';
 	return len;
+}
+
+/* The transport settings of every handle: see client_easy_prepare. */
+static int client_easy_common(CURL *h, const char *ca_file, char *errbuf)
+{
+	if (curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_S) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_USERAGENT, "rampart-cli/" RAMPART_VERSION) != CURLE_OK ||
+	    (errbuf && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) ||
+	    (ca_file && curl_easy_setopt(h, CURLOPT_CAINFO, ca_file) != CURLE_OK))
+		return -ENOMEM;
+	return 0;
 }
 
 int client_new(const struct client_opts *o, struct client **ret)
@@ -152,20 +174,11 @@ int client_new(const struct client_opts *o, struct client **ret)
 		return -ENOMEM;
 	}
 	/* Settings that hold for every request. */
-	if (curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_S) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	if (client_easy_common(c->curl, o->ca_file, c->curl_err) < 0 ||
 	    curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CLIENT_MAX_BODY) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "rampart-cli/" RAMPART_VERSION) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, client_on_data) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, client_on_header) != CURLE_OK ||
-	    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c) != CURLE_OK ||
-	    (o->ca_file && curl_easy_setopt(c->curl, CURLOPT_CAINFO, o->ca_file) != CURLE_OK)) {
+	    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c) != CURLE_OK) {
 		client_free(c);
 		return -ENOMEM;
 	}
@@ -340,29 +353,16 @@ int client_upload(struct client *c, const char *path, struct curl_mime *mime,
 	return client_do(c, "POST", path, NULL, NULL, 0, mime, prog, -1, ret_json);
 }
 
-static int client_easy_common(CURL *h, const char *ca_file, char *errbuf)
-{
-	if (curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CLIENT_CONNECT_TIMEOUT_S) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(h, CURLOPT_USERAGENT, "rampart-cli/" RAMPART_VERSION) != CURLE_OK ||
-	    (errbuf && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK) ||
-	    (ca_file && curl_easy_setopt(h, CURLOPT_CAINFO, ca_file) != CURLE_OK))
-		return -ENOMEM;
-	return 0;
-}
-
-int client_easy_prepare(struct client *c, void *easy, struct curl_slist **hdrs)
+/*
+ * Appends the Authorization header to *@hdrs when there is a token, warning
+ * once when it would travel over plain http to another host.  Returns 0 or
+ * -ENOMEM (*@hdrs is then unchanged).
+ */
+static int client_add_auth(struct client *c, struct curl_slist **hdrs)
 {
 	struct curl_slist *t;
 	struct buf auth;
 
-	if (client_easy_common(easy, c->ca_file[0] ? c->ca_file : NULL, NULL) < 0)
-		return -ENOMEM;
 	if (!c->token)
 		return 0;
 	if (c->plain_remote && !c->warned_plain) {
@@ -383,6 +383,13 @@ int client_easy_prepare(struct client *c, void *easy, struct curl_slist **hdrs)
 	return 0;
 }
 
+int client_easy_prepare(struct client *c, void *easy, struct curl_slist **hdrs)
+{
+	if (client_easy_common(easy, c->ca_file[0] ? c->ca_file : NULL, NULL) < 0)
+		return -ENOMEM;
+	return client_add_auth(c, hdrs);
+}
+
 void client_headers_wipe_free(struct curl_slist *h)
 {
 	client_headers_free(h);
@@ -394,6 +401,15 @@ static int client_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, cu
 	const struct client_progress *p = ud;
 
 	return p->fn(p->ud, (long long)dltotal, (long long)dlnow, (long long)ultotal, (long long)ulnow);
+}
+
+int client_easy_progress(void *easy, const struct client_progress *prog)
+{
+	if (curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, client_on_progress) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, (void *)prog) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L) != CURLE_OK)
+		return -ENOMEM;
+	return 0;
 }
 
 static int client_do(struct client *c, const char *method, const char *path, const char *ctype,
@@ -414,12 +430,6 @@ static int client_do(struct client *c, const char *method, const char *path, con
 	c->err_code[0] = c->err_message[0] = c->err_field[0] = '\0';
 	if (ret_json)
 		*ret_json = NULL;
-
-	if (c->token && c->plain_remote && !c->warned_plain) {
-		fprintf(stderr, "rampart: warning: sending credentials to %s over unencrypted http; "
-				"use https\n", c->server);
-		c->warned_plain = true;
-	}
 
 	buf_init(&url, 8192);
 	buf_init(&resp, CLIENT_MAX_BODY);
@@ -446,19 +456,8 @@ static int client_do(struct client *c, const char *method, const char *path, con
 		if (!(t = curl_slist_append(hdrs, ct)))
 			goto out;
 	}
-	if (c->token) {
-		struct buf auth;
-
-		buf_init(&auth, 4096);
-		if (buf_printf(&auth, "Authorization: Bearer %s", c->token) < 0) {
-			client_buf_wipe(&auth);
-			goto out;
-		}
-		t = curl_slist_append(hdrs, auth.data);
-		client_buf_wipe(&auth);
-		if (!t)
-			goto out;
-	}
+	if (client_add_auth(c, &hdrs) < 0)
+		goto out;
 	r = mime ? 0 : client_set_method(c, method, body, len);
 	if (r < 0)
 		goto out;
@@ -474,9 +473,7 @@ static int client_do(struct client *c, const char *method, const char *path, con
 	    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, timeout_s < 0 ? 1L : 0L) != CURLE_OK ||
 	    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, timeout_s < 0 ? 60L : 0L) != CURLE_OK)
 		goto out;
-	if (prog && (curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, client_on_progress) != CURLE_OK ||
-		     curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, (void *)prog) != CURLE_OK ||
-		     curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK))
+	if (prog && client_easy_progress(c->curl, prog) < 0)
 		goto out;
 
 	e = curl_easy_perform(c->curl);
@@ -547,6 +544,27 @@ int client_call(struct client *c, const char *method, const char *path, const js
 		explicit_bzero(text, strlen(text));
 		free(text);
 	}
+	return r;
+}
+
+int client_path_id(struct client *c, struct buf *b, const char *base, const char *id, const char *suffix)
+{
+	int r = buf_puts(b, base);
+
+	r = r < 0 ? r : client_escape(c, b, id);
+	return r < 0 || !suffix ? r : buf_puts(b, suffix);
+}
+
+int client_call_id(struct client *c, const char *method, const char *base, const char *id,
+		   const char *suffix, const json_t *body, json_t **ret_json)
+{
+	struct buf path;
+	int r;
+
+	buf_init(&path, 4096);
+	r = client_path_id(c, &path, base, id, suffix);
+	r = r < 0 ? r : client_call(c, method, path.data, body, ret_json);
+	buf_done(&path);
 	return r;
 }
 
@@ -683,4 +701,13 @@ int client_query(struct client *c, struct buf *b, const char *key, const char *v
 		return 0;
 	r = buf_printf(b, "%c%s=", b->data && strchr(b->data, '?') ? '&' : '?', key);
 	return r < 0 ? r : client_escape(c, b, value);
+}
+
+int client_queries(struct client *c, struct buf *b, const struct client_param *params)
+{
+	int r = 0;
+
+	for (const struct client_param *p = params; r == 0 && p->key; p++)
+		r = client_query(c, b, p->key, p->value);
+	return r;
 }

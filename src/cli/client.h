@@ -106,12 +106,40 @@ int client_upload(struct client *c, const char *path, struct curl_mime *mime,
  */
 int client_easy_prepare(struct client *c, void *easy, struct curl_slist **hdrs);
 
+/*
+ * Has the caller's easy handle @easy report its progress to @prog (which
+ * must outlive the transfer).  Returns 0 or -ENOMEM.
+ */
+int client_easy_progress(void *easy, const struct client_progress *prog);
+
+/*
+ * If the received header line @line (@len bytes, not NUL-terminated) is
+ * the header @name (lower case, with its colon: "content-disposition:"),
+ * copies its value without leading blanks and the line end into @out (cut
+ * to @size - 1 bytes, not cleaned) and returns true; else returns false.
+ */
+bool client_header_value(const char *line, size_t len, const char *name, char *out, size_t size);
+
 /* Frees a header list, wiping every header first; accepts NULL. */
 void client_headers_wipe_free(struct curl_slist *h);
 
 /* client_request with a JSON body (@body may be NULL: no body). */
 int client_call(struct client *c, const char *method, const char *path, const json_t *body,
 		json_t **ret_json);
+
+/*
+ * Appends @base (ending in '/') + @id escaped as one path segment + @suffix
+ * ("/revoke"; may be NULL) to @b.  Returns 0, -ENOMEM or -EMSGSIZE.
+ */
+int client_path_id(struct client *c, struct buf *b, const char *base, const char *id, const char *suffix);
+
+/*
+ * client_call on the path that client_path_id builds from @base, @id and
+ * @suffix.  Returns as client_call, or -ENOMEM or -EMSGSIZE when the path
+ * cannot be built (then nothing is sent).
+ */
+int client_call_id(struct client *c, const char *method, const char *base, const char *id,
+		   const char *suffix, const json_t *body, json_t **ret_json);
 
 /* HTTP status of the last answer (0 when none). */
 int client_status(const struct client *c);
@@ -146,6 +174,18 @@ int client_escape(struct client *c, struct buf *b, const char *s);
  * @value is NULL.  Returns 0, -ENOMEM or -EMSGSIZE.
  */
 int client_query(struct client *c, struct buf *b, const char *key, const char *value);
+
+/* A query parameter: "key=value"; one with a NULL value is left out. */
+struct client_param {
+	const char *key;
+	const char *value;
+};
+
+/*
+ * client_query for each parameter of @params, which ends with a NULL key:
+ * "?k1=v1&k2=v2".  Returns 0, -ENOMEM or -EMSGSIZE.
+ */
+int client_queries(struct client *c, struct buf *b, const struct client_param *params);
 
 /* Wipes and frees the storage of @b. */
 void client_buf_wipe(struct buf *b);

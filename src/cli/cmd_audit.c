@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "common/err.h"
-#include "common/rtime.h"
 #include "common/str.h"
 
 #define AUDIT_EXPORT_PAGE "500"
@@ -53,47 +53,16 @@ enum {
 
 struct audit_filters {
 	const char *actor, *action, *object, *outcome;
-	char since[40], until[40];
+	char since[CLI_TIME_MAX], until[CLI_TIME_MAX];
 };
 
-/* Turns a time argument into RFC 3339 UTC.  Returns 0 or -EINVAL. */
-static int audit_time_arg(const char *s, char *out, size_t size)
+/* The cli_bind parser of --outcome into @dst, a const char *. */
+static int audit_parse_outcome(const char *cmd, const char *arg, void *dst)
 {
-	int64_t ms, back;
-
-	if (rtime_parse(s, &ms) == 0) {
-		rtime_format(out, size, ms);
-		return 0;
-	}
-	if (str_parse_duration_ms(s, &back) == 0 && back <= rtime_now_ms()) {
-		rtime_format(out, size, rtime_now_ms() - back);
-		return 0;
-	}
-	return -EINVAL;
-}
-
-/* Handles one filter option; returns 1 if @o was one, 0 if not, or an exit code (> 1). */
-static int audit_filter_opt(const char *cmd, int o, const char *arg, struct audit_filters *f)
-{
-	switch (o) {
-	case OPT_ACTOR: f->actor = arg; return 1;
-	case OPT_ACTION: f->action = arg; return 1;
-	case OPT_OBJECT: f->object = arg; return 1;
-	case OPT_OUTCOME:
-		if (strcmp(arg, "success") && strcmp(arg, "failure") && strcmp(arg, "denied"))
-			return cli_usage(cmd, "--outcome must be success, failure or denied");
-		f->outcome = arg;
-		return 1;
-	case OPT_SINCE:
-	case OPT_UNTIL:
-		if (audit_time_arg(arg, o == OPT_SINCE ? f->since : f->until, sizeof(f->since)) < 0)
-			return cli_usage(cmd, "--%s must be a time such as 2026-11-26T08:00:00Z, a date "
-					 "such as 2026-11-26, or a duration back from now such as 7d",
-					 o == OPT_SINCE ? "since" : "until");
-		return 1;
-	default:
-		return 0;
-	}
+	if (strcmp(arg, "success") && strcmp(arg, "failure") && strcmp(arg, "denied"))
+		return cli_usage(cmd, "--outcome must be success, failure or denied");
+	*(const char **)dst = arg;
+	return 0;
 }
 
 #define AUDIT_FILTER_OPTIONS \
@@ -104,18 +73,42 @@ static int audit_filter_opt(const char *cmd, int o, const char *arg, struct audi
 	{ "since", required_argument, NULL, OPT_SINCE }, \
 	{ "until", required_argument, NULL, OPT_UNTIL }
 
-/* "/api/v1/audit?filters..." into @b. */
-static int audit_path(struct client *c, struct buf *b, const struct audit_filters *f, const char *limit)
-{
-	int r = buf_puts(b, "/api/v1/audit");
+/* Where the values of AUDIT_FILTER_OPTIONS go: into the struct audit_filters @f. */
+#define AUDIT_FILTER_BINDS(f) \
+	{ OPT_ACTOR, &(f).actor }, \
+	{ OPT_ACTION, &(f).action }, \
+	{ OPT_OBJECT, &(f).object }, \
+	{ OPT_OUTCOME, .parse = audit_parse_outcome, .dst = &(f).outcome }, \
+	{ OPT_SINCE, .parse = cli_parse_since, .dst = (f).since }, \
+	{ OPT_UNTIL, .parse = cli_parse_until, .dst = (f).until }
 
-	r = r < 0 ? r : client_query(c, b, "actor", f->actor);
-	r = r < 0 ? r : client_query(c, b, "action", f->action);
-	r = r < 0 ? r : client_query(c, b, "object", f->object);
-	r = r < 0 ? r : client_query(c, b, "outcome", f->outcome);
-	r = r < 0 ? r : client_query(c, b, "since", f->since[0] ? f->since : NULL);
-	r = r < 0 ? r : client_query(c, b, "until", f->until[0] ? f->until : NULL);
-	r = r < 0 ? r : client_query(c, b, "limit", limit);
+/* The query of the struct audit_filters @f: struct client_param initializers. */
+#define AUDIT_FILTER_QUERY(f) \
+	{ "actor", (f).actor }, { "action", (f).action }, { "object", (f).object }, \
+	{ "outcome", (f).outcome }, { "since", (f).since[0] ? (f).since : NULL }, \
+	{ "until", (f).until[0] ? (f).until : NULL }
+
+static int audit_row(struct table *t, const json_t *v, void *ud)
+{
+	char id[24], tm[64];
+	struct buf obj;
+	const char *actor = out_str(v, "actor_login");
+	const char *row[7];
+	int r;
+
+	buf_init(&obj, 4096);
+	buf_printf(&obj, "%s%s%s", out_str(v, "object_type"), *out_str(v, "object_id") ? ":" : "",
+		   out_str(v, "object_id"));
+	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(v, "id")));
+	row[0] = id;
+	row[1] = out_time(tm, sizeof(tm), out_str(v, "time"));
+	row[2] = *actor ? actor : out_str(v, "actor_id");
+	row[3] = out_str(v, "action");
+	row[4] = obj.data;
+	row[5] = out_str(v, "outcome");
+	row[6] = out_str(v, "source");
+	r = table_add(t, row);
+	buf_done(&obj);
 	return r;
 }
 
@@ -129,76 +122,25 @@ static int audit_list(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "audit list", audit_help, "", opts };
 	static const char *const hdr[] = { "ID", "TIME", "ACTOR", "ACTION", "OBJECT", "OUTCOME", "SOURCE" };
+	const struct cli_table spec = { cmd.name, 7, hdr, audit_row };
 	struct audit_filters f = { 0 };
 	const char *limit = NULL;
-	struct table *t = NULL;
-	json_t *list = NULL, *v;
 	bool all = false;
-	struct client *c;
+	const struct cli_bind binds[] = {
+		AUDIT_FILTER_BINDS(f),
+		{ OPT_LIMIT, .parse = cli_parse_limit, .dst = &limit },
+		{ OPT_ALL, .flag = &all },
+		{ 0 }
+	};
 	struct cli_args a;
-	struct buf path;
-	size_t i;
-	int o, r, rc;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		rc = audit_filter_opt(cmd.name, o, optarg, &f);
-		if (rc > 1)
-			return rc;
-		if (o == OPT_LIMIT && (rc = cli_parse_limit(cmd.name, optarg, &limit)) != 0)
-			return rc;
-		if (o == OPT_ALL)
-			all = true;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 16384);
-	r = audit_path(c, &path, &f, limit);
-	r = r < 0 ? r : cli_fetch_list(cli, path.data, all, &list);
-	buf_done(&path);
-	if (r < 0)
-		return client_fail(c, r, "cannot read the audit log");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
-		return CLI_EXIT_OK;
-	}
-	t = table_new(7, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char id[24], tm[64];
-		struct buf obj;
-		const char *actor = out_str(v, "actor_login");
-		const char *row[7];
-
-		buf_init(&obj, 4096);
-		buf_printf(&obj, "%s%s%s", out_str(v, "object_type"), *out_str(v, "object_id") ? ":" : "",
-			   out_str(v, "object_id"));
-		snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(v, "id")));
-		row[0] = id;
-		row[1] = out_time(tm, sizeof(tm), out_str(v, "time"));
-		row[2] = *actor ? actor : out_str(v, "actor_id");
-		row[3] = out_str(v, "action");
-		row[4] = obj.data;
-		row[5] = out_str(v, "outcome");
-		row[6] = out_str(v, "source");
-		if (t && table_add(t, row) < 0) {
-			table_free(t);
-			t = NULL;
-		}
-		buf_done(&obj);
-	}
-	if (t) {
-		table_print(t, stdout);
-		cli_more_hint(list, cmd.name);
-	}
-	table_free(t);
-	json_decref(list);
-	return t ? CLI_EXIT_OK : cli_fail("audit list: out of memory");
+	return cli_list_query(cli, &spec, all, "cannot read the audit log", "/api/v1/audit",
+			      (const struct client_param[]){ AUDIT_FILTER_QUERY(f), { "limit", limit }, { 0 } });
 }
 
 static int audit_verify(struct cli *cli, int argc, char **argv)
@@ -245,6 +187,29 @@ static int audit_verify(struct cli *cli, int argc, char **argv)
 	return intact ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }
 
+/* Where audit_export writes the entries, page by page. */
+struct audit_out {
+	FILE *f;
+	long long count;
+	int rc;            /* the exit code after a write failure */
+};
+
+static int audit_export_page(json_t *page, void *ud)
+{
+	struct audit_out *o = ud;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(page, "items"), i, v) {
+		if (out_json_line(o->f, v) < 0) {
+			o->rc = cli_fail("audit export: cannot write the output: %s", strerror(errno));
+			return 1;
+		}
+		o->count++;
+	}
+	return 0;
+}
+
 static int audit_export(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -254,29 +219,16 @@ static int audit_export(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "audit export", audit_help, "o:", opts };
 	struct audit_filters f = { 0 };
-	const char *output = NULL, *limit = AUDIT_EXPORT_PAGE;
+	const char *output = NULL;
+	const struct cli_bind binds[] = { AUDIT_FILTER_BINDS(f), { 'o', &output }, { 0 } };
 	char tmp[CREDS_PATH_MAX], clean[512];
-	char *cursor = NULL;
-	json_t *page = NULL;
+	struct audit_out out = { .f = stdout, .rc = CLI_EXIT_OK };
 	struct client *c;
 	struct cli_args a;
 	struct buf base;
-	long long count = 0;
-	FILE *out = stdout;
-	int o, r, rc, fd;
+	int r, rc, fd;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		rc = audit_filter_opt(cmd.name, o, optarg, &f);
-		if (rc > 1)
-			return rc;
-		if (o == 'o')
-			output = optarg;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -289,7 +241,7 @@ static int audit_export(struct cli *cli, int argc, char **argv)
 			return cli_fail("audit export: cannot create a file next to %s: %s", clean,
 					strerror(errno));
 		/* The log names people and what they did: not for other users' eyes. */
-		if (fchmod(fd, 0600) < 0 || !(out = fdopen(fd, "w"))) {
+		if (fchmod(fd, 0600) < 0 || !(out.f = fdopen(fd, "w"))) {
 			rc = cli_fail("audit export: cannot write %s: %s", clean, strerror(errno));
 			close(fd);
 			unlink(tmp);
@@ -300,56 +252,22 @@ static int audit_export(struct cli *cli, int argc, char **argv)
 	}
 
 	buf_init(&base, 16384);
-	rc = CLI_EXIT_OK;
-	r = audit_path(c, &base, &f, NULL);
-	for (;;) {
-		const char *next;
-		size_t i;
-		json_t *v;
-
-		json_decref(page);
-		page = NULL;
-		r = r < 0 ? r : cli_get_page(cli, base.data, &limit, cursor, &page);
-		if (r < 0) {
-			rc = client_fail(c, r, "the audit export failed");
-			break;
-		}
-		if (!json_is_array(json_object_get(page, "items"))) {
-			rc = client_fail(c, -EBADMSG, "the audit export failed");
-			break;
-		}
-		json_array_foreach(json_object_get(page, "items"), i, v) {
-			if (out_json_line(out, v) < 0) {
-				rc = cli_fail("audit export: cannot write the output: %s", strerror(errno));
-				goto done;
-			}
-			count++;
-		}
-		next = json_string_value(json_object_get(page, "next"));
-		if (!next || !*next || (cursor && strcmp(cursor, next) == 0))
-			break;
-		free(cursor);
-		cursor = strdup(next);
-		if (!cursor) {
-			rc = cli_fail("audit export: out of memory");
-			break;
-		}
-	}
-done:
-	json_decref(page);
-	free(cursor);
+	r = buf_puts(&base, "/api/v1/audit");
+	r = r < 0 ? r : client_queries(c, &base, (const struct client_param[]){ AUDIT_FILTER_QUERY(f), { 0 } });
+	r = r < 0 ? r : cli_pages(cli, base.data, AUDIT_EXPORT_PAGE, 0, audit_export_page, &out);
+	rc = r < 0 ? client_fail(c, r, "the audit export failed") : out.rc;
 	buf_done(&base);
 	if (output) {
-		if (rc == CLI_EXIT_OK && (fflush(out) != 0 || fsync(fileno(out)) < 0))
+		if (rc == CLI_EXIT_OK && (fflush(out.f) != 0 || fsync(fileno(out.f)) < 0))
 			rc = cli_fail("audit export: cannot write %s: %s", clean, strerror(errno));
-		if (fclose(out) != 0 && rc == CLI_EXIT_OK)
+		if (fclose(out.f) != 0 && rc == CLI_EXIT_OK)
 			rc = cli_fail("audit export: cannot write %s: %s", clean, strerror(errno));
 		if (rc == CLI_EXIT_OK && rename(tmp, output) < 0)
 			rc = cli_fail("audit export: cannot create %s: %s", clean, strerror(errno));
 		if (rc != CLI_EXIT_OK)
 			unlink(tmp);
 		else
-			fprintf(stderr, "Exported %lld audit entries to %s.\n", count, clean);
+			fprintf(stderr, "Exported %lld audit entries to %s.\n", out.count, clean);
 	} else if (rc == CLI_EXIT_OK && fflush(stdout) != 0) {
 		rc = cli_fail("audit export: cannot write the output: %s", strerror(errno));
 	}

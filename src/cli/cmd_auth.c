@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "cli/term.h"
 #include "common/err.h"
@@ -52,6 +53,135 @@ static void login_undo(struct cli *cli, const char *token)
 	client_free(c);
 }
 
+/* The LOGIN argument @arg, or when NULL the login asked for on the terminal, into @login. */
+static int login_name(const char *cmd, const char *arg, char *login, size_t size)
+{
+	int r;
+
+	if (arg) {
+		if (str_copy(login, size, arg) < 0 || !login[0])
+			return cli_usage(cmd, "the login must be 1 to %zu bytes", size - 1);
+		return 0;
+	}
+	r = term_prompt("Login: ", true, login, size);
+	if (r == -ENOTTY)
+		return cli_usage(cmd, "give the LOGIN (there is no terminal to ask for it)");
+	if (r < 0 || !login[0])
+		return cli_fail("login: cancelled");
+	return 0;
+}
+
+/* Where login's secrets come from: the options. */
+struct login_from {
+	const char *pwfile, *totp, *totpfile, *recfile;
+};
+
+/*
+ * Reads the password (asking with @prompt when there is no file) and the
+ * one-time or recovery code, when one was given, into @code (*is_recovery
+ * says which).  Returns 0 or an exit code after printing why.
+ */
+static int login_secrets(const char *cmd, const struct login_from *f, const char *prompt, char *password,
+			 size_t pw_size, char *code, size_t code_size, bool *is_recovery)
+{
+	int rc = cli_secret("login", f->pwfile, "--password-file", prompt, "password", password, pw_size);
+
+	if (rc != 0)
+		return rc;
+	if (f->totp) {
+		if (str_copy(code, code_size, f->totp) < 0)
+			return cli_usage(cmd, "--totp: the code is too long");
+	} else if (f->totpfile || f->recfile) {
+		rc = cli_secret("login", f->totpfile ? f->totpfile : f->recfile,
+				f->totpfile ? "--totp-file" : "--recovery-code-file", "",
+				f->totpfile ? "one-time code" : "recovery code", code, code_size);
+		*is_recovery = f->recfile != NULL;
+	}
+	return rc;
+}
+
+/*
+ * POSTs the login; when the account wants a one-time code and none was
+ * given, asks for it on the terminal and tries once more.  Returns 0 with
+ * the answer in *ret, or an exit code after printing why.
+ */
+static int login_post(struct client *c, const char *login, const char *password, char *code,
+		      size_t code_size, bool is_recovery, json_t **ret)
+{
+	json_t *body;
+	int r = 0;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		body = json_pack("{s:s, s:s, s:s}", "login", login, "password", password, "client", "cli");
+		if (!body || (code[0] && json_object_set_new(body, is_recovery ? "recovery_code" : "totp",
+							     json_string(code)) < 0)) {
+			json_decref(body);
+			return cli_fail("login: out of memory");
+		}
+		r = client_call(c, "POST", "/api/v1/auth/login", body, ret);
+		json_decref(body);
+		if (r != ERR_TOTP_REQUIRED || code[0])
+			break;
+		/* The password was right; the account also wants a one-time code. */
+		r = term_prompt("One-time code: ", false, code, code_size);
+		if (r == -ENOTTY) {
+			fprintf(stderr, "rampart: login: this account needs a one-time code: give it with "
+					"--totp CODE, --totp-file FILE or --recovery-code-file FILE\n");
+			return CLI_EXIT_AUTH;
+		}
+		if (r < 0 || !code[0])
+			return cli_fail("login: cancelled");
+		r = ERR_TOTP_REQUIRED;
+	}
+	if (r == ERR_UNAUTHENTICATED || r == ERR_LOCKED || r == ERR_TOTP_REQUIRED) {
+		char msg[1100];
+
+		fprintf(stderr, "rampart: login failed: %s\n",
+			client_error_message(c)[0] ? out_clean(msg, sizeof(msg), client_error_message(c))
+						    : err_str(r));
+		return CLI_EXIT_AUTH;
+	}
+	return r < 0 ? client_fail(c, r, "login failed") : 0;
+}
+
+/*
+ * Saves the session @token for the server of @c as @login in @saved (with
+ * the --ca file as an absolute path); a session that cannot be saved is
+ * ended again.  Returns 0 or an exit code after printing why.
+ */
+static int login_save(struct cli *cli, struct client *c, const char *token, const char *login,
+		      struct creds *saved)
+{
+	char why[CREDS_PATH_MAX + 200];
+	int r;
+
+	if (cli->ca_file) {
+		/* Saved as an absolute path: later commands may run from another directory. */
+		char *abs = realpath(cli->ca_file, NULL);
+
+		r = abs ? str_copy(saved->ca_file, sizeof(saved->ca_file), abs) : -errno;
+		free(abs);
+		if (r < 0) {
+			login_undo(cli, token);
+			return cli_fail("login: cannot resolve the path of --ca: %s", strerror(-r));
+		}
+	}
+	if (str_copy(saved->server, sizeof(saved->server), client_server(c)) < 0 ||
+	    str_copy(saved->login, sizeof(saved->login), login) < 0 || !(saved->token = strdup(token))) {
+		login_undo(cli, token);
+		return cli_fail("login: out of memory");
+	}
+	r = creds_save(saved, why, sizeof(why));
+	if (r < 0) {
+		login_undo(cli, token);
+		fputs("rampart: login: the session could not be saved (it was ended again): ", stderr);
+		out_put_clean(stderr, why);
+		fputc('\n', stderr);
+		return CLI_EXIT_FAILED;
+	}
+	return 0;
+}
+
 int cmd_login(struct cli *cli, int argc, char **argv)
 {
 	enum { OPT_PWFILE = 0x200, OPT_TOTP, OPT_TOTPFILE, OPT_RECFILE };
@@ -63,110 +193,41 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "login", login_help, "", opts };
-	const char *pwfile = NULL, *totp_arg = NULL, *totpfile = NULL, *recfile = NULL;
+	struct login_from f = { 0 };
+	const struct cli_bind binds[] = {
+		{ OPT_PWFILE, &f.pwfile }, { OPT_TOTP, &f.totp }, { OPT_TOTPFILE, &f.totpfile },
+		{ OPT_RECFILE, &f.recfile }, { 0 }
+	};
 	char login[256] = "", password[TERM_SECRET_MAX + 1], code[128] = "", prompt[700];
-	char clean[CLIENT_URL_MAX], why[CREDS_PATH_MAX + 200];
+	char clean[CLIENT_URL_MAX];
 	struct client *c = NULL;
 	struct creds saved = { 0 };
-	json_t *body = NULL, *resp = NULL;
+	json_t *resp = NULL;
 	const char *token, *name;
 	bool is_recovery = false;
 	struct cli_args a;
-	int o, r, rc;
+	int rc;
 
 	password[0] = '\0';
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		switch (o) {
-		case OPT_PWFILE: pwfile = optarg; break;
-		case OPT_TOTP: totp_arg = optarg; break;
-		case OPT_TOTPFILE: totpfile = optarg; break;
-		case OPT_RECFILE: recfile = optarg; break;
-		}
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 1, "LOGIN")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 1, "LOGIN", &rc))
 		return rc;
-	if (!!totp_arg + !!totpfile + !!recfile > 1)
+	if (!!f.totp + !!f.totpfile + !!f.recfile > 1)
 		return cli_usage(cmd.name, "give only one of --totp, --totp-file and --recovery-code-file");
-
-	if (a.pos < argc) {
-		if (str_copy(login, sizeof(login), argv[a.pos]) < 0 || !login[0])
-			return cli_usage(cmd.name, "the login must be 1 to %zu bytes", sizeof(login) - 1);
-	} else {
-		r = term_prompt("Login: ", true, login, sizeof(login));
-		if (r == -ENOTTY)
-			return cli_usage(cmd.name, "give the LOGIN (there is no terminal to ask for it)");
-		if (r < 0 || !login[0])
-			return cli_fail("login: cancelled");
-	}
+	if ((rc = login_name(cmd.name, a.pos < argc ? argv[a.pos] : NULL, login, sizeof(login))) != 0)
+		return rc;
 	c = cli_client_anon(cli);
 	if (!c)
 		return CLI_EXIT_USAGE;
 	out_clean(clean, sizeof(clean), client_server(c));
 	if (snprintf(prompt, sizeof(prompt), "Password for %s at %s: ", login, clean) >= (int)sizeof(prompt))
 		str_copy(prompt, sizeof(prompt), "Password: ");
-	rc = cli_secret("login", pwfile, "--password-file", prompt, "password", password,
-			sizeof(password));
-	if (rc != 0)
-		goto out;
-	if (totp_arg) {
-		if (str_copy(code, sizeof(code), totp_arg) < 0) {
-			rc = cli_usage(cmd.name, "--totp: the code is too long");
-			goto out;
-		}
-	} else if (totpfile || recfile) {
-		rc = cli_secret("login", totpfile ? totpfile : recfile,
-				totpfile ? "--totp-file" : "--recovery-code-file", "", totpfile ? "one-time code"
-				: "recovery code", code, sizeof(code));
-		if (rc != 0)
-			goto out;
-		is_recovery = recfile != NULL;
-	}
-
-	for (int attempt = 0; attempt < 2; attempt++) {
-		body = json_pack("{s:s, s:s, s:s}", "login", login, "password", password, "client", "cli");
-		if (!body || (code[0] && json_object_set_new(body, is_recovery ? "recovery_code" : "totp",
-							     json_string(code)) < 0)) {
-			rc = cli_fail("login: out of memory");
-			goto out;
-		}
-		r = client_call(c, "POST", "/api/v1/auth/login", body, &resp);
-		json_decref(body);
-		body = NULL;
-		if (r != ERR_TOTP_REQUIRED || code[0])
-			break;
-		/* The password was right; the account also wants a one-time code. */
-		r = term_prompt("One-time code: ", false, code, sizeof(code));
-		if (r == -ENOTTY) {
-			fprintf(stderr, "rampart: login: this account needs a one-time code: give it with "
-					"--totp CODE, --totp-file FILE or --recovery-code-file FILE\n");
-			rc = CLI_EXIT_AUTH;
-			goto out;
-		}
-		if (r < 0 || !code[0]) {
-			rc = cli_fail("login: cancelled");
-			goto out;
-		}
-		r = ERR_TOTP_REQUIRED;
-	}
+	rc = login_secrets(cmd.name, &f, prompt, password, sizeof(password), code, sizeof(code), &is_recovery);
+	if (rc == 0)
+		rc = login_post(c, login, password, code, sizeof(code), is_recovery, &resp);
 	explicit_bzero(password, sizeof(password));
 	explicit_bzero(code, sizeof(code));
-	if (r == ERR_UNAUTHENTICATED || r == ERR_LOCKED || r == ERR_TOTP_REQUIRED) {
-		char msg[1100];
-
-		fprintf(stderr, "rampart: login failed: %s\n",
-			client_error_message(c)[0] ? out_clean(msg, sizeof(msg), client_error_message(c))
-						    : err_str(r));
-		rc = CLI_EXIT_AUTH;
+	if (rc != 0)
 		goto out;
-	}
-	if (r < 0) {
-		rc = client_fail(c, r, "login failed");
-		goto out;
-	}
 	token = json_string_value(json_object_get(resp, "token"));
 	if (!token || !*token) {
 		rc = cli_fail("login: the server did not return a token for the command line; is it a "
@@ -174,34 +235,8 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	name = out_str2(resp, "person", "login");
-	if (cli->ca_file) {
-		/* Saved as an absolute path: later commands may run from another directory. */
-		char *abs = realpath(cli->ca_file, NULL);
-
-		r = abs ? str_copy(saved.ca_file, sizeof(saved.ca_file), abs) : -errno;
-		free(abs);
-		if (r < 0) {
-			login_undo(cli, token);
-			rc = cli_fail("login: cannot resolve the path of --ca: %s", strerror(-r));
-			goto out;
-		}
-	}
-	if (str_copy(saved.server, sizeof(saved.server), client_server(c)) < 0 ||
-	    str_copy(saved.login, sizeof(saved.login), *name ? name : login) < 0 ||
-	    !(saved.token = strdup(token))) {
-		login_undo(cli, token);
-		rc = cli_fail("login: out of memory");
+	if ((rc = login_save(cli, c, token, *name ? name : login, &saved)) != 0)
 		goto out;
-	}
-	r = creds_save(&saved, why, sizeof(why));
-	if (r < 0) {
-		login_undo(cli, token);
-		fputs("rampart: login: the session could not be saved (it was ended again): ", stderr);
-		out_put_clean(stderr, why);
-		fputc('\n', stderr);
-		rc = CLI_EXIT_FAILED;
-		goto out;
-	}
 	if (cli->json) {
 		json_object_del(resp, "token");
 		json_object_del(resp, "csrf_token");
@@ -214,12 +249,8 @@ int cmd_login(struct cli *cli, int argc, char **argv)
 	}
 	if (json_is_true(json_object_get(resp, "must_change_password")))
 		fprintf(stderr, "Your password must be changed before anything else: run 'rampart passwd'.\n");
-	rc = CLI_EXIT_OK;
 out:
-	explicit_bzero(password, sizeof(password));
-	explicit_bzero(code, sizeof(code));
 	creds_done(&saved);
-	json_decref(body);
 	json_decref(resp);
 	client_free(c);
 	return rc;
@@ -246,18 +277,12 @@ int cmd_logout(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "logout", logout_help, "", opts };
 	bool everywhere = false, env_token;
+	const struct cli_bind binds[] = { { 'e', .flag = &everywhere }, { 0 } };
 	struct client *c;
 	struct cli_args a;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'e')
-			everywhere = true;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	c = cli_client(cli);
 	if (!c)
@@ -310,24 +335,6 @@ static const char whoami_help[] =
 "unit, roles, the subtree managed as a security manager, whether one-time\n"
 "codes are on, and when the session expires.\n";
 
-/* "role (scope)" for a role entry that is either a string or {"role","scope"}. */
-static void roles_text(const json_t *roles, struct buf *b)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(roles, i, v) {
-		const char *role = json_is_string(v) ? json_string_value(v) : out_str(v, "role");
-		const char *scope = json_is_object(v) ? out_str(v, "scope") : "";
-
-		buf_printf(b, "%s%s", i ? ", " : "", role);
-		if (*scope)
-			buf_printf(b, " (%s)", scope);
-	}
-	if (!b->len)
-		buf_puts(b, "-");
-}
-
 int cmd_whoami(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "whoami", whoami_help, "", NULL };
@@ -345,13 +352,10 @@ int cmd_whoami(struct cli *cli, int argc, char **argv)
 	r = client_call(c, "GET", "/api/v1/me", NULL, &me);
 	if (r < 0)
 		return client_fail(c, r, "whoami");
-	if (cli->json) {
-		out_json(me);
-		json_decref(me);
+	if (cli_json_done(cli, me))
 		return CLI_EXIT_OK;
-	}
 	buf_init(&roles, 65536);
-	roles_text(json_object_get(me, "roles"), &roles);
+	cli_roles_text(json_object_get(me, "roles"), &roles);
 	out_kv("login", out_str(me, "login"));
 	out_kv("name", cli_person_name(me, nm, sizeof(nm)));
 	out_kv("id", out_str(me, "id"));
@@ -396,22 +400,13 @@ int cmd_passwd(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "passwd", passwd_help, "", opts };
 	char cur[TERM_SECRET_MAX + 1] = "", new1[TERM_SECRET_MAX + 1] = "", new2[TERM_SECRET_MAX + 1] = "";
 	const char *curfile = NULL, *newfile = NULL;
+	const struct cli_bind binds[] = { { OPT_CUR, &curfile }, { OPT_NEW, &newfile }, { 0 } };
 	json_t *body = NULL;
 	struct client *c;
 	struct cli_args a;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == OPT_CUR)
-			curfile = optarg;
-		else if (o == OPT_NEW)
-			newfile = optarg;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (curfile && newfile && strcmp(curfile, "-") == 0 && strcmp(newfile, "-") == 0)
 		return cli_usage(cmd.name, "only one of the passwords can come from standard input");
@@ -474,22 +469,16 @@ static int totp_enroll(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "totp enroll", totp_help, "", opts };
 	const char *codefile = NULL;
+	const struct cli_bind binds[] = { { 'f', &codefile }, { 0 } };
 	char code[128] = "";
 	json_t *start = NULL, *done = NULL, *body = NULL;
 	struct client *c;
 	struct cli_args a;
 	size_t i;
 	json_t *v;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'f')
-			codefile = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -548,20 +537,14 @@ static int totp_disable(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "totp disable", totp_help, "", opts };
 	const char *pwfile = NULL;
+	const struct cli_bind binds[] = { { 'p', &pwfile }, { 0 } };
 	char pw[TERM_SECRET_MAX + 1] = "";
 	json_t *body = NULL;
 	struct client *c;
 	struct cli_args a;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'p')
-			pwfile = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -602,48 +585,43 @@ static const char sessions_help[] =
 "        last used and end, and which one is this one\n"
 "revoke  ends the session ID (from the list)\n";
 
+static int sessions_row(struct table *t, const json_t *v, void *ud)
+{
+	char t1[64], t2[64], t3[64];
+	const char *row[] = {
+		out_str(v, "id"), out_time(t1, sizeof(t1), out_str(v, "created_at")),
+		out_time(t2, sizeof(t2), out_str(v, "last_seen_at")),
+		out_time(t3, sizeof(t3), out_str(v, "expires_at")), out_str(v, "source"),
+		json_is_true(json_object_get(v, "current")) ? "yes" : "", out_str(v, "user_agent"),
+	};
+
+	return table_add(t, row);
+}
+
 static int sessions_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "sessions list", sessions_help, "", NULL };
 	static const char *const hdr[] = { "ID", "CREATED", "LAST SEEN", "EXPIRES", "SOURCE", "CURRENT",
 					   "CLIENT" };
-	struct table *t = NULL;
+	const struct cli_table spec = { cmd.name, 7, hdr, sessions_row };
 	struct client *c;
 	struct cli_args a;
-	json_t *list = NULL, *v;
-	size_t i;
+	json_t *list = NULL;
 	int r, rc;
 
 	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
+	/* One answer, not pages: every session of one person. */
 	r = client_call(c, "GET", "/api/v1/me/sessions", NULL, &list);
 	if (r < 0)
 		return client_fail(c, r, "cannot list sessions");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
+	if (cli_json_done(cli, list))
 		return CLI_EXIT_OK;
-	}
-	t = table_new(7, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char t1[64], t2[64], t3[64];
-		const char *row[] = {
-			out_str(v, "id"), out_time(t1, sizeof(t1), out_str(v, "created_at")),
-			out_time(t2, sizeof(t2), out_str(v, "last_seen_at")),
-			out_time(t3, sizeof(t3), out_str(v, "expires_at")), out_str(v, "source"),
-			json_is_true(json_object_get(v, "current")) ? "yes" : "", out_str(v, "user_agent"),
-		};
-
-		if (t && table_add(t, row) < 0)
-			break;
-	}
-	if (t)
-		table_print(t, stdout);
-	table_free(t);
+	rc = cli_table_print(list, &spec);
 	json_decref(list);
-	return t ? CLI_EXIT_OK : cli_fail("sessions list: out of memory");
+	return rc;
 }
 
 static int sessions_revoke(struct cli *cli, int argc, char **argv)

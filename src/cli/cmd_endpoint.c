@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "common/err.h"
 #include "common/str.h"
@@ -48,49 +49,41 @@ static const char devices_help[] =
 "            state and a non-compliant PC gets its whole grace period again\n"
 "            --reason R   why (printable text, at most 200 bytes; audited)\n";
 
+static int et_row(struct table *t, const json_t *v, void *ud)
+{
+	char left[24], uses[24], tm[64];
+	const char *row[] = {
+		out_str(v, "id"), out_str2(v, "org_unit", "path"), left, uses, out_str(v, "status"),
+		out_time(tm, sizeof(tm), out_str(v, "expires_at")),
+	};
+
+	snprintf(left, sizeof(left), "%lld", (long long)json_integer_value(json_object_get(v, "uses_left")));
+	snprintf(uses, sizeof(uses), "%lld", (long long)json_integer_value(json_object_get(v, "uses")));
+	return table_add(t, row);
+}
+
 static int et_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "enrollment-tokens list", etokens_help, "", NULL };
 	static const char *const hdr[] = { "ID", "ORG UNIT", "USES LEFT", "USES", "STATUS", "EXPIRES" };
-	struct table *t;
-	json_t *list = NULL, *v;
-	struct client *c;
+	const struct cli_table spec = { cmd.name, 6, hdr, et_row };
 	struct cli_args a;
-	size_t i;
-	int r, rc;
+	int rc;
 
 	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 0, 0, "", &rc))
 		return rc;
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	r = cli_fetch_list(cli, "/api/v1/endpoint/enrollment-tokens", true, &list);
-	if (r < 0)
-		return client_fail(c, r, "cannot list enrollment tokens");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
-		return CLI_EXIT_OK;
-	}
-	t = table_new(6, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char left[24], uses[24], tm[64];
-		const char *row[] = {
-			out_str(v, "id"), out_str2(v, "org_unit", "path"), left, uses, out_str(v, "status"),
-			out_time(tm, sizeof(tm), out_str(v, "expires_at")),
-		};
+	return cli_list_show(cli, "/api/v1/endpoint/enrollment-tokens", true, "cannot list enrollment tokens",
+			     &spec);
+}
 
-		snprintf(left, sizeof(left), "%lld", (long long)json_integer_value(json_object_get(v, "uses_left")));
-		snprintf(uses, sizeof(uses), "%lld", (long long)json_integer_value(json_object_get(v, "uses")));
-		if (t && table_add(t, row) < 0) {
-			table_free(t);
-			t = NULL;
-		}
-	}
-	if (t)
-		table_print(t, stdout);
-	table_free(t);
-	json_decref(list);
-	return t ? CLI_EXIT_OK : cli_fail("enrollment-tokens list: out of memory");
+/* The cli_bind parser of --uses N, how many PCs may enroll: 1..100000 into @dst, an int64_t. */
+static int et_parse_uses(const char *cmd, const char *s, void *dst)
+{
+	if (str_parse_i64(s, 1, 100000, dst) < 0)
+		return cli_usage(cmd, "--uses must be a number from 1 to 100000");
+	return 0;
 }
 
 static int et_create(struct cli *cli, int argc, char **argv)
@@ -102,27 +95,18 @@ static int et_create(struct cli *cli, int argc, char **argv)
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "enrollment-tokens create", etokens_help, "", opts };
-	const char *org = NULL, *expires = NULL, *token;
+	const char *org = NULL, *expires = NULL;
 	int64_t uses = 1, ms;
+	const struct cli_bind binds[] = {
+		{ 'o', &org }, { 'e', &expires }, { 'u', .parse = et_parse_uses, .dst = &uses }, { 0 }
+	};
 	json_t *body, *res = NULL;
 	struct client *c;
 	struct cli_args a;
 	char id[64], unit[512], tm[64];
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 'o')
-			org = optarg;
-		else if (o == 'e')
-			expires = optarg;
-		else if (o == 'u' && str_parse_i64(optarg, 1, 100000, &uses) < 0)
-			return cli_usage(cmd.name, "--uses must be a number from 1 to 100000");
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (!org || !org[0])
 		return cli_usage(cmd.name, "--org UNIT is required");
@@ -139,24 +123,14 @@ static int et_create(struct cli *cli, int argc, char **argv)
 	json_decref(body);
 	if (r < 0)
 		return client_fail(c, r, "the enrollment token was not created");
-	token = json_string_value(json_object_get(res, "token"));
-	if (cli->json) {
-		out_json(res);
-	} else if (!token) {
-		json_decref(res);
-		return cli_fail("enrollment-tokens create: the server's answer has no token");
-	} else {
-		fprintf(stderr, "Enrollment token %s for %s created (%lld uses, expires %s).\n"
-				"It is shown only now:\n",
-			out_clean(id, sizeof(id), out_str(res, "id")),
-			out_clean(unit, sizeof(unit), out_str2(res, "org_unit", "path")),
-			(long long)json_integer_value(json_object_get(res, "uses")),
-			out_time(tm, sizeof(tm), out_str(res, "expires_at")));
-		out_put_clean(stdout, token);
-		putchar('\n');
-	}
+	rc = cli_show_once(cli, res, "token", cmd.name, "Enrollment token %s for %s created (%lld uses, "
+			   "expires %s).\nIt is shown only now:\n",
+			   out_clean(id, sizeof(id), out_str(res, "id")),
+			   out_clean(unit, sizeof(unit), out_str2(res, "org_unit", "path")),
+			   (long long)json_integer_value(json_object_get(res, "uses")),
+			   out_time(tm, sizeof(tm), out_str(res, "expires_at")));
 	json_decref(res);
-	return CLI_EXIT_OK;
+	return rc;
 }
 
 static int et_revoke(struct cli *cli, int argc, char **argv)
@@ -185,6 +159,17 @@ int cmd_enrollment_tokens(struct cli *cli, int argc, char **argv)
 
 /* ---------------------------------------------------------------- devices */
 
+static int dev_row(struct table *t, const json_t *v, void *ud)
+{
+	char tm[64];
+	const char *row[] = {
+		out_str(v, "id"), out_str(v, "hostname"), out_str2(v, "org_unit", "path"), out_str(v, "state"),
+		out_time(tm, sizeof(tm), out_str(v, "last_seen_at")),
+	};
+
+	return table_add(t, row);
+}
+
 static int dev_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -193,60 +178,21 @@ static int dev_list(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "devices list", devices_help, "", opts };
 	static const char *const hdr[] = { "ID", "HOSTNAME", "ORG UNIT", "STATE", "LAST SEEN" };
+	const struct cli_table spec = { cmd.name, 5, hdr, dev_row };
 	const char *state = NULL;
-	json_t *list = NULL, *v;
-	struct table *t;
-	struct client *c;
+	const struct cli_bind binds[] = { { 's', &state }, { 0 } };
 	struct cli_args a;
-	struct buf path;
-	size_t i;
-	int o, r, rc;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 's')
-			state = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (state && strcmp(state, "compliant") != 0 && strcmp(state, "non_compliant") != 0 &&
 	    strcmp(state, "unknown") != 0 && strcmp(state, "quarantined") != 0)
 		return cli_usage(cmd.name, "--state must be compliant, non_compliant, unknown or quarantined");
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/devices");
-	if (r == 0 && state)
-		r = client_query(c, &path, "state", state);
-	r = r < 0 ? r : cli_fetch_list(cli, path.data, true, &list);
-	buf_done(&path);
-	if (r < 0)
-		return client_fail(c, r, "cannot list devices");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
-		return CLI_EXIT_OK;
-	}
-	t = table_new(5, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char tm[64];
-		const char *row[] = {
-			out_str(v, "id"), out_str(v, "hostname"), out_str2(v, "org_unit", "path"), out_str(v, "state"),
-			out_time(tm, sizeof(tm), out_str(v, "last_seen_at")),
-		};
-
-		if (t && table_add(t, row) < 0) {
-			table_free(t);
-			t = NULL;
-		}
-	}
-	if (t)
-		table_print(t, stdout);
-	table_free(t);
-	json_decref(list);
-	return t ? CLI_EXIT_OK : cli_fail("devices list: out of memory");
+	return cli_list_query(cli, &spec, true, "cannot list devices", "/api/v1/devices",
+			      (const struct client_param[]){ { "state", state }, { 0 } });
 }
 
 static int dev_show(struct cli *cli, int argc, char **argv)
@@ -255,7 +201,6 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 	json_t *d = NULL, *v, *rep;
 	struct client *c;
 	struct cli_args a;
-	struct buf path;
 	char tm[64], line[512];
 	size_t i;
 	int r, rc;
@@ -264,18 +209,11 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/devices/");
-	r = r < 0 ? r : client_escape(c, &path, argv[a.pos]);
-	r = r < 0 ? r : client_call(c, "GET", path.data, NULL, &d);
-	buf_done(&path);
+	r = client_call_id(c, "GET", "/api/v1/devices/", argv[a.pos], NULL, NULL, &d);
 	if (r < 0)
 		return client_fail(c, r, "cannot show the device");
-	if (cli->json) {
-		out_json(d);
-		json_decref(d);
+	if (cli_json_done(cli, d))
 		return CLI_EXIT_OK;
-	}
 	rep = json_object_get(d, "report");
 	out_kv("id", out_str(d, "id"));
 	out_kv("hostname", out_str(d, "hostname"));
@@ -324,11 +262,10 @@ static int dev_show(struct cli *cli, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
-/* POSTs @body to /api/v1/devices/ID/@action and prints the device's quarantine after it. */
-static int dev_action(struct cli *cli, const char *name, const char *id, const char *action, json_t *body)
+/* POSTs @body to /api/v1/devices/ID@action and prints the device's quarantine after it. */
+static int dev_action(struct cli *cli, const char *id, const char *action, json_t *body)
 {
 	struct client *c;
-	struct buf path;
 	json_t *res = NULL;
 	char clean[128], reason[300], tm[64];
 	int r;
@@ -337,16 +274,11 @@ static int dev_action(struct cli *cli, const char *name, const char *id, const c
 		json_decref(body);
 		return CLI_EXIT_USAGE;
 	}
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/devices/");
-	r = r < 0 ? r : client_escape(c, &path, id);
-	r = r < 0 ? r : buf_printf(&path, "/%s", action);
-	r = r < 0 ? r : client_call(c, "POST", path.data, body, &res);
-	buf_done(&path);
+	r = client_call_id(c, "POST", "/api/v1/devices/", id, action, body, &res);
 	json_decref(body);
 	if (r < 0)
-		return client_fail(c, r, strcmp(action, "release") == 0 ? "the device was not released"
-									: "the device was not quarantined");
+		return client_fail(c, r, strcmp(action, "/release") == 0 ? "the device was not released"
+									 : "the device was not quarantined");
 	if (cli->json) {
 		out_json(res);
 	} else if (json_is_object(json_object_get(res, "quarantine"))) {
@@ -357,7 +289,6 @@ static int dev_action(struct cli *cli, const char *name, const char *id, const c
 	} else {
 		printf("Device %s released; it is %s.\n", out_clean(clean, sizeof(clean), id), out_str(res, "state"));
 	}
-	(void)name;
 	json_decref(res);
 	return CLI_EXIT_OK;
 }
@@ -372,28 +303,19 @@ static int dev_quarantine(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "devices quarantine", devices_help, "", opts };
 	const char *reason = NULL;
 	bool infected = false;
+	const struct cli_bind binds[] = { { 'r', &reason }, { 'i', .flag = &infected }, { 0 } };
 	struct cli_args a;
 	json_t *body;
-	int o, rc;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 'r')
-			reason = optarg;
-		else if (o == 'i')
-			infected = true;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "device ID (see 'rampart devices list')")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "device ID (see 'rampart devices list')", &rc))
 		return rc;
 	if (!reason || !reason[0])
 		return cli_usage(cmd.name, "--reason R is required");
 	body = json_pack("{s:s, s:b}", "reason", reason, "infected", infected);
 	if (!body)
 		return cli_fail("devices quarantine: out of memory");
-	return dev_action(cli, cmd.name, argv[a.pos], "quarantine", body);
+	return dev_action(cli, argv[a.pos], "/quarantine", body);
 }
 
 static int dev_release(struct cli *cli, int argc, char **argv)
@@ -404,23 +326,17 @@ static int dev_release(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "devices release", devices_help, "", opts };
 	const char *reason = NULL;
+	const struct cli_bind binds[] = { { 'r', &reason }, { 0 } };
 	struct cli_args a;
 	json_t *body;
-	int o, rc;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'r')
-			reason = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "device ID (see 'rampart devices list')")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "device ID (see 'rampart devices list')", &rc))
 		return rc;
 	body = reason ? json_pack("{s:s}", "reason", reason) : json_object();
 	if (!body)
 		return cli_fail("devices release: out of memory");
-	return dev_action(cli, cmd.name, argv[a.pos], "release", body);
+	return dev_action(cli, argv[a.pos], "/release", body);
 }
 
 int cmd_devices(struct cli *cli, int argc, char **argv)

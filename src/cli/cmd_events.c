@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "common/buf.h"
 #include "common/err.h"
-#include "common/rtime.h"
 #include "common/str.h"
 
 static const char events_help[] =
@@ -46,22 +46,6 @@ enum {
 	OPT_DEVICE = 0x200, OPT_PERSON, OPT_KIND, OPT_SINCE, OPT_UNTIL, OPT_LIMIT, OPT_ALL,
 };
 
-/* Turns a time argument into RFC 3339 UTC.  Returns 0 or -EINVAL. */
-static int events_time_arg(const char *s, char *out, size_t size)
-{
-	int64_t ms, back;
-
-	if (rtime_parse(s, &ms) == 0) {
-		rtime_format(out, size, ms);
-		return 0;
-	}
-	if (str_parse_duration_ms(s, &back) == 0 && back <= rtime_now_ms()) {
-		rtime_format(out, size, rtime_now_ms() - back);
-		return 0;
-	}
-	return -EINVAL;
-}
-
 static bool events_kind_ok(const char *k)
 {
 	static const char *const kinds[] = {
@@ -74,24 +58,38 @@ static bool events_kind_ok(const char *k)
 	return false;
 }
 
-static const char *events_str(const json_t *o, const char *key)
+/* The cli_bind parser of --kind into @dst, a const char *. */
+static int events_parse_kind(const char *cmd, const char *arg, void *dst)
 {
-	const char *s = json_string_value(json_object_get(o, key));
+	if (!events_kind_ok(arg))
+		return cli_usage(cmd, "--kind must be exec, login, logout, usb_insert, usb_remove, "
+				 "usb_block or file_write");
+	*(const char **)dst = arg;
+	return 0;
+}
 
-	return s ? s : "";
+/* The cli_bind parser of --limit (at most 1000 events a page) into @dst, a const char *. */
+static int events_parse_limit(const char *cmd, const char *arg, void *dst)
+{
+	int64_t n;
+
+	if (str_parse_i64(arg, 1, 1000, &n) < 0)
+		return cli_usage(cmd, "--limit must be a number from 1 to 1000");
+	*(const char **)dst = arg;
+	return 0;
 }
 
 /* What happened, in one line, into @b. */
 static int events_detail(const json_t *ev, struct buf *b)
 {
-	const char *kind = events_str(ev, "kind");
+	const char *kind = out_str(ev, "kind");
 	const json_t *d = json_object_get(ev, "data"), *argv, *v;
 	size_t i;
 	int r = 0;
 
 	if (strcmp(kind, "exec") == 0) {
 		argv = json_object_get(d, "argv");
-		r = buf_printf(b, "%s", events_str(d, "path"));
+		r = buf_printf(b, "%s", out_str(d, "path"));
 		if (json_array_size(argv) > 1)
 			r = r < 0 ? r : buf_puts(b, " [");
 		json_array_foreach(argv, i, v) {
@@ -104,24 +102,43 @@ static int events_detail(const json_t *ev, struct buf *b)
 		if (r >= 0 && json_is_integer(json_object_get(d, "pid")))
 			r = buf_printf(b, " pid %lld", (long long)json_integer_value(json_object_get(d, "pid")));
 	} else if (strcmp(kind, "login") == 0 || strcmp(kind, "logout") == 0) {
-		r = buf_printf(b, "%s%s%s", events_str(d, "tty"), *events_str(d, "host") ? " from " : "",
-			       events_str(d, "host"));
+		r = buf_printf(b, "%s%s%s", out_str(d, "tty"), *out_str(d, "host") ? " from " : "",
+			       out_str(d, "host"));
 	} else if (strncmp(kind, "usb_", 4) == 0) {
-		r = buf_printf(b, "%s:%s", events_str(d, "vendor"), events_str(d, "product"));
-		if (r >= 0 && *events_str(d, "serial"))
-			r = buf_printf(b, " serial %s", events_str(d, "serial"));
-		if (r >= 0 && *events_str(d, "name"))
-			r = buf_printf(b, " \"%s\"", events_str(d, "name"));
+		r = buf_printf(b, "%s:%s", out_str(d, "vendor"), out_str(d, "product"));
+		if (r >= 0 && *out_str(d, "serial"))
+			r = buf_printf(b, " serial %s", out_str(d, "serial"));
+		if (r >= 0 && *out_str(d, "name"))
+			r = buf_printf(b, " \"%s\"", out_str(d, "name"));
 		if (r >= 0 && json_is_boolean(json_object_get(d, "storage")))
 			r = buf_puts(b, json_is_true(json_object_get(d, "storage")) ? " storage" : " not storage");
-		if (r >= 0 && *events_str(d, "action"))
-			r = buf_printf(b, " %s", events_str(d, "action"));
+		if (r >= 0 && *out_str(d, "action"))
+			r = buf_printf(b, " %s", out_str(d, "action"));
 	} else if (strcmp(kind, "file_write") == 0) {
-		r = buf_printf(b, "%s on %s", events_str(d, "path"), events_str(d, "device"));
+		r = buf_printf(b, "%s on %s", out_str(d, "path"), out_str(d, "device"));
 		if (r >= 0 && json_is_integer(json_object_get(d, "size")))
 			r = buf_printf(b, " (%lld bytes)", (long long)json_integer_value(json_object_get(d, "size")));
 	}
 	return r < 0 ? r : 0;
+}
+
+static int events_row(struct table *t, const json_t *v, void *ud)
+{
+	char tm[64], clean[200];
+	struct buf what;
+	const char *row[5];
+	int r;
+
+	buf_init(&what, 16384);
+	events_detail(v, &what);
+	row[0] = out_time(tm, sizeof(tm), out_str(v, "ts"));
+	row[1] = out_str2(v, "device", "hostname");
+	row[2] = out_str(v, "kind");
+	row[3] = *out_str(v, "user") ? out_str(v, "user") : "-";
+	row[4] = out_clean(clean, sizeof(clean), what.data);
+	r = table_add(t, row);
+	buf_done(&what);
+	return r;
 }
 
 int cmd_events(struct cli *cli, int argc, char **argv)
@@ -138,95 +155,31 @@ int cmd_events(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "events", events_help, "", opts };
 	static const char *const hdr[] = { "TIME", "PC", "KIND", "USER", "WHAT" };
+	const struct cli_table spec = { cmd.name, 5, hdr, events_row };
 	const char *device = NULL, *person = NULL, *kind = NULL, *limit = NULL;
-	char since[40] = "", until[40] = "";
-	struct table *t = NULL;
-	json_t *list = NULL, *v;
+	char since[CLI_TIME_MAX] = "", until[CLI_TIME_MAX] = "";
 	bool all = false;
-	struct client *c;
+	const struct cli_bind binds[] = {
+		{ OPT_DEVICE, &device }, { OPT_PERSON, &person },
+		{ OPT_KIND, .parse = events_parse_kind, .dst = &kind },
+		{ OPT_SINCE, .parse = cli_parse_since, .dst = since },
+		{ OPT_UNTIL, .parse = cli_parse_until, .dst = until },
+		{ OPT_LIMIT, .parse = events_parse_limit, .dst = &limit },
+		{ OPT_ALL, .flag = &all },
+		{ 0 }
+	};
 	struct cli_args a;
-	struct buf path;
-	int64_t n;
-	size_t i;
-	int o, r, rc;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		switch (o) {
-		case OPT_DEVICE: device = optarg; break;
-		case OPT_PERSON: person = optarg; break;
-		case OPT_KIND:
-			if (!events_kind_ok(optarg))
-				return cli_usage(cmd.name, "--kind must be exec, login, logout, usb_insert, usb_remove, "
-						 "usb_block or file_write");
-			kind = optarg;
-			break;
-		case OPT_SINCE:
-		case OPT_UNTIL:
-			if (events_time_arg(optarg, o == OPT_SINCE ? since : until, sizeof(since)) < 0)
-				return cli_usage(cmd.name, "--%s must be a time such as 2026-11-26T08:00:00Z, a date "
-						 "such as 2026-11-26, or a duration back from now such as 7d",
-						 o == OPT_SINCE ? "since" : "until");
-			break;
-		case OPT_LIMIT:
-			if (str_parse_i64(optarg, 1, 1000, &n) < 0)
-				return cli_usage(cmd.name, "--limit must be a number from 1 to 1000");
-			limit = optarg;
-			break;
-		case OPT_ALL: all = true; break;
-		default: break;
-		}
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if ((device && !device[0]) || (person && !person[0]))
 		return cli_usage(cmd.name, "--device and --person need a value");
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 16384);
-	r = buf_puts(&path, "/api/v1/endpoint/events");
-	r = r < 0 ? r : client_query(c, &path, "device", device);
-	r = r < 0 ? r : client_query(c, &path, "person", person);
-	r = r < 0 ? r : client_query(c, &path, "kind", kind);
-	r = r < 0 ? r : client_query(c, &path, "since", since[0] ? since : NULL);
-	r = r < 0 ? r : client_query(c, &path, "until", until[0] ? until : NULL);
-	r = r < 0 ? r : client_query(c, &path, "limit", limit);
-	r = r < 0 ? r : cli_fetch_list(cli, path.data, all, &list);
-	buf_done(&path);
-	if (r < 0)
-		return client_fail(c, r, "cannot search the operation logs");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
-		return CLI_EXIT_OK;
-	}
-	t = table_new(5, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char tm[64], clean[200];
-		struct buf what;
-		const char *row[5];
-
-		buf_init(&what, 16384);
-		events_detail(v, &what);
-		row[0] = out_time(tm, sizeof(tm), out_str(v, "ts"));
-		row[1] = out_str2(v, "device", "hostname");
-		row[2] = out_str(v, "kind");
-		row[3] = *out_str(v, "user") ? out_str(v, "user") : "-";
-		row[4] = out_clean(clean, sizeof(clean), what.data);
-		if (t && table_add(t, row) < 0) {
-			table_free(t);
-			t = NULL;
-		}
-		buf_done(&what);
-	}
-	if (t) {
-		table_print(t, stdout);
-		cli_more_hint(list, cmd.name);
-	}
-	table_free(t);
-	json_decref(list);
-	return t ? CLI_EXIT_OK : cli_fail("events: out of memory");
+	return cli_list_query(cli, &spec, all, "cannot search the operation logs", "/api/v1/endpoint/events",
+			      (const struct client_param[]){
+				      { "device", device }, { "person", person }, { "kind", kind },
+				      { "since", since[0] ? since : NULL }, { "until", until[0] ? until : NULL },
+				      { "limit", limit }, { 0 } });
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "cli/protect_util.h"
 #include "common/err.h"
@@ -40,12 +41,23 @@ static const char files_help[] =
 "         'never' removes the expiry\n"
 "revoke   nobody can open the file any more, wherever copies of it are\n";
 
-static int file_path(struct client *c, struct buf *b, const char *id, const char *suffix)
-{
-	int r = buf_puts(b, "/api/v1/files/");
+#define FILES_PATH "/api/v1/files/"
 
-	r = r < 0 ? r : client_escape(c, b, id);
-	return r < 0 ? r : buf_puts(b, suffix);
+/*
+ * The start of a subcommand on FILE, its first positional argument: the
+ * arguments (@min..@max of them; @what names them in a usage error), the
+ * file id into @id, and the client.  Returns true when the command goes on;
+ * false with its exit code in *ret_exit.
+ */
+static bool files_start(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv, int min, int max,
+			const char *what, struct cli_args *a, char id[ULID_SIZE], int *ret_exit)
+{
+	if (!cli_args_plain(cli, a, cmd, argc, argv, min, max, what, ret_exit))
+		return false;
+	if ((*ret_exit = protect_file_id(cmd->name, argv[a->pos], id)) != 0)
+		return false;
+	*ret_exit = cli_client(cli) ? 0 : CLI_EXIT_USAGE;
+	return *ret_exit == 0;
 }
 
 static void print_file(const json_t *f)
@@ -76,6 +88,32 @@ static void print_file(const json_t *f)
 	}
 }
 
+static int files_row(struct table *t, const json_t *v, void *ud)
+{
+	char t1[64], access[1024] = "", *p = access;
+	size_t j;
+	json_t *g;
+
+	json_array_foreach(json_object_get(v, "grants"), j, g) {
+		int n = snprintf(p, sizeof(access) - (size_t)(p - access), "%s%s", j ? ", " : "",
+				 out_str(g, "grantee"));
+
+		if (n < 0 || (size_t)n >= sizeof(access) - (size_t)(p - access))
+			break;
+		p += n;
+	}
+	{
+		const char *row[] = {
+			out_str(v, "id"), out_str(v, "name"), out_str2(v, "owner", "login"),
+			out_str(v, "status"),
+			*out_str(v, "expires_at") ? out_time(t1, sizeof(t1), out_str(v, "expires_at")) : "never",
+			access[0] ? access : "(owner only)",
+		};
+
+		return table_add(t, row);
+	}
+}
+
 static int files_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -85,105 +123,51 @@ static int files_list(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "files list", files_help, "", opts };
 	static const char *const hdr[] = { "ID", "NAME", "OWNER", "STATUS", "EXPIRES", "ACCESS" };
+	const struct cli_table spec = { cmd.name, 6, hdr, files_row };
 	const char *status = NULL;
-	struct table *t;
-	struct cli_args a;
-	struct client *c;
-	struct buf path;
 	bool all = false;
-	json_t *list = NULL, *v;
-	size_t i;
-	int o, r, rc;
+	const struct cli_bind binds[] = { { 'a', .flag = &all }, { 's', &status }, { 0 } };
+	struct cli_args a;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 'a')
-			all = true;
-		else if (o == 's')
-			status = optarg;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (status && strcmp(status, "active") && strcmp(status, "revoked"))
 		return cli_usage(cmd.name, "--status must be active or revoked");
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 1024);
-	r = buf_puts(&path, "/api/v1/files");
-	r = r < 0 ? r : client_query(c, &path, "status", status);
-	r = r < 0 ? r : cli_fetch_list(cli, path.data, all, &list);
-	buf_done(&path);
-	if (r < 0)
-		return client_fail(c, r, "cannot list protected files");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
-		return CLI_EXIT_OK;
-	}
-	t = table_new(6, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char t1[64], access[1024] = "", *p = access;
-		size_t j;
-		json_t *g;
+	return cli_list_query(cli, &spec, all, "cannot list protected files", "/api/v1/files",
+			      (const struct client_param[]){ { "status", status }, { 0 } });
+}
 
-		json_array_foreach(json_object_get(v, "grants"), j, g) {
-			int n = snprintf(p, sizeof(access) - (size_t)(p - access), "%s%s", j ? ", " : "",
-					 out_str(g, "grantee"));
+static int access_row(struct table *t, const json_t *v, void *ud)
+{
+	char t1[64];
+	const char *row[] = { out_time(t1, sizeof(t1), out_str(v, "at")), out_str(v, "login"),
+			      out_str(v, "source"), out_str(v, "outcome"), out_str(v, "reason") };
 
-			if (n < 0 || (size_t)n >= sizeof(access) - (size_t)(p - access))
-				break;
-			p += n;
-		}
-		{
-			const char *row[] = {
-				out_str(v, "id"), out_str(v, "name"), out_str2(v, "owner", "login"),
-				out_str(v, "status"),
-				*out_str(v, "expires_at") ? out_time(t1, sizeof(t1), out_str(v, "expires_at")) : "never",
-				access[0] ? access : "(owner only)",
-			};
-
-			if (t && table_add(t, row) < 0) {
-				table_free(t);
-				t = NULL;
-			}
-		}
-	}
-	if (t)
-		table_print(t, stdout);
-	table_free(t);
-	cli_more_hint(list, "files list");
-	json_decref(list);
-	return t ? CLI_EXIT_OK : cli_fail("files list: out of memory");
+	return table_add(t, row);
 }
 
 static int files_show(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "files show", files_help, "", NULL };
 	static const char *const hdr[] = { "WHEN", "WHO", "FROM", "OUTCOME", "REASON" };
+	const struct cli_table spec = { cmd.name, 5, hdr, access_row, NULL,
+					"  (nobody has tried to open it)\n" };
 	char id[ULID_SIZE];
-	json_t *f = NULL, *hist = NULL, *v;
+	json_t *f = NULL, *hist = NULL;
 	struct client *c;
 	struct cli_args a;
 	struct buf path;
-	struct table *t;
-	size_t i;
 	int r, rc;
 
-	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &rc))
+	if (!files_start(cli, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &a, id, &rc))
 		return rc;
-	if ((rc = protect_file_id(cmd.name, argv[a.pos], id)) != 0)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_EXIT_USAGE;
+	c = cli->client;
 	buf_init(&path, 1024);
-	r = file_path(c, &path, id, "");
-	r = r < 0 ? r : client_call(c, "GET", path.data, NULL, &f);
-	buf_reset(&path);
-	if (r == 0)
-		r = file_path(c, &path, id, "/access");
+	r = client_call_id(c, "GET", FILES_PATH, id, NULL, NULL, &f);
+	r = r < 0 ? r : client_path_id(c, &path, FILES_PATH, id, "/access");
 	r = r < 0 ? r : cli_fetch_list(cli, path.data, true, &hist);
 	buf_done(&path);
 	if (r < 0) {
@@ -193,31 +177,15 @@ static int files_show(struct cli *cli, int argc, char **argv)
 	if (cli->json) {
 		json_object_set(f, "access_history", json_object_get(hist, "items"));
 		out_json(f);
-		json_decref(f);
-		json_decref(hist);
-		return CLI_EXIT_OK;
+		rc = CLI_EXIT_OK;
+	} else {
+		print_file(f);
+		printf("\nAccess history:\n");
+		rc = cli_table_print(hist, &spec);
 	}
-	print_file(f);
-	printf("\nAccess history:\n");
-	t = table_new(5, hdr);
-	json_array_foreach(json_object_get(hist, "items"), i, v) {
-		char t1[64];
-		const char *row[] = { out_time(t1, sizeof(t1), out_str(v, "at")), out_str(v, "login"),
-				      out_str(v, "source"), out_str(v, "outcome"), out_str(v, "reason") };
-
-		if (t && table_add(t, row) < 0) {
-			table_free(t);
-			t = NULL;
-		}
-	}
-	if (t && table_rows(t) == 0)
-		printf("  (nobody has tried to open it)\n");
-	else if (t)
-		table_print(t, stdout);
-	table_free(t);
 	json_decref(f);
 	json_decref(hist);
-	return CLI_EXIT_OK;
+	return rc;
 }
 
 /* PATCHes @body to FILE and prints the file. */
@@ -226,25 +194,20 @@ static int files_patch(struct cli *cli, const char *name, const char *id, json_t
 {
 	struct client *c = cli_client(cli);
 	json_t *res = NULL;
-	struct buf path;
 	int r;
 
 	if (!c) {
 		json_decref(body);
 		return CLI_EXIT_USAGE;
 	}
-	buf_init(&path, 1024);
-	r = body ? file_path(c, &path, id, "") : -ENOMEM;
-	r = r < 0 ? r : client_call(c, "PATCH", path.data, body, &res);
-	buf_done(&path);
+	r = body ? client_call_id(c, "PATCH", FILES_PATH, id, NULL, body, &res) : -ENOMEM;
 	json_decref(body);
 	if (r < 0)
 		return client_fail(c, r, what);
-	if (cli->json)
-		out_json(res);
-	else
+	if (!cli_json_done(cli, res)) {
 		print_file(res);
-	json_decref(res);
+		json_decref(res);
+	}
 	return CLI_EXIT_OK;
 }
 
@@ -256,20 +219,10 @@ static int files_grant_common(struct cli *cli, int argc, char **argv, bool grant
 	char id[ULID_SIZE], g[PROTECT_GRANTEE_MAX];
 	struct cli_args a;
 	json_t *list;
-	int o, rc;
+	int rc;
 
-	if (cli_args_init(&a, cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 2, 257, "FILE and at least one GRANTEE")) != 0)
+	if (!files_start(cli, cmd, argc, argv, 2, 257, "FILE and at least one GRANTEE", &a, id, &rc))
 		return rc;
-	if ((rc = protect_file_id(cmd->name, argv[a.pos], id)) != 0)
-		return rc;
-	if (!cli_client(cli))
-		return CLI_EXIT_USAGE;
 	list = json_array();
 	for (int i = a.pos + 1; list && i < argc; i++) {
 		rc = protect_grantee_resolve(cli, cmd->name, argv[i], g, sizeof(g));
@@ -320,20 +273,13 @@ static int files_revoke(struct cli *cli, int argc, char **argv)
 	char id[ULID_SIZE], clean[128];
 	struct cli_args a;
 	struct client *c;
-	struct buf path;
 	json_t *res = NULL;
 	int r, rc;
 
-	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &rc))
+	if (!files_start(cli, &cmd, argc, argv, 1, 1, "FILE (an id or the .rpf file)", &a, id, &rc))
 		return rc;
-	if ((rc = protect_file_id(cmd.name, argv[a.pos], id)) != 0)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_EXIT_USAGE;
-	buf_init(&path, 1024);
-	r = file_path(c, &path, id, "/revoke");
-	r = r < 0 ? r : client_call(c, "POST", path.data, NULL, &res);
-	buf_done(&path);
+	c = cli->client;
+	r = client_call_id(c, "POST", FILES_PATH, id, "/revoke", NULL, &res);
 	if (r < 0)
 		return client_fail(c, r, "the file was not revoked");
 	if (cli->json)

@@ -6,14 +6,13 @@
  * run or refused.  This command prints the plan and each bad line.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/fileio.h"
 #include "cli/out.h"
 #include "common/err.h"
 
@@ -57,39 +56,20 @@ static const char hr_help[] =
 /* Reads all of @path ("-": stdin) into @b.  Returns 0 or -errno (-EMSGSIZE: too large). */
 static int hr_read_file(const char *path, struct buf *b)
 {
-	char chunk[65536];
 	struct stat st;
-	int fd, r = 0;
+	int fd, r;
 
-	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = fileio_open_input(path);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		return fd;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
 		r = -EISDIR;
-		goto out;
-	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > HR_FILE_MAX) {
+	/* A file known to be too large is refused before it is read. */
+	else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size > HR_FILE_MAX)
 		r = -EMSGSIZE;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		r = buf_append(b, chunk, (size_t)n);
-		if (r < 0)
-			break;
-	}
-out:
-	if (fd != STDIN_FILENO)
-		close(fd);
+	else
+		r = fileio_read_all(fd, b);
+	fileio_close_input(fd);
 	return r;
 }
 
@@ -220,27 +200,18 @@ static int hr_import(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "hr import", hr_help, "", opts };
 	bool dry = false, full = false, force = false, skip = false, changes = false;
+	const struct cli_bind binds[] = {
+		{ OPT_DRY, .flag = &dry }, { OPT_FULL, .flag = &full }, { OPT_FORCE, .flag = &force },
+		{ OPT_SKIP, .flag = &skip }, { OPT_CHANGES, .flag = &changes }, { 0 }
+	};
 	json_t *rep = NULL;
 	struct client *c;
 	struct cli_args a;
 	struct buf path, data;
 	char clean[512];
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		switch (o) {
-		case OPT_DRY: dry = true; break;
-		case OPT_FULL: full = true; break;
-		case OPT_FORCE: force = true; break;
-		case OPT_SKIP: skip = true; break;
-		case OPT_CHANGES: changes = true; break;
-		}
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "FILE (the HR CSV)")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "FILE (the HR CSV)", &rc))
 		return rc;
 	if (force && !full)
 		return cli_usage(cmd.name, "--force only makes sense with --full-snapshot");

@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "cli/term.h"
-#include "common/err.h"
 #include "common/str.h"
 
 /* --------------------------------------------------------------------- org */
@@ -75,11 +75,8 @@ int cmd_org(struct cli *cli, int argc, char **argv)
 	r = client_call(c, "GET", "/api/v1/org", NULL, &list);
 	if (r < 0)
 		return client_fail(c, r, "cannot read the organization");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
+	if (cli_json_done(cli, list))
 		return CLI_EXIT_OK;
-	}
 	items = json_object_get(list, "items");
 	n = json_array_size(items);
 	sorted = calloc(n ? n : 1, sizeof(*sorted));
@@ -164,52 +161,17 @@ static const char people_help[] =
 static const char *const people_hdr[] = { "LOGIN", "EMPLOYEE NO.", "NAME", "ORG UNIT", "TITLE",
 					  "STATUS", "KIND" };
 
-static int people_table(const json_t *list)
+/* A row of people_hdr. */
+static int people_row(struct table *t, const json_t *p, void *ud)
 {
-	struct table *t = table_new(7, people_hdr);
-	size_t i;
-	json_t *p;
+	char nm[300];
+	const char *row[] = {
+		out_str(p, "login"), out_str(p, "employee_number"),
+		cli_person_name(p, nm, sizeof(nm)), out_str2(p, "org_unit", "path"),
+		out_str(p, "title"), out_str(p, "status"), out_str(p, "kind"),
+	};
 
-	if (!t)
-		return cli_fail("people: out of memory");
-	json_array_foreach(json_object_get(list, "items"), i, p) {
-		char nm[300];
-		const char *row[] = {
-			out_str(p, "login"), out_str(p, "employee_number"),
-			cli_person_name(p, nm, sizeof(nm)), out_str2(p, "org_unit", "path"),
-			out_str(p, "title"), out_str(p, "status"), out_str(p, "kind"),
-		};
-
-		if (table_add(t, row) < 0) {
-			table_free(t);
-			return cli_fail("people: out of memory");
-		}
-	}
-	table_print(t, stdout);
-	table_free(t);
-	return CLI_EXIT_OK;
-}
-
-/* Shared by list and search: fetch, print as JSON or a table, hint at more pages. */
-static int people_print_list(struct cli *cli, struct buf *path, bool all, const char *name)
-{
-	json_t *list = NULL;
-	int r, rc;
-
-	if (!path->data)
-		return cli_fail("%s: out of memory", name);
-	r = cli_fetch_list(cli, path->data, all, &list);
-	if (r < 0)
-		return client_fail(cli->client, r, "cannot list people");
-	if (cli->json) {
-		out_json(list);
-		rc = CLI_EXIT_OK;
-	} else {
-		rc = people_table(list);
-		cli_more_hint(list, name);
-	}
-	json_decref(list);
-	return rc;
+	return table_add(t, row);
 }
 
 static int people_list(struct cli *cli, int argc, char **argv)
@@ -225,48 +187,24 @@ static int people_list(struct cli *cli, int argc, char **argv)
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "people list", people_help, "", opts };
+	const struct cli_table spec = { cmd.name, 7, people_hdr, people_row };
 	const char *org = NULL, *status = NULL, *kind = NULL, *role = NULL, *limit = NULL;
 	bool all = false;
-	struct client *c;
+	const struct cli_bind binds[] = {
+		{ OPT_ORG, &org }, { OPT_STATUS, &status }, { OPT_KIND, &kind }, { OPT_ROLE, &role },
+		{ OPT_LIMIT, .parse = cli_parse_limit, .dst = &limit }, { OPT_ALL, .flag = &all }, { 0 }
+	};
 	struct cli_args a;
-	struct buf path;
-	int o, r, rc;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		switch (o) {
-		case OPT_ORG: org = optarg; break;
-		case OPT_STATUS: status = optarg; break;
-		case OPT_KIND: kind = optarg; break;
-		case OPT_ROLE: role = optarg; break;
-		case OPT_LIMIT:
-			if ((rc = cli_parse_limit(cmd.name, optarg, &limit)) != 0)
-				return rc;
-			break;
-		case OPT_ALL: all = true; break;
-		}
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 16384);
-	r = buf_puts(&path, "/api/v1/people");
-	r = r < 0 ? r : client_query(c, &path, "org", org);
-	r = r < 0 ? r : client_query(c, &path, "status", status);
-	r = r < 0 ? r : client_query(c, &path, "kind", kind);
-	r = r < 0 ? r : client_query(c, &path, "role", role);
-	r = r < 0 ? r : client_query(c, &path, "limit", limit);
-	if (r < 0) {
-		buf_done(&path);
-		return cli_fail("people list: %s", err_str(r));
-	}
-	rc = people_print_list(cli, &path, all, cmd.name);
-	buf_done(&path);
-	return rc;
+	return cli_list_query(cli, &spec, all, "cannot list people", "/api/v1/people",
+			      (const struct client_param[]){
+				      { "org", org }, { "status", status }, { "kind", kind }, { "role", role },
+				      { "limit", limit }, { 0 } });
 }
 
 static int people_search(struct cli *cli, int argc, char **argv)
@@ -277,40 +215,23 @@ static int people_search(struct cli *cli, int argc, char **argv)
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "people search", people_help, "", opts };
+	const struct cli_table spec = { cmd.name, 7, people_hdr, people_row };
 	const char *limit = NULL;
 	bool all = false;
-	struct client *c;
+	const struct cli_bind binds[] = {
+		{ 'l', .parse = cli_parse_limit, .dst = &limit }, { 'a', .flag = &all }, { 0 }
+	};
 	struct cli_args a;
-	struct buf path;
-	int o, r, rc;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 'l' && (rc = cli_parse_limit(cmd.name, optarg, &limit)) != 0)
-			return rc;
-		if (o == 'a')
-			all = true;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "TEXT to search for")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "TEXT to search for", &rc))
 		return rc;
 	if (!argv[a.pos][0])
 		return cli_usage(cmd.name, "the TEXT to search for is empty");
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	buf_init(&path, 16384);
-	r = buf_puts(&path, "/api/v1/people");
-	r = r < 0 ? r : client_query(c, &path, "q", argv[a.pos]);
-	r = r < 0 ? r : client_query(c, &path, "limit", limit);
-	if (r < 0) {
-		buf_done(&path);
-		return cli_fail("people search: %s", err_str(r));
-	}
-	rc = people_print_list(cli, &path, all, cmd.name);
-	buf_done(&path);
-	return rc;
+	return cli_list_query(cli, &spec, all, "cannot list people", "/api/v1/people",
+			      (const struct client_param[]){ { "q", argv[a.pos] }, { "limit", limit }, { 0 } });
 }
 
 static void person_print(const json_t *p)
@@ -318,8 +239,6 @@ static void person_print(const json_t *p)
 	const json_t *mgr = json_object_get(p, "manager");
 	struct buf b;
 	char t[64], nm[300];
-	size_t i;
-	json_t *v;
 
 	buf_init(&b, 65536);
 	out_kv("id", out_str(p, "id"));
@@ -338,14 +257,7 @@ static void person_print(const json_t *p)
 	}
 	out_kv("manager", b.data);
 	buf_reset(&b);
-	json_array_foreach(json_object_get(p, "roles"), i, v) {
-		const char *role = json_is_string(v) ? json_string_value(v) : out_str(v, "role");
-		const char *scope = json_is_object(v) ? out_str(v, "scope") : "";
-
-		buf_printf(&b, "%s%s", i ? ", " : "", role);
-		if (*scope)
-			buf_printf(&b, " (%s)", scope);
-	}
+	cli_roles_text(json_object_get(p, "roles"), &b);
 	out_kv("roles", b.data);
 	out_kv("created", out_time(t, sizeof(t), out_str(p, "created_at")));
 	out_kv("updated", out_time(t, sizeof(t), out_str(p, "updated_at")));
@@ -354,20 +266,19 @@ static void person_print(const json_t *p)
 	buf_done(&b);
 }
 
-/* Parses the options (only --json) and the one PERSON argument of a subcommand, and resolves it. */
+/*
+ * Parses the options (@binds; see cli_args_parse) and the one PERSON
+ * argument of a subcommand, and resolves it into *ret_person.  Returns 0 or
+ * the exit code.
+ */
 static int person_cmd_start(struct cli *cli, const struct cli_cmd *cmd, int argc, char **argv,
-			    json_t **ret_person)
+			    const struct cli_bind *binds, json_t **ret_person)
 {
 	struct cli_args a;
-	int o, rc;
+	int rc;
 
-	if (cli_args_init(&a, cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "PERSON (id, login, employee number or email)")) != 0)
+	if (!cli_args_parse(cli, &a, cmd, argc, argv, binds, 1, 1,
+			    "PERSON (id, login, employee number or email)", &rc))
 		return rc;
 	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
@@ -378,16 +289,27 @@ static int people_show(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "people show", people_help, "", NULL };
 	json_t *p = NULL;
-	int rc = person_cmd_start(cli, &cmd, argc, argv, &p);
+	int rc = person_cmd_start(cli, &cmd, argc, argv, NULL, &p);
 
 	if (rc != 0)
 		return rc;
-	if (cli->json)
-		out_json(p);
-	else
-		person_print(p);
+	if (cli_json_done(cli, p))
+		return CLI_EXIT_OK;
+	person_print(p);
 	json_decref(p);
 	return CLI_EXIT_OK;
+}
+
+static int history_row(struct table *t, const json_t *v, void *ud)
+{
+	char tm[64];
+	char *change = json_dumps(json_object_get(v, "change"), JSON_COMPACT | JSON_ENCODE_ANY);
+	const char *row[] = { out_time(tm, sizeof(tm), out_str(v, "at")), out_str(v, "source"),
+			      out_str(v, "actor_id"), change };
+	int r = table_add(t, row);
+
+	free(change);
+	return r;
 }
 
 static int people_history(struct cli *cli, int argc, char **argv)
@@ -399,68 +321,25 @@ static int people_history(struct cli *cli, int argc, char **argv)
 	};
 	static const struct cli_cmd cmd = { "people history", people_help, "", opts };
 	static const char *const hdr[] = { "TIME", "SOURCE", "ACTOR", "CHANGE" };
+	const struct cli_table spec = { cmd.name, 4, hdr, history_row };
 	const char *limit = NULL;
-	json_t *p = NULL, *list = NULL, *v;
-	struct table *t = NULL;
 	bool all = false;
-	struct client *c;
-	struct cli_args a;
+	const struct cli_bind binds[] = {
+		{ 'l', .parse = cli_parse_limit, .dst = &limit }, { 'a', .flag = &all }, { 0 }
+	};
+	json_t *p = NULL;
 	struct buf path;
-	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 'l' && (rc = cli_parse_limit(cmd.name, optarg, &limit)) != 0)
-			return rc;
-		if (o == 'a')
-			all = true;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "PERSON (id, login, employee number or email)")) != 0)
-		return rc;
-	if (!(c = cli_client(cli)))
-		return CLI_EXIT_USAGE;
-	rc = cli_person_resolve(cli, argv[a.pos], cmd.name, &p);
-	if (rc != 0)
+	if ((rc = person_cmd_start(cli, &cmd, argc, argv, binds, &p)) != 0)
 		return rc;
 	buf_init(&path, 4096);
-	r = cli_person_path(cli, &path, p);
-	r = r < 0 ? r : buf_puts(&path, "/history");
-	r = r < 0 ? r : client_query(c, &path, "limit", limit);
-	r = r < 0 ? r : cli_fetch_list(cli, path.data, all, &list);
-	buf_done(&path);
+	r = cli_person_path(cli, &path, p, "/history");
 	json_decref(p);
-	if (r < 0)
-		return client_fail(c, r, "cannot read the history");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
-		return CLI_EXIT_OK;
-	}
-	t = table_new(4, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char tm[64];
-		char *change = json_dumps(json_object_get(v, "change"), JSON_COMPACT | JSON_ENCODE_ANY);
-		const char *row[] = { out_time(tm, sizeof(tm), out_str(v, "at")), out_str(v, "source"),
-				      out_str(v, "actor_id"), change };
-
-		r = t ? table_add(t, row) : -ENOMEM;
-		free(change);
-		if (r < 0)
-			break;
-	}
-	if (t && r >= 0) {
-		table_print(t, stdout);
-		cli_more_hint(list, cmd.name);
-		rc = CLI_EXIT_OK;
-	} else {
-		rc = cli_fail("people history: out of memory");
-	}
-	table_free(t);
-	json_decref(list);
+	rc = r < 0 ? client_fail(cli->client, r, "cannot read the history")
+		   : cli_list_query(cli, &spec, all, "cannot read the history", path.data,
+				    (const struct client_param[]){ { "limit", limit }, { 0 } });
+	buf_done(&path);
 	return rc;
 }
 
@@ -468,18 +347,13 @@ static int people_invite(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "people invite", people_help, "", NULL };
 	json_t *p = NULL, *res = NULL;
-	struct buf path;
 	char clean[2048], tm[64], login[256];
 	const char *url;
-	int r, rc = person_cmd_start(cli, &cmd, argc, argv, &p);
+	int r, rc = person_cmd_start(cli, &cmd, argc, argv, NULL, &p);
 
 	if (rc != 0)
 		return rc;
-	buf_init(&path, 4096);
-	r = cli_person_path(cli, &path, p);
-	r = r < 0 ? r : buf_puts(&path, "/invite");
-	r = r < 0 ? r : client_call(cli->client, "POST", path.data, NULL, &res);
-	buf_done(&path);
+	r = cli_person_call(cli, "POST", p, "/invite", NULL, &res);
 	if (r < 0) {
 		json_decref(p);
 		return client_fail(cli->client, r, "no invitation was created");
@@ -508,19 +382,13 @@ static int people_set_password(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "people set-password", people_help, "", opts };
 	char pw[TERM_SECRET_MAX + 1] = "", login[256], clean[512];
 	const char *pwfile = NULL, *tmp;
+	const struct cli_bind binds[] = { { 'p', &pwfile }, { 0 } };
 	json_t *p = NULL, *body = NULL, *res = NULL;
 	struct cli_args a;
-	struct buf path;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'p')
-			pwfile = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "PERSON (id, login, employee number or email)")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1,
+			    "PERSON (id, login, employee number or email)", &rc))
 		return rc;
 	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
@@ -534,11 +402,7 @@ static int people_set_password(struct cli *cli, int argc, char **argv)
 		goto out;
 	body = pwfile ? json_pack("{s:s}", "password", pw) : json_object();
 	explicit_bzero(pw, sizeof(pw));
-	buf_init(&path, 4096);
-	r = body ? cli_person_path(cli, &path, p) : -ENOMEM;
-	r = r < 0 ? r : buf_puts(&path, "/password");
-	r = r < 0 ? r : client_call(cli->client, "POST", path.data, body, &res);
-	buf_done(&path);
+	r = body ? cli_person_call(cli, "POST", p, "/password", body, &res) : -ENOMEM;
 	if (r < 0) {
 		rc = client_fail(cli->client, r, "the password was not set");
 		goto out;
@@ -571,17 +435,12 @@ static int people_revoke_sessions(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmd = { "people revoke-sessions", people_help, "", NULL };
 	json_t *p = NULL, *res = NULL;
-	struct buf path;
 	char login[256];
-	int r, rc = person_cmd_start(cli, &cmd, argc, argv, &p);
+	int r, rc = person_cmd_start(cli, &cmd, argc, argv, NULL, &p);
 
 	if (rc != 0)
 		return rc;
-	buf_init(&path, 4096);
-	r = cli_person_path(cli, &path, p);
-	r = r < 0 ? r : buf_puts(&path, "/sessions/revoke");
-	r = r < 0 ? r : client_call(cli->client, "POST", path.data, NULL, &res);
-	buf_done(&path);
+	r = cli_person_call(cli, "POST", p, "/sessions/revoke", NULL, &res);
 	if (r < 0) {
 		json_decref(p);
 		return client_fail(cli->client, r, "the sessions were not ended");
@@ -639,20 +498,14 @@ static int roles_change(struct cli *cli, int argc, char **argv, bool grant)
 	static const struct cli_cmd revoke_cmd = { "roles revoke", roles_help, "", NULL };
 	const struct cli_cmd *cmd = grant ? &grant_cmd : &revoke_cmd;
 	const char *scope = NULL, *role;
+	const struct cli_bind binds[] = { { 's', &scope }, { 0 } };
 	json_t *p = NULL, *body = NULL, *res = NULL;
 	struct cli_args a;
 	struct buf path;
 	char login[256], cr[64], cs[512];
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 's')
-			scope = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 2, 2, "ROLE and PERSON")) != 0)
+	if (!cli_args_parse(cli, &a, cmd, argc, argv, binds, 2, 2, "ROLE and PERSON", &rc))
 		return rc;
 	role = argv[a.pos];
 	if (!*role || strlen(role) > 32)
@@ -663,8 +516,7 @@ static int roles_change(struct cli *cli, int argc, char **argv, bool grant)
 	if (rc != 0)
 		return rc;
 	buf_init(&path, 4096);
-	r = cli_person_path(cli, &path, p);
-	r = r < 0 ? r : buf_puts(&path, "/roles/");
+	r = cli_person_path(cli, &path, p, "/roles/");
 	r = r < 0 ? r : client_escape(cli->client, &path, role);
 	if (r == 0 && grant) {
 		body = scope ? json_pack("{s:s}", "scope_org", scope) : json_object();

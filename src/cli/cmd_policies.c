@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/fileio.h"
 #include "cli/out.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -75,6 +76,15 @@ static json_t *pol_unit_in(const json_t *org, const char *ref)
 	return NULL;
 }
 
+/* Says that there is no org unit @ref.  Returns CLI_EXIT_NOT_FOUND. */
+static int pol_no_unit(const char *ref)
+{
+	char clean[300];
+
+	fprintf(stderr, "rampart: no org unit '%s' (see 'rampart org')\n", out_clean(clean, sizeof(clean), ref));
+	return CLI_EXIT_NOT_FOUND;
+}
+
 /* GETs the org list into *ret.  Returns 0 or an exit code after printing why. */
 static int pol_org(struct client *c, json_t **ret)
 {
@@ -86,7 +96,6 @@ static int pol_org(struct client *c, json_t **ret)
 /* Copies the id of unit @ref into @id.  Returns 0 or an exit code after printing why. */
 static int pol_unit_id(struct client *c, const char *ref, char *id, size_t size)
 {
-	char clean[300];
 	json_t *org = NULL, *u;
 	int rc;
 
@@ -100,25 +109,18 @@ static int pol_unit_id(struct client *c, const char *ref, char *id, size_t size)
 	}
 	if (!u || str_copy(id, size, out_str(u, "id")) < 0 || !id[0]) {
 		json_decref(org);
-		fprintf(stderr, "rampart: no org unit '%s' (see 'rampart org')\n", out_clean(clean, sizeof(clean), ref));
-		return CLI_EXIT_NOT_FOUND;
+		return pol_no_unit(ref);
 	}
 	json_decref(org);
 	return 0;
 }
 
+#define POL_PATH "/api/v1/endpoint/policies/"
+
 /* GETs the policies of unit @id.  Returns 0 or the client error (not printed). */
 static int pol_get(struct client *c, const char *id, json_t **ret)
 {
-	struct buf path;
-	int r;
-
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/endpoint/policies/");
-	r = r < 0 ? r : client_escape(c, &path, id);
-	r = r < 0 ? r : client_call(c, "GET", path.data, NULL, ret);
-	buf_done(&path);
-	return r;
+	return client_call_id(c, "GET", POL_PATH, id, NULL, NULL, ret);
 }
 
 /* The top-level keys of @policy joined by ", " into @buf. */
@@ -171,22 +173,16 @@ static int pol_list(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "policies list", policies_help, "", opts };
 	static const char *const hdr[] = { "UNIT", "VERSION", "UPDATED", "FIELDS" };
 	const char *under = NULL, *scope = "";
+	const struct cli_bind binds[] = { { 'o', &under }, { 0 } };
 	json_t *org = NULL, *out = NULL, *items, *u;
 	struct table *t = NULL;
 	struct client *c;
 	struct cli_args a;
 	char clean[300];
 	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'o')
-			under = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -196,9 +192,7 @@ static int pol_list(struct cli *cli, int argc, char **argv)
 		u = pol_unit_in(org, under);
 		if (!u) {
 			json_decref(org);
-			fprintf(stderr, "rampart: no org unit '%s' (see 'rampart org')\n",
-				out_clean(clean, sizeof(clean), under));
-			return CLI_EXIT_NOT_FOUND;
+			return pol_no_unit(under);
 		}
 		scope = out_str(u, "path");
 	}
@@ -267,20 +261,15 @@ static int pol_show(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "policies show", policies_help, "", opts };
 	json_t *ans = NULL, *own, *eff, *v;
 	bool effective = false;
+	const struct cli_bind binds[] = { { 'e', .flag = &effective }, { 0 } };
 	struct client *c;
 	struct cli_args a;
 	char id[64], tm[64], num[32];
 	size_t i;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'e')
-			effective = true;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "org unit (a path or an id; see 'rampart org')")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "org unit (a path or an id; see 'rampart org')",
+			    &rc))
 		return rc;
 	if (!(c = cli_client(cli)))
 		return CLI_EXIT_USAGE;
@@ -289,11 +278,8 @@ static int pol_show(struct cli *cli, int argc, char **argv)
 	r = pol_get(c, id, &ans);
 	if (r < 0)
 		return client_fail(c, r, "cannot show the policy");
-	if (cli->json) {
-		out_json(ans);
-		json_decref(ans);
+	if (cli_json_done(cli, ans))
 		return CLI_EXIT_OK;
-	}
 	own = json_object_get(ans, "own");
 	eff = json_object_get(ans, "effective");
 	out_kv("org unit", out_str2(ans, "org_unit", "path"));
@@ -326,35 +312,30 @@ static int pol_show(struct cli *cli, int argc, char **argv)
 
 /* ---------------------------------------------------------------- set */
 
-/* Reads @file ('-': standard input) into @b, at most POL_FILE_MAX bytes.  Returns 0 or an exit code. */
+/*
+ * Reads @file ('-': standard input) into @b, whose limit is POL_FILE_MAX
+ * bytes.  Returns 0 or an exit code.
+ */
 static int pol_read(const char *file, struct buf *b)
 {
-	char chunk[8192], clean[300];
-	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
-	size_t n;
-	int rc = 0;
+	char clean[300];
+	int fd = fileio_open_input(file), r;
 
-	if (!f) {
-		fprintf(stderr, "rampart: policies set: cannot open '%s': %s\n", out_clean(clean, sizeof(clean), file),
-			strerror(errno));
+	out_clean(clean, sizeof(clean), file);
+	if (fd < 0) {
+		fprintf(stderr, "rampart: policies set: cannot open '%s': %s\n", clean, strerror(-fd));
 		return CLI_EXIT_FAILED;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (b->len + n > POL_FILE_MAX) {
-			rc = cli_fail("policies set: '%s' is larger than %zu KiB; a policy is at most 64 KiB",
-				      out_clean(clean, sizeof(clean), file), POL_FILE_MAX >> 10);
-			break;
-		}
-		if (buf_append(b, chunk, n) < 0) {
-			rc = cli_fail("policies set: out of memory");
-			break;
-		}
-	}
-	if (rc == 0 && ferror(f))
-		rc = cli_fail("policies set: cannot read '%s'", out_clean(clean, sizeof(clean), file));
-	if (f != stdin)
-		fclose(f);
-	return rc;
+	r = fileio_read_all(fd, b);
+	fileio_close_input(fd);
+	if (r == -EMSGSIZE)
+		return cli_fail("policies set: '%s' is larger than %zu KiB; a policy is at most 64 KiB", clean,
+				POL_FILE_MAX >> 10);
+	if (r == -ENOMEM)
+		return cli_fail("policies set: out of memory");
+	if (r < 0)
+		return cli_fail("policies set: cannot read '%s'", clean);
+	return 0;
 }
 
 static int pol_set(struct cli *cli, int argc, char **argv)
@@ -365,14 +346,14 @@ static int pol_set(struct cli *cli, int argc, char **argv)
 	json_error_t je;
 	struct client *c;
 	struct cli_args a;
-	struct buf text, path;
+	struct buf text;
 	char id[64], clean[300], msg[300];
 	int r, rc;
 
 	if (!cli_args_plain(cli, &a, &cmd, argc, argv, 2, 2, "org unit and policy file ('-' for standard input)", &rc))
 		return rc;
 	file = argv[a.pos + 1];
-	buf_init(&text, POL_FILE_MAX + 1);
+	buf_init(&text, POL_FILE_MAX);
 	if ((rc = pol_read(file, &text)) != 0) {
 		buf_done(&text);
 		return rc;
@@ -392,11 +373,7 @@ static int pol_set(struct cli *cli, int argc, char **argv)
 		json_decref(body);
 		return rc;
 	}
-	buf_init(&path, 4096);
-	r = buf_puts(&path, "/api/v1/endpoint/policies/");
-	r = r < 0 ? r : client_escape(c, &path, id);
-	r = r < 0 ? r : client_call(c, "PUT", path.data, body, &ans);
-	buf_done(&path);
+	r = client_call_id(c, "PUT", POL_PATH, id, NULL, body, &ans);
 	json_decref(body);
 	if (r < 0)
 		return client_fail(c, r, "the policy was not set");

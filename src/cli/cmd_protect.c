@@ -203,17 +203,8 @@ static int protect_one(struct cli *cli, struct client *c, const struct protect_o
 		return cli_fail("protect: the path '%s' is too long", output ? output : path);
 	if (!to_stdout && access(target, F_OK) == 0)
 		return cli_fail("protect: %s already exists; remove it first", target);
-	in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0 || fstat(in, &st) < 0) {
-		rc = cli_fail("protect: cannot read %s: %s", path, strerror(errno));
-		if (in >= 0)
-			close(in);
+	if ((in = cli_open_file("protect", path, &st, &rc)) < 0)
 		return rc;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(in);
-		return cli_fail("protect: %s is not a regular file", path);
-	}
 	ids_ulid(fid, rtime_now_ms());
 	ids_ulid(pid, rtime_now_ms());
 	r = rpf_header_new(fid, o->server_id, pid, o->pk, &h, key);
@@ -408,6 +399,105 @@ static int default_output(const char *in, char *out, size_t size)
 	return 0;
 }
 
+/*
+ * Asks the server for the content key of the file with header @hdr (@h),
+ * sealed to a key pair made for this one open, and unwraps it into @plain
+ * (the file id, then the key).  Returns 0, or an exit code after printing
+ * why (@path names the file).
+ */
+static int open_key(struct client *c, const char *path, const unsigned char hdr[RPF_HEADER_LEN],
+		    const struct rpf_header *h, unsigned char plain[RPF_WRAP_PLAIN])
+{
+	unsigned char cpk[32], csk[32], box[RPF_WRAPPED_LEN];
+	char hb64[400], kb64[64], clean[512], msg[1100];
+	json_t *body, *res = NULL;
+	struct buf api;
+	size_t n = 0;
+	int r, rc;
+
+	crypto_box_keypair(cpk, csk);
+	b64(hdr, RPF_HEADER_LEN, hb64, sizeof(hb64));
+	b64(cpk, sizeof(cpk), kb64, sizeof(kb64));
+	body = json_pack("{s:s, s:s}", "header", hb64, "client_key", kb64);
+	buf_init(&api, 1024);
+	r = body ? buf_printf(&api, "/api/v1/files/%s/open", h->file_id) : -ENOMEM;
+	r = r < 0 ? r : client_call(c, "POST", api.data, body, &res);
+	buf_done(&api);
+	json_decref(body);
+	if (r < 0) {
+		const char *reason = out_str(res, "reason");
+
+		if (*reason) {
+			fprintf(stderr, "rampart: open: %s: refused (%s): %s\n", out_clean(clean, sizeof(clean), path),
+				reason, out_clean(msg, sizeof(msg), client_error_message(c)));
+			rc = CLI_EXIT_AUTH;
+		} else {
+			rc = client_fail(c, r, "the file was not opened");
+		}
+		json_decref(res);
+		sodium_memzero(csk, sizeof(csk));
+		return rc;
+	}
+	r = sodium_base642bin(box, sizeof(box), out_str(res, "wrapped_key"),
+			      strlen(out_str(res, "wrapped_key")), NULL, &n, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) == 0 && n == sizeof(box) &&
+	    crypto_box_seal_open(plain, box, sizeof(box), cpk, csk) == 0 &&
+	    sodium_memcmp(plain, h->file_id, ULID_LEN) == 0 ? 0 : RPF_E_UNWRAP;
+	sodium_memzero(csk, sizeof(csk));
+	json_decref(res);
+	if (r < 0) {
+		sodium_memzero(plain, RPF_WRAP_PLAIN);
+		return cli_fail("open: the server's key does not open this file");
+	}
+	return 0;
+}
+
+/*
+ * Decrypts the rest of @in (the file @path, whose header is @hdr, @h) with
+ * the key in @plain, which is wiped: to standard output as each part
+ * verifies, or into a temporary file that becomes @target only when all of
+ * it verified.  Returns 0 or an exit code after printing why.
+ */
+static int open_write(int in, const char *path, const char *target, bool to_stdout,
+		      const unsigned char hdr[RPF_HEADER_LEN], const struct rpf_header *h,
+		      unsigned char plain[RPF_WRAP_PLAIN])
+{
+	struct rerr e = { 0 };
+	char tmp[4200], clean[512];
+	int out, r;
+
+	if (to_stdout) {
+		/* Each span goes out once it verified; a failure cannot take back what went out. */
+		r = rpf_decrypt_fd(in, STDOUT_FILENO, hdr, h, plain + ULID_LEN, 0, 0, &e);
+		sodium_memzero(plain, RPF_WRAP_PLAIN);
+		if (r < 0)
+			return cli_fail("open: %s: %s; standard output got only part of the file: discard it",
+					out_clean(clean, sizeof(clean), path), e.message[0] ? e.message : rpf_strerror(r));
+		return 0;
+	}
+	out = temp_beside(target, tmp, sizeof(tmp));
+	if (out < 0) {
+		sodium_memzero(plain, RPF_WRAP_PLAIN);
+		return cli_fail("open: cannot create a file beside %s: %s",
+				out_clean(clean, sizeof(clean), target), strerror(-out));
+	}
+	r = rpf_decrypt_fd(in, out, hdr, h, plain + ULID_LEN, 0, RPF_FD_WRITEBACK, &e);
+	sodium_memzero(plain, RPF_WRAP_PLAIN);
+	/* Once per file, before the rename: the published result is durable and whole. */
+	if (r == 0 && fdatasync(out) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	if (r == 0)
+		r = publish(tmp, target);
+	if (r < 0) {
+		unlink(tmp);
+		return cli_fail("open: %s: %s; nothing was written", out_clean(clean, sizeof(clean), path),
+				e.message[0] ? e.message : rpf_strerror(r));
+	}
+	return 0;
+}
+
 int cmd_open(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -415,29 +505,20 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "open", open_help, "o:", opts };
-	unsigned char hdr[RPF_HEADER_LEN], cpk[32], csk[32], box[RPF_WRAPPED_LEN], plain[RPF_WRAP_PLAIN];
-	char target[4096], tmp[4200], hb64[400], kb64[64], clean[512];
+	unsigned char hdr[RPF_HEADER_LEN], plain[RPF_WRAP_PLAIN];
+	char target[4096], clean[512], shown[4200];
 	const char *path, *output = NULL;
+	const struct cli_bind binds[] = { { 'o', &output }, { 0 } };
 	bool to_stdout;
 	struct rpf_header h;
 	struct rerr e = { 0 };
-	json_t *body = NULL, *res = NULL;
 	struct client *c;
 	struct cli_args a;
-	struct buf api;
 	struct stat st;
-	size_t n = 0;
 	ssize_t got;
-	int in = -1, out = -1, o, r, rc;
+	int in, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'o')
-			output = optarg;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "FILE.rpf to open")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "FILE.rpf to open", &rc))
 		return rc;
 	path = argv[a.pos];
 	to_stdout = output_is_stdout(output);
@@ -456,98 +537,18 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 				out_clean(clean, sizeof(clean), target));
 	if (sodium_init() < 0)
 		return cli_fail("open: cannot initialize libsodium");
-	in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0 || fstat(in, &st) < 0) {
-		rc = cli_fail("open: cannot read %s: %s", out_clean(clean, sizeof(clean), path),
-			      strerror(errno));
-		if (in >= 0)
-			close(in);
+	if ((in = cli_open_file(cmd.name, path, &st, &rc)) < 0)
 		return rc;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(in);
-		return cli_fail("open: %s is not a regular file", out_clean(clean, sizeof(clean), path));
-	}
 	got = read(in, hdr, sizeof(hdr));
-	r = rpf_header_parse(hdr, got > 0 ? (size_t)got : 0, &h, &e);
-	if (r < 0) {
-		close(in);
-		return cli_fail("open: %s: %s", out_clean(clean, sizeof(clean), path), e.message);
-	}
-	if (!(c = cli_client(cli))) {
-		close(in);
-		return CLI_EXIT_USAGE;
-	}
-	crypto_box_keypair(cpk, csk);
-	b64(hdr, sizeof(hdr), hb64, sizeof(hb64));
-	b64(cpk, sizeof(cpk), kb64, sizeof(kb64));
-	body = json_pack("{s:s, s:s}", "header", hb64, "client_key", kb64);
-	buf_init(&api, 1024);
-	r = body ? buf_printf(&api, "/api/v1/files/%s/open", h.file_id) : -ENOMEM;
-	r = r < 0 ? r : client_call(c, "POST", api.data, body, &res);
-	buf_done(&api);
-	json_decref(body);
-	if (r < 0) {
-		const char *reason = out_str(res, "reason");
-
-		if (*reason) {
-			fprintf(stderr, "rampart: open: %s: refused (%s): %s\n",
-				out_clean(clean, sizeof(clean), path), reason,
-				out_clean(tmp, sizeof(tmp), client_error_message(c)));
-			rc = CLI_EXIT_AUTH;
-		} else {
-			rc = client_fail(c, r, "the file was not opened");
-		}
-		json_decref(res);
-		sodium_memzero(csk, sizeof(csk));
-		close(in);
-		return rc;
-	}
-	r = sodium_base642bin(box, sizeof(box), out_str(res, "wrapped_key"),
-			      strlen(out_str(res, "wrapped_key")), NULL, &n, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) == 0 && n == sizeof(box) &&
-	    crypto_box_seal_open(plain, box, sizeof(box), cpk, csk) == 0 &&
-	    sodium_memcmp(plain, h.file_id, ULID_LEN) == 0 ? 0 : RPF_E_UNWRAP;
-	sodium_memzero(csk, sizeof(csk));
-	json_decref(res);
-	if (r < 0) {
-		close(in);
-		sodium_memzero(plain, sizeof(plain));
-		return cli_fail("open: the server's key does not open this file");
-	}
-	if (to_stdout) {
-		/* Each span goes out once it verified; a failure cannot take back what went out. */
-		r = rpf_decrypt_fd(in, STDOUT_FILENO, hdr, &h, plain + ULID_LEN, 0, 0, &e);
-		sodium_memzero(plain, sizeof(plain));
-		close(in);
-		if (r < 0)
-			return cli_fail("open: %s: %s; standard output got only part of the file: discard it",
-					out_clean(clean, sizeof(clean), path),
-					e.message[0] ? e.message : rpf_strerror(r));
-		return CLI_EXIT_OK;
-	}
-	out = temp_beside(target, tmp, sizeof(tmp));
-	if (out < 0) {
-		close(in);
-		sodium_memzero(plain, sizeof(plain));
-		return cli_fail("open: cannot create a file beside %s: %s",
-				out_clean(clean, sizeof(clean), target), strerror(-out));
-	}
-	r = rpf_decrypt_fd(in, out, hdr, &h, plain + ULID_LEN, 0, RPF_FD_WRITEBACK, &e);
-	sodium_memzero(plain, sizeof(plain));
+	if (rpf_header_parse(hdr, got > 0 ? (size_t)got : 0, &h, &e) < 0)
+		rc = cli_fail("open: %s: %s", out_clean(clean, sizeof(clean), path), e.message);
+	else if (!(c = cli_client(cli)))
+		rc = CLI_EXIT_USAGE;
+	else if ((rc = open_key(c, path, hdr, &h, plain)) == 0)
+		rc = open_write(in, path, target, to_stdout, hdr, &h, plain);
 	close(in);
-	/* Once per file, before the rename: the published result is durable and whole. */
-	if (r == 0 && fdatasync(out) < 0)
-		r = -errno;
-	if (close(out) < 0 && r == 0)
-		r = -errno;
-	if (r == 0)
-		r = publish(tmp, target);
-	if (r < 0) {
-		unlink(tmp);
-		return cli_fail("open: %s: %s; nothing was written", out_clean(clean, sizeof(clean), path),
-				e.message[0] ? e.message : rpf_strerror(r));
-	}
+	if (rc != 0 || to_stdout)
+		return rc;
 	if (cli->json) {
 		json_t *j = json_pack("{s:s, s:s}", "file_id", h.file_id, "output", target);
 
@@ -555,7 +556,7 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 		json_decref(j);
 	} else {
 		printf("%s: opened to %s\n", out_clean(clean, sizeof(clean), path),
-		       out_clean(tmp, sizeof(tmp), target));
+		       out_clean(shown, sizeof(shown), target));
 	}
 	return CLI_EXIT_OK;
 }

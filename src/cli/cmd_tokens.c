@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/list.h"
 #include "cli/out.h"
 #include "common/err.h"
 #include "common/str.h"
@@ -30,6 +31,21 @@ static const char tokens_help[] =
 "        --json prints the server's answer, token included.\n"
 "revoke  revokes the token ID (from the list) at once\n";
 
+static int tokens_row(struct table *t, const json_t *v, void *ud)
+{
+	char t1[64], t2[64], t3[64], t4[64];
+	const char *row[] = {
+		out_str(v, "id"), out_str(v, "name"), out_str(v, "scope"),
+		out_time(t1, sizeof(t1), out_str(v, "created_at")),
+		out_time(t2, sizeof(t2), out_str(v, "expires_at")),
+		out_time(t3, sizeof(t3), out_str(v, "last_used_at")),
+		*out_str(v, "revoked_at") ? out_time(t4, sizeof(t4), out_str(v, "revoked_at")) : "",
+		out_str(v, "person_id"),
+	};
+
+	return table_add(t, row);
+}
+
 static int tokens_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -39,55 +55,20 @@ static int tokens_list(struct cli *cli, int argc, char **argv)
 	static const struct cli_cmd cmd = { "tokens list", tokens_help, "", opts };
 	static const char *const hdr[] = { "ID", "NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED",
 					   "REVOKED", "PERSON" };
-	struct table *t = NULL;
 	bool all = false;
-	json_t *list = NULL, *v;
-	struct client *c;
+	const struct cli_bind binds[] = { { 'a', .flag = &all }, { 0 } };
+	struct cli_table spec = { .name = cmd.name, .headers = hdr, .row = tokens_row };
 	struct cli_args a;
-	size_t i;
-	int o, r, rc;
+	int rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0)
-		if (o == 'a')
-			all = true;
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 0, 0, "")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 0, 0, "", &rc))
 		return rc;
-	if (!(c = cli_client(cli)))
+	if (!cli_client(cli))
 		return CLI_EXIT_USAGE;
-	r = cli_fetch_list(cli, all ? "/api/v1/tokens?all=1" : "/api/v1/tokens", true, &list);
-	if (r < 0)
-		return client_fail(c, r, "cannot list tokens");
-	if (cli->json) {
-		out_json(list);
-		json_decref(list);
-		return CLI_EXIT_OK;
-	}
-	t = table_new(all ? 8 : 7, hdr);
-	json_array_foreach(json_object_get(list, "items"), i, v) {
-		char t1[64], t2[64], t3[64], t4[64];
-		const char *row[] = {
-			out_str(v, "id"), out_str(v, "name"), out_str(v, "scope"),
-			out_time(t1, sizeof(t1), out_str(v, "created_at")),
-			out_time(t2, sizeof(t2), out_str(v, "expires_at")),
-			out_time(t3, sizeof(t3), out_str(v, "last_used_at")),
-			*out_str(v, "revoked_at") ? out_time(t4, sizeof(t4), out_str(v, "revoked_at")) : "",
-			out_str(v, "person_id"),
-		};
-
-		if (t && table_add(t, row) < 0) {
-			table_free(t);
-			t = NULL;
-		}
-	}
-	if (t)
-		table_print(t, stdout);
-	table_free(t);
-	json_decref(list);
-	return t ? CLI_EXIT_OK : cli_fail("tokens list: out of memory");
+	/* The PERSON column only when everyone's tokens are listed. */
+	spec.ncols = all ? 8 : 7;
+	return cli_list_show(cli, all ? "/api/v1/tokens?all=1" : "/api/v1/tokens", true, "cannot list tokens",
+			     &spec);
 }
 
 static int tokens_create(struct cli *cli, int argc, char **argv)
@@ -98,25 +79,16 @@ static int tokens_create(struct cli *cli, int argc, char **argv)
 		{ 0 }
 	};
 	static const struct cli_cmd cmd = { "tokens create", tokens_help, "", opts };
-	const char *scope = NULL, *expires = NULL, *token;
+	const char *scope = NULL, *expires = NULL;
+	const struct cli_bind binds[] = { { 's', &scope }, { 'e', &expires }, { 0 } };
 	json_t *body = NULL, *res = NULL;
 	struct client *c;
 	struct cli_args a;
-	char clean[256], tm[64];
+	char clean[256], tm[64], id[64], sc[32];
 	int64_t ms;
-	int o, r, rc;
+	int r, rc;
 
-	if (cli_args_init(&a, &cmd, argc, argv) < 0)
-		return CLI_EXIT_USAGE;
-	while ((o = cli_opt(cli, &a)) > 0) {
-		if (o == 's')
-			scope = optarg;
-		else if (o == 'e')
-			expires = optarg;
-	}
-	if (o < 0)
-		return a.exit;
-	if ((rc = cli_positional(&a, 1, 1, "NAME of the token")) != 0)
+	if (!cli_args_parse(cli, &a, &cmd, argc, argv, binds, 1, 1, "NAME of the token", &rc))
 		return rc;
 	if (!argv[a.pos][0] || strlen(argv[a.pos]) > 128)
 		return cli_usage(cmd.name, "the NAME must be 1 to 128 bytes");
@@ -136,26 +108,14 @@ static int tokens_create(struct cli *cli, int argc, char **argv)
 	json_decref(body);
 	if (r < 0)
 		return client_fail(c, r, "the token was not created");
-	token = json_string_value(json_object_get(res, "token"));
-	if (cli->json) {
-		out_json(res);
-	} else if (!token) {
-		json_decref(res);
-		return cli_fail("tokens create: the server's answer has no token");
-	} else {
-		char id[64], sc[32];
-
-		fprintf(stderr, "Token '%s' created (id %s, scope %s, expires %s).\n"
-				"It is shown only now; store it safely:\n",
-			out_clean(clean, sizeof(clean), out_str(res, "name")),
-			out_clean(id, sizeof(id), out_str(res, "id")),
-			out_clean(sc, sizeof(sc), *out_str(res, "scope") ? out_str(res, "scope") : "api"),
-			out_time(tm, sizeof(tm), out_str(res, "expires_at")));
-		out_put_clean(stdout, token);
-		putchar('\n');
-	}
+	rc = cli_show_once(cli, res, "token", cmd.name, "Token '%s' created (id %s, scope %s, expires %s).\n"
+			   "It is shown only now; store it safely:\n",
+			   out_clean(clean, sizeof(clean), out_str(res, "name")),
+			   out_clean(id, sizeof(id), out_str(res, "id")),
+			   out_clean(sc, sizeof(sc), *out_str(res, "scope") ? out_str(res, "scope") : "api"),
+			   out_time(tm, sizeof(tm), out_str(res, "expires_at")));
 	json_decref(res);
-	return CLI_EXIT_OK;
+	return rc;
 }
 
 static int tokens_revoke(struct cli *cli, int argc, char **argv)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/fileio.h"
 #include "common/str.h"
 
 #define CREDS_FILE "login.json"
@@ -186,22 +187,6 @@ static int creds_mkdir(const char *dir, bool tighten)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int creds_save(const struct creds *c, char *why, size_t why_size)
 {
 	char dir[CREDS_PATH_MAX], parent[CREDS_PATH_MAX], path[CREDS_PATH_MAX], tmp[CREDS_PATH_MAX];
@@ -254,8 +239,8 @@ int creds_save(const struct creds *c, char *why, size_t why_size)
 		goto out;
 	}
 	created = true;
-	if (fchmod(fd, 0600) < 0 || (r = write_all(fd, text, strlen(text))) < 0 ||
-	    (r = write_all(fd, "\n", 1)) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0600) < 0 || (r = fileio_write_all(fd, text, strlen(text))) < 0 ||
+	    (r = fileio_write_all(fd, "\n", 1)) < 0 || fsync(fd) < 0) {
 		r = r < 0 ? r : -errno;
 		why_set(why, why_size, "cannot write %s: %s", tmp, strerror(-r));
 		goto out;

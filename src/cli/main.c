@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 
 #include "cli/cli.h"
@@ -177,18 +176,6 @@ static void cli_json_free(void *p)
 	}
 }
 
-/* Trailing slashes do not make a different server. */
-static bool same_server(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	while (la > 0 && a[la - 1] == '/')
-		la--;
-	while (lb > 0 && b[lb - 1] == '/')
-		lb--;
-	return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 static const struct command *command_find(const char *name)
 {
 	for (const struct command *c = commands; c->name; c++)
@@ -222,7 +209,7 @@ static int cli_setup(struct cli *cli, const char *cmd)
 			cli->server_from, sizeof(cli->server) - 1);
 		return CLI_EXIT_USAGE;
 	}
-	cli->token_is_saved = cli->saved_err == 0 && same_server(cli->saved.server, cli->server);
+	cli->token_is_saved = cli->saved_err == 0 && cli_same_server(cli->saved.server, cli->server);
 	/* The CA trusted at login goes on being trusted for that server. */
 	if (!cli->ca_file && cli->token_is_saved && cli->saved.ca_file[0])
 		cli->ca_file = cli->saved.ca_file;

@@ -11,6 +11,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cli/fileio.h"
+
 static volatile sig_atomic_t term_signal;
 
 static void term_on_signal(int sig)
@@ -20,20 +22,7 @@ static void term_on_signal(int sig)
 
 static int write_str(int fd, const char *s)
 {
-	size_t len = strlen(s);
-
-	while (len > 0) {
-		ssize_t n = write(fd, s, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return fileio_write_all(fd, s, strlen(s));
 }
 
 int term_prompt(const char *prompt, bool echo, char *buf, size_t size)
@@ -152,21 +141,16 @@ int term_read_secret_file(const char *path, char *buf, size_t size)
 
 	if (size == 0)
 		return -EMSGSIZE;
-	if (strcmp(path, "-") == 0)
-		fd = STDIN_FILENO;
-	else
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = fileio_open_input(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	/* Byte by byte so that nothing past the first line is read into memory. */
 	while (!eol) {
 		char ch;
-		ssize_t n = read(fd, &ch, 1);
+		ssize_t n = fileio_read(fd, &ch, 1);
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
+			r = (int)n;
 			break;
 		}
 		if (n == 0)
@@ -181,8 +165,7 @@ int term_read_secret_file(const char *path, char *buf, size_t size)
 		}
 		buf[len++] = ch;
 	}
-	if (fd != STDIN_FILENO)
-		close(fd);
+	fileio_close_input(fd);
 	if (r == 0 && len > 0 && buf[len - 1] == '\r')
 		len--;
 	buf[r == 0 ? len : 0] = '\0';

@@ -542,6 +542,13 @@ class CliTest(unittest.TestCase):
         self.assertIn("no-such-person-xyz", r.err)
         self.assertExit(self.cli("people", "show", "01ARZ3NDEKTSV4RRFFQ69G5FAV"), EXIT_NOT_FOUND)
         self.assertExit(self.cli("people", "show"), EXIT_USAGE)
+        # A search that fills more than one page of 200 is followed to its end.
+        r = self.cli("people", "search", "kestrel", "--limit", "200", "--json")
+        self.assertExit(r, EXIT_OK)
+        self.assertIsNotNone(r.json()["next"])
+        r = self.cli("people", "show", "kestrel")
+        self.assertExit(r, EXIT_NOT_FOUND)
+        self.assertIn("no person has", r.err)
 
     def test_people_search(self):
         p = self.some_person()

@@ -70,7 +70,7 @@ static int xapi_send_done(struct http_req *req, struct http_resp *resp)
 			   STORE_ARGS(SA_TEXT(u->tid)));
 		audit_req(req, u->c, "exchange.approval_request", "transfer", u->tid, AUDIT_SUCCESS,
 			  json_pack("{s:s}", "to", u->to));
-		xappr_notify(app, req, u->c, p, u->tid, u->to, u->nfiles, u->approver);
+		xappr_notify(app, http_req_audit_ctx(req), u->c, p, u->tid, u->to, u->nfiles, u->approver);
 	} else if (app->cfg.smtp_url[0]) {
 		r = xmail_link(app, p->login, u->to, u->message, u->downloads, u->expires_at, url);
 		mail = r == 0 ? "sent" : "failed";

@@ -128,7 +128,8 @@ bool xappr_is_approver(struct store_conn *c, const char *person_id, const struct
 /*
  * The addresses to tell about a held transfer of @p's: their manager's and
  * the named approver's (not @p), each when that person is active, one
- * address once, in byte order.  Returns how many (0 to 2).
+ * address once, in byte order (so notices and their audit entries come in
+ * a stable order).  Returns how many (0 to 2).
  */
 static int xappr_deciders(struct store_conn *c, const struct principal *p, const char *approver_id,
 			  char emails[2][X_MAX_EMAIL + 1])

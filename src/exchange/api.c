@@ -18,6 +18,7 @@
 #include "common/jsonx.h"
 #include "common/rtime.h"
 #include "common/str.h"
+#include "identity/scope.h"
 #include "mail/mail.h"
 #include "store/page.h"
 #include "store/store.h"
@@ -69,7 +70,7 @@ static int xapi_send_done(struct http_req *req, struct http_resp *resp)
 			   STORE_ARGS(SA_TEXT(u->tid)));
 		audit_req(req, u->c, "exchange.approval_request", "transfer", u->tid, AUDIT_SUCCESS,
 			  json_pack("{s:s}", "to", u->to));
-		xappr_notify(app, req, u->c, p, u->tid, u->to, u->nfiles, u->approver);
+		xappr_notify(app, http_req_audit_ctx(req), u->c, p, u->tid, u->to, u->nfiles, u->approver);
 	} else if (app->cfg.smtp_url[0]) {
 		r = xmail_link(app, p->login, u->to, u->message, u->downloads, u->expires_at, url);
 		mail = r == 0 ? "sent" : "failed";
@@ -198,9 +199,10 @@ static int xapi_request_create(struct http_req *req, struct http_resp *resp)
 
 /*
  * The WHERE of GET /api/v1/transfers for @p ($1 cursor, $2 the caller, $3
- * their managed subtree, $4 the limit).  ?approval=pending lists what waits
- * for the caller's decision: their reports' transfers and those naming
- * them, or every one for an admin.
+ * their managed subtree, $4 the limit; p is the owner, joined by
+ * xfer_list_cols).  ?approval=pending lists what waits for the caller's
+ * decision: their direct reports' transfers and those naming them, or
+ * every one for an admin.
  */
 static void xapi_list_where(struct buf *sql, const struct principal *p, const char *mine, const char *approval)
 {
@@ -210,14 +212,12 @@ static void xapi_list_where(struct buf *sql, const struct principal *p, const ch
 		if (principal_has(p, ROLE_ADMIN))
 			buf_puts(sql, "AND $3 = $3 ");
 		else
-			buf_puts(sql, "AND (t.owner_id IN (SELECT id FROM people WHERE manager_id = $2) OR "
-				      "t.approver_id = $2) AND $3 = $3 ");
+			buf_puts(sql, "AND (p.manager_id = $2 OR t.approver_id = $2) AND $3 = $3 ");
 	} else if ((mine && strcmp(mine, "1") == 0) ||
 		   !principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR | ROLE_SECURITY_MANAGER)) {
 		buf_puts(sql, "AND t.owner_id = $2 ");
 	} else if (!principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR)) {
-		buf_puts(sql, "AND (t.owner_id = $2 OR t.owner_org_path = $3 OR "
-			      "substr(t.owner_org_path, 1, length($3) + 1) = $3 || '/') ");
+		buf_puts(sql, "AND (t.owner_id = $2 OR " SCOPE_SQL_WITHIN("t.owner_org_path", "$3") ") ");
 	} else {
 		buf_puts(sql, "AND $2 = $2 AND $3 = $3 ");
 	}

@@ -26,34 +26,83 @@
 #include "common/jsonx.h"
 #include "common/rtime.h"
 #include "common/str.h"
+#include "identity/people.h"
+#include "identity/scope.h"
 #include "store/store.h"
+
+/*
+ * The path of org unit @id (by id only: people_org_find also takes a path,
+ * and a unit must not be named by its path here).  Returns 0,
+ * ERR_NOT_FOUND or a store error.
+ */
+static int xappr_unit_path(struct store_conn *c, const char *id, char path[PRINCIPAL_PATH_SIZE])
+{
+	struct org_unit u;
+	int r = people_org_find(c, id, &u);
+
+	if (r < 0)
+		return r;
+	if (strcmp(u.id, id) != 0)
+		return ERR_NOT_FOUND;
+	memcpy(path, u.path, PRINCIPAL_PATH_SIZE);
+	return 0;
+}
+
+/*
+ * Finds the deepest unit requiring approval at or above @org_path: its
+ * named approver goes to @ret_approver ("" for none).  Returns 1 when there
+ * is such a unit, 0 when not, or an error.  The settings are few (an
+ * administrator names each unit), so each one's path is asked of identity.
+ */
+static int xappr_unit_above(struct store_conn *c, const char *org_path, char ret_approver[ULID_SIZE])
+{
+	char unit[ULID_SIZE], path[PRINCIPAL_PATH_SIZE], approver[ULID_SIZE] = "";
+	size_t best = 0;
+	struct store_stmt *q;
+	bool found = false;
+	int r;
+
+	r = store_query(c, "SELECT org_unit_id, coalesce(approver_id, '') FROM exchange_approval_units "
+			   "WHERE required = 1", STORE_NOARGS, &q);
+	if (r < 0)
+		return r;
+	while ((r = store_step(q)) == 1) {
+		if (str_copy(unit, sizeof(unit), store_col_text(q, 0)) < 0)
+			continue;
+		r = xappr_unit_path(c, unit, path);
+		if (r == ERR_NOT_FOUND)
+			continue;
+		if (r < 0)
+			break;
+		if (!scope_path_within(org_path, path) || (found && strlen(path) <= best))
+			continue;
+		found = true;
+		best = strlen(path);
+		str_copy(approver, sizeof(approver), store_col_text(q, 1));
+	}
+	store_stmt_free(q);
+	if (r < 0)
+		return r;
+	if (found)
+		memcpy(ret_approver, approver, sizeof(approver));
+	return found;
+}
 
 int xappr_needed(struct store_conn *c, const char *org_path, const char *to, char *ret_approver)
 {
 	char approver[ULID_SIZE] = "";
-	struct store_stmt *q;
-	int64_t n = 0;
+	bool person = false;
 	int r;
 
 	if (!org_path[0])
 		return 0;
-	r = store_query(c, "SELECT coalesce(a.approver_id, '') FROM exchange_approval_units a JOIN org_units o "
-			   "ON o.id = a.org_unit_id WHERE a.required = 1 AND (o.path = $1 OR "
-			   "substr($1, 1, length(o.path) + 1) = o.path || '/') ORDER BY length(o.path) DESC LIMIT 1",
-			STORE_ARGS(SA_TEXT(org_path)), &q);
-	if (r < 0)
-		return r;
-	r = store_step(q);
-	if (r == 1)
-		str_copy(approver, sizeof(approver), store_col_text(q, 0));
-	store_stmt_free(q);
+	r = xappr_unit_above(c, org_path, approver);
 	if (r <= 0)
 		return r;
-	r = store_query_i64(c, "SELECT count(*) FROM people WHERE lower(email) = lower($1) AND status <> 'retired'",
-			    STORE_ARGS(SA_TEXT(to)), &n);
+	r = people_is_person_email(c, to, &person);
 	if (r < 0)
 		return r;
-	if (n > 0)
+	if (person)
 		return 0;
 	memcpy(ret_approver, approver, sizeof(approver));
 	return 1;
@@ -62,12 +111,11 @@ int xappr_needed(struct store_conn *c, const char *org_path, const char *to, cha
 /* True when @person_id is the manager of @owner_id in the directory. */
 static bool xappr_is_manager_of(struct store_conn *c, const char *person_id, const char *owner_id)
 {
-	int64_t n = 0;
+	struct person m;
 
 	if (!person_id[0])
 		return false;
-	return store_query_i64(c, "SELECT count(*) FROM people WHERE id = $1 AND manager_id = $2",
-			       STORE_ARGS(SA_TEXT(owner_id), SA_TEXT(person_id)), &n) == 0 && n > 0;
+	return people_manager_of(c, owner_id, &m) == 0 && strcmp(m.id, person_id) == 0;
 }
 
 bool xappr_is_approver(struct store_conn *c, const char *person_id, const struct xfer_row *x)
@@ -77,29 +125,52 @@ bool xappr_is_approver(struct store_conn *c, const char *person_id, const struct
 	return strcmp(person_id, x->approver_id) == 0 || xappr_is_manager_of(c, person_id, x->owner_id);
 }
 
-void xappr_notify(const struct app *app, struct http_req *req, struct store_conn *c, const struct principal *p,
-		  const char *tid, const char *to, unsigned nfiles, const char *approver_id)
+/*
+ * The addresses to tell about a held transfer of @p's: their manager's and
+ * the named approver's (not @p), each when that person is active, one
+ * address once, in byte order (so notices and their audit entries come in
+ * a stable order).  Returns how many (0 to 2).
+ */
+static int xappr_deciders(struct store_conn *c, const struct principal *p, const char *approver_id,
+			  char emails[2][X_MAX_EMAIL + 1])
+{
+	struct person who;
+	int n = 0;
+
+	if (people_manager_of(c, p->person_id, &who) == 0 && strcmp(who.status, "active") == 0)
+		str_copy(emails[n++], X_MAX_EMAIL + 1, who.email);
+	if (strcmp(approver_id, p->person_id) != 0 && people_get(c, approver_id, &who) == 0 &&
+	    strcmp(who.status, "active") == 0) {
+		str_copy(emails[n], X_MAX_EMAIL + 1, who.email);
+		if (n == 0 || strcmp(emails[0], emails[1]) != 0)
+			n++;
+	}
+	if (n == 2 && strcmp(emails[0], emails[1]) > 0) {
+		char t[X_MAX_EMAIL + 1];
+
+		memcpy(t, emails[0], sizeof(t));
+		memcpy(emails[0], emails[1], sizeof(t));
+		memcpy(emails[1], t, sizeof(t));
+	}
+	return n;
+}
+
+void xappr_notify(const struct app *app, const struct audit_ctx *ctx, struct store_conn *c,
+		  const struct principal *p, const char *tid, const char *to, unsigned nfiles,
+		  const char *approver_id)
 {
 	char emails[2][X_MAX_EMAIL + 1] = { "", "" };
-	struct store_stmt *q;
-	int r;
+	int n, r;
 
 	if (!app->cfg.smtp_url[0])
 		return;
-	if (store_query(c, "SELECT m.email FROM people s JOIN people m ON m.id = s.manager_id WHERE s.id = $1 "
-			   "AND m.status = 'active' UNION SELECT email FROM people WHERE id = $2 AND id <> $1 "
-			   "AND status = 'active' LIMIT 2",
-			STORE_ARGS(SA_TEXT(p->person_id), SA_TEXT(approver_id)), &q) == 0) {
-		for (int i = 0; i < 2 && store_step(q) == 1; i++)
-			str_copy(emails[i], sizeof(emails[i]), store_col_text(q, 0));
-		store_stmt_free(q);
-	}
-	for (int i = 0; i < 2; i++) {
+	n = xappr_deciders(c, p, approver_id, emails);
+	for (int i = 0; i < n; i++) {
 		if (!emails[i][0] || !email_is_valid(emails[i]) || (i == 1 && strcasecmp(emails[0], emails[1]) == 0))
 			continue;
 		r = xmail_approval(app, emails[i], p->login, nfiles, to, tid);
-		audit_req(req, c, "exchange.notify", "transfer", tid, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,
-			  json_pack("{s:s, s:s}", "to", emails[i], "reason", "approval"));
+		audit_record(c, ctx, "exchange.notify", "transfer", tid, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,
+			     json_pack("{s:s, s:s}", "to", emails[i], "reason", "approval"));
 	}
 }
 
@@ -182,8 +253,8 @@ static int xappr_held_open(struct app *app, struct store_conn *c, const char *ti
 	struct store_stmt *q;
 	int r;
 
-	r = store_query(c, "SELECT t.held_link, t.message, t.downloads_max, p.login FROM exchange_transfers t "
-			   "JOIN people p ON p.id = t.owner_id WHERE t.id = $1", STORE_ARGS(SA_TEXT(tid)), &q);
+	r = store_query(c, "SELECT t.held_link, t.message, t.downloads_max, p.login FROM exchange_transfers t"
+			   PEOPLE_SQL_JOIN("p", "t.owner_id") " WHERE t.id = $1", STORE_ARGS(SA_TEXT(tid)), &q);
 	if (r < 0)
 		return r;
 	r = store_step(q);
@@ -247,36 +318,61 @@ int xappr_approve(struct http_req *req, struct http_resp *resp)
 
 /* ---------------------------------------------------------------- settings */
 
-/* GET /api/v1/exchange/approval: the units that require approval of external transfers. */
+/* Inserts setting @o (stolen) into @items, kept in the byte order of "path" (unique per unit). */
+static void xappr_insert_by_path(json_t *items, json_t *o)
+{
+	const char *path = json_string_value(json_object_get(o, "path"));
+	size_t i = 0, n = json_array_size(items);
+
+	while (i < n && strcmp(json_string_value(json_object_get(json_array_get(items, i), "path")), path) < 0)
+		i++;
+	json_array_insert_new(items, i, o);
+}
+
+/* A row of the settings query as API JSON, or NULL (out of memory). */
+static json_t *xappr_setting_json(struct store_stmt *q, const char *unit, const char *path)
+{
+	json_t *o = json_pack("{s:s, s:s, s:b}", "org_unit", unit, "path", path, "required", 1);
+
+	if (!o)
+		return NULL;
+	jsonx_set_time(o, "updated_at", store_col_i64(q, 1));
+	if (!store_col_is_null(q, 2))
+		json_object_set_new(o, "approver", json_pack("{s:s, s:s?}", "id", store_col_text(q, 2),
+							      "login", store_col_text(q, 3)));
+	return o;
+}
+
+/* GET /api/v1/exchange/approval: the units that require approval of external transfers, by path. */
 int xappr_settings_list(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
+	char unit[ULID_SIZE], path[PRINCIPAL_PATH_SIZE];
 	struct store_stmt *q;
-	json_t *items;
+	json_t *items, *o;
 	int r;
 
 	if (!exchange_may(http_req_principal(req), EXCHANGE_READ_SETTINGS, NULL))
 		return ERR_FORBIDDEN;
 	if (!c)
 		return ERR_STORE;
-	r = store_query(c, "SELECT o.id, o.path, a.updated_at, a.approver_id, p.login FROM exchange_approval_units a "
-			   "JOIN org_units o ON o.id = a.org_unit_id LEFT JOIN people p ON p.id = a.approver_id "
-			   "WHERE a.required = 1 ORDER BY o.path", STORE_NOARGS, &q);
+	r = store_query(c, "SELECT a.org_unit_id, a.updated_at, a.approver_id, p.login FROM exchange_approval_units a"
+			   PEOPLE_SQL_JOIN("p", "a.approver_id") " WHERE a.required = 1", STORE_NOARGS, &q);
 	if (r < 0)
 		return r;
 	items = json_array();
 	while ((r = store_step(q)) == 1) {
-		json_t *o = json_pack("{s:s, s:s, s:b}", "org_unit", store_col_text(q, 0), "path",
-				      store_col_text(q, 1), "required", 1);
-
-		if (o) {
-			jsonx_set_time(o, "updated_at", store_col_i64(q, 2));
-			if (!store_col_is_null(q, 3))
-				json_object_set_new(o, "approver", json_pack("{s:s, s:s?}", "id", store_col_text(q, 3),
-									      "login", store_col_text(q, 4)));
-		}
-		json_array_append_new(items, o);
+		if (str_copy(unit, sizeof(unit), store_col_text(q, 0)) < 0)
+			continue;
+		r = xappr_unit_path(c, unit, path);
+		if (r == ERR_NOT_FOUND)
+			continue;
+		if (r < 0)
+			break;
+		o = xappr_setting_json(q, unit, path);
+		if (o)
+			xappr_insert_by_path(items, o);
 	}
 	store_stmt_free(q);
 	if (r < 0) {
@@ -290,25 +386,17 @@ int xappr_settings_list(struct http_req *req, struct http_resp *resp)
 static int xappr_settings_check(struct http_resp *resp, struct store_conn *c, const char *unit_id,
 				const char *approver, char path[PRINCIPAL_PATH_SIZE])
 {
-	struct store_stmt *q;
-	int64_t n = 0;
+	struct person who;
 	int r;
 
 	if (approver) {
-		r = store_query_i64(c, "SELECT count(*) FROM people WHERE id = $1 AND status = 'active'",
-				    STORE_ARGS(SA_TEXT(approver)), &n);
-		if (r < 0)
+		r = people_get(c, approver, &who);
+		if (r < 0 && r != ERR_NOT_FOUND)
 			return r;
-		if (n == 0)
+		if (r == ERR_NOT_FOUND || strcmp(who.status, "active") != 0)
 			return http_fail(resp, ERR_INVALID, "approver", "approver must be the id of an active person");
 	}
-	r = store_query(c, "SELECT path FROM org_units WHERE id = $1", STORE_ARGS(SA_TEXT(unit_id)), &q);
-	if (r < 0)
-		return r;
-	if (store_step(q) == 1)
-		str_copy(path, PRINCIPAL_PATH_SIZE, store_col_text(q, 0));
-	store_stmt_free(q);
-	return path[0] ? 0 : ERR_NOT_FOUND;
+	return xappr_unit_path(c, unit_id, path);
 }
 
 /*

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "identity/scope.h"
+
 bool exchange_may(const struct principal *p, enum exchange_action a, const struct exchange_target *t)
 {
 	if (!principal_is_authenticated(p) || p->via == VIA_SCIM_TOKEN)
@@ -33,7 +35,7 @@ bool exchange_may(const struct principal *p, enum exchange_action a, const struc
 		if (a == EXCHANGE_READ && principal_has(p, ROLE_AUDITOR))
 			return true;
 		if (principal_has(p, ROLE_SECURITY_MANAGER) && p->manages_path[0] &&
-		    org_path_within(t->owner_org_path, p->manages_path))
+		    scope_path_within(t->owner_org_path, p->manages_path))
 			return true;
 		return false;
 	}

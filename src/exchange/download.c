@@ -250,8 +250,11 @@ static int xdl_open(struct app *app, struct store_conn *c, const struct xfer_row
 	return 0;
 }
 
-/* The one atomic step: takes one use of the link.  Returns the uses left, or -1 when none was left. */
-static int64_t xdl_consume(struct http_req *req, struct store_conn *c, const char *tid, int64_t now)
+/*
+ * The one atomic step: takes one use of the link, downloaded from address
+ * @from.  Returns the uses left, or -1 when none was left.
+ */
+static int64_t xdl_consume(struct store_conn *c, const char *tid, const char *from, int64_t now)
 {
 	struct store_stmt *q;
 	int64_t left = -1;
@@ -259,7 +262,7 @@ static int64_t xdl_consume(struct http_req *req, struct store_conn *c, const cha
 	if (store_query(c, "UPDATE exchange_transfers SET downloads_left = downloads_left - 1, "
 			   "downloaded_at = $2, downloaded_from = $3 WHERE id = $1 AND status = 'active' "
 			   "AND downloads_left > 0 AND expires_at > $2 RETURNING downloads_left",
-			STORE_ARGS(SA_TEXT(tid), SA_I64(now), SA_TEXT(http_req_remote(req))), &q) == 0) {
+			STORE_ARGS(SA_TEXT(tid), SA_I64(now), SA_TEXT(from)), &q) == 0) {
 		if (store_step(q) == 1)
 			left = store_col_i64(q, 0);
 		store_stmt_free(q);
@@ -278,7 +281,7 @@ int xdl_respond(struct xup *u, struct http_resp *resp)
 		return r;
 	if (r < 0)
 		return xpage_gone(resp, "used");
-	left = xdl_consume(req, u->c, u->row.id, now);
+	left = xdl_consume(u->c, u->row.id, http_req_remote(req), now);
 	if (left < 0) {
 		xdl_free(d);
 		audit_req(req, u->c, "exchange.download", "transfer", u->row.id, AUDIT_FAILURE,

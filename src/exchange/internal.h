@@ -17,6 +17,12 @@
  *   api.c       the transfer API (send, request, list, show, revoke, sweep) and the routes
  *   sweep.c     the sweeper: expiry, abandoned uploads, leftover files
  *
+ * People, org units and the org-scope rule come from identity's API
+ * (identity/people.h, identity/scope.h): no file here reads identity's
+ * tables with SQL of its own; a query that shows a person's login joins
+ * them with PEOPLE_SQL_JOIN.  Model functions audit through a struct
+ * audit_ctx, never an http_req.
+ *
  * Transfer states: uploading (invisible) -> active; awaiting_upload ->
  * receiving -> active for requests; active -> revoked | expired | burned.
  * A used-up transfer stays active with downloads_left = 0.
@@ -222,10 +228,10 @@ int xdl_respond(struct xup *u, struct http_resp *resp);
 /*
  * Counts a wrong password for @x; the link burns when the attempts are
  * used up (its files deleted, the owner told).  *ret_burned says which.
- * Returns 0 or a store error.
+ * Audits each step as @ctx.  Returns 0 or a store error.
  */
-int xlink_password_failed(struct app *app, struct http_req *req, struct store_conn *c, const struct xfer_row *x,
-			  bool *ret_burned);
+int xlink_password_failed(struct app *app, const struct audit_ctx *ctx, struct store_conn *c,
+			  const struct xfer_row *x, bool *ret_burned);
 
 int xlink_get(struct http_req *req, struct http_resp *resp);
 int xlink_upload(struct http_req *req, struct http_resp *resp, enum http_upload_phase ph, const char *data,
@@ -252,11 +258,13 @@ int xappr_needed(struct store_conn *c, const char *org_path, const char *to, cha
 bool xappr_is_approver(struct store_conn *c, const char *person_id, const struct xfer_row *x);
 
 /*
- * Mails who may decide (the sender's manager and the unit's named approver,
- * when active with an email) that transfer @tid waits; audits each notice.
+ * Mails who may decide (the sender @p's manager and the unit's named
+ * approver, when active with an email) that transfer @tid waits; audits
+ * each notice as @ctx.
  */
-void xappr_notify(const struct app *app, struct http_req *req, struct store_conn *c, const struct principal *p,
-		  const char *tid, const char *to, unsigned nfiles, const char *approver_id);
+void xappr_notify(const struct app *app, const struct audit_ctx *ctx, struct store_conn *c,
+		  const struct principal *p, const char *tid, const char *to, unsigned nfiles,
+		  const char *approver_id);
 
 int xappr_approve(struct http_req *req, struct http_resp *resp);
 int xappr_reject(struct http_req *req, struct http_resp *resp);

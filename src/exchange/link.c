@@ -22,10 +22,11 @@
 #include "common/err.h"
 #include "common/rtime.h"
 #include "common/str.h"
+#include "identity/people.h"
 #include "store/store.h"
 
-int xlink_password_failed(struct app *app, struct http_req *req, struct store_conn *c, const struct xfer_row *x,
-			  bool *ret_burned)
+int xlink_password_failed(struct app *app, const struct audit_ctx *ctx, struct store_conn *c,
+			  const struct xfer_row *x, bool *ret_burned)
 {
 	struct store_stmt *q;
 	int64_t failures = 0;
@@ -45,26 +46,23 @@ int xlink_password_failed(struct app *app, struct http_req *req, struct store_co
 		burned = strcmp(store_col_text(q, 1), "burned") == 0;
 	}
 	store_stmt_free(q);
-	audit_req(req, c, "exchange.password_failure", "transfer", x->id, AUDIT_FAILURE,
-		  json_pack("{s:I}", "failures", (json_int_t)failures));
+	audit_record(c, ctx, "exchange.password_failure", "transfer", x->id, AUDIT_FAILURE,
+		     json_pack("{s:I}", "failures", (json_int_t)failures));
 	if (burned) {
 		char email[X_MAX_EMAIL + 1] = "";
-		struct store_stmt *e;
+		struct person owner;
 
 		xblob_remove(app, x->id);
 		store_exec(c, "UPDATE exchange_transfers SET blobs_deleted = 1, key_check = x'', kdf_salt = x'' "
 			      "WHERE id = $1", STORE_ARGS(SA_TEXT(x->id)));
-		audit_req(req, c, "exchange.burn", "transfer", x->id, AUDIT_SUCCESS,
-			  json_pack("{s:I}", "failures", (json_int_t)failures));
-		if (store_query(c, "SELECT email FROM people WHERE id = $1", STORE_ARGS(SA_TEXT(x->owner_id)), &e) == 0) {
-			if (store_step(e) == 1 && store_col_text(e, 0))
-				str_copy(email, sizeof(email), store_col_text(e, 0));
-			store_stmt_free(e);
-		}
+		audit_record(c, ctx, "exchange.burn", "transfer", x->id, AUDIT_SUCCESS,
+			     json_pack("{s:I}", "failures", (json_int_t)failures));
+		if (people_get(c, x->owner_id, &owner) == 0)
+			str_copy(email, sizeof(email), owner.email);
 		if (email[0] && app->cfg.smtp_url[0]) {
 			r = xmail_burned(app, email, x->id, x->peer_email, failures);
-			audit_req(req, c, "exchange.notify", "transfer", x->id, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,
-				  json_pack("{s:s, s:s}", "to", email, "reason", "burned"));
+			audit_record(c, ctx, "exchange.notify", "transfer", x->id, r == 0 ? AUDIT_SUCCESS : AUDIT_FAILURE,
+				     json_pack("{s:s, s:s}", "to", email, "reason", "burned"));
 		}
 	}
 	*ret_burned = burned;
@@ -232,7 +230,7 @@ int xlink_post(struct http_req *req, struct http_resp *resp)
 		return r;
 	xblob_key_check(u->key, check);
 	if (sodium_memcmp(check, u->row.check, sizeof(check)) != 0) {
-		r = xlink_password_failed(app, req, u->c, &u->row, &burned);
+		r = xlink_password_failed(app, http_req_audit_ctx(req), u->c, &u->row, &burned);
 		if (r < 0)
 			return r;
 		if (burned)

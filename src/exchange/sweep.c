@@ -61,9 +61,7 @@ static int xsweep_expire(struct app *app, struct store_conn *c, int64_t now)
 			continue;
 		changed++;
 		xfer_drop_blobs(app, c, ids[i]);
-		audit_append(c, &(struct audit_entry){ .source = "system", .action = "exchange.expire",
-						       .object_type = "transfer", .object_id = ids[i],
-						       .outcome = AUDIT_SUCCESS });
+		audit_record(c, &AUDIT_CTX_SYSTEM, "exchange.expire", "transfer", ids[i], AUDIT_SUCCESS, NULL);
 	}
 	return changed;
 }

@@ -13,6 +13,7 @@
 #include "common/jsonx.h"
 #include "common/rtime.h"
 #include "common/str.h"
+#include "identity/people.h"
 #include "store/store.h"
 
 #define XFER_ROW_COLS "id, kind, owner_id, owner_org_path, peer_email, status, kdf_salt, key_check, " \
@@ -102,8 +103,8 @@ const char *const xfer_list_cols =
 	"t.expires_at, t.downloads_max, t.downloads_left, t.failures, t.total_bytes, t.file_count, "
 	"t.opened_at, t.downloaded_at, t.downloaded_from, t.ended_at, t.mail_status, t.owner_org_path, "
 	"t.approval, t.decided_at, d.login, ap.login "
-	"FROM exchange_transfers t JOIN people p ON p.id = t.owner_id LEFT JOIN people d ON d.id = t.decided_by "
-	"LEFT JOIN people ap ON ap.id = t.approver_id ";
+	"FROM exchange_transfers t" PEOPLE_SQL_JOIN("p", "t.owner_id") PEOPLE_SQL_JOIN("d", "t.decided_by")
+	PEOPLE_SQL_JOIN("ap", "t.approver_id") " ";
 
 json_t *xfer_row_json(struct store_stmt *q, void *ud)
 {

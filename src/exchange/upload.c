@@ -187,7 +187,7 @@ static int xup_request_open(struct xup *u)
 		return r;
 	xblob_key_check(u->key, check);
 	if (sodium_memcmp(check, u->row.check, sizeof(check)) != 0) {
-		xlink_password_failed(u->app, u->req, u->c, &u->row, &burned);
+		xlink_password_failed(u->app, http_req_audit_ctx(u->req), u->c, &u->row, &burned);
 		if (burned)
 			return xpage_gone(u->resp, "burned");
 		xpage(u->resp, 403, "Wrong password", "The password is not right. Try again.", NULL);

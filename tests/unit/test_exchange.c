@@ -5,6 +5,8 @@
  * state the API shows, and the encrypted file format (blob.h): round trips
  * at chunk edges, and refusal of files cut, extended, altered or opened
  * with the wrong key; the key check, the password shape and held links.
+ * And, on a scratch database, who must wait for approval and who decides
+ * (approval.c), asked of identity's API.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,8 +24,11 @@
 
 #include "common/app.h"
 #include "common/err.h"
+#include "common/rtime.h"
 #include "common/str.h"
 #include "exchange/internal.h"
+#include "identity/people.h"
+#include "store/store.h"
 
 #define OWNER "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 #define OTHER "01BX5ZZKBKACTAV9WEVGEMMVRZ"
@@ -312,6 +317,157 @@ static void test_keys_and_passwords(void **state)
 	assert_int_equal(xblob_hold_open(&f->app, TID, held, 3, back), ERR_INTERNAL);
 }
 
+/* ---------------------------------------------------------------- approval */
+
+struct appr_fixture {
+	char dir[256], db[300];
+	struct store *store;
+	struct store_conn *c;
+	struct people_writer *w;
+};
+
+static int appr_setup(void **state)
+{
+	struct appr_fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/rampart-test-exchange-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/x.db", f->dir);
+	assert_int_equal(store_open(f->db, &f->store), 0);
+	f->c = store_conn(f->store);
+	assert_non_null(f->c);
+	assert_int_equal(people_writer_new(f->c, "csv", NULL, rtime_now_ms(), &f->w), 0);
+	*state = f;
+	return 0;
+}
+
+static int appr_teardown(void **state)
+{
+	struct appr_fixture *f = *state;
+	char path[400];
+	static const char *const tails[] = { "", "-wal", "-shm", "-journal" };
+
+	people_writer_free(f->w);
+	store_close(f->store);
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", f->db, tails[i]);
+		unlink(path);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* The id of the unit at @path, created with the units above it. */
+static void appr_unit(struct appr_fixture *f, const char *path, char id[ULID_SIZE])
+{
+	assert_int_equal(people_org_ensure(f->c, path, NULL, rtime_now_ms(), id, NULL), 0);
+}
+
+/* Adds person @login (@email, @status) in unit @path reporting to @manager (may be NULL). */
+static void appr_person(struct appr_fixture *f, const char *login, const char *email, const char *status,
+			const char *path, const char *manager, char id[ULID_SIZE])
+{
+	struct people_rec rec = { .login = login, .family_name = login, .given_name = "X", .email = email,
+				  .status = status, .kind = "employee", .manager_id = manager };
+	char unit[ULID_SIZE];
+
+	appr_unit(f, path, unit);
+	rec.org_unit_id = unit;
+	ids_ulid(id, rtime_now_ms());
+	assert_int_equal(people_create(f->w, id, &rec, NULL), 0);
+}
+
+/* Requires approval (or not) for the unit at @path, naming @approver (may be NULL). */
+static void appr_require(struct appr_fixture *f, const char *path, bool required, const char *approver)
+{
+	char unit[ULID_SIZE];
+
+	appr_unit(f, path, unit);
+	assert_true(store_exec(f->c, "INSERT INTO exchange_approval_units (org_unit_id, required, updated_by, "
+				     "updated_at, approver_id) VALUES ($1, $2, 'test', 0, $3) ON CONFLICT (org_unit_id) "
+				     "DO UPDATE SET required = excluded.required, approver_id = excluded.approver_id",
+			       STORE_ARGS(SA_TEXT(unit), SA_I64(required), approver ? SA_TEXT(approver) : SA_NULL)) >= 0);
+}
+
+/* xappr_needed's answer for a sender in @path writing to @to; the approver lands in @approver. */
+static int appr_needed(struct appr_fixture *f, const char *path, const char *to, char approver[ULID_SIZE])
+{
+	str_copy(approver, ULID_SIZE, "unchanged");
+	return xappr_needed(f->c, path, to, approver);
+}
+
+static void test_approval_needed(void **state)
+{
+	struct appr_fixture *f = *state;
+	char boss[ULID_SIZE], ann[ULID_SIZE], old[ULID_SIZE], ab[ULID_SIZE], got[ULID_SIZE], unit[ULID_SIZE];
+	const char *out = "partner@example.org";
+
+	appr_person(f, "boss", "boss@corp.example", "active", "G/A", NULL, boss);
+	appr_person(f, "ann", "ann@corp.example", "on_leave", "G/A/B", boss, ann);
+	appr_person(f, "old", "old@corp.example", "retired", "G/A", NULL, old);
+	appr_person(f, "ab", "ab@corp.example", "active", "G/AB", NULL, ab);
+	/* Names that trap a prefix test made without the separator, or with LIKE. */
+	appr_unit(f, "G/A%", unit);
+	appr_unit(f, "G/A_", unit);
+
+	assert_int_equal(appr_needed(f, "G/A/B", out, got), 0);     /* nothing required yet */
+	appr_require(f, "G/A", true, boss);
+	appr_require(f, "G/AB", true, ab);
+	assert_int_equal(appr_needed(f, "", out, got), 0);          /* outside the tree */
+	assert_string_equal(got, "unchanged");
+	assert_int_equal(appr_needed(f, "G/A", out, got), 1);       /* the unit itself */
+	assert_string_equal(got, boss);
+	assert_int_equal(appr_needed(f, "G/A/B/C", out, got), 1);   /* a unit above */
+	assert_string_equal(got, boss);
+	assert_int_equal(appr_needed(f, "G/AB", out, got), 1);
+	assert_string_equal(got, ab);
+	assert_int_equal(appr_needed(f, "G/A%", out, got), 0);
+	assert_int_equal(appr_needed(f, "G/A_", out, got), 0);
+	assert_int_equal(appr_needed(f, "G/ABC", out, got), 0);
+	assert_int_equal(appr_needed(f, "G", out, got), 0);         /* below is not above */
+
+	/* The deepest unit requiring it names the approver, or none. */
+	appr_require(f, "G/A/B", true, NULL);
+	assert_int_equal(appr_needed(f, "G/A/B/C", out, got), 1);
+	assert_string_equal(got, "");
+	appr_require(f, "G/A/B", false, NULL);
+	assert_int_equal(appr_needed(f, "G/A/B/C", out, got), 1);
+	assert_string_equal(got, boss);
+
+	/* A person's address (any case, on leave too) needs none; a retired one's counts as outside. */
+	assert_int_equal(appr_needed(f, "G/A/B", "ANN@Corp.Example", got), 0);
+	assert_string_equal(got, "unchanged");
+	assert_int_equal(appr_needed(f, "G/A/B", "old@corp.example", got), 1);
+}
+
+static void test_approval_deciders(void **state)
+{
+	struct appr_fixture *f = *state;
+	char boss[ULID_SIZE], ann[ULID_SIZE], other[ULID_SIZE];
+	struct xfer_row x;
+
+	appr_person(f, "boss", "boss@corp.example", "active", "G/A", NULL, boss);
+	appr_person(f, "ann", "ann@corp.example", "active", "G/A/B", boss, ann);
+	appr_person(f, "other", "other@corp.example", "active", "G/A", NULL, other);
+	memset(&x, 0, sizeof(x));
+	str_copy(x.owner_id, sizeof(x.owner_id), ann);
+
+	assert_true(xappr_is_approver(f->c, boss, &x));        /* the owner's manager */
+	assert_false(xappr_is_approver(f->c, ann, &x));        /* never the owner */
+	assert_false(xappr_is_approver(f->c, other, &x));
+	assert_false(xappr_is_approver(f->c, "", &x));
+	str_copy(x.approver_id, sizeof(x.approver_id), other);
+	assert_true(xappr_is_approver(f->c, other, &x));       /* the approver named on it */
+	str_copy(x.approver_id, sizeof(x.approver_id), ann);
+	assert_false(xappr_is_approver(f->c, ann, &x));        /* not even when named */
+	/* A manager is not a report's approver: it goes up, not down. */
+	str_copy(x.owner_id, sizeof(x.owner_id), boss);
+	x.approver_id[0] = '\0';
+	assert_false(xappr_is_approver(f->c, ann, &x));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +477,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blob_round_trip, blob_setup, blob_teardown),
 		cmocka_unit_test_setup_teardown(test_blob_refuses_damage, blob_setup, blob_teardown),
 		cmocka_unit_test_setup_teardown(test_keys_and_passwords, blob_setup, blob_teardown),
+		cmocka_unit_test_setup_teardown(test_approval_needed, appr_setup, appr_teardown),
+		cmocka_unit_test_setup_teardown(test_approval_deciders, appr_setup, appr_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common/app.h"
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -30,6 +31,7 @@
 #include "formats/devsig.h"
 #include "formats/policy.h"
 #include "http/http.h"
+#include "identity/scope.h"
 #include "store/store.h"
 
 /* Org units on a path from the root. */
@@ -39,8 +41,6 @@
 
 bool endpoint_may(const struct principal *p, enum endpoint_action a, const char *org_path)
 {
-	bool in_scope;
-
 	if (!principal_is_authenticated(p) || p->via == VIA_SCIM_TOKEN)
 		return false;
 	if (a == ENDPOINT_SWEEP)
@@ -53,8 +53,7 @@ bool endpoint_may(const struct principal *p, enum endpoint_action a, const char 
 		return true;
 	if (!principal_has(p, ROLE_SECURITY_MANAGER) || !p->manages_path[0])
 		return false;
-	in_scope = !org_path || (org_path[0] && org_path_within(org_path, p->manages_path));
-	return in_scope;
+	return !org_path || scope_path_within(org_path, p->manages_path);
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -103,65 +102,56 @@ void endpoint_keys_free(void)
 	policy_sk = NULL;
 }
 
-/* ---------------------------------------------------------------- org units, people, scope */
-
-int ep_unit_find(struct store_conn *c, const char *key, struct ep_unit *u)
-{
-	struct store_stmt *q = NULL;
-	int r;
-
-	r = store_query(c, "SELECT id, path FROM org_units WHERE id = $1 OR path = $1",
-			STORE_ARGS(SA_TEXT(key)), &q);
-	if (r < 0)
-		return r;
-	r = store_step(q);
-	if (r == 1) {
-		str_copy(u->id, sizeof(u->id), store_col_text(q, 0));
-		str_copy(u->path, sizeof(u->path), store_col_text(q, 1));
-		r = 0;
-	} else if (r == 0) {
-		r = ERR_NOT_FOUND;
-	}
-	store_stmt_free(q);
-	return r;
-}
-
-/* Runs @sql with @key and copies the first column of its first row to @out.  Returns 0, ERR_NOT_FOUND or an error. */
-static int ep_one_text(struct store_conn *c, const char *sql, const char *key, char *out, size_t size)
-{
-	struct store_stmt *q = NULL;
-	int r;
-
-	r = store_query(c, sql, STORE_ARGS(SA_TEXT(key)), &q);
-	if (r < 0)
-		return r;
-	r = store_step(q);
-	if (r == 1) {
-		str_copy(out, size, store_col_text(q, 0));
-		r = 0;
-	} else if (r == 0) {
-		r = ERR_NOT_FOUND;
-	}
-	store_stmt_free(q);
-	return r;
-}
-
-int ep_person_find(struct store_conn *c, const char *key, char ret_id[ULID_SIZE])
-{
-	return ep_one_text(c, "SELECT id FROM people WHERE login = $1 OR id = $1", key, ret_id, ULID_SIZE);
-}
+/* ---------------------------------------------------------------- org units and scope */
 
 int ep_device_path(struct store_conn *c, const char *device_id, char ret_path[PRINCIPAL_PATH_SIZE])
 {
-	return ep_one_text(c, "SELECT o.path FROM devices d JOIN org_units o ON o.id = d.org_unit_id WHERE d.id = $1",
-			   device_id, ret_path, PRINCIPAL_PATH_SIZE);
+	struct store_stmt *q = NULL;
+	int r;
+
+	r = store_query(c, "SELECT o.path FROM devices d" EP_SQL_UNIT_JOIN("o", "d.org_unit_id") " WHERE d.id = $1",
+			STORE_ARGS(SA_TEXT(device_id)), &q);
+	if (r < 0)
+		return r;
+	r = store_step(q);
+	if (r == 1) {
+		str_copy(ret_path, PRINCIPAL_PATH_SIZE, store_col_text(q, 0));
+		r = 0;
+	} else if (r == 0) {
+		r = ERR_NOT_FOUND;
+	}
+	store_stmt_free(q);
+	return r;
 }
 
-const char *ep_scope(const struct principal *p)
+int ep_scope_where(struct buf *sql, struct store_arg *args, size_t *nargs, size_t cap, const struct principal *p,
+		   const char *path_col)
 {
-	if (principal_has(p, ROLE_ADMIN | ROLE_SECURITY_OFFICER | ROLE_AUDITOR))
-		return "";
-	return p->manages_path;
+	/* endpoint_may's rule for lists: the whole fleet, or a security manager's subtree. */
+	return scope_sql_where(sql, args, nargs, cap, p, SCOPE_SUBTREE, path_col, NULL);
+}
+
+int ep_query_scoped(struct store_conn *c, const struct principal *p, const char *head, const char *path_col,
+		    const char *tail, const struct store_arg *args, size_t nargs, struct store_stmt **ret)
+{
+	struct store_arg all[EP_QUERY_ARGS + 1];
+	struct buf sql;
+	int r;
+
+	if (nargs > EP_QUERY_ARGS)
+		return ERR_TOO_LARGE;
+	if (nargs)
+		memcpy(all, args, nargs * sizeof(*args));
+	buf_init(&sql, 4096);
+	r = buf_puts(&sql, head) < 0 ? -ENOMEM : 0;
+	if (r == 0)
+		r = ep_scope_where(&sql, all, &nargs, EP_QUERY_ARGS + 1, p, path_col);
+	if (r == 0)
+		r = buf_puts(&sql, tail) < 0 ? -ENOMEM : 0;
+	if (r == 0)
+		r = store_query(c, sql.data, all, nargs, ret);
+	buf_done(&sql);
+	return r;
 }
 
 int ep_list_page(struct http_req *req, struct http_resp *resp, int64_t def, int64_t *ret_limit,
@@ -203,8 +193,8 @@ int ep_device_check(struct http_req *req, struct store_conn *c, struct ep_device
 		log_debug("endpoint: signed request refused", "reason=timestamp device=%s", did);
 		return ERR_UNAUTHENTICATED;
 	}
-	r = store_query(c, "SELECT d.public_key, d.state, o.path FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
-			   "WHERE d.id = $1", STORE_ARGS(SA_TEXT(did)), &q);
+	r = store_query(c, "SELECT d.public_key, d.state, o.path FROM devices d" EP_SQL_UNIT_JOIN("o", "d.org_unit_id")
+			   " WHERE d.id = $1", STORE_ARGS(SA_TEXT(did)), &q);
 	if (r < 0)
 		return r;
 	r = store_step(q);
@@ -283,10 +273,10 @@ int ep_policy_effective(struct store_conn *c, const char *path, json_t **ret_pol
 
 	if (!sources)
 		return -ENOMEM;
-	r = store_query(c, "SELECT o.path, p.version, p.policy, p.created_at FROM endpoint_policies p "
-			   "JOIN org_units o ON o.id = p.org_unit_id "
-			   "WHERE (o.path = $1 OR substr($1, 1, length(o.path) + 1) = o.path || '/') "
-			   "AND p.version = (SELECT max(x.version) FROM endpoint_policies x WHERE x.org_unit_id = p.org_unit_id) "
+	/* The units on the path from the root: those @path lies within. */
+	r = store_query(c, "SELECT o.path, p.version, p.policy, p.created_at FROM endpoint_policies p"
+			   EP_SQL_UNIT_JOIN("o", "p.org_unit_id") " WHERE " SCOPE_SQL_WITHIN("$1", "o.path")
+			   " AND p.version = (SELECT max(x.version) FROM endpoint_policies x WHERE x.org_unit_id = p.org_unit_id) "
 			   "ORDER BY length(o.path)", STORE_ARGS(SA_TEXT(path)), &q);
 	while (r == 0 && (r = store_step(q)) == 1) {
 		const char *text = store_col_text(q, 2);

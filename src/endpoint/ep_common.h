@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * ep_common: what the parts of rampartd's endpoint platform share, below
- * all of them: the scope of lists, org unit and person lookups, signed
+ * all of them: the scope of lists, the join of a row's org unit, signed
  * device requests, effective policies and the policy-signing key (with
  * endpoint_may and endpoint_keys_load/free of endpoint.h).  Enrollment,
  * the check-in, the device API, policies, the sweeper, quarantine and
@@ -20,11 +20,12 @@
  *
  * Not for use outside src/endpoint.
  *
- * Identity: ep_unit_find, ep_person_find, ep_device_path and the scope
- * rule (endpoint_may's subtree test, ep_scope, EP_SCOPE_SQL) are where the
- * endpoint platform restates identity's rules; identity's people and org
- * unit API replaces them here, in one place.  (List queries still join
- * org_units for a unit's path and people for an owner's login.)
+ * Identity: the endpoint platform asks identity (identity/people.h,
+ * identity/scope.h) about org units, people and scope; it keeps no copy of
+ * their rules.  A device and an enrollment token name their unit by
+ * org_unit_id, the endpoint's own column; a query that needs the unit's
+ * path joins it with EP_SQL_UNIT_JOIN, and a list is scoped with
+ * ep_scope_where.
  */
 #ifndef RAMPART_EP_COMMON_H
 #define RAMPART_EP_COMMON_H
@@ -36,26 +37,25 @@
 #include "crypto/rcrypto.h"
 #include "http/principal.h"
 
+struct buf;
 struct http_req;
 struct http_resp;
+struct store_arg;
 struct store_conn;
 struct store_stmt;
 
-/* ---------------------------------------------------------------- org units, people, scope */
-
-struct ep_unit {
-	char id[ULID_SIZE];
-	char path[PRINCIPAL_PATH_SIZE];
-};
-
-/* Finds a unit by id or path.  Returns 0, ERR_NOT_FOUND or a store error. */
-int ep_unit_find(struct store_conn *c, const char *key, struct ep_unit *u);
+/* ---------------------------------------------------------------- org units and scope */
 
 /*
- * Finds a person by login or id and copies the id to @ret_id.  Returns 0,
- * ERR_NOT_FOUND or a store error.
+ * identity: people.h has PEOPLE_SQL_JOIN for a row's person but no fragment
+ * that joins a row's own org unit (a device's, a token's, a policy's) by
+ * its id.  Until it has one, this is the one place the endpoint platform
+ * names identity's table: " JOIN org_units A ON A.id = COL" for string
+ * literals @a (an alias) and @col (the row's unit id).  The query may then
+ * read A.id and A.path.  An inner join: the endpoint's org_unit_id columns
+ * are NOT NULL and reference the unit.
  */
-int ep_person_find(struct store_conn *c, const char *key, char ret_id[ULID_SIZE]);
+#define EP_SQL_UNIT_JOIN(a, col) " JOIN org_units " a " ON " a ".id = " col
 
 /*
  * The path of the org unit of device @device_id into @ret_path.  Returns 0,
@@ -63,19 +63,37 @@ int ep_person_find(struct store_conn *c, const char *key, char ret_id[ULID_SIZE]
  */
 int ep_device_path(struct store_conn *c, const char *device_id, char ret_path[PRINCIPAL_PATH_SIZE]);
 
-/* A scope filter value for list queries: the SM's subtree, or "" for everything. */
-const char *ep_scope(const struct principal *p);
+/*
+ * Appends to @sql the scope of an endpoint list for @p, the rows
+ * endpoint_may lets it read: " AND (...)" limiting @path_col (SQL of the
+ * row's unit path) to a security manager's subtree, nothing for those who
+ * read the whole fleet (admin, security_officer, auditor), " AND (1 = 0)"
+ * for anyone else.  scope_sql_where with SCOPE_SUBTREE: binds at most one
+ * parameter after the @nargs in @args (room for @cap).  Returns 0,
+ * ERR_TOO_LARGE or -ENOMEM (the caller drops the query).
+ */
+int ep_scope_where(struct buf *sql, struct store_arg *args, size_t *nargs, size_t cap, const struct principal *p,
+		   const char *path_col);
 
-/* SQL condition: column @col is within the scope bound as parameter $n (ep_scope). */
-#define EP_SCOPE_SQL(col, n) \
-	"($" #n " = '' OR " col " = $" #n " OR substr(" col ", 1, length($" #n ") + 1) = $" #n " || '/')"
+/* The most parameters ep_query_scoped takes before the scope's. */
+#define EP_QUERY_ARGS 7
+
+/*
+ * Runs the query @head (ending in a WHERE clause), the scope of @p on
+ * @path_col (ep_scope_where), then @tail, with @args (@nargs, at most
+ * EP_QUERY_ARGS) as $1..$nargs; the scope's parameter comes after them.
+ * Returns 0 with *ret (the caller frees it), ERR_TOO_LARGE, -ENOMEM or a
+ * store error.
+ */
+int ep_query_scoped(struct store_conn *c, const struct principal *p, const char *head, const char *path_col,
+		    const char *tail, const struct store_arg *args, size_t nargs, struct store_stmt **ret);
 
 /*
  * The start of a list handler: the caller must be allowed to read lists
- * (ENDPOINT_READ on some unit; the rows are then scoped with ep_scope) and
- * the store reachable; then ?limit= (default @def, at most the server's
- * max_list) and ?cursor= (an id: a ULID, or absent) are read.  Returns 0,
- * ERR_FORBIDDEN, ERR_STORE, or the error answered.
+ * (ENDPOINT_READ on some unit; the rows are then scoped with
+ * ep_scope_where) and the store reachable; then ?limit= (default @def, at
+ * most the server's max_list) and ?cursor= (an id: a ULID, or absent) are
+ * read.  Returns 0, ERR_FORBIDDEN, ERR_STORE, or the error answered.
  */
 int ep_list_page(struct http_req *req, struct http_resp *resp, int64_t def, int64_t *ret_limit,
 		 const char **ret_cursor);

@@ -6,7 +6,7 @@
  *
  * Invariants:
  *   - reads only; every list and count is filtered by the caller's scope
- *     (ep_scope), and a device outside it is answered as not found, its
+ *     (ep_scope_where), and a device outside it is answered as not found, its
  *     read audited as denied;
  *   - the trend is rebuilt from the audit log's state changes, so it needs
  *     no table of its own and agrees with what was audited.
@@ -18,7 +18,6 @@
 
 #include "audit/audit.h"
 #include "common/app.h"
-#include "common/buf.h"
 #include "common/err.h"
 #include "common/ids.h"
 #include "common/jsonx.h"
@@ -29,6 +28,7 @@
 #include "endpoint/ep_routes.h"
 #include "endpoint/quarantine.h"
 #include "http/http.h"
+#include "identity/people.h"
 #include "store/page.h"
 #include "store/store.h"
 
@@ -36,11 +36,14 @@
 
 /* ---------------------------------------------------------------- devices */
 
+/* A device's unit, as o (o.path). */
+#define EP_DEVICE_UNIT EP_SQL_UNIT_JOIN("o", "d.org_unit_id")
+
 /* The columns ep_device_row_json reads: the device, its unit and its owner. */
-static const char ep_device_cols[] =
-	"SELECT d.id, d.hostname, d.machine_id, o.id, o.path, d.owner_id, p.login, d.state, d.last_seen_at, "
-	"d.created_at, d.last_report_id FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
-	"LEFT JOIN people p ON p.id = d.owner_id ";
+#define EP_DEVICE_COLS \
+	"SELECT d.id, d.hostname, d.machine_id, d.org_unit_id, o.path, d.owner_id, p.login, d.state, " \
+	"d.last_seen_at, d.created_at, d.last_report_id FROM devices d" EP_DEVICE_UNIT \
+	PEOPLE_SQL_JOIN("p", "d.owner_id") " "
 
 static json_t *ep_device_row_json(struct store_stmt *q)
 {
@@ -184,7 +187,6 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 	int64_t limit;
 	char next[PAGE_CURSOR_SIZE];
 	struct store_stmt *q = NULL;
-	struct buf sql;
 	json_t *items;
 	int r;
 
@@ -194,14 +196,10 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 	if (state && ep_state_index(state) < 0)
 		return http_fail(resp, ERR_INVALID, "state",
 				 "state must be compliant, non_compliant, unknown or quarantined");
-	buf_init(&sql, 4096);
-	buf_puts(&sql, ep_device_cols);
-	buf_puts(&sql, "WHERE ($1 = '' OR d.id > $1) AND " EP_SCOPE_SQL("o.path", 2)
-		       " AND ($3 = '' OR d.state = $3) ORDER BY d.id LIMIT $4");
-	r = sql.data ? store_query(c, sql.data, STORE_ARGS(SA_TEXT(cursor ? cursor : ""), SA_TEXT(ep_scope(p)),
-							    SA_TEXT(state ? state : ""), SA_I64(limit + 1)), &q)
-		     : -ENOMEM;
-	buf_done(&sql);
+	r = ep_query_scoped(c, p, EP_DEVICE_COLS "WHERE ($1 = '' OR d.id > $1) AND ($2 = '' OR d.state = $2)", "o.path",
+			    " ORDER BY d.id LIMIT $3",
+			    STORE_ARGS(SA_TEXT(cursor ? cursor : ""), SA_TEXT(state ? state : ""), SA_I64(limit + 1)),
+			    &q);
 	if (r < 0)
 		return r;
 	r = page_collect(q, limit, 0, ep_device_row, NULL, &items, next);
@@ -212,14 +210,14 @@ static int h_device_list(struct http_req *req, struct http_resp *resp)
 
 /* ---------------------------------------------------------------- summary and trend */
 
-/* Reads the devices of @scope into @f.  Returns 0 or an error. */
-static int ep_fleet_devices(struct store_conn *c, const char *scope, struct ep_fleet *f)
+/* Reads the devices @p sees into @f.  Returns 0 or an error. */
+static int ep_fleet_devices(struct store_conn *c, const struct principal *p, struct ep_fleet *f)
 {
 	struct store_stmt *q = NULL;
 	int r;
 
-	r = store_query(c, "SELECT d.id, d.state, d.created_at FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
-			   "WHERE " EP_SCOPE_SQL("o.path", 1), STORE_ARGS(SA_TEXT(scope)), &q);
+	r = ep_query_scoped(c, p, "SELECT d.id, d.state, d.created_at FROM devices d" EP_DEVICE_UNIT " WHERE 1 = 1",
+			    "o.path", "", STORE_NOARGS, &q);
 	while (r == 0 && (r = store_step(q)) == 1) {
 		if (f->n == f->cap) {
 			size_t nc = f->cap ? f->cap * 2 : 256;
@@ -327,14 +325,14 @@ static int ep_fleet_days(struct ep_fleet *f, int64_t start, int days, int64_t no
 }
 
 /*
- * The devices of @scope per state at the end of each of the last @days UTC
+ * The devices @p sees per state at the end of each of the last @days UTC
  * days (today up to @now): from the states now, each audited change
  * (endpoint.device.state and .quarantine {from}, .release: from
  * quarantined) is undone going back in time; a device counts from its
  * enrollment on.  Sets *ret to [{day, compliant, non_compliant, unknown,
  * quarantined}], oldest first.
  */
-static int ep_trend(struct store_conn *c, const char *scope, int days, int64_t now, json_t **ret)
+static int ep_trend(struct store_conn *c, const struct principal *p, int days, int64_t now, json_t **ret)
 {
 	int64_t start = now - now % EP_DAY_MS - (int64_t)(days - 1) * EP_DAY_MS;
 	struct ep_fleet f = { .index = json_object() };
@@ -342,7 +340,7 @@ static int ep_trend(struct store_conn *c, const char *scope, int days, int64_t n
 	int r = f.index && out ? 0 : -ENOMEM;
 
 	if (r == 0)
-		r = ep_fleet_devices(c, scope, &f);
+		r = ep_fleet_devices(c, p, &f);
 	if (r == 0)
 		r = ep_fleet_changes(c, start, &f);
 	if (r == 0)
@@ -357,19 +355,18 @@ static int ep_trend(struct store_conn *c, const char *scope, int days, int64_t n
 }
 
 /*
- * Counts the devices of @scope by unit and state into @units
+ * Counts the devices @p sees by unit and state into @units
  * ({path: {states, total}}) and @by_state, and their number into *total.
  * Returns 0 or an error.
  */
-static int ep_summary_units(struct store_conn *c, const char *scope, json_t *units, json_t *by_state,
+static int ep_summary_units(struct store_conn *c, const struct principal *p, json_t *units, json_t *by_state,
 			    json_int_t *total)
 {
 	struct store_stmt *q = NULL;
 	int r;
 
-	r = store_query(c, "SELECT o.path, d.state, count(*) FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
-			   "WHERE " EP_SCOPE_SQL("o.path", 1) " GROUP BY o.path, d.state",
-			STORE_ARGS(SA_TEXT(scope)), &q);
+	r = ep_query_scoped(c, p, "SELECT o.path, d.state, count(*) FROM devices d" EP_DEVICE_UNIT " WHERE 1 = 1",
+			    "o.path", " GROUP BY o.path, d.state", STORE_NOARGS, &q);
 	while (r == 0 && (r = store_step(q)) == 1) {
 		const char *path = store_col_text(q, 0), *state = store_col_text(q, 1);
 		json_int_t n = store_col_i64(q, 2);
@@ -393,15 +390,14 @@ static int ep_summary_units(struct store_conn *c, const char *scope, json_t *uni
 	return r;
 }
 
-/* Counts, per requirement, the devices of @scope whose latest report fails it, into @fails.  Returns 0 or an error. */
-static int ep_summary_failing(struct store_conn *c, const char *scope, json_t *fails)
+/* Counts, per requirement, the devices @p sees whose latest report fails it, into @fails.  Returns 0 or an error. */
+static int ep_summary_failing(struct store_conn *c, const struct principal *p, json_t *fails)
 {
 	struct store_stmt *q = NULL;
 	int r;
 
-	r = store_query(c, "SELECT r.results FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
-			   "JOIN device_reports r ON r.id = d.last_report_id WHERE " EP_SCOPE_SQL("o.path", 1),
-			STORE_ARGS(SA_TEXT(scope)), &q);
+	r = ep_query_scoped(c, p, "SELECT r.results FROM devices d" EP_DEVICE_UNIT
+			    " JOIN device_reports r ON r.id = d.last_report_id WHERE 1 = 1", "o.path", "", STORE_NOARGS, &q);
 	while (r == 0 && (r = store_step(q)) == 1) {
 		const char *text = store_col_text(q, 0);
 		json_t *res = text ? json_loads(text, 0, NULL) : NULL, *it;
@@ -460,11 +456,11 @@ static int h_device_summary(struct http_req *req, struct http_resp *resp)
 	if (r == 0 && (!by_state || !units || !fails))
 		r = -ENOMEM;
 	if (r == 0)
-		r = ep_summary_units(c, ep_scope(p), units, by_state, &total);
+		r = ep_summary_units(c, p, units, by_state, &total);
 	if (r == 0)
-		r = ep_summary_failing(c, ep_scope(p), fails);
+		r = ep_summary_failing(c, p, fails);
 	if (r == 0)
-		r = ep_trend(c, ep_scope(p), (int)days, rtime_now_ms(), &trend);
+		r = ep_trend(c, p, (int)days, rtime_now_ms(), &trend);
 	if (r == 0) {
 		json_t *top = ep_sorted(units, "org_unit", ep_unit_cmp, EP_SUMMARY_UNITS);
 		json_t *failing = ep_sorted(fails, "id", ep_fail_cmp, 0);
@@ -503,18 +499,13 @@ static int h_device_show(struct http_req *req, struct http_resp *resp)
 	struct store_stmt *q = NULL;
 	json_t *out = NULL, *history;
 	int64_t npkg = 0;
-	struct buf sql;
 	int r;
 
 	if (!endpoint_may(p, ENDPOINT_READ, NULL))
 		return ERR_FORBIDDEN;
 	if (!c)
 		return ERR_STORE;
-	buf_init(&sql, 4096);
-	buf_puts(&sql, ep_device_cols);
-	buf_puts(&sql, "WHERE d.id = $1");
-	r = sql.data ? store_query(c, sql.data, STORE_ARGS(SA_TEXT(id)), &q) : -ENOMEM;
-	buf_done(&sql);
+	r = store_query(c, EP_DEVICE_COLS "WHERE d.id = $1", STORE_ARGS(SA_TEXT(id)), &q);
 	if (r < 0)
 		return r;
 	r = store_step(q);

@@ -28,6 +28,8 @@
 #include "endpoint/ep_routes.h"
 #include "formats/devsig.h"
 #include "http/http.h"
+#include "identity/people.h"
+#include "identity/scope.h"
 #include "store/page.h"
 #include "store/store.h"
 
@@ -58,10 +60,13 @@ static json_t *ep_token_row_json(struct store_stmt *q, int64_t now)
 	return o;
 }
 
+/* A token's unit, as o (o.path). */
+#define EP_TOKEN_UNIT EP_SQL_UNIT_JOIN("o", "t.org_unit_id")
+
 /* The columns ep_token_row_json reads, with the token's unit. */
 #define EP_TOKEN_COLS \
-	"SELECT t.id, o.id, o.path, t.uses_left, t.expires_at, t.created_at, t.revoked_at, t.uses_total " \
-	"FROM enrollment_tokens t JOIN org_units o ON o.id = t.org_unit_id "
+	"SELECT t.id, t.org_unit_id, o.path, t.uses_left, t.expires_at, t.created_at, t.revoked_at, t.uses_total " \
+	"FROM enrollment_tokens t" EP_TOKEN_UNIT " "
 
 static int h_token_create(struct http_req *req, struct http_resp *resp)
 {
@@ -73,7 +78,7 @@ static int h_token_create(struct http_req *req, struct http_resp *resp)
 	const char *org = NULL, *expires = NULL;
 	int64_t uses = 1, life = EP_DEFAULT_TOKEN_LIFE_MS, now = rtime_now_ms();
 	char token[RCRYPTO_TOKEN_SIZE], hash[RCRYPTO_HASH_HEX_SIZE], id[ULID_SIZE];
-	struct ep_unit u;
+	struct org_unit u;
 	struct store_stmt *q = NULL;
 	json_t *body, *out = NULL;
 	int r;
@@ -98,7 +103,7 @@ static int h_token_create(struct http_req *req, struct http_resp *resp)
 		r = jsonx_fail(&e, "expires", "expires must be a duration such as 7d, at most 365d");
 	if (r < 0)
 		return http_fail_rerr(resp, &e);
-	r = ep_unit_find(c, org, &u);
+	r = people_org_find(c, org, &u);
 	if (r == ERR_NOT_FOUND)
 		return http_fail(resp, ERR_INVALID, "org_unit", "no such org unit");
 	if (r < 0)
@@ -158,9 +163,8 @@ static int h_token_list(struct http_req *req, struct http_resp *resp)
 	r = ep_list_page(req, resp, 50, &limit, &cursor);
 	if (r < 0)
 		return r;
-	r = store_query(c, EP_TOKEN_COLS "WHERE ($1 = '' OR t.id < $1) AND " EP_SCOPE_SQL("o.path", 2)
-			   " ORDER BY t.id DESC LIMIT $3",
-			STORE_ARGS(SA_TEXT(cursor ? cursor : ""), SA_TEXT(ep_scope(p)), SA_I64(limit + 1)), &q);
+	r = ep_query_scoped(c, p, EP_TOKEN_COLS "WHERE ($1 = '' OR t.id < $1)", "o.path", " ORDER BY t.id DESC LIMIT $2",
+			    STORE_ARGS(SA_TEXT(cursor ? cursor : ""), SA_I64(limit + 1)), &q);
 	if (r < 0)
 		return r;
 	r = page_collect(q, limit, 0, ep_token_row, &now, &items, next);
@@ -183,8 +187,8 @@ static int h_token_delete(struct http_req *req, struct http_resp *resp)
 		return ERR_FORBIDDEN;
 	if (!c)
 		return ERR_STORE;
-	r = store_query(c, "SELECT o.path FROM enrollment_tokens t JOIN org_units o ON o.id = t.org_unit_id "
-			   "WHERE t.id = $1", STORE_ARGS(SA_TEXT(id)), &q);
+	r = store_query(c, "SELECT o.path FROM enrollment_tokens t" EP_TOKEN_UNIT " WHERE t.id = $1",
+			STORE_ARGS(SA_TEXT(id)), &q);
 	if (r < 0)
 		return r;
 	r = store_step(q);
@@ -308,29 +312,31 @@ static int ep_token_consume(struct store_conn *c, const char *hash, int64_t now,
  * unit the request names below it (@u), and the owner's id ("" when none).
  * Returns 0, ERR_INVALID with @e, or a store error.
  */
-static int ep_enroll_place(struct store_conn *c, const struct ep_enrollment *en, struct ep_unit *tu,
-			   struct ep_unit *u, char owner_id[ULID_SIZE], struct rerr *e)
+static int ep_enroll_place(struct store_conn *c, const struct ep_enrollment *en, struct org_unit *tu,
+			   struct org_unit *u, char owner_id[ULID_SIZE], struct rerr *e)
 {
+	struct person owner;
 	int r;
 
 	owner_id[0] = '\0';
-	r = ep_unit_find(c, tu->id, tu);
+	r = people_org_find(c, tu->id, tu);
 	if (r < 0)
 		return r;
 	*u = *tu;
 	if (en->org) {
-		r = ep_unit_find(c, en->org, u);
-		if (r == ERR_NOT_FOUND || (r == 0 && !org_path_within(u->path, tu->path)))
+		r = people_org_find(c, en->org, u);
+		if (r == ERR_NOT_FOUND || (r == 0 && !scope_path_within(u->path, tu->path)))
 			return jsonx_fail(e, "org_unit", "org_unit must be the token's unit or a unit below it");
 		if (r < 0)
 			return r;
 	}
 	if (en->owner) {
-		r = ep_person_find(c, en->owner, owner_id);
+		r = people_find(c, en->owner, &owner);
 		if (r == ERR_NOT_FOUND)
 			return jsonx_fail(e, "owner", "no such person");
 		if (r < 0)
 			return r;
+		str_copy(owner_id, ULID_SIZE, owner.id);
 	}
 	return 0;
 }
@@ -348,7 +354,7 @@ static int h_enroll(struct http_req *req, struct http_resp *resp)
 	struct ep_enrollment en;
 	char hash[RCRYPTO_HASH_HEX_SIZE], id[ULID_SIZE], tok_id[ULID_SIZE] = "", owner_id[ULID_SIZE] = "";
 	char spk[DEVSIG_PK_B64_SIZE];
-	struct ep_unit tu, u;
+	struct org_unit tu, u;
 	int64_t now = rtime_now_ms();
 	int r;
 

@@ -24,6 +24,7 @@
 #include "endpoint/ep_routes.h"
 #include "formats/policy.h"
 #include "http/http.h"
+#include "identity/people.h"
 #include "store/store.h"
 
 /* The unit's own current policy {version, policy, created_at} or null. */
@@ -51,7 +52,7 @@ static int ep_policy_own(struct store_conn *c, const char *unit_id, json_t **ret
 	return 0;
 }
 
-static int ep_policy_answer(struct store_conn *c, const struct ep_unit *u, json_t **ret)
+static int ep_policy_answer(struct store_conn *c, const struct org_unit *u, json_t **ret)
 {
 	json_t *own = NULL, *eff = NULL, *sources = NULL;
 	int64_t version = 0, issued = 0;
@@ -75,7 +76,7 @@ static int h_policy_get(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	const struct principal *p = http_req_principal(req);
 	struct store_conn *c = store_conn(app->store);
-	struct ep_unit u;
+	struct org_unit u;
 	json_t *out = NULL;
 	int r;
 
@@ -83,7 +84,7 @@ static int h_policy_get(struct http_req *req, struct http_resp *resp)
 		return ERR_FORBIDDEN;
 	if (!c)
 		return ERR_STORE;
-	r = ep_unit_find(c, http_req_param(req, "id"), &u);
+	r = people_org_find(c, http_req_param(req, "id"), &u);
 	if (r == 0 && !endpoint_may(p, ENDPOINT_READ, u.path))
 		r = ERR_NOT_FOUND;
 	if (r == ERR_NOT_FOUND)
@@ -103,7 +104,7 @@ static int h_policy_put(struct http_req *req, struct http_resp *resp)
 	struct rerr pe = { "" };
 	size_t body_len = 0;
 	int64_t version = 0, now = rtime_now_ms();
-	struct ep_unit u;
+	struct org_unit u;
 	json_t *body, *pol = NULL, *out = NULL;
 	char *text = NULL;
 	int r;
@@ -120,7 +121,7 @@ static int h_policy_put(struct http_req *req, struct http_resp *resp)
 	r = http_req_json(req, &body, &e);
 	if (r < 0)
 		return http_fail_rerr(resp, &e);
-	r = ep_unit_find(c, http_req_param(req, "id"), &u);
+	r = people_org_find(c, http_req_param(req, "id"), &u);
 	if (r == ERR_NOT_FOUND)
 		return http_fail(resp, ERR_NOT_FOUND, NULL, "no such org unit");
 	if (r < 0)

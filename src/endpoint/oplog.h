@@ -114,6 +114,7 @@ void oplog_batch_done(struct oplog_batch *b);
 bool oplog_kind_is_known(const char *kind);
 
 struct audit_ctx;
+struct principal;
 struct store_conn;
 struct http_server;
 
@@ -147,11 +148,12 @@ struct oplog_filter {
 };
 
 /*
- * One page of the events in @scope (ep_scope) matching @f, newest first:
- * at most @limit items in *ret_items, and in @ret_next the cursor of the
- * next page ("" on the last).  Returns 0 or an error.
+ * One page of the events of the devices @p may read (ep_scope_where)
+ * matching @f, newest first: at most @limit items in *ret_items, and in
+ * @ret_next the cursor of the next page ("" on the last).  Returns 0 or an
+ * error.
  */
-int oplog_search(struct store_conn *c, const char *scope, const struct oplog_filter *f, int64_t limit,
+int oplog_search(struct store_conn *c, const struct principal *p, const struct oplog_filter *f, int64_t limit,
 		 json_t **ret_items, char ret_next[PAGE_CURSOR_SIZE]);
 
 struct oplog_sweep_result {

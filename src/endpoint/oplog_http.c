@@ -194,7 +194,7 @@ static int h_events_search(struct http_req *req, struct http_resp *resp)
 	if (r == 0 && f.device)
 		r = oplog_search_device(req, resp, c, f.device);
 	if (r == 0)
-		r = oplog_search(c, ep_scope(p), &f, limit, &items, next);
+		r = oplog_search(c, p, &f, limit, &items, next);
 	if (r < 0)
 		return r;
 	/* Who read whose operation logs, and with which filters (not what was returned). */

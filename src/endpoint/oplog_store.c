@@ -34,6 +34,7 @@
 #include "common/str.h"
 #include "endpoint/ep_common.h"
 #include "formats/policy.h"
+#include "identity/people.h"
 #include "store/page.h"
 #include "store/store.h"
 
@@ -155,17 +156,22 @@ static json_t *oplog_row(struct store_stmt *q, void *last)
 	return oplog_row_json(q);
 }
 
-/* Builds the search's query into @sql and @args (at most 12). */
-static void oplog_search_sql(struct buf *sql, struct store_arg *args, size_t *ret_n, const char *scope,
-			     const struct oplog_filter *f, int64_t limit)
+/* Room for the search's parameters: the scope's (at most 1), the filters' (8), the limit. */
+#define OPLOG_SEARCH_ARGS 12
+
+/* Builds the search's query into @sql and @args (OPLOG_SEARCH_ARGS).  Returns 0 or an error of ep_scope_where. */
+static int oplog_search_sql(struct buf *sql, struct store_arg *args, size_t *ret_n, const struct principal *p,
+			    const struct oplog_filter *f, int64_t limit)
 {
 	size_t nargs = 0;
+	int r;
 
 	buf_puts(sql, "SELECT e.device_id, d.hostname, o.path, e.seq, e.ts, e.kind, e.username, e.received_at, "
-		      "e.data, pw.login FROM device_events e JOIN devices d ON d.id = e.device_id "
-		      "JOIN org_units o ON o.id = d.org_unit_id LEFT JOIN people pw ON pw.id = d.owner_id "
-		      "WHERE " EP_SCOPE_SQL("o.path", 1));
-	args[nargs++] = SA_TEXT(scope);
+		      "e.data, pw.login FROM device_events e JOIN devices d ON d.id = e.device_id"
+		      EP_SQL_UNIT_JOIN("o", "d.org_unit_id") PEOPLE_SQL_JOIN("pw", "d.owner_id") " WHERE 1 = 1");
+	r = ep_scope_where(sql, args, &nargs, OPLOG_SEARCH_ARGS, p, "o.path");
+	if (r < 0)
+		return r;
 	if (f->device) {
 		args[nargs++] = SA_TEXT(f->device);
 		buf_printf(sql, " AND e.device_id = $%zu", nargs);
@@ -176,8 +182,8 @@ static void oplog_search_sql(struct buf *sql, struct store_arg *args, size_t *re
 	}
 	if (f->person) {
 		args[nargs++] = SA_TEXT(f->person);
-		buf_printf(sql, " AND (e.username = $%zu OR e.device_id IN (SELECT d2.id FROM devices d2 "
-				"JOIN people p2 ON p2.id = d2.owner_id WHERE p2.login = $%zu))", nargs, nargs);
+		/* The event's user, or the login of its device's owner. */
+		buf_printf(sql, " AND (e.username = $%zu OR pw.login = $%zu)", nargs, nargs);
 	}
 	if (f->has_since) {
 		args[nargs++] = SA_I64(f->since);
@@ -196,21 +202,23 @@ static void oplog_search_sql(struct buf *sql, struct store_arg *args, size_t *re
 	args[nargs++] = SA_I64(limit + 1);
 	buf_printf(sql, " ORDER BY e.ts DESC, e.device_id DESC, e.seq DESC LIMIT $%zu", nargs);
 	*ret_n = nargs;
+	return 0;
 }
 
-int oplog_search(struct store_conn *c, const char *scope, const struct oplog_filter *f, int64_t limit,
+int oplog_search(struct store_conn *c, const struct principal *p, const struct oplog_filter *f, int64_t limit,
 		 json_t **ret_items, char ret_next[PAGE_CURSOR_SIZE])
 {
 	char last[PAGE_CURSOR_SIZE] = "", more[PAGE_CURSOR_SIZE];
-	struct store_arg args[12];
+	struct store_arg args[OPLOG_SEARCH_ARGS];
 	struct store_stmt *q = NULL;
 	size_t nargs = 0;
 	struct buf sql;
 	int r;
 
 	buf_init(&sql, 8192);
-	oplog_search_sql(&sql, args, &nargs, scope, f, limit);
-	r = sql.data ? store_query(c, sql.data, args, nargs, &q) : -ENOMEM;
+	r = oplog_search_sql(&sql, args, &nargs, p, f, limit);
+	if (r == 0)
+		r = sql.data ? store_query(c, sql.data, args, nargs, &q) : -ENOMEM;
 	buf_done(&sql);
 	if (r < 0)
 		return r;
@@ -237,9 +245,8 @@ static int oplog_units(struct store_conn *c, struct oplog_unit **ret, size_t *re
 	struct store_stmt *q = NULL;
 	int r;
 
-	r = store_query(c, "SELECT o.id, o.path FROM org_units o "
-			   "WHERE EXISTS (SELECT 1 FROM devices d WHERE d.org_unit_id = o.id) ORDER BY o.id",
-			STORE_NOARGS, &q);
+	r = store_query(c, "SELECT DISTINCT d.org_unit_id, o.path FROM devices d" EP_SQL_UNIT_JOIN("o", "d.org_unit_id")
+			   " ORDER BY d.org_unit_id", STORE_NOARGS, &q);
 	if (r < 0)
 		return r;
 	while ((r = store_step(q)) == 1) {

@@ -36,6 +36,9 @@
 #include "store/page.h"
 #include "store/store.h"
 
+/* A device's unit, as o (o.path). */
+#define Q_DEVICE_UNIT EP_SQL_UNIT_JOIN("o", "d.org_unit_id")
+
 /* ---------------------------------------------------------------- kinds */
 
 static int q_kind_rank(const char *kind)
@@ -57,8 +60,8 @@ int quarantine_device_load(struct store_conn *c, const char *device_id, struct q
 	int r;
 
 	r = store_query(c, "SELECT d.state, d.quarantine_kind, o.path, d.quarantine_reason, d.non_compliant_since, "
-			   "d.quarantined_at, d.last_report_id FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
-			   "WHERE d.id = $1", STORE_ARGS(SA_TEXT(device_id)), &q);
+			   "d.quarantined_at, d.last_report_id FROM devices d" Q_DEVICE_UNIT " WHERE d.id = $1",
+			STORE_ARGS(SA_TEXT(device_id)), &q);
 	if (r < 0)
 		return r;
 	r = store_step(q);
@@ -706,8 +709,8 @@ int quarantine_alerts_apply(struct store_conn *c, const struct audit_ctx *ctx, c
 /* ---------------------------------------------------------------- lists for network equipment */
 
 #define Q_LIST_COLS \
-	"SELECT d.id, d.hostname, o.id, o.path, d.quarantined_at, d.quarantine_kind, d.quarantine_reason " \
-	"FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
+	"SELECT d.id, d.hostname, d.org_unit_id, o.path, d.quarantined_at, d.quarantine_kind, d.quarantine_reason " \
+	"FROM devices d" Q_DEVICE_UNIT " "
 
 static json_t *q_list_row(struct store_stmt *q, void *ud)
 {
@@ -721,17 +724,16 @@ static json_t *q_list_row(struct store_stmt *q, void *ud)
 	return it;
 }
 
-int quarantine_list(struct store_conn *c, const char *scope, const char *cursor, int64_t limit, json_t **ret_items,
-		    char ret_next[PAGE_CURSOR_SIZE])
+int quarantine_list(struct store_conn *c, const struct principal *p, const char *cursor, int64_t limit,
+		    json_t **ret_items, char ret_next[PAGE_CURSOR_SIZE])
 {
 	struct store_stmt *q = NULL;
 	json_t *items = NULL, *it;
 	size_t i;
 	int r;
 
-	r = store_query(c, Q_LIST_COLS "WHERE d.state = 'quarantined' AND ($1 = '' OR d.id > $1) AND "
-			   EP_SCOPE_SQL("o.path", 2) " ORDER BY d.id LIMIT $3",
-			STORE_ARGS(SA_TEXT(cursor ? cursor : ""), SA_TEXT(scope), SA_I64(limit + 1)), &q);
+	r = ep_query_scoped(c, p, Q_LIST_COLS "WHERE d.state = 'quarantined' AND ($1 = '' OR d.id > $1)", "o.path",
+			    " ORDER BY d.id LIMIT $2", STORE_ARGS(SA_TEXT(cursor ? cursor : ""), SA_I64(limit + 1)), &q);
 	if (r < 0)
 		return r;
 	r = page_collect(q, limit, 0, q_list_row, NULL, &items, ret_next);
@@ -754,15 +756,15 @@ int quarantine_list(struct store_conn *c, const char *scope, const char *cursor,
 	return 0;
 }
 
-int quarantine_nft_addresses(struct store_conn *c, const char *scope, json_t *v4, json_t *v6, int64_t *ret_devices)
+int quarantine_nft_addresses(struct store_conn *c, const struct principal *p, json_t *v4, json_t *v6,
+			     int64_t *ret_devices)
 {
 	struct store_stmt *q = NULL;
 	int r;
 
-	r = store_query(c, "SELECT DISTINCT a.address, a.family FROM device_addresses a "
-			   "JOIN devices d ON d.id = a.device_id JOIN org_units o ON o.id = d.org_unit_id "
-			   "WHERE d.state = 'quarantined' AND " EP_SCOPE_SQL("o.path", 1)
-			   " ORDER BY a.family, a.address", STORE_ARGS(SA_TEXT(scope)), &q);
+	r = ep_query_scoped(c, p, "SELECT DISTINCT a.address, a.family FROM device_addresses a "
+				  "JOIN devices d ON d.id = a.device_id" Q_DEVICE_UNIT " WHERE d.state = 'quarantined'",
+			    "o.path", " ORDER BY a.family, a.address", STORE_NOARGS, &q);
 	while (r == 0 && (r = store_step(q)) == 1) {
 		char canon[EVE_ADDR_SIZE];
 		int fam;
@@ -773,9 +775,16 @@ int quarantine_nft_addresses(struct store_conn *c, const char *scope, json_t *v4
 		r = 0;
 	}
 	store_stmt_free(q);
+	q = NULL;
 	if (r == 0)
-		r = store_query_i64(c, "SELECT count(*) FROM devices d JOIN org_units o ON o.id = d.org_unit_id "
-				       "WHERE d.state = 'quarantined' AND " EP_SCOPE_SQL("o.path", 1),
-				    STORE_ARGS(SA_TEXT(scope)), ret_devices);
+		r = ep_query_scoped(c, p, "SELECT count(*) FROM devices d" Q_DEVICE_UNIT " WHERE d.state = 'quarantined'",
+				    "o.path", "", STORE_NOARGS, &q);
+	if (r == 0) {
+		r = store_step(q);
+		if (r == 1)
+			*ret_devices = store_col_i64(q, 0);
+		r = r < 0 ? r : 0;
+	}
+	store_stmt_free(q);
 	return r < 0 ? r : 0;
 }

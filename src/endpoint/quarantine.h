@@ -200,20 +200,21 @@ int quarantine_device_json(struct store_conn *c, const char *device_id, json_t *
 json_t *quarantine_addresses_json(struct store_conn *c, const char *device_id);
 
 /*
- * One page of the quarantined devices in @scope (ep_scope), after @cursor
- * (a device id, or NULL), by id: [{device_id, hostname, org_unit, kind,
- * reason, since, addresses}] in *ret_items and the next cursor in
- * @ret_next ("" on the last page).  Returns 0 or an error.
+ * One page of the quarantined devices @p may read (ep_scope_where),
+ * after @cursor (a device id, or NULL), by id: [{device_id, hostname,
+ * org_unit, kind, reason, since, addresses}] in *ret_items and the next
+ * cursor in @ret_next ("" on the last page).  Returns 0 or an error.
  */
-int quarantine_list(struct store_conn *c, const char *scope, const char *cursor, int64_t limit, json_t **ret_items,
-		    char ret_next[PAGE_CURSOR_SIZE]);
+int quarantine_list(struct store_conn *c, const struct principal *p, const char *cursor, int64_t limit,
+		    json_t **ret_items, char ret_next[PAGE_CURSOR_SIZE]);
 
 /*
- * Appends the canonical addresses of the quarantined devices in @scope to
+ * Appends the canonical addresses of the quarantined devices @p may read to
  * @v4 and @v6 (each once, in order) and sets *ret_devices to how many
  * devices are quarantined there.  Returns 0 or an error.
  */
-int quarantine_nft_addresses(struct store_conn *c, const char *scope, json_t *v4, json_t *v6, int64_t *ret_devices);
+int quarantine_nft_addresses(struct store_conn *c, const struct principal *p, json_t *v4, json_t *v6,
+			     int64_t *ret_devices);
 
 /*
  * Registers POST /api/v1/devices/{id}/quarantine, POST

@@ -270,7 +270,7 @@ static int h_qlist(struct http_req *req, struct http_resp *resp)
 
 	r = ep_list_page(req, resp, app->cfg.max_list, &limit, &cursor);
 	if (r == 0)
-		r = quarantine_list(c, ep_scope(p), cursor, limit, &items, next);
+		r = quarantine_list(c, p, cursor, limit, &items, next);
 	if (r < 0)
 		return r;
 	return http_resp_json(resp, 200, page_json(items, next));
@@ -345,7 +345,7 @@ static int h_qnft(struct http_req *req, struct http_resp *resp)
 		 strcmp(family, "bridge") != 0 && strcmp(family, "netdev") != 0)
 		r = http_fail(resp, ERR_INVALID, "family", "family must be inet, ip, ip6, bridge or netdev");
 	else
-		r = quarantine_nft_addresses(c, ep_scope(p), v4, v6, &devices);
+		r = quarantine_nft_addresses(c, p, v4, v6, &devices);
 	if (r < 0) {
 		json_decref(v4);
 		json_decref(v6);

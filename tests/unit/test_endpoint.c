@@ -3,7 +3,7 @@
  * Unit tests for the endpoint domain without HTTP or a database: the agent's
  * posture parsers and collectors on the fixture tree
  * (tests/fixtures/endpoint/root), the signed-request format, the baseline
- * evaluation, endpoint_may and the scope of lists (ep_scope).
+ * evaluation, endpoint_may and the scope of lists (ep_scope_where).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,11 +21,14 @@
 #include <time.h>
 
 #include "agent/posture.h"
+#include "common/buf.h"
 #include "common/err.h"
 #include "formats/devsig.h"
 #include "endpoint/endpoint.h"
 #include "endpoint/ep_common.h"
 #include "formats/policy.h"
+#include "identity/scope.h"
+#include "store/store.h"
 
 #ifndef EP_FIXTURE_ROOT
 #error "EP_FIXTURE_ROOT must name tests/fixtures/endpoint/root"
@@ -509,19 +512,51 @@ static void test_may(void **state)
 	assert_false(endpoint_may(&scim, ENDPOINT_SWEEP, NULL));
 }
 
-/* Lists are scoped in one place: the whole fleet, or a security manager's subtree. */
+/* Lists are scoped in one place, by identity's rule: the whole fleet, or a security manager's subtree. */
 static void test_scope(void **state)
 {
 	struct principal admin = who(ROLE_ADMIN, ""), so = who(ROLE_SECURITY_OFFICER, ""),
-			 aud = who(ROLE_AUDITOR, ""), sm = who(ROLE_SECURITY_MANAGER, "G/C/D");
+			 aud = who(ROLE_AUDITOR, ""), sm = who(ROLE_SECURITY_MANAGER, "G/C/D"),
+			 lost = who(ROLE_SECURITY_MANAGER, ""), mgr = who(ROLE_MANAGER | ROLE_EMPLOYEE, "G/C/D");
+	const struct principal *all[] = { &admin, &so, &aud };
+	struct store_arg args[2] = { SA_I64(50) };
+	struct buf sql;
+	size_t nargs;
 
 	(void)state;
-	assert_string_equal(ep_scope(&admin), "");
-	assert_string_equal(ep_scope(&so), "");
-	assert_string_equal(ep_scope(&aud), "");
-	assert_string_equal(ep_scope(&sm), "G/C/D");
-	assert_string_equal(EP_SCOPE_SQL("o.path", 2),
-			    "($2 = '' OR o.path = $2 OR substr(o.path, 1, length($2) + 1) = $2 || '/')");
+	buf_init(&sql, 0);
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		nargs = 1;
+		buf_reset(&sql);
+		assert_int_equal(ep_scope_where(&sql, args, &nargs, 2, all[i], "o.path"), 0);
+		assert_int_equal(sql.len, 0);
+		assert_int_equal(nargs, 1);
+	}
+	/* The subtree, bound as the next parameter: "G/C/D" and below, not "G/C/DX". */
+	nargs = 1;
+	buf_reset(&sql);
+	assert_int_equal(ep_scope_where(&sql, args, &nargs, 2, &sm, "o.path"), 0);
+	assert_string_equal(sql.data, " AND (" SCOPE_SQL_WITHIN("o.path", "$2") ")");
+	assert_int_equal(nargs, 2);
+	assert_string_equal((const char *)args[1].p, "G/C/D");
+	assert_true(scope_path_within("G/C/D/E", "G/C/D"));
+	assert_false(scope_path_within("G/C/DX", "G/C/D"));
+	/* No room for the parameter: an error, nothing bound. */
+	nargs = 2;
+	buf_reset(&sql);
+	assert_int_equal(ep_scope_where(&sql, args, &nargs, 2, &sm, "o.path"), ERR_TOO_LARGE);
+	assert_int_equal(nargs, 2);
+	/* Whom endpoint_may refuses lists sees no row either. */
+	nargs = 1;
+	buf_reset(&sql);
+	assert_int_equal(ep_scope_where(&sql, args, &nargs, 2, &lost, "o.path"), 0);
+	assert_string_equal(sql.data, " AND (1 = 0)");
+	assert_false(endpoint_may(&lost, ENDPOINT_READ, NULL));
+	buf_reset(&sql);
+	assert_int_equal(ep_scope_where(&sql, args, &nargs, 2, &mgr, "o.path"), 0);
+	assert_string_equal(sql.data, " AND (1 = 0)");
+	assert_false(endpoint_may(&mgr, ENDPOINT_READ, NULL));
+	buf_done(&sql);
 }
 
 int main(void)

@@ -4,7 +4,10 @@
  * every kind with its fields, the data kept per event, and every refusal
  * with the event and field it names — order of seq, unknown kinds and
  * fields, missing fields, types, bounds, and the batch limits; events ahead
- * of the server's clock; the search cursor.
+ * of the server's clock; the search cursor.  Then, on a fresh SQLite
+ * database, the search as each caller's scope allows it (by the device's
+ * unit, the event's user or the device owner's login) and the retention
+ * sweep over the units that have devices.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "common/err.h"
 #include "endpoint/oplog.h"
+#include "identity/people.h"
+#include "store/store.h"
 
 /* Parses @text; returns the result and leaves the batch in @b, the root in *root. */
 static int parse(const char *text, struct oplog_batch *b, json_t **root, struct rerr *e)
@@ -231,6 +237,119 @@ static void test_cursor(void **state)
 	assert_int_equal(oplog_cursor_parse("", &cur), -EINVAL);
 }
 
+/* ---------------------------------------------------------------- with a store */
+
+#define NOW ((int64_t)1796605200000LL)
+#define DEV_A "01JDEV0000000000000000000A"
+#define DEV_B "01JDEV0000000000000000000B"
+#define BOB "01JBOB0000000000000000000A"
+
+/* Adds device @id to the unit at @path (created if missing), owned by @owner (may be NULL). */
+static void add_device(struct store_conn *c, const char *id, const char *path, const char *owner)
+{
+	char unit[ULID_SIZE];
+
+	assert_int_equal(people_org_ensure(c, path, NULL, NOW, unit, NULL), 0);
+	assert_int_equal(store_exec(c, "INSERT INTO devices (id, hostname, machine_id, org_unit_id, owner_id, public_key, "
+				       "state, created_at) VALUES ($1, $1, $1, $2, $3, x'00', 'unknown', 0)",
+				    STORE_ARGS(SA_TEXT(id), SA_TEXT(unit), SA_TEXT(owner))), 1);
+}
+
+/* Stores the batch @text from device @id. */
+static void add_events(struct store_conn *c, const char *id, const char *text)
+{
+	struct oplog_batch b;
+	struct rerr e;
+	json_t *root;
+	int64_t through = 0;
+
+	assert_int_equal(parse(text, &b, &root, &e), 0);
+	assert_int_equal(oplog_store_batch(c, &AUDIT_CTX_SYSTEM, id, &b, NOW, &through), 0);
+	assert_int_equal(through, b.events[b.n - 1].seq);
+	oplog_batch_done(&b);
+	json_decref(root);
+}
+
+/* Searches as @p for @person (may be NULL); expects @n events, the newest of device @first. */
+static void check_search(struct store_conn *c, const struct principal *p, const char *person, size_t n,
+			 const char *first)
+{
+	struct oplog_filter f = { .person = person };
+	char next[PAGE_CURSOR_SIZE];
+	json_t *items = NULL;
+
+	assert_int_equal(oplog_search(c, p, &f, 10, &items, next), 0);
+	assert_int_equal(json_array_size(items), n);
+	assert_string_equal(next, "");
+	if (first)
+		assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(items, 0), "device"),
+								      "id")), first);
+	json_decref(items);
+}
+
+static void test_search_and_sweep(void **state)
+{
+	char dir[] = "/tmp/rampart-oplog-XXXXXX", path[128], cmd[160];
+	struct principal admin = { .via = VIA_API_TOKEN, .person_id = "01JADM0000000000000000000A", .login = "admin",
+				   .roles = ROLE_ADMIN };
+	struct principal sm = { .via = VIA_COOKIE, .person_id = "01JSMG0000000000000000000A", .login = "sm",
+				.roles = ROLE_SECURITY_MANAGER, .manages_path = "G/C" };
+	struct principal emp = { .via = VIA_COOKIE, .person_id = BOB, .login = "bob", .roles = ROLE_EMPLOYEE };
+	struct people_rec bob = { .login = "bob", .family_name = "B", .given_name = "Bob", .status = "active",
+				  .kind = "employee" };
+	struct oplog_sweep_result res;
+	struct people_writer *w = NULL;
+	struct store *s = NULL;
+	struct store_conn *c;
+	struct store_stmt *q = NULL;
+	json_t *items = NULL, *det;
+	struct oplog_filter all = { 0 };
+	char next[PAGE_CURSOR_SIZE];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/o.db", dir);
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_int_equal(people_writer_new(c, "seed", NULL, NOW, &w), 0);
+	assert_int_equal(people_create(w, BOB, &bob, NULL), 0);
+	people_writer_free(w);
+	add_device(c, DEV_A, "G/C/D", BOB);
+	add_device(c, DEV_B, "G/CX", NULL);
+	add_events(c, DEV_A, "{\"events\": [{\"seq\": 1, \"ts\": 1000, \"kind\": \"login\", \"user\": \"root\"}]}");
+	add_events(c, DEV_B, "{\"events\": [{\"seq\": 1, \"ts\": 2000, \"kind\": \"login\", \"user\": \"bob\"},"
+			     "{\"seq\": 2, \"ts\": 3000, \"kind\": \"login\", \"user\": \"carol\"}]}");
+	check_search(c, &admin, NULL, 3, DEV_B);
+	/* A person: the events they were the user of, and those of the devices they own. */
+	check_search(c, &admin, "bob", 2, DEV_B);
+	check_search(c, &admin, "carol", 1, DEV_B);
+	check_search(c, &admin, "nobody", 0, NULL);
+	/* A security manager of "G/C" sees "G/C/D", not "G/CX". */
+	check_search(c, &sm, NULL, 1, DEV_A);
+	check_search(c, &sm, "bob", 1, DEV_A);
+	check_search(c, &emp, NULL, 0, NULL);
+	assert_int_equal(oplog_search(c, &sm, &all, 10, &items, next), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(items, 0), "device"),
+							      "owner")), "bob");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(items, 0), "device"),
+							      "org_unit")), "G/C/D");
+	json_decref(items);
+	/* Every event is past the default retention: gone, unit by unit, in one audit entry. */
+	assert_int_equal(oplog_sweep(c, &AUDIT_CTX_SYSTEM, NOW, &res), 0);
+	assert_int_equal(res.events, 3);
+	check_search(c, &admin, NULL, 0, NULL);
+	assert_int_equal(store_query(c, "SELECT details FROM audit_log WHERE action = 'endpoint.retention'", STORE_NOARGS,
+				     &q), 0);
+	assert_int_equal(store_step(q), 1);
+	det = json_loads(store_col_text(q, 0), 0, NULL);
+	assert_int_equal(json_integer_value(json_object_get(det, "org_units")), 2);
+	json_decref(det);
+	store_stmt_free(q);
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_clock_skew),
 		cmocka_unit_test(test_cursor),
+		cmocka_unit_test(test_search_and_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,8 @@
  * with a compliant check-in, an administrator's or an infected one never.
  * Then the decision with its store, on a fresh SQLite database and without
  * HTTP: each change is audited as the audit context its caller passed (an
- * administrator's request, a device's check-in, the system's sweep).
+ * administrator's request, a device's check-in, the system's sweep), and
+ * the quarantine lists show each caller the devices of their scope.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include "common/err.h"
 #include "endpoint/eve.h"
 #include "endpoint/quarantine.h"
+#include "identity/people.h"
 #include "store/store.h"
 
 #define H ((int64_t)3600 * 1000)
@@ -100,6 +102,17 @@ static const struct audit_ctx by_admin = { .principal = &admin, .source = "192.0
 /* A device's check-in: its principal is anonymous, its source its address. */
 static const struct audit_ctx by_device = { .principal = NULL, .source = "198.51.100.7", .request_id = "req-2" };
 
+/* Adds device @id named @host in state @state to the unit at @path (created if missing). */
+static void add_device(struct store_conn *c, const char *id, const char *host, const char *state, const char *path)
+{
+	char unit[ULID_SIZE];
+
+	assert_int_equal(people_org_ensure(c, path, NULL, NOW, unit, NULL), 0);
+	assert_int_equal(store_exec(c, "INSERT INTO devices (id, hostname, machine_id, org_unit_id, public_key, state, "
+				       "created_at) VALUES ($1, $2, $2, $3, x'00', $4, 0)",
+				    STORE_ARGS(SA_TEXT(id), SA_TEXT(host), SA_TEXT(unit), SA_TEXT(state))), 1);
+}
+
 static struct store *fresh(void)
 {
 	static int n;
@@ -110,12 +123,8 @@ static struct store *fresh(void)
 	snprintf(path, sizeof(path), "%s/q%d.db", dir, n++);
 	assert_int_equal(store_open(path, &s), 0);
 	c = store_conn(s);
-	assert_int_equal(store_exec(c, "INSERT INTO org_units (id, name, path, level, kind, created_at) "
-				       "VALUES ('01JORG0000000000000000000A', 'G', 'G', 'group', 'own', 0)", STORE_NOARGS), 1);
-	assert_int_equal(store_exec(c, "INSERT INTO devices (id, hostname, machine_id, org_unit_id, public_key, state, "
-				       "created_at) VALUES ($1, 'pc1', 'm1', '01JORG0000000000000000000A', x'00', "
-				       "'compliant', 0), ($2, 'pc2', 'm2', '01JORG0000000000000000000A', x'00', "
-				       "'non_compliant', 0)", STORE_ARGS(SA_TEXT(DEV1), SA_TEXT(DEV2))), 2);
+	add_device(c, DEV1, "pc1", "compliant", "G");
+	add_device(c, DEV2, "pc2", "non_compliant", "G");
 	return s;
 }
 
@@ -268,6 +277,73 @@ static void test_alerts(void **state)
 	store_close(s);
 }
 
+/* Quarantines device @id as an administrator, with the address @addr. */
+static void quarantine_at(struct store_conn *c, const char *id, const char *addr)
+{
+	json_t *addrs = json_pack("[s]", addr);
+	struct rerr e = { "", "" };
+	bool changed = false;
+
+	assert_int_equal(quarantine_addresses_set(c, id, addrs, NULL, NOW, &e), 0);
+	assert_int_equal(quarantine_set(c, &by_admin, id, "admin", "test", NULL, NOW, &changed), 0);
+	assert_true(changed);
+	json_decref(addrs);
+}
+
+/* Checks what @p sees in the quarantine list and the nftables sets: @n devices, the first @first. */
+static void check_seen(struct store_conn *c, const struct principal *p, size_t n, const char *first)
+{
+	char next[PAGE_CURSOR_SIZE];
+	json_t *items = NULL, *v4 = json_array(), *v6 = json_array();
+	int64_t devices = -1;
+
+	assert_int_equal(quarantine_list(c, p, NULL, 10, &items, next), 0);
+	assert_int_equal(json_array_size(items), n);
+	assert_string_equal(next, "");
+	if (first)
+		assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "device_id")), first);
+	assert_int_equal(quarantine_nft_addresses(c, p, v4, v6, &devices), 0);
+	assert_int_equal(devices, (int64_t)n);
+	assert_int_equal(json_array_size(v4), n);
+	json_decref(items);
+	json_decref(v4);
+	json_decref(v6);
+}
+
+/* The lists follow the org tree: "G/C" holds "G/C" and "G/C/D", never "G/CX" or "G". */
+static void test_list_scope(void **state)
+{
+	struct store *s = fresh();
+	struct store_conn *c = store_conn(s);
+	struct principal sm = { .via = VIA_COOKIE, .person_id = "01JSMG0000000000000000000A", .login = "sm",
+				.roles = ROLE_SECURITY_MANAGER | ROLE_EMPLOYEE, .manages_path = "G/C" };
+	struct principal aud = { .via = VIA_COOKIE, .person_id = "01JAUD0000000000000000000A", .login = "aud",
+				 .roles = ROLE_AUDITOR };
+	struct principal emp = { .via = VIA_COOKIE, .person_id = "01JEMP0000000000000000000A", .login = "emp",
+				 .roles = ROLE_EMPLOYEE | ROLE_MANAGER, .manages_path = "G/C" };
+	char next[PAGE_CURSOR_SIZE];
+	json_t *items = NULL;
+
+	(void)state;
+	add_device(c, "01JDEV0000000000000000000C", "pc3", "compliant", "G/C/D");
+	add_device(c, "01JDEV0000000000000000000D", "pc4", "compliant", "G/CX");
+	quarantine_at(c, DEV1, "10.0.0.1");
+	quarantine_at(c, "01JDEV0000000000000000000C", "10.0.0.3");
+	quarantine_at(c, "01JDEV0000000000000000000D", "10.0.0.4");
+	check_seen(c, &admin, 3, DEV1);
+	check_seen(c, &aud, 3, DEV1);
+	check_seen(c, &sm, 1, "01JDEV0000000000000000000C");
+	assert_int_equal(quarantine_list(c, &sm, NULL, 10, &items, next), 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(items, 0), "org_unit"),
+							      "path")), "G/C/D");
+	json_decref(items);
+	/* Without the security manager's role, a managed path is no scope: nothing. */
+	check_seen(c, &emp, 0, NULL);
+	sm.manages_path[0] = '\0';
+	check_seen(c, &sm, 0, NULL);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_checkin_as_device),
 		cmocka_unit_test(test_sweep_as_system),
 		cmocka_unit_test(test_alerts),
+		cmocka_unit_test(test_list_scope),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

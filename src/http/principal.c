@@ -24,15 +24,3 @@ unsigned role_from_name(const char *name)
 			return 1u << i;
 	return 0;
 }
-
-bool org_path_within(const char *path, const char *root)
-{
-	size_t n;
-
-	if (!path || !root || !*root)
-		return false;
-	n = strlen(root);
-	if (strncmp(path, root, n) != 0)
-		return false;
-	return path[n] == '\0' || path[n] == '/';
-}

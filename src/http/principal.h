@@ -80,7 +80,4 @@ const char *role_name(unsigned role);
 /* Role bit for a name, or 0 if unknown. */
 unsigned role_from_name(const char *name);
 
-/* True if @path is @root or lies below it in the org tree ("A/B" is under "A"). */
-bool org_path_within(const char *path, const char *root);
-
 #endif

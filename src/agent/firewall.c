@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <nftables/libnftables.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +20,6 @@
 #include "common/str.h"
 
 #define FW_RESOLV_MAX ((size_t)64 << 10)
-
-static void fw_msg(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fw_msg(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
 
 int firewall_addr_add(struct firewall_addr *arr, size_t *n, size_t max, const char *s)
 {
@@ -107,8 +93,7 @@ static void fw_read_resolv(const char *root, const char *path, struct firewall_s
 	free(data);
 }
 
-int firewall_spec_for(const char *server_url, const char *root, struct firewall_spec *s, char *err,
-		      size_t err_size)
+int firewall_spec_for(const char *server_url, const char *root, struct firewall_spec *s, struct rerr *e)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res = NULL, *ai;
 	char *host = NULL, *port = NULL, text[INET6_ADDRSTRLEN];
@@ -120,20 +105,17 @@ int firewall_spec_for(const char *server_url, const char *root, struct firewall_
 	fw_read_resolv(root, "/etc/resolv.conf", s);
 	if (fw_all_loopback(s))
 		fw_read_resolv(root, "/run/systemd/resolve/resolv.conf", s);
-	r = net_url_host_port(server_url, &host, &port, err, err_size);
+	r = net_url_host_port(server_url, &host, &port, e);
 	if (r == -ENOMEM || r == -ENOENT || r == -EIO)
 		return r;
 	if (r < 0 || str_parse_i64(port, 1, 65535, &portnum) < 0) {
-		fw_msg(err, err_size, "the server URL %s has no host and port", server_url);
-		r = ERR_INVALID;
+		r = rerr_set(e, ERR_INVALID, NULL, "the server URL %s has no host and port", server_url);
 		goto out;
 	}
 	s->server_port = (uint16_t)portnum;
 	gr = getaddrinfo(host, NULL, &hints, &res);
-	if (gr != 0) {
-		fw_msg(err, err_size, "cannot resolve the server %s: %s", host, gai_strerror(gr));
-		r = -EHOSTUNREACH;
-	}
+	if (gr != 0)
+		r = rerr_set(e, -EHOSTUNREACH, NULL, "cannot resolve the server %s: %s", host, gai_strerror(gr));
 	for (ai = res; ai; ai = ai->ai_next) {
 		const void *a = ai->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
 			      : ai->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
@@ -232,8 +214,12 @@ int firewall_ruleset(const struct firewall_spec *s, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-/* Runs @cmds in one transaction; returns 0, or -EPERM/-ENOENT/-EIO with the first line of nft's message. */
-static int fw_run(const char *cmds, char *out, size_t out_size, char *err, size_t err_size)
+/*
+ * Runs @cmds in one transaction, its output (a listing) discarded.  Returns
+ * 0, or -EPERM/-ENOENT/-EIO with the first line of nft's message in @e,
+ * or -ENOMEM.
+ */
+static int fw_run(const char *cmds, struct rerr *e)
 {
 	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	const char *msg;
@@ -248,49 +234,46 @@ static int fw_run(const char *cmds, char *out, size_t out_size, char *err, size_
 		msg = msg ? msg : "";
 		r = strstr(msg, "Operation not permitted") ? -EPERM
 		    : strstr(msg, "No such file or directory") ? -ENOENT : -EIO;
-		fw_msg(err, err_size, "nftables: %.*s", (int)strcspn(msg, "\n"), msg[0] ? msg : "failed");
-	} else if (out && out_size) {
-		msg = nft_ctx_get_output_buffer(nft);
-		str_copy(out, out_size, msg ? msg : "");
+		rerr_set(e, r, NULL, "nftables: %.*s", (int)strcspn(msg, "\n"), msg[0] ? msg : "failed");
 	}
 	nft_ctx_free(nft);
 	return r;
 }
 
-int firewall_install(const struct firewall_spec *s, char *err, size_t err_size)
+int firewall_install(const struct firewall_spec *s, struct rerr *e)
 {
 	char *cmds = NULL;
 	int r;
 
 	r = firewall_ruleset(s, &cmds);
-	if (r < 0) {
-		fw_msg(err, err_size, "cannot build the quarantine table: %s", err_str(r));
-		return r;
-	}
-	r = fw_run(cmds, NULL, 0, err, err_size);
+	if (r < 0)
+		return rerr_set(e, r, NULL, "cannot build the quarantine table: %s", err_str(r));
+	r = fw_run(cmds, e);
 	free(cmds);
 	return r;
 }
 
-int firewall_remove(char *err, size_t err_size)
+int firewall_remove(struct rerr *e)
 {
-	return fw_run("table inet " FIREWALL_TABLE "\ndelete table inet " FIREWALL_TABLE "\n", NULL, 0, err,
-		      err_size);
+	return fw_run("table inet " FIREWALL_TABLE "\ndelete table inet " FIREWALL_TABLE "\n", e);
 }
 
-int firewall_present(bool *ret, char *err, size_t err_size)
+int firewall_present(bool *ret, struct rerr *e)
 {
+	struct rerr fe = { "" };
 	int r;
 
-	r = fw_run("list table inet " FIREWALL_TABLE, NULL, 0, err, err_size);
+	/* An absent table is an answer, not an error: its message is not handed on. */
+	r = fw_run("list table inet " FIREWALL_TABLE, &fe);
 	if (r == -ENOENT) {
 		*ret = false;
-		if (err && err_size)
-			err[0] = '\0';
 		return 0;
 	}
-	if (r < 0)
+	if (r < 0) {
+		if (e)
+			*e = fe;
 		return r;
+	}
 	*ret = true;
 	return 0;
 }

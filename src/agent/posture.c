@@ -672,6 +672,17 @@ static void p_error(json_t *errors, const char *part, int r)
 	json_array_append_new(errors, json_pack("{s:s, s:s}", "part", part, "error", err_str(r)));
 }
 
+/*
+ * One part of the report: @key of @rep is @v (owned) when @r is 0, else
+ * null with {"part": @key, "error"} added to @errors.
+ */
+static void p_part(json_t *rep, json_t *errors, const char *key, int r, json_t *v)
+{
+	if (r < 0)
+		p_error(errors, key, r);
+	json_object_set_new(rep, key, r == 0 ? v : json_null());
+}
+
 int posture_collect(const char *root, json_t **ret)
 {
 	struct rerr pe = { "" };
@@ -693,14 +704,10 @@ int posture_collect(const char *root, json_t **ret)
 		r = posture_os_release_parse(data, len, &v, &pe);
 		free(data);
 	}
-	if (r < 0)
-		p_error(errors, "os", r);
-	json_object_set_new(rep, "os", r == 0 ? v : json_null());
+	p_part(rep, errors, "os", r, v);
 
 	r = p_read_value(root, "/proc/sys/kernel/osrelease", line, sizeof(line));
-	if (r < 0)
-		p_error(errors, "kernel", r);
-	json_object_set_new(rep, "kernel", r == 0 ? json_pack("{s:s}", "release", line) : json_null());
+	p_part(rep, errors, "kernel", r, r == 0 ? json_pack("{s:s}", "release", line) : NULL);
 
 	r = p_read_value(root, "/etc/machine-id", line, sizeof(line));
 	json_object_set_new(rep, "machine_id", r == 0 ? json_string(line) : json_null());
@@ -732,40 +739,27 @@ int posture_collect(const char *root, json_t **ret)
 		r = posture_dpkg_parse(data, len, &v, &pe);
 		free(data);
 	}
-	if (r < 0)
-		p_error(errors, "packages", r);
-	json_object_set_new(rep, "packages", r == 0 ? json_pack("{s:s, s:o}", "mode", "full", "items", v)
-						     : json_null());
+	p_part(rep, errors, "packages", r, r == 0 ? json_pack("{s:s, s:o}", "mode", "full", "items", v) : NULL);
 
 	v = NULL;
 	r = posture_disk_encryption(root, &v);
-	if (r < 0)
-		p_error(errors, "disk_encryption", r);
-	json_object_set_new(rep, "disk_encryption", r == 0 ? v : json_null());
+	p_part(rep, errors, "disk_encryption", r, v);
 
 	v = NULL;
 	r = posture_firewall(&v);
-	if (r < 0)
-		p_error(errors, "firewall", r);
-	json_object_set_new(rep, "firewall", r == 0 ? v : json_null());
+	p_part(rep, errors, "firewall", r, v);
 
 	v = NULL;
 	r = posture_clamav(root, (int64_t)time(NULL), &v);
-	if (r < 0)
-		p_error(errors, "antivirus", r);
-	json_object_set_new(rep, "antivirus", r == 0 ? v : json_null());
+	p_part(rep, errors, "antivirus", r, v);
 
 	v = NULL;
 	r = posture_usb_storage(root, &v);
-	if (r < 0)
-		p_error(errors, "usb_storage", r);
-	json_object_set_new(rep, "usb_storage", r == 0 ? v : json_null());
+	p_part(rep, errors, "usb_storage", r, v);
 
 	v = NULL;
 	r = posture_addresses(&v);
-	if (r < 0)
-		p_error(errors, "addresses", r);
-	json_object_set_new(rep, "addresses", r == 0 ? v : json_null());
+	p_part(rep, errors, "addresses", r, v);
 
 	json_object_set_new(rep, "errors", errors);
 	*ret = rep;

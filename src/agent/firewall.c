@@ -20,6 +20,8 @@
 #include "common/str.h"
 
 #define FW_RESOLV_MAX ((size_t)64 << 10)
+/* Deletes the table, absent or not: declaring it first makes the delete succeed when there was none. */
+#define FW_DELETE "table inet " FIREWALL_TABLE "\ndelete table inet " FIREWALL_TABLE "\n"
 
 int firewall_addr_add(struct firewall_addr *arr, size_t *n, size_t max, const char *s)
 {
@@ -173,39 +175,50 @@ static int fw_rules_to(struct buf *b, const struct firewall_spec *s, bool output
 	return r;
 }
 
+/* Which server and resolver rules a base chain holds. */
+enum fw_peers { FW_PEERS_NONE, FW_PEERS_IN, FW_PEERS_OUT };
+
+/* The base chains in the order they are written, each with policy drop. */
+static const struct fw_chain {
+	const char *hook;
+	const char *first;   /* rules before those of the server and the resolvers */
+	const char *last;    /* rules after them */
+	enum fw_peers peers;
+} fw_chains[] = {
+	{ "input", "\t\tiif \"lo\" accept\n",
+	  "\t\tct state related accept\n"
+	  "\t\ticmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+	  "\t\tudp sport 67 udp dport 68 accept\n"
+	  "\t\tudp sport 547 udp dport 546 accept\n", FW_PEERS_IN },
+	{ "output", "\t\toif \"lo\" accept\n",
+	  "\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+	  "\t\tudp sport 68 udp dport 67 accept\n"
+	  "\t\tudp sport 546 udp dport 547 accept\n", FW_PEERS_OUT },
+	{ "forward", "", "", FW_PEERS_NONE },
+};
+
 int firewall_ruleset(const struct firewall_spec *s, char **ret)
 {
 	struct buf b;
+	size_t i;
 	int r;
 
 	if (s->n_server > FIREWALL_MAX_SERVER_ADDRS || s->n_resolvers > FIREWALL_MAX_RESOLVERS ||
 	    (s->n_server && !s->server_port))
 		return ERR_INVALID;
 	buf_init(&b, (size_t)64 << 10);
-	/* Declaring the table first makes the delete succeed when there was none: one transaction replaces it. */
-	r = buf_printf(&b, "table inet " FIREWALL_TABLE "\ndelete table inet " FIREWALL_TABLE "\n"
-			   "table inet " FIREWALL_TABLE " {\n"
-			   "\tchain input {\n"
-			   "\t\ttype filter hook input priority %d; policy drop;\n"
-			   "\t\tiif \"lo\" accept\n", FIREWALL_PRIORITY);
-	r |= fw_rules_to(&b, s, false);
-	r |= buf_printf(&b, "\t\tct state related accept\n"
-			    "\t\ticmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
-			    "\t\tudp sport 67 udp dport 68 accept\n"
-			    "\t\tudp sport 547 udp dport 546 accept\n"
-			    "\t}\n"
-			    "\tchain output {\n"
-			    "\t\ttype filter hook output priority %d; policy drop;\n"
-			    "\t\toif \"lo\" accept\n", FIREWALL_PRIORITY);
-	r |= fw_rules_to(&b, s, true);
-	r |= buf_printf(&b, "\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
-			    "\t\tudp sport 68 udp dport 67 accept\n"
-			    "\t\tudp sport 546 udp dport 547 accept\n"
-			    "\t}\n"
-			    "\tchain forward {\n"
-			    "\t\ttype filter hook forward priority %d; policy drop;\n"
-			    "\t}\n"
-			    "}\n", FIREWALL_PRIORITY);
+	/* One transaction replaces the table. */
+	r = buf_puts(&b, FW_DELETE "table inet " FIREWALL_TABLE " {\n");
+	for (i = 0; i < sizeof(fw_chains) / sizeof(fw_chains[0]); i++) {
+		const struct fw_chain *c = &fw_chains[i];
+
+		r |= buf_printf(&b, "\tchain %s {\n\t\ttype filter hook %s priority %d; policy drop;\n%s", c->hook,
+				c->hook, FIREWALL_PRIORITY, c->first);
+		if (c->peers != FW_PEERS_NONE)
+			r |= fw_rules_to(&b, s, c->peers == FW_PEERS_OUT);
+		r |= buf_printf(&b, "%s\t}\n", c->last);
+	}
+	r |= buf_puts(&b, "}\n");
 	if (r != 0) {
 		buf_done(&b);
 		return -ENOMEM;
@@ -255,7 +268,7 @@ int firewall_install(const struct firewall_spec *s, struct rerr *e)
 
 int firewall_remove(struct rerr *e)
 {
-	return fw_run("table inet " FIREWALL_TABLE "\ndelete table inet " FIREWALL_TABLE "\n", e);
+	return fw_run(FW_DELETE, e);
 }
 
 int firewall_present(bool *ret, struct rerr *e)

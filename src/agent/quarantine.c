@@ -40,22 +40,24 @@ int64_t agent_issued_at(const json_t *doc)
 	return (int64_t)json_integer_value(json_object_get(doc, "issued_at"));
 }
 
+/* What a stored order is verified against. */
+struct a_order_key {
+	const unsigned char *pk;
+	const char *did;
+};
+
+static int a_order_verify(const json_t *signed_doc, const void *ud, json_t **ret, struct rerr *e)
+{
+	const struct a_order_key *k = ud;
+
+	return qorder_verify(signed_doc, k->pk, k->did, ret, e);
+}
+
 int agent_quarantine_load(const char *state_dir, const unsigned char *pk, const char *did, json_t **ret)
 {
-	struct rerr e = { "" };
-	json_t *signed_doc = NULL;
-	int r;
+	const struct a_order_key k = { pk, did };
 
-	r = agent_read_json(state_dir, "quarantine.json", &signed_doc);
-	if (r == -ENOENT)
-		return r;
-	if (r == 0)
-		r = qorder_verify(signed_doc, pk, did, ret, &e);
-	json_decref(signed_doc);
-	if (r < 0)
-		fprintf(stderr, "rampart-agent: the stored quarantine order in %s/quarantine.json is refused: %s\n",
-			state_dir, e.message[0] ? e.message : err_str(r));
-	return r;
+	return agent_signed_load(state_dir, "quarantine.json", "quarantine order", a_order_verify, &k, ret);
 }
 
 /* Installs the quarantine table for @server (quarantined @doc) or removes it.  Reports failures. */
@@ -144,8 +146,7 @@ int agent_quarantine_apply(const struct agent_opts *o, const char *server, const
 
 	r = qorder_verify(signed_order, pk, did, &doc, &e);
 	if (r < 0) {
-		fprintf(stderr, "rampart-agent: the server's quarantine order is refused: %s\n",
-			e.message[0] ? e.message : err_str(r));
+		fprintf(stderr, "rampart-agent: the server's quarantine order is refused: %s\n", rerr_text(&e, r));
 		return r;
 	}
 	if (agent_quarantine_load(o->state_dir, pk, did, &cur) < 0)

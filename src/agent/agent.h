@@ -4,7 +4,8 @@
  * other program includes it).
  *
  *   main.c        the entry: options, --help, dispatch to a command
- *   state.c       the state directory: atomic writes, JSON files, the device key
+ *   state.c       the state directory: atomic writes, JSON files, the device key,
+ *                 signed documents verified again when read
  *   request.c     signed requests to rampartd, in-process or in a child
  *   policy.c      the signed policy: stored, verified again, applied
  *   quarantine.c  the signed quarantine order and the nftables table
@@ -35,6 +36,7 @@
 #define AGENT_EVENTS_BATCH 1000   /* the server takes at most 1000 events per POST */
 
 struct oplog;
+struct rerr;
 
 /* The command line, parsed once by main(); read-only afterwards. */
 struct agent_opts {
@@ -76,6 +78,23 @@ int agent_write_json(const char *dir, const char *name, const json_t *v);
  * ERR_INVALID when it is not JSON.
  */
 int agent_read_json(const char *dir, const char *name, json_t **ret);
+
+/*
+ * Checks a signed document {document, signature} against what @ud holds
+ * (the pinned key, the device id): policy_verify or qorder_verify behind a
+ * common signature.  Returns 0 with the document in *ret, or an error with
+ * @e filled.
+ */
+typedef int (*agent_verify_fn)(const json_t *signed_doc, const void *ud, json_t **ret, struct rerr *e);
+
+/*
+ * Reads the signed document @dir/@name and verifies it again with @verify,
+ * so that a file changed on disk is never obeyed.  Returns 0 with the
+ * document in *ret, -ENOENT when there is none (not reported), or an error
+ * after reporting "the stored @what in @dir/@name is refused".
+ */
+int agent_signed_load(const char *dir, const char *name, const char *what, agent_verify_fn verify, const void *ud,
+		      json_t **ret);
 
 /* The server policy key pinned at enrollment, from device.json.  Returns 0 or ERR_INVALID. */
 int agent_pinned_key(const json_t *state, unsigned char pk[DEVSIG_PK_BYTES]);

@@ -19,7 +19,7 @@
 
 /* Prints the status of the text form. */
 static void a_status_print(const json_t *state, const char *did, const json_t *pol, const json_t *q,
-			   const char *table, int table_r, const char *err)
+			   const char *table, int table_r, const struct rerr *e)
 {
 	char when[64];
 
@@ -32,7 +32,7 @@ static void a_status_print(const json_t *state, const char *did, const json_t *p
 		       json_string_value(json_object_get(q, "reason")));
 	else
 		printf("quarantined: no\n");
-	printf("quarantine table: %s%s%s\n", table, table_r < 0 ? " — " : "", table_r < 0 ? err : "");
+	printf("quarantine table: %s%s%s\n", table, table_r < 0 ? " — " : "", table_r < 0 ? e->message : "");
 }
 
 int agent_cmd_status(const struct agent_opts *o)
@@ -40,7 +40,7 @@ int agent_cmd_status(const struct agent_opts *o)
 	unsigned char spk[DEVSIG_PK_BYTES];
 	json_t *state = NULL, *pol = NULL, *q = NULL, *out;
 	const char *did, *table = "unknown";
-	char err[256] = "";
+	struct rerr e = { "" };
 	bool present = false;
 	int r;
 
@@ -54,7 +54,7 @@ int agent_cmd_status(const struct agent_opts *o)
 		pol = NULL;
 	if (agent_quarantine_load(o->state_dir, spk, did, &q) < 0)
 		q = NULL;
-	r = firewall_present(&present, err, sizeof(err));
+	r = firewall_present(&present, &e);
 	if (r == 0)
 		table = present ? "installed" : "absent";
 	out = json_pack("{s:s, s:O?, s:O?, s:I, s:{s:b, s:s?}, s:s}", "device_id", did, "server",
@@ -65,13 +65,13 @@ int agent_cmd_status(const struct agent_opts *o)
 	if (out && q)
 		json_object_set_new(json_object_get(out, "quarantine"), "issued_at", json_integer(agent_issued_at(q)));
 	if (out && r < 0)
-		json_object_set_new(out, "quarantine_table_error", json_string(err));
+		json_object_set_new(out, "quarantine_table_error", json_string(e.message));
 	if (!out) {
 		r = -ENOMEM;
 	} else if (o->json) {
 		r = agent_print_json(out);
 	} else {
-		a_status_print(state, did, pol, q, table, r, err);
+		a_status_print(state, did, pol, q, table, r, &e);
 		r = 0;
 	}
 	json_decref(out);

@@ -36,24 +36,6 @@ struct collect_files {
 	json_t *marked;   /* mount point -> device */
 };
 
-/* The first line of @root + @path. */
-static int f_line(const char *root, const char *path, char *out, size_t size)
-{
-	char *data = NULL;
-	size_t len;
-	int r = posture_read_file(root, path, POSTURE_MAX_SMALL_FILE, &data, &len);
-
-	if (r < 0)
-		return r;
-	len = strcspn(data, "\n");
-	if (len >= size)
-		len = size - 1;
-	memcpy(out, data, len);
-	out[len] = '\0';
-	free(data);
-	return 0;
-}
-
 /* Undoes mountinfo's octal escapes (\040 for a space) in place. */
 static void f_unescape(char *s)
 {
@@ -136,11 +118,11 @@ int collect_files_removable_mounts(const char *root, json_t **ret)
 		if (i < 2 || f_usb_device(root, f[2], dev, sizeof(dev)) < 0)
 			continue;
 		snprintf(attr, sizeof(attr), "/sys/bus/usb/devices/%s/idVendor", dev);
-		f_line(root, attr, vendor, sizeof(vendor));
+		posture_read_line(root, attr, vendor, sizeof(vendor));
 		snprintf(attr, sizeof(attr), "/sys/bus/usb/devices/%s/idProduct", dev);
-		f_line(root, attr, product, sizeof(product));
+		posture_read_line(root, attr, product, sizeof(product));
 		snprintf(attr, sizeof(attr), "/sys/bus/usb/devices/%s/serial", dev);
-		f_line(root, attr, serial, sizeof(serial));
+		posture_read_line(root, attr, serial, sizeof(serial));
 		snprintf(id, sizeof(id), "%s:%s:%s", vendor[0] ? vendor : "?", product[0] ? product : "?", serial);
 		f_unescape(f[4]);
 		f_unescape(after[1]);

@@ -37,22 +37,11 @@ struct collect_usb {
 /* Reads the first line of @root + /sys/bus/usb/devices/@dev/@attr into @out. */
 static int u_attr(const char *root, const char *dev, const char *attr, char *out, size_t size)
 {
-	char path[U_PATH], *data = NULL;
-	size_t len;
-	int r;
+	char path[U_PATH];
 
 	if (snprintf(path, sizeof(path), "/sys/bus/usb/devices/%s/%s", dev, attr) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	r = posture_read_file(root, path, POSTURE_MAX_SMALL_FILE, &data, &len);
-	if (r < 0)
-		return r;
-	len = strcspn(data, "\n");
-	if (len >= size)
-		len = size - 1;
-	memcpy(out, data, len);
-	out[len] = '\0';
-	free(data);
-	return 0;
+	return posture_read_line(root, path, out, size);
 }
 
 static bool u_is_hex4(const char *s)

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <nftables/libnftables.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +20,8 @@
 #include "common/str.h"
 
 #define FW_RESOLV_MAX ((size_t)64 << 10)
-
-static void fw_msg(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fw_msg(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
+/* Deletes the table, absent or not: declaring it first makes the delete succeed when there was none. */
+#define FW_DELETE "table inet " FIREWALL_TABLE "\ndelete table inet " FIREWALL_TABLE "\n"
 
 int firewall_addr_add(struct firewall_addr *arr, size_t *n, size_t max, const char *s)
 {
@@ -107,8 +95,7 @@ static void fw_read_resolv(const char *root, const char *path, struct firewall_s
 	free(data);
 }
 
-int firewall_spec_for(const char *server_url, const char *root, struct firewall_spec *s, char *err,
-		      size_t err_size)
+int firewall_spec_for(const char *server_url, const char *root, struct firewall_spec *s, struct rerr *e)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res = NULL, *ai;
 	char *host = NULL, *port = NULL, text[INET6_ADDRSTRLEN];
@@ -120,20 +107,17 @@ int firewall_spec_for(const char *server_url, const char *root, struct firewall_
 	fw_read_resolv(root, "/etc/resolv.conf", s);
 	if (fw_all_loopback(s))
 		fw_read_resolv(root, "/run/systemd/resolve/resolv.conf", s);
-	r = net_url_host_port(server_url, &host, &port, err, err_size);
+	r = net_url_host_port(server_url, &host, &port, e);
 	if (r == -ENOMEM || r == -ENOENT || r == -EIO)
 		return r;
 	if (r < 0 || str_parse_i64(port, 1, 65535, &portnum) < 0) {
-		fw_msg(err, err_size, "the server URL %s has no host and port", server_url);
-		r = ERR_INVALID;
+		r = rerr_set(e, ERR_INVALID, NULL, "the server URL %s has no host and port", server_url);
 		goto out;
 	}
 	s->server_port = (uint16_t)portnum;
 	gr = getaddrinfo(host, NULL, &hints, &res);
-	if (gr != 0) {
-		fw_msg(err, err_size, "cannot resolve the server %s: %s", host, gai_strerror(gr));
-		r = -EHOSTUNREACH;
-	}
+	if (gr != 0)
+		r = rerr_set(e, -EHOSTUNREACH, NULL, "cannot resolve the server %s: %s", host, gai_strerror(gr));
 	for (ai = res; ai; ai = ai->ai_next) {
 		const void *a = ai->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
 			      : ai->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
@@ -191,39 +175,50 @@ static int fw_rules_to(struct buf *b, const struct firewall_spec *s, bool output
 	return r;
 }
 
+/* Which server and resolver rules a base chain holds. */
+enum fw_peers { FW_PEERS_NONE, FW_PEERS_IN, FW_PEERS_OUT };
+
+/* The base chains in the order they are written, each with policy drop. */
+static const struct fw_chain {
+	const char *hook;
+	const char *first;   /* rules before those of the server and the resolvers */
+	const char *last;    /* rules after them */
+	enum fw_peers peers;
+} fw_chains[] = {
+	{ "input", "\t\tiif \"lo\" accept\n",
+	  "\t\tct state related accept\n"
+	  "\t\ticmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+	  "\t\tudp sport 67 udp dport 68 accept\n"
+	  "\t\tudp sport 547 udp dport 546 accept\n", FW_PEERS_IN },
+	{ "output", "\t\toif \"lo\" accept\n",
+	  "\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
+	  "\t\tudp sport 68 udp dport 67 accept\n"
+	  "\t\tudp sport 546 udp dport 547 accept\n", FW_PEERS_OUT },
+	{ "forward", "", "", FW_PEERS_NONE },
+};
+
 int firewall_ruleset(const struct firewall_spec *s, char **ret)
 {
 	struct buf b;
+	size_t i;
 	int r;
 
 	if (s->n_server > FIREWALL_MAX_SERVER_ADDRS || s->n_resolvers > FIREWALL_MAX_RESOLVERS ||
 	    (s->n_server && !s->server_port))
 		return ERR_INVALID;
 	buf_init(&b, (size_t)64 << 10);
-	/* Declaring the table first makes the delete succeed when there was none: one transaction replaces it. */
-	r = buf_printf(&b, "table inet " FIREWALL_TABLE "\ndelete table inet " FIREWALL_TABLE "\n"
-			   "table inet " FIREWALL_TABLE " {\n"
-			   "\tchain input {\n"
-			   "\t\ttype filter hook input priority %d; policy drop;\n"
-			   "\t\tiif \"lo\" accept\n", FIREWALL_PRIORITY);
-	r |= fw_rules_to(&b, s, false);
-	r |= buf_printf(&b, "\t\tct state related accept\n"
-			    "\t\ticmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
-			    "\t\tudp sport 67 udp dport 68 accept\n"
-			    "\t\tudp sport 547 udp dport 546 accept\n"
-			    "\t}\n"
-			    "\tchain output {\n"
-			    "\t\ttype filter hook output priority %d; policy drop;\n"
-			    "\t\toif \"lo\" accept\n", FIREWALL_PRIORITY);
-	r |= fw_rules_to(&b, s, true);
-	r |= buf_printf(&b, "\t\ticmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
-			    "\t\tudp sport 68 udp dport 67 accept\n"
-			    "\t\tudp sport 546 udp dport 547 accept\n"
-			    "\t}\n"
-			    "\tchain forward {\n"
-			    "\t\ttype filter hook forward priority %d; policy drop;\n"
-			    "\t}\n"
-			    "}\n", FIREWALL_PRIORITY);
+	/* One transaction replaces the table. */
+	r = buf_puts(&b, FW_DELETE "table inet " FIREWALL_TABLE " {\n");
+	for (i = 0; i < sizeof(fw_chains) / sizeof(fw_chains[0]); i++) {
+		const struct fw_chain *c = &fw_chains[i];
+
+		r |= buf_printf(&b, "\tchain %s {\n\t\ttype filter hook %s priority %d; policy drop;\n%s", c->hook,
+				c->hook, FIREWALL_PRIORITY, c->first);
+		if (c->peers != FW_PEERS_NONE)
+			r |= fw_rules_to(&b, s, c->peers == FW_PEERS_OUT);
+		r |= buf_printf(&b, "%s\t}\n", c->last);
+	}
+	r |= buf_puts(&b, "}\n");
 	if (r != 0) {
 		buf_done(&b);
 		return -ENOMEM;
@@ -232,8 +227,12 @@ int firewall_ruleset(const struct firewall_spec *s, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-/* Runs @cmds in one transaction; returns 0, or -EPERM/-ENOENT/-EIO with the first line of nft's message. */
-static int fw_run(const char *cmds, char *out, size_t out_size, char *err, size_t err_size)
+/*
+ * Runs @cmds in one transaction, its output (a listing) discarded.  Returns
+ * 0, or -EPERM/-ENOENT/-EIO with the first line of nft's message in @e,
+ * or -ENOMEM.
+ */
+static int fw_run(const char *cmds, struct rerr *e)
 {
 	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	const char *msg;
@@ -248,49 +247,46 @@ static int fw_run(const char *cmds, char *out, size_t out_size, char *err, size_
 		msg = msg ? msg : "";
 		r = strstr(msg, "Operation not permitted") ? -EPERM
 		    : strstr(msg, "No such file or directory") ? -ENOENT : -EIO;
-		fw_msg(err, err_size, "nftables: %.*s", (int)strcspn(msg, "\n"), msg[0] ? msg : "failed");
-	} else if (out && out_size) {
-		msg = nft_ctx_get_output_buffer(nft);
-		str_copy(out, out_size, msg ? msg : "");
+		rerr_set(e, r, NULL, "nftables: %.*s", (int)strcspn(msg, "\n"), msg[0] ? msg : "failed");
 	}
 	nft_ctx_free(nft);
 	return r;
 }
 
-int firewall_install(const struct firewall_spec *s, char *err, size_t err_size)
+int firewall_install(const struct firewall_spec *s, struct rerr *e)
 {
 	char *cmds = NULL;
 	int r;
 
 	r = firewall_ruleset(s, &cmds);
-	if (r < 0) {
-		fw_msg(err, err_size, "cannot build the quarantine table: %s", err_str(r));
-		return r;
-	}
-	r = fw_run(cmds, NULL, 0, err, err_size);
+	if (r < 0)
+		return rerr_set(e, r, NULL, "cannot build the quarantine table: %s", err_str(r));
+	r = fw_run(cmds, e);
 	free(cmds);
 	return r;
 }
 
-int firewall_remove(char *err, size_t err_size)
+int firewall_remove(struct rerr *e)
 {
-	return fw_run("table inet " FIREWALL_TABLE "\ndelete table inet " FIREWALL_TABLE "\n", NULL, 0, err,
-		      err_size);
+	return fw_run(FW_DELETE, e);
 }
 
-int firewall_present(bool *ret, char *err, size_t err_size)
+int firewall_present(bool *ret, struct rerr *e)
 {
+	struct rerr fe = { "" };
 	int r;
 
-	r = fw_run("list table inet " FIREWALL_TABLE, NULL, 0, err, err_size);
+	/* An absent table is an answer, not an error: its message is not handed on. */
+	r = fw_run("list table inet " FIREWALL_TABLE, &fe);
 	if (r == -ENOENT) {
 		*ret = false;
-		if (err && err_size)
-			err[0] = '\0';
 		return 0;
 	}
-	if (r < 0)
+	if (r < 0) {
+		if (e)
+			*e = fe;
 		return r;
+	}
 	*ret = true;
 	return 0;
 }

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "agent/posture.h"
+#include "common/err.h"
 
 #define FIREWALL_TABLE POSTURE_QUARANTINE_TABLE
 #define FIREWALL_PRIORITY (-150)
@@ -71,26 +72,31 @@ size_t firewall_parse_resolv(const char *data, size_t len, struct firewall_spec 
  * resolvers of /etc/resolv.conf under @root (when they are all loopback,
  * as with systemd-resolved, also those of /run/systemd/resolve/resolv.conf).
  * The URL is parsed by libcurl (net.h).  Returns 0, ERR_INVALID (bad URL),
- * -EHOSTUNREACH (host did not resolve) or -ENOENT (libcurl missing), with @err (may be NULL) describing the failure; the resolvers are filled
- * in every case, so that a quarantine still allows DNS.
+ * -EHOSTUNREACH (host did not resolve), -ENOENT or -EIO (libcurl missing
+ * or failing) with @e (may be NULL) describing the failure, or -ENOMEM; the
+ * resolvers are filled in every case, so that a quarantine still allows DNS.
  */
-int firewall_spec_for(const char *server_url, const char *root, struct firewall_spec *s, char *err,
-		      size_t err_size);
+int firewall_spec_for(const char *server_url, const char *root, struct firewall_spec *s, struct rerr *e);
 
 /*
  * The nftables script that atomically replaces the quarantine table with
  * the one @s describes.  Returns 0 and a new string in *ret, or -ENOMEM /
- * ERR_INVALID (no server address or port).
+ * ERR_INVALID (server addresses without a port, or counts over the maxima).
  */
 int firewall_ruleset(const struct firewall_spec *s, char **ret);
 
-/* Installs (or replaces) the quarantine table.  Returns 0 or -EPERM/-EIO with @err filled. */
-int firewall_install(const struct firewall_spec *s, char *err, size_t err_size);
+/*
+ * Installs (or replaces) the quarantine table.  Returns 0, or -EPERM/-EIO
+ * (nftables refused it: the first line of its message), ERR_INVALID (a
+ * spec firewall_ruleset refuses) or -ENOMEM, with @e (may be NULL) filled
+ * when there is more to say.
+ */
+int firewall_install(const struct firewall_spec *s, struct rerr *e);
 
-/* Removes the quarantine table; absent is fine.  Returns 0 or -EPERM/-EIO with @err filled. */
-int firewall_remove(char *err, size_t err_size);
+/* Removes the quarantine table; absent is fine.  Returns 0, or -EPERM/-EIO with @e filled, or -ENOMEM. */
+int firewall_remove(struct rerr *e);
 
-/* Whether the quarantine table is present.  Returns 0 with *ret, or -EPERM/-EIO. */
-int firewall_present(bool *ret, char *err, size_t err_size);
+/* Whether the quarantine table is present.  Returns 0 with *ret, or -EPERM/-EIO with @e filled, or -ENOMEM. */
+int firewall_present(bool *ret, struct rerr *e);
 
 #endif

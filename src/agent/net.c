@@ -9,7 +9,6 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,20 +36,7 @@ static struct {
 	__typeof__(&curl_free) free;
 } net;
 
-static void net_msg(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void net_msg(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !size)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
-
-int net_load(char *err, size_t err_size)
+int net_load(struct rerr *e)
 {
 	const struct {
 		const char *name;
@@ -73,28 +59,25 @@ int net_load(char *err, size_t err_size)
 		h = dlopen(NET_LIBCURL, RTLD_NOW | RTLD_LOCAL);
 		if (!h) {
 			why = dlerror();
-			net_msg(err, err_size, "cannot load %s, which the agent needs to reach the server (%s); "
-					       "install libcurl 4 (Debian: apt-get install libcurl4)",
-				NET_LIBCURL, why ? why : "not found");
-			return -ENOENT;
+			return rerr_set(e, -ENOENT, NULL,
+					"cannot load %s, which the agent needs to reach the server (%s); "
+					"install libcurl 4 (Debian: apt-get install libcurl4)",
+					NET_LIBCURL, why ? why : "not found");
 		}
 		for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
 			void *sym = dlsym(h, syms[i].name);
 
 			if (!sym) {
-				net_msg(err, err_size, "%s lacks %s: a newer libcurl is needed", NET_LIBCURL,
-					syms[i].name);
 				dlclose(h);
-				return -ENOENT;
+				return rerr_set(e, -ENOENT, NULL, "%s lacks %s: a newer libcurl is needed",
+						NET_LIBCURL, syms[i].name);
 			}
 			memcpy(syms[i].slot, &sym, sizeof(sym));
 		}
 		net.handle = h;
 	}
-	if (net.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		net_msg(err, err_size, "cannot initialize libcurl");
-		return -EIO;
-	}
+	if (net.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return rerr_set(e, -EIO, NULL, "cannot initialize libcurl");
 	net.loaded = true;
 	return 0;
 }
@@ -111,14 +94,14 @@ static size_t net_write(char *data, size_t size, size_t nmemb, void *ud)
 	return buf_append(ud, data, size * nmemb) < 0 ? 0 : size * nmemb;
 }
 
-int net_post(const struct net_post *p, long *status, struct buf *resp, char *err, size_t err_size)
+int net_post(const struct net_post *p, long *status, struct buf *resp, struct rerr *e)
 {
 	struct curl_slist *hdrs = NULL, *h;
 	CURLcode cr;
 	CURL *c;
 	int r;
 
-	r = net_load(err, err_size);
+	r = net_load(e);
 	if (r < 0)
 		return r;
 	c = net.easy_init();
@@ -147,25 +130,23 @@ int net_post(const struct net_post *p, long *status, struct buf *resp, char *err
 	if (p->ca)
 		net.easy_setopt(c, CURLOPT_CAINFO, p->ca);
 	cr = net.easy_perform(c);
-	if (cr != CURLE_OK) {
-		net_msg(err, err_size, "%s", net.easy_strerror(cr));
-		r = -EIO;
-	} else {
+	if (cr != CURLE_OK)
+		r = rerr_set(e, -EIO, NULL, "%s", net.easy_strerror(cr));
+	else
 		net.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	}
 	net.slist_free_all(hdrs);
 	net.easy_cleanup(c);
 	return r;
 }
 
-int net_url_host_port(const char *url, char **host, char **port, char *err, size_t err_size)
+int net_url_host_port(const char *url, char **host, char **port, struct rerr *e)
 {
 	char *h = NULL, *p = NULL;
 	CURLU *u;
 	int r;
 
 	*host = *port = NULL;
-	r = net_load(err, err_size);
+	r = net_load(e);
 	if (r < 0)
 		return r;
 	u = net.url();

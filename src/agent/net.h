@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/err.h"
 
 #define NET_LIBCURL "libcurl.so.4"
 
@@ -34,26 +35,27 @@ struct net_post {
 
 /*
  * Loads and initializes libcurl (once).  Returns 0, or -ENOENT with a
- * message naming the library and what to install in @err when it cannot
- * be loaded, or -EIO when it cannot be initialized.
+ * message naming the library and what to install in @e (may be NULL) when
+ * it cannot be loaded, or -EIO when it cannot be initialized.
  */
-int net_load(char *err, size_t err_size);
+int net_load(struct rerr *e);
 
 /*
  * POSTs @p (http or https only).  Returns 0 with the answer's status in
  * *status and its body appended to @resp (whose limit bounds it), or a
- * negative error with a message in @err (libcurl missing, the server not
- * reached, an answer over the limit).
+ * negative error with a message in @e (may be NULL) when libcurl is missing
+ * or the server was not reached or answered over the limit (-ENOMEM alone
+ * has none).
  */
-int net_post(const struct net_post *p, long *status, struct buf *resp, char *err, size_t err_size);
+int net_post(const struct net_post *p, long *status, struct buf *resp, struct rerr *e);
 
 /*
  * The host (IPv6 literals without brackets) and port (the scheme's default
  * when the URL names none) of @url, as parsed by libcurl; *host and *port
- * are freed with free().  Returns 0, ERR_INVALID for a URL without them, or
- * the error of net_load() with its message in @err.
+ * are freed with free().  Returns 0, ERR_INVALID for a URL without them (no
+ * message), or the error of net_load() with its message in @e.
  */
-int net_url_host_port(const char *url, char **host, char **port, char *err, size_t err_size);
+int net_url_host_port(const char *url, char **host, char **port, struct rerr *e);
 
 /* Releases libcurl's global state when it was loaded (at the end of a one-shot command). */
 void net_done(void);

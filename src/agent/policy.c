@@ -20,22 +20,14 @@
 #include "common/err.h"
 #include "formats/policy.h"
 
+static int a_policy_verify(const json_t *signed_doc, const void *pk, json_t **ret, struct rerr *e)
+{
+	return policy_verify(signed_doc, pk, ret, e);
+}
+
 int agent_policy_load(const char *state_dir, const unsigned char *pk, json_t **ret)
 {
-	struct rerr e = { "" };
-	json_t *signed_doc = NULL;
-	int r;
-
-	r = agent_read_json(state_dir, "policy.json", &signed_doc);
-	if (r == -ENOENT)
-		return r;
-	if (r == 0)
-		r = policy_verify(signed_doc, pk, ret, &e);
-	json_decref(signed_doc);
-	if (r < 0)
-		fprintf(stderr, "rampart-agent: the stored policy in %s/policy.json is refused: %s\n", state_dir,
-			e.message[0] ? e.message : err_str(r));
-	return r;
+	return agent_signed_load(state_dir, "policy.json", "policy", a_policy_verify, pk, ret);
 }
 
 int64_t agent_policy_version(const json_t *doc)
@@ -53,7 +45,7 @@ int agent_policy_apply(const char *state_dir, const unsigned char *pk, const jso
 	r = policy_verify(signed_doc, pk, &doc, &e);
 	if (r < 0) {
 		fprintf(stderr, "rampart-agent: the server's policy is refused, keeping version %lld: %s\n",
-			(long long)agent_policy_version(cur), e.message[0] ? e.message : err_str(r));
+			(long long)agent_policy_version(cur), rerr_text(&e, r));
 		return r;
 	}
 	unit = json_string_value(json_object_get(doc, "org_unit"));

@@ -99,8 +99,30 @@ int posture_read_file(const char *root, const char *path, size_t max, char **ret
 	return 0;
 }
 
-/* Reads a small sysfs-style file and trims trailing whitespace into @out. */
-static int p_read_line(const char *root, const char *path, char *out, size_t size)
+int posture_read_line(const char *root, const char *path, char *out, size_t size)
+{
+	char *data = NULL;
+	size_t len;
+	int r = posture_read_file(root, path, POSTURE_MAX_SMALL_FILE, &data, &len);
+
+	if (r < 0)
+		return r;
+	len = strcspn(data, "\n");
+	if (len >= size)
+		len = size - 1;
+	memcpy(out, data, len);
+	out[len] = '\0';
+	free(data);
+	return 0;
+}
+
+/*
+ * Reads a small file that holds one value (a sysfs attribute, the hostname)
+ * into @out, trailing whitespace trimmed.  Stricter than posture_read_line:
+ * a second line or a NUL byte is ERR_INVALID, a value longer than @size - 1
+ * bytes -ENAMETOOLONG, never a value cut short.
+ */
+static int p_read_value(const char *root, const char *path, char *out, size_t size)
 {
 	char *data;
 	size_t len;
@@ -304,7 +326,7 @@ static bool p_dm_is_luks(const char *root, const char *dev, int depth)
 	if (depth > P_DM_DEPTH || strchr(dev, '/') || dev[0] == '.')
 		return false;
 	snprintf(path, sizeof(path), "/sys/block/%s/dm/uuid", dev);
-	if (p_read_line(root, path, uuid, sizeof(uuid)) == 0 && str_has_prefix(uuid, "CRYPT-LUKS"))
+	if (p_read_value(root, path, uuid, sizeof(uuid)) == 0 && str_has_prefix(uuid, "CRYPT-LUKS"))
 		return true;
 	if (snprintf(path, sizeof(path), "/sys/block/%s/slaves", dev) >= (int)sizeof(path) ||
 	    p_join(full, sizeof(full), root, path) < 0)
@@ -341,7 +363,7 @@ static void p_dm_name(const char *root, const char *device, char *out, size_t si
 			continue;
 		if (snprintf(path, sizeof(path), "/sys/block/%s/dm/name", de->d_name) >= (int)sizeof(path))
 			continue;
-		if (p_read_line(root, path, name, sizeof(name)) == 0 && strcmp(name, device + 12) == 0) {
+		if (p_read_value(root, path, name, sizeof(name)) == 0 && strcmp(name, device + 12) == 0) {
 			str_copy(out, size, de->d_name);
 			break;
 		}
@@ -432,7 +454,7 @@ int posture_usb_storage(const char *root, json_t **ret)
 		if (snprintf(path, sizeof(path), "/sys/bus/usb/devices/%s/bInterfaceClass", de->d_name) >=
 		    (int)sizeof(path))
 			continue;
-		if (p_read_line(root, path, cls, sizeof(cls)) < 0 || strcmp(cls, "08") != 0)
+		if (p_read_value(root, path, cls, sizeof(cls)) < 0 || strcmp(cls, "08") != 0)
 			continue;
 		memcpy(parent, de->d_name, (size_t)(colon - de->d_name));
 		parent[colon - de->d_name] = '\0';
@@ -456,7 +478,7 @@ int posture_usb_storage(const char *root, json_t **ret)
 
 			if (snprintf(path, sizeof(path), "/sys/bus/usb/devices/%s/%s", names[i], attrs[a][0]) <
 				    (int)sizeof(path) &&
-			    p_read_line(root, path, val, sizeof(val)) == 0 && str_is_clean_utf8(val, strlen(val)))
+			    p_read_value(root, path, val, sizeof(val)) == 0 && str_is_clean_utf8(val, strlen(val)))
 				json_object_set_new(o, attrs[a][1], json_string(val));
 			else
 				json_object_set_new(o, attrs[a][1], json_null());
@@ -650,6 +672,17 @@ static void p_error(json_t *errors, const char *part, int r)
 	json_array_append_new(errors, json_pack("{s:s, s:s}", "part", part, "error", err_str(r)));
 }
 
+/*
+ * One part of the report: @key of @rep is @v (owned) when @r is 0, else
+ * null with {"part": @key, "error"} added to @errors.
+ */
+static void p_part(json_t *rep, json_t *errors, const char *key, int r, json_t *v)
+{
+	if (r < 0)
+		p_error(errors, key, r);
+	json_object_set_new(rep, key, r == 0 ? v : json_null());
+}
+
 int posture_collect(const char *root, json_t **ret)
 {
 	struct rerr pe = { "" };
@@ -671,24 +704,20 @@ int posture_collect(const char *root, json_t **ret)
 		r = posture_os_release_parse(data, len, &v, &pe);
 		free(data);
 	}
-	if (r < 0)
-		p_error(errors, "os", r);
-	json_object_set_new(rep, "os", r == 0 ? v : json_null());
+	p_part(rep, errors, "os", r, v);
 
-	r = p_read_line(root, "/proc/sys/kernel/osrelease", line, sizeof(line));
-	if (r < 0)
-		p_error(errors, "kernel", r);
-	json_object_set_new(rep, "kernel", r == 0 ? json_pack("{s:s}", "release", line) : json_null());
+	r = p_read_value(root, "/proc/sys/kernel/osrelease", line, sizeof(line));
+	p_part(rep, errors, "kernel", r, r == 0 ? json_pack("{s:s}", "release", line) : NULL);
 
-	r = p_read_line(root, "/etc/machine-id", line, sizeof(line));
+	r = p_read_value(root, "/etc/machine-id", line, sizeof(line));
 	json_object_set_new(rep, "machine_id", r == 0 ? json_string(line) : json_null());
-	r = p_read_line(root, "/etc/hostname", line, sizeof(line));
+	r = p_read_value(root, "/etc/hostname", line, sizeof(line));
 	if (r < 0 && gethostname(line, sizeof(line) - 1) == 0)
 		r = 0;
 	line[sizeof(line) - 1] = '\0';
 	json_object_set_new(rep, "hostname", r == 0 ? json_string(line) : json_null());
 
-	r = p_read_line(root, "/proc/uptime", line, sizeof(line));
+	r = p_read_value(root, "/proc/uptime", line, sizeof(line));
 	if (r == 0) {
 		char *end;
 		double up;
@@ -710,40 +739,27 @@ int posture_collect(const char *root, json_t **ret)
 		r = posture_dpkg_parse(data, len, &v, &pe);
 		free(data);
 	}
-	if (r < 0)
-		p_error(errors, "packages", r);
-	json_object_set_new(rep, "packages", r == 0 ? json_pack("{s:s, s:o}", "mode", "full", "items", v)
-						     : json_null());
+	p_part(rep, errors, "packages", r, r == 0 ? json_pack("{s:s, s:o}", "mode", "full", "items", v) : NULL);
 
 	v = NULL;
 	r = posture_disk_encryption(root, &v);
-	if (r < 0)
-		p_error(errors, "disk_encryption", r);
-	json_object_set_new(rep, "disk_encryption", r == 0 ? v : json_null());
+	p_part(rep, errors, "disk_encryption", r, v);
 
 	v = NULL;
 	r = posture_firewall(&v);
-	if (r < 0)
-		p_error(errors, "firewall", r);
-	json_object_set_new(rep, "firewall", r == 0 ? v : json_null());
+	p_part(rep, errors, "firewall", r, v);
 
 	v = NULL;
 	r = posture_clamav(root, (int64_t)time(NULL), &v);
-	if (r < 0)
-		p_error(errors, "antivirus", r);
-	json_object_set_new(rep, "antivirus", r == 0 ? v : json_null());
+	p_part(rep, errors, "antivirus", r, v);
 
 	v = NULL;
 	r = posture_usb_storage(root, &v);
-	if (r < 0)
-		p_error(errors, "usb_storage", r);
-	json_object_set_new(rep, "usb_storage", r == 0 ? v : json_null());
+	p_part(rep, errors, "usb_storage", r, v);
 
 	v = NULL;
 	r = posture_addresses(&v);
-	if (r < 0)
-		p_error(errors, "addresses", r);
-	json_object_set_new(rep, "addresses", r == 0 ? v : json_null());
+	p_part(rep, errors, "addresses", r, v);
 
 	json_object_set_new(rep, "errors", errors);
 	*ret = rep;

@@ -53,6 +53,14 @@ int posture_dpkg_parse(const char *data, size_t len, json_t **ret, struct rerr *
  */
 int posture_read_file(const char *root, const char *path, size_t max, char **ret, size_t *ret_len);
 
+/*
+ * Reads the first line of @path under @root (a file of at most
+ * POSTURE_MAX_SMALL_FILE bytes, such as a sysfs attribute) into @out of
+ * @size bytes, without its newline, cut at a NUL byte and to @size - 1
+ * bytes.  Returns 0, or the error of posture_read_file with @out untouched.
+ */
+int posture_read_line(const char *root, const char *path, char *out, size_t size);
+
 /* Disk encryption of "/" and "/home": array of {"mount","device","encrypted"}. */
 int posture_disk_encryption(const char *root, json_t **ret);
 

@@ -40,48 +40,50 @@ int64_t agent_issued_at(const json_t *doc)
 	return (int64_t)json_integer_value(json_object_get(doc, "issued_at"));
 }
 
+/* What a stored order is verified against. */
+struct a_order_key {
+	const unsigned char *pk;
+	const char *did;
+};
+
+static int a_order_verify(const json_t *signed_doc, const void *ud, json_t **ret, struct rerr *e)
+{
+	const struct a_order_key *k = ud;
+
+	return qorder_verify(signed_doc, k->pk, k->did, ret, e);
+}
+
 int agent_quarantine_load(const char *state_dir, const unsigned char *pk, const char *did, json_t **ret)
 {
-	struct rerr e = { "" };
-	json_t *signed_doc = NULL;
-	int r;
+	const struct a_order_key k = { pk, did };
 
-	r = agent_read_json(state_dir, "quarantine.json", &signed_doc);
-	if (r == -ENOENT)
-		return r;
-	if (r == 0)
-		r = qorder_verify(signed_doc, pk, did, ret, &e);
-	json_decref(signed_doc);
-	if (r < 0)
-		fprintf(stderr, "rampart-agent: the stored quarantine order in %s/quarantine.json is refused: %s\n",
-			state_dir, e.message[0] ? e.message : err_str(r));
-	return r;
+	return agent_signed_load(state_dir, "quarantine.json", "quarantine order", a_order_verify, &k, ret);
 }
 
 /* Installs the quarantine table for @server (quarantined @doc) or removes it.  Reports failures. */
 static int a_quarantine_enforce(const struct agent_opts *o, const char *server, const json_t *doc)
 {
 	struct firewall_spec spec;
-	char err[256] = "";
+	struct rerr e = { "" };
 	int r;
 
 	if (o->no_enforce)
 		return 0;
 	if (!agent_quarantined(doc)) {
-		r = firewall_remove(err, sizeof(err));
+		r = firewall_remove(&e);
 		if (r < 0)
-			fprintf(stderr, "rampart-agent: cannot remove the quarantine table: %s\n", err);
+			fprintf(stderr, "rampart-agent: cannot remove the quarantine table: %s\n", e.message);
 		return r;
 	}
 	/* A server that does not resolve now still leaves DNS open; the next check-in tries again. */
-	r = firewall_spec_for(server, o->root, &spec, err, sizeof(err));
+	r = firewall_spec_for(server, o->root, &spec, &e);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		fprintf(stderr, "rampart-agent: %s; the quarantine allows only DNS for now\n", err);
-	r = firewall_install(&spec, err, sizeof(err));
+		fprintf(stderr, "rampart-agent: %s; the quarantine allows only DNS for now\n", e.message);
+	r = firewall_install(&spec, &e);
 	if (r < 0)
-		fprintf(stderr, "rampart-agent: cannot install the quarantine table: %s%s\n", err,
+		fprintf(stderr, "rampart-agent: cannot install the quarantine table: %s%s\n", e.message,
 			r == -EPERM ? " (the agent needs root or CAP_NET_ADMIN)" : "");
 	return r;
 }
@@ -111,7 +113,6 @@ static int a_quarantine_off(const struct agent_opts *o, const char *server, cons
 			    const json_t *signed_order)
 {
 	bool present = false;
-	char err[256];
 	int r = 0;
 
 	/*
@@ -121,7 +122,7 @@ static int a_quarantine_off(const struct agent_opts *o, const char *server, cons
 	 */
 	if (cur)
 		present = agent_quarantined(cur);
-	else if (o->no_enforce || firewall_present(&present, err, sizeof(err)) < 0)
+	else if (o->no_enforce || firewall_present(&present, NULL) < 0)
 		present = false;
 	if (present)
 		r = a_quarantine_enforce(o, server, doc);
@@ -145,8 +146,7 @@ int agent_quarantine_apply(const struct agent_opts *o, const char *server, const
 
 	r = qorder_verify(signed_order, pk, did, &doc, &e);
 	if (r < 0) {
-		fprintf(stderr, "rampart-agent: the server's quarantine order is refused: %s\n",
-			e.message[0] ? e.message : err_str(r));
+		fprintf(stderr, "rampart-agent: the server's quarantine order is refused: %s\n", rerr_text(&e, r));
 		return r;
 	}
 	if (agent_quarantine_load(o->state_dir, pk, did, &cur) < 0)
@@ -180,7 +180,6 @@ int agent_quarantine_restore(const struct agent_opts *o, const json_t *state, co
 	const char *server = o->server ? o->server : json_string_value(json_object_get(state, "server"));
 	json_t *doc = NULL;
 	bool present = false;
-	char err[256];
 	int r;
 
 	if (!did || !server)
@@ -189,7 +188,7 @@ int agent_quarantine_restore(const struct agent_opts *o, const json_t *state, co
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
-		if (o->no_enforce || firewall_present(&present, err, sizeof(err)) < 0 || !present)
+		if (o->no_enforce || firewall_present(&present, NULL) < 0 || !present)
 			return 0;
 		doc = json_pack("{s:b}", "quarantined", 1);
 		if (!doc)

@@ -42,11 +42,12 @@
 static int a_exchange(const struct agent_opts *o, const char *server, const char *path, const char *body,
 		      const char *device_id, const unsigned char *sk, long *ret_status, struct buf *resp)
 {
-	char url[AGENT_PATH], h_dev[128], h_ts[64], h_sig[128], sig[DEVSIG_SIG_B64_SIZE], err[512] = "";
+	char url[AGENT_PATH], h_dev[128], h_ts[64], h_sig[128], sig[DEVSIG_SIG_B64_SIZE];
 	const char *hdrs[] = { "Content-Type: application/json", h_dev, h_ts, h_sig };
 	struct net_post p = { .url = url, .headers = hdrs, .n_headers = 1, .body = body, .body_len = strlen(body),
 			      .ca = o->ca, .user_agent = "rampart-agent/" RAMPART_VERSION, .connect_timeout_s = 30,
 			      .timeout_s = 300 };
+	struct rerr e = { "" };
 	int64_t ts = rtime_now_ms();
 	int r = 0;
 
@@ -62,11 +63,11 @@ static int a_exchange(const struct agent_opts *o, const char *server, const char
 			return r;
 		p.n_headers = 4;
 	}
-	r = net_post(&p, ret_status, resp, err, sizeof(err));
+	r = net_post(&p, ret_status, resp, &e);
 	if (r == -ENOENT)
-		fprintf(stderr, "rampart-agent: %s\n", err);
+		fprintf(stderr, "rampart-agent: %s\n", rerr_text(&e, r));
 	else if (r < 0)
-		fprintf(stderr, "rampart-agent: %s: %s\n", url, err[0] ? err : err_str(r));
+		fprintf(stderr, "rampart-agent: %s: %s\n", url, rerr_text(&e, r));
 	return r;
 }
 

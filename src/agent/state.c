@@ -73,6 +73,25 @@ int agent_read_json(const char *dir, const char *name, json_t **ret)
 	return 0;
 }
 
+int agent_signed_load(const char *dir, const char *name, const char *what, agent_verify_fn verify, const void *ud,
+		      json_t **ret)
+{
+	struct rerr e = { "" };
+	json_t *signed_doc = NULL;
+	int r;
+
+	r = agent_read_json(dir, name, &signed_doc);
+	if (r == -ENOENT)
+		return r;
+	if (r == 0)
+		r = verify(signed_doc, ud, ret, &e);
+	json_decref(signed_doc);
+	if (r < 0)
+		fprintf(stderr, "rampart-agent: the stored %s in %s/%s is refused: %s\n", what, dir, name,
+			rerr_text(&e, r));
+	return r;
+}
+
 int agent_pinned_key(const json_t *state, unsigned char pk[DEVSIG_PK_BYTES])
 {
 	const char *b64 = json_string_value(json_object_get(state, "server_public_key"));

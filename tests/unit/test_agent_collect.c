@@ -24,6 +24,7 @@
 #include <utmpx.h>
 
 #include "agent/collect.h"
+#include "agent/posture.h"
 #include "agent/usbguard.h"
 #include "common/buf.h"
 
@@ -85,6 +86,33 @@ static void t_write_n(const char *dir, const char *rel, const char *text, size_t
 static void t_write(const char *dir, const char *rel, const char *text)
 {
 	t_write_n(dir, rel, text, strlen(text));
+}
+
+/* ---------------------------------------------------------------- posture_read_line */
+
+/* The first line of a small file, cut to the buffer; a missing file leaves the buffer alone. */
+static void test_read_line(void **state)
+{
+	struct t_dir *d = *state;
+	char out[8] = "keep";
+
+	t_write(d->path, "a/one", "0781\n");
+	t_write(d->path, "a/two", "first\r\nsecond\n");
+	t_write(d->path, "a/long", "0123456789abcdef");
+	t_write_n(d->path, "a/nul", "ab\0cd\n", 6);
+	t_write(d->path, "a/empty", "");
+	assert_int_equal(posture_read_line(d->path, "/a/missing", out, sizeof(out)), -ENOENT);
+	assert_string_equal(out, "keep");
+	assert_int_equal(posture_read_line(d->path, "/a/one", out, sizeof(out)), 0);
+	assert_string_equal(out, "0781");
+	assert_int_equal(posture_read_line(d->path, "/a/two", out, sizeof(out)), 0);
+	assert_string_equal(out, "first\r");
+	assert_int_equal(posture_read_line(d->path, "/a/long", out, sizeof(out)), 0);
+	assert_string_equal(out, "0123456");
+	assert_int_equal(posture_read_line(d->path, "/a/nul", out, sizeof(out)), 0);
+	assert_string_equal(out, "ab");
+	assert_int_equal(posture_read_line(d->path, "/a/empty", out, sizeof(out)), 0);
+	assert_string_equal(out, "");
 }
 
 /* ---------------------------------------------------------------- strings */
@@ -581,6 +609,7 @@ static void test_usbguard_no_media(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_read_line, t_setup, t_teardown),
 		cmocka_unit_test(test_safe_strings),
 		cmocka_unit_test(test_argv_redact),
 		cmocka_unit_test(test_exec_describe_fixture),

@@ -164,7 +164,8 @@ static void write_file(const char *path, const char *text)
 
 static void test_spec_for(void **state)
 {
-	char root[] = "/tmp/rampart-fw-XXXXXX", path[256], err[160] = "";
+	char root[] = "/tmp/rampart-fw-XXXXXX", path[256];
+	struct rerr e = { "" };
 	struct firewall_spec s;
 
 	(void)state;
@@ -173,17 +174,17 @@ static void test_spec_for(void **state)
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/etc/resolv.conf", root);
 	write_file(path, "nameserver 198.51.100.53\n");
-	assert_int_equal(firewall_spec_for("http://127.0.0.1:18443", root, &s, err, sizeof(err)), 0);
+	assert_int_equal(firewall_spec_for("http://127.0.0.1:18443", root, &s, &e), 0);
 	assert_int_equal(s.n_server, 1);
 	assert_string_equal(s.server[0].text, "127.0.0.1");
 	assert_int_equal(s.server_port, 18443);
 	assert_int_equal(s.n_resolvers, 1);
 	assert_string_equal(s.resolvers[0].text, "198.51.100.53");
 	/* Default ports by scheme, IPv6 literals. */
-	assert_int_equal(firewall_spec_for("https://[::1]/", root, &s, err, sizeof(err)), 0);
+	assert_int_equal(firewall_spec_for("https://[::1]/", root, &s, &e), 0);
 	assert_int_equal(s.server_port, 443);
 	assert_string_equal(s.server[0].text, "::1");
-	assert_int_equal(firewall_spec_for("http://192.0.2.7", root, &s, err, sizeof(err)), 0);
+	assert_int_equal(firewall_spec_for("http://192.0.2.7", root, &s, &e), 0);
 	assert_int_equal(s.server_port, 80);
 	/* Only loopback resolvers (systemd-resolved): the upstream ones are added. */
 	snprintf(path, sizeof(path), "%s/etc/resolv.conf", root);
@@ -196,13 +197,14 @@ static void test_spec_for(void **state)
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/run/systemd/resolve/resolv.conf", root);
 	write_file(path, "nameserver 203.0.113.1\n");
-	assert_int_equal(firewall_spec_for("http://192.0.2.7:8", root, &s, err, sizeof(err)), 0);
+	assert_int_equal(firewall_spec_for("http://192.0.2.7:8", root, &s, &e), 0);
 	assert_int_equal(s.n_resolvers, 2);
 	assert_string_equal(s.resolvers[1].text, "203.0.113.1");
 	/* Not a URL; a host that does not resolve (.invalid never does, RFC 2606). */
-	assert_int_equal(firewall_spec_for("no url here", root, &s, err, sizeof(err)), ERR_INVALID);
-	assert_int_equal(firewall_spec_for("http://rampart.invalid:8443", root, &s, err, sizeof(err)), -EHOSTUNREACH);
-	assert_non_null(strstr(err, "rampart.invalid"));
+	assert_int_equal(firewall_spec_for("no url here", root, &s, &e), ERR_INVALID);
+	assert_string_equal(e.message, "the server URL no url here has no host and port");
+	assert_int_equal(firewall_spec_for("http://rampart.invalid:8443", root, &s, &e), -EHOSTUNREACH);
+	assert_non_null(strstr(e.message, "rampart.invalid"));
 	assert_int_equal(s.server_port, 8443);
 	assert_int_equal(s.n_server, 0);
 	snprintf(path, sizeof(path), "rm -rf '%s'", root);
@@ -272,27 +274,28 @@ static int run_nft(const char *cmd)
 static int netns_child(void)
 {
 	struct firewall_spec s;
-	char err[160] = "";
+	struct rerr e = { "" };
 	json_t *fw = NULL;
 	bool present = true;
 
 	if (unshare(CLONE_NEWNET) < 0)
 		return 77;
-	if (firewall_present(&present, err, sizeof(err)) < 0 || present)
+	/* An absent table is no error and leaves @e untouched. */
+	if (firewall_present(&present, &e) < 0 || present || e.message[0])
 		return 2;
 	/* Removing an absent table is fine. */
-	if (firewall_remove(err, sizeof(err)) < 0)
+	if (firewall_remove(&e) < 0)
 		return 3;
 	spec_v4_v6(&s);
-	if (firewall_install(&s, err, sizeof(err)) < 0) {
-		fprintf(stderr, "install: %s\n", err);
+	if (firewall_install(&s, &e) < 0) {
+		fprintf(stderr, "install: %s\n", e.message);
 		return 4;
 	}
-	if (firewall_present(&present, err, sizeof(err)) < 0 || !present || count_tables() != 1)
+	if (firewall_present(&present, &e) < 0 || !present || count_tables() != 1)
 		return 5;
 	/* Installing again replaces it: still one table. */
 	s.n_server = 1;
-	if (firewall_install(&s, err, sizeof(err)) < 0 || count_tables() != 1)
+	if (firewall_install(&s, &e) < 0 || count_tables() != 1)
 		return 6;
 	/* The quarantine alone is no firewall; another table is (when the nft program is there). */
 	if (posture_firewall(&fw) == 0 && !json_object_get(fw, "error")) {
@@ -304,11 +307,11 @@ static int netns_child(void)
 			return 8;
 	}
 	json_decref(fw);
-	if (firewall_remove(err, sizeof(err)) < 0 || count_tables() != 0)
+	if (firewall_remove(&e) < 0 || count_tables() != 0)
 		return 9;
-	if (firewall_present(&present, err, sizeof(err)) < 0 || present)
+	if (firewall_present(&present, &e) < 0 || present)
 		return 10;
-	if (firewall_remove(err, sizeof(err)) < 0)
+	if (firewall_remove(&e) < 0)
 		return 11;
 	return 0;
 }

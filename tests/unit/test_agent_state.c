@@ -2,7 +2,8 @@
 /*
  * Unit tests for what rampart-agent's commands share (src/agent/agent.h)
  * in a scratch state directory, without a server: atomic JSON files
- * (file.c) and the device key (state.c); the signed policy stored, verified again when
+ * (file.c), the device key and the reload of a stored signed document
+ * (state.c); the signed policy stored, verified again when
  * loaded and never replaced by an older one of the same unit (policy.c);
  * the signed quarantine order stored and refused when older, for another
  * device or signed by another key (quarantine.c, with --no-enforce, so
@@ -187,6 +188,73 @@ static void test_device_load(void **state)
 	json_decref(dev);
 }
 
+/* A verifier that counts its calls and refuses a document without "ok". */
+static int t_verify_calls;
+
+static int t_verify(const json_t *signed_doc, const void *ud, json_t **ret, struct rerr *e)
+{
+	t_verify_calls++;
+	assert_string_equal(ud, "key");
+	if (!json_is_true(json_object_get(signed_doc, "ok")))
+		return rerr_set(e, ERR_UNAUTHENTICATED, "signature", "bad signature");
+	*ret = json_pack("{s:s}", "document", "verified");
+	return 0;
+}
+
+/* Runs agent_signed_load on @dir/x.json with stderr caught in @err. */
+static int t_signed_load(const char *dir, json_t **ret, char *err, size_t size)
+{
+	char path[AGENT_PATH];
+	int saved = dup(2), fd, r;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/stderr.txt", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	r = agent_signed_load(dir, "x.json", "thing", t_verify, "key", ret);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, err, size - 1, 0);
+	err[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	return r;
+}
+
+static void test_signed_load(void **state)
+{
+	struct scratch *s = *state;
+	char err[512], want[512];
+	json_t *doc = NULL;
+
+	/* None stored: -ENOENT, quietly, the verifier not asked. */
+	assert_int_equal(t_signed_load(s->dir, &doc, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "");
+	assert_int_equal(t_verify_calls, 0);
+	/* Not JSON: refused before the verifier, with err_str's sentence. */
+	put(s->dir, "x.json", "{", 1);
+	assert_int_equal(t_signed_load(s->dir, &doc, err, sizeof(err)), ERR_INVALID);
+	snprintf(want, sizeof(want), "rampart-agent: the stored thing in %s/x.json is refused: invalid input\n", s->dir);
+	assert_string_equal(err, want);
+	assert_int_equal(t_verify_calls, 0);
+	/* The verifier refuses: its message. */
+	put(s->dir, "x.json", "{\"ok\":false}", 12);
+	assert_int_equal(t_signed_load(s->dir, &doc, err, sizeof(err)), ERR_UNAUTHENTICATED);
+	snprintf(want, sizeof(want), "rampart-agent: the stored thing in %s/x.json is refused: bad signature\n", s->dir);
+	assert_string_equal(err, want);
+	assert_null(doc);
+	/* Verified: the document it returns, nothing said. */
+	put(s->dir, "x.json", "{\"ok\":true}", 11);
+	assert_int_equal(t_signed_load(s->dir, &doc, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_string_equal(json_string_value(json_object_get(doc, "document")), "verified");
+	assert_int_equal(t_verify_calls, 2);
+	json_decref(doc);
+}
+
 /* ---------------------------------------------------------------- policy.c */
 
 static json_t *signed_policy(const char *unit, int64_t version, const unsigned char *key)
@@ -301,6 +369,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_json_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signed_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
 	};

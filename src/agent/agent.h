@@ -69,7 +69,7 @@ int agent_cmd_run(const struct agent_opts *o);       /* run.c; returns on SIGTER
 /* @dir/@name into @out.  Returns 0 or -ENAMETOOLONG. */
 int agent_path(char *out, size_t size, const char *dir, const char *name);
 
-/* Writes @v as compact JSON with sorted keys to @dir/@name (mode 0600) with afile_replace.  Returns 0 or an error. */
+/* Writes @v as compact JSON with sorted keys to @dir/@name (mode 0600) with fsio_replace.  Returns 0 or an error. */
 int agent_write_json(const char *dir, const char *name, const json_t *v);
 
 /*

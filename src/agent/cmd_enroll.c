@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "agent/file.h"
+#include "common/fsio.h"
 #include "agent/posture.h"
 #include "common/err.h"
 #include "common/str.h"
@@ -110,7 +110,7 @@ static int a_enroll_save(const struct agent_opts *o, const unsigned char *sk, co
 	}
 	r = agent_path(path, sizeof(path), o->state_dir, "device.key");
 	if (r == 0)
-		r = afile_replace(path, sk, DEVSIG_SK_BYTES, 0600);
+		r = fsio_replace(path, sk, DEVSIG_SK_BYTES, 0600);
 	state = json_pack("{s:s, s:s, s:s, s:O?}", "device_id", did, "server", o->server,
 			  "server_public_key", spk, "org_unit", json_object_get(ans, "org_unit"));
 	if (r == 0)

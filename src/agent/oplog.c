@@ -31,7 +31,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "agent/file.h"
+#include "common/fsio.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -102,18 +102,6 @@ static int o_seg_path(const struct oplog *ol, char *out, size_t size, int64_t fi
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int o_fsync_dir(const struct oplog *ol)
-{
-	int fd = open(ol->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 static int o_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
 	char *p = buf;
@@ -147,9 +135,9 @@ static int o_state_save(const struct oplog *ol)
 		return ERR_INTERNAL;
 	r = o_path(ol, path, sizeof(path), "state.json");
 	if (r == 0)
-		r = afile_replace(path, text, (size_t)n, 0600);
+		r = fsio_replace(path, text, (size_t)n, 0600);
 	if (r == 0)
-		r = o_fsync_dir(ol);
+		r = fsio_sync_dir(ol->dir);
 	return r;
 }
 
@@ -515,7 +503,7 @@ static int o_seg_start(struct oplog *ol, int64_t first)
 	ol->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (ol->fd < 0)
 		return -errno;
-	r = afile_pwrite_all(ol->fd, OL_MAGIC, OL_MAGIC_LEN, 0);
+	r = fsio_pwrite_all(ol->fd, OL_MAGIC, OL_MAGIC_LEN, 0);
 	if (r == 0)
 		r = o_seg_push(ol, &s);
 	if (r < 0) {
@@ -612,9 +600,9 @@ int oplog_append(struct oplog *ol, json_t *const *events, size_t n, int64_t *ret
 			o_put32(hdr, (uint32_t)len);
 			o_put64(hdr + 8, (uint64_t)ol->next_seq);
 			o_put32(hdr + 4, o_crc(hdr + 8, text, len));
-			r = afile_pwrite_all(ol->fd, hdr, OL_HDR, (off_t)last->size);
+			r = fsio_pwrite_all(ol->fd, hdr, OL_HDR, (off_t)last->size);
 			if (r == 0)
-				r = afile_pwrite_all(ol->fd, text, len, (off_t)(last->size + OL_HDR));
+				r = fsio_pwrite_all(ol->fd, text, len, (off_t)(last->size + OL_HDR));
 			if (r == 0) {
 				last->size += need;
 				last->last = ol->next_seq++;
@@ -625,7 +613,7 @@ int oplog_append(struct oplog *ol, json_t *const *events, size_t n, int64_t *ret
 	if (r == 0 && ol->fd >= 0 && fdatasync(ol->fd) < 0)
 		r = -errno;
 	if (r == 0 && new_seg)
-		r = o_fsync_dir(ol);
+		r = fsio_sync_dir(ol->dir);
 	if (r < 0) {
 		/* Undo the batch: remove the segments it started, cut the one it appended to. */
 		while (ol->nsegs && ol->segs[ol->nsegs - 1].first >= first)

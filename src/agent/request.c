@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "agent/file.h"
+#include "common/fsio.h"
 #include "agent/net.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -101,9 +101,9 @@ static void a_post_in_child(int fd, const struct agent_opts *o, const char *serv
 	buf_init(&resp, A_MAX_RESPONSE);
 	hdr[0] = a_exchange(o, server, path, body, device_id, sk, &st, &resp);
 	hdr[1] = st;
-	r = afile_write_all(fd, hdr, sizeof(hdr));
+	r = fsio_write_all(fd, hdr, sizeof(hdr));
 	if (r == 0 && hdr[0] == 0 && resp.len)
-		r = afile_write_all(fd, resp.data, resp.len);
+		r = fsio_write_all(fd, resp.data, resp.len);
 	_exit(r < 0 ? 1 : 0);
 }
 

@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
-#include "agent/file.h"
+#include "common/fsio.h"
 #include "agent/posture.h"
 #include "common/err.h"
 
@@ -47,7 +47,7 @@ int agent_write_json(const char *dir, const char *name, const json_t *v)
 	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		return -ENOMEM;
-	r = afile_replace(path, text, strlen(text), 0600);
+	r = fsio_replace(path, text, strlen(text), 0600);
 	free(text);
 	return r;
 }

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/file.h"
+#include "common/fsio.h"
 #include "agent/posture.h"
 #include "common/log.h"
 
@@ -120,7 +120,7 @@ int usbguard_apply(const char *path, const char *text, int force)
 		  memcmp(old, text, len) != 0;
 	free(old);
 	if (changed) {
-		r = afile_replace(path, text, len, 0600);
+		r = fsio_replace(path, text, len, 0600);
 		if (r < 0)
 			return r;
 		log_info("usbguard: rules written", "path=%s", path);

@@ -111,7 +111,7 @@ static size_t fetch_on_data(char *p, size_t size, size_t n, void *ud)
 	}
 	if (d->fd < 0 && (d->err = fetch_open_tmp(d)) < 0)
 		return 0;
-	if ((d->err = fileio_write_all(d->fd, p, len)) < 0)
+	if ((d->err = fsio_write_all(d->fd, p, len)) < 0)
 		return 0;
 	d->bytes += (long long)len;
 	return len;

@@ -239,8 +239,8 @@ int creds_save(const struct creds *c, char *why, size_t why_size)
 		goto out;
 	}
 	created = true;
-	if (fchmod(fd, 0600) < 0 || (r = fileio_write_all(fd, text, strlen(text))) < 0 ||
-	    (r = fileio_write_all(fd, "\n", 1)) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, 0600) < 0 || (r = fsio_write_all(fd, text, strlen(text))) < 0 ||
+	    (r = fsio_write_all(fd, "\n", 1)) < 0 || fsync(fd) < 0) {
 		r = r < 0 ? r : -errno;
 		why_set(why, why_size, "cannot write %s: %s", tmp, strerror(-r));
 		goto out;

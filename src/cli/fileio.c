@@ -1,41 +1,11 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* fileio: EINTR-safe reads and writes, input files and whole-file reads for the CLI. */
+/* fileio: input files and whole-file reads for the CLI (see fileio.h). */
 #include "cli/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
-
-ssize_t fileio_read(int fd, void *p, size_t n)
-{
-	for (;;) {
-		ssize_t got = read(fd, p, n);
-
-		if (got >= 0)
-			return got;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
-int fileio_write_all(int fd, const void *p, size_t len)
-{
-	const char *s = p;
-
-	while (len > 0) {
-		ssize_t n = write(fd, s, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int fileio_open_input(const char *path)
 {
@@ -58,7 +28,7 @@ int fileio_read_all(int fd, struct buf *b)
 	char chunk[65536];
 
 	for (;;) {
-		ssize_t n = fileio_read(fd, chunk, sizeof(chunk));
+		ssize_t n = fsio_read(fd, chunk, sizeof(chunk));
 		int r;
 
 		if (n <= 0)

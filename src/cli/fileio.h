@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * fileio: the CLI's plain reads and writes on file descriptors: a read
- * retried after EINTR, a write that writes everything, an input file named
- * on the command line ('-' being standard input), and a whole file into a
- * buffer with a size limit.  Nothing here prints.
+ * fileio: the CLI's input files: one named on the command line ('-' being
+ * standard input), and a whole file into a buffer with a size limit.  The
+ * EINTR-safe reads and writes are common/fsio.h's.  Nothing here prints.
  */
 #ifndef RAMPART_CLI_FILEIO_H
 #define RAMPART_CLI_FILEIO_H
@@ -12,12 +11,8 @@
 #include <sys/types.h>
 
 #include "common/buf.h"
+#include "common/fsio.h"
 
-/* read(2) retried after EINTR.  Returns the bytes read (0 at the end) or -errno. */
-ssize_t fileio_read(int fd, void *p, size_t n);
-
-/* Writes all @len bytes of @p to @fd, after short writes and EINTR too.  Returns 0 or -errno. */
-int fileio_write_all(int fd, const void *p, size_t len);
 
 /*
  * Opens the input file @path for reading (close-on-exec, never as a

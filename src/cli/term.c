@@ -22,7 +22,7 @@ static void term_on_signal(int sig)
 
 static int write_str(int fd, const char *s)
 {
-	return fileio_write_all(fd, s, strlen(s));
+	return fsio_write_all(fd, s, strlen(s));
 }
 
 int term_prompt(const char *prompt, bool echo, char *buf, size_t size)
@@ -147,7 +147,7 @@ int term_read_secret_file(const char *path, char *buf, size_t size)
 	/* Byte by byte so that nothing past the first line is read into memory. */
 	while (!eol) {
 		char ch;
-		ssize_t n = fileio_read(fd, &ch, 1);
+		ssize_t n = fsio_read(fd, &ch, 1);
 
 		if (n < 0) {
 			r = (int)n;

@@ -13,6 +13,7 @@
 
 #include "common/app.h"
 #include "common/err.h"
+#include "common/fsio.h"
 #include "common/ids.h"
 #include "common/log.h"
 
@@ -148,19 +149,6 @@ int xblob_remove(const struct app *app, const char *tid)
 	return r;
 }
 
-int xblob_fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 int xblob_open(const struct app *app, const char *tid, const char *fid)
 {
 	char path[800];
@@ -169,24 +157,6 @@ int xblob_open(const struct app *app, const char *tid, const char *fid)
 	snprintf(path, sizeof(path), "%s/blobs/%s/%s", app->cfg.data_dir, tid, fid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
-}
-
-static int xblob_write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 int xblob_read_all(int fd, void *p, size_t n)
@@ -229,8 +199,8 @@ int xblob_writer_open(struct xblob_writer *w, const char *path, const unsigned c
 	if (w->fd < 0)
 		return -errno;
 	crypto_secretstream_xchacha20poly1305_init_push(&w->st, header, key);
-	r = xblob_write_all(w->fd, XC_MAGIC, 4);
-	r = r ? r : xblob_write_all(w->fd, header, sizeof(header));
+	r = fsio_write_all(w->fd, XC_MAGIC, 4);
+	r = r ? r : fsio_write_all(w->fd, header, sizeof(header));
 	w->plen = 0;
 	return r;
 }
@@ -241,7 +211,7 @@ static int xblob_flush(struct xblob_writer *w, unsigned char tag)
 
 	crypto_secretstream_xchacha20poly1305_push(&w->st, w->cbuf, &clen, w->pbuf, w->plen, NULL, 0, tag);
 	w->plen = 0;
-	return xblob_write_all(w->fd, w->cbuf, (size_t)clen);
+	return fsio_write_all(w->fd, w->cbuf, (size_t)clen);
 }
 
 int xblob_writer_write(struct xblob_writer *w, const char *data, size_t len)

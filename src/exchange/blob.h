@@ -81,9 +81,6 @@ int xblob_dir_create(const struct app *app, const char *tid, char *out, size_t s
 /* Removes a transfer's directory and everything in it; missing is fine.  Returns 0 or -errno. */
 int xblob_remove(const struct app *app, const char *tid);
 
-/* fsync(2) of directory @dir.  Returns 0 or -errno. */
-int xblob_fsync_dir(const char *dir);
-
 /* Opens file @fid of transfer @tid for reading.  Returns the descriptor or -errno. */
 int xblob_open(const struct app *app, const char *tid, const char *fid);
 

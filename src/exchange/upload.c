@@ -21,6 +21,7 @@
 #include "audit/audit.h"
 #include "common/app.h"
 #include "common/err.h"
+#include "common/fsio.h"
 #include "common/rtime.h"
 #include "common/str.h"
 #include "store/store.h"
@@ -374,7 +375,7 @@ static int xup_commit(struct xup *u)
 
 	if (u->nfiles == 0)
 		return xup_fail(u, ERR_INVALID, "file", "no file was uploaded");
-	r = xblob_fsync_dir(u->dir);
+	r = fsio_sync_dir(u->dir);
 	if (r < 0)
 		return r;
 	r = store_begin(u->c);

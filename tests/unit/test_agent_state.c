@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "agent/file.h"
+#include "common/fsio.h"
 #include "common/err.h"
 #include "formats/policy.h"
 #include "formats/qorder.h"
@@ -90,7 +90,7 @@ static void put(const char *dir, const char *name, const char *text, size_t len)
 	char path[AGENT_PATH];
 
 	assert_int_equal(agent_path(path, sizeof(path), dir, name), 0);
-	assert_int_equal(afile_replace(path, text, len, 0600), 0);
+	assert_int_equal(fsio_replace(path, text, len, 0600), 0);
 }
 
 /* ---------------------------------------------------------------- state.c */

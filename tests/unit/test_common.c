@@ -7,6 +7,10 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,7 @@
 #include "common/config.h"
 #include "common/email.h"
 #include "common/err.h"
+#include "common/fsio.h"
 #include "common/hash.h"
 #include "common/ids.h"
 #include "common/jsonx.h"
@@ -434,6 +439,42 @@ static void test_rerr(void **state)
 	assert_string_equal(rerr_text(NULL, ERR_NOT_FOUND), err_str(ERR_NOT_FOUND));
 }
 
+static void test_fsio(void **state)
+{
+	char dir[] = "/tmp/rampart-fsio-XXXXXX", path[128], link[128], got[32];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	assert_int_equal(fsio_replace(path, "first", 5, 0640), 0);
+	assert_int_equal(fsio_replace(path, "second", 6, 0600), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, 6);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(fsio_pwrite_all(fd, "XY", 2, 3), 0);
+	assert_int_equal(fsio_pwrite_all(fd, "XY", 2, -1), -EINVAL);
+	assert_int_equal(lseek(fd, 0, SEEK_END), 6);
+	assert_int_equal(fsio_write_all(fd, "!", 1), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	n = fsio_read(fd, got, sizeof(got));
+	assert_int_equal(n, 7);
+	assert_memory_equal(got, "secXYd!", 7);
+	close(fd);
+	assert_int_equal(fsio_sync_dir(dir), 0);
+	assert_int_equal(fsio_sync_dir(path), -ENOTDIR);
+	/* The temporary file is never followed through a link an attacker placed. */
+	snprintf(link, sizeof(link), "%s/f.tmp", dir);
+	assert_int_equal(symlink("/etc/passwd", link), 0);
+	assert_int_equal(fsio_replace(path, "x", 1, 0600), -ELOOP);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_email),
 		cmocka_unit_test(test_rerr),
+		cmocka_unit_test(test_fsio),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fsio.h"
 #include "common/app.h"
 #include "common/err.h"
 #include "common/rtime.h"
@@ -177,7 +178,7 @@ static char *blob_write(struct blob_fixture *f, const char *fid, size_t len, siz
 	assert_int_equal(xblob_writer_close(&w), 0);
 	assert_int_equal(xblob_writer_open(&w, path, f->key), -EEXIST);   /* never over an existing file */
 	xblob_writer_done(&w);
-	assert_int_equal(xblob_fsync_dir(dir), 0);
+	assert_int_equal(fsio_sync_dir(dir), 0);
 	return data;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* file: whole writes and atomic file replacement for rampart-agent (see file.h). */
-#include "agent/file.h"
+/* fsio: whole reads and writes, directory sync, atomic replacement (see fsio.h). */
+#include "common/fsio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +9,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The loop of both: write() when @off is negative, else pwrite() from @off. */
-static int f_write(int fd, const void *data, size_t len, off_t off)
+ssize_t fsio_read(int fd, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t got = read(fd, buf, len);
+
+		if (got >= 0)
+			return got;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* The loop of both writers: write() when @off is negative, else pwrite() from @off. */
+static int fsio_write_loop(int fd, const void *data, size_t len, off_t off)
 {
 	const char *p = data;
 
@@ -29,17 +41,29 @@ static int f_write(int fd, const void *data, size_t len, off_t off)
 	return 0;
 }
 
-int afile_write_all(int fd, const void *data, size_t len)
+int fsio_write_all(int fd, const void *data, size_t len)
 {
-	return f_write(fd, data, len, -1);
+	return fsio_write_loop(fd, data, len, -1);
 }
 
-int afile_pwrite_all(int fd, const void *data, size_t len, off_t off)
+int fsio_pwrite_all(int fd, const void *data, size_t len, off_t off)
 {
-	return off < 0 ? -EINVAL : f_write(fd, data, len, off);
+	return off < 0 ? -EINVAL : fsio_write_loop(fd, data, len, off);
 }
 
-int afile_replace(const char *path, const void *data, size_t len, mode_t mode)
+int fsio_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int fsio_replace(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[PATH_MAX];
 	int fd, r;
@@ -49,7 +73,7 @@ int afile_replace(const char *path, const void *data, size_t len, mode_t mode)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	r = afile_write_all(fd, data, len);
+	r = fsio_write_all(fd, data, len);
 	/* open() applies the umask, and keeps the mode of a temporary file a crash left: set it exactly. */
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;

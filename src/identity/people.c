@@ -32,10 +32,9 @@ static int people_col(struct store_stmt *q, int col, char *dst, size_t size)
 	return str_copy(dst, size, v ? v : "") < 0 ? ERR_TOO_LARGE : 0;
 }
 
-/* Reads the first row of @sql (PEOPLE_COLS) bound to @key.  Returns 0, ERR_NOT_FOUND, or an error. */
-static int people_read_one(struct store_conn *c, const char *sql, const char *key, struct person *ret)
+int people_read_first(struct store_conn *c, const char *sql, const char *key,
+		      int (*fn)(struct store_stmt *q, void *ud), void *ud)
 {
-	struct person p;
 	struct store_stmt *q;
 	int r;
 
@@ -45,24 +44,40 @@ static int people_read_one(struct store_conn *c, const char *sql, const char *ke
 	if (r < 0)
 		return r;
 	r = store_step(q);
-	if (r == 1) {
-		char *dst[] = { p.id, p.login, p.employee_number, p.family_name, p.given_name, p.email,
-				p.title, p.org_unit_id, p.org_path, p.status, p.kind, p.source, p.manager_id };
-		size_t size[] = { sizeof(p.id), sizeof(p.login), sizeof(p.employee_number),
-				  sizeof(p.family_name), sizeof(p.given_name), sizeof(p.email), sizeof(p.title),
-				  sizeof(p.org_unit_id), sizeof(p.org_path), sizeof(p.status), sizeof(p.kind),
-				  sizeof(p.source), sizeof(p.manager_id) };
-
-		r = 0;
-		for (int i = 0; i < 13 && r == 0; i++)
-			r = people_col(q, i, dst[i], size[i]);
-		p.created_at = store_col_i64(q, 13);
-		p.updated_at = store_col_i64(q, 14);
-		p.retired_at = store_col_is_null(q, 15) ? 0 : store_col_i64(q, 15);
-	} else if (r == 0) {
+	if (r == 1)
+		r = fn(q, ud);
+	else if (r == 0)
 		r = ERR_NOT_FOUND;
-	}
 	store_stmt_free(q);
+	return r;
+}
+
+/* Copies a row of PEOPLE_COLS into the struct person @ud. */
+static int people_person_row(struct store_stmt *q, void *ud)
+{
+	struct person *p = ud;
+	char *dst[] = { p->id, p->login, p->employee_number, p->family_name, p->given_name, p->email,
+			p->title, p->org_unit_id, p->org_path, p->status, p->kind, p->source, p->manager_id };
+	size_t size[] = { sizeof(p->id), sizeof(p->login), sizeof(p->employee_number),
+			  sizeof(p->family_name), sizeof(p->given_name), sizeof(p->email), sizeof(p->title),
+			  sizeof(p->org_unit_id), sizeof(p->org_path), sizeof(p->status), sizeof(p->kind),
+			  sizeof(p->source), sizeof(p->manager_id) };
+	int r = 0;
+
+	for (int i = 0; i < 13 && r == 0; i++)
+		r = people_col(q, i, dst[i], size[i]);
+	p->created_at = store_col_i64(q, 13);
+	p->updated_at = store_col_i64(q, 14);
+	p->retired_at = store_col_is_null(q, 15) ? 0 : store_col_i64(q, 15);
+	return r;
+}
+
+/* Reads the first row of @sql (PEOPLE_COLS) bound to @key.  Returns 0, ERR_NOT_FOUND, or an error. */
+static int people_read_one(struct store_conn *c, const char *sql, const char *key, struct person *ret)
+{
+	struct person p;
+	int r = people_read_first(c, sql, key, people_person_row, &p);
+
 	if (r == 0)
 		*ret = p;
 	return r;
@@ -98,9 +113,8 @@ int people_manager_of(struct store_conn *c, const char *id, struct person *ret)
 			       "(SELECT manager_id FROM people WHERE id = $1)", id, ret);
 }
 
-/* Runs a count query; *ret is whether it found anything. */
-static int people_any(struct store_conn *c, const char *sql, const struct store_arg *args, size_t nargs,
-		      bool *ret)
+int people_any(struct store_conn *c, const char *sql, const struct store_arg *args, size_t nargs,
+	       bool *ret)
 {
 	int64_t n = 0;
 	int r = store_query_i64(c, sql, args, nargs, &n);
@@ -209,13 +223,13 @@ int people_is_last_admin(struct store_conn *c, const char *id, bool *ret)
 			  STORE_ARGS(SA_TEXT(id)), ret);
 }
 
-int people_each_active_admin(struct store_conn *c, int (*fn)(const char *id, void *ud), void *ud)
+int people_each_text(struct store_conn *c, const char *sql, const struct store_arg *args, size_t nargs,
+		     int (*fn)(const char *text, void *ud), void *ud)
 {
 	struct store_stmt *q;
 	int r;
 
-	r = store_query(c, "SELECT p.id FROM person_roles r JOIN people p ON p.id = r.person_id "
-			   "WHERE r.role = 'admin' AND p.status = 'active'", STORE_NOARGS, &q);
+	r = store_query(c, sql, args, nargs, &q);
 	if (r < 0)
 		return r;
 	while ((r = store_step(q)) == 1) {
@@ -225,6 +239,12 @@ int people_each_active_admin(struct store_conn *c, int (*fn)(const char *id, voi
 	}
 	store_stmt_free(q);
 	return r < 0 ? r : 0;
+}
+
+int people_each_active_admin(struct store_conn *c, int (*fn)(const char *id, void *ud), void *ud)
+{
+	return people_each_text(c, "SELECT p.id FROM person_roles r JOIN people p ON p.id = r.person_id "
+				   "WHERE r.role = 'admin' AND p.status = 'active'", STORE_NOARGS, fn, ud);
 }
 
 int people_scan(struct store_conn *c, int (*fn)(const struct people_row *row, void *ud), void *ud)
@@ -337,30 +357,43 @@ static bool people_rec_ok(const struct people_rec *rec)
 	       rec->kind;
 }
 
-/* "" -> NULL, for the columns that hold SQL NULL when absent. */
-static const char *people_opt(const char *s)
+const char *people_opt(const char *s)
 {
 	return s && *s ? s : NULL;
 }
 
+/* The arguments people_create and people_update share: $1 the id, $2..$11 @rec, $12 the source, $13 the time. */
+#define PEOPLE_REC_NARGS 13
+
+static void people_rec_args(const struct people_writer *w, const char *id, const struct people_rec *rec,
+			    struct store_arg args[PEOPLE_REC_NARGS])
+{
+	const struct store_arg a[PEOPLE_REC_NARGS] = {
+		SA_TEXT(id), SA_TEXT(rec->login), SA_TEXT(people_opt(rec->employee_number)),
+		SA_TEXT(rec->family_name), SA_TEXT(rec->given_name), SA_TEXT(people_opt(rec->email)),
+		SA_TEXT(people_opt(rec->org_unit_id)), SA_TEXT(rec->title ? rec->title : ""), SA_TEXT(rec->status),
+		SA_TEXT(rec->kind), SA_TEXT(people_opt(rec->manager_id)), SA_TEXT(w->source), SA_I64(w->now),
+	};
+
+	memcpy(args, a, sizeof(a));
+}
+
 int people_create(struct people_writer *w, const char *id, const struct people_rec *rec, json_t *change)
 {
+	struct store_arg args[PEOPLE_REC_NARGS + 1];
 	int r;
 
 	if (!id || !people_rec_ok(rec)) {
 		json_decref(change);
 		return ERR_INVALID;
 	}
+	people_rec_args(w, id, rec, args);
+	args[PEOPLE_REC_NARGS] = !strcmp(rec->status, "retired") ? SA_I64(w->now) : SA_NULL;
 	r = people_writer_exec(w, PEOPLE_ST_INSERT, "INSERT INTO people (id, login, employee_number, family_name, "
 			       "given_name, email, org_unit_id, title, status, kind, manager_id, source, created_at, "
 			       "updated_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
 			       "$13, $13, $14)",
-			       STORE_ARGS(SA_TEXT(id), SA_TEXT(rec->login), SA_TEXT(people_opt(rec->employee_number)),
-					  SA_TEXT(rec->family_name), SA_TEXT(rec->given_name),
-					  SA_TEXT(people_opt(rec->email)), SA_TEXT(people_opt(rec->org_unit_id)),
-					  SA_TEXT(rec->title ? rec->title : ""), SA_TEXT(rec->status),
-					  SA_TEXT(rec->kind), SA_TEXT(people_opt(rec->manager_id)), SA_TEXT(w->source),
-					  SA_I64(w->now), !strcmp(rec->status, "retired") ? SA_I64(w->now) : SA_NULL));
+			       args, PEOPLE_REC_NARGS + 1);
 	return people_then_history(w, r, id, change);
 }
 
@@ -379,6 +412,7 @@ static int people_revoke(struct people_writer *w, const char *id, int *ret_revok
 int people_update(struct people_writer *w, const char *id, const struct people_rec *rec,
 		  const char *was_status, json_t *change, int *ret_revoked)
 {
+	struct store_arg args[PEOPLE_REC_NARGS];
 	bool retiring;
 	int r;
 
@@ -389,17 +423,13 @@ int people_update(struct people_writer *w, const char *id, const struct people_r
 		return ERR_INVALID;
 	}
 	retiring = !strcmp(rec->status, "retired") && (!was_status || strcmp(was_status, "retired") != 0);
+	people_rec_args(w, id, rec, args);
 	r = people_writer_exec(w, PEOPLE_ST_UPDATE, "UPDATE people SET login = $2, employee_number = $3, "
 			       "family_name = $4, given_name = $5, email = $6, org_unit_id = $7, title = $8, "
 			       "status = $9, kind = $10, manager_id = $11, source = $12, updated_at = $13, "
 			       "retired_at = CASE WHEN $9 = 'retired' THEN coalesce(retired_at, $13) ELSE NULL END "
 			       "WHERE id = $1",
-			       STORE_ARGS(SA_TEXT(id), SA_TEXT(rec->login), SA_TEXT(people_opt(rec->employee_number)),
-					  SA_TEXT(rec->family_name), SA_TEXT(rec->given_name),
-					  SA_TEXT(people_opt(rec->email)), SA_TEXT(people_opt(rec->org_unit_id)),
-					  SA_TEXT(rec->title ? rec->title : ""), SA_TEXT(rec->status),
-					  SA_TEXT(rec->kind), SA_TEXT(people_opt(rec->manager_id)), SA_TEXT(w->source),
-					  SA_I64(w->now)));
+			       args, PEOPLE_REC_NARGS);
 	r = people_then_history(w, r, id, change);
 	if (r == 0 && retiring)
 		r = people_revoke(w, id, ret_revoked);

@@ -8,16 +8,11 @@
 #include "identity/people_internal.h"
 #include "store/store.h"
 
-static const char *people_group_opt(const char *s)
-{
-	return s && *s ? s : NULL;
-}
-
 int people_group_create(struct people_writer *w, const char *id, const char *name, const char *external_id)
 {
 	int r = store_exec(w->c, "INSERT INTO groups (id, name, external_id, created_at, updated_at) "
 				 "VALUES ($1, $2, $3, $4, $4)",
-			   STORE_ARGS(SA_TEXT(id), SA_TEXT(name), SA_TEXT(people_group_opt(external_id)),
+			   STORE_ARGS(SA_TEXT(id), SA_TEXT(name), SA_TEXT(people_opt(external_id)),
 				      SA_I64(w->now)));
 
 	return r < 0 ? r : 0;
@@ -26,7 +21,7 @@ int people_group_create(struct people_writer *w, const char *id, const char *nam
 int people_group_update(struct people_writer *w, const char *id, const char *name, const char *external_id)
 {
 	int r = store_exec(w->c, "UPDATE groups SET name = $2, external_id = $3, updated_at = $4 WHERE id = $1",
-			   STORE_ARGS(SA_TEXT(id), SA_TEXT(name), SA_TEXT(people_group_opt(external_id)),
+			   STORE_ARGS(SA_TEXT(id), SA_TEXT(name), SA_TEXT(people_opt(external_id)),
 				      SA_I64(w->now)));
 
 	return r < 0 ? r : 0;
@@ -67,30 +62,12 @@ int people_group_member_remove(struct people_writer *w, const char *group_id, co
 
 int people_group_exists(struct store_conn *c, const char *name, bool *ret)
 {
-	int64_t n = 0;
-	int r = store_query_i64(c, "SELECT count(*) FROM groups WHERE name = $1", STORE_ARGS(SA_TEXT(name)), &n);
-
-	if (r < 0)
-		return r;
-	*ret = n > 0;
-	return 0;
+	return people_any(c, "SELECT count(*) FROM groups WHERE name = $1", STORE_ARGS(SA_TEXT(name)), ret);
 }
 
 int people_group_names(struct store_conn *c, const char *person_id,
 		       int (*fn)(const char *name, void *ud), void *ud)
 {
-	struct store_stmt *q;
-	int r;
-
-	r = store_query(c, "SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id "
-			   "WHERE m.person_id = $1", STORE_ARGS(SA_TEXT(person_id)), &q);
-	if (r < 0)
-		return r;
-	while ((r = store_step(q)) == 1) {
-		r = fn(store_col_text(q, 0) ? store_col_text(q, 0) : "", ud);
-		if (r < 0)
-			break;
-	}
-	store_stmt_free(q);
-	return r < 0 ? r : 0;
+	return people_each_text(c, "SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id "
+				   "WHERE m.person_id = $1", STORE_ARGS(SA_TEXT(person_id)), fn, ud);
 }

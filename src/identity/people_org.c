@@ -32,39 +32,42 @@ static size_t people_org_depth(const char *path)
 	return d;
 }
 
+/* A unit read by people_org_read, and whether a further row follows (when @more is not NULL). */
+struct people_org_one {
+	struct org_unit u;
+	bool *more;
+};
+
+/* Copies a row (id, parent_id, path, kind, level) into the struct people_org_one @ud. */
+static int people_org_row(struct store_stmt *q, void *ud)
+{
+	struct people_org_one *one = ud;
+	struct org_unit *u = &one->u;
+	const char *v[5];
+	int r;
+
+	for (int i = 0; i < 5; i++)
+		v[i] = store_col_text(q, i) ? store_col_text(q, i) : "";
+	if (str_copy(u->id, sizeof(u->id), v[0]) < 0 || str_copy(u->parent_id, sizeof(u->parent_id), v[1]) < 0 ||
+	    str_copy(u->path, sizeof(u->path), v[2]) < 0 || str_copy(u->kind, sizeof(u->kind), v[3]) < 0 ||
+	    str_copy(u->level, sizeof(u->level), v[4]) < 0)
+		return ERR_TOO_LARGE;
+	if (!one->more)
+		return 0;
+	r = store_step(q);
+	*one->more = r == 1;
+	return r < 0 ? r : 0;
+}
+
 /* Reads the first unit of @sql (id, parent_id, path, kind, level) bound to @key. */
 static int people_org_read(struct store_conn *c, const char *sql, const char *key, struct org_unit *ret,
 			   bool *ret_more)
 {
-	struct org_unit u;
-	struct store_stmt *q;
-	int r;
+	struct people_org_one one = { .more = ret_more };
+	int r = people_read_first(c, sql, key, people_org_row, &one);
 
-	if (!key)
-		return ERR_NOT_FOUND;
-	r = store_query(c, sql, STORE_ARGS(SA_TEXT(key)), &q);
-	if (r < 0)
-		return r;
-	r = store_step(q);
-	if (r == 1) {
-		const char *v[5];
-
-		for (int i = 0; i < 5; i++)
-			v[i] = store_col_text(q, i) ? store_col_text(q, i) : "";
-		r = str_copy(u.id, sizeof(u.id), v[0]) < 0 || str_copy(u.parent_id, sizeof(u.parent_id), v[1]) < 0 ||
-		    str_copy(u.path, sizeof(u.path), v[2]) < 0 || str_copy(u.kind, sizeof(u.kind), v[3]) < 0 ||
-		    str_copy(u.level, sizeof(u.level), v[4]) < 0 ? ERR_TOO_LARGE : 0;
-		if (r == 0 && ret_more) {
-			r = store_step(q);
-			*ret_more = r == 1;
-			r = r < 0 ? r : 0;
-		}
-	} else if (r == 0) {
-		r = ERR_NOT_FOUND;
-	}
-	store_stmt_free(q);
 	if (r == 0)
-		*ret = u;
+		*ret = one.u;
 	return r;
 }
 
@@ -127,7 +130,7 @@ static int people_org_put(struct store_conn *c, struct people_writer *w, const c
 				  "VALUES ($1, $2, $3, $4, $5, $6, $7)";
 	const char *name = strrchr(path, '/');
 	const struct store_arg args[] = {
-		SA_TEXT(id), SA_TEXT(parent_id && *parent_id ? parent_id : NULL), SA_TEXT(name ? name + 1 : path),
+		SA_TEXT(id), SA_TEXT(people_opt(parent_id)), SA_TEXT(name ? name + 1 : path),
 		SA_TEXT(path), SA_TEXT(people_org_level(people_org_depth(path))), SA_TEXT(kind), SA_I64(now),
 	};
 	int r = w ? people_writer_exec(w, PEOPLE_ST_ORG_INSERT, sql, args, sizeof(args) / sizeof(args[0]))

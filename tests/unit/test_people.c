@@ -5,7 +5,7 @@
  * two checked against each other on one small tree with names that trip
  * naive prefix tests ("A/B" and "A/BC", '%', '_'); and the people API
  * (src/identity/people*.c): lifecycle, history, lookups, roles, units,
- * groups.
+ * groups, and the readers the people files share (people_internal.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +22,7 @@
 #include "common/ids.h"
 #include "common/rtime.h"
 #include "identity/people.h"
+#include "identity/people_internal.h"
 #include "identity/scope.h"
 #include "store/store.h"
 
@@ -522,6 +523,64 @@ static void test_roles_units_groups(void **state)
 	fx_free(f);
 }
 
+/* ------------------------------------------------- shared readers */
+
+/* people_read_first's callback: keeps column 0, and fails on "stop". */
+static int first_row(struct store_stmt *q, void *ud)
+{
+	const char *v = store_col_text(q, 0);
+
+	if (!strcmp(v, "stop"))
+		return ERR_TOO_LARGE;
+	snprintf(ud, 32, "%s", v);
+	return 0;
+}
+
+/* people_each_text's callback: appends the text to @ud, and stops after "b". */
+static int each_text(const char *text, void *ud)
+{
+	struct buf *b = ud;
+
+	buf_printf(b, "[%s]", text);
+	return strcmp(text, "b") == 0 ? ERR_CONFLICT : 0;
+}
+
+static void test_shared_readers(void **state)
+{
+	struct fixture *f = fx_new();
+	char got[32] = "";
+	struct buf b;
+	bool yes;
+
+	assert_null(people_opt(NULL));
+	assert_null(people_opt(""));
+	assert_string_equal(people_opt("x"), "x");
+
+	/* One row by a key: NULL key and no row are ERR_NOT_FOUND; the callback's error comes back. */
+	assert_int_equal(people_read_first(f->c, "SELECT $1", NULL, first_row, got), ERR_NOT_FOUND);
+	assert_int_equal(people_read_first(f->c, "SELECT $1 WHERE 1 = 0", "a", first_row, got), ERR_NOT_FOUND);
+	assert_string_equal(got, "");
+	assert_int_equal(people_read_first(f->c, "SELECT $1 UNION ALL SELECT 'z'", "a", first_row, got), 0);
+	assert_string_equal(got, "a");
+	assert_int_equal(people_read_first(f->c, "SELECT $1", "stop", first_row, got), ERR_TOO_LARGE);
+
+	assert_int_equal(people_any(f->c, "SELECT count(*) WHERE $1 = 'a'", STORE_ARGS(SA_TEXT("a")), &yes), 0);
+	assert_true(yes);
+	assert_int_equal(people_any(f->c, "SELECT count(*) WHERE $1 = 'a'", STORE_ARGS(SA_TEXT("b")), &yes), 0);
+	assert_false(yes);
+
+	/* A column of texts: NULL reads as "", and the callback's error ends the walk. */
+	buf_init(&b, 0);
+	assert_int_equal(people_each_text(f->c, "SELECT 'a' UNION ALL SELECT NULL", STORE_NOARGS, each_text, &b), 0);
+	assert_string_equal(b.data, "[a][]");
+	buf_reset(&b);
+	assert_int_equal(people_each_text(f->c, "SELECT $1 UNION ALL SELECT 'b' UNION ALL SELECT 'c'",
+					  STORE_ARGS(SA_TEXT("a")), each_text, &b), ERR_CONFLICT);
+	assert_string_equal(b.data, "[a][b]");
+	buf_done(&b);
+	fx_free(f);
+}
+
 static int setup(void **state)
 {
 	snprintf(dir, sizeof(dir), "/tmp/rampart-people-XXXXXX");
@@ -545,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_sql_where),
 		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_roles_units_groups),
+		cmocka_unit_test(test_shared_readers),
 	};
 
 	return cmocka_run_group_tests_name("people", tests, setup, teardown);

@@ -11,6 +11,7 @@
 #include "identity/auth.h"
 #include "identity/auth_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@
 #include "common/str.h"
 #include "http/http.h"
 #include "identity/directory.h"
-#include "store/page.h"
+#include "identity/id_http.h"
 #include "store/store.h"
 
 void auth_client_from_req(struct http_req *req, struct auth_client *cl)
@@ -183,32 +184,48 @@ static int auth_cookie(struct http_req *req, struct http_resp *resp, const char 
 	return r;
 }
 
-/* Parses the JSON body, refusing unknown keys.  An empty body is "{}" when @may_be_empty. */
-static int auth_body(struct http_req *req, struct http_resp *resp, const char *const *keys,
-		     bool may_be_empty, json_t **ret)
-{
-	struct rerr je;
-	size_t len;
-	json_t *j;
+/* A string field of a request body; an optional one that is absent leaves *ret as it was. */
+struct auth_field {
+	const char *key;
+	size_t max;              /* bytes */
+	bool required;
+	const char **ret;        /* borrowed from the request */
+};
 
-	http_req_body(req, &len);
-	if (len == 0 && may_be_empty) {
-		*ret = NULL;
-		return 0;
+#define AUTH_FIELDS_MAX 8
+#define AUTH_FIELDS(f) (f), sizeof(f) / sizeof((f)[0])
+
+/*
+ * Reads a JSON body of the @n string @fields, in order; any other key is
+ * refused.  Returns 0, or answers the first bad field and returns its error.
+ */
+static int auth_body_fields(struct http_req *req, struct http_resp *resp, const struct auth_field *f,
+			    size_t n)
+{
+	const char *keys[AUTH_FIELDS_MAX + 1];
+	struct rerr je;
+	json_t *body;
+	int r;
+
+	assert(n <= AUTH_FIELDS_MAX);
+	for (size_t i = 0; i < n; i++)
+		keys[i] = f[i].key;
+	keys[n] = NULL;
+	r = id_http_body(req, resp, keys, false, &body);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = jsonx_get_str(body, f[i].key, f[i].required, f[i].max, f[i].ret, &je);
+		if (r == -ENOENT)
+			r = 0;
+		else if (r < 0)
+			return http_fail_rerr(resp, &je);
 	}
-	if (http_req_json(req, &j, &je) < 0 || jsonx_only_keys(j, keys, &je) < 0)
-		return http_fail_rerr(resp, &je);
-	*ret = j;
-	return 0;
+	return r;
 }
 
-/* Reads an optional string field; absent leaves *ret NULL. */
-static int auth_opt_str(const json_t *obj, const char *key, size_t max, const char **ret,
-			struct rerr *je)
+/* Whether @s is a TOTP code: exactly AUTH_TOTP_DIGITS digits. */
+static bool auth_is_totp_code(const char *s)
 {
-	int r = jsonx_get_str(obj, key, false, max, ret, je);
-
-	return r == -ENOENT ? 0 : r;
+	return strlen(s) == AUTH_TOTP_DIGITS && strspn(s, "0123456789") == AUTH_TOTP_DIGITS;
 }
 
 static bool auth_is_session(const struct principal *p)
@@ -254,36 +271,30 @@ static json_t *auth_person_json(struct store_conn *c, const char *person_id, con
 
 static int auth_h_login(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const keys[] = { "login", "password", "totp", "recovery_code", "client", NULL };
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct auth_login_req in = { 0 };
 	struct auth_login_result res;
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct rerr je;
 	const char *client = NULL;
-	json_t *body = NULL, *out, *session;
+	const struct auth_field fields[] = {
+		{ "login", AUTH_LOGIN_MAX, true, &in.login },
+		{ "password", AUTH_PASSWORD_MAX, true, &in.password },
+		{ "totp", AUTH_TOTP_DIGITS, false, &in.totp },
+		{ "recovery_code", AUTH_RECOVERY_INPUT_MAX, false, &in.recovery_code },
+		{ "client", 16, false, &client },
+	};
+	json_t *out, *session;
 	bool cli;
 	int r;
 
 	if (!c)
 		return ERR_STORE;
-	r = auth_body(req, resp, keys, false, &body);
+	r = auth_body_fields(req, resp, AUTH_FIELDS(fields));
 	if (r < 0)
 		return r;
-	r = jsonx_get_str(body, "login", true, AUTH_LOGIN_MAX, &in.login, &je);
-	if (r == 0)
-		r = jsonx_get_str(body, "password", true, AUTH_PASSWORD_MAX, &in.password, &je);
-	if (r == 0)
-		r = auth_opt_str(body, "totp", AUTH_TOTP_DIGITS, &in.totp, &je);
-	if (r == 0)
-		r = auth_opt_str(body, "recovery_code", AUTH_RECOVERY_INPUT_MAX, &in.recovery_code, &je);
-	if (r == 0)
-		r = auth_opt_str(body, "client", 16, &client, &je);
-	if (r < 0)
-		return http_fail_rerr(resp, &je);
-	if (in.totp && (strlen(in.totp) != AUTH_TOTP_DIGITS || strspn(in.totp, "0123456789") != AUTH_TOTP_DIGITS))
+	if (in.totp && !auth_is_totp_code(in.totp))
 		return http_fail(resp, ERR_INVALID, "totp", "'totp' must be exactly %d digits", AUTH_TOTP_DIGITS);
 	if (client && strcmp(client, "browser") != 0 && strcmp(client, "cli") != 0)
 		return http_fail(resp, ERR_INVALID, "client", "'client' must be \"browser\" or \"cli\"");
@@ -318,27 +329,23 @@ static int auth_h_login(struct http_req *req, struct http_resp *resp)
 
 static int auth_h_activate(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const keys[] = { "token", "password", NULL };
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct rerr je;
 	const char *token, *password;
+	const struct auth_field fields[] = {
+		{ "token", 128, true, &token },
+		{ "password", AUTH_PASSWORD_MAX, true, &password },
+	};
 	char person[ULID_SIZE];
-	json_t *body = NULL;
 	int r;
 
 	if (!c)
 		return ERR_STORE;
-	r = auth_body(req, resp, keys, false, &body);
+	r = auth_body_fields(req, resp, AUTH_FIELDS(fields));
 	if (r < 0)
 		return r;
-	r = jsonx_get_str(body, "token", true, 128, &token, &je);
-	if (r == 0)
-		r = jsonx_get_str(body, "password", true, AUTH_PASSWORD_MAX, &password, &je);
-	if (r < 0)
-		return http_fail_rerr(resp, &je);
 	auth_client_from_req(req, &cl);
 	r = auth_activate(app, c, rtime_now_ms(), &cl, token, password, person, &e);
 	if (r < 0)
@@ -484,27 +491,23 @@ nomem:
 
 static int auth_h_password(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const keys[] = { "current_password", "new_password", NULL };
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	const struct principal *p = http_req_principal(req);
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct rerr je;
 	const char *cur, *next;
-	json_t *body = NULL;
+	const struct auth_field fields[] = {
+		{ "current_password", AUTH_PASSWORD_MAX, true, &cur },
+		{ "new_password", AUTH_PASSWORD_MAX, true, &next },
+	};
 	int r;
 
 	if (!c)
 		return ERR_STORE;
-	r = auth_body(req, resp, keys, false, &body);
+	r = auth_body_fields(req, resp, AUTH_FIELDS(fields));
 	if (r < 0)
 		return r;
-	r = jsonx_get_str(body, "current_password", true, AUTH_PASSWORD_MAX, &cur, &je);
-	if (r == 0)
-		r = jsonx_get_str(body, "new_password", true, AUTH_PASSWORD_MAX, &next, &je);
-	if (r < 0)
-		return http_fail_rerr(resp, &je);
 	auth_client_from_req(req, &cl);
 	r = auth_password_change(app, c, rtime_now_ms(), &cl, p->person_id,
 				 auth_is_session(p) ? p->credential_id : NULL, cur, next, &e);
@@ -543,19 +546,15 @@ static int auth_h_sessions(struct http_req *req, struct http_resp *resp)
 	struct store_conn *c = store_conn(app->store);
 	const struct principal *p = http_req_principal(req);
 	struct store_stmt *st;
-	struct rerr je;
 	const char *cursor;
-	char next[PAGE_CURSOR_SIZE];
 	int64_t limit, now = rtime_now_ms();
-	json_t *items;
 	int r;
 
 	if (!c)
 		return ERR_STORE;
-	if (http_req_page(req, 100, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_rerr(resp, &je);
-	if (cursor && !ids_is_ulid(cursor))
-		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	r = id_http_page(req, resp, 100, &limit, &cursor);
+	if (r < 0)
+		return r;
 	r = store_query(c, "SELECT id, created_at, last_seen_at, expires_at, source, user_agent FROM sessions "
 			   "WHERE person_id = $1 AND revoked_at IS NULL AND expires_at > $2 "
 			   "AND last_seen_at > $3 AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
@@ -564,10 +563,7 @@ static int auth_h_sessions(struct http_req *req, struct http_resp *resp)
 				   SA_I64(limit + 1)), &st);
 	if (r < 0)
 		return r;
-	r = page_collect(st, limit, 0, auth_session_item, (void *)p, &items, next);
-	if (r < 0)
-		return r;
-	return http_resp_json(resp, 200, page_json(items, next));
+	return id_http_page_reply(resp, st, limit, auth_session_item, (void *)p);
 }
 
 static int auth_h_session_delete(struct http_req *req, struct http_resp *resp)
@@ -613,7 +609,7 @@ static int auth_uri_escape(struct buf *b, const char *s)
 
 static int auth_h_totp_enroll(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const keys[] = { NULL };
+	static const char *const no_keys[] = { NULL };
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	const struct principal *p = http_req_principal(req);
@@ -625,7 +621,7 @@ static int auth_h_totp_enroll(struct http_req *req, struct http_resp *resp)
 
 	if (!c)
 		return ERR_STORE;
-	r = auth_body(req, resp, keys, true, &body);
+	r = id_http_body(req, resp, no_keys, true, &body);
 	if (r < 0)
 		return r;
 	r = auth_need_session(req, resp, c, "POST /api/v1/me/totp");
@@ -656,25 +652,22 @@ static int auth_h_totp_enroll(struct http_req *req, struct http_resp *resp)
 
 static int auth_h_totp_confirm(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const keys[] = { "code", NULL };
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	const struct principal *p = http_req_principal(req);
 	char codes[AUTH_RECOVERY_CODES][AUTH_RECOVERY_CODE_SIZE];
 	struct auth_client cl;
-	struct rerr je;
 	const char *code;
-	json_t *body = NULL, *list;
+	const struct auth_field fields[] = { { "code", AUTH_TOTP_DIGITS, true, &code } };
+	json_t *list;
 	int r;
 
 	if (!c)
 		return ERR_STORE;
-	r = auth_body(req, resp, keys, false, &body);
+	r = auth_body_fields(req, resp, AUTH_FIELDS(fields));
 	if (r < 0)
 		return r;
-	if (jsonx_get_str(body, "code", true, AUTH_TOTP_DIGITS, &code, &je) < 0)
-		return http_fail_rerr(resp, &je);
-	if (strlen(code) != AUTH_TOTP_DIGITS || strspn(code, "0123456789") != AUTH_TOTP_DIGITS)
+	if (!auth_is_totp_code(code))
 		return http_fail(resp, ERR_INVALID, "code", "'code' must be exactly %d digits", AUTH_TOTP_DIGITS);
 	r = auth_need_session(req, resp, c, "POST /api/v1/me/totp/confirm");
 	if (r < 0)
@@ -702,25 +695,21 @@ static int auth_h_totp_confirm(struct http_req *req, struct http_resp *resp)
 
 static int auth_h_totp_disable(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const keys[] = { "password", NULL };
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	const struct principal *p = http_req_principal(req);
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct rerr je;
 	const char *password;
+	const struct auth_field fields[] = { { "password", AUTH_PASSWORD_MAX, true, &password } };
 	int64_t now = rtime_now_ms();
-	json_t *body = NULL;
 	int r;
 
 	if (!c)
 		return ERR_STORE;
-	r = auth_body(req, resp, keys, false, &body);
+	r = auth_body_fields(req, resp, AUTH_FIELDS(fields));
 	if (r < 0)
 		return r;
-	if (jsonx_get_str(body, "password", true, AUTH_PASSWORD_MAX, &password, &je) < 0)
-		return http_fail_rerr(resp, &je);
 	r = auth_need_session(req, resp, c, "DELETE /api/v1/me/totp");
 	if (r < 0)
 		return r;
@@ -768,10 +757,7 @@ static int auth_h_tokens(struct http_req *req, struct http_resp *resp)
 	const struct principal *p = http_req_principal(req);
 	const char *all_q = http_req_query(req, "all"), *cursor;
 	struct store_stmt *st;
-	struct rerr je;
-	char next[PAGE_CURSOR_SIZE];
 	int64_t limit;
-	json_t *items;
 	bool all;
 	int r;
 
@@ -786,51 +772,43 @@ static int auth_h_tokens(struct http_req *req, struct http_resp *resp)
 			  json_pack("{s:s}", "endpoint", "GET /api/v1/tokens?all=1"));
 		return http_fail(resp, ERR_FORBIDDEN, "all", "listing everyone's tokens needs the admin role");
 	}
-	if (http_req_page(req, 100, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_rerr(resp, &je);
-	if (cursor && !ids_is_ulid(cursor))
-		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	r = id_http_page(req, resp, 100, &limit, &cursor);
+	if (r < 0)
+		return r;
 	r = store_query(c, "SELECT id, name, scope, created_at, expires_at, last_used_at, revoked_at, person_id "
 			   "FROM api_tokens WHERE ($1 IS NULL OR person_id = $1) AND ($2 IS NULL OR id < $2) "
 			   "ORDER BY id DESC LIMIT $3",
 			STORE_ARGS(SA_TEXT(all ? NULL : p->person_id), SA_TEXT(cursor), SA_I64(limit + 1)), &st);
 	if (r < 0)
 		return r;
-	r = page_collect(st, limit, 0, auth_token_item, NULL, &items, next);
-	if (r < 0)
-		return r;
-	return http_resp_json(resp, 200, page_json(items, next));
+	return id_http_page_reply(resp, st, limit, auth_token_item, NULL);
 }
 
 static int auth_h_token_create(struct http_req *req, struct http_resp *resp)
 {
-	static const char *const keys[] = { "name", "scope", "expires_in", NULL };
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	const struct principal *p = http_req_principal(req);
 	const char *name, *scope = "api", *expires_in = NULL;
+	const struct auth_field fields[] = {
+		/* 100 characters of up to 4 bytes each; the character count is checked later. */
+		{ "name", AUTH_TOKEN_NAME_MAX * 4, true, &name },
+		{ "scope", 8, false, &scope },
+		{ "expires_in", 16, false, &expires_in },
+	};
 	int64_t ttl = AUTH_TOKEN_DEFAULT_TTL_MS;
 	struct auth_token_new t;
 	struct auth_err e = { 0 };
 	struct auth_client cl;
-	struct rerr je;
-	json_t *body = NULL, *out;
+	json_t *out;
 	char when[40];
 	int r;
 
 	if (!c)
 		return ERR_STORE;
-	r = auth_body(req, resp, keys, false, &body);
+	r = auth_body_fields(req, resp, AUTH_FIELDS(fields));
 	if (r < 0)
 		return r;
-	/* 100 characters of up to 4 bytes each; the character count is checked below. */
-	r = jsonx_get_str(body, "name", true, AUTH_TOKEN_NAME_MAX * 4, &name, &je);
-	if (r == 0)
-		r = auth_opt_str(body, "scope", 8, &scope, &je);
-	if (r == 0)
-		r = auth_opt_str(body, "expires_in", 16, &expires_in, &je);
-	if (r < 0)
-		return http_fail_rerr(resp, &je);
 	if (expires_in && strspn(expires_in, "0123456789") == strlen(expires_in)) {
 		/* A bare number is seconds. */
 		int64_t secs;

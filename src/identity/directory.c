@@ -32,9 +32,9 @@
 #include "crypto/rcrypto.h"
 #include "http/http.h"
 #include "identity/auth.h"
+#include "identity/id_http.h"
 #include "identity/people.h"
 #include "identity/scope.h"
-#include "store/page.h"
 #include "store/store.h"
 
 #define DIR_ACTIVATION_TTL_MS (72LL * 3600 * 1000)
@@ -353,6 +353,31 @@ static int dir_authorize(struct http_req *req, struct http_resp *resp, struct st
 	}
 }
 
+/* Refuses (409) a change to a retired person.  Returns 0 or the answered error. */
+static int dir_refuse_retired(struct http_resp *resp, const struct dir_subject *s)
+{
+	if (!strcmp(s->status, "retired"))
+		return http_fail(resp, ERR_CONFLICT, "id", "this person is retired");
+	return 0;
+}
+
+/* dir_authorize for DIR_MANAGE_PERSON, then dir_refuse_retired: a change to the account of @s. */
+static int dir_authorize_change(struct http_req *req, struct http_resp *resp, struct store_conn *c,
+				struct dir_subject *s)
+{
+	int r = dir_authorize(req, resp, c, DIR_MANAGE_PERSON, 0, s);
+
+	return r < 0 ? r : dir_refuse_retired(resp, s);
+}
+
+/* Answers 200 with the person @id as the API shows it. */
+static int dir_person_reply(struct http_resp *resp, struct store_conn *c, const char *id)
+{
+	json_t *o = directory_person_json(c, id);
+
+	return o ? http_resp_json(resp, 200, o) : ERR_STORE;
+}
+
 /* ---------------------------------------------------------------- lists */
 
 static json_t *dir_unit_item(struct store_stmt *q, void *ud)
@@ -366,12 +391,23 @@ static json_t *dir_person_item(struct store_stmt *q, void *ud)
 	return dir_person_row_json(ud, q);
 }
 
-/* Answers a page of @items (stolen) with @next. */
-static int dir_list_reply(struct http_resp *resp, json_t *items, const char *next)
+/*
+ * Ends a list query that @sql and @args started: the keyset order @order,
+ * LIMIT @limit + 1, then answers the page made by @fn.  @sql is released.
+ */
+static int dir_list_run(struct http_resp *resp, struct store_conn *c, struct buf *sql, struct store_arg *args,
+			size_t nargs, int64_t limit, const char *order, page_row_fn fn, void *ud)
 {
-	json_t *out = page_json(items, next);
+	struct store_stmt *q;
+	int r;
 
-	return out ? http_resp_json(resp, 200, out) : -ENOMEM;
+	args[nargs++] = SA_I64(limit + 1);
+	buf_printf(sql, " ORDER BY %s LIMIT $%zu", order, nargs);
+	r = store_query(c, sql->data, args, nargs, &q);
+	buf_done(sql);
+	if (r < 0)
+		return r;
+	return id_http_page_reply(resp, q, limit, fn, ud);
 }
 
 /* ---------------------------------------------------------------- handlers */
@@ -383,12 +419,8 @@ static int dir_h_org_list(struct http_req *req, struct http_resp *resp)
 	const struct principal *p = http_req_principal(req);
 	struct store_arg args[8];
 	size_t nargs = 0;
-	struct store_stmt *q = NULL;
-	struct rerr je;
 	const char *cursor;
-	char next[PAGE_CURSOR_SIZE];
 	int64_t limit;
-	json_t *items;
 	struct buf sql;
 	int r;
 
@@ -398,10 +430,9 @@ static int dir_h_org_list(struct http_req *req, struct http_resp *resp)
 		dir_audit_denied(req, c, "org_unit", NULL, DIR_READ_ORG, NULL);
 		return http_fail(resp, ERR_FORBIDDEN, NULL, "not allowed");
 	}
-	if (http_req_page(req, app->cfg.max_list, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_rerr(resp, &je);
-	if (cursor && !ids_is_ulid(cursor))
-		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	r = id_http_page(req, resp, app->cfg.max_list, &limit, &cursor);
+	if (r < 0)
+		return r;
 	buf_init(&sql, 4096);
 	buf_puts(&sql, "SELECT " DIR_UNIT_COLS " FROM org_units u WHERE 1 = 1");
 	r = scope_sql_where(&sql, args, &nargs, 6, p, DIR_UNITS_SCOPE, "u.path", NULL);
@@ -413,14 +444,7 @@ static int dir_h_org_list(struct http_req *req, struct http_resp *resp)
 		args[nargs++] = SA_TEXT(cursor);
 		buf_printf(&sql, " AND u.path > (SELECT path FROM org_units WHERE id = $%zu)", nargs);
 	}
-	args[nargs++] = SA_I64(limit + 1);
-	buf_printf(&sql, " ORDER BY u.path LIMIT $%zu", nargs);
-	r = store_query(c, sql.data, args, nargs, &q);
-	buf_done(&sql);
-	if (r < 0)
-		return r;
-	r = page_collect(q, limit, 0, dir_unit_item, NULL, &items, next);
-	return r < 0 ? r : dir_list_reply(resp, items, next);
+	return dir_list_run(resp, c, &sql, args, nargs, limit, "u.path", dir_unit_item, NULL);
 }
 
 static int dir_h_org_get(struct http_req *req, struct http_resp *resp)
@@ -492,21 +516,17 @@ static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
 	const struct principal *p = http_req_principal(req);
 	struct store_arg args[16];
 	size_t nargs = 0;
-	struct store_stmt *q = NULL;
-	struct rerr je;
 	const char *cursor, *v;
-	char like[2 * DIR_QUERY_MAX + 4], next[PAGE_CURSOR_SIZE];
+	char like[2 * DIR_QUERY_MAX + 4];
 	int64_t limit;
-	json_t *items;
 	struct buf sql;
 	int r;
 
 	if (!c)
 		return ERR_STORE;
-	if (http_req_page(req, 50, app->cfg.max_list, &limit, &cursor, &je) < 0)
-		return http_fail_rerr(resp, &je);
-	if (cursor && !ids_is_ulid(cursor))
-		return http_fail(resp, ERR_INVALID, "cursor", "cursor is not valid");
+	r = id_http_page(req, resp, 50, &limit, &cursor);
+	if (r < 0)
+		return r;
 	buf_init(&sql, 8192);
 	buf_puts(&sql, "SELECT " DIR_PERSON_COLS DIR_PERSON_FROM " WHERE 1 = 1");
 	r = scope_sql_where(&sql, args, &nargs, 8, p, DIR_PEOPLE_SCOPE, "o.path", "p.id");
@@ -576,14 +596,8 @@ static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
 		buf_printf(&sql, " AND (p.family_name, p.given_name, p.id) > (SELECT family_name, given_name, id "
 				 "FROM people WHERE id = $%zu)", nargs);
 	}
-	args[nargs++] = SA_I64(limit + 1);
-	buf_printf(&sql, " ORDER BY p.family_name, p.given_name, p.id LIMIT $%zu", nargs);
-	r = store_query(c, sql.data, args, nargs, &q);
-	buf_done(&sql);
-	if (r < 0)
-		return r;
-	r = page_collect(q, limit, 0, dir_person_item, c, &items, next);
-	return r < 0 ? r : dir_list_reply(resp, items, next);
+	return dir_list_run(resp, c, &sql, args, nargs, limit, "p.family_name, p.given_name, p.id",
+			    dir_person_item, c);
 }
 
 static int dir_h_person_get(struct http_req *req, struct http_resp *resp)
@@ -591,7 +605,6 @@ static int dir_h_person_get(struct http_req *req, struct http_resp *resp)
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
 	struct dir_subject s;
-	json_t *o;
 	int r;
 
 	if (!c)
@@ -599,8 +612,7 @@ static int dir_h_person_get(struct http_req *req, struct http_resp *resp)
 	r = dir_authorize(req, resp, c, DIR_READ_PERSON, 0, &s);
 	if (r < 0)
 		return r;
-	o = directory_person_json(c, s.id);
-	return o ? http_resp_json(resp, 200, o) : ERR_STORE;
+	return dir_person_reply(resp, c, s.id);
 }
 
 /* A person_history row (people_history_query's columns) as the API shows it. */
@@ -632,8 +644,6 @@ static int dir_h_person_history(struct http_req *req, struct http_resp *resp)
 	struct rerr je;
 	const char *cursor;
 	int64_t limit, before = INT64_MAX;
-	json_t *items;
-	char next[PAGE_CURSOR_SIZE];
 	int r;
 
 	if (!c)
@@ -648,8 +658,7 @@ static int dir_h_person_history(struct http_req *req, struct http_resp *resp)
 	r = people_history_query(c, s.id, before, limit + 1, &q);
 	if (r < 0)
 		return r;
-	r = page_collect(q, limit, 0, dir_history_item, NULL, &items, next);
-	return r < 0 ? r : dir_list_reply(resp, items, next);
+	return id_http_page_reply(resp, q, limit, dir_history_item, NULL);
 }
 
 /* Resolves "scope_org" (a path or an id) of a PUT body.  Returns 0 (id "" when absent) or a reply. */
@@ -661,15 +670,12 @@ static int dir_scope_arg(struct http_req *req, struct http_resp *resp, struct st
 	struct org_unit unit;
 	const char *scope = NULL;
 	json_t *body;
-	size_t len;
 	int r;
 
 	id[0] = path[0] = '\0';
-	http_req_body(req, &len);
-	if (len == 0)
-		return 0;
-	if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0)
-		return http_fail_rerr(resp, &je);
+	r = id_http_body(req, resp, keys, true, &body);
+	if (r < 0 || !body)
+		return r;
 	r = jsonx_get_str(body, "scope_org", false, PEOPLE_PATH_MAX, &scope, &je);
 	if (r == -ENOENT)
 		return 0;
@@ -698,7 +704,6 @@ static int dir_h_person_role(struct http_req *req, struct http_resp *resp)
 	char scope_id[ULID_SIZE], scope_path[PRINCIPAL_PATH_SIZE];
 	struct people_writer *w;
 	struct dir_subject s;
-	json_t *o;
 	int r;
 
 	if (!c)
@@ -714,9 +719,9 @@ static int dir_h_person_role(struct http_req *req, struct http_resp *resp)
 		return r;
 	scope_id[0] = scope_path[0] = '\0';
 	if (grant) {
-		if (!strcmp(s.status, "retired"))
-			return http_fail(resp, ERR_CONFLICT, "id", "this person is retired");
-		r = dir_scope_arg(req, resp, c, role, scope_id, scope_path);
+		r = dir_refuse_retired(resp, &s);
+		if (r == 0)
+			r = dir_scope_arg(req, resp, c, role, scope_id, scope_path);
 		if (r < 0)
 			return r;
 	}
@@ -749,8 +754,7 @@ static int dir_h_person_role(struct http_req *req, struct http_resp *resp)
 		store_rollback(c);
 		return r;
 	}
-	o = directory_person_json(c, s.id);
-	return o ? http_resp_json(resp, 200, o) : ERR_STORE;
+	return dir_person_reply(resp, c, s.id);
 }
 
 /* Where a person opens an activation link: public_url, else http://listen. */
@@ -780,11 +784,9 @@ static int dir_h_person_invite(struct http_req *req, struct http_resp *resp)
 
 	if (!c)
 		return ERR_STORE;
-	r = dir_authorize(req, resp, c, DIR_MANAGE_PERSON, 0, &s);
+	r = dir_authorize_change(req, resp, c, &s);
 	if (r < 0)
 		return r;
-	if (!strcmp(s.status, "retired"))
-		return http_fail(resp, ERR_CONFLICT, "id", "this person is retired");
 	r = store_begin(c);
 	if (r < 0)
 		return r;
@@ -824,20 +826,17 @@ static int dir_h_person_password(struct http_req *req, struct http_resp *resp)
 	struct dir_subject s;
 	struct rerr je;
 	json_t *body, *out;
-	size_t len;
 	int r;
 
 	if (!c)
 		return ERR_STORE;
-	r = dir_authorize(req, resp, c, DIR_MANAGE_PERSON, 0, &s);
+	r = dir_authorize_change(req, resp, c, &s);
 	if (r < 0)
 		return r;
-	if (!strcmp(s.status, "retired"))
-		return http_fail(resp, ERR_CONFLICT, "id", "this person is retired");
-	http_req_body(req, &len);
-	if (len > 0) {
-		if (http_req_json(req, &body, &je) < 0 || jsonx_only_keys(body, keys, &je) < 0)
-			return http_fail_rerr(resp, &je);
+	r = id_http_body(req, resp, keys, true, &body);
+	if (r < 0)
+		return r;
+	if (body) {
 		r = jsonx_get_str(body, "password", false, 1024, &given, &je);
 		if (r < 0 && r != -ENOENT)
 			return http_fail_rerr(resp, &je);

@@ -19,6 +19,9 @@
  *                hr_apply.c, hr_http.c; hr_internal.h between them);
  *   scim.h       SCIM 2.0 (scim.c, scim_users.c, scim_groups.c; the filter
  *                parser in scim_filter.h).
+ *   id_http.h    what the JSON handlers of auth and the directory share:
+ *                the request body with known keys, a keyset page with a
+ *                ULID cursor, and its answer.
  * The feeds (HR, SCIM, the directory, the bootstrap below) change people
  * only through people.h, so that the lifecycle's rules (history, ending
  * the credentials of whoever retires) hold whichever way a change comes.

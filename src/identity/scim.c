@@ -56,6 +56,7 @@
 #include "common/rtime.h"
 #include "common/str.h"
 #include "http/http.h"
+#include "identity/people.h"
 #include "identity/scim_internal.h"
 #include "store/store.h"
 
@@ -131,16 +132,32 @@ void scim_base(const struct app *app, char *out, size_t size)
 	snprintf(out, size, "%s%.*s/scim/v2", app->cfg.public_url[0] ? "" : "http://", (int)len, base);
 }
 
+/* The URL of resource @id of @what ("Users", "Groups"). */
+static void scim_url(const struct app *app, const char *what, const char *id, char *out, size_t size)
+{
+	char base[400];
+
+	scim_base(app, base, sizeof(base));
+	snprintf(out, size, "%s/%s/%s", base, what, id);
+}
+
+void scim_location(const struct app *app, struct http_resp *resp, const char *what, const char *id)
+{
+	char loc[480];
+
+	scim_url(app, what, id, loc, sizeof(loc));
+	http_resp_header(resp, "Location", loc);
+}
+
 json_t *scim_meta(const struct app *app, const char *type, const char *what, const char *id,
 			 int64_t created, int64_t modified)
 {
-	char base[400], loc[480];
+	char loc[480];
 	json_t *m = json_pack("{s:s}", "resourceType", type);
 
 	if (!m)
 		return NULL;
-	scim_base(app, base, sizeof(base));
-	snprintf(loc, sizeof(loc), "%s/%s/%s", base, what, id);
+	scim_url(app, what, id, loc, sizeof(loc));
 	jsonx_set_time(m, "created", created);
 	jsonx_set_time(m, "lastModified", modified);
 	jsonx_set_str(m, "location", loc);
@@ -158,7 +175,61 @@ int scim_check(struct http_req *req, struct http_resp *resp)
 	return 0;
 }
 
-int scim_page(struct http_req *req, struct http_resp *resp, int64_t max, int64_t *ret_start,
+int scim_start(struct http_req *req, struct http_resp *resp, struct store_conn **ret_c)
+{
+	struct app *app = http_req_app(req);
+	int r = scim_check(req, resp);
+
+	if (r < 0)
+		return r;
+	*ret_c = store_conn(app->store);
+	return *ret_c ? 0 : scim_fail_code(resp, ERR_STORE);
+}
+
+int scim_body(struct http_req *req, struct http_resp *resp, json_t **ret)
+{
+	struct rerr je;
+
+	if (http_req_json(req, ret, &je) < 0)
+		return scim_fail(resp, ERR_INVALID, "invalidSyntax", "%s", je.message);
+	return 0;
+}
+
+int scim_fail_load(struct http_resp *resp, int r, const char *type)
+{
+	if (r == ERR_NOT_FOUND)
+		return scim_fail(resp, ERR_NOT_FOUND, NULL, "no %s has this id", type);
+	return scim_fail_code(resp, r);
+}
+
+int scim_tx_end(struct http_resp *resp, struct store_conn *c, int r, const struct scim_err *e)
+{
+	if (r == 0)
+		r = store_commit(c);
+	if (r == 0)
+		return 0;
+	store_rollback(c);
+	return e && e->r.message[0] ? scim_fail_err(resp, e) : scim_fail_code(resp, r);
+}
+
+int scim_writer_begin(struct http_req *req, struct store_conn *c, int64_t now, struct people_writer **ret)
+{
+	struct people_writer *w;
+	int r = people_writer_new(c, "scim", http_req_principal(req)->person_id, now, &w);
+
+	if (r < 0)
+		return r;
+	r = store_begin(c);
+	if (r < 0) {
+		people_writer_free(w);
+		return r;
+	}
+	*ret = w;
+	return 0;
+}
+
+/* Reads startIndex and count (RFC 7644 3.4.2.4); answers a bad one and returns its error. */
+static int scim_page(struct http_req *req, struct http_resp *resp, int64_t max, int64_t *ret_start,
 		     int64_t *ret_count)
 {
 	const char *s = http_req_query(req, "startIndex"), *n = http_req_query(req, "count");
@@ -173,13 +244,97 @@ int scim_page(struct http_req *req, struct http_resp *resp, int64_t max, int64_t
 	return 0;
 }
 
-json_t *scim_list(json_t *resources, int64_t total, int64_t start)
+/* A ListResponse of @resources (stolen). */
+static json_t *scim_list(json_t *resources, int64_t total, int64_t start)
 {
 	if (!resources)
 		return NULL;
 	return json_pack("{s:[s], s:I, s:I, s:I, s:o}", "schemas", SCIM_LIST_SCHEMA,
 			 "totalResults", (json_int_t)total, "startIndex", (json_int_t)start,
 			 "itemsPerPage", (json_int_t)json_array_size(resources), "Resources", resources);
+}
+
+int scim_list_answer(struct http_req *req, struct http_resp *resp, struct store_conn *c,
+		     const struct scim_list_def *def, void *ud)
+{
+	struct app *app = http_req_app(req);
+	const char *filter = http_req_query(req, "filter"), *where = "";
+	struct scim_filter f;
+	struct store_arg args[3];
+	size_t nargs = 0;
+	struct store_stmt *q;
+	int64_t start = 1, count = 0, total;
+	char why[160];
+	json_t *items;
+	struct buf sql;
+	int r;
+
+	r = scim_page(req, resp, app->cfg.max_list, &start, &count);
+	if (r < 0)
+		return r;
+	if (filter) {
+		if ((def->attrs ? scim_filter_parse_attrs(filter, def->attrs, &f, why, sizeof(why))
+				: scim_filter_parse(filter, &f, why, sizeof(why))) < 0)
+			return scim_fail(resp, ERR_INVALID, "invalidFilter", "%s", why);
+		args[nargs++] = SA_TEXT(f.value);
+		where = def->where(f.attr);
+	}
+	buf_init(&sql, 4096);
+	buf_printf(&sql, "%s%s", def->count, where);
+	r = store_query_i64(c, sql.data, args, nargs, &total);
+	if (r < 0) {
+		buf_done(&sql);
+		return scim_fail_code(resp, r);
+	}
+	buf_reset(&sql);
+	args[nargs++] = SA_I64(count);
+	args[nargs++] = SA_I64(start - 1);
+	buf_printf(&sql, "%s%s ORDER BY %s LIMIT $%zu OFFSET $%zu", def->select, where, def->order, nargs - 1,
+		   nargs);
+	r = store_query(c, sql.data, args, nargs, &q);
+	buf_done(&sql);
+	if (r < 0)
+		return scim_fail_code(resp, r);
+	items = json_array();
+	while (items && (r = store_step(q)) == 1)
+		json_array_append_new(items, def->row(q, ud));
+	store_stmt_free(q);
+	if (r < 0) {
+		json_decref(items);
+		return scim_fail_code(resp, r);
+	}
+	return scim_reply(resp, 200, scim_list(items, total, start));
+}
+
+int scim_patch_ops(const json_t *body, const json_t **ret_ops, struct scim_err *e)
+{
+	const json_t *ops = json_object_get(body, "Operations");
+
+	if (!json_is_array(ops) || json_array_size(ops) == 0)
+		return scim_bad(e, ERR_INVALID, "invalidSyntax", "Operations must be a non-empty array");
+	if (json_array_size(ops) > SCIM_MAX_OPS)
+		return scim_bad(e, ERR_INVALID, "invalidSyntax", "at most %d operations per request", SCIM_MAX_OPS);
+	*ret_ops = ops;
+	return 0;
+}
+
+int scim_op_read(const json_t *op, struct scim_op *ret, struct scim_err *e)
+{
+	const json_t *jop = json_object_get(op, "op"), *jpath = json_object_get(op, "path");
+	const char *name = json_is_string(jop) ? json_string_value(jop) : "";
+	bool add = !strcasecmp(name, "add"), remove = !strcasecmp(name, "remove");
+
+	if (!add && !remove && strcasecmp(name, "replace"))
+		return scim_bad(e, ERR_INVALID, "invalidSyntax", "op must be add, replace or remove");
+	if (jpath && !json_is_string(jpath))
+		return scim_bad(e, ERR_INVALID, "invalidPath", "path must be a string");
+	if (!jpath && remove)
+		return scim_bad(e, ERR_INVALID, "noTarget", "remove needs a path");
+	*ret = (struct scim_op){
+		.name = name, .path = jpath ? json_string_value(jpath) : NULL,
+		.value = json_object_get(op, "value"), .add = add, .remove = remove,
+	};
+	return 0;
 }
 
 int scim_str(const json_t *v, char *dst, size_t size, bool clearable, const char *attr,
@@ -238,45 +393,44 @@ static const char scim_rtypes[] =
 	"{\"name\":\"" name "\",\"type\":\"" type "\",\"multiValued\":false,\"required\":" req "," \
 	"\"caseExact\":false,\"mutability\":\"readWrite\",\"returned\":\"default\",\"uniqueness\":\"" uniq "\"}"
 
+/* A complex attribute of a Schema with the sub-attributes @subs. */
+#define SCIM_COMPLEX(name, multi, subs) \
+	"{\"name\":\"" name "\",\"type\":\"complex\",\"multiValued\":" multi ",\"required\":false," \
+	"\"mutability\":\"readWrite\",\"returned\":\"default\",\"subAttributes\":[" subs "]}"
+
+/* One Schema resource of id @id with the attributes @attrs. */
+#define SCIM_SCHEMA(id, name, desc, attrs) \
+	"{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"],\"id\":\"" id "\"," \
+	"\"name\":\"" name "\",\"description\":\"" desc "\",\"attributes\":[" attrs "]," \
+	"\"meta\":{\"resourceType\":\"Schema\"}}"
+
 static const char scim_schemas[] =
 	"{\"schemas\":[\"" SCIM_LIST_SCHEMA "\"],\"totalResults\":3,\"startIndex\":1,\"itemsPerPage\":3,"
 	"\"Resources\":["
-	"{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"],\"id\":\"" SCIM_USER_SCHEMA "\","
-	"\"name\":\"User\",\"description\":\"A person of the directory\",\"attributes\":["
-	SCIM_ATTR("userName", "string", "true", "server") ","
-	SCIM_ATTR("externalId", "string", "false", "server") ","
-	"{\"name\":\"name\",\"type\":\"complex\",\"multiValued\":false,\"required\":false,"
-	"\"mutability\":\"readWrite\",\"returned\":\"default\",\"subAttributes\":["
-	SCIM_ATTR("familyName", "string", "false", "none") ","
-	SCIM_ATTR("givenName", "string", "false", "none") "]},"
-	"{\"name\":\"emails\",\"type\":\"complex\",\"multiValued\":true,\"required\":false,"
-	"\"mutability\":\"readWrite\",\"returned\":\"default\",\"subAttributes\":["
-	SCIM_ATTR("value", "string", "false", "none") ","
-	SCIM_ATTR("type", "string", "false", "none") ","
-	SCIM_ATTR("primary", "boolean", "false", "none") "]},"
-	SCIM_ATTR("title", "string", "false", "none") ","
-	SCIM_ATTR("userType", "string", "false", "none") ","
-	SCIM_ATTR("active", "boolean", "false", "none") "],"
-	"\"meta\":{\"resourceType\":\"Schema\"}},"
-	"{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"],\"id\":\"" SCIM_ENT_SCHEMA "\","
-	"\"name\":\"EnterpriseUser\",\"description\":\"Employee number, organization, manager\","
-	"\"attributes\":["
-	SCIM_ATTR("employeeNumber", "string", "false", "server") ","
-	SCIM_ATTR("organization", "string", "false", "none") ","
-	SCIM_ATTR("division", "string", "false", "none") ","
-	SCIM_ATTR("department", "string", "false", "none") ","
-	"{\"name\":\"manager\",\"type\":\"complex\",\"multiValued\":false,\"required\":false,"
-	"\"mutability\":\"readWrite\",\"returned\":\"default\",\"subAttributes\":["
-	SCIM_ATTR("value", "string", "false", "none") "]}],"
-	"\"meta\":{\"resourceType\":\"Schema\"}},"
-	"{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"],\"id\":\"" SCIM_GROUP_SCHEMA "\","
-	"\"name\":\"Group\",\"description\":\"A group of people\",\"attributes\":["
-	SCIM_ATTR("displayName", "string", "true", "server") ","
-	SCIM_ATTR("externalId", "string", "false", "none") ","
-	"{\"name\":\"members\",\"type\":\"complex\",\"multiValued\":true,\"required\":false,"
-	"\"mutability\":\"readWrite\",\"returned\":\"default\",\"subAttributes\":["
-	SCIM_ATTR("value", "string", "false", "none") "]}],"
-	"\"meta\":{\"resourceType\":\"Schema\"}}]}";
+	SCIM_SCHEMA(SCIM_USER_SCHEMA, "User", "A person of the directory",
+		SCIM_ATTR("userName", "string", "true", "server") ","
+		SCIM_ATTR("externalId", "string", "false", "server") ","
+		SCIM_COMPLEX("name", "false",
+			SCIM_ATTR("familyName", "string", "false", "none") ","
+			SCIM_ATTR("givenName", "string", "false", "none")) ","
+		SCIM_COMPLEX("emails", "true",
+			SCIM_ATTR("value", "string", "false", "none") ","
+			SCIM_ATTR("type", "string", "false", "none") ","
+			SCIM_ATTR("primary", "boolean", "false", "none")) ","
+		SCIM_ATTR("title", "string", "false", "none") ","
+		SCIM_ATTR("userType", "string", "false", "none") ","
+		SCIM_ATTR("active", "boolean", "false", "none")) ","
+	SCIM_SCHEMA(SCIM_ENT_SCHEMA, "EnterpriseUser", "Employee number, organization, manager",
+		SCIM_ATTR("employeeNumber", "string", "false", "server") ","
+		SCIM_ATTR("organization", "string", "false", "none") ","
+		SCIM_ATTR("division", "string", "false", "none") ","
+		SCIM_ATTR("department", "string", "false", "none") ","
+		SCIM_COMPLEX("manager", "false", SCIM_ATTR("value", "string", "false", "none"))) ","
+	SCIM_SCHEMA(SCIM_GROUP_SCHEMA, "Group", "A group of people",
+		SCIM_ATTR("displayName", "string", "true", "server") ","
+		SCIM_ATTR("externalId", "string", "false", "none") ","
+		SCIM_COMPLEX("members", "true", SCIM_ATTR("value", "string", "false", "none")))
+	"]}";
 
 static int scim_h_static(struct http_req *req, struct http_resp *resp, const char *doc, size_t len)
 {

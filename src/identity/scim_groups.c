@@ -219,56 +219,51 @@ static int scim_member_path(const char *path, char ret_id[ULID_SIZE], struct sci
 }
 
 /* Applies one PATCH operation; member changes go to the database at once, in order. */
-static int scim_group_op(struct scim_group_tx *t, const json_t *op, struct scim_err *e)
+static int scim_group_op(struct scim_group_tx *t, const json_t *jop, struct scim_err *e)
 {
-	const json_t *jop = json_object_get(op, "op"), *jpath = json_object_get(op, "path");
-	const json_t *value = json_object_get(op, "value"), *members;
-	const char *name = json_is_string(jop) ? json_string_value(jop) : "";
-	const char *path = json_is_string(jpath) ? json_string_value(jpath) : NULL;
-	bool add = !strcasecmp(name, "add"), remove = !strcasecmp(name, "remove");
 	struct scim_group *g = t->g;
+	const json_t *members;
+	struct scim_op op;
 	char one[ULID_SIZE];
-	int r;
+	int r = scim_op_read(jop, &op, e);
 
-	if (!add && !remove && strcasecmp(name, "replace"))
-		return scim_bad(e, ERR_INVALID, "invalidSyntax", "op must be add, replace or remove");
-	if (jpath && !path)
-		return scim_bad(e, ERR_INVALID, "invalidPath", "path must be a string");
-	if (!path) {
-		if (remove)
-			return scim_bad(e, ERR_INVALID, "noTarget", "remove needs a path");
-		r = scim_group_attrs(g, value, &members, e);
+	if (r < 0)
+		return r;
+	if (!op.path) {
+		r = scim_group_attrs(g, op.value, &members, e);
 		if (r < 0 || !members)
 			return r;
-		return add ? scim_members_add(t, members, e) : scim_members_replace(t, members, e);
+		return op.add ? scim_members_add(t, members, e) : scim_members_replace(t, members, e);
 	}
-	if (!strcasecmp(path, "members")) {
-		if (remove && !value)
+	if (!strcasecmp(op.path, "members")) {
+		if (op.remove && !op.value)
 			return scim_members_remove(t, NULL);
-		if (scim_members_check(value, e) < 0)
+		if (scim_members_check(op.value, e) < 0)
 			return e->err;
-		if (add)
-			return scim_members_add(t, value, e);
-		if (!remove)
-			return scim_members_replace(t, value, e);
-		for (size_t i = 0; i < json_array_size(value); i++) {
-			r = scim_members_remove(t, json_string_value(json_object_get(json_array_get(value, i), "value")));
+		if (op.add)
+			return scim_members_add(t, op.value, e);
+		if (!op.remove)
+			return scim_members_replace(t, op.value, e);
+		for (size_t i = 0; i < json_array_size(op.value); i++) {
+			r = scim_members_remove(t, json_string_value(json_object_get(json_array_get(op.value, i),
+										 "value")));
 			if (r < 0)
 				return r;
 		}
 		return 0;
 	}
-	if (!strncasecmp(path, "members[", 8)) {
-		if (!remove)
+	if (!strncasecmp(op.path, "members[", 8)) {
+		if (!op.remove)
 			return scim_bad(e, ERR_INVALID, "invalidPath", "use remove with members[value eq \"id\"]");
-		r = scim_member_path(path, one, e);
+		r = scim_member_path(op.path, one, e);
 		return r < 0 ? r : scim_members_remove(t, one);
 	}
-	if (!strcasecmp(path, "displayName"))
-		return scim_str(remove ? NULL : value, g->name, sizeof(g->name), false, "displayName", e);
-	if (!strcasecmp(path, "externalId"))
-		return scim_str(remove ? NULL : value, g->external_id, sizeof(g->external_id), true, "externalId", e);
-	return scim_bad(e, ERR_INVALID, "invalidPath", "attribute '%.60s' is not supported", path);
+	if (!strcasecmp(op.path, "displayName"))
+		return scim_str(op.remove ? NULL : op.value, g->name, sizeof(g->name), false, "displayName", e);
+	if (!strcasecmp(op.path, "externalId"))
+		return scim_str(op.remove ? NULL : op.value, g->external_id, sizeof(g->external_id), true,
+				"externalId", e);
+	return scim_bad(e, ERR_INVALID, "invalidPath", "attribute '%.60s' is not supported", op.path);
 }
 
 /* Writes the group's row (inserted when @create), then audits @action. */
@@ -305,7 +300,7 @@ static int scim_group_run(struct http_req *req, struct http_resp *resp, struct s
 	struct app *app = http_req_app(req);
 	struct scim_group_tx t = { .req = req, .c = c, .g = g, .now = rtime_now_ms() };
 	struct scim_err e = { 0 };
-	const json_t *members = NULL;
+	const json_t *members = NULL, *ops = NULL;
 	const char *action = m == HTTP_POST ? "scim.group.create" : m == HTTP_PUT ? "scim.group.replace"
 										  : "scim.group.patch";
 	int r;
@@ -317,21 +312,10 @@ static int scim_group_run(struct http_req *req, struct http_resp *resp, struct s
 			return scim_fail_err(resp, &e);
 		if (!json_is_string(json_object_get(body, "displayName")))
 			return scim_fail(resp, ERR_INVALID, "invalidValue", "displayName is required");
-	} else {
-		const json_t *ops = json_object_get(body, "Operations");
-
-		if (!json_is_array(ops) || json_array_size(ops) == 0)
-			return scim_fail(resp, ERR_INVALID, "invalidSyntax", "Operations must be a non-empty array");
-		if (json_array_size(ops) > SCIM_MAX_OPS)
-			return scim_fail(resp, ERR_INVALID, "invalidSyntax", "at most %d operations per request",
-					 SCIM_MAX_OPS);
+	} else if (scim_patch_ops(body, &ops, &e) < 0) {
+		return scim_fail_err(resp, &e);
 	}
-	r = people_writer_new(c, "scim", http_req_principal(req)->person_id, t.now, &t.w);
-	if (r == 0) {
-		r = store_begin(c);
-		if (r < 0)
-			people_writer_free(t.w);
-	}
+	r = scim_writer_begin(req, c, t.now, &t.w);
 	if (r < 0)
 		return scim_fail_code(resp, r);
 	if (m == HTTP_POST) {
@@ -342,7 +326,7 @@ static int scim_group_run(struct http_req *req, struct http_resp *resp, struct s
 	} else if (m == HTTP_PUT) {
 		r = members ? scim_members_replace(&t, members, &e) : scim_members_remove(&t, NULL);
 	} else {
-		const json_t *ops = json_object_get(body, "Operations"), *op;
+		const json_t *op;
 		size_t i;
 
 		json_array_foreach(ops, i, op) {
@@ -357,19 +341,11 @@ static int scim_group_run(struct http_req *req, struct http_resp *resp, struct s
 							 (json_int_t)t.added, "members_removed", (json_int_t)0))
 				   : scim_group_save(&t, false, action, &e);
 	people_writer_free(t.w);
-	if (r == 0)
-		r = store_commit(c);
-	if (r < 0) {
-		store_rollback(c);
-		return e.r.message[0] ? scim_fail_err(resp, &e) : scim_fail_code(resp, r);
-	}
-	if (m == HTTP_POST) {
-		char base[400], loc[480];
-
-		scim_base(app, base, sizeof(base));
-		snprintf(loc, sizeof(loc), "%s/Groups/%s", base, g->id);
-		http_resp_header(resp, "Location", loc);
-	}
+	r = scim_tx_end(resp, c, r, &e);
+	if (r < 0)
+		return r;
+	if (m == HTTP_POST)
+		scim_location(app, resp, "Groups", g->id);
 	return scim_reply(resp, m == HTTP_POST ? 201 : 200, scim_group_json(app, c, g, true));
 }
 
@@ -380,79 +356,55 @@ static bool scim_without_members(struct http_req *req)
 	return x && strcasestr(x, "members") != NULL;
 }
 
+/* What a row of the groups list needs to become a Group. */
+struct scim_groups_ctx {
+	const struct app *app;
+	struct store_conn *c;
+	bool members;
+};
+
+/* A row (the group's id) of the list as a Group; NULL when it cannot be read. */
+static json_t *scim_group_item(struct store_stmt *q, void *ud)
+{
+	const struct scim_groups_ctx *x = ud;
+	struct scim_group g;
+
+	if (scim_group_load(x->c, store_col_text(q, 0), &g) != 0)
+		return NULL;
+	return scim_group_json(x->app, x->c, &g, x->members);
+}
+
+/* The WHERE of a filter on displayName or externalId. */
+static const char *scim_groups_where(const char *attr)
+{
+	return !strcmp(attr, "displayName") ? " WHERE name = $1" : " WHERE external_id = $1";
+}
+
 static int scim_groups_list(struct http_req *req, struct http_resp *resp, struct store_conn *c)
 {
 	static const char *const attrs[] = { "displayName", "externalId", NULL };
-	struct app *app = http_req_app(req);
-	const char *filter = http_req_query(req, "filter");
-	bool members = !scim_without_members(req);
-	struct scim_filter f;
-	struct store_stmt *q;
-	char why[160];
-	const char *where = "";
-	struct store_arg args[3];
-	size_t nargs = 0;
-	int64_t start, count, total;
-	json_t *items;
-	struct buf sql;
-	int r;
+	static const struct scim_list_def def = {
+		.attrs = attrs, .where = scim_groups_where, .count = "SELECT count(*) FROM groups",
+		.select = "SELECT id FROM groups", .order = "id", .row = scim_group_item,
+	};
+	struct scim_groups_ctx x = { .app = http_req_app(req), .c = c, .members = !scim_without_members(req) };
 
-	r = scim_page(req, resp, app->cfg.max_list, &start, &count);
-	if (r < 0)
-		return r;
-	if (filter) {
-		if (scim_filter_parse_attrs(filter, attrs, &f, why, sizeof(why)) < 0)
-			return scim_fail(resp, ERR_INVALID, "invalidFilter", "%s", why);
-		args[nargs++] = SA_TEXT(f.value);
-		where = !strcmp(f.attr, "displayName") ? " WHERE name = $1" : " WHERE external_id = $1";
-	}
-	buf_init(&sql, 1024);
-	buf_printf(&sql, "SELECT count(*) FROM groups%s", where);
-	r = store_query_i64(c, sql.data, args, nargs, &total);
-	if (r < 0) {
-		buf_done(&sql);
-		return scim_fail_code(resp, r);
-	}
-	buf_reset(&sql);
-	args[nargs++] = SA_I64(count);
-	args[nargs++] = SA_I64(start - 1);
-	buf_printf(&sql, "SELECT id FROM groups%s ORDER BY id LIMIT $%zu OFFSET $%zu", where, nargs - 1, nargs);
-	r = store_query(c, sql.data, args, nargs, &q);
-	buf_done(&sql);
-	if (r < 0)
-		return scim_fail_code(resp, r);
-	items = json_array();
-	while (items && (r = store_step(q)) == 1) {
-		struct scim_group g;
-
-		if (scim_group_load(c, store_col_text(q, 0), &g) == 0)
-			json_array_append_new(items, scim_group_json(app, c, &g, members));
-	}
-	store_stmt_free(q);
-	if (r < 0) {
-		json_decref(items);
-		return scim_fail_code(resp, r);
-	}
-	return scim_reply(resp, 200, scim_list(items, total, start));
+	return scim_list_answer(req, resp, c, &def, &x);
 }
 
 int scim_h_groups(struct http_req *req, struct http_resp *resp)
 {
-	struct app *app = http_req_app(req);
-	struct store_conn *c = store_conn(app->store);
 	struct scim_group g = { { 0 } };
-	struct rerr je;
+	struct store_conn *c;
 	json_t *body;
 	int r;
 
-	if ((r = scim_check(req, resp)) < 0)
+	if ((r = scim_start(req, resp, &c)) < 0)
 		return r;
-	if (!c)
-		return scim_fail_code(resp, ERR_STORE);
 	if (http_req_method(req) == HTTP_GET)
 		return scim_groups_list(req, resp, c);
-	if (http_req_json(req, &body, &je) < 0)
-		return scim_fail(resp, ERR_INVALID, "invalidSyntax", "%s", je.message);
+	if ((r = scim_body(req, resp, &body)) < 0)
+		return r;
 	ids_ulid(g.id, rtime_now_ms());
 	return scim_group_run(req, resp, c, &g, HTTP_POST, body);
 }
@@ -460,46 +412,37 @@ int scim_h_groups(struct http_req *req, struct http_resp *resp)
 int scim_h_group(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
-	struct store_conn *c = store_conn(app->store);
 	enum http_method m = http_req_method(req);
+	struct store_conn *c;
 	struct scim_group g;
-	struct rerr je;
 	json_t *body;
 	int r;
 
-	if ((r = scim_check(req, resp)) < 0)
+	if ((r = scim_start(req, resp, &c)) < 0)
 		return r;
-	if (!c)
-		return scim_fail_code(resp, ERR_STORE);
 	r = scim_group_load(c, http_req_param(req, "id"), &g);
-	if (r == ERR_NOT_FOUND)
-		return scim_fail(resp, ERR_NOT_FOUND, NULL, "no Group has this id");
 	if (r < 0)
-		return scim_fail_code(resp, r);
+		return scim_fail_load(resp, r, "Group");
 	if (m == HTTP_GET)
 		return scim_reply(resp, 200, scim_group_json(app, c, &g, !scim_without_members(req)));
 	if (m == HTTP_DELETE) {
-		struct people_writer *w = NULL;
+		struct people_writer *w;
 
-		r = people_writer_new(c, "scim", http_req_principal(req)->person_id, rtime_now_ms(), &w);
-		if (r == 0)
-			r = store_begin(c);
-		if (r == 0)
+		r = scim_writer_begin(req, c, rtime_now_ms(), &w);
+		if (r == 0) {
 			r = people_group_delete(w, g.id);
-		people_writer_free(w);
+			people_writer_free(w);
+		}
 		if (r >= 0)
 			r = audit_req(req, c, "scim.group.delete", "group", g.id, AUDIT_SUCCESS,
 				      json_pack("{s:s}", "displayName", g.name));
-		if (r == 0)
-			r = store_commit(c);
-		if (r < 0) {
-			store_rollback(c);
-			return scim_fail_code(resp, r);
-		}
+		r = scim_tx_end(resp, c, r, NULL);
+		if (r < 0)
+			return r;
 		http_resp_status(resp, 204);
 		return 0;
 	}
-	if (http_req_json(req, &body, &je) < 0)
-		return scim_fail(resp, ERR_INVALID, "invalidSyntax", "%s", je.message);
+	if ((r = scim_body(req, resp, &body)) < 0)
+		return r;
 	return scim_group_run(req, resp, c, &g, m, body);
 }

@@ -596,104 +596,63 @@ static int scim_user_commit(struct http_req *req, struct http_resp *resp, struct
 	if (r < 0)
 		return scim_fail_code(resp, r);
 	r = scim_user_write(req, c, u, old, action, &e);
-	if (r == 0)
-		r = store_commit(c);
-	if (r < 0) {
-		store_rollback(c);
-		return e.r.message[0] ? scim_fail_err(resp, &e) : scim_fail_code(resp, r);
-	}
+	r = scim_tx_end(resp, c, r, &e);
+	if (r < 0)
+		return r;
 	/* Read back so the answer shows what is stored (manager name, org path). */
 	r = scim_user_load(c, u->id, &fresh);
 	if (r < 0)
 		return scim_fail_code(resp, r);
-	if (status == 201) {
-		char base[400], loc[480];
-
-		scim_base(app, base, sizeof(base));
-		snprintf(loc, sizeof(loc), "%s/Users/%s", base, u->id);
-		http_resp_header(resp, "Location", loc);
-	}
+	if (status == 201)
+		scim_location(app, resp, "Users", u->id);
 	return scim_reply(resp, status, scim_user_json(app, &fresh));
+}
+
+/* A row of SCIM_USER_SQL as a User (@ud: the app). */
+static json_t *scim_user_item(struct store_stmt *q, void *ud)
+{
+	struct scim_user u;
+
+	scim_user_from_row(q, &u);
+	return scim_user_json(ud, &u);
+}
+
+/* The WHERE of a filter on userName, externalId, displayName or emails.value. */
+static const char *scim_users_where(const char *attr)
+{
+	if (!strcmp(attr, "userName"))
+		return " WHERE lower(p.login) = lower($1)";
+	if (!strcmp(attr, "externalId"))
+		return " WHERE p.employee_number = $1";
+	if (!strcmp(attr, "displayName"))
+		return " WHERE trim(p.given_name || ' ' || p.family_name) = $1";
+	return " WHERE lower(p.email) = lower($1)";
 }
 
 static int scim_users_list(struct http_req *req, struct http_resp *resp, struct store_conn *c)
 {
-	struct app *app = http_req_app(req);
-	const char *filter = http_req_query(req, "filter");
-	struct scim_filter f;
-	char why[160], where[160] = "";
-	struct store_arg args[4];
-	size_t nargs = 0;
-	struct store_stmt *q;
-	int64_t start, count, total;
-	json_t *items;
-	struct buf sql;
-	int r;
+	static const struct scim_list_def def = {
+		.where = scim_users_where, .count = "SELECT count(*) FROM people p", .select = SCIM_USER_SQL,
+		.order = "p.id", .row = scim_user_item,
+	};
 
-	r = scim_page(req, resp, app->cfg.max_list, &start, &count);
-	if (r < 0)
-		return r;
-	if (filter) {
-		if (scim_filter_parse(filter, &f, why, sizeof(why)) < 0)
-			return scim_fail(resp, ERR_INVALID, "invalidFilter", "%s", why);
-		args[nargs++] = SA_TEXT(f.value);
-		if (!strcmp(f.attr, "userName"))
-			snprintf(where, sizeof(where), " WHERE lower(p.login) = lower($1)");
-		else if (!strcmp(f.attr, "externalId"))
-			snprintf(where, sizeof(where), " WHERE p.employee_number = $1");
-		else if (!strcmp(f.attr, "displayName"))
-			snprintf(where, sizeof(where), " WHERE trim(p.given_name || ' ' || p.family_name) = $1");
-		else
-			snprintf(where, sizeof(where), " WHERE lower(p.email) = lower($1)");
-	}
-	buf_init(&sql, 4096);
-	buf_printf(&sql, "SELECT count(*) FROM people p%s", where);
-	r = store_query_i64(c, sql.data, args, nargs, &total);
-	if (r < 0) {
-		buf_done(&sql);
-		return scim_fail_code(resp, r);
-	}
-	buf_reset(&sql);
-	args[nargs++] = SA_I64(count);
-	args[nargs++] = SA_I64(start - 1);
-	buf_printf(&sql, SCIM_USER_SQL "%s ORDER BY p.id LIMIT $%zu OFFSET $%zu", where, nargs - 1, nargs);
-	r = store_query(c, sql.data, args, nargs, &q);
-	buf_done(&sql);
-	if (r < 0)
-		return scim_fail_code(resp, r);
-	items = json_array();
-	while (items && (r = store_step(q)) == 1) {
-		struct scim_user u;
-
-		scim_user_from_row(q, &u);
-		json_array_append_new(items, scim_user_json(app, &u));
-	}
-	store_stmt_free(q);
-	if (r < 0) {
-		json_decref(items);
-		return scim_fail_code(resp, r);
-	}
-	return scim_reply(resp, 200, scim_list(items, total, start));
+	return scim_list_answer(req, resp, c, &def, http_req_app(req));
 }
 
 int scim_h_users(struct http_req *req, struct http_resp *resp)
 {
-	struct app *app = http_req_app(req);
-	struct store_conn *c = store_conn(app->store);
+	struct store_conn *c;
 	struct scim_user u;
 	struct scim_err e = { 0 };
-	struct rerr je;
 	json_t *body;
 	int r;
 
-	if ((r = scim_check(req, resp)) < 0)
+	if ((r = scim_start(req, resp, &c)) < 0)
 		return r;
-	if (!c)
-		return scim_fail_code(resp, ERR_STORE);
 	if (http_req_method(req) == HTTP_GET)
 		return scim_users_list(req, resp, c);
-	if (http_req_json(req, &body, &je) < 0)
-		return scim_fail(resp, ERR_INVALID, "invalidSyntax", "%s", je.message);
+	if ((r = scim_body(req, resp, &body)) < 0)
+		return r;
 	memset(&u, 0, sizeof(u));
 	u.active = true;
 	snprintf(u.kind, sizeof(u.kind), "employee");
@@ -706,38 +665,29 @@ int scim_h_users(struct http_req *req, struct http_resp *resp)
 /* Applies a PatchOp body to @u. */
 static int scim_user_patch(struct scim_user *u, const json_t *body, struct scim_err *e)
 {
-	const json_t *ops = json_object_get(body, "Operations"), *op;
+	const json_t *ops, *jop;
 	size_t i;
+	int r = scim_patch_ops(body, &ops, e);
 
-	if (!json_is_array(ops) || json_array_size(ops) == 0)
-		return scim_bad(e, ERR_INVALID, "invalidSyntax", "Operations must be a non-empty array");
-	if (json_array_size(ops) > SCIM_MAX_OPS)
-		return scim_bad(e, ERR_INVALID, "invalidSyntax", "at most %d operations per request", SCIM_MAX_OPS);
-	json_array_foreach(ops, i, op) {
-		const json_t *jop = json_object_get(op, "op"), *jpath = json_object_get(op, "path");
-		const json_t *value = json_object_get(op, "value");
-		const char *name = json_is_string(jop) ? json_string_value(jop) : "";
-		bool remove = !strcasecmp(name, "remove");
-		int r;
+	if (r < 0)
+		return r;
+	json_array_foreach(ops, i, jop) {
+		struct scim_op op;
 
-		if (!remove && strcasecmp(name, "add") && strcasecmp(name, "replace"))
-			return scim_bad(e, ERR_INVALID, "invalidSyntax", "op must be add, replace or remove");
-		if (jpath && !json_is_string(jpath))
-			return scim_bad(e, ERR_INVALID, "invalidPath", "path must be a string");
-		if (!jpath) {
-			if (remove)
-				return scim_bad(e, ERR_INVALID, "noTarget", "remove needs a path");
-			r = scim_user_set_object(u, "", value, true, e);
+		r = scim_op_read(jop, &op, e);
+		if (r < 0)
+			return r;
+		if (!op.path) {
+			r = scim_user_set_object(u, "", op.value, true, e);
 		} else {
-			const char *path = json_string_value(jpath);
-
-			if (strlen(path) > 200)
+			if (strlen(op.path) > 200)
 				return scim_bad(e, ERR_INVALID, "invalidPath", "path is too long");
-			if (!remove && !value)
-				return scim_bad(e, ERR_INVALID, "invalidValue", "%s needs a value", name);
-			r = scim_user_set(u, path, remove ? NULL : value, e);
+			if (!op.remove && !op.value)
+				return scim_bad(e, ERR_INVALID, "invalidValue", "%s needs a value", op.name);
+			r = scim_user_set(u, op.path, op.remove ? NULL : op.value, e);
 			if (r == SCIM_UNKNOWN)
-				return scim_bad(e, ERR_INVALID, "invalidPath", "attribute '%.60s' is not supported", path);
+				return scim_bad(e, ERR_INVALID, "invalidPath", "attribute '%.60s' is not supported",
+						op.path);
 		}
 		if (r < 0)
 			return r;
@@ -748,23 +698,18 @@ static int scim_user_patch(struct scim_user *u, const json_t *body, struct scim_
 int scim_h_user(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
-	struct store_conn *c = store_conn(app->store);
 	enum http_method m = http_req_method(req);
+	struct store_conn *c;
 	struct scim_user old, u;
 	struct scim_err e = { 0 };
-	struct rerr je;
 	json_t *body;
 	int r;
 
-	if ((r = scim_check(req, resp)) < 0)
+	if ((r = scim_start(req, resp, &c)) < 0)
 		return r;
-	if (!c)
-		return scim_fail_code(resp, ERR_STORE);
 	r = scim_user_load(c, http_req_param(req, "id"), &old);
-	if (r == ERR_NOT_FOUND)
-		return scim_fail(resp, ERR_NOT_FOUND, NULL, "no User has this id");
 	if (r < 0)
-		return scim_fail_code(resp, r);
+		return scim_fail_load(resp, r, "User");
 	if (m == HTTP_GET)
 		return scim_reply(resp, 200, scim_user_json(app, &old));
 	u = old;
@@ -774,18 +719,15 @@ int scim_h_user(struct http_req *req, struct http_resp *resp)
 			r = store_begin(c);
 			if (r == 0)
 				r = scim_user_write(req, c, &u, &old, "scim.user.delete", &e);
-			if (r == 0)
-				r = store_commit(c);
-			if (r < 0) {
-				store_rollback(c);
-				return e.r.message[0] ? scim_fail_err(resp, &e) : scim_fail_code(resp, r);
-			}
+			r = scim_tx_end(resp, c, r, &e);
+			if (r < 0)
+				return r;
 		}
 		http_resp_status(resp, 204);
 		return 0;
 	}
-	if (http_req_json(req, &body, &je) < 0)
-		return scim_fail(resp, ERR_INVALID, "invalidSyntax", "%s", je.message);
+	if ((r = scim_body(req, resp, &body)) < 0)
+		return r;
 	if (m == HTTP_PUT) {
 		if (scim_user_from_body(&u, body, true, &e) < 0)
 			return scim_fail_err(resp, &e);

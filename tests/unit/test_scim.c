@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Unit tests for scim_filter_parse: what is accepted, and a clear reason for everything else. */
+/*
+ * Unit tests for scim_filter_parse: what is accepted, and a clear reason
+ * for everything else; and for the PatchOp readers the Users and Groups
+ * handlers share (scim_patch_ops, scim_op_read in scim_internal.h).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "identity/scim_filter.h"
+#include "identity/scim_internal.h"
 
 static void test_valid(void **state)
 {
@@ -101,12 +107,96 @@ static void test_null_and_small_buffers(void **state)
 	assert_int_equal(scim_filter_parse("userName eq \"ok\"", &f, NULL, 0), 0);
 }
 
+/* scim_patch_ops on the body @json: its return, and the scimType and detail of a refusal. */
+static int patch_ops(const char *json, const char *type, const char *detail)
+{
+	json_t *body = json_loads(json, 0, NULL);
+	const json_t *ops = NULL;
+	struct scim_err e = { 0 };
+	int r;
+
+	assert_non_null(body);
+	r = scim_patch_ops(body, &ops, &e);
+	if (r == 0) {
+		assert_ptr_equal(ops, json_object_get(body, "Operations"));
+	} else {
+		assert_string_equal(e.type, type);
+		assert_string_equal(e.r.message, detail);
+		assert_int_equal(e.err, r);
+	}
+	json_decref(body);
+	return r;
+}
+
+static void test_patch_ops(void **state)
+{
+	char many[16 + 16 * (SCIM_MAX_OPS + 1)];
+	size_t n = 0;
+
+	assert_int_equal(patch_ops("{\"Operations\": [{\"op\": \"add\"}]}", NULL, NULL), 0);
+	assert_int_equal(patch_ops("{}", "invalidSyntax", "Operations must be a non-empty array"), ERR_INVALID);
+	assert_int_equal(patch_ops("{\"Operations\": []}", "invalidSyntax", "Operations must be a non-empty array"),
+			 ERR_INVALID);
+	assert_int_equal(patch_ops("{\"Operations\": {}}", "invalidSyntax", "Operations must be a non-empty array"),
+			 ERR_INVALID);
+	n += (size_t)snprintf(many + n, sizeof(many) - n, "{\"Operations\":[");
+	for (int i = 0; i <= SCIM_MAX_OPS; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "%s{}", i ? "," : "");
+	snprintf(many + n, sizeof(many) - n, "]}");
+	assert_int_equal(patch_ops(many, "invalidSyntax", "at most 100 operations per request"), ERR_INVALID);
+}
+
+static void test_op_read(void **state)
+{
+	static const struct {
+		const char *op;
+		int want;
+		const char *type, *path;   /* the refusal's scimType, else the path read */
+		bool add, remove, value;
+	} cases[] = {
+		{ "{\"op\": \"add\", \"value\": {}}", 0, NULL, NULL, true, false, true },
+		{ "{\"op\": \"Replace\", \"path\": \"title\", \"value\": \"x\"}", 0, NULL, "title", false, false, true },
+		{ "{\"op\": \"REMOVE\", \"path\": \"members\"}", 0, NULL, "members", false, true, false },
+		{ "{\"op\": \"move\"}", ERR_INVALID, "invalidSyntax", NULL, false, false, false },
+		{ "{\"path\": \"title\"}", ERR_INVALID, "invalidSyntax", NULL, false, false, false },
+		{ "{\"op\": \"add\", \"path\": 1}", ERR_INVALID, "invalidPath", NULL, false, false, false },
+		{ "{\"op\": \"add\", \"path\": null}", ERR_INVALID, "invalidPath", NULL, false, false, false },
+		{ "{\"op\": \"remove\"}", ERR_INVALID, "noTarget", NULL, false, false, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = json_loads(cases[i].op, 0, NULL);
+		struct scim_err e = { 0 };
+		struct scim_op op;
+		int r;
+
+		assert_non_null(j);
+		r = scim_op_read(j, &op, &e);
+		if (r != cases[i].want)
+			fail_msg("case %zu (%s): %d, not %d", i, cases[i].op, r, cases[i].want);
+		if (r < 0) {
+			assert_string_equal(e.type, cases[i].type);
+		} else {
+			if (cases[i].path)
+				assert_string_equal(op.path, cases[i].path);
+			else
+				assert_null(op.path);
+			assert_int_equal(op.add, cases[i].add);
+			assert_int_equal(op.remove, cases[i].remove);
+			assert_int_equal(op.value != NULL, cases[i].value);
+		}
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_null_and_small_buffers),
+		cmocka_unit_test(test_patch_ops),
+		cmocka_unit_test(test_op_read),
 	};
 	return cmocka_run_group_tests_name("scim", tests, NULL, NULL);
 }

@@ -76,6 +76,22 @@ int auth_audit(struct store_conn *c, const struct auth_client *cl, const char *a
 	return r;
 }
 
+int auth_commit_audited(struct store_conn *c, const struct auth_client *cl, int r, const char *action,
+			const char *object_type, const char *object_id, json_t *details)
+{
+	if (r < 0)
+		json_decref(details);
+	else
+		r = auth_audit(c, cl, action, object_type, object_id, AUDIT_SUCCESS, details);
+	if (r >= 0)
+		r = store_commit(c);
+	if (r < 0) {
+		store_rollback(c);
+		return r;
+	}
+	return 0;
+}
+
 static const char *auth_factor_name(enum auth_factor f)
 {
 	return f == AUTH_FACTOR_TOTP ? "totp" : "password";
@@ -195,6 +211,16 @@ static int auth_refuse(const char *why)
 	return ERR_UNAUTHENTICATED;
 }
 
+/* Loads the principal of a credential's owner @person; one gone or not active is refused. */
+static int auth_load_owner(struct store_conn *c, const char *person, struct principal *p)
+{
+	int r = auth_load_principal(c, person, p);
+
+	if (r == ERR_NOT_FOUND || r == ERR_UNAUTHENTICATED)
+		return auth_refuse("person_not_active");
+	return r;
+}
+
 /* A valid credential of the wrong kind for the route: audited, refused. */
 static int auth_scope_denied(struct store_conn *c, const struct auth_client *cl,
 			     const struct principal *q, const char *object_type, const char *id,
@@ -248,9 +274,7 @@ static int auth_check_session(struct app *app, struct store_conn *c, int64_t now
 		return auth_refuse("session_expired");
 	if (now - last_seen >= app->cfg.session_idle_s * 1000)
 		return auth_refuse("session_idle");
-	r = auth_load_principal(c, person, p);
-	if (r == ERR_NOT_FOUND || r == ERR_UNAUTHENTICATED)
-		return auth_refuse("person_not_active");
+	r = auth_load_owner(c, person, p);
 	if (r < 0)
 		return r;
 	if (flags & HTTP_AUTH_SCIM)
@@ -314,9 +338,7 @@ static int auth_check_token(struct app *app, struct store_conn *c, int64_t now,
 		return auth_refuse("token_revoked");
 	if (expires && expires <= now)
 		return auth_refuse("token_expired");
-	r = auth_load_principal(c, person, p);
-	if (r == ERR_NOT_FOUND || r == ERR_UNAUTHENTICATED)
-		return auth_refuse("person_not_active");
+	r = auth_load_owner(c, person, p);
 	if (r < 0)
 		return r;
 	if (scim != ((flags & HTTP_AUTH_SCIM) != 0))
@@ -708,13 +730,8 @@ int auth_password_change(struct app *app, struct store_conn *c, int64_t now,
 					    "AND revoked_at IS NULL AND id <> $3",
 					 STORE_ARGS(SA_TEXT(person_id), SA_I64(now),
 						    SA_TEXT(keep_session_id ? keep_session_id : "")));
-	if (r >= 0)
-		r = auth_audit(c, cl, "auth.password_change", "person", person_id, AUDIT_SUCCESS,
-			       json_pack("{s:i}", "sessions_revoked", revoked));
-	if (r >= 0)
-		r = store_commit(c);
-	if (r < 0)
-		store_rollback(c);
+	r = auth_commit_audited(c, cl, r, "auth.password_change", "person", person_id,
+				json_pack("{s:i}", "sessions_revoked", revoked));
 out:
 	sodium_memzero(hash, sizeof(hash));
 	return r < 0 ? r : 0;
@@ -921,16 +938,11 @@ int auth_login(struct app *app, struct store_conn *c, int64_t now, const struct 
 		r = auth_failures_clear(c, AUTH_FACTOR_PASSWORD, account);
 	if (r >= 0 && who.totp)
 		r = auth_failures_clear(c, AUTH_FACTOR_TOTP, account);
-	if (r >= 0)
-		r = auth_audit(c, &actor, "auth.login", "person", who.id, AUDIT_SUCCESS,
-			       json_pack("{s:s, s:s, s:s}", "factor", who.totp ? factor : "password",
-					 "session", res.session.id, "login", who.login));
-	if (r >= 0)
-		r = store_commit(c);
-	if (r < 0) {
-		store_rollback(c);
+	r = auth_commit_audited(c, &actor, r, "auth.login", "person", who.id,
+				json_pack("{s:s, s:s, s:s}", "factor", who.totp ? factor : "password",
+					  "session", res.session.id, "login", who.login));
+	if (r < 0)
 		goto out;
-	}
 	memcpy(res.person_id, who.id, sizeof(res.person_id));
 	memcpy(res.login, who.login, sizeof(res.login));
 	res.must_change_password = who.must_change;
@@ -1106,15 +1118,10 @@ int auth_token_create(struct app *app, struct store_conn *c, int64_t now,
 				  "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
 			       STORE_ARGS(SA_TEXT(t.id), SA_TEXT(hash), SA_TEXT(person_id), SA_TEXT(name),
 					  SA_TEXT(scope), SA_I64(now), SA_I64(t.expires_at)));
-	if (r >= 0)
-		r = auth_audit(c, cl, "auth.token_create", "api_token", t.id, AUDIT_SUCCESS,
-			       json_pack("{s:s, s:s, s:s}", "name", name, "scope", scope, "person", person_id));
-	if (r >= 0)
-		r = store_commit(c);
-	if (r < 0) {
-		store_rollback(c);
+	r = auth_commit_audited(c, cl, r, "auth.token_create", "api_token", t.id,
+				json_pack("{s:s, s:s, s:s}", "name", name, "scope", scope, "person", person_id));
+	if (r < 0)
 		goto out;
-	}
 	*ret = t;
 	r = 0;
 out:

@@ -92,6 +92,15 @@ int auth_audit(struct store_conn *c, const struct auth_client *cl, const char *a
 	       const char *object_type, const char *object_id, enum audit_outcome outcome,
 	       json_t *details);
 
+/*
+ * Ends the transaction of a change that went well so far (@r >= 0): audits
+ * @action on the object as a success for @cl, then commits.  When @r is an
+ * error, or the audit or the commit fails, rolls back.  @details is stolen
+ * in every case.  Returns 0 or the error.
+ */
+int auth_commit_audited(struct store_conn *c, const struct auth_client *cl, int r, const char *action,
+			const char *object_type, const char *object_id, json_t *details);
+
 /* --- credentials (the authenticator's core) --- */
 
 enum auth_cred_kind { AUTH_CRED_BEARER, AUTH_CRED_COOKIE };

@@ -286,14 +286,9 @@ int auth_totp_enroll(struct app *app, struct store_conn *c, int64_t now,
 		       STORE_ARGS(SA_TEXT(person_id), SA_BLOB(blob, blen)));
 	if (r == 0)
 		r = ERR_CONFLICT;
-	if (r >= 0)
-		r = auth_audit(c, cl, "auth.totp_enroll", "person", person_id, AUDIT_SUCCESS, NULL);
-	if (r >= 0)
-		r = store_commit(c);
-	if (r < 0) {
-		store_rollback(c);
+	r = auth_commit_audited(c, cl, r, "auth.totp_enroll", "person", person_id, NULL);
+	if (r < 0)
 		goto out;
-	}
 	memcpy(ret_b32, b32, AUTH_TOTP_B32_SIZE);
 	r = 0;
 out:
@@ -347,14 +342,9 @@ int auth_totp_confirm(struct app *app, struct store_conn *c, int64_t now,
 			r = store_exec(c, "INSERT INTO recovery_codes (person_id, code_hash) VALUES ($1, $2)",
 				       STORE_ARGS(SA_TEXT(person_id), SA_TEXT(hash)));
 	}
-	if (r >= 0)
-		r = auth_audit(c, cl, "auth.totp_confirm", "person", person_id, AUDIT_SUCCESS,
-			       json_pack("{s:i}", "recovery_codes", AUTH_RECOVERY_CODES));
-	if (r >= 0)
-		r = store_commit(c);
-	if (r < 0)
-		store_rollback(c);
-	else
+	r = auth_commit_audited(c, cl, r, "auth.totp_confirm", "person", person_id,
+				json_pack("{s:i}", "recovery_codes", AUTH_RECOVERY_CODES));
+	if (r == 0)
 		memcpy(ret_codes, codes, sizeof(codes));
 	sodium_memzero(codes, sizeof(codes));
 	return r < 0 ? r : 0;
@@ -374,13 +364,7 @@ int auth_totp_disable(struct app *app, struct store_conn *c, int64_t now,
 		r = ERR_CONFLICT;
 	if (r >= 0)
 		r = store_exec(c, "DELETE FROM recovery_codes WHERE person_id = $1", STORE_ARGS(SA_TEXT(person_id)));
-	if (r >= 0)
-		r = auth_audit(c, cl, "auth.totp_disable", "person", person_id, AUDIT_SUCCESS, NULL);
-	if (r >= 0)
-		r = store_commit(c);
-	if (r < 0)
-		store_rollback(c);
-	return r < 0 ? r : 0;
+	return auth_commit_audited(c, cl, r, "auth.totp_disable", "person", person_id, NULL);
 }
 
 int auth_totp_verify_login(struct app *app, struct store_conn *c, int64_t now,

@@ -889,6 +889,30 @@ static void test_lock_check_direct(void **state)
 					 "account:zed", &until), 0);
 }
 
+static void test_commit_audited(void **state)
+{
+	struct fx *f = *state;
+
+	/* Gone well so far: the change and its success entry are committed together. */
+	assert_int_equal(store_begin(f->c), 0);
+	assert_int_equal(store_exec(f->c, "INSERT INTO groups (id, name, created_at, updated_at) "
+				       "VALUES ('01G1', 'kept', 1, 1)", STORE_NOARGS), 1);
+	assert_int_equal(auth_commit_audited(f->c, &f->cl, 1, "test.change", "group", "01G1",
+					     json_pack("{s:s}", "k", "v")), 0);
+	assert_false(store_in_transaction(f->c));
+	assert_int_equal(q64(f, "SELECT count(*) FROM groups WHERE name = $1", "kept"), 1);
+	assert_int_equal(audits(f, "test.change", "success"), 1);
+	/* An error: rolled back, nothing audited, the details freed, the error returned. */
+	assert_int_equal(store_begin(f->c), 0);
+	assert_int_equal(store_exec(f->c, "INSERT INTO groups (id, name, created_at, updated_at) "
+				       "VALUES ('01G2', 'dropped', 1, 1)", STORE_NOARGS), 1);
+	assert_int_equal(auth_commit_audited(f->c, &f->cl, ERR_CONFLICT, "test.change", "group", "01G2",
+					     json_pack("{s:s}", "k", "v")), ERR_CONFLICT);
+	assert_false(store_in_transaction(f->c));
+	assert_int_equal(q64(f, "SELECT count(*) FROM groups WHERE name = $1", "dropped"), 0);
+	assert_int_equal(audits(f, "test.change", "success"), 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -918,6 +942,7 @@ int main(void)
 		T(test_activation),
 		T(test_activation_source_lockout),
 		T(test_lock_check_direct),
+		T(test_commit_audited),
 	};
 #undef T
 	int r;

@@ -31,6 +31,7 @@
 #include "formats/devsig.h"
 #include "formats/policy.h"
 #include "http/http.h"
+#include "identity/people.h"
 #include "identity/scope.h"
 #include "store/store.h"
 
@@ -109,7 +110,7 @@ int ep_device_path(struct store_conn *c, const char *device_id, char ret_path[PR
 	struct store_stmt *q = NULL;
 	int r;
 
-	r = store_query(c, "SELECT o.path FROM devices d" EP_SQL_UNIT_JOIN("o", "d.org_unit_id") " WHERE d.id = $1",
+	r = store_query(c, "SELECT o.path FROM devices d" PEOPLE_SQL_UNIT_JOIN("o", "d.org_unit_id") " WHERE d.id = $1",
 			STORE_ARGS(SA_TEXT(device_id)), &q);
 	if (r < 0)
 		return r;
@@ -193,7 +194,7 @@ int ep_device_check(struct http_req *req, struct store_conn *c, struct ep_device
 		log_debug("endpoint: signed request refused", "reason=timestamp device=%s", did);
 		return ERR_UNAUTHENTICATED;
 	}
-	r = store_query(c, "SELECT d.public_key, d.state, o.path FROM devices d" EP_SQL_UNIT_JOIN("o", "d.org_unit_id")
+	r = store_query(c, "SELECT d.public_key, d.state, o.path FROM devices d" PEOPLE_SQL_UNIT_JOIN("o", "d.org_unit_id")
 			   " WHERE d.id = $1", STORE_ARGS(SA_TEXT(did)), &q);
 	if (r < 0)
 		return r;
@@ -275,7 +276,7 @@ int ep_policy_effective(struct store_conn *c, const char *path, json_t **ret_pol
 		return -ENOMEM;
 	/* The units on the path from the root: those @path lies within. */
 	r = store_query(c, "SELECT o.path, p.version, p.policy, p.created_at FROM endpoint_policies p"
-			   EP_SQL_UNIT_JOIN("o", "p.org_unit_id") " WHERE " SCOPE_SQL_WITHIN("$1", "o.path")
+			   PEOPLE_SQL_UNIT_JOIN("o", "p.org_unit_id") " WHERE " SCOPE_SQL_WITHIN("$1", "o.path")
 			   " AND p.version = (SELECT max(x.version) FROM endpoint_policies x WHERE x.org_unit_id = p.org_unit_id) "
 			   "ORDER BY length(o.path)", STORE_ARGS(SA_TEXT(path)), &q);
 	while (r == 0 && (r = store_step(q)) == 1) {

@@ -24,7 +24,7 @@
  * identity/scope.h) about org units, people and scope; it keeps no copy of
  * their rules.  A device and an enrollment token name their unit by
  * org_unit_id, the endpoint's own column; a query that needs the unit's
- * path joins it with EP_SQL_UNIT_JOIN, and a list is scoped with
+ * path joins it with PEOPLE_SQL_UNIT_JOIN (identity/people.h), and a list is scoped with
  * ep_scope_where.
  */
 #ifndef RAMPART_EP_COMMON_H
@@ -45,17 +45,6 @@ struct store_conn;
 struct store_stmt;
 
 /* ---------------------------------------------------------------- org units and scope */
-
-/*
- * identity: people.h has PEOPLE_SQL_JOIN for a row's person but no fragment
- * that joins a row's own org unit (a device's, a token's, a policy's) by
- * its id.  Until it has one, this is the one place the endpoint platform
- * names identity's table: " JOIN org_units A ON A.id = COL" for string
- * literals @a (an alias) and @col (the row's unit id).  The query may then
- * read A.id and A.path.  An inner join: the endpoint's org_unit_id columns
- * are NOT NULL and reference the unit.
- */
-#define EP_SQL_UNIT_JOIN(a, col) " JOIN org_units " a " ON " a ".id = " col
 
 /*
  * The path of the org unit of device @device_id into @ret_path.  Returns 0,

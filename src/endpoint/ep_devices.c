@@ -37,7 +37,7 @@
 /* ---------------------------------------------------------------- devices */
 
 /* A device's unit, as o (o.path). */
-#define EP_DEVICE_UNIT EP_SQL_UNIT_JOIN("o", "d.org_unit_id")
+#define EP_DEVICE_UNIT PEOPLE_SQL_UNIT_JOIN("o", "d.org_unit_id")
 
 /* The columns ep_device_row_json reads: the device, its unit and its owner. */
 #define EP_DEVICE_COLS \

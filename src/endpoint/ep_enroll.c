@@ -61,7 +61,7 @@ static json_t *ep_token_row_json(struct store_stmt *q, int64_t now)
 }
 
 /* A token's unit, as o (o.path). */
-#define EP_TOKEN_UNIT EP_SQL_UNIT_JOIN("o", "t.org_unit_id")
+#define EP_TOKEN_UNIT PEOPLE_SQL_UNIT_JOIN("o", "t.org_unit_id")
 
 /* The columns ep_token_row_json reads, with the token's unit. */
 #define EP_TOKEN_COLS \

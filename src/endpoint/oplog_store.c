@@ -168,7 +168,7 @@ static int oplog_search_sql(struct buf *sql, struct store_arg *args, size_t *ret
 
 	buf_puts(sql, "SELECT e.device_id, d.hostname, o.path, e.seq, e.ts, e.kind, e.username, e.received_at, "
 		      "e.data, pw.login FROM device_events e JOIN devices d ON d.id = e.device_id"
-		      EP_SQL_UNIT_JOIN("o", "d.org_unit_id") PEOPLE_SQL_JOIN("pw", "d.owner_id") " WHERE 1 = 1");
+		      PEOPLE_SQL_UNIT_JOIN("o", "d.org_unit_id") PEOPLE_SQL_JOIN("pw", "d.owner_id") " WHERE 1 = 1");
 	r = ep_scope_where(sql, args, &nargs, OPLOG_SEARCH_ARGS, p, "o.path");
 	if (r < 0)
 		return r;
@@ -245,7 +245,7 @@ static int oplog_units(struct store_conn *c, struct oplog_unit **ret, size_t *re
 	struct store_stmt *q = NULL;
 	int r;
 
-	r = store_query(c, "SELECT DISTINCT d.org_unit_id, o.path FROM devices d" EP_SQL_UNIT_JOIN("o", "d.org_unit_id")
+	r = store_query(c, "SELECT DISTINCT d.org_unit_id, o.path FROM devices d" PEOPLE_SQL_UNIT_JOIN("o", "d.org_unit_id")
 			   " ORDER BY d.org_unit_id", STORE_NOARGS, &q);
 	if (r < 0)
 		return r;

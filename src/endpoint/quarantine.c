@@ -33,11 +33,12 @@
 #include "endpoint/ep_common.h"
 #include "endpoint/eve.h"
 #include "formats/policy.h"
+#include "identity/people.h"
 #include "store/page.h"
 #include "store/store.h"
 
 /* A device's unit, as o (o.path). */
-#define Q_DEVICE_UNIT EP_SQL_UNIT_JOIN("o", "d.org_unit_id")
+#define Q_DEVICE_UNIT PEOPLE_SQL_UNIT_JOIN("o", "d.org_unit_id")
 
 /* ---------------------------------------------------------------- kinds */
 

@@ -31,19 +31,16 @@
 #include "store/store.h"
 
 /*
- * The path of org unit @id (by id only: people_org_find also takes a path,
- * and a unit must not be named by its path here).  Returns 0,
- * ERR_NOT_FOUND or a store error.
+ * The path of org unit @id (by id only: a unit is never named by its path
+ * here).  Returns 0, ERR_NOT_FOUND or a store error.
  */
 static int xappr_unit_path(struct store_conn *c, const char *id, char path[PRINCIPAL_PATH_SIZE])
 {
 	struct org_unit u;
-	int r = people_org_find(c, id, &u);
+	int r = people_org_get(c, id, &u);
 
 	if (r < 0)
 		return r;
-	if (strcmp(u.id, id) != 0)
-		return ERR_NOT_FOUND;
 	memcpy(path, u.path, PRINCIPAL_PATH_SIZE);
 	return 0;
 }
@@ -51,41 +48,24 @@ static int xappr_unit_path(struct store_conn *c, const char *id, char path[PRINC
 /*
  * Finds the deepest unit requiring approval at or above @org_path: its
  * named approver goes to @ret_approver ("" for none).  Returns 1 when there
- * is such a unit, 0 when not, or an error.  The settings are few (an
- * administrator names each unit), so each one's path is asked of identity.
+ * is such a unit, 0 when not, or an error.
  */
 static int xappr_unit_above(struct store_conn *c, const char *org_path, char ret_approver[ULID_SIZE])
 {
-	char unit[ULID_SIZE], path[PRINCIPAL_PATH_SIZE], approver[ULID_SIZE] = "";
-	size_t best = 0;
 	struct store_stmt *q;
-	bool found = false;
 	int r;
 
-	r = store_query(c, "SELECT org_unit_id, coalesce(approver_id, '') FROM exchange_approval_units "
-			   "WHERE required = 1", STORE_NOARGS, &q);
+	r = store_query(c, "SELECT coalesce(a.approver_id, '') FROM exchange_approval_units a"
+			   PEOPLE_SQL_UNIT_JOIN("u", "a.org_unit_id") " WHERE a.required = 1 AND "
+			   SCOPE_SQL_WITHIN("$1", "u.path") " ORDER BY length(u.path) DESC LIMIT 1",
+			STORE_ARGS(SA_TEXT(org_path)), &q);
 	if (r < 0)
 		return r;
-	while ((r = store_step(q)) == 1) {
-		if (str_copy(unit, sizeof(unit), store_col_text(q, 0)) < 0)
-			continue;
-		r = xappr_unit_path(c, unit, path);
-		if (r == ERR_NOT_FOUND)
-			continue;
-		if (r < 0)
-			break;
-		if (!scope_path_within(org_path, path) || (found && strlen(path) <= best))
-			continue;
-		found = true;
-		best = strlen(path);
-		str_copy(approver, sizeof(approver), store_col_text(q, 1));
-	}
+	r = store_step(q);
+	if (r == 1 && str_copy(ret_approver, ULID_SIZE, store_col_text(q, 0)) < 0)
+		ret_approver[0] = '\0';
 	store_stmt_free(q);
-	if (r < 0)
-		return r;
-	if (found)
-		memcpy(ret_approver, approver, sizeof(approver));
-	return found;
+	return r;
 }
 
 int xappr_needed(struct store_conn *c, const char *org_path, const char *to, char *ret_approver)
@@ -318,17 +298,6 @@ int xappr_approve(struct http_req *req, struct http_resp *resp)
 
 /* ---------------------------------------------------------------- settings */
 
-/* Inserts setting @o (stolen) into @items, kept in the byte order of "path" (unique per unit). */
-static void xappr_insert_by_path(json_t *items, json_t *o)
-{
-	const char *path = json_string_value(json_object_get(o, "path"));
-	size_t i = 0, n = json_array_size(items);
-
-	while (i < n && strcmp(json_string_value(json_object_get(json_array_get(items, i), "path")), path) < 0)
-		i++;
-	json_array_insert_new(items, i, o);
-}
-
 /* A row of the settings query as API JSON, or NULL (out of memory). */
 static json_t *xappr_setting_json(struct store_stmt *q, const char *unit, const char *path)
 {
@@ -348,7 +317,6 @@ int xappr_settings_list(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);
 	struct store_conn *c = store_conn(app->store);
-	char unit[ULID_SIZE], path[PRINCIPAL_PATH_SIZE];
 	struct store_stmt *q;
 	json_t *items, *o;
 	int r;
@@ -357,27 +325,24 @@ int xappr_settings_list(struct http_req *req, struct http_resp *resp)
 		return ERR_FORBIDDEN;
 	if (!c)
 		return ERR_STORE;
-	r = store_query(c, "SELECT a.org_unit_id, a.updated_at, a.approver_id, p.login FROM exchange_approval_units a"
-			   PEOPLE_SQL_JOIN("p", "a.approver_id") " WHERE a.required = 1", STORE_NOARGS, &q);
+	r = store_query(c, "SELECT a.org_unit_id, a.updated_at, a.approver_id, p.login, u.path "
+			   "FROM exchange_approval_units a" PEOPLE_SQL_UNIT_JOIN("u", "a.org_unit_id")
+			   PEOPLE_SQL_JOIN("p", "a.approver_id") " WHERE a.required = 1 ORDER BY u.path",
+			STORE_NOARGS, &q);
 	if (r < 0)
 		return r;
 	items = json_array();
-	while ((r = store_step(q)) == 1) {
-		if (str_copy(unit, sizeof(unit), store_col_text(q, 0)) < 0)
-			continue;
-		r = xappr_unit_path(c, unit, path);
-		if (r == ERR_NOT_FOUND)
-			continue;
-		if (r < 0)
+	while (items && (r = store_step(q)) == 1) {
+		o = xappr_setting_json(q, store_col_text(q, 0), store_col_text(q, 4));
+		if (!o || json_array_append_new(items, o) < 0) {
+			r = -ENOMEM;
 			break;
-		o = xappr_setting_json(q, unit, path);
-		if (o)
-			xappr_insert_by_path(items, o);
+		}
 	}
 	store_stmt_free(q);
-	if (r < 0) {
+	if (!items || r < 0) {
 		json_decref(items);
-		return r;
+		return items ? r : -ENOMEM;
 	}
 	return http_resp_json(resp, 200, json_pack("{s:o}", "items", items));
 }

@@ -187,6 +187,16 @@ int people_history_query(struct store_conn *c, const char *id, int64_t before, i
 	" LEFT JOIN people " a " ON " a ".id = " col \
 	" LEFT JOIN org_units " a "_unit ON " a "_unit.id = " a ".org_unit_id"
 
+/*
+ * SQL that joins a row's own org unit: " JOIN org_units A ON A.id = COL"
+ * for string literals @a (an alias) and @col (the row's unit id).  The
+ * query may then read A.id, A.path, A.kind and A.level, and limit the rows
+ * with scope.h's fragments on A.path.  PEOPLE_SQL_UNIT_LEFT_JOIN keeps rows
+ * whose unit column is NULL.
+ */
+#define PEOPLE_SQL_UNIT_JOIN(a, col) " JOIN org_units " a " ON " a ".id = " col
+#define PEOPLE_SQL_UNIT_LEFT_JOIN(a, col) " LEFT JOIN org_units " a " ON " a ".id = " col
+
 /* --------------------------------------------------------------- units */
 
 /* Level of the unit at @depth (1-based) of a path: group, company, division, department. */
@@ -206,6 +216,9 @@ struct org_unit {
  * store error.
  */
 int people_org_find(struct store_conn *c, const char *key, struct org_unit *ret);
+
+/* As people_org_find, for the unit whose id is exactly @id (never a path). */
+int people_org_get(struct store_conn *c, const char *id, struct org_unit *ret);
 
 /* As people_org_find, for the unit whose path is exactly @path. */
 int people_org_at(struct store_conn *c, const char *path, struct org_unit *ret);

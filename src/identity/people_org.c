@@ -77,6 +77,12 @@ int people_org_find(struct store_conn *c, const char *key, struct org_unit *ret)
 			       "WHERE id = $1 OR path = $1 ORDER BY id = $1 DESC LIMIT 1", key, ret, NULL);
 }
 
+int people_org_get(struct store_conn *c, const char *id, struct org_unit *ret)
+{
+	return people_org_read(c, "SELECT id, parent_id, path, kind, level FROM org_units WHERE id = $1",
+			       id, ret, NULL);
+}
+
 int people_org_at(struct store_conn *c, const char *path, struct org_unit *ret)
 {
 	return people_org_read(c, "SELECT id, parent_id, path, kind, level FROM org_units WHERE path = $1",

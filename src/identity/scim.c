@@ -78,18 +78,7 @@ int scim_bad(struct scim_err *e, int err, const char *type, const char *fmt, ...
 
 int scim_reply(struct http_resp *resp, int status, json_t *body)
 {
-	char *text;
-	int r;
-
-	if (!body)
-		return -ENOMEM;
-	text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(body);
-	if (!text)
-		return -ENOMEM;
-	r = http_resp_data(resp, status, SCIM_CTYPE, text, strlen(text));
-	free(text);
-	return r;
+	return http_resp_json_as(resp, status, SCIM_CTYPE, body);
 }
 
 int scim_fail_err(struct http_resp *resp, const struct scim_err *e)

@@ -816,6 +816,12 @@ int auth_revoke_all(struct store_conn *c, const char *person_id, int64_t now_ms)
 	return r < 0 ? r : n;
 }
 
+int auth_sessions_active(struct store_conn *c, int64_t now_ms, int64_t *ret)
+{
+	return store_query_i64(c, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+			       STORE_ARGS(SA_I64(now_ms)), ret);
+}
+
 /* ----------------------------------------------------------------- login */
 
 /*

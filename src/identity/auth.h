@@ -29,6 +29,9 @@ struct store_conn;
 /* Registers /api/v1/auth/..., /api/v1/me..., /api/v1/tokens... */
 int auth_routes(struct http_server *s);
 
+/* Counts sessions neither expired nor revoked at @now_ms into *ret.  Returns 0 or a store error. */
+int auth_sessions_active(struct store_conn *c, int64_t now_ms, int64_t *ret);
+
 /* The http_authn_fn: fills @p from a cookie or Authorization: Bearer. */
 int auth_authenticate(struct http_req *req, unsigned flags, struct principal *p);
 

@@ -29,6 +29,7 @@
 #include "endpoint/endpoint.h"
 #include "exchange/exchange.h"
 #include "http/http.h"
+#include "identity/auth.h"
 #include "identity/identity.h"
 #include "protect/protect.h"
 #include "store/store.h"
@@ -94,8 +95,7 @@ static int h_metrics(struct http_req *req, struct http_resp *resp)
 			 "# TYPE rampart_store_errors_total counter\nrampart_store_errors_total %llu\n",
 		   (unsigned long long)store_error_count());
 	if (c)
-		store_query_i64(c, "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
-				STORE_ARGS(SA_I64(rtime_now_ms())), &sessions);
+		auth_sessions_active(c, rtime_now_ms(), &sessions);
 	buf_printf(&out, "# HELP rampart_sessions_active Sessions neither expired nor revoked.\n"
 			 "# TYPE rampart_sessions_active gauge\nrampart_sessions_active %lld\n",
 		   (long long)sessions);

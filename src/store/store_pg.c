@@ -1,0 +1,1334 @@
+/* SPDX-License-Identifier: AGPL-3.0-or-later */
+/*
+ * store_pg: the PostgreSQL driver (libpq), for several servers on one
+ * database.  It gives callers the semantics store.h documents, which were
+ * first SQLite's:
+ *
+ * Connections.  One per thread, as with SQLite, taken from a pool of at most
+ * pool_size connections (store_options); a thread that exits gives its
+ * connection back.  A thread that finds the pool empty waits up to wait_ms,
+ * then gets NULL (callers answer ERR_STORE).  A connection whose server went
+ * away is marked broken: the statement that saw it fails with
+ * ERR_UNAVAILABLE (HTTP 503), and the thread's next statement reconnects
+ * (PQreset) - never inside a transaction the loss ended: until the caller
+ * rolls back, every statement of that transaction fails too, so no
+ * half-applied change can follow a reconnect.
+ *
+ * Statements.  Prepared once per connection (a name made of common/hash.h's
+ * hash of the SQL and the cache slot), parameters always bound: TEXT as
+ * text (oid 25), I64 as int8 (20), BLOB as bytea in binary format (17),
+ * NULL as unknown (0, PostgreSQL infers the type).  Results come in text
+ * format, one row at a time (PQsetSingleRowMode), so that walking a huge
+ * result needs no memory for the rest of it.  libpq runs one query at a
+ * time per connection, while SQLite callers keep a query open and run other
+ * statements on the same connection between its rows: before anything else
+ * is sent, the rows still on the wire are read into the open statement's
+ * own queue, and its next steps take them from there.
+ *
+ * Write transactions serialize across every server, like SQLite's single
+ * writer: store_begin runs BEGIN and takes a transaction-scoped advisory
+ * lock (pg_advisory_xact_lock(PG_WRITE_LOCK)) that every rampartd on the
+ * database takes before writing in a transaction.  The check-then-act logic
+ * the platforms wrote for SQLite (read, decide, write inside one
+ * transaction) therefore stays correct with several servers, at the cost
+ * SQLite already has: one write transaction at a time for the whole
+ * database.  Reads and single statements outside a transaction
+ * (autocommit) do not take the lock and run in parallel; a single statement
+ * is atomic by itself.  The lock is waited for at most 10 s (lock_timeout),
+ * as SQLite's busy timeout, then begin fails with ERR_STORE.
+ *
+ * A failed statement inside a transaction undoes only itself, as in SQLite
+ * (where a constraint error leaves the transaction open): each statement
+ * that writes runs after a savepoint, and a failure rolls back to it.  This
+ * costs one more round trip per writing statement inside a transaction.
+ *
+ * Errors.  A constraint violation (SQLSTATE class 23: unique, foreign key,
+ * check, not null) is ERR_CONFLICT, as SQLite's constraint errors.  The
+ * retry policy for serialization failures and deadlocks (40001, 40P01) is
+ * pg_should_retry: a statement outside a transaction is run again up to
+ * PG_RETRIES times; inside a transaction the statement fails with
+ * ERR_UNAVAILABLE, so that the caller rolls the whole transaction back.
+ * A lost connection (CONNECTION_BAD, class 08, 57P01-57P03) is
+ * ERR_UNAVAILABLE.  Anything else is ERR_STORE.  Every refusal is counted
+ * (store_error_count).
+ *
+ * The database's collation must be C or POSIX so that text sorts by bytes
+ * as in SQLite (keyset paging compares ULIDs and names with < and >):
+ * open refuses another one.  Migrations are the portable files of
+ * migrations/, with the DDL type words PostgreSQL spells otherwise
+ * rewritten by pg_translate_ddl.
+ */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "store/store_internal.h"
+
+#define PG_CACHE_SIZE 96
+#define PG_RETRIES 3
+#define PG_DEFAULT_POOL 16
+#define PG_DEFAULT_WAIT_MS 10000
+#define PG_INLINE_ARGS 16
+/* The advisory lock every write transaction takes: "RMPT" in ASCII. */
+#define PG_WRITE_LOCK "1380798548"
+#define PG_SAVEPOINT "rampart_stmt"
+
+#define OID_UNKNOWN 0
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_TEXT 25
+
+struct pg_store;
+struct pg_stmt;
+
+struct pg_cached {
+	char *sql;           /* NULL: a free slot */
+	Oid *types;          /* the parameter types it was prepared with */
+	int ntypes;
+	uint64_t hash;
+	uint64_t last_used;
+	unsigned users;      /* open statements using it: never evicted while > 0 */
+	bool prepared;       /* exists on the current server session */
+};
+
+struct pg_conn {
+	struct store_conn base;   /* first: the driver's operations */
+	PGconn *pg;
+	struct pg_store *owner;
+	struct pg_conn *next;     /* every connection, for close */
+	struct pg_conn *next_idle;
+	bool in_tx;
+	bool broken;              /* the server went away: reconnect before the next statement */
+	bool savepoint;           /* PG_SAVEPOINT is established in this transaction */
+	struct pg_stmt *streaming;/* the query whose rows are still on the wire */
+	uint64_t tick;
+	unsigned uncached;        /* counter for names of uncached statements */
+	struct pg_cached cache[PG_CACHE_SIZE];
+};
+
+struct pg_store {
+	struct store base;        /* first: the driver's operations */
+	char *target;             /* the connection URI */
+	char *shown;              /* the same without its password, for logs */
+	unsigned pool_size, wait_ms;
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	unsigned count;           /* connections made */
+	struct pg_conn *all, *idle;
+	pthread_key_t key;
+};
+
+struct pg_stmt {
+	struct store_stmt base;   /* first: the driver's operations */
+	struct pg_conn *c;
+	int slot;                 /* cache slot, or -1 for an uncached statement */
+	char name[40];
+	Oid *types;               /* an uncached statement's parameter types */
+	int ntypes;               /* the values every execution sends */
+	bool writes;              /* not a SELECT: runs after a savepoint inside a transaction */
+	int nparams;
+	char **values;            /* the bound values (text, or bytes for a blob) */
+	int *lengths, *formats;
+	char **owned;             /* what values point into, freed at rebind */
+	bool sent, on_wire, done, rows_seen;
+	int err;                  /* the result's error once the buffered rows are taken */
+	PGresult **buf;           /* rows read off the wire before their turn */
+	size_t nbuf, ibuf, capbuf;
+	PGresult *row;            /* the current row */
+	unsigned char *blob;      /* the last decoded bytea (PQfreemem) */
+};
+
+#define PG_STORE(s) ((struct pg_store *)(s))
+#define PG_CONN(c) ((struct pg_conn *)(c))
+#define PG_STMT(q) ((struct pg_stmt *)(q))
+
+/* ------------------------------------------------------------ errors */
+
+static bool state_is(const char *state, const char *want)
+{
+	return state && strcmp(state, want) == 0;
+}
+
+static bool state_class(const char *state, const char *cls)
+{
+	return state && strncmp(state, cls, 2) == 0;
+}
+
+/*
+ * The retry policy for serialization failures and deadlocks, in one
+ * place: a statement outside a transaction that lost to another one is
+ * run again, at most PG_RETRIES times, after a short growing pause; inside
+ * a transaction it is never retried (its earlier statements are gone with
+ * the transaction), the caller gets ERR_UNAVAILABLE and rolls back.
+ */
+static bool pg_should_retry(const struct pg_conn *c, int err, bool retryable, int attempt)
+{
+	if (err != ERR_UNAVAILABLE || !retryable || c->in_tx || c->broken || attempt >= PG_RETRIES)
+		return false;
+	usleep(1000u << attempt);
+	return true;
+}
+
+/*
+ * Maps a failed result (or a failure without one: @res NULL) to a store
+ * error, counts it, and marks @c broken when the connection is gone.
+ * *ret_retryable says whether pg_should_retry may run the statement again.
+ */
+static int pg_map(struct pg_conn *c, const PGresult *res, const char *what, bool *ret_retryable)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
+
+	store_note_error();
+	if (ret_retryable)
+		*ret_retryable = false;
+	if (PQstatus(c->pg) == CONNECTION_BAD || state_class(state, "08") ||
+	    state_is(state, "57P01") || state_is(state, "57P02") || state_is(state, "57P03")) {
+		c->broken = true;
+		c->streaming = NULL;
+		log_warn("store: database connection lost", "what=%s state=%s detail=\"%s\"", what,
+			 state ? state : "-", msg ? msg : "");
+		return ERR_UNAVAILABLE;
+	}
+	if (state_class(state, "23")) {
+		log_debug("store: constraint", "what=%s state=%s", what, state);
+		return ERR_CONFLICT;
+	}
+	if (state_is(state, "40001") || state_is(state, "40P01")) {
+		log_debug("store: serialization failure", "what=%s state=%s", what, state);
+		if (ret_retryable)
+			*ret_retryable = true;
+		return ERR_UNAVAILABLE;
+	}
+	log_debug("store: error", "what=%s state=%s detail=\"%s\"", what, state ? state : "-",
+		  msg ? msg : "");
+	return ERR_STORE;
+}
+
+/* ------------------------------------------------------------ connections */
+
+/* @url with the password of its user part replaced by "***", for logs. */
+static char *pg_redact(const char *url)
+{
+	const char *rest = strstr(url, "://");
+	const char *at, *colon, *slash;
+	size_t n = strlen(url);
+	char *out = malloc(n + 4);
+
+	if (!out)
+		return NULL;
+	memcpy(out, url, n + 1);
+	if (!rest)
+		return out;
+	rest += 3;
+	slash = strchr(rest, '/');
+	at = strchr(rest, '@');
+	if (!at || (slash && at > slash))
+		return out;
+	colon = memchr(rest, ':', (size_t)(at - rest));
+	if (!colon)
+		return out;
+	snprintf(out + (colon - url), n + 4 - (size_t)(colon - url), ":***%s", at);
+	if (strstr(out, "password="))
+		snprintf(strstr(out, "password="), n + 4 - (size_t)(strstr(out, "password=") - out),
+			 "password=***");
+	return out;
+}
+
+/* Forgets what the server session knew: after a reconnect nothing is prepared. */
+static void pg_session_forget(struct pg_conn *c)
+{
+	for (int i = 0; i < PG_CACHE_SIZE; i++)
+		c->cache[i].prepared = false;
+	c->streaming = NULL;
+	c->savepoint = false;
+}
+
+static PGconn *pg_connect(const struct pg_store *s)
+{
+	/* Later keywords win: the URI may set connect_timeout, never client_encoding. */
+	const char *const keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
+	const char *const vals[] = { "10", "rampartd", s->target, "UTF8", NULL };
+
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+static void pg_conn_free(struct pg_conn *c)
+{
+	for (int i = 0; i < PG_CACHE_SIZE; i++) {
+		free(c->cache[i].sql);
+		free(c->cache[i].types);
+	}
+	PQfinish(c->pg);
+	free(c);
+}
+
+/*
+ * Makes sure @c has a live session before a statement: reconnects a broken
+ * connection (outside a transaction only).  Returns 0 or ERR_UNAVAILABLE.
+ */
+static int pg_alive(struct pg_conn *c)
+{
+	if (!c->broken && PQstatus(c->pg) == CONNECTION_OK)
+		return 0;
+	if (c->in_tx) {
+		store_note_error();
+		return ERR_UNAVAILABLE;   /* the transaction died with the session */
+	}
+	PQreset(c->pg);
+	pg_session_forget(c);
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		store_note_error();
+		c->broken = true;
+		log_warn("store: cannot reconnect to the database", "target=\"%s\" detail=\"%s\"",
+			 c->owner->shown, PQerrorMessage(c->pg));
+		return ERR_UNAVAILABLE;
+	}
+	c->broken = false;
+	log_info("store: reconnected to the database", "target=\"%s\"", c->owner->shown);
+	return 0;
+}
+
+static void pg_drain(struct pg_stmt *q);
+static void pg_savepoint_undo(struct pg_conn *c);
+
+/* A live session with nothing on the wire: ready to send.  Returns 0 or an error. */
+static int pg_ready(struct pg_conn *c)
+{
+	if (c->streaming)
+		pg_drain(c->streaming);
+	return pg_alive(c);
+}
+
+/* Runs @sql (no parameters) and checks its status.  Returns 0 or an error. */
+static int pg_simple(struct pg_conn *c, const char *sql, const char *what)
+{
+	PGresult *res;
+	int r = pg_ready(c);
+
+	if (r < 0)
+		return r;
+	res = PQexec(c->pg, sql);
+	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)) {
+		r = pg_map(c, res, what, NULL);
+		PQclear(res);
+		return r;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Gives a thread's connection back to the pool (the key's destructor, at thread exit). */
+static void pg_conn_return(void *p)
+{
+	struct pg_conn *c = p;
+	struct pg_store *s = c->owner;
+
+	if (c->in_tx) {
+		if (!c->broken)
+			pg_simple(c, "ROLLBACK", "rollback");
+		c->in_tx = false;
+		c->savepoint = false;
+	}
+	pthread_mutex_lock(&s->lock);
+	c->next_idle = s->idle;
+	s->idle = c;
+	pthread_cond_signal(&s->freed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Takes an idle connection, makes a new one, or waits for one.  NULL when none came. */
+static struct pg_conn *pg_conn_take(struct pg_store *s)
+{
+	struct timespec until;
+	struct pg_conn *c = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += s->wait_ms / 1000;
+	until.tv_nsec += (long)(s->wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	while (!s->idle && s->count >= s->pool_size)
+		if (pthread_cond_timedwait(&s->freed, &s->lock, &until) != 0)
+			break;
+	if (s->idle) {
+		c = s->idle;
+		s->idle = c->next_idle;
+		c->next_idle = NULL;
+		pthread_mutex_unlock(&s->lock);
+		return c;
+	}
+	if (s->count >= s->pool_size) {
+		pthread_mutex_unlock(&s->lock);
+		store_note_error();
+		log_warn("store: no free database connection", "pool_size=%u waited_ms=%u",
+			 s->pool_size, s->wait_ms);
+		return NULL;
+	}
+	s->count++;   /* reserved: connecting happens outside the lock */
+	pthread_mutex_unlock(&s->lock);
+
+	c = calloc(1, sizeof(*c));
+	if (c) {
+		c->base.ops = &store_pg_ops;
+		c->owner = s;
+		c->pg = pg_connect(s);
+	}
+	if (!c || !c->pg) {
+		free(c);
+		pthread_mutex_lock(&s->lock);
+		s->count--;
+		pthread_cond_signal(&s->freed);
+		pthread_mutex_unlock(&s->lock);
+		return NULL;
+	}
+	if (PQstatus(c->pg) != CONNECTION_OK) {
+		/* Handed out all the same: its statements fail until the database is back. */
+		c->broken = true;
+		log_warn("store: cannot connect to the database", "target=\"%s\" detail=\"%s\"",
+			 s->shown, PQerrorMessage(c->pg));
+	}
+	pthread_mutex_lock(&s->lock);
+	c->next = s->all;
+	s->all = c;
+	pthread_mutex_unlock(&s->lock);
+	return c;
+}
+
+static struct store_conn *pg_conn(struct store *store)
+{
+	struct pg_store *s = PG_STORE(store);
+	struct pg_conn *c = pthread_getspecific(s->key);
+
+	if (c)
+		return &c->base;
+	c = pg_conn_take(s);
+	if (!c)
+		return NULL;
+	pthread_setspecific(s->key, c);
+	return &c->base;
+}
+
+/* ------------------------------------------------------------ statements */
+
+/* The highest "$N" @sql names outside quotes. */
+static int pg_max_param(const char *sql)
+{
+	int max = 0;
+	char quote = 0;
+
+	for (const char *p = sql; *p; p++) {
+		if (quote) {
+			if (*p == quote)
+				quote = 0;
+		} else if (*p == '\'' || *p == '"') {
+			quote = *p;
+		} else if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
+			char *end;
+			long n = strtol(p + 1, &end, 10);
+
+			if (n > max && n < 65536)
+				max = (int)n;
+			p = end - 1;
+		}
+	}
+	return max;
+}
+
+static bool pg_is_select(const char *sql)
+{
+	while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '(')
+		sql++;
+	return strncasecmp(sql, "SELECT", 6) == 0 || strncasecmp(sql, "VALUES", 6) == 0;
+}
+
+/*
+ * The parameter types to prepare @sql with, from the first @args it is run
+ * with: as many as the SQL names or @args holds, whichever is more (SQLite
+ * binds NULL to a parameter given no value and ignores a value no
+ * parameter takes).  Returns 0 with a new array in *ret and its length, or
+ * -ENOMEM.
+ */
+static int pg_param_types(const char *sql, const struct store_arg *args, size_t nargs,
+			  Oid **ret, int *ret_n)
+{
+	int n = pg_max_param(sql);
+	Oid *types;
+
+	if ((int)nargs > n)
+		n = (int)nargs;
+	types = calloc((size_t)(n ? n : 1), sizeof(*types));
+	if (!types)
+		return -ENOMEM;
+	for (int i = 0; i < n && (size_t)i < nargs; i++) {
+		switch (args[i].type) {
+		case STORE_ARG_NULL: types[i] = OID_UNKNOWN; break;
+		case STORE_ARG_I64: types[i] = OID_INT8; break;
+		case STORE_ARG_TEXT: types[i] = OID_TEXT; break;
+		case STORE_ARG_BLOB: types[i] = OID_BYTEA; break;
+		}
+	}
+	*ret = types;
+	*ret_n = n;
+	return 0;
+}
+
+/* Prepares @sql as @name.  Returns 0 or an error. */
+static int pg_prepare_named(struct pg_conn *c, const char *name, const char *sql, const Oid *types, int n)
+{
+	PGresult *res = PQprepare(c->pg, name, sql, n, types);
+	int r = 0;
+
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_map(c, res, "prepare", NULL);
+	PQclear(res);
+	return r;
+}
+
+/* Frees a cache slot's statement on the server (when the session still has it). */
+static void pg_evict(struct pg_conn *c, int slot, const char *name)
+{
+	char sql[80];
+
+	if (c->cache[slot].prepared && !c->broken) {
+		snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
+		pg_simple(c, sql, "deallocate");
+	}
+	free(c->cache[slot].sql);
+	free(c->cache[slot].types);
+	c->cache[slot] = (struct pg_cached){ 0 };
+}
+
+static void pg_slot_name(const struct pg_conn *c, int slot, char *out, size_t size)
+{
+	snprintf(out, size, "r%016llx_%d", (unsigned long long)c->cache[slot].hash, slot);
+}
+
+/*
+ * Finds or prepares the statement for @sql on @c and fills q->slot and
+ * q->name.  A statement in use by an open store_stmt is never evicted; when
+ * every slot is in use the statement gets a name of its own and is dropped
+ * when freed.  Returns 0 or an error.
+ */
+static int pg_lookup(struct pg_conn *c, const char *sql, const struct store_arg *args, size_t nargs,
+		     struct pg_stmt *q)
+{
+	uint64_t h = hash_str(sql);
+	int slot = -1, victim = -1, r;
+
+	for (int i = 0; i < PG_CACHE_SIZE; i++) {
+		struct pg_cached *e = &c->cache[i];
+
+		if (!e->sql) {
+			if (victim < 0 || c->cache[victim].sql)
+				victim = i;
+			continue;
+		}
+		if (e->hash == h && strcmp(e->sql, sql) == 0) {
+			slot = i;
+			break;
+		}
+		if (e->users == 0 && (victim < 0 || (c->cache[victim].sql &&
+						     e->last_used < c->cache[victim].last_used)))
+			victim = i;
+	}
+	if (slot < 0 && victim >= 0) {
+		char old[40];
+
+		if (c->cache[victim].sql) {
+			pg_slot_name(c, victim, old, sizeof(old));
+			pg_evict(c, victim, old);
+		}
+		c->cache[victim].sql = strdup(sql);
+		r = c->cache[victim].sql ? pg_param_types(sql, args, nargs, &c->cache[victim].types,
+							  &c->cache[victim].ntypes) : -ENOMEM;
+		if (r < 0) {
+			free(c->cache[victim].sql);
+			c->cache[victim] = (struct pg_cached){ 0 };
+			return r;
+		}
+		c->cache[victim].hash = h;
+		slot = victim;
+	}
+	q->slot = slot;
+	if (slot < 0) {
+		snprintf(q->name, sizeof(q->name), "u%u", ++c->uncached);
+		r = pg_param_types(sql, args, nargs, &q->types, &q->ntypes);
+		if (r < 0)
+			return r;
+		r = pg_prepare_named(c, q->name, sql, q->types, q->ntypes);
+		if (r < 0)
+			q->name[0] = '\0';
+		return r;
+	}
+	pg_slot_name(c, slot, q->name, sizeof(q->name));
+	c->cache[slot].last_used = ++c->tick;
+	q->ntypes = c->cache[slot].ntypes;
+	if (!c->cache[slot].prepared) {
+		r = pg_prepare_named(c, q->name, sql, c->cache[slot].types, c->cache[slot].ntypes);
+		if (r < 0) {
+			free(c->cache[slot].sql);
+			free(c->cache[slot].types);
+			c->cache[slot] = (struct pg_cached){ 0 };
+			q->slot = -1;
+			q->name[0] = '\0';
+			return r;
+		}
+		c->cache[slot].prepared = true;
+	}
+	c->cache[slot].users++;
+	return 0;
+}
+
+/* Prepares @q's statement again on a session that replaced the one it was prepared on. */
+static int pg_reprepare(struct pg_stmt *q)
+{
+	struct pg_cached *e;
+	int r;
+
+	if (q->slot < 0 || q->c->cache[q->slot].prepared)
+		return 0;
+	e = &q->c->cache[q->slot];
+	r = pg_prepare_named(q->c, q->name, e->sql, e->types, e->ntypes);
+	if (r == 0)
+		e->prepared = true;
+	return r;
+}
+
+static void pg_values_free(struct pg_stmt *q)
+{
+	if (q->owned)
+		for (int i = 0; i < q->nparams; i++)
+			free(q->owned[i]);
+	free(q->owned);
+	free(q->values);
+	free(q->lengths);
+	free(q->formats);
+	q->owned = q->values = NULL;
+	q->lengths = q->formats = NULL;
+	q->nparams = 0;
+}
+
+/* Copies @args into @q's bound values (SQLite's SQLITE_TRANSIENT).  Returns 0 or -ENOMEM. */
+static int pg_values_set(struct pg_stmt *q, const struct store_arg *args, size_t nargs)
+{
+	int n = q->ntypes;
+
+	pg_values_free(q);
+	if (nargs > (size_t)n)
+		nargs = (size_t)n;   /* values no parameter takes */
+	if (n == 0)
+		return 0;
+	q->owned = calloc((size_t)n, sizeof(*q->owned));
+	q->values = calloc((size_t)n, sizeof(*q->values));
+	q->lengths = calloc((size_t)n, sizeof(*q->lengths));
+	q->formats = calloc((size_t)n, sizeof(*q->formats));
+	q->nparams = n;
+	if (!q->owned || !q->values || !q->lengths || !q->formats)
+		return -ENOMEM;
+	for (size_t i = 0; i < nargs; i++) {
+		const struct store_arg *a = &args[i];
+		char num[24];
+
+		switch (a->type) {
+		case STORE_ARG_NULL:
+			break;
+		case STORE_ARG_I64:
+			snprintf(num, sizeof(num), "%lld", (long long)a->i);
+			q->owned[i] = strdup(num);
+			break;
+		case STORE_ARG_TEXT:
+			q->owned[i] = strdup(a->p);
+			break;
+		case STORE_ARG_BLOB:
+			q->owned[i] = malloc(a->n ? a->n : 1);
+			if (q->owned[i] && a->n)
+				memcpy(q->owned[i], a->p, a->n);
+			q->lengths[i] = (int)a->n;
+			q->formats[i] = 1;
+			break;
+		}
+		if (a->type != STORE_ARG_NULL && !q->owned[i])
+			return -ENOMEM;
+		q->values[i] = q->owned[i];
+	}
+	return 0;
+}
+
+/* Frees what the current and buffered rows hold; keeps the bound values. */
+static void pg_rows_clear(struct pg_stmt *q)
+{
+	PQclear(q->row);
+	q->row = NULL;
+	if (q->blob)
+		PQfreemem(q->blob);
+	q->blob = NULL;
+	for (size_t i = q->ibuf; i < q->nbuf; i++)
+		PQclear(q->buf[i]);
+	q->nbuf = q->ibuf = 0;
+}
+
+/* Reads every result of @q still on the wire into its queue, so that @c is free to send. */
+static void pg_drain(struct pg_stmt *q)
+{
+	struct pg_conn *c = q->c;
+	PGresult *res;
+
+	while ((res = PQgetResult(c->pg))) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_SINGLE_TUPLE) {
+			if (q->nbuf == q->capbuf) {
+				size_t cap = q->capbuf ? q->capbuf * 2 : 64;
+				PGresult **nb = realloc(q->buf, cap * sizeof(*nb));
+
+				if (!nb) {
+					PQclear(res);
+					q->err = -ENOMEM;
+					continue;
+				}
+				q->buf = nb;
+				q->capbuf = cap;
+			}
+			q->buf[q->nbuf++] = res;
+			continue;
+		}
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && !q->err) {
+			bool retry;
+
+			q->err = pg_map(c, res, "step", &retry);
+		}
+		PQclear(res);
+	}
+	q->on_wire = false;
+	if (c->streaming == q)
+		c->streaming = NULL;
+	if (q->err && q->writes)
+		pg_savepoint_undo(c);
+}
+
+/* Drops what @q still has to read (an abandoned query): its rows are not wanted. */
+static void pg_abandon(struct pg_stmt *q)
+{
+	if (q->on_wire) {
+		PGresult *res;
+
+		while ((res = PQgetResult(q->c->pg)))
+			PQclear(res);
+		q->on_wire = false;
+		if (q->c->streaming == q)
+			q->c->streaming = NULL;
+	}
+	pg_rows_clear(q);
+	q->sent = q->done = q->rows_seen = false;
+	q->err = 0;
+}
+
+/* Establishes the statement savepoint inside a transaction.  Returns 0 or an error. */
+static int pg_savepoint(struct pg_conn *c)
+{
+	int r = pg_simple(c, c->savepoint ? "RELEASE SAVEPOINT " PG_SAVEPOINT "; SAVEPOINT " PG_SAVEPOINT
+					   : "SAVEPOINT " PG_SAVEPOINT, "savepoint");
+
+	if (r == 0)
+		c->savepoint = true;
+	return r;
+}
+
+/* After a failed statement inside a transaction: undo it alone, as SQLite does. */
+static void pg_savepoint_undo(struct pg_conn *c)
+{
+	if (c->in_tx && c->savepoint && !c->broken)
+		pg_simple(c, "ROLLBACK TO SAVEPOINT " PG_SAVEPOINT, "rollback to savepoint");
+}
+
+/* Sends @q (bound, prepared), in single-row mode.  Returns 0 or an error. */
+static int pg_send(struct pg_stmt *q)
+{
+	struct pg_conn *c = q->c;
+	int r = pg_ready(c);
+
+	if (r < 0)
+		return r;
+	r = pg_reprepare(q);
+	if (r < 0)
+		return r;
+	if (c->in_tx && q->writes && (r = pg_savepoint(c)) < 0)
+		return r;
+	if (!PQsendQueryPrepared(c->pg, q->name, q->nparams, (const char *const *)q->values,
+				 q->lengths, q->formats, 0))
+		return pg_map(c, NULL, "send", NULL);
+	PQsetSingleRowMode(c->pg);
+	q->sent = q->on_wire = true;
+	c->streaming = q;
+	return 0;
+}
+
+/* The next result of @q: from its queue, or off the wire.  NULL when there is none. */
+static PGresult *pg_next_result(struct pg_stmt *q)
+{
+	PGresult *res;
+
+	if (q->ibuf < q->nbuf)
+		return q->buf[q->ibuf++];
+	if (!q->on_wire)
+		return NULL;
+	res = PQgetResult(q->c->pg);
+	if (!res) {
+		q->on_wire = false;
+		if (q->c->streaming == q)
+			q->c->streaming = NULL;
+	}
+	return res;
+}
+
+/* One step of @q without retry.  Returns 1, 0, or an error with *ret_retryable. */
+static int pg_step_once(struct pg_stmt *q, bool *ret_retryable)
+{
+	PGresult *res;
+	int r;
+
+	*ret_retryable = false;
+	PQclear(q->row);
+	q->row = NULL;
+	if (q->blob)
+		PQfreemem(q->blob);
+	q->blob = NULL;
+	if (q->done)
+		return 0;
+	if (!q->sent && (r = pg_send(q)) < 0) {
+		q->done = true;
+		return r;
+	}
+	res = pg_next_result(q);
+	if (res && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
+		q->row = res;
+		q->rows_seen = true;
+		return 1;
+	}
+	/* The end: the final status (or an error), then nothing more. */
+	r = 0;
+	if (res && PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+		r = pg_map(q->c, res, "step", ret_retryable);
+	PQclear(res);
+	if (q->on_wire)
+		pg_drain(q);   /* reads the terminating NULL */
+	if (r == 0 && q->err)
+		r = q->err;
+	else if (r == 0 && !res && q->c->broken)
+		r = ERR_UNAVAILABLE;
+	q->done = true;
+	if (r < 0 && q->writes)
+		pg_savepoint_undo(q->c);
+	return r;
+}
+
+static int pg_step(struct store_stmt *stmt)
+{
+	struct pg_stmt *q = PG_STMT(stmt);
+	bool retryable;
+	int r;
+
+	for (int attempt = 0;; attempt++) {
+		r = pg_step_once(q, &retryable);
+		/* Only before the first row: the caller has seen nothing of a retried query. */
+		if (r >= 0 || q->rows_seen || !pg_should_retry(q->c, r, retryable, attempt))
+			return r;
+		pg_abandon(q);
+	}
+}
+
+static void pg_stmt_free(struct store_stmt *stmt)
+{
+	struct pg_stmt *q = PG_STMT(stmt);
+	struct pg_conn *c = q->c;
+
+	pg_abandon(q);
+	pg_values_free(q);
+	free(q->buf);
+	free(q->types);
+	if (q->slot >= 0) {
+		c->cache[q->slot].users--;
+	} else if (q->name[0] && !c->broken) {
+		char sql[80];
+
+		snprintf(sql, sizeof(sql), "DEALLOCATE %s", q->name);
+		pg_simple(c, sql, "deallocate");
+	}
+	free(q);
+}
+
+static int pg_query(struct store_conn *conn, const char *sql, const struct store_arg *args,
+		    size_t nargs, struct store_stmt **ret)
+{
+	struct pg_conn *c = PG_CONN(conn);
+	struct pg_stmt *q;
+	int r = pg_ready(c);
+
+	if (r < 0)
+		return r;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->base.ops = &store_pg_ops;
+	q->c = c;
+	q->writes = !pg_is_select(sql);
+	r = pg_lookup(c, sql, args, nargs, q);
+	if (r < 0) {
+		free(q);
+		return r;
+	}
+	r = pg_values_set(q, args, nargs);
+	if (r < 0) {
+		pg_stmt_free(&q->base);
+		return r;
+	}
+	*ret = &q->base;
+	return 0;
+}
+
+static int pg_stmt_rebind(struct store_stmt *stmt, const struct store_arg *args, size_t nargs)
+{
+	struct pg_stmt *q = PG_STMT(stmt);
+
+	pg_abandon(q);
+	return pg_values_set(q, args, nargs);
+}
+
+/* Runs @q to its end.  Returns the rows it changed (or returned) or an error. */
+static int pg_run(struct pg_stmt *q)
+{
+	bool retryable;
+	int r;
+
+	for (int attempt = 0;; attempt++) {
+		PGresult *res;
+		ExecStatusType st;
+
+		r = pg_ready(q->c);
+		if (r < 0)
+			return r;
+		pg_abandon(q);
+		r = pg_reprepare(q);
+		if (r < 0)
+			return r;
+		if (q->c->in_tx && q->writes && (r = pg_savepoint(q->c)) < 0)
+			return r;
+		res = PQexecPrepared(q->c->pg, q->name, q->nparams, (const char *const *)q->values,
+				     q->lengths, q->formats, 0);
+		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			const char *n = PQcmdTuples(res);
+
+			r = n && *n ? (int)strtol(n, NULL, 10) : 0;
+			PQclear(res);
+			return r;
+		}
+		r = pg_map(q->c, res, "exec", &retryable);
+		PQclear(res);
+		if (q->writes)
+			pg_savepoint_undo(q->c);
+		if (!pg_should_retry(q->c, r, retryable, attempt))
+			return r;
+	}
+}
+
+static int pg_stmt_exec(struct store_stmt *stmt, const struct store_arg *args, size_t nargs)
+{
+	struct pg_stmt *q = PG_STMT(stmt);
+	int r = pg_stmt_rebind(stmt, args, nargs);
+
+	if (r < 0)
+		return r;
+	r = pg_run(q);
+	pg_abandon(q);
+	return r;
+}
+
+static int pg_exec(struct store_conn *conn, const char *sql, const struct store_arg *args, size_t nargs)
+{
+	struct store_stmt *q;
+	int r = pg_query(conn, sql, args, nargs, &q);
+
+	if (r < 0)
+		return r;
+	r = pg_run(PG_STMT(q));
+	pg_stmt_free(q);
+	return r;
+}
+
+/* ------------------------------------------------------------ columns */
+
+static const char *pg_value(struct pg_stmt *q, int col)
+{
+	if (!q->row || col < 0 || col >= PQnfields(q->row) || PQgetisnull(q->row, 0, col))
+		return NULL;
+	return PQgetvalue(q->row, 0, col);
+}
+
+static int64_t pg_col_i64(struct store_stmt *stmt, int col)
+{
+	const char *v = pg_value(PG_STMT(stmt), col);
+	char *end;
+	long long n;
+
+	if (!v)
+		return 0;
+	if (strcmp(v, "t") == 0)
+		return 1;
+	if (strcmp(v, "f") == 0)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (*end == '.' || *end == 'e' || *end == 'E' || errno == ERANGE)
+		return (int64_t)strtod(v, NULL);   /* numeric aggregates (sum, avg): truncated as SQLite does */
+	return (int64_t)n;
+}
+
+static const char *pg_col_text(struct store_stmt *stmt, int col)
+{
+	return pg_value(PG_STMT(stmt), col);
+}
+
+static const void *pg_col_blob(struct store_stmt *stmt, int col, size_t *ret_len)
+{
+	struct pg_stmt *q = PG_STMT(stmt);
+	const char *v = pg_value(q, col);
+	size_t n = 0;
+
+	*ret_len = 0;
+	if (!v)
+		return NULL;
+	if (PQftype(q->row, col) != OID_BYTEA) {
+		*ret_len = (size_t)PQgetlength(q->row, 0, col);
+		return v;
+	}
+	if (q->blob)
+		PQfreemem(q->blob);
+	q->blob = PQunescapeBytea((const unsigned char *)v, &n);
+	if (!q->blob)
+		return NULL;
+	*ret_len = n;
+	return q->blob;
+}
+
+static bool pg_col_is_null(struct store_stmt *stmt, int col)
+{
+	return pg_value(PG_STMT(stmt), col) == NULL;
+}
+
+/* ------------------------------------------------------------ transactions */
+
+static int pg_begin(struct store_conn *conn)
+{
+	struct pg_conn *c = PG_CONN(conn);
+	int r;
+
+	if (c->in_tx) {
+		store_note_error();
+		log_debug("store: error", "what=begin detail=\"a transaction is already open\"");
+		return ERR_STORE;
+	}
+	r = pg_simple(c, "BEGIN; SET LOCAL lock_timeout = '10s'; "
+			 "SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ")", "begin");
+	if (r < 0) {
+		if (!c->broken)
+			pg_simple(c, "ROLLBACK", "rollback");
+		if (r != ERR_UNAVAILABLE)
+			log_warn("store: no write slot", "waited_ms=%d", 10000);
+		return r == ERR_UNAVAILABLE ? r : ERR_STORE;
+	}
+	c->in_tx = true;
+	c->savepoint = false;
+	return 0;
+}
+
+static void pg_rollback(struct store_conn *conn)
+{
+	struct pg_conn *c = PG_CONN(conn);
+
+	if (!c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+		pg_simple(c, "ROLLBACK", "rollback");
+	c->in_tx = false;
+	c->savepoint = false;
+}
+
+static int pg_commit(struct store_conn *conn)
+{
+	struct pg_conn *c = PG_CONN(conn);
+	int r;
+
+	if (c->broken) {
+		c->in_tx = false;
+		c->savepoint = false;
+		store_note_error();
+		return ERR_UNAVAILABLE;
+	}
+	if (c->streaming)
+		pg_drain(c->streaming);
+	if (PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
+		/* A statement failed outside a savepoint: COMMIT would only roll back. */
+		store_note_error();
+		pg_rollback(conn);
+		return ERR_STORE;
+	}
+	r = pg_simple(c, "COMMIT", "commit");
+	if (r < 0) {
+		pg_rollback(conn);
+		return r == ERR_CONFLICT ? r : (r == ERR_UNAVAILABLE ? r : ERR_STORE);
+	}
+	c->in_tx = false;
+	c->savepoint = false;
+	return 0;
+}
+
+static bool pg_in_transaction(struct store_conn *conn)
+{
+	return PG_CONN(conn)->in_tx;
+}
+
+static int pg_check_integrity(struct store_conn *c)
+{
+	int64_t v = 0;
+	int r = store_query_i64(c, "SELECT 1", STORE_NOARGS, &v);
+
+	if (r < 0)
+		return r;
+	r = store_schema_version(c, &v);
+	if (r < 0)
+		return r;
+	if (v > store_newest_migration()) {
+		log_warn("store: database schema is newer than this program", "schema=%lld", (long long)v);
+		return ERR_STORE;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ migrations */
+
+static bool is_word_char(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+}
+
+/* Whether the word @w starts at @p (a whole word, ignoring case). */
+static bool word_at(const char *start, const char *p, const char *w)
+{
+	size_t n = strlen(w);
+
+	return strncasecmp(p, w, n) == 0 && (p == start || !is_word_char(p[-1])) && !is_word_char(p[n]);
+}
+
+/*
+ * The portable DDL of migrations/ in PostgreSQL's words; a new string or
+ * NULL when out of memory.  Outside quotes and comments:
+ *   "INTEGER PRIMARY KEY"  (SQLite's rowid alias, filled in when omitted)
+ *                          -> BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY
+ *   "INTEGER"              -> BIGINT (times are milliseconds, beyond 32 bits)
+ *   "BLOB"                 -> BYTEA
+ * Migrations already applied to SQLite databases stay byte for byte the
+ * same; schema_migrations keeps no checksum, only version and name.
+ */
+static char *pg_translate_ddl(const char *sql)
+{
+	static const struct { const char *from, *to; } words[] = {
+		{ "INTEGER PRIMARY KEY", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY" },
+		{ "INTEGER", "BIGINT" },
+		{ "BLOB", "BYTEA" },
+	};
+	size_t len = strlen(sql), cap = len * 2 + 64, o = 0;
+	char *out = malloc(cap);
+	char quote = 0;
+
+	if (!out)
+		return NULL;
+	for (const char *p = sql; *p;) {
+		size_t i;
+
+		if (o + 64 >= cap) {
+			char *grown = realloc(out, cap * 2);
+
+			if (!grown) {
+				free(out);
+				return NULL;
+			}
+			out = grown;
+			cap *= 2;
+		}
+		if (quote) {
+			if (*p == quote)
+				quote = 0;
+			out[o++] = *p++;
+			continue;
+		}
+		if (*p == '\'' || *p == '"') {
+			quote = *p;
+			out[o++] = *p++;
+			continue;
+		}
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				out[o++] = *p++;
+			continue;
+		}
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (word_at(sql, p, words[i].from))
+				break;
+		if (i < sizeof(words) / sizeof(words[0])) {
+			size_t n = strlen(words[i].to);
+
+			memcpy(out + o, words[i].to, n);
+			o += n;
+			p += strlen(words[i].from);
+			continue;
+		}
+		out[o++] = *p++;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int pg_script(struct store_conn *conn, const char *what, const char *sql)
+{
+	struct pg_conn *c = PG_CONN(conn);
+	char *ddl = pg_translate_ddl(sql);
+	PGresult *res;
+	int r;
+
+	if (!ddl)
+		return -ENOMEM;
+	r = pg_ready(c);
+	if (r < 0) {
+		free(ddl);
+		return r;
+	}
+	res = PQexec(c->pg, ddl);
+	free(ddl);
+	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)) {
+		log_error("store: statements refused", "what=%s detail=\"%s\"", what,
+			  res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
+		r = pg_map(c, res, what, NULL);
+		PQclear(res);
+		return r < 0 ? r : ERR_STORE;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* ------------------------------------------------------------ open and close */
+
+static void pg_close(struct store *store)
+{
+	struct pg_store *s = PG_STORE(store);
+	struct pg_conn *c, *next;
+
+	pthread_key_delete(s->key);
+	for (c = s->all; c; c = next) {
+		next = c->next;
+		pg_conn_free(c);
+	}
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->freed);
+	free(s->target);
+	free(s->shown);
+	free(s);
+}
+
+/* Refuses a database whose collation does not sort by bytes.  Returns 0 or an error. */
+static int pg_check_collation(struct pg_store *s, struct store_conn *c)
+{
+	struct store_stmt *q;
+	const char *coll;
+	int r = pg_query(c, "SELECT datcollate FROM pg_database WHERE datname = current_database()",
+			 STORE_NOARGS, &q);
+
+	if (r < 0)
+		return r;
+	r = pg_step(q);
+	coll = r == 1 ? pg_col_text(q, 0) : NULL;
+	if (r >= 0 && !(coll && (strcmp(coll, "C") == 0 || strcmp(coll, "POSIX") == 0))) {
+		log_error("store: the database's collation must be C (text sorts by bytes, as in SQLite); "
+			  "create it with: CREATE DATABASE ... LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+			  "target=\"%s\" collation=\"%s\"", s->shown, coll ? coll : "?");
+		r = ERR_STORE;
+	}
+	pg_stmt_free(q);
+	return r < 0 ? r : 0;
+}
+
+static int pg_open(const char *target, const struct store_options *o, struct store **ret)
+{
+	struct pg_store *s = calloc(1, sizeof(*s));
+	struct store_conn *c;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->base.ops = &store_pg_ops;
+	s->pool_size = o->pool_size ? o->pool_size : PG_DEFAULT_POOL;
+	s->wait_ms = o->wait_ms ? o->wait_ms : PG_DEFAULT_WAIT_MS;
+	s->target = strdup(target);
+	s->shown = pg_redact(target);
+	if (!s->target || !s->shown || pthread_key_create(&s->key, pg_conn_return) != 0) {
+		free(s->target);
+		free(s->shown);
+		free(s);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->freed, NULL);
+	c = pg_conn(&s->base);
+	if (!c) {
+		pg_close(&s->base);
+		return ERR_STORE;
+	}
+	if (PG_CONN(c)->broken) {
+		log_error("store: cannot connect to the database", "target=\"%s\" detail=\"%s\"",
+			  s->shown, PQerrorMessage(PG_CONN(c)->pg));
+		pg_close(&s->base);
+		return ERR_UNAVAILABLE;
+	}
+	r = pg_check_collation(s, c);
+	if (r < 0) {
+		pg_close(&s->base);
+		return r;
+	}
+	log_info("store: PostgreSQL", "target=\"%s\" pool_size=%u server_version=%d", s->shown,
+		 s->pool_size, PQserverVersion(PG_CONN(c)->pg));
+	*ret = &s->base;
+	return 0;
+}
+
+const struct store_ops store_pg_ops = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.conn = pg_conn,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.in_transaction = pg_in_transaction,
+	.exec = pg_exec,
+	.query = pg_query,
+	.step = pg_step,
+	.col_i64 = pg_col_i64,
+	.col_text = pg_col_text,
+	.col_blob = pg_col_blob,
+	.col_is_null = pg_col_is_null,
+	.stmt_rebind = pg_stmt_rebind,
+	.stmt_exec = pg_stmt_exec,
+	.stmt_free = pg_stmt_free,
+	.check_integrity = pg_check_integrity,
+	.script = pg_script,
+};

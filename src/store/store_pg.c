@@ -299,6 +299,7 @@ static int pg_alive(struct pg_conn *c)
 
 static void pg_drain(struct pg_stmt *q);
 static void pg_savepoint_undo(struct pg_conn *c);
+static int pg_savepoint(struct pg_conn *c);
 
 /* A live session with nothing on the wire: ready to send.  Returns 0 or an error. */
 static int pg_ready(struct pg_conn *c)
@@ -484,14 +485,64 @@ static int pg_param_types(const char *sql, const struct store_arg *args, size_t 
 	return 0;
 }
 
-/* Prepares @sql as @name.  Returns 0 or an error. */
-static int pg_prepare_named(struct pg_conn *c, const char *name, const char *sql, const Oid *types, int n)
+/* A prepare refused for its parameter types: worth another try with other types. */
+static bool pg_type_refusal(const PGresult *res)
 {
-	PGresult *res = PQprepare(c->pg, name, sql, n, types);
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return state_is(state, "42P18") || state_is(state, "42P08") || state_is(state, "42883") || state_is(state, "42804") ||
+	       state_is(state, "42725");
+}
+
+/*
+ * Prepares @sql as @name with @types (updated in place).  A parameter
+ * first bound to NULL has no type, and PostgreSQL cannot always infer one
+ * ("($1 IS NULL OR id < $1)"): when the prepare is refused for that, it is
+ * tried with such parameters as text, then as int8.  Inside a transaction
+ * the attempts run after the statement savepoint, so that a refused one
+ * leaves the transaction usable, as a failed prepare does in SQLite.
+ * Returns 0 or an error.
+ */
+static int pg_prepare_named(struct pg_conn *c, const char *name, const char *sql, Oid *types, int n)
+{
+	static const Oid fills[] = { OID_TEXT, OID_INT8 };
+	bool unknown = false, guard = c->in_tx;
+	PGresult *res;
 	int r = 0;
 
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
-		r = pg_map(c, res, "prepare", NULL);
+	for (int i = 0; i < n; i++)
+		unknown |= types[i] == OID_UNKNOWN;
+	if (guard && (r = pg_savepoint(c)) < 0)
+		return r;
+	res = PQprepare(c->pg, name, sql, n, types);
+	if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return 0;
+	}
+	for (size_t f = 0; unknown && pg_type_refusal(res) && f < sizeof(fills) / sizeof(fills[0]); f++) {
+		Oid *tried = malloc((size_t)n * sizeof(*tried));
+		PGresult *again;
+
+		if (!tried)
+			break;
+		for (int i = 0; i < n; i++)
+			tried[i] = types[i] == OID_UNKNOWN ? fills[f] : types[i];
+		if (guard)
+			pg_savepoint_undo(c);
+		again = PQprepare(c->pg, name, sql, n, tried);
+		if (again && PQresultStatus(again) == PGRES_COMMAND_OK) {
+			memcpy(types, tried, (size_t)n * sizeof(*tried));
+			free(tried);
+			PQclear(again);
+			PQclear(res);
+			return 0;
+		}
+		free(tried);
+		PQclear(again);
+	}
+	if (guard)
+		pg_savepoint_undo(c);
+	r = pg_map(c, res, "prepare", NULL);
 	PQclear(res);
 	return r;
 }

@@ -6,6 +6,12 @@ with a temporary data directory, --listen 127.0.0.1:0 and --port-file, waits
 for /readyz, and keeps the server's log (stderr) under test-output/integration/.
 Client speaks the JSON API with a session cookie + CSRF token (browser style)
 or a bearer token (CLI style).  Python 3 standard library only.
+
+Engines: with RAMPART_TEST_ENGINE=postgresql (run.py --engine postgresql,
+which starts one private cluster and sets RAMPART_TEST_PG_SOCKET), every
+Server gets a fresh database of its own, passed with --database; a Server
+given the data directory of an earlier one gets that one's database again.
+A test that opens the SQLite file itself (Server.db_path) is skipped there.
 """
 
 import base64
@@ -32,6 +38,25 @@ SAMPLE_ORG = os.path.abspath(os.environ.get("RAMPART_TEST_SAMPLE_ORG",
 ADMIN_PASSWORD = "Rampart-admin-test-pw-1"
 # Under ASan and on a busy CI machine start-up is slow; this bounds waiting, it is no threshold.
 START_TIMEOUT = float(os.environ.get("RAMPART_TEST_START_TIMEOUT", "60"))
+ENGINE = os.environ.get("RAMPART_TEST_ENGINE", "sqlite")
+PG_SOCKET = os.environ.get("RAMPART_TEST_PG_SOCKET")
+# Data directory -> database URL, so that a restart on the same data finds its data.
+_databases = {}
+
+
+def engine_is_pg():
+    return ENGINE == "postgresql"
+
+
+def database_for(data_dir):
+    """The database URL for a server on @data_dir (PostgreSQL only): new on first use."""
+    import pgserver
+    key = os.path.abspath(data_dir)
+    if key not in _databases:
+        if not PG_SOCKET:
+            raise ServerError("RAMPART_TEST_ENGINE=postgresql needs RAMPART_TEST_PG_SOCKET (use run.py --engine)")
+        _databases[key] = pgserver.create_database(PG_SOCKET)
+    return _databases[key]
 
 
 def rampartd_path():
@@ -112,12 +137,15 @@ class Server:
         os.makedirs(OUTPUT, exist_ok=True)
         self.log_path = os.path.join(OUTPUT, name + ".log")
         self._log_offset = 0
+        self.database = database_for(data_dir) if engine_is_pg() else None
 
     # ------------------------------------------------------------ lifecycle
 
     def command(self):
         cmd = [rampartd_path(), "--data", self.data_dir, "--listen", "127.0.0.1:0",
                "--port-file", self.port_file]
+        if self.database:
+            cmd += ["--database", self.database]
         if self.seed_hr:
             cmd += ["--seed-hr", SAMPLE_ORG]
         if self.tls:
@@ -218,6 +246,14 @@ class Server:
                 if self.proc is not None:
                     self.kill9()
         shutil.rmtree(self.work_dir, ignore_errors=True)
+        if self.database and self._own_tmp:
+            # The data directory is gone with work_dir: so is its database.
+            import pgserver
+            try:
+                pgserver.drop_database(PG_SOCKET, self.database)
+            except RuntimeError:
+                pass
+            _databases.pop(os.path.abspath(self.data_dir), None)
 
     def __enter__(self):
         return self.start()
@@ -238,6 +274,9 @@ class Server:
 
     @property
     def db_path(self):
+        """The SQLite file; a test that opens it is skipped on PostgreSQL."""
+        if engine_is_pg():
+            raise unittest.SkipTest("opens the SQLite database file directly (SQLite only)")
         return os.path.join(self.data_dir, "rampart.db")
 
     @property

@@ -134,6 +134,7 @@ struct pg_stmt {
 	Oid *types;               /* an uncached statement's parameter types */
 	int ntypes;               /* the values every execution sends */
 	bool writes;              /* not a SELECT: runs after a savepoint inside a transaction */
+	bool control;             /* a caller's SAVEPOINT, RELEASE or ROLLBACK TO */
 	int nparams;
 	char **values;            /* the bound values (text, or bytes for a blob) */
 	int *lengths, *formats;
@@ -250,6 +251,12 @@ static void pg_session_forget(struct pg_conn *c)
 		c->cache[i].prepared = false;
 	c->streaming = NULL;
 	c->savepoint = false;
+}
+
+/* Server notices ("relation already exists, skipping") go to the debug log, not stderr. */
+static void pg_notice(void *arg, const char *message)
+{
+	log_debug("store: notice", "detail=\"%.*s\"", (int)strcspn(message, "\n"), message);
 }
 
 static PGconn *pg_connect(const struct pg_store *s)
@@ -385,6 +392,8 @@ static struct pg_conn *pg_conn_take(struct pg_store *s)
 		c->base.ops = &store_pg_ops;
 		c->owner = s;
 		c->pg = pg_connect(s);
+		if (c->pg)
+			PQsetNoticeProcessor(c->pg, pg_notice, NULL);
 	}
 	if (!c || !c->pg) {
 		free(c);
@@ -445,6 +454,15 @@ static int pg_max_param(const char *sql)
 		}
 	}
 	return max;
+}
+
+/* SAVEPOINT, RELEASE, ROLLBACK TO: a caller's own savepoints. */
+static bool pg_is_savepoint_control(const char *sql)
+{
+	while (*sql == ' ' || *sql == '\n' || *sql == '\t')
+		sql++;
+	return strncasecmp(sql, "SAVEPOINT", 9) == 0 || strncasecmp(sql, "RELEASE", 7) == 0 ||
+	       strncasecmp(sql, "ROLLBACK", 8) == 0;
 }
 
 static bool pg_is_select(const char *sql)
@@ -934,7 +952,8 @@ static int pg_query(struct store_conn *conn, const char *sql, const struct store
 		return -ENOMEM;
 	q->base.ops = &store_pg_ops;
 	q->c = c;
-	q->writes = !pg_is_select(sql);
+	q->control = pg_is_savepoint_control(sql);
+	q->writes = !q->control && !pg_is_select(sql);
 	r = pg_lookup(c, sql, args, nargs, q);
 	if (r < 0) {
 		free(q);
@@ -979,6 +998,13 @@ static int pg_run(struct pg_stmt *q)
 		res = PQexecPrepared(q->c->pg, q->name, q->nparams, (const char *const *)q->values,
 				     q->lengths, q->formats, 0);
 		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		/*
+		 * The caller's savepoint now nests inside the statement savepoint
+		 * (or ended it): the next statement establishes a new one
+		 * instead of releasing the old, which would release the caller's.
+		 */
+		if (q->control)
+			q->c->savepoint = false;
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			const char *n = PQcmdTuples(res);
 

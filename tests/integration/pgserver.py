@@ -178,7 +178,7 @@ def create_database(socket_dir):
     name = "t_" + secrets.token_hex(6)
     for attempt in range(5):
         try:
-            psql(socket_dir, "CREATE DATABASE %s TEMPLATE template0 STRATEGY FILE_COPY" % name)
+            psql(socket_dir, "CREATE DATABASE %s TEMPLATE template0" % name)
             return url_for(socket_dir, name)
         except RuntimeError as e:
             # Two CREATE DATABASE at once may collide on the template: try again.

@@ -216,31 +216,34 @@ static int pg_map(struct pg_conn *c, const PGresult *res, const char *what, bool
 
 /* ------------------------------------------------------------ connections */
 
-/* @url with the password of its user part replaced by "***", for logs. */
+/* @url with its password (user part or "password=" parameter) replaced by "***", for logs. */
 static char *pg_redact(const char *url)
 {
-	const char *rest = strstr(url, "://");
-	const char *at, *colon, *slash;
 	size_t n = strlen(url);
-	char *out = malloc(n + 4);
+	char *out = malloc(n + 8);   /* room for "***" in place of two short passwords */
+	const char *rest = strstr(url, "://");
+	char *pw;
 
 	if (!out)
 		return NULL;
 	memcpy(out, url, n + 1);
-	if (!rest)
-		return out;
-	rest += 3;
-	slash = strchr(rest, '/');
-	at = strchr(rest, '@');
-	if (!at || (slash && at > slash))
-		return out;
-	colon = memchr(rest, ':', (size_t)(at - rest));
-	if (!colon)
-		return out;
-	snprintf(out + (colon - url), n + 4 - (size_t)(colon - url), ":***%s", at);
-	if (strstr(out, "password="))
-		snprintf(strstr(out, "password="), n + 4 - (size_t)(strstr(out, "password=") - out),
-			 "password=***");
+	if (rest) {
+		const char *at, *colon, *slash;
+
+		rest += 3;
+		slash = strchr(rest, '/');
+		at = strchr(rest, '@');
+		colon = at && !(slash && at > slash) ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+		if (colon)
+			snprintf(out + (colon - url), n + 8 - (size_t)(colon - url), ":***%s", at);
+	}
+	pw = strstr(out, "password=");
+	if (pw) {
+		size_t keep = strcspn(pw + 9, "&");
+
+		memmove(pw + 9 + 3, pw + 9 + keep, strlen(pw + 9 + keep) + 1);
+		memcpy(pw + 9, "***", 3);
+	}
 	return out;
 }
 

@@ -11,7 +11,9 @@ Engines: with RAMPART_TEST_ENGINE=postgresql (run.py --engine postgresql,
 which starts one private cluster and sets RAMPART_TEST_PG_SOCKET), every
 Server gets a fresh database of its own, passed with --database; a Server
 given the data directory of an earlier one gets that one's database again.
-A test that opens the SQLite file itself (Server.db_path) is skipped there.
+Server.db() opens the server's database for tests that read or tamper with
+it directly, on either engine; a test that still opens the SQLite file itself
+(Server.db_path) is skipped on PostgreSQL.
 """
 
 import base64
@@ -272,6 +274,14 @@ class Server:
     def url(self):
         return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
+    def db(self, timeout=30):
+        """A connection to this server's database for a test to read or tamper with:
+        sqlite3's on SQLite, PgDb (the same calls, through psql) on PostgreSQL."""
+        if engine_is_pg():
+            return PgDb(self.database)
+        import sqlite3
+        return sqlite3.connect(self.db_path, timeout=timeout)
+
     @property
     def db_path(self):
         """The SQLite file; a test that opens it is skipped on PostgreSQL."""
@@ -301,6 +311,96 @@ class Server:
             return "\n".join(self.log_text().splitlines()[-n:])
         except OSError:
             return "(no log)"
+
+
+class PgDb:
+    """The part of sqlite3's connection the tests use, on a PostgreSQL database through
+    psql: execute(sql, params) with "?" placeholders (bound as literals), fetchone,
+    fetchall and iteration; rows are tuples that also take column names (as with
+    row_factory = sqlite3.Row, which is accepted and changes nothing); every
+    statement commits by itself, so commit() has nothing left to do.  SQLite's
+    "PRAGMA integrity_check" and "PRAGMA foreign_key_check" answer as a sound
+    database does: PostgreSQL checks both at every write."""
+
+    row_factory = None
+
+    def __init__(self, url):
+        self.url = url
+
+    @staticmethod
+    def literal(v):
+        if v is None:
+            return "NULL"
+        if isinstance(v, bool):
+            return "TRUE" if v else "FALSE"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, (bytes, bytearray)):
+            return "'\\x%s'::bytea" % bytes(v).hex()
+        return "'%s'" % str(v).replace("'", "''")
+
+    def bind(self, sql, params):
+        out, it, quote = [], iter(params), None
+        for ch in sql:
+            if quote:
+                quote = None if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "?":
+                out.append(self.literal(next(it)))
+                continue
+            out.append(ch)
+        return "".join(out)
+
+    def execute(self, sql, params=()):
+        import pgserver
+        word = sql.split(None, 1)[0].upper()
+        if word == "PRAGMA":
+            check = sql.split()[1].lower()
+            return PgCursor([("ok",)] if check == "integrity_check" else [])
+        text = self.bind(sql, params)
+        if word in ("SELECT", "WITH") or " RETURNING " in text.upper():
+            out = pgserver.psql_url(self.url, "SELECT coalesce(json_agg(t), '[]') FROM (%s) t" % text)
+            return PgCursor([PgRow(r) for r in jsonlib.loads(out)])
+        pgserver.psql_url(self.url, text)
+        return PgCursor([])
+
+    def commit(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class PgRow(tuple):
+    """A row that is a tuple and also answers row["column"]."""
+
+    def __new__(cls, obj):
+        self = tuple.__new__(cls, obj.values())
+        self.names = list(obj.keys())
+        return self
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self.names.index(key))
+        return tuple.__getitem__(self, key)
+
+    def keys(self):
+        return list(self.names)
+
+
+class PgCursor:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return list(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
 
 
 class Client:

@@ -173,6 +173,16 @@ def psql(socket_dir, sql, dbname="postgres"):
     return r.stdout
 
 
+def psql_url(url, sql):
+    """Runs @sql on the database @url names; returns psql's output (unaligned, tuples only)."""
+    exe = os.path.join(bindir(), "psql")
+    r = subprocess.run([exe, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError("psql: %s" % r.stderr.strip())
+    return r.stdout
+
+
 def create_database(socket_dir):
     """A new empty database (C collation, as the cluster); returns its URL."""
     name = "t_" + secrets.token_hex(6)

@@ -163,6 +163,12 @@ static bool state_class(const char *state, const char *cls)
 	return state && strncmp(state, cls, 2) == 0;
 }
 
+/* The length of @msg's first line: libpq's messages end in newlines, log lines must not. */
+static int line_len(const char *msg)
+{
+	return msg ? (int)strcspn(msg, "\n") : 0;
+}
+
 /*
  * The retry policy for serialization failures and deadlocks, in one
  * place: a statement outside a transaction that lost to another one is
@@ -195,8 +201,8 @@ static int pg_map(struct pg_conn *c, const PGresult *res, const char *what, bool
 	    state_is(state, "57P01") || state_is(state, "57P02") || state_is(state, "57P03")) {
 		c->broken = true;
 		c->streaming = NULL;
-		log_warn("store: database connection lost", "what=%s state=%s detail=\"%s\"", what,
-			 state ? state : "-", msg ? msg : "");
+		log_warn("store: database connection lost", "what=%s state=%s detail=\"%.*s\"", what,
+			 state ? state : "-", line_len(msg), msg ? msg : "");
 		return ERR_UNAVAILABLE;
 	}
 	if (state_class(state, "23")) {
@@ -209,8 +215,8 @@ static int pg_map(struct pg_conn *c, const PGresult *res, const char *what, bool
 			*ret_retryable = true;
 		return ERR_UNAVAILABLE;
 	}
-	log_debug("store: error", "what=%s state=%s detail=\"%s\"", what, state ? state : "-",
-		  msg ? msg : "");
+	log_debug("store: error", "what=%s state=%s detail=\"%.*s\"", what, state ? state : "-",
+		  line_len(msg), msg ? msg : "");
 	return ERR_STORE;
 }
 
@@ -298,8 +304,8 @@ static int pg_alive(struct pg_conn *c)
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		store_note_error();
 		c->broken = true;
-		log_warn("store: cannot reconnect to the database", "target=\"%s\" detail=\"%s\"",
-			 c->owner->shown, PQerrorMessage(c->pg));
+		log_warn("store: cannot reconnect to the database", "target=\"%s\" detail=\"%.*s\"",
+			 c->owner->shown, line_len(PQerrorMessage(c->pg)), PQerrorMessage(c->pg));
 		return ERR_UNAVAILABLE;
 	}
 	c->broken = false;
@@ -409,8 +415,8 @@ static struct pg_conn *pg_conn_take(struct pg_store *s)
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		/* Handed out all the same: its statements fail until the database is back. */
 		c->broken = true;
-		log_warn("store: cannot connect to the database", "target=\"%s\" detail=\"%s\"",
-			 s->shown, PQerrorMessage(c->pg));
+		log_warn("store: cannot connect to the database", "target=\"%s\" detail=\"%.*s\"",
+			 s->shown, line_len(PQerrorMessage(c->pg)), PQerrorMessage(c->pg));
 	}
 	pthread_mutex_lock(&s->lock);
 	c->next = s->all;
@@ -1296,8 +1302,9 @@ static int pg_script(struct store_conn *conn, const char *what, const char *sql)
 	res = PQexec(c->pg, ddl);
 	free(ddl);
 	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)) {
-		log_error("store: statements refused", "what=%s detail=\"%s\"", what,
-			  res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
+		const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
+
+		log_error("store: statements refused", "what=%s detail=\"%.*s\"", what, line_len(msg), msg);
 		r = pg_map(c, res, what, NULL);
 		PQclear(res);
 		return r < 0 ? r : ERR_STORE;
@@ -1374,8 +1381,8 @@ static int pg_open(const char *target, const struct store_options *o, struct sto
 		return ERR_STORE;
 	}
 	if (PG_CONN(c)->broken) {
-		log_error("store: cannot connect to the database", "target=\"%s\" detail=\"%s\"",
-			  s->shown, PQerrorMessage(PG_CONN(c)->pg));
+		log_error("store: cannot connect to the database", "target=\"%s\" detail=\"%.*s\"",
+			  s->shown, line_len(PQerrorMessage(PG_CONN(c)->pg)), PQerrorMessage(PG_CONN(c)->pg));
 		pg_close(&s->base);
 		return ERR_UNAVAILABLE;
 	}

@@ -117,10 +117,12 @@ class Server:
     config     INI text written to a file and passed with --config
     tls        --tls-self-signed
     data_dir   reuse a data directory (otherwise a new temporary one)
+    database   a database URL for --database (PostgreSQL: otherwise the run's
+               engine decides, see above)
     """
 
     def __init__(self, name, seed_hr=True, env=None, config=None, tls=False, args=(),
-                 data_dir=None, admin_password=ADMIN_PASSWORD):
+                 data_dir=None, admin_password=ADMIN_PASSWORD, database=None):
         self.name = name
         self.seed_hr = seed_hr
         self.extra_env = dict(env or {})
@@ -139,7 +141,8 @@ class Server:
         os.makedirs(OUTPUT, exist_ok=True)
         self.log_path = os.path.join(OUTPUT, name + ".log")
         self._log_offset = 0
-        self.database = database_for(data_dir) if engine_is_pg() else None
+        self._own_database = database is None and engine_is_pg()
+        self.database = database or (database_for(data_dir) if engine_is_pg() else None)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -248,7 +251,7 @@ class Server:
                 if self.proc is not None:
                     self.kill9()
         shutil.rmtree(self.work_dir, ignore_errors=True)
-        if self.database and self._own_tmp:
+        if self._own_database and self._own_tmp:
             # The data directory is gone with work_dir: so is its database.
             import pgserver
             try:

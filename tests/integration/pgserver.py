@@ -104,9 +104,10 @@ class Cluster:
         os.makedirs(self.socket_dir, exist_ok=True)
         os.chmod(self.socket_dir, 0o755)   # clients of any user reach the socket (0777 itself)
         self._own(self.socket_dir)
-        subprocess.run(self._cmd([os.path.join(self.bin, "initdb"), "-D", self.data, "--locale=C",
-                                  "-E", "UTF8", "-U", SUPERUSER, "--auth=trust", "--no-sync"]),
-                       check=True, capture_output=True, text=True, timeout=300, cwd=self.base)
+        if not os.path.exists(os.path.join(self.data, "PG_VERSION")):   # else: started again after stop()
+            subprocess.run(self._cmd([os.path.join(self.bin, "initdb"), "-D", self.data, "--locale=C",
+                                      "-E", "UTF8", "-U", SUPERUSER, "--auth=trust", "--no-sync"]),
+                           check=True, capture_output=True, text=True, timeout=300, cwd=self.base)
         opts = ("-c listen_addresses='' -k %s -c fsync=off -c full_page_writes=off "
                 "-c synchronous_commit=off -c max_connections=400 -c shared_buffers=64MB"
                 % self.socket_dir)

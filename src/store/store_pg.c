@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * store_pg: the PostgreSQL driver (libpq), for several servers on one
- * database.  It gives callers the semantics store.h documents, which were
- * first SQLite's:
+ * database: statements, transactions and errors here, connections in
+ * store_pg_pool.c, the SQL text it reads and rewrites in store_pg_sql.c
+ * (shared through store_pg_internal.h).  It gives callers the semantics
+ * store.h documents, which were first SQLite's:
  *
  * Connections.  One per thread, as with SQLite, taken from a pool of at most
  * pool_size connections (store_options); a thread that exits gives its
@@ -70,86 +72,7 @@
 #include "common/err.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "store/store_internal.h"
-
-#define PG_CACHE_SIZE 96
-#define PG_RETRIES 3
-#define PG_DEFAULT_POOL 16
-#define PG_DEFAULT_WAIT_MS 10000
-#define PG_INLINE_ARGS 16
-/* The advisory lock every write transaction takes: "RMPT" in ASCII. */
-#define PG_WRITE_LOCK "1380798548"
-#define PG_SAVEPOINT "rampart_stmt"
-
-#define OID_UNKNOWN 0
-#define OID_BYTEA 17
-#define OID_INT8 20
-#define OID_TEXT 25
-
-struct pg_store;
-struct pg_stmt;
-
-struct pg_cached {
-	char *sql;           /* NULL: a free slot */
-	Oid *types;          /* the parameter types it was prepared with */
-	int ntypes;
-	uint64_t hash;
-	uint64_t last_used;
-	unsigned users;      /* open statements using it: never evicted while > 0 */
-	bool prepared;       /* exists on the current server session */
-};
-
-struct pg_conn {
-	struct store_conn base;   /* first: the driver's operations */
-	PGconn *pg;
-	struct pg_store *owner;
-	struct pg_conn *next;     /* every connection, for close */
-	struct pg_conn *next_idle;
-	bool in_tx;
-	bool broken;              /* the server went away: reconnect before the next statement */
-	bool savepoint;           /* PG_SAVEPOINT is established in this transaction */
-	struct pg_stmt *streaming;/* the query whose rows are still on the wire */
-	uint64_t tick;
-	unsigned uncached;        /* counter for names of uncached statements */
-	struct pg_cached cache[PG_CACHE_SIZE];
-};
-
-struct pg_store {
-	struct store base;        /* first: the driver's operations */
-	char *target;             /* the connection URI */
-	char *shown;              /* the same without its password, for logs */
-	unsigned pool_size, wait_ms;
-	pthread_mutex_t lock;
-	pthread_cond_t freed;
-	unsigned count;           /* connections made */
-	struct pg_conn *all, *idle;
-	pthread_key_t key;
-};
-
-struct pg_stmt {
-	struct store_stmt base;   /* first: the driver's operations */
-	struct pg_conn *c;
-	int slot;                 /* cache slot, or -1 for an uncached statement */
-	char name[40];
-	Oid *types;               /* an uncached statement's parameter types */
-	int ntypes;               /* the values every execution sends */
-	bool writes;              /* not a SELECT: runs after a savepoint inside a transaction */
-	bool control;             /* a caller's SAVEPOINT, RELEASE or ROLLBACK TO */
-	int nparams;
-	char **values;            /* the bound values (text, or bytes for a blob) */
-	int *lengths, *formats;
-	char **owned;             /* what values point into, freed at rebind */
-	bool sent, on_wire, done, rows_seen;
-	int err;                  /* the result's error once the buffered rows are taken */
-	PGresult **buf;           /* rows read off the wire before their turn */
-	size_t nbuf, ibuf, capbuf;
-	PGresult *row;            /* the current row */
-	unsigned char *blob;      /* the last decoded bytea (PQfreemem) */
-};
-
-#define PG_STORE(s) ((struct pg_store *)(s))
-#define PG_CONN(c) ((struct pg_conn *)(c))
-#define PG_STMT(q) ((struct pg_stmt *)(q))
+#include "store/store_pg_internal.h"
 
 /* ------------------------------------------------------------ errors */
 
@@ -161,12 +84,6 @@ static bool state_is(const char *state, const char *want)
 static bool state_class(const char *state, const char *cls)
 {
 	return state && strncmp(state, cls, 2) == 0;
-}
-
-/* The length of @msg's first line: libpq's messages end in newlines, log lines must not. */
-static int line_len(const char *msg)
-{
-	return msg ? (int)strcspn(msg, "\n") : 0;
 }
 
 /*
@@ -202,7 +119,7 @@ static int pg_map(struct pg_conn *c, const PGresult *res, const char *what, bool
 		c->broken = true;
 		c->streaming = NULL;
 		log_warn("store: database connection lost", "what=%s state=%s detail=\"%.*s\"", what,
-			 state ? state : "-", line_len(msg), msg ? msg : "");
+			 state ? state : "-", store_pg_line_len(msg), msg ? msg : "");
 		return ERR_UNAVAILABLE;
 	}
 	if (state_class(state, "23")) {
@@ -216,102 +133,17 @@ static int pg_map(struct pg_conn *c, const PGresult *res, const char *what, bool
 		return ERR_UNAVAILABLE;
 	}
 	log_debug("store: error", "what=%s state=%s detail=\"%.*s\"", what, state ? state : "-",
-		  line_len(msg), msg ? msg : "");
+		  store_pg_line_len(msg), msg ? msg : "");
 	return ERR_STORE;
 }
 
 /* ------------------------------------------------------------ connections */
 
-/* @url with its password (user part or "password=" parameter) replaced by "***", for logs. */
-static char *pg_redact(const char *url)
-{
-	size_t n = strlen(url);
-	char *out = malloc(n + 8);   /* room for "***" in place of two short passwords */
-	const char *rest = strstr(url, "://");
-	char *pw;
 
-	if (!out)
-		return NULL;
-	memcpy(out, url, n + 1);
-	if (rest) {
-		const char *at, *colon, *slash;
 
-		rest += 3;
-		slash = strchr(rest, '/');
-		at = strchr(rest, '@');
-		colon = at && !(slash && at > slash) ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
-		if (colon)
-			snprintf(out + (colon - url), n + 8 - (size_t)(colon - url), ":***%s", at);
-	}
-	pw = strstr(out, "password=");
-	if (pw) {
-		size_t keep = strcspn(pw + 9, "&");
 
-		memmove(pw + 9 + 3, pw + 9 + keep, strlen(pw + 9 + keep) + 1);
-		memcpy(pw + 9, "***", 3);
-	}
-	return out;
-}
 
-/* Forgets what the server session knew: after a reconnect nothing is prepared. */
-static void pg_session_forget(struct pg_conn *c)
-{
-	for (int i = 0; i < PG_CACHE_SIZE; i++)
-		c->cache[i].prepared = false;
-	c->streaming = NULL;
-	c->savepoint = false;
-}
 
-/* Server notices ("relation already exists, skipping") go to the debug log, not stderr. */
-static void pg_notice(void *arg, const char *message)
-{
-	log_debug("store: notice", "detail=\"%.*s\"", (int)strcspn(message, "\n"), message);
-}
-
-static PGconn *pg_connect(const struct pg_store *s)
-{
-	/* Later keywords win: the URI may set connect_timeout, never client_encoding. */
-	const char *const keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
-	const char *const vals[] = { "10", "rampartd", s->target, "UTF8", NULL };
-
-	return PQconnectdbParams(keys, vals, 1);
-}
-
-static void pg_conn_free(struct pg_conn *c)
-{
-	for (int i = 0; i < PG_CACHE_SIZE; i++) {
-		free(c->cache[i].sql);
-		free(c->cache[i].types);
-	}
-	PQfinish(c->pg);
-	free(c);
-}
-
-/*
- * Makes sure @c has a live session before a statement: reconnects a broken
- * connection (outside a transaction only).  Returns 0 or ERR_UNAVAILABLE.
- */
-static int pg_alive(struct pg_conn *c)
-{
-	if (!c->broken && PQstatus(c->pg) == CONNECTION_OK)
-		return 0;
-	if (c->in_tx) {
-		store_note_error();
-		return ERR_UNAVAILABLE;   /* the transaction died with the session */
-	}
-	PQreset(c->pg);
-	pg_session_forget(c);
-	if (PQstatus(c->pg) != CONNECTION_OK) {
-		store_note_error();
-		c->broken = true;
-		log_warn("store: cannot reconnect to the database", "target=\"%s\" detail=\"%.*s\"",
-			 c->owner->shown, line_len(PQerrorMessage(c->pg)), PQerrorMessage(c->pg));
-		return ERR_UNAVAILABLE;
-	}
-	c->broken = false;
-	log_info("store: reconnected to the database", "target=\"%s\"", c->owner->shown);
-	return 0;
-}
 
 static void pg_drain(struct pg_stmt *q);
 static void pg_savepoint_undo(struct pg_conn *c);
@@ -322,11 +154,11 @@ static int pg_ready(struct pg_conn *c)
 {
 	if (c->streaming)
 		pg_drain(c->streaming);
-	return pg_alive(c);
+	return store_pg_alive(c);
 }
 
 /* Runs @sql (no parameters) and checks its status.  Returns 0 or an error. */
-static int pg_simple(struct pg_conn *c, const char *sql, const char *what)
+int store_pg_simple(struct pg_conn *c, const char *sql, const char *what)
 {
 	PGresult *res;
 	int r = pg_ready(c);
@@ -343,143 +175,13 @@ static int pg_simple(struct pg_conn *c, const char *sql, const char *what)
 	return 0;
 }
 
-/* Gives a thread's connection back to the pool (the key's destructor, at thread exit). */
-static void pg_conn_return(void *p)
-{
-	struct pg_conn *c = p;
-	struct pg_store *s = c->owner;
 
-	if (c->in_tx) {
-		if (!c->broken)
-			pg_simple(c, "ROLLBACK", "rollback");
-		c->in_tx = false;
-		c->savepoint = false;
-	}
-	pthread_mutex_lock(&s->lock);
-	c->next_idle = s->idle;
-	s->idle = c;
-	pthread_cond_signal(&s->freed);
-	pthread_mutex_unlock(&s->lock);
-}
 
-/* Takes an idle connection, makes a new one, or waits for one.  NULL when none came. */
-static struct pg_conn *pg_conn_take(struct pg_store *s)
-{
-	struct timespec until;
-	struct pg_conn *c = NULL;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += s->wait_ms / 1000;
-	until.tv_nsec += (long)(s->wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&s->lock);
-	while (!s->idle && s->count >= s->pool_size)
-		if (pthread_cond_timedwait(&s->freed, &s->lock, &until) != 0)
-			break;
-	if (s->idle) {
-		c = s->idle;
-		s->idle = c->next_idle;
-		c->next_idle = NULL;
-		pthread_mutex_unlock(&s->lock);
-		return c;
-	}
-	if (s->count >= s->pool_size) {
-		pthread_mutex_unlock(&s->lock);
-		store_note_error();
-		log_warn("store: no free database connection", "pool_size=%u waited_ms=%u",
-			 s->pool_size, s->wait_ms);
-		return NULL;
-	}
-	s->count++;   /* reserved: connecting happens outside the lock */
-	pthread_mutex_unlock(&s->lock);
-
-	c = calloc(1, sizeof(*c));
-	if (c) {
-		c->base.ops = &store_pg_ops;
-		c->owner = s;
-		c->pg = pg_connect(s);
-		if (c->pg)
-			PQsetNoticeProcessor(c->pg, pg_notice, NULL);
-	}
-	if (!c || !c->pg) {
-		free(c);
-		pthread_mutex_lock(&s->lock);
-		s->count--;
-		pthread_cond_signal(&s->freed);
-		pthread_mutex_unlock(&s->lock);
-		return NULL;
-	}
-	if (PQstatus(c->pg) != CONNECTION_OK) {
-		/* Handed out all the same: its statements fail until the database is back. */
-		c->broken = true;
-		log_warn("store: cannot connect to the database", "target=\"%s\" detail=\"%.*s\"",
-			 s->shown, line_len(PQerrorMessage(c->pg)), PQerrorMessage(c->pg));
-	}
-	pthread_mutex_lock(&s->lock);
-	c->next = s->all;
-	s->all = c;
-	pthread_mutex_unlock(&s->lock);
-	return c;
-}
-
-static struct store_conn *pg_conn(struct store *store)
-{
-	struct pg_store *s = PG_STORE(store);
-	struct pg_conn *c = pthread_getspecific(s->key);
-
-	if (c)
-		return &c->base;
-	c = pg_conn_take(s);
-	if (!c)
-		return NULL;
-	pthread_setspecific(s->key, c);
-	return &c->base;
-}
 
 /* ------------------------------------------------------------ statements */
 
-/* The highest "$N" @sql names outside quotes. */
-static int pg_max_param(const char *sql)
-{
-	int max = 0;
-	char quote = 0;
 
-	for (const char *p = sql; *p; p++) {
-		if (quote) {
-			if (*p == quote)
-				quote = 0;
-		} else if (*p == '\'' || *p == '"') {
-			quote = *p;
-		} else if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
-			char *end;
-			long n = strtol(p + 1, &end, 10);
 
-			if (n > max && n < 65536)
-				max = (int)n;
-			p = end - 1;
-		}
-	}
-	return max;
-}
-
-/* SAVEPOINT, RELEASE, ROLLBACK TO: a caller's own savepoints. */
-static bool pg_is_savepoint_control(const char *sql)
-{
-	while (*sql == ' ' || *sql == '\n' || *sql == '\t')
-		sql++;
-	return strncasecmp(sql, "SAVEPOINT", 9) == 0 || strncasecmp(sql, "RELEASE", 7) == 0 ||
-	       strncasecmp(sql, "ROLLBACK", 8) == 0;
-}
-
-static bool pg_is_select(const char *sql)
-{
-	while (*sql == ' ' || *sql == '\n' || *sql == '\t' || *sql == '(')
-		sql++;
-	return strncasecmp(sql, "SELECT", 6) == 0 || strncasecmp(sql, "VALUES", 6) == 0;
-}
 
 /*
  * The parameter types to prepare @sql with, from the first @args it is run
@@ -491,7 +193,7 @@ static bool pg_is_select(const char *sql)
 static int pg_param_types(const char *sql, const struct store_arg *args, size_t nargs,
 			  Oid **ret, int *ret_n)
 {
-	int n = pg_max_param(sql);
+	int n = store_pg_max_param(sql);
 	Oid *types;
 
 	if ((int)nargs > n)
@@ -581,7 +283,7 @@ static void pg_evict(struct pg_conn *c, int slot, const char *name)
 
 	if (c->cache[slot].prepared && !c->broken) {
 		snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
-		pg_simple(c, sql, "deallocate");
+		store_pg_simple(c, sql, "deallocate");
 	}
 	free(c->cache[slot].sql);
 	free(c->cache[slot].types);
@@ -816,7 +518,7 @@ static void pg_abandon(struct pg_stmt *q)
 /* Establishes the statement savepoint inside a transaction.  Returns 0 or an error. */
 static int pg_savepoint(struct pg_conn *c)
 {
-	int r = pg_simple(c, c->savepoint ? "RELEASE SAVEPOINT " PG_SAVEPOINT "; SAVEPOINT " PG_SAVEPOINT
+	int r = store_pg_simple(c, c->savepoint ? "RELEASE SAVEPOINT " PG_SAVEPOINT "; SAVEPOINT " PG_SAVEPOINT
 					   : "SAVEPOINT " PG_SAVEPOINT, "savepoint");
 
 	if (r == 0)
@@ -828,7 +530,7 @@ static int pg_savepoint(struct pg_conn *c)
 static void pg_savepoint_undo(struct pg_conn *c)
 {
 	if (c->in_tx && c->savepoint && !c->broken)
-		pg_simple(c, "ROLLBACK TO SAVEPOINT " PG_SAVEPOINT, "rollback to savepoint");
+		store_pg_simple(c, "ROLLBACK TO SAVEPOINT " PG_SAVEPOINT, "rollback to savepoint");
 }
 
 /* Sends @q (bound, prepared), in single-row mode.  Returns 0 or an error. */
@@ -942,7 +644,7 @@ static void pg_stmt_free(struct store_stmt *stmt)
 		char sql[80];
 
 		snprintf(sql, sizeof(sql), "DEALLOCATE %s", q->name);
-		pg_simple(c, sql, "deallocate");
+		store_pg_simple(c, sql, "deallocate");
 	}
 	free(q);
 }
@@ -961,8 +663,8 @@ static int pg_query(struct store_conn *conn, const char *sql, const struct store
 		return -ENOMEM;
 	q->base.ops = &store_pg_ops;
 	q->c = c;
-	q->control = pg_is_savepoint_control(sql);
-	q->writes = !q->control && !pg_is_select(sql);
+	q->control = store_pg_is_savepoint_control(sql);
+	q->writes = !q->control && !store_pg_is_select(sql);
 	r = pg_lookup(c, sql, args, nargs, q);
 	if (r < 0) {
 		free(q);
@@ -1126,11 +828,11 @@ static int pg_begin(struct store_conn *conn)
 		log_debug("store: error", "what=begin detail=\"a transaction is already open\"");
 		return ERR_STORE;
 	}
-	r = pg_simple(c, "BEGIN; SET LOCAL lock_timeout = '10s'; "
+	r = store_pg_simple(c, "BEGIN; SET LOCAL lock_timeout = '10s'; "
 			 "SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK ")", "begin");
 	if (r < 0) {
 		if (!c->broken)
-			pg_simple(c, "ROLLBACK", "rollback");
+			store_pg_simple(c, "ROLLBACK", "rollback");
 		if (r != ERR_UNAVAILABLE)
 			log_warn("store: no write slot", "waited_ms=%d", 10000);
 		return r == ERR_UNAVAILABLE ? r : ERR_STORE;
@@ -1145,7 +847,7 @@ static void pg_rollback(struct store_conn *conn)
 	struct pg_conn *c = PG_CONN(conn);
 
 	if (!c->broken && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
-		pg_simple(c, "ROLLBACK", "rollback");
+		store_pg_simple(c, "ROLLBACK", "rollback");
 	c->in_tx = false;
 	c->savepoint = false;
 }
@@ -1169,7 +871,7 @@ static int pg_commit(struct store_conn *conn)
 		pg_rollback(conn);
 		return ERR_STORE;
 	}
-	r = pg_simple(c, "COMMIT", "commit");
+	r = store_pg_simple(c, "COMMIT", "commit");
 	if (r < 0) {
 		pg_rollback(conn);
 		return r == ERR_CONFLICT ? r : (r == ERR_UNAVAILABLE ? r : ERR_STORE);
@@ -1203,92 +905,13 @@ static int pg_check_integrity(struct store_conn *c)
 
 /* ------------------------------------------------------------ migrations */
 
-static bool is_word_char(char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
-}
 
-/* Whether the word @w starts at @p (a whole word, ignoring case). */
-static bool word_at(const char *start, const char *p, const char *w)
-{
-	size_t n = strlen(w);
 
-	return strncasecmp(p, w, n) == 0 && (p == start || !is_word_char(p[-1])) && !is_word_char(p[n]);
-}
-
-/*
- * The portable DDL of migrations/ in PostgreSQL's words; a new string or
- * NULL when out of memory.  Outside quotes and comments:
- *   "INTEGER PRIMARY KEY"  (SQLite's rowid alias, filled in when omitted)
- *                          -> BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY
- *   "INTEGER"              -> BIGINT (times are milliseconds, beyond 32 bits)
- *   "BLOB"                 -> BYTEA
- * Migrations already applied to SQLite databases stay byte for byte the
- * same; schema_migrations keeps no checksum, only version and name.
- */
-static char *pg_translate_ddl(const char *sql)
-{
-	static const struct { const char *from, *to; } words[] = {
-		{ "INTEGER PRIMARY KEY", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY" },
-		{ "INTEGER", "BIGINT" },
-		{ "BLOB", "BYTEA" },
-	};
-	size_t len = strlen(sql), cap = len * 2 + 64, o = 0;
-	char *out = malloc(cap);
-	char quote = 0;
-
-	if (!out)
-		return NULL;
-	for (const char *p = sql; *p;) {
-		size_t i;
-
-		if (o + 64 >= cap) {
-			char *grown = realloc(out, cap * 2);
-
-			if (!grown) {
-				free(out);
-				return NULL;
-			}
-			out = grown;
-			cap *= 2;
-		}
-		if (quote) {
-			if (*p == quote)
-				quote = 0;
-			out[o++] = *p++;
-			continue;
-		}
-		if (*p == '\'' || *p == '"') {
-			quote = *p;
-			out[o++] = *p++;
-			continue;
-		}
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				out[o++] = *p++;
-			continue;
-		}
-		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (word_at(sql, p, words[i].from))
-				break;
-		if (i < sizeof(words) / sizeof(words[0])) {
-			size_t n = strlen(words[i].to);
-
-			memcpy(out + o, words[i].to, n);
-			o += n;
-			p += strlen(words[i].from);
-			continue;
-		}
-		out[o++] = *p++;
-	}
-	out[o] = '\0';
-	return out;
-}
 
 static int pg_script(struct store_conn *conn, const char *what, const char *sql)
 {
 	struct pg_conn *c = PG_CONN(conn);
-	char *ddl = pg_translate_ddl(sql);
+	char *ddl = store_pg_translate_ddl(sql);
 	PGresult *res;
 	int r;
 
@@ -1304,7 +927,7 @@ static int pg_script(struct store_conn *conn, const char *what, const char *sql)
 	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)) {
 		const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg);
 
-		log_error("store: statements refused", "what=%s detail=\"%.*s\"", what, line_len(msg), msg);
+		log_error("store: statements refused", "what=%s detail=\"%.*s\"", what, store_pg_line_len(msg), msg);
 		r = pg_map(c, res, what, NULL);
 		PQclear(res);
 		return r < 0 ? r : ERR_STORE;
@@ -1323,7 +946,7 @@ static void pg_close(struct store *store)
 	pthread_key_delete(s->key);
 	for (c = s->all; c; c = next) {
 		next = c->next;
-		pg_conn_free(c);
+		store_pg_conn_free(c);
 	}
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->freed);
@@ -1366,8 +989,8 @@ static int pg_open(const char *target, const struct store_options *o, struct sto
 	s->pool_size = o->pool_size ? o->pool_size : PG_DEFAULT_POOL;
 	s->wait_ms = o->wait_ms ? o->wait_ms : PG_DEFAULT_WAIT_MS;
 	s->target = strdup(target);
-	s->shown = pg_redact(target);
-	if (!s->target || !s->shown || pthread_key_create(&s->key, pg_conn_return) != 0) {
+	s->shown = store_pg_redact(target);
+	if (!s->target || !s->shown || pthread_key_create(&s->key, store_pg_conn_return) != 0) {
 		free(s->target);
 		free(s->shown);
 		free(s);
@@ -1375,14 +998,14 @@ static int pg_open(const char *target, const struct store_options *o, struct sto
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->freed, NULL);
-	c = pg_conn(&s->base);
+	c = store_pg_conn(&s->base);
 	if (!c) {
 		pg_close(&s->base);
 		return ERR_STORE;
 	}
 	if (PG_CONN(c)->broken) {
 		log_error("store: cannot connect to the database", "target=\"%s\" detail=\"%.*s\"",
-			  s->shown, line_len(PQerrorMessage(PG_CONN(c)->pg)), PQerrorMessage(PG_CONN(c)->pg));
+			  s->shown, store_pg_line_len(PQerrorMessage(PG_CONN(c)->pg)), PQerrorMessage(PG_CONN(c)->pg));
 		pg_close(&s->base);
 		return ERR_UNAVAILABLE;
 	}
@@ -1401,7 +1024,7 @@ const struct store_ops store_pg_ops = {
 	.name = "postgresql",
 	.open = pg_open,
 	.close = pg_close,
-	.conn = pg_conn,
+	.conn = store_pg_conn,
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.rollback = pg_rollback,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * store_sqlite: the embedded driver.  WAL journal, synchronous=FULL so that a
+ * store_sqlite: the embedded driver, the default (store_sqlite_ops, chosen by
+ * store.c for a path or "sqlite:PATH").  WAL journal, synchronous=FULL so that a
  * committed transaction survives power loss and kill -9, a busy timeout so
  * writers queue instead of failing, foreign keys on, one connection per thread.
  *

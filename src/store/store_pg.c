@@ -1003,9 +1003,7 @@ static int pg_open(const char *target, const struct store_options *o, struct sto
 		pg_close(&s->base);
 		return ERR_STORE;
 	}
-	if (PG_CONN(c)->broken) {
-		log_error("store: cannot connect to the database", "target=\"%s\" detail=\"%.*s\"",
-			  s->shown, store_pg_line_len(PQerrorMessage(PG_CONN(c)->pg)), PQerrorMessage(PG_CONN(c)->pg));
+	if (PG_CONN(c)->broken) {   /* the pool logged why */
 		pg_close(&s->base);
 		return ERR_UNAVAILABLE;
 	}

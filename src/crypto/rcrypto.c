@@ -17,17 +17,19 @@ static size_t crypto_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 
 int rcrypto_init(void)
 {
-	const char *fast;
+	return sodium_init() < 0 ? ERR_INTERNAL : 0;
+}
 
-	if (sodium_init() < 0)
-		return ERR_INTERNAL;
-	/* Tests create hundreds of people; they may ask for the minimum cost. */
-	fast = secure_getenv("RAMPART_TEST_FAST_PWHASH");
-	if (fast && strcmp(fast, "1") == 0) {
-		crypto_ops = crypto_pwhash_OPSLIMIT_MIN;
-		crypto_mem = crypto_pwhash_MEMLIMIT_MIN;
-	}
-	return 0;
+void rcrypto_pwhash_set_minimal(void)
+{
+	crypto_ops = crypto_pwhash_OPSLIMIT_MIN;
+	crypto_mem = crypto_pwhash_MEMLIMIT_MIN;
+}
+
+void rcrypto_pwhash_limits(unsigned long long *ret_ops, size_t *ret_mem)
+{
+	*ret_ops = crypto_ops;
+	*ret_mem = crypto_mem;
 }
 
 int rcrypto_token_new(char *out, size_t size, const char *prefix)

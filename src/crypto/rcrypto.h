@@ -33,8 +33,19 @@ void rcrypto_token_hash(const char *token, char out[RCRYPTO_HASH_HEX_SIZE]);
 void rcrypto_sha256_hex(const void *data, size_t len, char out[RCRYPTO_HASH_HEX_SIZE]);
 
 /*
- * Hashes @password with Argon2id (interactive limits, or minimal ones when
- * the RAMPART_TEST_FAST_PWHASH build-time flag is set for tests).
+ * Lowers every later Argon2id derivation (passwords, exchange transfer
+ * keys) to libsodium's minimum cost.  For tests only: nothing in a release
+ * program calls it (rampartd-test, a test build, does when
+ * RAMPART_TEST_FAST_PWHASH=1; unit tests call it directly).
+ */
+void rcrypto_pwhash_set_minimal(void);
+
+/* The Argon2id limits in force (interactive, or the tests' minimum). */
+void rcrypto_pwhash_limits(unsigned long long *ret_ops, size_t *ret_mem);
+
+/*
+ * Hashes @password with Argon2id (interactive limits, or minimal ones in a
+ * test build; see rcrypto_pwhash_set_minimal).
  * Returns 0, -ENOMEM, or -EINVAL for a password over 1024 bytes.
  */
 int rcrypto_pwhash(const char *password, char out[RCRYPTO_PWHASH_SIZE]);

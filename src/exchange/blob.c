@@ -26,16 +26,12 @@
 
 int xblob_derive(const char *token, const char *password, const unsigned char *salt, unsigned char key[XC_KEY])
 {
-	const char *fast = secure_getenv("RAMPART_TEST_FAST_PWHASH");
-	unsigned long long ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-	size_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+	unsigned long long ops;
+	size_t mem;
 	char in[RCRYPTO_TOKEN_SIZE + X_PASSWORD_SIZE + 2];
 	int n, r;
 
-	if (fast && strcmp(fast, "1") == 0) {
-		ops = crypto_pwhash_OPSLIMIT_MIN;
-		mem = crypto_pwhash_MEMLIMIT_MIN;
-	}
+	rcrypto_pwhash_limits(&ops, &mem);
 	n = snprintf(in, sizeof(in), "%s\n%s", token, password);
 	if (n < 0 || (size_t)n >= sizeof(in))
 		return ERR_INVALID;

@@ -436,6 +436,13 @@ int main(int argc, char **argv)
 		return 1;
 	if (rcrypto_init() < 0)
 		return fail("crypto: cannot initialize libsodium", "sodium_init failed");
+#ifdef RAMPART_TEST_HOOKS
+	/* rampartd-test only (tests/): a release rampartd has no such switch. */
+	if (secure_getenv("RAMPART_TEST_FAST_PWHASH") && strcmp(secure_getenv("RAMPART_TEST_FAST_PWHASH"), "1") == 0) {
+		rcrypto_pwhash_set_minimal();
+		log_warn("rampartd: test build, password hashing at its minimum cost", NULL);
+	}
+#endif
 	lim = (struct http_limits){
 		.max_body = (size_t)app.cfg.max_body,
 		.max_import = (size_t)app.cfg.max_import,

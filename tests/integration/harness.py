@@ -62,6 +62,12 @@ def database_for(data_dir):
 
 
 def rampartd_path():
+    """The test build of rampartd (RAMPART_TEST_FAST_PWHASH honoured); see release_rampartd_path."""
+    return os.path.join(BUILD, "src", "server", "rampartd-test")
+
+
+def release_rampartd_path():
+    """The rampartd that is installed: it has no test switches."""
     return os.path.join(BUILD, "src", "server", "rampartd")
 
 

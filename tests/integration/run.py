@@ -130,7 +130,7 @@ def main():
     sys.path.insert(0, HERE)
     os.chdir(repo)
 
-    daemon = os.path.join(args.build, "src", "server", "rampartd")
+    daemon = os.path.join(args.build, "src", "server", "rampartd-test")
     if not os.access(daemon, os.X_OK):
         print("integration: %s is missing; build first (make build)" % daemon)
         print("integration: 0 passed, 1 failed")

@@ -33,7 +33,7 @@ import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("RAMPART_BUILD", os.path.join(REPO, "build")))
-RAMPARTD = os.path.join(BUILD, "src", "server", "rampartd")
+RAMPARTD = os.path.join(BUILD, "src", "server", "rampartd-test")
 RAMPART = os.path.join(BUILD, "src", "cli", "rampart")
 SAMPLE_ORG = os.path.join(REPO, "examples", "hr", "sample-org.csv")
 OUTPUT = os.path.abspath(os.environ.get("RAMPART_TEST_OUTPUT",

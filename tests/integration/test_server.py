@@ -10,6 +10,7 @@ import select
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import tempfile
@@ -433,6 +434,44 @@ class Tls(ServerTestCase):
         self.assertIn("httponly", attrs)
         self.assertIn("samesite=strict", attrs)
         self.assertStatus(c.get("/api/v1/me"), 200)
+
+
+class TestSwitches(unittest.TestCase):
+    """Switches that weaken security for tests exist only in the test build (rampartd-test)."""
+
+    def admin_hash(self, binary):
+        tmp = tempfile.mkdtemp(prefix="rampart-switch-")
+        data, port = os.path.join(tmp, "data"), os.path.join(tmp, "port")
+        e = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
+        e.update({"RAMPART_TEST_FAST_PWHASH": "1", "RAMPART_ADMIN_PASSWORD": harness.ADMIN_PASSWORD})
+        p = subprocess.Popen([binary, "--data", data, "--listen", "127.0.0.1:0", "--port-file", port],
+                             env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 60
+            while not os.path.exists(port) and p.poll() is None and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(os.path.exists(port), "rampartd did not start")
+        finally:
+            p.terminate()
+            _, err = p.communicate(timeout=30)
+        db = sqlite3.connect(os.path.join(data, "rampart.db"))
+        try:
+            (h,) = db.execute("SELECT password_hash FROM people WHERE login = 'admin'").fetchone()
+        finally:
+            db.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        return h, err
+
+    def test_release_build_ignores_fast_pwhash(self):
+        h, err = self.admin_hash(harness.release_rampartd_path())
+        # libsodium's interactive limits: 64 MiB, 2 passes.
+        self.assertTrue(h.startswith("$argon2id$v=19$m=65536,t=2,"), h)
+        self.assertNotIn("test build", err)
+
+    def test_test_build_honours_fast_pwhash(self):
+        h, err = self.admin_hash(harness.rampartd_path())
+        self.assertTrue(h.startswith("$argon2id$v=19$m=8,t=1,"), h)
+        self.assertIn("test build", err)
 
 
 class ConfigErrors(unittest.TestCase):

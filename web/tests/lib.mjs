@@ -22,7 +22,7 @@ export const ADMIN_PASSWORD = 'console-test-admin-pw-1';
  * server's environment; @logName names its log in the output directory.
  */
 export async function startServer({ seedHr, web, env, logName } = {}) {
-  const bin = join(BUILD, 'src', 'server', 'rampartd');
+  const bin = join(BUILD, 'src', 'server', 'rampartd-test');   // the test build: fast password hashing
   if (!existsSync(bin)) throw new Error(`rampartd not found at ${bin} (build it, or set RAMPART_BUILD)`);
   if (!web && !existsSync(join(WEB, 'dist', 'index.html'))) throw new Error('web/dist is missing: run make -C web build');
   mkdirSync(OUT, { recursive: true });

@@ -33,7 +33,10 @@
 #include "http/http.h"
 #include "http/path.h"
 
-#define HTTP_RATE_SLOTS 4096
+/* The rate table: HTTP_RATE_SETS sets of HTTP_RATE_WAYS counters (limits.c). */
+#define HTTP_RATE_SETS 1024
+#define HTTP_RATE_WAYS 8
+#define HTTP_RATE_KEY_BYTES 16
 #define HTTP_MAX_DISCARD ((size_t)16 << 20)
 
 /* Sizes of metrics.c's status and latency tables (checked there). */
@@ -53,9 +56,15 @@ struct route {
 };
 
 struct rate_slot {
-	char addr[64];
-	int64_t window;
+	char addr[64];           /* "" when never used */
+	int64_t window;          /* minutes since the epoch */
 	unsigned count;
+};
+
+struct rate_set {
+	struct rate_slot ways[HTTP_RATE_WAYS];
+	int64_t overflow_window;
+	unsigned overflow;       /* shared by the addresses that found no free way */
 };
 
 struct http_server {
@@ -71,7 +80,8 @@ struct http_server {
 	bool tls;
 	atomic_int inflight;
 	pthread_mutex_t rate_lock;
-	struct rate_slot *rate;
+	struct rate_set *rate;   /* HTTP_RATE_SETS */
+	unsigned char rate_key[HTTP_RATE_KEY_BYTES];
 	atomic_uint_fast64_t unmatched[HTTP_NSTATUS];
 	atomic_uint_fast64_t lat_buckets[HTTP_NBUCKETS + 1];
 	atomic_uint_fast64_t lat_count;
@@ -181,6 +191,9 @@ bool http_rate_allow(struct http_server *s, const char *addr);
 
 /* http_rate_allow at the Unix time @now_ms. */
 bool http_rate_allow_at(struct http_server *s, const char *addr, int64_t now_ms);
+
+/* The set of the rate table that @addr falls in (for tests that need a collision). */
+size_t http_rate_set_of(const struct http_server *s, const char *addr);
 
 /*
  * Sets the body limit of @r from its route (none for streaming routes) and

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,11 +25,12 @@ struct http_server *http_server_new(void *app, const struct http_limits *limits)
 
 	if (!s)
 		return NULL;
-	s->rate = calloc(HTTP_RATE_SLOTS, sizeof(*s->rate));
+	s->rate = calloc(HTTP_RATE_SETS, sizeof(*s->rate));
 	if (!s->rate) {
 		free(s);
 		return NULL;
 	}
+	randombytes_buf(s->rate_key, sizeof(s->rate_key));
 	s->app = app;
 	s->lim = *limits;
 	s->listen_fd = -1;

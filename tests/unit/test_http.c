@@ -405,6 +405,78 @@ static void test_rate_limit(void **state)
 	http_server_free(s);
 }
 
+/*
+ * However many addresses share the table, none of them gets more than its
+ * limit in a window: 20,000 addresses (more than the table holds) make three
+ * requests each under a limit of two.
+ */
+static void test_rate_limit_never_unlimited(void **state)
+{
+	struct http_limits lim = test_limits;
+	struct http_server *s;
+	int64_t t = 1700000040000;
+	char addr[64];
+
+	lim.rate_per_minute = 2;
+	s = http_server_new(NULL, &lim);
+	for (int round = 0; round < 3; round++) {
+		for (unsigned i = 0; i < 20000; i++) {
+			bool ok;
+
+			snprintf(addr, sizeof(addr), "2001:db8::%x:%x", i >> 16, i & 0xffff);
+			ok = http_rate_allow_at(s, addr, t + round);
+			if (round == 2 && ok)
+				fail_msg("%s was let through a third time", addr);
+		}
+	}
+	http_server_free(s);
+}
+
+/*
+ * Addresses that share a set: the first HTTP_RATE_WAYS have their own
+ * counters, the rest share one budget; nobody goes over the limit, and a
+ * new window frees the set again.
+ */
+static void test_rate_limit_collision(void **state)
+{
+	struct http_limits lim = test_limits;
+	struct http_server *s;
+	int64_t t = 1700000040000;
+	char same[HTTP_RATE_WAYS + 3][64];
+	size_t n = 0, set;
+
+	lim.rate_per_minute = 2;
+	s = http_server_new(NULL, &lim);
+	set = http_rate_set_of(s, "198.51.100.1");
+	for (unsigned i = 0; n < sizeof(same) / sizeof(same[0]); i++) {
+		char a[64];
+
+		assert_true(i < 10000000);
+		snprintf(a, sizeof(a), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		if (http_rate_set_of(s, a) == set)
+			snprintf(same[n++], sizeof(same[0]), "%s", a);
+	}
+	/* The ways fill up: each of these addresses has its own two requests. */
+	for (size_t i = 0; i < HTTP_RATE_WAYS; i++) {
+		assert_true(http_rate_allow_at(s, same[i], t));
+		assert_true(http_rate_allow_at(s, same[i], t + 1));
+		assert_false(http_rate_allow_at(s, same[i], t + 2));
+	}
+	/* The set is full: the next three addresses share one budget of two. */
+	assert_true(http_rate_allow_at(s, same[HTTP_RATE_WAYS], t + 3));
+	assert_true(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 1], t + 4));
+	assert_false(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 2], t + 5));
+	assert_false(http_rate_allow_at(s, same[HTTP_RATE_WAYS], t + 6));
+	/* Addresses with their own counter are not affected by the overflow. */
+	assert_false(http_rate_allow_at(s, same[0], t + 7));
+	/* A new minute: every address starts again, with its own counter. */
+	for (size_t i = 0; i < HTTP_RATE_WAYS; i++)
+		assert_true(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 2 - i], t + 60000));
+	assert_true(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 2], t + 60001));
+	assert_false(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 2], t + 60002));
+	http_server_free(s);
+}
+
 static void test_body_limits(void **state)
 {
 	struct http_server *s = http_server_new(NULL, &test_limits);
@@ -502,6 +574,8 @@ int main(void)
 		cmocka_unit_test(test_response_bodies),
 		cmocka_unit_test(test_response_headers),
 		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_rate_limit_never_unlimited),
+		cmocka_unit_test(test_rate_limit_collision),
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_metrics_text),
 	};

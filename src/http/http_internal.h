@@ -196,6 +196,21 @@ bool http_rate_allow_at(struct http_server *s, const char *addr, int64_t now_ms)
 size_t http_rate_set_of(const struct http_server *s, const char *addr);
 
 /*
+ * Checks that a request's body length is unambiguous (RFC 9112 section 6)
+ * from its headers: @n_te Transfer-Encoding lines, the first being @te
+ * (may be NULL when there is none), and @n_cl Content-Length lines.
+ * Accepted: no length, one Content-Length, or one Transfer-Encoding that
+ * is "chunked" alone.  Anything else (both headers, a header twice, any
+ * other coding, "chunked" twice or not last) returns ERR_INVALID with @e
+ * saying why: the caller answers 400 and closes the connection, since no
+ * byte after such a head can be trusted to start a request.
+ */
+int http_framing_check(const char *te, unsigned n_te, unsigned n_cl, struct rerr *e);
+
+/* http_framing_check on the request headers of @conn. */
+int http_conn_check_framing(struct MHD_Connection *conn, struct rerr *e);
+
+/*
  * Sets the body limit of @r from its route (none for streaming routes) and
  * checks a @content_length header (may be NULL) against it.  Returns 0,
  * ERR_INVALID for a malformed length or ERR_TOO_LARGE.

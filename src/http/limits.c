@@ -84,6 +84,61 @@ bool http_rate_allow(struct http_server *s, const char *addr)
 	return http_rate_allow_at(s, addr, rtime_now_ms());
 }
 
+/* True if @te is the single coding "chunked", in any case, with optional white space around. */
+static bool http_te_is_chunked(const char *te)
+{
+	size_t n;
+
+	te += strspn(te, " \t");
+	n = strlen(te);
+	while (n && (te[n - 1] == ' ' || te[n - 1] == '\t'))
+		n--;
+	return n == 7 && strncasecmp(te, "chunked", 7) == 0;
+}
+
+int http_framing_check(const char *te, unsigned n_te, unsigned n_cl, struct rerr *e)
+{
+	if (n_cl > 1)
+		return rerr_set(e, ERR_INVALID, NULL, "a request may carry one Content-Length header");
+	if (n_te > 1)
+		return rerr_set(e, ERR_INVALID, NULL, "a request may carry one Transfer-Encoding header");
+	if (n_te && n_cl)
+		return rerr_set(e, ERR_INVALID, NULL,
+				"Content-Length and Transfer-Encoding cannot be used together");
+	if (n_te && !http_te_is_chunked(te ? te : ""))
+		return rerr_set(e, ERR_INVALID, NULL,
+				"the only Transfer-Encoding accepted is \"chunked\" alone");
+	return 0;
+}
+
+struct http_framing {
+	const char *te;
+	unsigned n_te, n_cl;
+};
+
+static enum MHD_Result http_framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+					   const char *value)
+{
+	struct http_framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		if (f->n_te++ == 0)
+			f->te = value;
+	} else if (strcasecmp(key, "Content-Length") == 0) {
+		f->n_cl++;
+	}
+	return MHD_YES;
+}
+
+int http_conn_check_framing(struct MHD_Connection *conn, struct rerr *e)
+{
+	struct http_framing f = { 0 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, http_framing_header, &f);
+	return http_framing_check(f.te, f.n_te, f.n_cl, e);
+}
+
 int http_req_limit_body(struct http_req *r, const char *content_length)
 {
 	int64_t n;

@@ -124,14 +124,21 @@ static enum MHD_Result http_send(struct http_req *r, struct http_resp *resp)
 	return ret;
 }
 
-/* Answers a request refused before its handler ran (Allow for 405, Retry-After for 429). */
-static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned allow)
+/*
+ * Answers a request refused before its handler ran, with @msg (NULL: the
+ * error's own text), Allow for 405 and Retry-After for 429.  With @close
+ * the connection is closed after the answer.
+ */
+static enum MHD_Result http_answer_refusal(struct http_req *r, int err, unsigned allow,
+					   const char *msg, bool close)
 {
 	struct http_resp resp = { 0 };
 	enum MHD_Result ret;
 
 	log_set_request_id(r->id);
-	http_error_body(&resp, err, NULL, NULL);
+	http_error_body(&resp, err, NULL, msg);
+	if (close)
+		http_resp_header(&resp, "Connection", "close");
 	if (err == ERR_METHOD && allow) {
 		char a[64] = "";
 		size_t o = 0;
@@ -147,6 +154,11 @@ static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned a
 	http_resp_free(&resp);
 	log_set_request_id(NULL);
 	return ret;
+}
+
+static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned allow)
+{
+	return http_answer_refusal(r, err, allow, NULL, false);
 }
 
 /* Sends @resp, or the error body for @rc when the handler wrote none, and frees it. */
@@ -238,6 +250,7 @@ static enum MHD_Result http_begin(struct http_server *s, struct MHD_Connection *
 				  const char *url, const char *method, void **con_cls)
 {
 	struct http_req *r;
+	struct rerr fe;
 	unsigned allow = 0;
 	int err = 0, rc;
 
@@ -246,6 +259,16 @@ static enum MHD_Result http_begin(struct http_server *s, struct MHD_Connection *
 		return MHD_NO;
 	*con_cls = r;
 	atomic_fetch_add(&s->inflight, 1);
+	if (http_conn_check_framing(conn, &fe) < 0) {
+		/*
+		 * Where this body ends is ambiguous, so where the next request
+		 * starts is too: answer and close (libmicrohttpd closes a
+		 * connection whose answer was queued before its body was read).
+		 */
+		r->dispatched = true;
+		r->early_err = ERR_INVALID;
+		return http_answer_refusal(r, ERR_INVALID, 0, fe.message, true);
+	}
 	if (!r->method)
 		r->early_err = ERR_METHOD;
 	else if (!http_path_is_sane(r->path))

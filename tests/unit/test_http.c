@@ -477,6 +477,36 @@ static void test_rate_limit_collision(void **state)
 	http_server_free(s);
 }
 
+static void test_framing(void **state)
+{
+	struct rerr e = { "" };
+
+	/* Unambiguous: no length, one Content-Length, or chunked alone. */
+	assert_int_equal(http_framing_check(NULL, 0, 0, &e), 0);
+	assert_int_equal(http_framing_check(NULL, 0, 1, &e), 0);
+	assert_int_equal(http_framing_check("chunked", 1, 0, &e), 0);
+	assert_int_equal(http_framing_check("Chunked", 1, 0, &e), 0);
+	assert_int_equal(http_framing_check(" CHUNKED\t", 1, 0, &e), 0);
+	/* Both lengths, either order of the headers. */
+	assert_int_equal(http_framing_check("chunked", 1, 1, &e), ERR_INVALID);
+	assert_non_null(strstr(e.message, "together"));
+	/* A header twice. */
+	assert_int_equal(http_framing_check(NULL, 0, 2, &e), ERR_INVALID);
+	assert_int_equal(http_framing_check("chunked", 2, 0, &e), ERR_INVALID);
+	/* Any coding but chunked alone. */
+	static const char *const bad[] = {
+		"gzip, chunked", "chunked, chunked", "chunked,", ",chunked", "chunked, gzip",
+		"identity", "gzip", "", " ", "chunked;q=1", "chunkedx", "xchunked", "chunk ed",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e.message[0] = '\0';
+		if (http_framing_check(bad[i], 1, 0, &e) != ERR_INVALID)
+			fail_msg("Transfer-Encoding '%s' was accepted", bad[i]);
+		assert_non_null(strstr(e.message, "chunked"));
+	}
+	assert_int_equal(http_framing_check(NULL, 1, 0, &e), ERR_INVALID);
+}
+
 static void test_body_limits(void **state)
 {
 	struct http_server *s = http_server_new(NULL, &test_limits);
@@ -576,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_rate_limit_never_unlimited),
 		cmocka_unit_test(test_rate_limit_collision),
+		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_metrics_text),
 	};

@@ -5,6 +5,7 @@
  *
  * The HTTP layer is split by concern:
  *   path.c      pure string work on paths: percent-decoding, sanity, splitting
+ *   proxy.c     trusted proxies and the client address they forward (pure)
  *   router.c    the route table, method names, matching with path parameters
  *   request.c   the request object: accessors, headers, query, body, JSON, paging
  *   response.c  the response object and the JSON and SCIM error bodies
@@ -32,6 +33,7 @@
 #include "common/buf.h"
 #include "http/http.h"
 #include "http/path.h"
+#include "http/proxy.h"
 
 /* The rate table: HTTP_RATE_SETS sets of HTTP_RATE_WAYS counters (limits.c). */
 #define HTTP_RATE_SETS 1024
@@ -74,6 +76,7 @@ struct http_server {
 	struct route **routes;
 	size_t nroutes;
 	http_authn_fn authn;
+	struct http_proxies proxies;   /* peers whose forwarding headers are read */
 	unsigned port;
 	int listen_fd;
 	bool ipv6;
@@ -123,7 +126,8 @@ struct http_req {
 	enum http_method method;
 	char *path;
 	char id[24];
-	char remote[64];
+	char remote[64];           /* the client: the peer, or whom a trusted proxy names */
+	char peer[64];             /* the socket peer */
 	struct route *route;
 	struct http_param params[HTTP_MAX_SEGS];
 	size_t nparams;

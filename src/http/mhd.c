@@ -117,10 +117,16 @@ static enum MHD_Result http_send(struct http_req *r, struct http_resp *resp)
 
 	dur_ns = rtime_mono_ns() - r->start_ns;
 	http_metrics_record(r->s, r->route, resp->status, dur_ns);
-	log_write(resp->status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, "request",
-		  "method=%s route=%s status=%d dur_ms=%.3f remote=%s", http_method_name(r->method),
-		  log_quote(qroute, sizeof(qroute), r->route ? r->route->pattern : "unmatched"),
-		  resp->status, (double)dur_ns / 1e6, r->remote);
+	log_quote(qroute, sizeof(qroute), r->route ? r->route->pattern : "unmatched");
+	if (strcmp(r->peer, r->remote) == 0)
+		log_write(resp->status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, "request",
+			  "method=%s route=%s status=%d dur_ms=%.3f remote=%s", http_method_name(r->method),
+			  qroute, resp->status, (double)dur_ns / 1e6, r->remote);
+	else   /* a trusted proxy's: the client it named, then the proxy */
+		log_write(resp->status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, "request",
+			  "method=%s route=%s status=%d dur_ms=%.3f remote=%s peer=%s",
+			  http_method_name(r->method), qroute, resp->status, (double)dur_ns / 1e6,
+			  r->remote, r->peer);
 	return ret;
 }
 

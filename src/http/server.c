@@ -55,6 +55,11 @@ void http_server_set_authenticator(struct http_server *s, http_authn_fn fn)
 	s->authn = fn;
 }
 
+int http_server_set_trusted_proxies(struct http_server *s, const char *list, struct rerr *e)
+{
+	return http_proxies_parse(list ? list : "", &s->proxies, e);
+}
+
 /* Parses "host:port" or "[v6]:port" (numeric port) into @ss.  Returns 0 or ERR_INVALID. */
 static int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
 {

@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "http/http_internal.h"
 #include "http/path.h"
+#include "http/proxy.h"
 
 /* ---------------------------------------------------------------- path */
 
@@ -379,6 +380,182 @@ static void test_response_headers(void **state)
 	assert_int_equal(resp.nheaders, 0);
 }
 
+/* ---------------------------------------------------------------- proxy */
+
+static void test_addr_parse(void **state)
+{
+	struct http_addr a;
+	char text[HTTP_ADDR_TEXT];
+
+	assert_int_equal(http_addr_parse("192.0.2.1", 9, &a), 0);
+	assert_int_equal(a.len, 4);
+	assert_int_equal(http_addr_parse("2001:DB8::1", 11, &a), 0);
+	assert_int_equal(a.len, 16);
+	http_addr_format(&a, text, sizeof(text));
+	assert_string_equal(text, "2001:db8::1");
+	/* IPv4-mapped IPv6 is the IPv4 address. */
+	assert_int_equal(http_addr_parse("::ffff:192.0.2.9", 16, &a), 0);
+	assert_int_equal(a.len, 4);
+	http_addr_format(&a, text, sizeof(text));
+	assert_string_equal(text, "192.0.2.9");
+	/* Only the @len bytes count. */
+	assert_int_equal(http_addr_parse("10.0.0.1, x", 8, &a), 0);
+	http_addr_format(&a, text, sizeof(text));
+	assert_string_equal(text, "10.0.0.1");
+	static const char *const bad[] = {
+		"", "192.0.2", "192.0.2.256", "192.0.2.1/8", " 192.0.2.1", "fe80::1%eth0", "[::1]",
+		"example.com", "1.2.3.4.5", "::g", "01.2.3.4",
+		"1111:2222:3333:4444:5555:6666:7777:8888:9999:0000:1111",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (http_addr_parse(bad[i], strlen(bad[i]), &a) == 0)
+			fail_msg("'%s' was taken for an address", bad[i]);
+}
+
+static void test_proxies_parse(void **state)
+{
+	struct http_proxies p = { .n = 99 };
+	struct http_addr a;
+	struct rerr e = { "" };
+
+	assert_int_equal(http_proxies_parse("", &p, &e), 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(http_proxies_parse("  ,, ", &p, &e), 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(http_proxies_parse("10.0.0.0/8, 192.0.2.7 2001:db8::/32,::1,"
+					    "172.16.1.9/12\t::ffff:198.51.100.0/120", &p, &e), 0);
+	assert_int_equal(p.n, 6);
+#define IN(text, want) do { \
+		assert_int_equal(http_addr_parse(text, strlen(text), &a), 0); \
+		assert_int_equal(http_proxies_contain(&p, &a), want); \
+	} while (0)
+	IN("10.0.0.0", true);
+	IN("10.255.255.255", true);
+	IN("11.0.0.0", false);
+	IN("9.255.255.255", false);
+	IN("192.0.2.7", true);
+	IN("192.0.2.8", false);
+	IN("2001:db8:ffff::1", true);
+	IN("2001:db9::1", false);
+	IN("::1", true);
+	IN("::2", false);
+	/* Host bits are ignored: 172.16.1.9/12 is 172.16.0.0/12. */
+	IN("172.31.255.1", true);
+	IN("172.32.0.1", false);
+	/* A mapped range covers the IPv4 addresses, written either way. */
+	IN("198.51.100.200", true);
+	IN("::ffff:198.51.100.1", true);
+	IN("198.51.101.1", false);
+	/* An IPv4 range never matches IPv6 and the other way round. */
+	IN("::a00:1", false);
+#undef IN
+	assert_int_equal(http_proxies_parse("0.0.0.0/0, ::/0", &p, &e), 0);
+	assert_int_equal(http_addr_parse("203.0.113.1", 11, &a), 0);
+	assert_true(http_proxies_contain(&p, &a));
+
+	static const char *const bad[] = {
+		"10.0.0.0/33", "::1/129", "10.0.0.0/", "10.0.0.0/8/8", "10.0.0.0/-1", "10.0.0.0/0x8",
+		"proxy.example.com", "10.0.0.0/8;", "::ffff:10.0.0.0/95", "10.0.0.0 / 8",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p.n = 7;
+		e.message[0] = '\0';
+		if (http_proxies_parse(bad[i], &p, &e) != ERR_INVALID)
+			fail_msg("'%s' was accepted", bad[i]);
+		assert_int_equal(p.n, 7);   /* untouched */
+		assert_non_null(strstr(e.message, "trusted_proxies"));
+	}
+	{
+		char many[2048] = "";
+
+		for (int i = 0; i <= HTTP_MAX_PROXIES; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many), "10.0.0.%d,", i);
+		assert_int_equal(http_proxies_parse(many, &p, &e), ERR_INVALID);
+	}
+}
+
+/* The client address that @lines forward through proxies 10/8, 192.0.2.7 and ::1, or "" when none. */
+static const char *fwd(enum http_fwd_kind kind, const char *l1, const char *l2)
+{
+	static char out[HTTP_ADDR_TEXT];
+	struct http_proxies p;
+	struct http_addr a;
+	const char *lines[2] = { l1, l2 };
+
+	assert_int_equal(http_proxies_parse("10.0.0.0/8, 192.0.2.7, ::1", &p, NULL), 0);
+	if (http_forwarded_client(&p, kind, lines, l2 ? 2 : 1, &a, NULL) < 0)
+		return "";
+	http_addr_format(&a, out, sizeof(out));
+	return out;
+}
+
+static void test_forwarded_xff(void **state)
+{
+	enum http_fwd_kind x = HTTP_FWD_XFF;
+
+	assert_string_equal(fwd(x, "203.0.113.9", NULL), "203.0.113.9");
+	/* From the right, past the trusted hops. */
+	assert_string_equal(fwd(x, "198.51.100.1, 203.0.113.9", NULL), "203.0.113.9");
+	assert_string_equal(fwd(x, "198.51.100.1, 203.0.113.9, 10.1.1.1,192.0.2.7", NULL), "203.0.113.9");
+	/* Every hop trusted: the leftmost. */
+	assert_string_equal(fwd(x, "10.0.0.2, 10.0.0.3", NULL), "10.0.0.2");
+	/* Lines in order, the last one the nearest proxy's. */
+	assert_string_equal(fwd(x, "198.51.100.1", "203.0.113.9"), "203.0.113.9");
+	assert_string_equal(fwd(x, "198.51.100.1", "10.0.0.1"), "198.51.100.1");
+	assert_string_equal(fwd(x, "198.51.100.1, 10.0.0.1", " , "), "198.51.100.1");
+	/* Ports, brackets, IPv6, mapped addresses, empty elements. */
+	assert_string_equal(fwd(x, "203.0.113.9:4711", NULL), "203.0.113.9");
+	assert_string_equal(fwd(x, "[2001:db8::9]:4711", NULL), "2001:db8::9");
+	assert_string_equal(fwd(x, "[2001:db8::9]", NULL), "2001:db8::9");
+	assert_string_equal(fwd(x, "2001:db8::9, ::1", NULL), "2001:db8::9");
+	assert_string_equal(fwd(x, "::ffff:203.0.113.9", NULL), "203.0.113.9");
+	assert_string_equal(fwd(x, ",,203.0.113.9,,", NULL), "203.0.113.9");
+	/* What a client wrote left of the first untrusted hop is never read. */
+	assert_string_equal(fwd(x, "\"garbage[, for=;, 203.0.113.9", NULL), "203.0.113.9");
+	assert_string_equal(fwd(x, "not an address", "203.0.113.9"), "203.0.113.9");
+	/* Malformed where it decides: no answer (the caller keeps the peer). */
+	static const char *const bad[] = {
+		"", " , ", "garbage", "203.0.113.9, garbage", "203.0.113.9 10.0.0.1",
+		"203.0.113.9:", "203.0.113.9:123456", "[2001:db8::9", "[2001:db8::9]x", "2001:db8::9:",
+		"unknown", "203.0.113.9/32", "for=203.0.113.9",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (fwd(x, bad[i], NULL)[0])
+			fail_msg("X-Forwarded-For '%s' gave %s", bad[i], fwd(x, bad[i], NULL));
+	/* More trusted hops than are walked. */
+	{
+		char many[1024] = "203.0.113.9";
+
+		for (int i = 0; i < HTTP_MAX_HOPS; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many), ", 10.0.0.%d", i);
+		assert_string_equal(fwd(x, many, NULL), "");
+	}
+}
+
+static void test_forwarded_rfc7239(void **state)
+{
+	enum http_fwd_kind f = HTTP_FWD_FORWARDED;
+
+	assert_string_equal(fwd(f, "for=203.0.113.9", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "For=\"203.0.113.9\"", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "for=192.0.2.60;proto=http;by=203.0.113.43", NULL), "192.0.2.60");
+	assert_string_equal(fwd(f, "proto=https; for=203.0.113.9 ;by=10.0.0.1", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "for=\"[2001:db8:cafe::17]:4711\"", NULL), "2001:db8:cafe::17");
+	assert_string_equal(fwd(f, "for=\"203.0.113.9:_hidden\"", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "for=198.51.100.1, for=203.0.113.9, for=10.0.0.1", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "for=198.51.100.1", "for=\"[::1]\";proto=https"), "198.51.100.1");
+	assert_string_equal(fwd(f, "for=\"\\x, for=203.0.113.9", NULL), "203.0.113.9");
+	static const char *const bad[] = {
+		"for=unknown", "for=UNKNOWN, for=10.0.0.1", "for=_hidden", "by=10.0.0.1",
+		"for=203.0.113.9;for=198.51.100.1", "for=\"203.0.113.9", "for=\"203.0.113.9\\\"\"",
+		"for", "for=", "for=203.0.113.9 x", "203.0.113.9", "for=\"203.0.113.9\"x",
+		"for=example.com", "for=[2001:db8::1]x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (fwd(f, bad[i], NULL)[0])
+			fail_msg("Forwarded '%s' gave %s", bad[i], fwd(f, bad[i], NULL));
+}
+
 /* ---------------------------------------------------------------- limits */
 
 static void test_rate_limit(void **state)
@@ -603,6 +780,10 @@ int main(void)
 		cmocka_unit_test(test_error_bodies),
 		cmocka_unit_test(test_response_bodies),
 		cmocka_unit_test(test_response_headers),
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_proxies_parse),
+		cmocka_unit_test(test_forwarded_xff),
+		cmocka_unit_test(test_forwarded_rfc7239),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_rate_limit_never_unlimited),
 		cmocka_unit_test(test_rate_limit_collision),

@@ -9,7 +9,8 @@
  *   router.c    the route table, method names, matching with path parameters
  *   request.c   the request object: accessors, headers, query, body, JSON, paging
  *   response.c  the response object and the JSON and SCIM error bodies
- *   limits.c    what a client may send: rate limit, body limits, Content-Type
+ *   limits.c    what a client may send: rate limit, framing, body limits, Content-Type
+ *   conn.c      what a connection may hold: connections per address, header deadline
  *   metrics.c   per-route status counters, the latency histogram, /metrics text
  *   mhd.c       libmicrohttpd's per-request callbacks: dispatch and sending
  *   server.c    the server's lifecycle: create, bind, start, stop, free
@@ -69,6 +70,25 @@ struct rate_set {
 	unsigned overflow;       /* shared by the addresses that found no free way */
 };
 
+/* Connection tracking (conn.c); the lock guards the list and the counts. */
+struct http_conn;
+struct http_peer;
+struct http_conns {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;             /* the sweeper's: a deadline was added, or stop */
+	pthread_t sweeper;
+	bool running, stop;
+	struct http_conn *head, *tail;   /* waiting for a request head, by deadline */
+	struct http_peer **buckets;      /* connections per peer address */
+	size_t nbuckets;                 /* a power of two */
+	unsigned char key[16];           /* SipHash key of the buckets */
+	unsigned live;                   /* tracked connections not shut down */
+	atomic_uint_fast64_t refused;    /* over max_per_client */
+	atomic_uint_fast64_t header_timeouts;
+	atomic_uint_fast64_t evicted;    /* closed to make room */
+	atomic_int open;                 /* tracked connections */
+};
+
 struct http_server {
 	void *app;
 	struct http_limits lim;
@@ -77,6 +97,7 @@ struct http_server {
 	size_t nroutes;
 	http_authn_fn authn;
 	struct http_proxies proxies;   /* peers whose forwarding headers are read */
+	struct http_conns conns;
 	unsigned port;
 	int listen_fd;
 	bool ipv6;
@@ -233,6 +254,33 @@ bool http_req_discard(struct http_req *r, size_t n);
  * returns ERR_UNSUPPORTED.
  */
 int http_req_check_body_type(struct http_req *r, struct http_resp *resp);
+
+/* --- conn.c --- */
+
+/* Sets up connection tracking for @s (before any connection).  Returns 0 or -ENOMEM. */
+int http_conns_init(struct http_server *s);
+
+/* Starts the header-deadline sweeper (none without a header timeout).  Returns 0 or -EAGAIN. */
+int http_conns_start(struct http_server *s);
+
+/* Stops the sweeper; may be called again. */
+void http_conns_stop(struct http_server *s);
+
+/* Frees the tracking of a stopped @s; accepts one never set up. */
+void http_conns_done(struct http_server *s);
+
+/* A request's head is in: its connection has no deadline while the request runs. */
+void http_conn_head_received(struct http_server *s, struct MHD_Connection *conn);
+
+/* A request is over: the connection's next head is due within the header timeout. */
+void http_conn_answered(struct http_server *s, struct MHD_Connection *conn);
+
+/* libmicrohttpd's accept policy: refuses an address at its connection limit. */
+enum MHD_Result http_mhd_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+
+/* libmicrohttpd's connection notification: tracks connections (MHD_OPTION_NOTIFY_CONNECTION). */
+void http_mhd_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			 enum MHD_ConnectionNotificationCode toe);
 
 /* --- metrics.c --- */
 

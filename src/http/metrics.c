@@ -2,7 +2,8 @@
 /*
  * metrics: what the layer counts, in Prometheus text.  Responses per route
  * pattern and status (never per raw path: paths carry secrets), a latency
- * histogram over all requests, and the requests in flight.  Counters are
+ * histogram over all requests, the requests in flight, and the connections
+ * open, refused and closed by conn.c.  Counters are
  * atomics updated on pool threads without a lock; a scrape reads each
  * counter once, so the figures of one scrape may be a request apart.
  */
@@ -88,6 +89,25 @@ static void http_metrics_latency(struct http_server *s, struct buf *out)
 		   (unsigned long long)atomic_load(&s->lat_count));
 }
 
+static void http_metrics_connections(struct http_server *s, struct buf *out)
+{
+	buf_printf(out, "# HELP rampart_http_connections_open Connections open.\n"
+			"# TYPE rampart_http_connections_open gauge\nrampart_http_connections_open %d\n",
+		   atomic_load(&s->conns.open));
+	buf_printf(out, "# HELP rampart_http_connections_refused_total Connections refused because "
+			"their address held max_connections_per_client.\n"
+			"# TYPE rampart_http_connections_refused_total counter\n"
+			"rampart_http_connections_refused_total %llu\n",
+		   (unsigned long long)atomic_load(&s->conns.refused));
+	buf_printf(out, "# HELP rampart_http_connections_closed_total Connections closed while waiting "
+			"for a request head: past header_timeout, or to make room.\n"
+			"# TYPE rampart_http_connections_closed_total counter\n"
+			"rampart_http_connections_closed_total{reason=\"header_timeout\"} %llu\n"
+			"rampart_http_connections_closed_total{reason=\"crowded\"} %llu\n",
+		   (unsigned long long)atomic_load(&s->conns.header_timeouts),
+		   (unsigned long long)atomic_load(&s->conns.evicted));
+}
+
 void http_server_metrics(struct http_server *s, struct buf *out)
 {
 	http_metrics_requests(s, out);
@@ -95,4 +115,5 @@ void http_server_metrics(struct http_server *s, struct buf *out)
 	buf_printf(out, "# HELP rampart_http_requests_in_flight Requests being answered.\n"
 			"# TYPE rampart_http_requests_in_flight gauge\nrampart_http_requests_in_flight %d\n",
 		   atomic_load(&s->inflight));
+	http_metrics_connections(s, out);
 }

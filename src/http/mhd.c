@@ -265,6 +265,7 @@ static enum MHD_Result http_begin(struct http_server *s, struct MHD_Connection *
 		return MHD_NO;
 	*con_cls = r;
 	atomic_fetch_add(&s->inflight, 1);
+	http_conn_head_received(s, conn);
 	if (http_conn_check_framing(conn, &fe) < 0) {
 		/*
 		 * Where this body ends is ambiguous, so where the next request
@@ -367,6 +368,7 @@ void http_mhd_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	http_req_free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->inflight, 1);
+	http_conn_answered(s, conn);
 }
 
 void http_mhd_log(void *cls, const char *fmt, va_list ap)

@@ -60,6 +60,28 @@ int http_addr_parse(const char *s, size_t len, struct http_addr *ret)
 	return 0;
 }
 
+bool http_addr_from_sockaddr(const struct sockaddr *sa, struct http_addr *ret)
+{
+	struct http_addr a = { 0 };
+
+	if (sa && sa->sa_family == AF_INET) {
+		a.len = 4;
+		memcpy(a.b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		a.len = 16;
+		memcpy(a.b, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		if (memcmp(a.b, http_v4_mapped, sizeof(http_v4_mapped)) == 0) {
+			memmove(a.b, a.b + 12, 4);
+			memset(a.b + 4, 0, 12);
+			a.len = 4;
+		}
+	} else {
+		return false;
+	}
+	*ret = a;
+	return true;
+}
+
 void http_addr_format(const struct http_addr *a, char *out, size_t size)
 {
 	if (!inet_ntop(a->len == 4 ? AF_INET : AF_INET6, a->b, out, (socklen_t)size))

@@ -56,6 +56,13 @@ enum http_fwd_kind {
  */
 int http_addr_parse(const char *s, size_t len, struct http_addr *ret);
 
+/*
+ * The address of @sa (AF_INET or AF_INET6; IPv4-mapped IPv6 becomes IPv4).
+ * Returns false for NULL or another family.
+ */
+struct sockaddr;
+bool http_addr_from_sockaddr(const struct sockaddr *sa, struct http_addr *ret);
+
 /* Writes @a as text into @out (at least HTTP_ADDR_TEXT bytes). */
 void http_addr_format(const struct http_addr *a, char *out, size_t size);
 

@@ -99,18 +99,8 @@ int http_req_page(struct http_req *r, int64_t def, int64_t max, int64_t *ret_lim
 static bool http_conn_peer(struct MHD_Connection *conn, struct http_addr *ret)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	char text[HTTP_ADDR_TEXT];
 
-	if (sa && sa->sa_family == AF_INET) {
-		ret->len = 4;
-		memcpy(ret->b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return true;
-	}
-	/* Through text, so that an IPv4-mapped address becomes the IPv4 one. */
-	return sa && sa->sa_family == AF_INET6 &&
-	       inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof(text)) &&
-	       http_addr_parse(text, strlen(text), ret) == 0;
+	return ci && http_addr_from_sockaddr(ci->client_addr, ret);
 }
 
 /* The values of every @name header line of a request, the last HTTP_MAX_FWD_LINES of them. */

@@ -8,6 +8,7 @@ Prometheus text-format parser."""
 import errno
 import json
 import os
+import resource
 import select
 import shutil
 import socket
@@ -308,6 +309,223 @@ class NoTrustedProxy(ServerTestCase):
         r = c.request("POST", LOGIN, json={"login": "admin", "password": self.server.admin_password},
                       auth=False, headers={"X-Forwarded-For": "203.0.113.99"})
         self.assertError(r, 429, "locked")
+
+
+# ---------------------------------------------------------------- 4. connections
+
+def raise_fd_limit(want):
+    """Raises this process's descriptor limit towards @want; returns the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        soft = min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return soft
+
+
+def open_many(port, n, sources):
+    """Starts @n connections, spread over the addresses @sources, without
+    waiting; returns the sockets."""
+    socks = []
+    for i in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.bind((sources[i % len(sources)], 0))
+        rc = s.connect_ex(("127.0.0.1", port))
+        if rc not in (0, errno.EINPROGRESS):
+            s.close()
+            raise OSError(rc, os.strerror(rc))
+        socks.append(s)
+    return socks
+
+
+def flood(port, n, sources, request_every=1):
+    """Opens @n connections from @sources; every @request_every-th one sends
+    one request (and then stays idle, kept alive), the others nothing.
+    Returns (sockets, how many got an answer)."""
+    socks = open_many(port, n, sources)
+    by_fd = {s.fileno(): s for s in socks}
+    poller = select.poll()   # select() stops at descriptor 1024
+    for fd in by_fd:
+        poller.register(fd, select.POLLOUT)
+    pending = set(by_fd)
+    deadline = time.monotonic() + 10
+    while pending and time.monotonic() < deadline:
+        for fd, _ in poller.poll(500):
+            poller.unregister(fd)
+            pending.discard(fd)
+            if fd % request_every == 0:
+                try:
+                    by_fd[fd].send(HEALTH)
+                except OSError:
+                    pass
+    time.sleep(1)
+    served = 0
+    for s in socks:
+        try:
+            if s.recv(65536).startswith(b"HTTP/1.1 200"):
+                served += 1
+        except OSError:
+            pass
+    return socks, served
+
+
+def close_all(socks):
+    for s in socks:
+        s.close()
+
+
+def metric(server, name):
+    for line in server.client(source="127.0.0.2").get("/metrics", auth=False).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+class ConnectionFlood(ServerTestCase):
+    """Thousands of idle connections held open do not keep another client
+    from logging in (defaults: 1024 connections, 256 per client address,
+    15 s for a request head)."""
+
+    SERVER_ARGS = {"seed_hr": False}
+    LOGIN_ADMIN = False
+
+    def login_meanwhile(self):
+        start = time.monotonic()
+        c = self.server.client(source="127.0.0.2", timeout=10)
+        c.login("admin", self.server.admin_password)
+        self.assertLess(time.monotonic() - start, 10)
+
+    def test_idle_flood_from_one_address(self):
+        n = min(10000, raise_fd_limit(10500) - 300)
+        socks, served = flood(self.server.port, n, ["127.0.0.1"])
+        try:
+            self.login_meanwhile()
+            self.assertGreater(served, 0, "no connection of the flood was served at all")
+            self.assertLessEqual(served, 256, "more connections than the per-client limit were kept")
+            self.assertGreater(metric(self.server, "rampart_http_connections_refused_total"), 0)
+        finally:
+            close_all(socks)
+
+    def test_idle_flood_from_many_addresses(self):
+        """2,000 idle connections from 40 addresses, each under its own limit:
+        the longest-waiting are closed to make room."""
+        sources = ["127.0.1.%d" % i for i in range(1, 41)]
+        socks, served = flood(self.server.port, 2000, sources, request_every=2)
+        try:
+            self.login_meanwhile()
+            self.assertGreater(served, 0)
+            self.assertLessEqual(metric(self.server, "rampart_http_connections_open"), 1024)
+            self.assertGreater(
+                metric(self.server, 'rampart_http_connections_closed_total{reason="crowded"}'), 0)
+        finally:
+            close_all(socks)
+
+
+class ConnectionLimits(ServerTestCase):
+    SERVER_ARGS = {"seed_hr": False, "env": {
+        "RAMPART_LIMITS_MAX_CONNECTIONS_PER_CLIENT": "8",
+        "RAMPART_LIMITS_HEADER_TIMEOUT": "2",
+        "RAMPART_HTTP_TRUSTED_PROXIES": "127.0.0.5",
+    }}
+    LOGIN_ADMIN = False
+
+    def connect(self, source):
+        return socket.create_connection(("127.0.0.1", self.server.port), timeout=5,
+                                        source_address=(source, 0))
+
+    def test_per_client_limit(self):
+        held = [self.connect("127.0.0.3") for _ in range(8)]
+        try:
+            extra = self.connect("127.0.0.3")
+            try:
+                self.assertTrue(is_closed(extra, 1.5), "a 9th connection from one address was kept")
+            finally:
+                extra.close()
+            # Another address is served meanwhile.
+            responses, _, _ = exchange(self.server.port, HEALTH, timeout=1, source="127.0.0.4")
+            self.assertEqual([r[0] for r in responses], [200])
+        finally:
+            close_all(held)
+        # Once they are gone the address is served again.
+        time.sleep(0.3)
+        responses, _, _ = exchange(self.server.port, HEALTH, timeout=1, source="127.0.0.3")
+        self.assertEqual([r[0] for r in responses], [200])
+
+    def test_trusted_proxy_is_not_limited(self):
+        held = [self.connect("127.0.0.5") for _ in range(20)]
+        try:
+            for s in held:
+                s.sendall(HEALTH)
+            for s in held:
+                data, _ = read_all(s, 0.5)
+                self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
+        finally:
+            close_all(held)
+
+    def test_slow_headers_cut_at_the_deadline(self):
+        """A client that trickles its headers (slowloris) is closed 2 s after it
+        connected, although it never goes quiet for long."""
+        s = self.connect("127.0.0.6")
+        try:
+            start = time.monotonic()
+            s.sendall(b"GET /healthz HTTP/1.1\r\n")
+            closed = False
+            while time.monotonic() - start < 8:
+                try:
+                    s.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    closed = True
+                    break
+                if is_closed(s, 0.3):
+                    closed = True
+                    break
+            took = time.monotonic() - start
+            self.assertTrue(closed, "a trickling request head was still open after 8 s")
+            self.assertGreaterEqual(took, 1.5)
+            self.assertLess(took, 4.5)
+        finally:
+            s.close()
+
+    def test_idle_connection_cut_at_the_deadline(self):
+        s = self.connect("127.0.0.7")
+        try:
+            start = time.monotonic()
+            self.assertTrue(is_closed(s, 6), "an idle connection was still open after 6 s")
+            self.assertLess(time.monotonic() - start, 4.5)
+        finally:
+            s.close()
+
+    def test_keep_alive_then_idle_is_cut(self):
+        s = self.connect("127.0.0.7")
+        try:
+            time.sleep(1.2)
+            s.sendall(HEALTH)
+            data, _ = read_all(s, 0.5)
+            self.assertTrue(data.startswith(b"HTTP/1.1 200"), data)
+            # The deadline starts again after each answer: the second request is in time.
+            time.sleep(1.2)
+            s.sendall(HEALTH)
+            data, _ = read_all(s, 0.5)
+            self.assertTrue(data.startswith(b"HTTP/1.1 200"), data)
+            start = time.monotonic()
+            self.assertTrue(is_closed(s, 6))
+            self.assertLess(time.monotonic() - start, 4.5)
+        finally:
+            s.close()
+
+    def test_slow_body_is_not_cut_by_the_header_deadline(self):
+        body = json.dumps({"login": "nobody-slow", "password": "wrong-password-s1"}).encode()
+        s = self.connect("127.0.0.8")
+        try:
+            s.sendall(b"POST " + LOGIN.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+            for i in range(0, len(body), 8):
+                time.sleep(0.15)
+                s.sendall(body[i:i + 8])
+            data, _ = read_all(s, 3)
+            self.assertTrue(data.startswith(b"HTTP/1.1 401"), data[:200])
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":

@@ -763,7 +763,19 @@ static void test_metrics_text(void **state)
 		"rampart_http_request_duration_seconds_count 4\n"
 		"# HELP rampart_http_requests_in_flight Requests being answered.\n"
 		"# TYPE rampart_http_requests_in_flight gauge\n"
-		"rampart_http_requests_in_flight 0\n");
+		"rampart_http_requests_in_flight 0\n"
+		"# HELP rampart_http_connections_open Connections open.\n"
+		"# TYPE rampart_http_connections_open gauge\n"
+		"rampart_http_connections_open 0\n"
+		"# HELP rampart_http_connections_refused_total Connections refused because their "
+		"address held max_connections_per_client.\n"
+		"# TYPE rampart_http_connections_refused_total counter\n"
+		"rampart_http_connections_refused_total 0\n"
+		"# HELP rampart_http_connections_closed_total Connections closed while waiting for a "
+		"request head: past header_timeout, or to make room.\n"
+		"# TYPE rampart_http_connections_closed_total counter\n"
+		"rampart_http_connections_closed_total{reason=\"header_timeout\"} 0\n"
+		"rampart_http_connections_closed_total{reason=\"crowded\"} 0\n");
 	buf_done(&b);
 	http_server_free(s);
 }

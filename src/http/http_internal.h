@@ -45,6 +45,8 @@
 /* Sizes of metrics.c's status and latency tables (checked there). */
 #define HTTP_NSTATUS 17
 #define HTTP_NBUCKETS 13
+/* Methods counted apart: GET, POST, PUT, PATCH, DELETE, HEAD (enum http_method's bits). */
+#define HTTP_NMETHODS 6
 
 struct route {
 	unsigned methods;
@@ -55,7 +57,7 @@ struct route {
 	http_handler_fn fn;
 	http_upload_fn upload;
 	unsigned flags;
-	atomic_uint_fast64_t counts[HTTP_NSTATUS];
+	atomic_uint_fast64_t counts[HTTP_NMETHODS][HTTP_NSTATUS];   /* by method bit, then status */
 };
 
 struct rate_slot {
@@ -284,8 +286,9 @@ void http_mhd_connection(void *cls, struct MHD_Connection *conn, void **socket_c
 
 /* --- metrics.c --- */
 
-/* Counts a response of @status for @rt (NULL: unmatched) that took @dur_ns. */
-void http_metrics_record(struct http_server *s, struct route *rt, int status, int64_t dur_ns);
+/* Counts a response of @status to @method for @rt (NULL: unmatched) that took @dur_ns. */
+void http_metrics_record(struct http_server *s, struct route *rt, enum http_method method,
+			 int status, int64_t dur_ns);
 
 /* --- mhd.c: libmicrohttpd callbacks, given to the daemon by http_server_start --- */
 

@@ -116,7 +116,7 @@ static enum MHD_Result http_send(struct http_req *r, struct http_resp *resp)
 	MHD_destroy_response(mr);
 
 	dur_ns = rtime_mono_ns() - r->start_ns;
-	http_metrics_record(r->s, r->route, resp->status, dur_ns);
+	http_metrics_record(r->s, r->route, r->method, resp->status, dur_ns);
 	log_quote(qroute, sizeof(qroute), r->route ? r->route->pattern : "unmatched");
 	if (strcmp(r->peer, r->remote) == 0)
 		log_write(resp->status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, "request",

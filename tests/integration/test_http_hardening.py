@@ -528,5 +528,61 @@ class ConnectionLimits(ServerTestCase):
             s.close()
 
 
+# ---------------------------------------------------------------- 5. metrics
+
+PARSE_METRICS = r"""
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+seen, dups, families = set(), [], []
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    families.append(fam.name)
+    for s in fam.samples:
+        key = (s.name, tuple(sorted(s.labels.items())))
+        if key in seen:
+            dups.append([s.name, s.labels])
+        seen.add(key)
+print(json.dumps({"duplicates": dups, "families": families,
+                  "samples": [[k[0], dict(k[1])] for k in sorted(seen)]}))
+"""
+
+
+class Metrics(ServerTestCase):
+    SERVER_ARGS = {"seed_hr": False}
+    LOGIN_ADMIN = False
+
+    def parse(self, text):
+        # Debian's python3-prometheus-client (scripts/deps.sh), under Debian's Python.
+        p = subprocess.run(["/usr/bin/python3", "-c", PARSE_METRICS], input=text, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)
+
+    def test_every_series_once(self):
+        c = self.server.client()
+        # The same status on several methods of one path, and on a path with one method.
+        # /api/v1/tokens and /api/v1/transfers have a route for GET and another for POST.
+        for path in ("/api/v1/tokens", "/api/v1/transfers"):
+            for method in ("GET", "POST", "GET", "DELETE"):
+                c.request(method, path, auth=False, json={} if method == "POST" else None)
+        c.request("HEAD", "/healthz", auth=False)
+        c.get("/healthz", auth=False)
+        c.request("PUT", "/healthz", auth=False)
+        text = c.get("/metrics", auth=False).text
+        got = self.parse(text)
+        self.assertEqual(got["duplicates"], [], text)
+        for name in ("rampart_http_requests", "rampart_http_request_duration_seconds",
+                     "rampart_http_requests_in_flight"):
+            self.assertIn(name, got["families"])
+        series = {(s[0], tuple(sorted(s[1].items()))) for s in got["samples"]}
+        self.assertIn(("rampart_http_requests_total", (("method", "GET"), ("route", "/api/v1/tokens"),
+                                                       ("status", "401"))), series)
+        self.assertIn(("rampart_http_requests_total", (("method", "POST"), ("route", "/api/v1/tokens"),
+                                                       ("status", "401"))), series)
+        self.assertIn(("rampart_http_requests_total", (("method", "POST"), ("route", "/api/v1/transfers"),
+                                                       ("status", "401"))), series)
+        # A path with one method keeps its series without a method label.
+        self.assertIn(("rampart_http_requests_total", (("route", "/healthz"), ("status", "200"))), series)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -731,14 +731,15 @@ static void test_metrics_text(void **state)
 
 	assert_int_equal(http_route(s, HTTP_GET, "/a", h_a, 0), 0);
 	assert_int_equal(http_route(s, HTTP_GET, "/b/{id}", h_a, 0), 0);
-	http_metrics_record(s, s->routes[0], 200, 1500000);      /* 1.5 ms */
-	http_metrics_record(s, s->routes[0], 200, 2500000);      /* 2.5 ms: on the bound */
-	http_metrics_record(s, s->routes[1], 418, 20000000000);  /* 20 s, other status */
-	http_metrics_record(s, NULL, 404, 100);
+	http_metrics_record(s, s->routes[0], HTTP_GET, 200, 1500000);      /* 1.5 ms */
+	http_metrics_record(s, s->routes[0], HTTP_HEAD, 200, 2500000);     /* 2.5 ms: on the bound */
+	http_metrics_record(s, s->routes[1], HTTP_GET, 418, 20000000000);  /* 20 s, other status */
+	http_metrics_record(s, NULL, HTTP_PUT, 404, 100);
 	buf_init(&b, 1 << 16);
 	http_server_metrics(s, &b);
 	assert_string_equal(b.data,
-		"# HELP rampart_http_requests_total HTTP requests by route and status.\n"
+		"# HELP rampart_http_requests_total HTTP requests by route, method (where a route has "
+		"several) and status.\n"
 		"# TYPE rampart_http_requests_total counter\n"
 		"rampart_http_requests_total{route=\"/a\",status=\"200\"} 2\n"
 		"rampart_http_requests_total{route=\"/b/{id}\",status=\"other\"} 1\n"
@@ -780,6 +781,48 @@ static void test_metrics_text(void **state)
 	http_server_free(s);
 }
 
+/* A pattern with several methods, on one route or on several, gets one series per method and status. */
+static void test_metrics_methods(void **state)
+{
+	struct http_server *s = http_server_new(NULL, &test_limits);
+	struct buf b;
+	const char *end;
+
+	assert_int_equal(http_route(s, HTTP_GET | HTTP_POST, "/p", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_GET, "/t", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_POST, "/t", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_GET, "/one", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_DELETE, "/t", h_a, 0), 0);
+	http_metrics_record(s, s->routes[0], HTTP_GET, 401, 1000);
+	http_metrics_record(s, s->routes[0], HTTP_POST, 401, 1000);
+	http_metrics_record(s, s->routes[0], HTTP_HEAD, 401, 1000);
+	http_metrics_record(s, s->routes[1], HTTP_GET, 401, 1000);
+	http_metrics_record(s, s->routes[2], HTTP_POST, 401, 1000);
+	http_metrics_record(s, s->routes[2], HTTP_POST, 401, 1000);
+	http_metrics_record(s, s->routes[3], HTTP_GET, 200, 1000);
+	http_metrics_record(s, s->routes[3], HTTP_HEAD, 200, 1000);
+	http_metrics_record(s, s->routes[4], HTTP_DELETE, 204, 1000);
+	buf_init(&b, 1 << 16);
+	http_server_metrics(s, &b);
+	end = strstr(b.data, "# HELP rampart_http_request_duration_seconds");
+	assert_non_null(end);
+	static const char want[] =
+		"# HELP rampart_http_requests_total HTTP requests by route, method (where a route has "
+		"several) and status.\n"
+		"# TYPE rampart_http_requests_total counter\n"
+		"rampart_http_requests_total{route=\"/p\",method=\"GET\",status=\"401\"} 1\n"
+		"rampart_http_requests_total{route=\"/p\",method=\"POST\",status=\"401\"} 1\n"
+		"rampart_http_requests_total{route=\"/p\",method=\"HEAD\",status=\"401\"} 1\n"
+		"rampart_http_requests_total{route=\"/t\",method=\"DELETE\",status=\"204\"} 1\n"
+		"rampart_http_requests_total{route=\"/t\",method=\"GET\",status=\"401\"} 1\n"
+		"rampart_http_requests_total{route=\"/t\",method=\"POST\",status=\"401\"} 2\n"
+		"rampart_http_requests_total{route=\"/one\",status=\"200\"} 2\n";
+	assert_int_equal((size_t)(end - b.data), strlen(want));
+	assert_memory_equal(b.data, want, strlen(want));
+	buf_done(&b);
+	http_server_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -802,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_metrics_text),
+		cmocka_unit_test(test_metrics_methods),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

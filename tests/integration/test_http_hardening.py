@@ -6,6 +6,7 @@ address and the deadline for a request's headers, and /metrics read by a real
 Prometheus text-format parser."""
 
 import errno
+import http.client
 import json
 import os
 import resource
@@ -309,6 +310,122 @@ class NoTrustedProxy(ServerTestCase):
         r = c.request("POST", LOGIN, json={"login": "admin", "password": self.server.admin_password},
                       auth=False, headers={"X-Forwarded-For": "203.0.113.99"})
         self.assertError(r, 429, "locked")
+
+
+NGINX = "/usr/sbin/nginx"   # Debian's nginx-light (scripts/deps.sh)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BehindNginx(ServerTestCase):
+    """The reverse-proxy set-up of docs/operations.md, section 12, with a real
+    nginx: the client's own address reaches the audit log, and what a client
+    writes into X-Forwarded-For or Forwarded itself does not."""
+
+    SERVER_ARGS = {"seed_hr": False, "config": "[http]\ntrusted_proxies = 127.0.0.1, ::1\n"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.nginx_dir = tempfile.mkdtemp(prefix="rampart-nginx-")
+        cls.nginx_port = free_port()
+        d = cls.nginx_dir
+        user = "user root root;" if os.geteuid() == 0 else ""
+        conf = """%s
+daemon off;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log %s/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %s/body;
+  proxy_temp_path %s/proxy;
+  fastcgi_temp_path %s/fastcgi;
+  uwsgi_temp_path %s/uwsgi;
+  scgi_temp_path %s/scgi;
+  upstream rampart { server 127.0.0.1:%d; keepalive 8; }
+  server {
+    listen 127.0.0.1:%d;
+    location / {
+      proxy_pass http://rampart;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header Forwarded "";
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_request_buffering off;
+      proxy_buffering off;
+      proxy_cookie_flags rampart_session secure;
+      add_header Strict-Transport-Security "max-age=31536000" always;
+    }
+  }
+}
+""" % (user, d, d, d, d, d, d, d, cls.server.port, cls.nginx_port)
+        with open(os.path.join(d, "nginx.conf"), "w") as f:
+            f.write(conf)
+        cls.nginx = subprocess.Popen([NGINX, "-p", d, "-c", os.path.join(d, "nginx.conf"),
+                                      "-e", os.path.join(d, "error.log")],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", cls.nginx_port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        cls.tearDownClass()
+        raise AssertionError("nginx did not start")
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "nginx", None):
+            cls.nginx.terminate()
+            cls.nginx.wait(timeout=10)
+        shutil.rmtree(getattr(cls, "nginx_dir", ""), ignore_errors=True)
+        super().tearDownClass()
+
+    def via_nginx(self, source, login, headers):
+        conn = http.client.HTTPConnection("127.0.0.1", self.nginx_port, timeout=10,
+                                          source_address=(source, 0))
+        try:
+            body = json.dumps({"login": login, "password": "wrong-password-n1", "client": "cli"})
+            conn.request("POST", LOGIN, body=body,
+                         headers=dict({"Content-Type": "application/json"}, **headers))
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    def test_client_address_through_nginx(self):
+        self.assertEqual(self.via_nginx("127.0.0.3", "nobody-nginx-1", {}), 401)
+        self.assertEqual(failed_login_sources(self.admin, "nobody-nginx-1"), ["127.0.0.3"])
+
+    def test_session_cookie_secure_through_nginx(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.nginx_port, timeout=10)
+        try:
+            conn.request("POST", LOGIN, body=json.dumps({"login": "admin",
+                                                         "password": self.server.admin_password}),
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            cookie = [v for k, v in r.getheaders() if k.lower() == "set-cookie" and "rampart_session=" in v]
+            self.assertTrue(cookie and "secure" in cookie[0].lower(), r.getheaders())
+            self.assertIn("max-age", r.getheader("Strict-Transport-Security", ""))
+        finally:
+            conn.close()
+
+    def test_spoofed_headers_do_not_pass(self):
+        self.assertEqual(self.via_nginx("127.0.0.4", "nobody-nginx-2",
+                                        {"X-Forwarded-For": "203.0.113.66",
+                                         "Forwarded": "for=203.0.113.67"}), 401)
+        self.assertEqual(failed_login_sources(self.admin, "nobody-nginx-2"), ["127.0.0.4"])
 
 
 # ---------------------------------------------------------------- 4. connections

@@ -14,6 +14,9 @@ PACKAGES=(
   libnftables-dev   # rampart-agent installs its quarantine table through libnftables
   # tests
   libcmocka-dev libclang-rt-14-dev sqlite3 curl oathtool
+  cppcheck        # make lint's static analysis
+  poppler-utils   # pdftotext, for the README tour's protected PDF
+  postgresql   # tests/integration/pgserver.py runs its own initdb/pg_ctl cluster; the system one stays unused
   postfix   # tests/integration/postfix.py starts a private instance; the system one stays unconfigured
   nftables iproute2   # the quarantine test reads the ruleset inside a network namespace it creates
   zlib1g-dev   # rampart-agent's event buffer: a CRC-32 on each record

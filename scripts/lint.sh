@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # make lint: the string calls STYLE.md bans, the include rule (which folder
-# of src/ may include which), then cppcheck when installed.  Comments and
+# of src/ may include which), then cppcheck (required).  Comments and
 # string literals are ignored, so a log message that names a banned call is
 # fine.  Prints each finding as FILE:LINE: text and exits 1 if there is any.
 # The last line reads "lint: N passed, N failed" (checks).
@@ -266,7 +266,7 @@ else
   passed=$((passed + 1))
 fi
 
-# 3. cppcheck, when installed.
+# 3. cppcheck (scripts/deps.sh installs it; a missing one fails the lint).
 if command -v cppcheck >/dev/null 2>&1; then
   jobs=$(nproc 2>/dev/null || echo 2)
   out=$(cppcheck --quiet --error-exitcode=1 -j "$jobs" --std=c11 --language=c \
@@ -283,7 +283,8 @@ if command -v cppcheck >/dev/null 2>&1; then
     passed=$((passed + 1))
   fi
 else
-  echo "lint: cppcheck is not installed; skipped (apt-get install cppcheck)"
+  echo "lint: cppcheck is not installed (scripts/deps.sh installs it: apt-get install cppcheck)"
+  failed=$((failed + 1))
 fi
 
 echo "lint: $passed passed, $failed failed"

@@ -2,8 +2,14 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 # Everything `make test` runs, stage by stage, after ./build is built:
 #   lint         banned calls, the include rule, cppcheck (scripts/lint.sh)
-#   unit         cmocka suites (meson test -C build)
-#   integration  a real rampartd on loopback (tests/integration/run.py)
+#   unit         cmocka suites (meson test -C build); test_store also on a
+#                private PostgreSQL cluster (tests/integration/pgserver.py)
+#   integration  a real rampartd on loopback (tests/integration/run.py), SQLite
+#   integration-pg  the same suite with every server on PostgreSQL (run.py
+#                --engine postgresql starts its own cluster; never the system
+#                service).  It takes about half the SQLite stage's time (the
+#                test cluster runs without fsync); with PARALLEL_ENGINES=1 both
+#                integration stages run at once.
 #   asan         unit + integration again, built with AddressSanitizer + UBSan
 #   fuzz         every libFuzzer target over its corpus for a few seconds
 #   browser      the console in headless Chromium (when web/ and chromium exist)
@@ -13,7 +19,8 @@
 #
 # Environment: BUILD (build), ASAN_BUILD (build-asan), FUZZ_BUILD (build-fuzz),
 # FUZZ_SECONDS (10 per target), JOBS (2: integration modules in parallel),
-# STAGES (default "lint unit integration asan fuzz browser").
+# PARALLEL_ENGINES (0; 1 runs integration and integration-pg at the same time),
+# STAGES (default "lint unit integration integration-pg asan fuzz browser").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +29,7 @@ ASAN_BUILD=${ASAN_BUILD:-build-asan}
 FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 JOBS=${JOBS:-2}
-STAGES=${STAGES:-lint unit integration asan fuzz browser}
+STAGES=${STAGES:-lint unit integration integration-pg asan fuzz browser}
 MESON_SETUP=(meson setup --wrap-mode=nofallback)
 OUT=test-output
 mkdir -p "$OUT"
@@ -81,6 +88,32 @@ print(passed, failed)
 PY
 }
 
+# A private PostgreSQL cluster for the unit tests (test_store's second group):
+# RAMPART_TEST_PG_URL names its database, which the tests empty.
+PG_UNIT_DIR=""
+pg_unit_start() {
+  local url
+  PG_UNIT_DIR=$(mktemp -d /tmp/rampart-pg-unit-XXXXXX)
+  if url=$(python3 tests/integration/pgserver.py start "$PG_UNIT_DIR" 2>"$OUT/pg-unit.log"); then
+    export RAMPART_TEST_PG_URL=$url
+    echo "unit: PostgreSQL for test_store at $url"
+  else
+    cat "$OUT/pg-unit.log"
+    record pg-unit-cluster 0 1 "(PostgreSQL would not start; log $OUT/pg-unit.log)"
+    rm -rf "$PG_UNIT_DIR"
+    PG_UNIT_DIR=""
+  fi
+}
+pg_unit_stop() {
+  if [ -n "$PG_UNIT_DIR" ]; then
+    python3 tests/integration/pgserver.py stop "$PG_UNIT_DIR" >/dev/null 2>&1
+    rm -rf "$PG_UNIT_DIR"
+    PG_UNIT_DIR=""
+    unset RAMPART_TEST_PG_URL
+  fi
+}
+trap pg_unit_stop EXIT
+
 run_unit() {  # BUILD LABEL
   local log="$OUT/$2.log" c rc
   banner "$2: meson test -C $1"
@@ -94,15 +127,21 @@ run_unit() {  # BUILD LABEL
   record "$2" ${c% *} ${c#* } "(cmocka cases; log $log)"
 }
 
-run_integration() {  # BUILD LABEL
-  local log="$OUT/$2.log" c rc
-  banner "$2: tests/integration/run.py --build $1"
-  python3 tests/integration/run.py --build "$1" -j "$JOBS" --output "$OUT/$2" 2>&1 | tee "$log"
+run_integration() {  # BUILD LABEL [ENGINE]
+  local log="$OUT/$2.log" rc
+  banner "$2: tests/integration/run.py --build $1 --engine ${3:-sqlite}"
+  python3 tests/integration/run.py --build "$1" --engine "${3:-sqlite}" -j "$JOBS" --output "$OUT/$2" 2>&1 |
+    tee "$log"
   rc=${PIPESTATUS[0]}
+  record_integration "$2" "$rc"
+}
+
+record_integration() {  # LABEL RC: the counts from the stage's log
+  local log="$OUT/$1.log" c
   c=$(counts_from "$log" integration)
   if [ -z "$c" ]; then c="0 1"; fi
-  if [ "$rc" -ne 0 ] && [ "${c#* }" = "0" ]; then c="${c% *} 1"; fi
-  record "$2" ${c% *} ${c#* } "(server logs in $OUT/$2/)"
+  if [ "$2" -ne 0 ] && [ "${c#* }" = "0" ]; then c="${c% *} 1"; fi
+  record "$1" ${c% *} ${c#* } "(server logs in $OUT/$1/)"
 }
 
 # ---------------------------------------------------------------- build
@@ -130,8 +169,29 @@ if want lint; then
 fi
 
 if [ $build_ok -eq 1 ]; then
-  want unit && run_unit "$BUILD" unit
+  if want unit; then
+    pg_unit_start
+    run_unit "$BUILD" unit
+  fi
+  pg_pid=""
+  if want integration-pg && want integration && [ "${PARALLEL_ENGINES:-0}" = 1 ]; then
+    # Both engines at once: PostgreSQL's run in the background, its output
+    # shown when the SQLite run is done.
+    banner "integration-pg: started in the background (log $OUT/integration-pg.log)"
+    python3 tests/integration/run.py --build "$BUILD" --engine postgresql -j "$JOBS" \
+      --output "$OUT/integration-pg" >"$OUT/integration-pg.log" 2>&1 &
+    pg_pid=$!
+  fi
   want integration && run_integration "$BUILD" integration
+  if [ -n "$pg_pid" ]; then
+    wait "$pg_pid"
+    rc=$?
+    banner "integration-pg: tests/integration/run.py --build $BUILD --engine postgresql"
+    cat "$OUT/integration-pg.log"
+    record_integration integration-pg "$rc"
+  elif want integration-pg; then
+    run_integration "$BUILD" integration-pg postgresql
+  fi
 fi
 
 if want asan; then
@@ -197,6 +257,8 @@ if want browser; then
     echo "browser: skipped (needs /usr/bin/chromium, web/ and web/Makefile)"
   fi
 fi
+
+pg_unit_stop
 
 # ---------------------------------------------------------------- summary
 

@@ -37,6 +37,8 @@ static const struct cfg_item cfg_items[] = {
 	S("server", "log_level", log_level),
 	S("server", "public_url", public_url),
 	S("server", "web_dir", web_dir),
+	S("store", "url", store_url),
+	I("store", "pool_size", store_pool_size, 0, 1000),
 	I("limits", "max_body", max_body, 1024, 64 << 20),
 	I("limits", "max_import", max_import, 1024, 1LL << 30),
 	I("limits", "max_connections", max_connections, 4, 100000),
@@ -259,6 +261,9 @@ int config_load_env(struct config *c, struct rerr *e)
 		return r;
 	v = secure_getenv("RAMPART_WEB");
 	if (v && (r = config_set(c, "server", "web_dir", v, e)) < 0)
+		return r;
+	v = secure_getenv("RAMPART_DATABASE_URL");
+	if (v && (r = config_set(c, "store", "url", v, e)) < 0)
 		return r;
 	return 0;
 }

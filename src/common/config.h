@@ -2,7 +2,8 @@
 /*
  * config: rampartd's settings.  Sources, later winning: built-in defaults,
  * the INI file (--config), RAMPART_<SECTION>_<KEY> environment variables
- * (RAMPART_LISTEN, RAMPART_DATA and RAMPART_WEB as short forms), then command-line flags.
+ * (RAMPART_LISTEN, RAMPART_DATA, RAMPART_WEB and RAMPART_DATABASE_URL as
+ * short forms), then command-line flags.
  * Every value is range-checked; an unknown section or key is an error so a
  * typo never silently weakens a setting.
  */
@@ -25,6 +26,9 @@ struct config {
 	char log_level[16];
 	char public_url[256];      /* how clients reach us; for links */
 	char web_dir[512];         /* the built web console; "" for the build-time default */
+	/* [store] */
+	char store_url[1024];      /* postgresql://... or sqlite:PATH; "" for DATA/rampart.db */
+	int64_t store_pool_size;   /* PostgreSQL connections; 0: threads + 3 */
 	/* [limits] */
 	int64_t max_body;          /* bytes of a JSON request */
 	int64_t max_import;        /* bytes of an HR CSV */

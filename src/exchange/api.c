@@ -318,10 +318,10 @@ static int xapi_revoke(struct http_req *req, struct http_resp *resp)
 	r = xapi_load_authorized(req, c, EXCHANGE_REVOKE, &x);
 	if (r < 0)
 		return r;
-	r = store_exec(c, "UPDATE exchange_transfers SET status = 'revoked', ended_at = $2, key_check = x'', "
-			  "kdf_salt = x'', held_link = NULL WHERE id = $1 AND status IN ('active', 'awaiting_upload', 'receiving') "
-			  "AND expires_at > $2 AND downloads_left > 0",
-		       STORE_ARGS(SA_TEXT(x.id), SA_I64(now)));
+	r = store_exec(c, "UPDATE exchange_transfers SET status = 'revoked', ended_at = $2, key_check = $3, "
+			  "kdf_salt = $3, held_link = NULL WHERE id = $1 AND status IN ('active', 'awaiting_upload', "
+			  "'receiving') AND expires_at > $2 AND downloads_left > 0",
+		       STORE_ARGS(SA_TEXT(x.id), SA_I64(now), SA_BLOB("", 0)));
 	if (r < 0)
 		return r;
 	if (r == 0)

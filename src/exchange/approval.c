@@ -207,9 +207,9 @@ int xappr_reject(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	r = store_exec(c, "UPDATE exchange_transfers SET approval = 'rejected', status = 'revoked', "
-			  "ended_at = $2, decided_by = $3, decided_at = $2, held_link = NULL, key_check = x'', "
-			  "kdf_salt = x'' WHERE id = $1 AND approval = 'pending' AND status = 'active'",
-		       STORE_ARGS(SA_TEXT(x.id), SA_I64(now), SA_TEXT(p->person_id)));
+			  "ended_at = $2, decided_by = $3, decided_at = $2, held_link = NULL, key_check = $4, "
+			  "kdf_salt = $4 WHERE id = $1 AND approval = 'pending' AND status = 'active'",
+		       STORE_ARGS(SA_TEXT(x.id), SA_I64(now), SA_TEXT(p->person_id), SA_BLOB("", 0)));
 	if (r < 0)
 		return r;
 	if (r == 0)

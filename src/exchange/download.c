@@ -294,9 +294,7 @@ int xdl_respond(struct xup *u, struct http_resp *resp)
 		  json_pack("{s:I, s:I}", "files", (json_int_t)d->nfiles, "downloads_left", (json_int_t)left));
 	if (left == 0) {
 		/* The open descriptors keep the data until this download ends. */
-		xblob_remove(u->app, u->row.id);
-		store_exec(u->c, "UPDATE exchange_transfers SET blobs_deleted = 1, key_check = x'', kdf_salt = x'' "
-				 "WHERE id = $1", STORE_ARGS(SA_TEXT(u->row.id)));
+		xfer_drop_blobs(u->app, u->c, u->row.id);
 	}
 	d->key = steal_ptr(&u->key);
 	d->tar = d->nfiles > 1;

@@ -94,7 +94,11 @@ json_t *xfer_detail_json(struct store_conn *c, const char *id);
 /* Bytes stored or being stored for @owner_id's transfers (0 when the query fails). */
 int64_t xfer_quota_used(struct store_conn *c, const char *owner_id);
 
-/* Removes transfer @tid's files and records that they are gone (blobs_deleted = 1). */
+/*
+ * Removes transfer @tid's files and records that they are gone
+ * (blobs_deleted = 1), forgetting what checked its password: nothing is
+ * left to open.
+ */
 void xfer_drop_blobs(struct app *app, struct store_conn *c, const char *tid);
 
 /* ---------------------------------------------------------------- notify.c */

@@ -52,9 +52,7 @@ int xlink_password_failed(struct app *app, const struct audit_ctx *ctx, struct s
 		char email[X_MAX_EMAIL + 1] = "";
 		struct person owner;
 
-		xblob_remove(app, x->id);
-		store_exec(c, "UPDATE exchange_transfers SET blobs_deleted = 1, key_check = x'', kdf_salt = x'' "
-			      "WHERE id = $1", STORE_ARGS(SA_TEXT(x->id)));
+		xfer_drop_blobs(app, c, x->id);
 		audit_record(c, ctx, "exchange.burn", "transfer", x->id, AUDIT_SUCCESS,
 			     json_pack("{s:I}", "failures", (json_int_t)failures));
 		if (people_get(c, x->owner_id, &owner) == 0)

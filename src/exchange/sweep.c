@@ -55,8 +55,9 @@ static int xsweep_expire(struct app *app, struct store_conn *c, int64_t now)
 	n = xsweep_collect(q, ids, statuses);
 	for (int i = 0; i < n; i++) {
 		r = store_exec(c, "UPDATE exchange_transfers SET status = 'expired', ended_at = $2, "
-				  "key_check = x'', kdf_salt = x'', held_link = NULL WHERE id = $1 AND status = $3 AND expires_at <= $2",
-			       STORE_ARGS(SA_TEXT(ids[i]), SA_I64(now), SA_TEXT(statuses[i])));
+				  "key_check = $4, kdf_salt = $4, held_link = NULL WHERE id = $1 AND status = $3 "
+				  "AND expires_at <= $2",
+			       STORE_ARGS(SA_TEXT(ids[i]), SA_I64(now), SA_TEXT(statuses[i]), SA_BLOB("", 0)));
 		if (r != 1)
 			continue;
 		changed++;

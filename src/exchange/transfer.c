@@ -219,5 +219,6 @@ int64_t xfer_quota_used(struct store_conn *c, const char *owner_id)
 void xfer_drop_blobs(struct app *app, struct store_conn *c, const char *tid)
 {
 	xblob_remove(app, tid);
-	store_exec(c, "UPDATE exchange_transfers SET blobs_deleted = 1 WHERE id = $1", STORE_ARGS(SA_TEXT(tid)));
+	store_exec(c, "UPDATE exchange_transfers SET blobs_deleted = 1, key_check = $2, kdf_salt = $2 WHERE id = $1",
+		   STORE_ARGS(SA_TEXT(tid), SA_BLOB("", 0)));
 }

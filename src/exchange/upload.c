@@ -214,7 +214,8 @@ static int xup_part_begin(void *ud, const char *name, const char *filename)
 	int r;
 
 	if (!filename) {
-		if (strlen(name) >= sizeof(u->field_name))
+		/* A name that is not clean text is unknown, and is not echoed back as the error's field. */
+		if (strlen(name) >= sizeof(u->field_name) || !str_is_clean_utf8(name, strlen(name)))
 			return xup_fail(u, ERR_INVALID, NULL, "unknown form field");
 		str_copy(u->field_name, sizeof(u->field_name), name);
 		buf_reset(&u->field);
@@ -276,15 +277,39 @@ static int xup_part_data(void *ud, const char *data, size_t len)
 	return 0;
 }
 
+/*
+ * True if @v (@n bytes) is a message's text: valid UTF-8 whose only
+ * control characters are line breaks (CR, LF) and tabs.
+ */
+static bool xup_is_text(const char *v, size_t n)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && v[i] != '\n' && v[i] != '\r')
+			continue;
+		/* CR and LF never sit inside a UTF-8 sequence, so each line is checked whole. */
+		if (!str_is_clean_utf8(v + start, i - start))
+			return false;
+		start = i + 1;
+	}
+	return true;
+}
+
 static int xup_set_field(struct xup *u)
 {
 	const char *v = u->field.data ? u->field.data : "";
 	size_t n = u->field.len;
 	int64_t i;
 
-	if (memchr(v, '\0', n) || !str_is_clean_utf8(v, n))
-		if (strcmp(u->field_name, "message") != 0 || memchr(v, '\0', n))
-			return xup_fail(u, ERR_INVALID, u->field_name, "a field holds control characters");
+	/* Refused here, at input: text that is not UTF-8 could not be shown by the API later. */
+	if (strcmp(u->field_name, "message") == 0) {
+		if (!xup_is_text(v, n))
+			return xup_fail(u, ERR_INVALID, "message", "message must be UTF-8 text without control "
+					"characters other than line breaks and tabs");
+	} else if (memchr(v, '\0', n) || !str_is_clean_utf8(v, n)) {
+		return xup_fail(u, ERR_INVALID, u->field_name, "a field holds control characters");
+	}
 	if (u->mode == XUP_SEND) {
 		if (strcmp(u->field_name, "to") == 0)
 			return str_copy(u->to, sizeof(u->to), v) < 0 ? xup_fail(u, ERR_INVALID, "to", "to is too long") : 0;

@@ -557,7 +557,7 @@ static int auth_h_sessions(struct http_req *req, struct http_resp *resp)
 		return r;
 	r = store_query(c, "SELECT id, created_at, last_seen_at, expires_at, source, user_agent FROM sessions "
 			   "WHERE person_id = $1 AND revoked_at IS NULL AND expires_at > $2 "
-			   "AND last_seen_at > $3 AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+			   "AND last_seen_at > $3 AND (CAST($4 AS TEXT) IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
 			STORE_ARGS(SA_TEXT(p->person_id), SA_I64(now),
 				   SA_I64(now - app->cfg.session_idle_s * 1000), SA_TEXT(cursor),
 				   SA_I64(limit + 1)), &st);
@@ -776,7 +776,7 @@ static int auth_h_tokens(struct http_req *req, struct http_resp *resp)
 	if (r < 0)
 		return r;
 	r = store_query(c, "SELECT id, name, scope, created_at, expires_at, last_used_at, revoked_at, person_id "
-			   "FROM api_tokens WHERE ($1 IS NULL OR person_id = $1) AND ($2 IS NULL OR id < $2) "
+			   "FROM api_tokens WHERE (CAST($1 AS TEXT) IS NULL OR person_id = $1) AND (CAST($2 AS TEXT) IS NULL OR id < $2) "
 			   "ORDER BY id DESC LIMIT $3",
 			STORE_ARGS(SA_TEXT(all ? NULL : p->person_id), SA_TEXT(cursor), SA_I64(limit + 1)), &st);
 	if (r < 0)

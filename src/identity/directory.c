@@ -78,8 +78,28 @@ bool directory_may_grant(const struct principal *p, unsigned role, const struct 
 	return false;
 }
 
+/* DIR_MANAGE_PERSON: an admin manages everyone but themselves; nobody else manages a person holding admin. */
+static bool dir_may_manage(const struct principal *p, const struct dir_target *t)
+{
+	if (!t || !t->person_id || dir_is_self(p, t))
+		return false;
+	if (principal_has(p, ROLE_ADMIN))
+		return true;
+	if (t->roles & ROLE_ADMIN)
+		return false;
+	if (principal_has(p, ROLE_SECURITY_OFFICER))
+		return true;
+	return principal_has(p, ROLE_SECURITY_MANAGER) && dir_secmgr_reaches(p, t);
+}
+
 bool directory_may(const struct principal *p, enum dir_action a, const struct dir_target *t)
 {
+	/* A SCIM token is its owner for the one decision the SCIM service asks. */
+	if (a == DIR_FEED_CHANGE && principal_is_authenticated(p)) {
+		if (!t || !t->person_id)
+			return false;
+		return !(t->roles & (ROLE_ADMIN | ROLE_SECURITY_OFFICER)) || dir_may_manage(p, t);
+	}
 	if (!dir_is_user(p))
 		return false;
 	switch (a) {
@@ -97,15 +117,9 @@ bool directory_may(const struct principal *p, enum dir_action a, const struct di
 			.person_id = t->person_id, .org_path = t->org_path,
 			.reports_to_principal = t->reports_to_actor });
 	case DIR_MANAGE_PERSON:
-		if (!t || !t->person_id || dir_is_self(p, t))
-			return false;
-		if (principal_has(p, ROLE_ADMIN))
-			return true;
-		if (t->roles & ROLE_ADMIN)
-			return false;
-		if (principal_has(p, ROLE_SECURITY_OFFICER))
-			return true;
-		return principal_has(p, ROLE_SECURITY_MANAGER) && dir_secmgr_reaches(p, t);
+		return dir_may_manage(p, t);
+	case DIR_FEED_CHANGE:
+		return false;   /* decided above */
 	case DIR_GRANT_ROLE:
 		for (unsigned i = 0; i < ROLE_COUNT; i++)
 			if (directory_may_grant(p, 1u << i, t))
@@ -299,6 +313,7 @@ static const char *dir_action_name(enum dir_action a)
 	case DIR_GRANT_ROLE: return "grant_role";
 	case DIR_IMPORT_HR: return "import_hr";
 	case DIR_READ_ORG: return "read_org";
+	case DIR_FEED_CHANGE: return "feed_change";
 	}
 	return "unknown";
 }
@@ -548,9 +563,12 @@ static int dir_h_people_list(struct http_req *req, struct http_resp *resp)
 			   nargs, nargs, nargs, nargs, nargs);
 	}
 	if ((v = http_req_query(req, "org")) && *v) {
-		if (strlen(v) > PEOPLE_PATH_MAX) {
+		const char *why;
+
+		if (people_org_path_check(v, &why) < 0) {
 			buf_done(&sql);
-			return http_fail(resp, ERR_INVALID, "org", "org must be an org unit id or path");
+			return http_fail(resp, ERR_INVALID, "org", "org must be an org unit id or path; this one %s",
+					 why);
 		}
 		/* An unknown unit matches nobody rather than telling whether it exists. */
 		args[nargs++] = SA_TEXT(v);
@@ -668,7 +686,7 @@ static int dir_scope_arg(struct http_req *req, struct http_resp *resp, struct st
 	static const char *const keys[] = { "scope_org", NULL };
 	struct rerr je;
 	struct org_unit unit;
-	const char *scope = NULL;
+	const char *scope = NULL, *why;
 	json_t *body;
 	int r;
 
@@ -681,6 +699,9 @@ static int dir_scope_arg(struct http_req *req, struct http_resp *resp, struct st
 		return 0;
 	if (r < 0)
 		return http_fail_rerr(resp, &je);
+	if (people_org_path_check(scope, &why) < 0)
+		return http_fail(resp, ERR_INVALID, "scope_org", "scope_org must be an org unit id or path; "
+				 "this one %s", why);
 	if (role != ROLE_SECURITY_MANAGER)
 		return http_fail(resp, ERR_INVALID, "scope_org", "scope_org applies to security_manager only");
 	r = people_org_find(c, scope, &unit);

@@ -23,7 +23,16 @@
  *     security_manager sees the subtree; everyone sees their own unit and
  *     the units above it;
  *   - employee and partner_staff come from a person's kind and are never
- *     granted; a principal authenticated by a SCIM token reaches nothing here.
+ *     granted; a principal authenticated by a SCIM token reaches nothing here;
+ *   - the feeds (the HR import, SCIM) obey the same rule for the changes that
+ *     take an account away or change who it is (DIR_FEED_CHANGE): retiring,
+ *     a change of status (on leave, back), a move to another unit or a
+ *     new login of a person who holds admin or security_officer needs an
+ *     actor who may manage that person (DIR_MANAGE_PERSON: an admin for a
+ *     person holding admin, an admin or security_officer for one holding
+ *     security_officer, never the actor themselves).  A SCIM token acts as
+ *     its owner (api_tokens.person_id) with the roles the owner holds when
+ *     the request comes.  Any other change a feed makes is not limited here.
  */
 #ifndef RAMPART_DIRECTORY_H
 #define RAMPART_DIRECTORY_H
@@ -44,6 +53,7 @@ enum dir_action {
 	DIR_GRANT_ROLE,        /* grant or revoke a role (see directory_may_grant) */
 	DIR_IMPORT_HR,         /* HR CSV import */
 	DIR_READ_ORG,          /* see the org tree */
+	DIR_FEED_CHANGE,       /* retire, change the status of, move or re-login a person through a feed */
 };
 
 /* What authorization needs to know about the person acted on. */
@@ -54,7 +64,11 @@ struct dir_target {
 	unsigned roles;            /* roles explicitly granted to the person (enum role bits) */
 };
 
-/* The decision.  @t may be NULL for actions without a target. */
+/*
+ * The decision.  @t may be NULL for actions without a target.  A principal
+ * authenticated by a SCIM token is refused everything but DIR_FEED_CHANGE,
+ * which it is decided as its owner.
+ */
 bool directory_may(const struct principal *p, enum dir_action a, const struct dir_target *t);
 
 /* Whether @p may grant or revoke @role on a person described by @t. */

@@ -27,6 +27,14 @@
  *     non-retired csv/seed people.
  *   - retired people lose every session and token in the same transaction.
  *   - an import that would leave no active administrator is refused.
+ *   - admins are managed only by admins (directory.h, DIR_FEED_CHANGE): a
+ *     line that would retire, change the status of, move or change the
+ *     login of a person holding admin or security_officer whom the actor
+ *     may not manage is a bad line ("holds admin; only an admin may ..."),
+ *     and so is (on line 0) the retirement by a full snapshot of such a
+ *     person missing from the file.  Like any bad line it refuses the whole
+ *     file unless skip_bad_lines; each is audited as authz.denied on the
+ *     person when the import is not a dry run.
  */
 #ifndef RAMPART_HR_H
 #define RAMPART_HR_H
@@ -38,6 +46,7 @@
 
 struct app;
 struct http_server;
+struct principal;
 struct store_conn;
 
 #define HR_MAX_ROWS 500000
@@ -55,6 +64,8 @@ struct hr_options {
 	const char *actor_login;/* for the audit entry; may be NULL */
 	const char *remote;     /* client address for the audit entry; NULL: "system" */
 	const char *request_id; /* may be NULL */
+	/* Whose rights limit the changes to admins and security officers; NULL: Rampart itself (the seed). */
+	const struct principal *actor;
 };
 
 /*

@@ -3,7 +3,8 @@
  * hr_apply: phase 3 of the HR import and the import as a whole
  * (hr_internal.h): the refusals (bad lines, no administrator left, the
  * retire threshold), then the plan written through people.h in one
- * transaction with its audit entry.
+ * transaction with its audit entry and those of the changes refused to
+ * the actor (which a refused import records after its rollback).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -126,6 +127,55 @@ static int hr_audit(struct store_conn *c, const struct hr_options *opt, enum aud
 	return r;
 }
 
+/*
+ * Appends an authz.denied entry for each change the plan refused because
+ * its actor may not manage the person (hr.h): nothing when there is none.
+ * Returns 0 or the first error.
+ */
+static int hr_audit_denied(const struct hr_plan *pl, struct store_conn *c)
+{
+	const struct hr_options *opt = pl->opt;
+	static const struct { unsigned bit; const char *name; } fields[] = {
+		{ HR_D_STATUS, "status" }, { HR_D_ORG, "org_unit" }, { HR_D_LOGIN, "login" },
+	};
+	int r = 0;
+
+	for (size_t i = 0; pl->pr && i < pl->res->nrows + pl->ndb && r == 0; i++) {
+		const struct hr_db_person *d;
+		struct audit_entry e;
+		json_t *details, *changes;
+		long line = 0;
+
+		if (i < pl->res->nrows) {
+			if (!pl->pr[i].denied)
+				continue;
+			d = &pl->db[pl->pr[i].db];
+			line = pl->res->rows[i].line;
+		} else {
+			d = &pl->db[i - pl->res->nrows];
+			if (!d->denied)
+				continue;
+		}
+		changes = json_array();
+		for (size_t k = 0; changes && k < sizeof(fields) / sizeof(fields[0]); k++)
+			if (i >= pl->res->nrows ? fields[k].bit == HR_D_STATUS : (pl->pr[i].denied & fields[k].bit))
+				json_array_append_new(changes, json_string(fields[k].name));
+		details = json_pack("{s:s, s:s, s:I, s:o*}", "feed", "hr", "action", "feed_change",
+				    "line", (json_int_t)line, "changes", changes);
+		if (details && i >= pl->res->nrows)
+			json_object_set_new(details, "reason", json_string("not in the full snapshot"));
+		e = (struct audit_entry){
+			.actor_id = opt->actor_id, .actor_login = opt->actor_login,
+			.source = opt->remote ? opt->remote : "system", .action = "authz.denied",
+			.object_type = "person", .object_id = d->id, .outcome = AUDIT_DENIED,
+			.details = details, .request_id = opt->request_id,
+		};
+		r = details ? audit_append(c, &e) : -ENOMEM;
+		json_decref(details);
+	}
+	return r;
+}
+
 static json_t *hr_audit_details(const struct hr_plan *pl, const struct hr_parse_result *res,
 				const struct hr_options *opt, const char *refused)
 {
@@ -163,7 +213,8 @@ static int hr_apply(struct hr_plan *pl, struct store_conn *c)
 	details = hr_audit_details(pl, pl->res, pl->opt, NULL);
 	if (details)
 		json_object_set_new(details, "credentials_revoked", json_integer(revoked));
-	return hr_audit(c, pl->opt, AUDIT_SUCCESS, details);
+	r = hr_audit(c, pl->opt, AUDIT_SUCCESS, details);
+	return r < 0 ? r : hr_audit_denied(pl, c);
 }
 
 int hr_import(struct app *app, struct store_conn *c, const char *data, size_t len,
@@ -247,6 +298,7 @@ int hr_import(struct app *app, struct store_conn *c, const char *data, size_t le
 		store_rollback(c);
 		in_tx = false;
 		hr_audit(c, opt, AUDIT_FAILURE, hr_audit_details(&pl, &res, opt, refused));
+		hr_audit_denied(&pl, c);
 		r = !strcmp(refused, "errors") ? ERR_INVALID : !strcmp(refused, "threshold") ? ERR_THRESHOLD
 										       : ERR_CONFLICT;
 		goto out;

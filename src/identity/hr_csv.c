@@ -15,6 +15,7 @@
 #include "common/email.h"
 #include "common/str.h"
 #include "identity/hr_internal.h"
+#include "identity/people.h"
 
 enum hr_col {
 	HR_EMP, HR_FAMILY, HR_GIVEN, HR_EMAIL, HR_ORG, HR_TITLE, HR_STATUS, HR_KIND,
@@ -77,34 +78,26 @@ static bool hr_is_org_kind(const char *s)
 }
 
 /*
- * Normalizes an org path in place: spaces around segments removed.  Returns
- * 0, or -EINVAL with *why saying what is wrong.
+ * Normalizes an org path in place (spaces around segments removed), then
+ * checks it with the directory's one rule (people_org_path_check).
+ * Returns 0, or -EINVAL with *why saying what is wrong.
  */
 static int hr_path_normalize(char *path, const char **why)
 {
 	char *w = path;
 	const char *r = path;
-	size_t depth = 0;
 
 	for (;;) {
 		const char *seg = r, *end = strchr(r, '/'), *e;
 
 		if (!end)
 			end = r + strlen(r);
-		while (seg < end && (*seg == ' '))
+		while (seg < end && *seg == ' ')
 			seg++;
 		e = end;
 		while (e > seg && e[-1] == ' ')
 			e--;
-		if (e == seg) {
-			*why = "has an empty segment";
-			return -EINVAL;
-		}
-		if (++depth > HR_MAX_DEPTH) {
-			*why = "has more than 8 levels";
-			return -EINVAL;
-		}
-		if (w != path)
+		if (r != path)
 			*w++ = '/';
 		memmove(w, seg, (size_t)(e - seg));
 		w += e - seg;
@@ -113,7 +106,7 @@ static int hr_path_normalize(char *path, const char **why)
 		r = end + 1;
 	}
 	*w = '\0';
-	return 0;
+	return people_org_path_check(path, why) < 0 ? -EINVAL : 0;
 }
 
 size_t hr_path_depth(const char *path)

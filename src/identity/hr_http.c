@@ -41,6 +41,7 @@ static int hr_h_import(struct http_req *req, struct http_resp *resp)
 		.actor_login = p->login,
 		.remote = http_req_remote(req),
 		.request_id = http_req_id(req),
+		.actor = p,
 	};
 	bool *dst[] = { &opt.dry_run, &opt.full_snapshot, &opt.force, &opt.skip_bad_lines };
 	json_t *report = NULL, *body;

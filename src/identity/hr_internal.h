@@ -13,9 +13,10 @@
  *      hash maps (hr_map.c) over every stored person and org unit: unknown
  *      managers (cascading to the people whose manager's line is bad),
  *      login collisions, manager cycles through people already stored, then
- *      one action per record: new, moved, changed, retired or unchanged;
- *      with a full snapshot, the retirement of HR people the file no longer
- *      lists; the org units to create.  hr_report.c describes a plan.
+ *      one action per record: new, moved, changed, retired or unchanged
+ *      (a guarded change to a person the actor may not manage makes the
+ *      record bad); with a full snapshot, the retirement of HR people the
+ *      file no longer lists; the org units to create.  hr_report.c describes a plan.
  *   3. apply (hr_apply.c, hr_import): one transaction through people.h's
  *      writer: org units, new people (managers before their reports, with
  *      ids growing in that order), updates, history rows, the end of the
@@ -39,9 +40,6 @@
 #include "identity/hr.h"
 
 struct store_conn;
-
-/* Levels of an org path. */
-#define HR_MAX_DEPTH 8
 
 /* ------------------------------------------------------------ hr_map.c */
 
@@ -109,15 +107,20 @@ enum {
 	HR_D_LOGIN = 1 << 8,
 };
 
+/* The changes a feed makes only to people its actor may manage, when they hold admin or security_officer. */
+#define HR_D_GUARDED (HR_D_ORG | HR_D_STATUS | HR_D_LOGIN)
+
 /* A stored person; the strings share one allocation owned by ->id. */
 struct hr_db_person {
 	char *id, *emp, *login, *family, *given, *email, *org_path, *title, *status, *kind, *source;
 	char *manager_id;
 	long mgr;       /* index of the manager among the stored people, or -1 */
 	long row;       /* the row naming this person (valid or not), or -1 */
+	unsigned roles; /* of the grants admin and security_officer, those the person holds */
 	bool seen;      /* the employee number is on some line of the file */
 	bool hr;        /* source csv or seed */
 	bool retire;    /* retired by the full snapshot */
+	bool denied;    /* missing from the full snapshot, but the actor may not retire them */
 };
 
 struct hr_prow {
@@ -129,6 +132,7 @@ struct hr_prow {
 	long dep_next;      /* next row whose manager field names the same row */
 	char *login;        /* to store (owned) */
 	unsigned diff;
+	unsigned denied;    /* the HR_D_* bits of a change the actor may not make (the row is then bad) */
 	bool emitted;
 	char id[ULID_SIZE];
 };

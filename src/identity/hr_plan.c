@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/ids.h"
+#include "identity/directory.h"
 #include "identity/hr_internal.h"
 #include "identity/people.h"
 
@@ -101,6 +102,17 @@ static int hr_load_person(const struct people_row *row, void *ud)
 	return 0;
 }
 
+/* Notes a grant of admin or security_officer on the stored person (people_each_grant's callback). */
+static int hr_load_grant(const char *id, unsigned role, void *ud)
+{
+	struct hr_plan *pl = ud;
+	long k = hr_map_get(&pl->db_by_id, id);
+
+	if (k >= 0)
+		pl->db[k].roles |= role;
+	return 0;
+}
+
 static int hr_load_people(struct hr_plan *pl, struct store_conn *c)
 {
 	int r = people_scan(c, hr_load_person, pl);
@@ -122,7 +134,7 @@ static int hr_load_people(struct hr_plan *pl, struct store_conn *c)
 	}
 	for (size_t i = 0; i < pl->ndb; i++)
 		pl->db[i].mgr = *pl->db[i].manager_id ? hr_map_get(&pl->db_by_id, pl->db[i].manager_id) : -1;
-	return 0;
+	return people_each_grant(c, ROLE_ADMIN | ROLE_SECURITY_OFFICER, hr_load_grant, pl);
 }
 
 static int hr_unit_add(struct hr_plan *pl, const char *path, const char *id, const char *kind,
@@ -241,6 +253,17 @@ static void hr_plan_fail(struct hr_plan *pl, long i, const char *fmt, ...)
 }
 
 static void hr_cascade(struct hr_plan *pl);
+
+/* An error that belongs to no line of the file (reported as line 0). */
+static void hr_plan_error(struct hr_plan *pl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hr_plan_error(struct hr_plan *pl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	hr_error_v(pl->res, 0, fmt, ap);
+	va_end(ap);
+}
 
 /*
  * Resolves every valid row's manager to a valid row or a stored person.
@@ -516,6 +539,64 @@ static int hr_plan_new_ids(struct hr_plan *pl)
 	return 0;
 }
 
+/* Whether the import's actor may make a guarded change (HR_D_GUARDED, retiring) to @d (directory.h). */
+static bool hr_may_change(const struct hr_plan *pl, const struct hr_db_person *d)
+{
+	const struct dir_target t = { .person_id = d->id, .org_path = d->org_path, .roles = d->roles };
+
+	return !pl->opt->actor || directory_may(pl->opt->actor, DIR_FEED_CHANGE, &t);
+}
+
+/* The guarded role @d holds and who may make guarded changes to them, for messages. */
+static void hr_guard_names(const struct hr_db_person *d, const char **ret_role, const char **ret_who)
+{
+	bool admin = (d->roles & ROLE_ADMIN) != 0;
+
+	*ret_role = admin ? "admin" : "security_officer";
+	*ret_who = admin ? "an admin" : "an admin or security_officer";
+}
+
+/* Refuses row @i, whose guarded changes @guarded to @d the actor may not make. */
+static void hr_deny_row(struct hr_plan *pl, long i, const struct hr_db_person *d, unsigned guarded)
+{
+	const struct hr_row *row = &pl->res->rows[i];
+	const char *verbs[3], *role, *who;
+	char what[80] = "";
+	size_t n = 0, len = 0;
+
+	if (guarded & HR_D_STATUS)
+		verbs[n++] = !strcmp(row->status, "retired") ? "retire" : "change the status of";
+	if (guarded & HR_D_ORG)
+		verbs[n++] = "move";
+	if (guarded & HR_D_LOGIN)
+		verbs[n++] = "change the login of";
+	for (size_t k = 0; k < n; k++)
+		len += (size_t)snprintf(what + len, sizeof(what) - len, "%s%s",
+					k == 0 ? "" : k + 1 == n ? " or " : ", ", verbs[k]);
+	hr_guard_names(d, &role, &who);
+	pl->pr[i].denied = guarded;
+	if (!strcmp(pl->opt->actor->person_id, d->id))
+		hr_plan_fail(pl, i, "this line would %s you, and you hold %s: another person, %s, must "
+			     "import it", what, role, who);
+	else
+		hr_plan_fail(pl, i, "%s holds %s: only %s may %s them", row->employee_number, role, who, what);
+}
+
+/* Refuses the retirement of @d, missing from a full snapshot, which the actor may not make. */
+static void hr_deny_snapshot(struct hr_plan *pl, struct hr_db_person *d)
+{
+	const char *role, *who;
+
+	hr_guard_names(d, &role, &who);
+	d->denied = true;
+	if (!strcmp(pl->opt->actor->person_id, d->id))
+		hr_plan_error(pl, "you (%s) are missing from this full snapshot and hold %s: another person, "
+			      "%s, must import it", d->emp, role, who);
+	else
+		hr_plan_error(pl, "%s is missing from this full snapshot but holds %s: only %s may retire "
+			      "them", d->emp, role, who);
+}
+
 /* One action per valid row, and the retirements of a full snapshot. */
 static void hr_plan_actions(struct hr_plan *pl)
 {
@@ -553,6 +634,10 @@ static void hr_plan_actions(struct hr_plan *pl)
 		diff |= strcmp(d->manager_id, mgr ? mgr : "") ? HR_D_MANAGER : 0;
 		diff |= strcmp(d->login, p->login) ? HR_D_LOGIN : 0;
 		p->diff = diff;
+		if ((diff & HR_D_GUARDED) && !hr_may_change(pl, d)) {
+			hr_deny_row(pl, (long)i, d, diff & HR_D_GUARDED);
+			continue;
+		}
 		if (!strcmp(row->status, "retired") && strcmp(d->status, "retired") != 0)
 			p->action = HR_A_RETIRED;
 		else if (diff & HR_D_ORG)
@@ -563,12 +648,18 @@ static void hr_plan_actions(struct hr_plan *pl)
 			p->action = HR_A_UNCHANGED;
 		pl->counts[p->action]++;
 	}
+	/* The people reporting to a refused row keep its stored person as manager. */
+	hr_cascade(pl);
 	if (!pl->opt->full_snapshot)
 		return;
 	for (size_t k = 0; k < pl->ndb; k++) {
 		struct hr_db_person *d = &pl->db[k];
 
 		if (d->hr && *d->emp && strcmp(d->status, "retired") != 0 && !d->seen) {
+			if (!hr_may_change(pl, d)) {
+				hr_deny_snapshot(pl, d);
+				continue;
+			}
 			d->retire = true;
 			pl->snapshot_retired++;
 		}

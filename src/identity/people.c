@@ -247,6 +247,29 @@ int people_each_active_admin(struct store_conn *c, int (*fn)(const char *id, voi
 				   "WHERE r.role = 'admin' AND p.status = 'active'", STORE_NOARGS, fn, ud);
 }
 
+int people_each_grant(struct store_conn *c, unsigned roles,
+		      int (*fn)(const char *id, unsigned role, void *ud), void *ud)
+{
+	struct store_stmt *q;
+	int r;
+
+	r = store_query(c, "SELECT person_id, role FROM person_roles", STORE_NOARGS, &q);
+	if (r < 0)
+		return r;
+	while ((r = store_step(q)) == 1) {
+		const char *id = store_col_text(q, 0);
+		unsigned role = role_from_name(store_col_text(q, 1) ? store_col_text(q, 1) : "");
+
+		if (!id || !(role & roles))
+			continue;
+		r = fn(id, role, ud);
+		if (r < 0)
+			break;
+	}
+	store_stmt_free(q);
+	return r < 0 ? r : 0;
+}
+
 int people_scan(struct store_conn *c, int (*fn)(const struct people_row *row, void *ud), void *ud)
 {
 	struct store_stmt *q;

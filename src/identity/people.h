@@ -17,7 +17,7 @@
  *     person_history row, with the writer's source, actor and time;
  *   - an org unit exists with every unit above it; its level follows its
  *     depth (group, company, division, department) and its name is the last
- *     segment of its path.
+ *     segment of its path, which passes people_org_path_check.
  *
  * Reads take a struct store_conn and run inside the caller's transaction
  * when one is open.  Writes go through a struct people_writer, which holds
@@ -155,6 +155,14 @@ int people_is_last_admin(struct store_conn *c, const char *id, bool *ret);
 /* Calls @fn with the id of every active person holding the admin grant; a negative return stops. */
 int people_each_active_admin(struct store_conn *c, int (*fn)(const char *id, void *ud), void *ud);
 
+/*
+ * Calls @fn with the person id and the role (one enum role bit) of every
+ * grant of one of @roles (enum role bits), whatever the person's status; a
+ * negative return stops.  Returns 0, @fn's negative value, or a store error.
+ */
+int people_each_grant(struct store_conn *c, unsigned roles,
+		      int (*fn)(const char *id, unsigned role, void *ud), void *ud);
+
 /* A person as the bulk scan hands it over; strings valid during the call only ("" for NULL). */
 struct people_row {
 	const char *id, *employee_number, *login, *family_name, *given_name, *email;
@@ -198,6 +206,22 @@ int people_history_query(struct store_conn *c, const char *id, int64_t before, i
 #define PEOPLE_SQL_UNIT_LEFT_JOIN(a, col) " LEFT JOIN org_units " a " ON " a ".id = " col
 
 /* --------------------------------------------------------------- units */
+
+/*
+ * The one rule for the name of an org unit path, which every door that
+ * names or creates units applies (the HR feed, SCIM, the directory API,
+ * people_org_ensure and people_org_insert): "Group/Company/Division/...",
+ * 1 to PEOPLE_PATH_DEPTH_MAX segments separated by '/', at most
+ * PEOPLE_PATH_MAX bytes, valid UTF-8.  Refused: an empty path, an empty
+ * segment (which a leading, trailing or doubled '/' makes), a segment "."
+ * or "..", and control characters anywhere (C0 including tab, DEL, C1)
+ * as well as U+2028 and U+2029 (line and paragraph separators).  Nothing
+ * is trimmed here: a feed that forgives spaces around segments removes
+ * them first.  Returns 0, or ERR_INVALID with *ret_why (when @ret_why is
+ * not NULL) set to a static phrase that completes "org unit '...' ",
+ * such as "has an empty segment".
+ */
+int people_org_path_check(const char *path, const char **ret_why);
 
 /* Level of the unit at @depth (1-based) of a path: group, company, division, department. */
 const char *people_org_level(size_t depth);
@@ -326,9 +350,8 @@ int people_role_revoke(struct people_writer *w, const char *id, unsigned role);
  * Finds the org unit at @path ("Group/Company/Division"), creating it and
  * any missing unit above it.  A new group root is of kind "own", a new
  * company of kind @company_kind (NULL: "group_company"), a new division or
- * department of its company's kind.  Segments must be non-empty; the path
- * at most PEOPLE_PATH_MAX bytes and PEOPLE_PATH_DEPTH_MAX levels, valid
- * UTF-8 without control characters.  Runs inside the caller's transaction.
+ * department of its company's kind.  The path must pass
+ * people_org_path_check.  Runs inside the caller's transaction.
  * Returns 0 with the unit's id in @ret_id and the number of units created
  * in *ret_created (may be NULL), ERR_INVALID for a malformed path, or a
  * store error.
@@ -340,7 +363,8 @@ int people_org_ensure(struct store_conn *c, const char *path, const char *compan
  * Inserts unit @id at @path below @parent_id (NULL for a group root) with
  * @kind, created at the writer's time; its name and level follow from the
  * path.  For a feed that planned its units (the HR import): the parent must
- * exist.  Returns 0, ERR_CONFLICT when the path exists, or a store error.
+ * exist.  Returns 0, ERR_INVALID for a path people_org_path_check refuses,
+ * ERR_CONFLICT when the path exists, or a store error.
  */
 int people_org_insert(struct people_writer *w, const char *id, const char *parent_id, const char *path,
 		      const char *kind);

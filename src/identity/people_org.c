@@ -3,6 +3,8 @@
 #include "identity/people.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +23,85 @@ const char *people_org_level(size_t depth)
 	case 3: return "division";
 	default: return "department";
 	}
+}
+
+_Static_assert(PEOPLE_PATH_DEPTH_MAX == 8, "the phrase of people_org_path_check names 8 levels");
+_Static_assert(PEOPLE_PATH_MAX == 511, "the phrase of people_org_path_check names 511 bytes");
+
+/*
+ * Decodes the UTF-8 sequence at @p (@left bytes remain): the code point in
+ * *ret_cp and its length, or 0 for an invalid sequence (overlong, a
+ * surrogate, past U+10FFFF, cut short).
+ */
+static size_t people_utf8_next(const unsigned char *p, size_t left, uint32_t *ret_cp)
+{
+	size_t extra;
+	uint32_t cp;
+
+	if (p[0] < 0x80) {
+		*ret_cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0) { extra = 1; cp = p[0] & 0x1f; }
+	else if ((p[0] & 0xf0) == 0xe0) { extra = 2; cp = p[0] & 0x0f; }
+	else if ((p[0] & 0xf8) == 0xf0) { extra = 3; cp = p[0] & 0x07; }
+	else return 0;
+	if (extra >= left)
+		return 0;
+	for (size_t k = 1; k <= extra; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[k] & 0x3f);
+	}
+	if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*ret_cp = cp;
+	return extra + 1;
+}
+
+/* C0 (tab included), DEL, C1, and the line and paragraph separators. */
+static bool people_is_control(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x2028 || cp == 0x2029;
+}
+
+int people_org_path_check(const char *path, const char **ret_why)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	size_t len = path ? strlen(path) : 0, seg = 0, depth = 1;
+	const char *why = NULL;
+
+	if (len == 0)
+		why = "is empty";
+	else if (len > PEOPLE_PATH_MAX)
+		why = "is longer than 511 bytes";
+	for (size_t i = 0; !why && i <= len;) {
+		uint32_t cp;
+		size_t n;
+
+		if (i == len || p[i] == '/') {
+			if (i == seg)
+				why = "has an empty segment";
+			else if ((i - seg == 1 && p[seg] == '.') || (i - seg == 2 && p[seg] == '.' && p[seg + 1] == '.'))
+				why = "has a segment '.' or '..'";
+			else if (i < len && ++depth > PEOPLE_PATH_DEPTH_MAX)
+				why = "has more than 8 levels";
+			seg = ++i;
+			continue;
+		}
+		n = people_utf8_next(p + i, len - i, &cp);
+		if (n == 0)
+			why = "is not valid UTF-8";
+		else if (people_is_control(cp))
+			why = "contains a control character";
+		i += n;
+	}
+	if (!why)
+		return 0;
+	if (ret_why)
+		*ret_why = why;
+	return ERR_INVALID;
 }
 
 static size_t people_org_depth(const char *path)
@@ -139,9 +220,12 @@ static int people_org_put(struct store_conn *c, struct people_writer *w, const c
 		SA_TEXT(id), SA_TEXT(people_opt(parent_id)), SA_TEXT(name ? name + 1 : path),
 		SA_TEXT(path), SA_TEXT(people_org_level(people_org_depth(path))), SA_TEXT(kind), SA_I64(now),
 	};
-	int r = w ? people_writer_exec(w, PEOPLE_ST_ORG_INSERT, sql, args, sizeof(args) / sizeof(args[0]))
-		  : store_exec(c, sql, args, sizeof(args) / sizeof(args[0]));
+	int r;
 
+	if (people_org_path_check(path, NULL) < 0)
+		return ERR_INVALID;
+	r = w ? people_writer_exec(w, PEOPLE_ST_ORG_INSERT, sql, args, sizeof(args) / sizeof(args[0]))
+	      : store_exec(c, sql, args, sizeof(args) / sizeof(args[0]));
 	return r < 0 ? r : 0;
 }
 
@@ -164,18 +248,17 @@ int people_org_ensure(struct store_conn *c, const char *path, const char *compan
 {
 	char prefix[PEOPLE_PATH_MAX + 1], parent[ULID_SIZE] = "", id[ULID_SIZE] = "";
 	char kind[20] = "own";
-	size_t len = path ? strlen(path) : 0, depth = 0;
+	size_t depth = 0;
 	int created = 0, r;
 
-	if (len == 0 || len > PEOPLE_PATH_MAX || !str_is_clean_utf8(path, len) || strchr(path, '\t'))
+	if (people_org_path_check(path, NULL) < 0)
 		return ERR_INVALID;
 	for (size_t end = 0;; end++) {
 		struct store_stmt *q;
 
 		if (path[end] != '/' && path[end] != '\0')
 			continue;
-		if (end == 0 || path[end - 1] == '/' || ++depth > PEOPLE_PATH_DEPTH_MAX)
-			return ERR_INVALID;
+		depth++;
 		memcpy(prefix, path, end);
 		prefix[end] = '\0';
 		r = store_query(c, "SELECT id, kind FROM org_units WHERE path = $1", STORE_ARGS(SA_TEXT(prefix)), &q);

@@ -32,6 +32,12 @@
  * Errors use the SCIM error body and application/scim+json.  Every change
  * is audited (scim.user.*, scim.group.*) and, for people, kept in
  * person_history.  A change that would retire the last active admin is refused.
+ * A token acts as its owner (api_tokens.person_id) with the owner's roles
+ * of the moment: deactivating, reactivating, moving or renaming (userName)
+ * a person holding admin or security_officer whom the owner may not manage
+ * (directory.h, DIR_FEED_CHANGE; never the owner themselves) is answered
+ * 403 and audited as authz.denied.  Organization, division and department
+ * must make a path that people_org_path_check accepts.
  *
  * This file holds the SCIM responses and errors, the discovery documents
  * and the routes; scim_users.c and scim_groups.c the resources, which read

@@ -22,6 +22,7 @@
 #include "common/rtime.h"
 #include "common/str.h"
 #include "http/http.h"
+#include "identity/directory.h"
 #include "identity/people.h"
 #include "identity/scim_filter.h"
 #include "identity/scim_internal.h"
@@ -431,6 +432,7 @@ static int scim_user_org(struct store_conn *c, struct scim_user *u, int64_t now,
 {
 	struct org_unit company;
 	char path[PEOPLE_PATH_MAX + 1];
+	const char *why;
 	int n, r;
 
 	if (!u->org[0][0]) {
@@ -454,10 +456,10 @@ static int scim_user_org(struct store_conn *c, struct scim_user *u, int64_t now,
 		     u->org[2][0] ? "/" : "", u->org[2]);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return scim_bad(e, ERR_INVALID, "invalidValue", "the org unit path is too long");
+	if (people_org_path_check(path, &why) < 0)
+		return scim_bad(e, ERR_INVALID, "invalidValue", "the org unit '%s' that organization, division "
+				"and department name %s", path, why);
 	r = people_org_ensure(c, path, NULL, now, u->org_unit_id, NULL);
-	if (r == ERR_INVALID)
-		return scim_bad(e, ERR_INVALID, "invalidValue", "organization, division and department must "
-				"not be empty or contain '/' at their ends");
 	if (r < 0)
 		return r;
 	snprintf(u->org_path, sizeof(u->org_path), "%s", path);
@@ -523,13 +525,56 @@ static int scim_keep_an_admin(struct store_conn *c, const char *id, struct scim_
 }
 
 /*
+ * Refuses (ERR_FORBIDDEN with @e, and the audit details in *ret_denied) a
+ * change of @old into @u that retires, reactivates, moves or renames (a
+ * new userName) a person holding admin or security_officer whom the
+ * token's owner may not manage (directory.h, DIR_FEED_CHANGE: the token
+ * acts as its owner).  Returns 0 when allowed, or an error.
+ */
+static int scim_user_guard(struct http_req *req, struct store_conn *c, const struct scim_user *u,
+			   const struct scim_user *old, struct scim_err *e, json_t **ret_denied)
+{
+	const struct principal *p = http_req_principal(req);
+	struct dir_target t = { .person_id = old->id, .org_path = old->org_path };
+	const char *role, *who;
+	json_t *changes;
+	int r;
+
+	if (!strcmp(old->login, u->login) && !strcmp(old->status, u->status) && !strcmp(old->org_path, u->org_path))
+		return 0;
+	r = people_roles(c, old->id, &t.roles);
+	if (r < 0)
+		return r;
+	if (directory_may(p, DIR_FEED_CHANGE, &t))
+		return 0;
+	changes = json_array();
+	if (changes && strcmp(old->status, u->status) != 0)
+		json_array_append_new(changes, json_string("active"));
+	if (changes && strcmp(old->org_path, u->org_path) != 0)
+		json_array_append_new(changes, json_string("org_unit"));
+	if (changes && strcmp(old->login, u->login) != 0)
+		json_array_append_new(changes, json_string("userName"));
+	*ret_denied = json_pack("{s:s, s:s, s:s, s:o*}", "endpoint", "SCIM Users", "action", "feed_change",
+				"owner", p->login, "changes", changes);
+	role = (t.roles & ROLE_ADMIN) ? "admin" : "security_officer";
+	who = (t.roles & ROLE_ADMIN) ? "an admin" : "an admin or security_officer";
+	if (!strcmp(p->person_id, old->id))
+		return scim_bad(e, ERR_FORBIDDEN, NULL, "this token's owner holds %s and may not deactivate, "
+				"move or rename themselves through SCIM", role);
+	return scim_bad(e, ERR_FORBIDDEN, NULL, "this person holds %s: only a token owned by %s may "
+			"deactivate, move or rename them", role, who);
+}
+
+/*
  * Writes @u (created when @old is NULL) inside the caller's transaction:
  * checks, then the person through people.h (row, history, end of the
  * credentials on retirement), then the audit entry.  Returns 0 or an error
- * (ERR_INVALID/ERR_CONFLICT with @e filled).
+ * (ERR_INVALID/ERR_CONFLICT/ERR_FORBIDDEN with @e filled; for
+ * ERR_FORBIDDEN, *ret_denied holds the details of the denial to audit).
  */
 static int scim_user_write(struct http_req *req, struct store_conn *c, struct scim_user *u,
-			   const struct scim_user *old, const char *action, struct scim_err *e)
+			   const struct scim_user *old, const char *action, struct scim_err *e,
+			   json_t **ret_denied)
 {
 	const struct principal *p = http_req_principal(req);
 	int64_t now = rtime_now_ms();
@@ -548,6 +593,8 @@ static int scim_user_write(struct http_req *req, struct store_conn *c, struct sc
 		snprintf(u->status, sizeof(u->status), "active");
 	retire = !u->active && (!old || strcmp(old->status, "retired") != 0);
 	r = scim_user_check(c, u, now, e);
+	if (r == 0 && old)
+		r = scim_user_guard(req, c, u, old, e, ret_denied);
 	if (r < 0)
 		return r;
 	if (retire && old) {
@@ -584,19 +631,34 @@ static int scim_user_write(struct http_req *req, struct store_conn *c, struct sc
 	return audit_req(req, c, action, "person", u->id, AUDIT_SUCCESS, change);
 }
 
+/*
+ * Runs @u's write in a transaction.  A refusal to the token's owner is
+ * audited after the rollback.  Returns 0, or the answered error.
+ */
+static int scim_user_run(struct http_req *req, struct http_resp *resp, struct store_conn *c,
+			 struct scim_user *u, const struct scim_user *old, const char *action)
+{
+	struct scim_err e = { 0 };
+	json_t *denied = NULL;
+	int r = store_begin(c);
+
+	if (r < 0)
+		return scim_fail_code(resp, r);
+	r = scim_user_write(req, c, u, old, action, &e, &denied);
+	r = scim_tx_end(resp, c, r, &e);
+	if (denied)
+		audit_req(req, c, "authz.denied", "person", u->id, AUDIT_DENIED, denied);
+	return r;
+}
+
 /* Runs @u's write in a transaction and answers with the User. */
 static int scim_user_commit(struct http_req *req, struct http_resp *resp, struct store_conn *c,
 			    struct scim_user *u, const struct scim_user *old, const char *action, int status)
 {
 	struct app *app = http_req_app(req);
-	struct scim_err e = { 0 };
 	struct scim_user fresh;
-	int r = store_begin(c);
+	int r = scim_user_run(req, resp, c, u, old, action);
 
-	if (r < 0)
-		return scim_fail_code(resp, r);
-	r = scim_user_write(req, c, u, old, action, &e);
-	r = scim_tx_end(resp, c, r, &e);
 	if (r < 0)
 		return r;
 	/* Read back so the answer shows what is stored (manager name, org path). */
@@ -716,10 +778,7 @@ int scim_h_user(struct http_req *req, struct http_resp *resp)
 	if (m == HTTP_DELETE) {
 		if (strcmp(old.status, "retired") != 0) {
 			u.active = false;
-			r = store_begin(c);
-			if (r == 0)
-				r = scim_user_write(req, c, &u, &old, "scim.user.delete", &e);
-			r = scim_tx_end(resp, c, r, &e);
+			r = scim_user_run(req, resp, c, &u, &old, "scim.user.delete");
 			if (r < 0)
 				return r;
 		}

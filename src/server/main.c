@@ -45,6 +45,9 @@ static void usage(FILE *f)
 	      "  --listen ADDR:PORT    address to listen on (default 127.0.0.1:8080;\n"
 	      "                        RAMPART_LISTEN); port 0 picks a free port\n"
 	      "  --config FILE         INI configuration file (see docs/operations.md)\n"
+	      "  --database URL        the database: postgresql://USER@HOST/DB (PostgreSQL,\n"
+	      "                        collation C) or sqlite:PATH (default DIR/rampart.db;\n"
+	      "                        RAMPART_DATABASE_URL, or [store] url)\n"
 	      "  --tls-self-signed     create a self-signed certificate in DIR/tls and\n"
 	      "                        serve HTTPS with it\n"
 	      "  --seed-hr FILE        on first start, import this HR CSV (sample organization)\n"
@@ -176,7 +179,7 @@ static int fail(const char *what, const char *detail)
 }
 
 struct opts {
-	const char *data, *listen, *config, *seed, *port_file, *web;
+	const char *data, *listen, *config, *seed, *port_file, *web, *database;
 	bool self_signed, routes;
 };
 
@@ -187,6 +190,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "data", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "database", required_argument, NULL, 'D' },
 		{ "tls-self-signed", no_argument, NULL, 't' },
 		{ "seed-hr", required_argument, NULL, 's' },
 		{ "port-file", required_argument, NULL, 'p' },
@@ -203,6 +207,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'd': o->data = optarg; break;
 		case 'l': o->listen = optarg; break;
 		case 'c': o->config = optarg; break;
+		case 'D': o->database = optarg; break;
 		case 't': o->self_signed = true; break;
 		case 's': o->seed = optarg; break;
 		case 'p': o->port_file = optarg; break;
@@ -237,6 +242,8 @@ static int load_config(struct app *app, const struct opts *o)
 		return fail("config: bad --listen", cerr.message);
 	if (o->web && config_set(&app->cfg, "server", "web_dir", o->web, &cerr) < 0)
 		return fail("config: bad --web", cerr.message);
+	if (o->database && config_set(&app->cfg, "store", "url", o->database, &cerr) < 0)
+		return fail("config: bad --database", cerr.message);
 	if (config_check(&app->cfg, &cerr) < 0)
 		return fail("config: settings disagree", cerr.message);
 	if (!app->cfg.web_dir[0])
@@ -245,6 +252,26 @@ static int load_config(struct app *app, const struct opts *o)
 		return fail("config: log_level must be debug, info, warn or error", app->cfg.log_level);
 	log_set_level(lvl);
 	return 0;
+}
+
+/*
+ * The database [store] url names, else DATA/rampart.db (SQLite).  A
+ * PostgreSQL pool has a connection for every HTTP worker, the main thread
+ * and the two sweepers unless [store] pool_size says otherwise.
+ */
+static int open_store(struct app *app)
+{
+	struct store_options so = { 0 };
+	char path[1024];
+	long n = app->cfg.threads;
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 2;
+	so.pool_size = (unsigned)(app->cfg.store_pool_size ? app->cfg.store_pool_size : n + 3);
+	if (app->cfg.store_url[0])
+		return store_open_opts(app->cfg.store_url, &so, &app->store);
+	snprintf(path, sizeof(path), "%s/rampart.db", app->cfg.data_dir);
+	return store_open_opts(path, &so, &app->store);
 }
 
 /* The data directory's keys, then its database.  Returns 0 or 1 (the reason logged). */
@@ -270,8 +297,7 @@ static int open_data(struct app *app)
 	r = endpoint_keys_load(app->cfg.data_dir);
 	if (r < 0)
 		return fail("data: cannot load policy_sign.key (must be 32 bytes, mode 0600)", err_str(r));
-	snprintf(path, sizeof(path), "%s/rampart.db", app->cfg.data_dir);
-	r = store_open(path, &app->store);
+	r = open_store(app);
 	if (r < 0)
 		return fail("store: cannot open the database", err_str(r));
 	r = server_id_load(app);

@@ -4,15 +4,24 @@
  *
  * SQL given to this interface is the portable dialect of ARCHITECTURE.md
  * section 5: "$1"-style parameters, INTEGER milliseconds, TEXT JSON,
- * INSERT ... ON CONFLICT and RETURNING.  Engine specifics stay in the driver
- * (store_sqlite.c today).
+ * INSERT ... ON CONFLICT and RETURNING.  Engine specifics stay in the
+ * drivers: store_sqlite.c (a file path, the default) and store_pg.c (a
+ * postgresql:// URI), chosen by store_open from its target (store.c).
  *
  * A struct store is shared by the whole process; each thread gets its own
  * connection from store_conn(), opened on first use and closed by
  * store_close().  A struct store_conn must never be used by two threads.
  *
- * Errors: ERR_CONFLICT for a unique or foreign-key violation, ERR_STORE for
- * anything else the engine refused (details logged at debug).
+ * A write transaction (store_begin) excludes every other write transaction
+ * on the same database, on SQLite and on PostgreSQL alike, also across
+ * several servers: check-then-act code inside one stays correct.  A failed
+ * statement inside a transaction undoes only itself, as in SQLite.
+ *
+ * Errors: ERR_CONFLICT for a constraint violation (unique, foreign key,
+ * check, not null), ERR_UNAVAILABLE when the database cannot be reached
+ * or the connection was lost (the next use on that thread reconnects) or a
+ * transaction lost a serialization conflict, ERR_STORE for anything else
+ * the engine refused (details logged at debug).
  */
 #ifndef RAMPART_STORE_H
 #define RAMPART_STORE_H
@@ -48,23 +57,51 @@ static inline struct store_arg store_arg_text(const char *s)
 	(sizeof((const struct store_arg[]){ __VA_ARGS__ }) / sizeof(struct store_arg))
 #define STORE_NOARGS NULL, 0
 
+/* How a store is opened; zero values mean the defaults. */
+struct store_options {
+	unsigned pool_size;   /* PostgreSQL: most connections at once (default 16) */
+	unsigned wait_ms;     /* PostgreSQL: how long store_conn waits for one (default 10000) */
+};
+
 /*
- * Opens (creating if needed) the database at @path, applies pending
- * migrations inside one transaction, and refuses a schema newer than this
- * program (ERR_SCHEMA).  Returns 0 and *ret, or an error.
+ * Opens the database @target names and applies pending migrations inside
+ * one transaction, refusing a schema newer than this program (ERR_SCHEMA):
+ *   "postgresql://..." or "postgres://..."  a PostgreSQL database (libpq
+ *       connection URI); its collation must be C or POSIX (ERR_STORE
+ *       otherwise, the reason logged);
+ *   "sqlite:PATH" or a plain PATH  a SQLite file, created (mode 0600) if
+ *       needed.
+ * Returns 0 and *ret, or an error.
  */
-int store_open(const char *path, struct store **ret);
+int store_open(const char *target, struct store **ret);
+
+/* store_open with options (@o may be NULL). */
+int store_open_opts(const char *target, const struct store_options *o, struct store **ret);
+
+/* "sqlite" or "postgresql": the engine behind @s. */
+const char *store_engine(const struct store *s);
 
 /* Closes every connection.  No thread may use the store afterwards.  Accepts NULL. */
 void store_close(struct store *s);
 
-/* This thread's connection, opened on first use; NULL if it cannot be opened. */
+/*
+ * This thread's connection, opened on first use; NULL if it cannot be
+ * opened (SQLite), or when every connection of the pool is taken by other
+ * threads for longer than the options' wait_ms (PostgreSQL).  On
+ * PostgreSQL a connection to a database that is down is still returned;
+ * its statements fail with ERR_UNAVAILABLE until the database is back.
+ */
 struct store_conn *store_conn(struct store *s);
 
 /* Highest applied migration. */
 int store_schema_version(struct store_conn *c, int64_t *ret);
 
-/* Starts a write transaction (takes the write lock at once).  Returns 0 or ERR_STORE. */
+/*
+ * Starts a write transaction (takes the write lock at once: on PostgreSQL
+ * an advisory lock shared by every server on the database).  Returns 0,
+ * ERR_STORE (also when a transaction is already open on @c), or
+ * ERR_UNAVAILABLE.
+ */
 int store_begin(struct store_conn *c);
 int store_commit(struct store_conn *c);
 /* Rolls back; safe to call when no transaction is open. */
@@ -108,10 +145,14 @@ void store_stmt_free(struct store_stmt *st);
 int store_query_i64(struct store_conn *c, const char *sql, const struct store_arg *args,
 		    size_t nargs, int64_t *ret);
 
-/* Runs "PRAGMA integrity_check" (or the engine's equivalent).  Returns 0 if ok, ERR_STORE otherwise. */
+/*
+ * Runs "PRAGMA integrity_check" on SQLite; on PostgreSQL checks that the
+ * database answers and that its schema is one this program knows.
+ * Returns 0 if ok, ERR_STORE or ERR_UNAVAILABLE otherwise.
+ */
 int store_check_integrity(struct store_conn *c);
 
-/* Number of statements the engine refused since start (for /metrics). */
+/* Number of statements the engine refused since start, either engine (for /metrics). */
 uint64_t store_error_count(void);
 
 #endif

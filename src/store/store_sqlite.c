@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
- * store_sqlite: the embedded driver.  WAL journal, synchronous=FULL so that a
+ * store_sqlite: the embedded driver, the default (store_sqlite_ops, chosen by
+ * store.c for a path or "sqlite:PATH").  WAL journal, synchronous=FULL so that a
  * committed transaction survives power loss and kill -9, a busy timeout so
  * writers queue instead of failing, foreign keys on, one connection per thread.
  *
@@ -11,13 +12,10 @@
  * servers on one database); the mutex waits at most as long, then fails as a
  * busy database would.
  */
-#include "store/store.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +25,7 @@
 #include "common/err.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "common/rtime.h"
-#include "store/migrations.h"
+#include "store/store_internal.h"
 
 /*
  * Prepared statements are kept per connection and reused: preparing costs
@@ -46,42 +43,44 @@ struct store_cached {
 	bool busy;
 };
 
-struct store_conn {
+struct sq_store;
+
+struct sq_conn {
+	struct store_conn base;   /* first: the driver's operations */
 	sqlite3 *db;
-	struct store *owner;
-	struct store_conn *next;
+	struct sq_store *owner;
+	struct sq_conn *next;
 	bool in_tx;
 	bool writer;     /* holds owner->writer (one connection per thread) */
 	uint64_t tick;
 	struct store_cached cache[STORE_CACHE_SIZE];
 };
 
-struct store {
+struct sq_store {
+	struct store base;          /* first: the driver's operations */
 	char *path;
 	pthread_mutex_t lock;
 	pthread_mutex_t writer;     /* one write transaction at a time in this process */
-	struct store_conn *conns;   /* every connection, for store_close */
+	struct sq_conn *conns;      /* every connection, for store_close */
 	pthread_key_t key;
 };
 
-struct store_stmt {
+struct sq_stmt {
+	struct store_stmt base;     /* first: the driver's operations */
 	sqlite3_stmt *st;
-	struct store_conn *c;
+	struct sq_conn *c;
 	int slot;        /* cache slot, or -1 when not cached */
 };
 
-static atomic_uint_fast64_t store_errors;
+#define SQ_STORE(s) ((struct sq_store *)(s))
+#define SQ_CONN(c) ((struct sq_conn *)(c))
+#define SQ_STMT(q) ((struct sq_stmt *)(q))
 
-uint64_t store_error_count(void)
-{
-	return atomic_load(&store_errors);
-}
-
-static int store_map(struct store_conn *c, int rc, const char *what)
+static int sq_map(struct sq_conn *c, int rc, const char *what)
 {
 	int ext = c ? sqlite3_extended_errcode(c->db) : rc;
 
-	atomic_fetch_add(&store_errors, 1);
+	store_note_error();
 	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 		log_debug("store: constraint", "what=%s code=%d", what, ext);
 		return ERR_CONFLICT;
@@ -91,18 +90,19 @@ static int store_map(struct store_conn *c, int rc, const char *what)
 	return ERR_STORE;
 }
 
-static int store_conn_open(struct store *s, struct store_conn **ret)
+static int sq_conn_open(struct sq_store *s, struct sq_conn **ret)
 {
 	static const char setup[] =
 		"PRAGMA journal_mode=WAL;"
 		"PRAGMA synchronous=FULL;"
 		"PRAGMA foreign_keys=ON;"
 		"PRAGMA trusted_schema=OFF;";
-	struct store_conn *c = calloc(1, sizeof(*c));
+	struct sq_conn *c = calloc(1, sizeof(*c));
 	int rc;
 
 	if (!c)
 		return -ENOMEM;
+	c->base.ops = &store_sqlite_ops;
 	rc = sqlite3_open_v2(s->path, &c->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
 			     SQLITE_OPEN_NOFOLLOW, NULL);
@@ -132,20 +132,21 @@ static int store_conn_open(struct store *s, struct store_conn **ret)
 	return 0;
 }
 
-struct store_conn *store_conn(struct store *s)
+static struct store_conn *sq_conn(struct store *store)
 {
-	struct store_conn *c = pthread_getspecific(s->key);
+	struct sq_store *s = SQ_STORE(store);
+	struct sq_conn *c = pthread_getspecific(s->key);
 
 	if (c)
-		return c;
-	if (store_conn_open(s, &c) < 0)
+		return &c->base;
+	if (sq_conn_open(s, &c) < 0)
 		return NULL;
 	pthread_setspecific(s->key, c);
-	return c;
+	return &c->base;
 }
 
 /* Binds @args to "$1".."$N" of @st.  Returns 0 or ERR_STORE (nothing is finalized). */
-static int store_bind(struct store_conn *c, sqlite3_stmt *st, const struct store_arg *args, size_t nargs)
+static int sq_bind(struct sq_conn *c, sqlite3_stmt *st, const struct store_arg *args, size_t nargs)
 {
 	int rc = SQLITE_OK;
 
@@ -166,13 +167,13 @@ static int store_bind(struct store_conn *c, sqlite3_stmt *st, const struct store
 			break;
 		}
 		if (rc != SQLITE_OK)
-			return store_map(c, rc, "bind");
+			return sq_map(c, rc, "bind");
 	}
 	return 0;
 }
 
 /* Gives @st back: a cached statement is reset for its next use, any other finalized. */
-static void store_release(struct store_conn *c, sqlite3_stmt *st, int slot)
+static void sq_release(struct sq_conn *c, sqlite3_stmt *st, int slot)
 {
 	if (slot < 0) {
 		sqlite3_finalize(st);
@@ -186,10 +187,10 @@ static void store_release(struct store_conn *c, sqlite3_stmt *st, int slot)
 /*
  * Finds or prepares the statement for @sql and binds @args.  On success
  * *ret holds it and *ret_slot its cache slot (-1 if uncached); release it
- * with store_release.
+ * with sq_release.
  */
-static int store_prepare(struct store_conn *c, const char *sql, const struct store_arg *args,
-			 size_t nargs, sqlite3_stmt **ret, int *ret_slot)
+static int sq_prepare(struct sq_conn *c, const char *sql, const struct store_arg *args,
+		      size_t nargs, sqlite3_stmt **ret, int *ret_slot)
 {
 	uint64_t h = hash_str(sql);
 	sqlite3_stmt *st = NULL;
@@ -215,7 +216,7 @@ static int store_prepare(struct store_conn *c, const char *sql, const struct sto
 	if (!st) {
 		rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
 		if (rc != SQLITE_OK)
-			return store_map(c, rc, "prepare");
+			return sq_map(c, rc, "prepare");
 		if (victim >= 0) {
 			if (c->cache[victim].st)
 				sqlite3_finalize(c->cache[victim].st);
@@ -228,9 +229,9 @@ static int store_prepare(struct store_conn *c, const char *sql, const struct sto
 		c->cache[slot].busy = true;
 		c->cache[slot].last_used = ++c->tick;
 	}
-	r = store_bind(c, st, args, nargs);
+	r = sq_bind(c, st, args, nargs);
 	if (r < 0) {
-		store_release(c, st, slot);
+		sq_release(c, st, slot);
 		return r;
 	}
 	*ret = st;
@@ -238,122 +239,109 @@ static int store_prepare(struct store_conn *c, const char *sql, const struct sto
 	return 0;
 }
 
-int store_exec(struct store_conn *c, const char *sql, const struct store_arg *args, size_t nargs)
+static int sq_exec(struct store_conn *conn, const char *sql, const struct store_arg *args, size_t nargs)
 {
+	struct sq_conn *c = SQ_CONN(conn);
 	sqlite3_stmt *st;
 	int rc, r, slot;
 
-	r = store_prepare(c, sql, args, nargs, &st, &slot);
+	r = sq_prepare(c, sql, args, nargs, &st, &slot);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		;
-	r = rc == SQLITE_DONE ? sqlite3_changes(c->db) : store_map(c, rc, "exec");
-	store_release(c, st, slot);
+	r = rc == SQLITE_DONE ? sqlite3_changes(c->db) : sq_map(c, rc, "exec");
+	sq_release(c, st, slot);
 	return r;
 }
 
-int store_query(struct store_conn *c, const char *sql, const struct store_arg *args,
-		size_t nargs, struct store_stmt **ret)
+static int sq_query(struct store_conn *conn, const char *sql, const struct store_arg *args,
+		    size_t nargs, struct store_stmt **ret)
 {
-	struct store_stmt *q = calloc(1, sizeof(*q));
+	struct sq_stmt *q = calloc(1, sizeof(*q));
 	int r;
 
 	if (!q)
 		return -ENOMEM;
-	r = store_prepare(c, sql, args, nargs, &q->st, &q->slot);
+	r = sq_prepare(SQ_CONN(conn), sql, args, nargs, &q->st, &q->slot);
 	if (r < 0) {
 		free(q);
 		return r;
 	}
-	q->c = c;
-	*ret = q;
+	q->base.ops = &store_sqlite_ops;
+	q->c = SQ_CONN(conn);
+	*ret = &q->base;
 	return 0;
 }
 
-int store_step(struct store_stmt *q)
+static int sq_step(struct store_stmt *stmt)
 {
+	struct sq_stmt *q = SQ_STMT(stmt);
 	int rc = sqlite3_step(q->st);
 
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	return store_map(q->c, rc, "step");
+	return sq_map(q->c, rc, "step");
 }
 
-int64_t store_col_i64(struct store_stmt *q, int col)
+static int64_t sq_col_i64(struct store_stmt *q, int col)
 {
-	return sqlite3_column_int64(q->st, col);
+	return sqlite3_column_int64(SQ_STMT(q)->st, col);
 }
 
-const char *store_col_text(struct store_stmt *q, int col)
+static const char *sq_col_text(struct store_stmt *q, int col)
 {
-	return (const char *)sqlite3_column_text(q->st, col);
+	return (const char *)sqlite3_column_text(SQ_STMT(q)->st, col);
 }
 
-const void *store_col_blob(struct store_stmt *q, int col, size_t *ret_len)
+static const void *sq_col_blob(struct store_stmt *q, int col, size_t *ret_len)
 {
-	const void *p = sqlite3_column_blob(q->st, col);
+	const void *p = sqlite3_column_blob(SQ_STMT(q)->st, col);
 
-	*ret_len = (size_t)sqlite3_column_bytes(q->st, col);
+	*ret_len = (size_t)sqlite3_column_bytes(SQ_STMT(q)->st, col);
 	return p;
 }
 
-bool store_col_is_null(struct store_stmt *q, int col)
+static bool sq_col_is_null(struct store_stmt *q, int col)
 {
-	return sqlite3_column_type(q->st, col) == SQLITE_NULL;
+	return sqlite3_column_type(SQ_STMT(q)->st, col) == SQLITE_NULL;
 }
 
-int store_stmt_rebind(struct store_stmt *q, const struct store_arg *args, size_t nargs)
+static int sq_stmt_rebind(struct store_stmt *stmt, const struct store_arg *args, size_t nargs)
 {
+	struct sq_stmt *q = SQ_STMT(stmt);
+
 	/* reset's result repeats the last step's error, which was already reported. */
 	sqlite3_reset(q->st);
 	sqlite3_clear_bindings(q->st);
-	return store_bind(q->c, q->st, args, nargs);
+	return sq_bind(q->c, q->st, args, nargs);
 }
 
-int store_stmt_exec(struct store_stmt *q, const struct store_arg *args, size_t nargs)
+static int sq_stmt_exec(struct store_stmt *stmt, const struct store_arg *args, size_t nargs)
 {
-	int rc, r = store_stmt_rebind(q, args, nargs);
+	struct sq_stmt *q = SQ_STMT(stmt);
+	int rc, r = sq_stmt_rebind(stmt, args, nargs);
 
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(q->st)) == SQLITE_ROW)
 		;
-	r = rc == SQLITE_DONE ? sqlite3_changes(q->c->db) : store_map(q->c, rc, "exec");
+	r = rc == SQLITE_DONE ? sqlite3_changes(q->c->db) : sq_map(q->c, rc, "exec");
 	sqlite3_reset(q->st);
 	return r;
 }
 
-void store_stmt_free(struct store_stmt *q)
+static void sq_stmt_free(struct store_stmt *stmt)
 {
-	if (!q)
-		return;
-	store_release(q->c, q->st, q->slot);
+	struct sq_stmt *q = SQ_STMT(stmt);
+
+	sq_release(q->c, q->st, q->slot);
 	free(q);
 }
 
-int store_query_i64(struct store_conn *c, const char *sql, const struct store_arg *args,
-		    size_t nargs, int64_t *ret)
-{
-	struct store_stmt *q;
-	int r = store_query(c, sql, args, nargs, &q);
-
-	if (r < 0)
-		return r;
-	r = store_step(q);
-	if (r == 1) {
-		*ret = store_col_i64(q, 0);
-		r = 0;
-	} else if (r == 0) {
-		r = ERR_NOT_FOUND;
-	}
-	store_stmt_free(q);
-	return r;
-}
-
-static void store_writer_release(struct store_conn *c)
+static void sq_writer_release(struct sq_conn *c)
 {
 	if (c->writer) {
 		c->writer = false;
@@ -361,8 +349,9 @@ static void store_writer_release(struct store_conn *c)
 	}
 }
 
-int store_begin(struct store_conn *c)
+static int sq_begin(struct store_conn *conn)
 {
+	struct sq_conn *c = SQ_CONN(conn);
 	struct timespec until;
 	int rc;
 
@@ -372,7 +361,7 @@ int store_begin(struct store_conn *c)
 		until.tv_sec += STORE_BUSY_TIMEOUT_MS / 1000;
 		rc = pthread_mutex_timedlock(&c->owner->writer, &until);
 		if (rc != 0) {
-			atomic_fetch_add(&store_errors, 1);
+			store_note_error();
 			log_warn("store: no write slot", "waited_ms=%d error=%d", STORE_BUSY_TIMEOUT_MS, rc);
 			return ERR_STORE;
 		}
@@ -380,122 +369,100 @@ int store_begin(struct store_conn *c)
 	}
 	rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		int r = store_map(c, rc, "begin");
+		int r = sq_map(c, rc, "begin");
 
 		if (sqlite3_get_autocommit(c->db))
-			store_writer_release(c);
+			sq_writer_release(c);
 		return r;
 	}
 	c->in_tx = true;
 	return 0;
 }
 
-int store_commit(struct store_conn *c)
+static void sq_rollback(struct store_conn *conn)
 {
-	int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	struct sq_conn *c = SQ_CONN(conn);
 
-	if (rc != SQLITE_OK) {
-		int r = store_map(c, rc, "commit");
-
-		store_rollback(c);
-		return r;
-	}
-	c->in_tx = false;
-	store_writer_release(c);
-	return 0;
-}
-
-void store_rollback(struct store_conn *c)
-{
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	c->in_tx = false;
-	store_writer_release(c);
+	sq_writer_release(c);
 }
 
-bool store_in_transaction(struct store_conn *c)
+static int sq_commit(struct store_conn *conn)
 {
-	return !sqlite3_get_autocommit(c->db);
+	struct sq_conn *c = SQ_CONN(conn);
+	int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		int r = sq_map(c, rc, "commit");
+
+		sq_rollback(conn);
+		return r;
+	}
+	c->in_tx = false;
+	sq_writer_release(c);
+	return 0;
 }
 
-int store_schema_version(struct store_conn *c, int64_t *ret)
+static bool sq_in_transaction(struct store_conn *conn)
 {
-	int r = store_query_i64(c, "SELECT coalesce(max(version), 0) FROM schema_migrations",
-				STORE_NOARGS, ret);
-	return r;
+	return !sqlite3_get_autocommit(SQ_CONN(conn)->db);
 }
 
-int store_check_integrity(struct store_conn *c)
+static int sq_check_integrity(struct store_conn *c)
 {
 	struct store_stmt *q;
 	const char *t;
-	int r = store_query(c, "PRAGMA integrity_check", STORE_NOARGS, &q);
+	int r = sq_query(c, "PRAGMA integrity_check", STORE_NOARGS, &q);
 
 	if (r < 0)
 		return r;
-	r = store_step(q);
-	t = r == 1 ? store_col_text(q, 0) : NULL;
+	r = sq_step(q);
+	t = r == 1 ? sq_col_text(q, 0) : NULL;
 	r = (t && strcmp(t, "ok") == 0) ? 0 : ERR_STORE;
-	store_stmt_free(q);
+	sq_stmt_free(q);
 	return r;
 }
 
-static int store_migrate(struct store_conn *c)
+static int sq_script(struct store_conn *conn, const char *what, const char *sql)
 {
-	int64_t current = 0, newest = 0;
-	int r;
+	struct sq_conn *c = SQ_CONN(conn);
 
-	r = store_exec(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-			  " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-		       STORE_NOARGS);
-	if (r < 0)
-		return r;
-	r = store_begin(c);
-	if (r < 0)
-		return r;
-	r = store_schema_version(c, &current);
-	if (r < 0)
-		goto fail;
-	for (size_t i = 0; i < store_migrations_count; i++)
-		if (store_migrations[i].version > newest)
-			newest = store_migrations[i].version;
-	if (current > newest) {
-		log_error("store: database schema is newer than this program",
-			  "schema=%lld known=%lld", (long long)current, (long long)newest);
-		r = ERR_SCHEMA;
-		goto fail;
+	if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		log_error("store: statements refused", "what=%s detail=\"%s\"", what, sqlite3_errmsg(c->db));
+		return ERR_STORE;
 	}
-	for (size_t i = 0; i < store_migrations_count; i++) {
-		const struct store_migration *m = &store_migrations[i];
-
-		if (m->version <= current)
-			continue;
-		if (sqlite3_exec(c->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
-			log_error("store: migration failed", "version=%d name=%s detail=\"%s\"",
-				  m->version, m->name, sqlite3_errmsg(c->db));
-			r = ERR_STORE;
-			goto fail;
-		}
-		r = store_exec(c, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-			       STORE_ARGS(SA_I64(m->version), SA_TEXT(m->name), SA_I64(rtime_now_ms())));
-		if (r < 0)
-			goto fail;
-		log_info("store: migration applied", "version=%d name=%s", m->version, m->name);
-	}
-	return store_commit(c);
-fail:
-	store_rollback(c);
-	return r;
+	return 0;
 }
 
-int store_open(const char *path, struct store **ret)
+static void sq_close(struct store *store)
 {
-	struct store *s = calloc(1, sizeof(*s));
-	struct store_conn *c;
+	struct sq_store *s = SQ_STORE(store);
+	struct sq_conn *c, *next;
+
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		for (int i = 0; i < STORE_CACHE_SIZE; i++)
+			sqlite3_finalize(c->cache[i].st);
+		sqlite3_close_v2(c->db);
+		free(c);
+	}
+	pthread_key_delete(s->key);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->writer);
+	free(s->path);
+	free(s);
+}
+
+static int sq_open(const char *path, const struct store_options *o, struct store **ret)
+{
+	struct sq_store *s = calloc(1, sizeof(*s));
 	int r;
 
 	if (!s)
 		return -ENOMEM;
+	s->base.ops = &store_sqlite_ops;
 	s->path = strdup(path);
 	if (!s->path) {
 		free(s);
@@ -524,36 +491,29 @@ int store_open(const char *path, struct store **ret)
 		free(s);
 		return -ENOMEM;
 	}
-	c = store_conn(s);
-	if (!c) {
-		store_close(s);
-		return ERR_STORE;
-	}
-	r = store_migrate(c);
-	if (r < 0) {
-		store_close(s);
-		return r;
-	}
-	*ret = s;
+	*ret = &s->base;
 	return 0;
 }
 
-void store_close(struct store *s)
-{
-	struct store_conn *c, *next;
-
-	if (!s)
-		return;
-	for (c = s->conns; c; c = next) {
-		next = c->next;
-		for (int i = 0; i < STORE_CACHE_SIZE; i++)
-			sqlite3_finalize(c->cache[i].st);
-		sqlite3_close_v2(c->db);
-		free(c);
-	}
-	pthread_key_delete(s->key);
-	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->writer);
-	free(s->path);
-	free(s);
-}
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.conn = sq_conn,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.in_transaction = sq_in_transaction,
+	.exec = sq_exec,
+	.query = sq_query,
+	.step = sq_step,
+	.col_i64 = sq_col_i64,
+	.col_text = sq_col_text,
+	.col_blob = sq_col_blob,
+	.col_is_null = sq_col_is_null,
+	.stmt_rebind = sq_stmt_rebind,
+	.stmt_exec = sq_stmt_exec,
+	.stmt_free = sq_stmt_free,
+	.check_integrity = sq_check_integrity,
+	.script = sq_script,
+};

@@ -6,6 +6,14 @@ with a temporary data directory, --listen 127.0.0.1:0 and --port-file, waits
 for /readyz, and keeps the server's log (stderr) under test-output/integration/.
 Client speaks the JSON API with a session cookie + CSRF token (browser style)
 or a bearer token (CLI style).  Python 3 standard library only.
+
+Engines: with RAMPART_TEST_ENGINE=postgresql (run.py --engine postgresql,
+which starts one private cluster and sets RAMPART_TEST_PG_SOCKET), every
+Server gets a fresh database of its own, passed with --database; a Server
+given the data directory of an earlier one gets that one's database again.
+Server.db() opens the server's database for tests that read or tamper with
+it directly, on either engine; a test that still opens the SQLite file itself
+(Server.db_path) is skipped on PostgreSQL.
 """
 
 import base64
@@ -32,6 +40,25 @@ SAMPLE_ORG = os.path.abspath(os.environ.get("RAMPART_TEST_SAMPLE_ORG",
 ADMIN_PASSWORD = "Rampart-admin-test-pw-1"
 # Under ASan and on a busy CI machine start-up is slow; this bounds waiting, it is no threshold.
 START_TIMEOUT = float(os.environ.get("RAMPART_TEST_START_TIMEOUT", "60"))
+ENGINE = os.environ.get("RAMPART_TEST_ENGINE", "sqlite")
+PG_SOCKET = os.environ.get("RAMPART_TEST_PG_SOCKET")
+# Data directory -> database URL, so that a restart on the same data finds its data.
+_databases = {}
+
+
+def engine_is_pg():
+    return ENGINE == "postgresql"
+
+
+def database_for(data_dir):
+    """The database URL for a server on @data_dir (PostgreSQL only): new on first use."""
+    import pgserver
+    key = os.path.abspath(data_dir)
+    if key not in _databases:
+        if not PG_SOCKET:
+            raise ServerError("RAMPART_TEST_ENGINE=postgresql needs RAMPART_TEST_PG_SOCKET (use run.py --engine)")
+        _databases[key] = pgserver.create_database(PG_SOCKET)
+    return _databases[key]
 
 
 def rampartd_path():
@@ -90,10 +117,12 @@ class Server:
     config     INI text written to a file and passed with --config
     tls        --tls-self-signed
     data_dir   reuse a data directory (otherwise a new temporary one)
+    database   a database URL for --database (PostgreSQL: otherwise the run's
+               engine decides, see above)
     """
 
     def __init__(self, name, seed_hr=True, env=None, config=None, tls=False, args=(),
-                 data_dir=None, admin_password=ADMIN_PASSWORD):
+                 data_dir=None, admin_password=ADMIN_PASSWORD, database=None):
         self.name = name
         self.seed_hr = seed_hr
         self.extra_env = dict(env or {})
@@ -112,12 +141,16 @@ class Server:
         os.makedirs(OUTPUT, exist_ok=True)
         self.log_path = os.path.join(OUTPUT, name + ".log")
         self._log_offset = 0
+        self._own_database = database is None and engine_is_pg()
+        self.database = database or (database_for(data_dir) if engine_is_pg() else None)
 
     # ------------------------------------------------------------ lifecycle
 
     def command(self):
         cmd = [rampartd_path(), "--data", self.data_dir, "--listen", "127.0.0.1:0",
                "--port-file", self.port_file]
+        if self.database:
+            cmd += ["--database", self.database]
         if self.seed_hr:
             cmd += ["--seed-hr", SAMPLE_ORG]
         if self.tls:
@@ -218,6 +251,14 @@ class Server:
                 if self.proc is not None:
                     self.kill9()
         shutil.rmtree(self.work_dir, ignore_errors=True)
+        if self._own_database and self._own_tmp:
+            # The data directory is gone with work_dir: so is its database.
+            import pgserver
+            try:
+                pgserver.drop_database(PG_SOCKET, self.database)
+            except RuntimeError:
+                pass
+            _databases.pop(os.path.abspath(self.data_dir), None)
 
     def __enter__(self):
         return self.start()
@@ -236,8 +277,19 @@ class Server:
     def url(self):
         return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
+    def db(self, timeout=30):
+        """A connection to this server's database for a test to read or tamper with:
+        sqlite3's on SQLite, PgDb (the same calls, through psql) on PostgreSQL."""
+        if engine_is_pg():
+            return PgDb(self.database)
+        import sqlite3
+        return sqlite3.connect(self.db_path, timeout=timeout)
+
     @property
     def db_path(self):
+        """The SQLite file; a test that opens it is skipped on PostgreSQL."""
+        if engine_is_pg():
+            raise unittest.SkipTest("opens the SQLite database file directly (SQLite only)")
         return os.path.join(self.data_dir, "rampart.db")
 
     @property
@@ -262,6 +314,96 @@ class Server:
             return "\n".join(self.log_text().splitlines()[-n:])
         except OSError:
             return "(no log)"
+
+
+class PgDb:
+    """The part of sqlite3's connection the tests use, on a PostgreSQL database through
+    psql: execute(sql, params) with "?" placeholders (bound as literals), fetchone,
+    fetchall and iteration; rows are tuples that also take column names (as with
+    row_factory = sqlite3.Row, which is accepted and changes nothing); every
+    statement commits by itself, so commit() has nothing left to do.  SQLite's
+    "PRAGMA integrity_check" and "PRAGMA foreign_key_check" answer as a sound
+    database does: PostgreSQL checks both at every write."""
+
+    row_factory = None
+
+    def __init__(self, url):
+        self.url = url
+
+    @staticmethod
+    def literal(v):
+        if v is None:
+            return "NULL"
+        if isinstance(v, bool):
+            return "TRUE" if v else "FALSE"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, (bytes, bytearray)):
+            return "'\\x%s'::bytea" % bytes(v).hex()
+        return "'%s'" % str(v).replace("'", "''")
+
+    def bind(self, sql, params):
+        out, it, quote = [], iter(params), None
+        for ch in sql:
+            if quote:
+                quote = None if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "?":
+                out.append(self.literal(next(it)))
+                continue
+            out.append(ch)
+        return "".join(out)
+
+    def execute(self, sql, params=()):
+        import pgserver
+        word = sql.split(None, 1)[0].upper()
+        if word == "PRAGMA":
+            check = sql.split()[1].lower()
+            return PgCursor([("ok",)] if check == "integrity_check" else [])
+        text = self.bind(sql, params)
+        if word in ("SELECT", "WITH") or " RETURNING " in text.upper():
+            out = pgserver.psql_url(self.url, "SELECT coalesce(json_agg(t), '[]') FROM (%s) t" % text)
+            return PgCursor([PgRow(r) for r in jsonlib.loads(out)])
+        pgserver.psql_url(self.url, text)
+        return PgCursor([])
+
+    def commit(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class PgRow(tuple):
+    """A row that is a tuple and also answers row["column"]."""
+
+    def __new__(cls, obj):
+        self = tuple.__new__(cls, obj.values())
+        self.names = list(obj.keys())
+        return self
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self.names.index(key))
+        return tuple.__getitem__(self, key)
+
+    def keys(self):
+        return list(self.names)
+
+
+class PgCursor:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return list(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
 
 
 class Client:

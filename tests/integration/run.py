@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: AGPL-3.0-or-later
 """Runs Rampart's integration tests against a real rampartd.
 
-Usage: tests/integration/run.py [--build DIR] [-j N] [-k PATTERN] [-v] [MODULE...]
+Usage: tests/integration/run.py [--build DIR] [--engine sqlite|postgresql] [-j N]
+                                [-k PATTERN] [-v] [MODULE...]
 
 Discovers tests/integration/test_*.py (or the named modules), runs them, and
 prints a summary; each module runs in its own process (no terminal, bounded
@@ -11,6 +12,11 @@ by --module-timeout).  The last line is machine-readable:
 Server logs are kept in test-output/integration/<TestClass>.log (--output).  The exit
 status is 0 only when nothing failed.  With -j N, N modules run at a time
 (each test class has its own server on its own port).
+
+--engine postgresql starts one private PostgreSQL cluster for the run
+(tests/integration/pgserver.py: initdb in a temporary directory, a Unix
+socket, never the system service) and gives every test server a database of
+its own; the default is SQLite in each server's data directory.
 """
 
 import argparse
@@ -74,7 +80,7 @@ def run_worker(module, args):
     nothing can wait for a password typed at it) and with a time bound.
     Returns (module, output, counts)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--build", args.build, "--output", args.output,
-           "--json-result", "-", module]
+           "--engine", args.engine, "--json-result", "-", module]
     if args.k:
         cmd += ["-k", args.k]
     if args.verbose:
@@ -109,6 +115,8 @@ def main():
     ap.add_argument("--module-timeout", type=int, default=900,
                     help="seconds a module may take before it is killed and counted as failed")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="the database the test servers use (default sqlite)")
     ap.add_argument("--json-result", help=argparse.SUPPRESS)
     ap.add_argument("modules", nargs="*", help="test modules (test_server, ...); default all")
     args = ap.parse_args()
@@ -118,6 +126,7 @@ def main():
     os.environ["RAMPART_BUILD"] = args.build
     args.output = os.path.abspath(os.path.join(repo, args.output))
     os.environ["RAMPART_TEST_OUTPUT"] = args.output
+    os.environ["RAMPART_TEST_ENGINE"] = args.engine
     sys.path.insert(0, HERE)
     os.chdir(repo)
 
@@ -146,6 +155,25 @@ def main():
                 os.unlink(os.path.join(args.output, f))
     os.makedirs(args.output, exist_ok=True)
 
+    cluster = None
+    if args.engine == "postgresql" and not os.environ.get("RAMPART_TEST_PG_SOCKET"):
+        import pgserver
+        try:
+            cluster = pgserver.Cluster().start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            print("integration: cannot start PostgreSQL: %s" % e)
+            print("integration: 0 passed, 1 failed")
+            return 1
+        os.environ["RAMPART_TEST_PG_SOCKET"] = cluster.socket_dir
+        print("integration: PostgreSQL %s (%s)" % (cluster.url(), cluster.bin))
+    try:
+        return run_all(modules, args, repo)
+    finally:
+        if cluster:
+            cluster.stop_keeping_log(os.path.join(args.output, "postgresql.log"))
+
+
+def run_all(modules, args, repo):
     start = time.monotonic()
     totals = {"passed": 0, "failed": 0, "skipped": 0, "failed_names": []}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:

@@ -120,14 +120,9 @@ class ApiDocument(unittest.TestCase):
         names = component_names(self.text)
         self.assertEqual(names.get("securitySchemes"), {"bearerAuth", "cookieAuth", "csrfToken", "scimBearer"})
 
-    def test_valid_openapi_when_a_validator_is_installed(self):
-        try:
-            from openapi_spec_validator import validate
-            from openapi_spec_validator.readers import read_from_filename
-        except ImportError:
-            self.skipTest("openapi-spec-validator is not installed (optional)")
-        spec, _ = read_from_filename(API_YAML)
-        validate(spec)
+    # The document's validity against the OpenAPI schema is checked by
+    # web/tests/api-doc.test.mjs (@apidevtools/swagger-parser), which runs
+    # wherever the console's npm packages are installed.
 
     def test_document_is_openapi3_and_tabless(self):
         self.assertRegex(self.text, r"(?m)^openapi: 3\.\d+\.\d+$")

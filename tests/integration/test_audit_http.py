@@ -126,7 +126,7 @@ class AuditLog(ServerTestCase):
 
     def test_chain_recomputes_from_outside(self):
         """The documented hash recipe reproduces every stored hash."""
-        db = sqlite3.connect("file:%s?mode=ro" % self.server.db_path, uri=True, timeout=30)
+        db = self.server.db()
         db.row_factory = sqlite3.Row
         prev = GENESIS
         rows = db.execute("SELECT * FROM audit_log ORDER BY id").fetchall()
@@ -160,7 +160,7 @@ class AuditTamper(unittest.TestCase):
         self.server.cleanup()
 
     def db(self):
-        c = sqlite3.connect(self.server.db_path, timeout=30)
+        c = self.server.db()
         c.row_factory = sqlite3.Row
         return c
 

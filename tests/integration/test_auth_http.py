@@ -6,7 +6,6 @@ forced password change, and no secret in the server's log."""
 import base64
 import calendar
 import shutil
-import sqlite3
 import subprocess
 import time
 import unittest
@@ -371,7 +370,7 @@ class Sessions(AuthBase):
         """A session whose expiry passed (edited in the database) no longer authenticates."""
         u = self.user()
         sid = u.get("/api/v1/me").json["session"]["id"]
-        db = sqlite3.connect(self.server.db_path, timeout=30)
+        db = self.server.db()
         db.execute("UPDATE sessions SET expires_at = ? WHERE id = ?", (int(time.time() * 1000) - 1000, sid))
         db.commit()
         db.close()
@@ -438,7 +437,7 @@ class ApiTokens(AuthBase):
         self.remember(r.json["token"])
         api = self.server.client(token=r.json["token"])
         self.assertStatus(api.get("/api/v1/me"), 200)
-        db = sqlite3.connect(self.server.db_path, timeout=30)
+        db = self.server.db()
         db.execute("UPDATE api_tokens SET expires_at = ? WHERE id = ?",
                    (int(time.time() * 1000) - 1000, r.json["id"]))
         db.commit()

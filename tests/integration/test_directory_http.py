@@ -171,6 +171,22 @@ class Directory(ServerTestCase):
         self.assertError(self.admin.put("/api/v1/people/%s/roles/auditor" % pid, json={"scope": "x"}),
                          400, "invalid")
 
+    def test_org_paths_are_names(self):
+        # The directory API takes org paths by the same rule as the feeds: a malformed one is a 400.
+        for bad in (G + "//Dir Corp", CORP + "/..", CORP + "/./Sales", CORP + "/", "/" + CORP,
+                    CORP + "/Sa\u2028les", CORP + "/Sa\u0085les"):
+            r = self.admin.get(query("/api/v1/people", org=bad))
+            self.assertError(r, 400, "invalid")
+            self.assertEqual(r.json["error"]["field"], "org")
+            r = self.admin.put("/api/v1/people/%s/roles/security_manager" % self.ids["S3"], json={"scope_org": bad})
+            self.assertError(r, 400, "invalid")
+            self.assertEqual(r.json["error"]["field"], "scope_org")
+            if "\u0085" not in bad:   # (a C1 control is refused earlier, as any JSON text field's)
+                self.assertIn("scope_org must be an org unit id or path", r.json["error"]["message"])
+        # An id is still taken where a path is.
+        unit = self.admin.get(query("/api/v1/org", limit=100)).json["items"][0]
+        self.assertStatus(self.admin.get(query("/api/v1/people", org=unit["id"])), 200)
+
     def test_security_officer_cannot_grant_admin(self):
         so = self.user("S1", roles=["security_officer"])
         self.assertError(so.put("/api/v1/people/%s/roles/admin" % self.ids["W1"], json={}), 403, "forbidden")

@@ -5,7 +5,6 @@ written (each change has its audit entry), that SQLite's integrity check
 passes and that the audit chain verifies."""
 
 import http.client
-import sqlite3
 import threading
 import time
 import unittest
@@ -165,7 +164,7 @@ class Durability(unittest.TestCase):
                 self.assertGreaterEqual(v["entries"], len(acked_tokens))
             srv.stop()
             self.assertGreater(len(revoked_tokens), 0, "the load should have revoked tokens too")
-            self.check_database(srv.db_path, acked_tokens + revoked_tokens)
+            self.check_database(srv, acked_tokens + revoked_tokens)
         finally:
             srv.cleanup()
 
@@ -191,8 +190,8 @@ class Durability(unittest.TestCase):
             if not cursor:
                 return items
 
-    def check_database(self, path, acked_tokens):
-        db = sqlite3.connect(path, timeout=30)
+    def check_database(self, srv, acked_tokens):
+        db = srv.db()
         try:
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
             self.assertEqual(db.execute("PRAGMA foreign_key_check").fetchall(), [])

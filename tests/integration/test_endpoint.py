@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -269,7 +268,7 @@ class Endpoint(ServerTestCase):
         self.agent("checkin", "--state-dir", state, "--root", self.root)
         self.assertEqual(self.admin.get("/api/v1/devices/%s" % dev["device_id"]).json["state"], "compliant")
         # The last check-in was 16 minutes ago: three 5-minute intervals missed.
-        db = sqlite3.connect(self.server.db_path, timeout=30)
+        db = self.server.db()
         db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?",
                    (int(time.time() * 1000) - 16 * 60 * 1000, dev["device_id"]))
         db.commit()
@@ -327,7 +326,7 @@ class Endpoint(ServerTestCase):
         self.assertEqual(listed[tok["id"]]["status"], "used_up")
 
         expired = self.token(self.div1, uses=5)
-        db = sqlite3.connect(self.server.db_path, timeout=30)
+        db = self.server.db()
         db.execute("UPDATE enrollment_tokens SET expires_at = ? WHERE id = ?",
                    (int(time.time() * 1000) - 1000, expired["id"]))
         db.commit()

@@ -19,7 +19,6 @@ import os
 import select
 import shutil
 import socket
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -121,7 +120,7 @@ class EndpointEvents(ServerTestCase):
         return r.json
 
     def db(self):
-        return sqlite3.connect(self.server.db_path, timeout=30)
+        return self.server.db()
 
     # ------------------------------------------------------------ ingest
 

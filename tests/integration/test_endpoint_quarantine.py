@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -182,7 +181,7 @@ class EndpointQuarantine(ServerTestCase):
         return self.admin.get(harness.query("/api/v1/audit", object=dev["device_id"], limit=100)).json["items"]
 
     def db(self, sql, *args):
-        db = sqlite3.connect(self.server.db_path, timeout=30)
+        db = self.server.db()
         try:
             db.execute(sql, args)
             db.commit()

@@ -212,6 +212,29 @@ class Exchange(ServerTestCase):
             self.assertEqual(r.status, 400, bad)
         self.assertEqual(self.blob_dirs(), before)
 
+    def test_message_is_utf8_text(self):
+        # A message keeps its line breaks and its non-ASCII text, and the API shows it as sent.
+        text = "Figures for Q3\r\n\u56db\u534a\u671f\tattached"
+        t = self.sent(message=text)
+        self.assertEqual(self.admin.get("/api/v1/transfers/" + t["id"]).json["message"], text)
+        # Bytes that are not UTF-8, or other control characters, are refused at input, naming the field.
+        before = self.blob_dirs()
+        n = len(self.admin.get("/api/v1/transfers?limit=500").json["items"])
+        for bad in (b"caf\xe9", b"\xff\xfe", b"\xed\xa0\x80", b"half \xe3\x81", b"bell \x07", b"nul \x00 byte",
+                    "del \x7f".encode(), "nel \u0085".encode()):
+            r = xu.send(self.admin, message=bad)
+            self.assertError(r, 400, "invalid")
+            self.assertEqual(r.json["error"].get("field"), "message", bad)
+        self.assertEqual(self.blob_dirs(), before)
+        self.assertEqual(len(self.admin.get("/api/v1/transfers?limit=500").json["items"]), n)
+        # A form field whose name is not text is an unknown field, not echoed back.
+        body, ctype = xu.multipart([("to", "recipient@partner.example"), (b"\xff".decode("latin-1"), "x")],
+                                   [("file", "a.txt", b"a")])
+        body = body.replace("\u00ff".encode(), b"\xff")
+        r = self.admin.request("POST", "/api/v1/transfers", body=body, content_type=ctype)
+        self.assertError(r, 400, "invalid")
+        self.assertNotIn("field", r.json["error"])
+
     def test_oversized_upload_leaves_nothing(self):
         before = self.blob_dirs()
         n = len(self.admin.get("/api/v1/transfers?limit=500").json["items"])

@@ -6,7 +6,6 @@ rejecting ends it.  Against a real rampartd and the SMTP sink."""
 
 import json
 import os
-import sqlite3
 import subprocess
 import tempfile
 import shutil
@@ -133,7 +132,7 @@ class ExchangeApproval(ServerTestCase):
         self.assertStatus(r, 200)
         self.assertEqual(r.body, b"%PDF deal")
         # Nothing is held any more.
-        db = sqlite3.connect(self.server.db_path)
+        db = self.server.db()
         try:
             held = db.execute("SELECT held_link FROM exchange_transfers WHERE id = ?", (t["id"],)).fetchone()[0]
         finally:
@@ -226,7 +225,7 @@ class ExchangeApproval(ServerTestCase):
         t = r.json
         self.assertEqual(t["state"], "pending_approval")
         self.assertStatus(self.sender.post("/api/v1/transfers/%s/revoke" % t["id"], json={}), 200)
-        db = sqlite3.connect(self.server.db_path)
+        db = self.server.db()
         try:
             held = db.execute("SELECT held_link FROM exchange_transfers WHERE id = ?", (t["id"],)).fetchone()[0]
         finally:

@@ -5,6 +5,9 @@ changes and retirements, the full-snapshot threshold, size and media-type
 limits.  Each class runs on its own server with an organization it builds
 itself, so that counts are exact."""
 
+import os
+import subprocess
+import tempfile
 import unittest
 
 import harness
@@ -12,6 +15,8 @@ from harness import ServerTestCase, hr_csv, query
 
 IMPORT = "/api/v1/hr/import"
 ORG = "HR Test Group/HR Test Co"
+SAMPLES = os.path.join(harness.REPO, "examples", "hr")
+NEXT_MONTH = os.path.join(SAMPLES, "sample-org-next-month.csv")
 
 
 def row(n, prefix="E", org=ORG + "/Sales", title="Clerk", manager="", status="active", kind="employee",
@@ -255,6 +260,163 @@ class HrSnapshot(HrBase):
         self.assertEqual(rep["counts"]["retired"], 10)
         self.assertIs(rep["applied"], False)
         self.assertEqual(len(self.numbers("F", status="active")), 20)
+
+
+class HrGuardsAdmins(HrBase):
+    """Admins are managed only by admins, through the HR feed too."""
+
+    def setUp(self):
+        if getattr(type(self), "so", None):
+            return
+        rows = [row(1, prefix="G", title="Chief"), row(2, prefix="G", title="Officer"),
+                row(3, prefix="G", title="Officer"), row(4, prefix="G")]
+        self.assertStatus(self.imp(rows), 200)
+        type(self).rows = rows
+        self.assertStatus(self.admin.put("/api/v1/people/%s/roles/admin" % self.person("G00001")["id"],
+                                         json={}), 200)
+        self.assertStatus(self.admin.put("/api/v1/people/%s/roles/security_officer" %
+                                         self.person("G00003")["id"], json={}), 200)
+        type(self).so = self.make_user(self.person("G00002")["id"], roles=["security_officer"])
+
+    def denials(self, number):
+        r = self.admin.get(query("/api/v1/audit", object=self.person(number)["id"], action="authz.denied",
+                                 limit=50))
+        self.assertStatus(r, 200)
+        return r.json["items"]
+
+    def test_security_officer_cannot_retire_or_move_an_admin(self):
+        before = len(self.denials("G00001"))
+        changed = [dict(self.rows[0], status="retired"), self.rows[1], self.rows[2],
+                   dict(self.rows[3], title="Senior Clerk")]
+        # A bad line refuses the whole file.
+        r = self.imp(changed, client=self.so)
+        self.assertError(r, 400, "invalid")
+        errors = r.json["report"]["errors"]
+        self.assertEqual([e["line"] for e in errors], [2])
+        self.assertIn("G00001 holds admin: only an admin may retire them", errors[0]["reason"])
+        self.assertEqual(self.person("G00004")["title"], "Clerk")
+        self.assertEqual(self.person("G00001")["status"], "active")
+        # With skip_bad_lines the rest applies and the admin stays.
+        r = self.imp(changed, client=self.so, skip_bad_lines=True)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["counts"]["changed"], 1)
+        self.assertEqual(r.json["counts"]["errors"], 1)
+        self.assertEqual(self.person("G00004")["title"], "Senior Clerk")
+        self.assertEqual(self.person("G00001")["status"], "active")
+        # Moving the admin, or putting them on leave, is refused the same way.
+        for bad in (dict(self.rows[0], org_unit=ORG + "/Board"), dict(self.rows[0], status="on_leave")):
+            r = self.imp([bad], client=self.so)
+            self.assertError(r, 400, "invalid")
+            self.assertIn("only an admin may", r.json["report"]["errors"][0]["reason"])
+        self.assertEqual(self.person("G00001")["org_unit"]["path"], ORG + "/Sales")
+        # Every refusal is in the audit log, with the line and what was asked.
+        items = self.denials("G00001")
+        self.assertEqual(len(items) - before, 4, items)
+        self.assertEqual(items[0]["outcome"], "denied")
+        self.assertEqual(items[0]["actor_login"], self.so.person["login"])
+        self.assertEqual(items[0]["details"]["feed"], "hr")
+        self.assertEqual(items[0]["details"]["line"], 2)
+        # A dry run shows the refusal and records nothing.
+        r = self.imp([dict(self.rows[0], status="retired")], client=self.so, dry_run=True)
+        self.assertEqual(r.json.get("report", r.json)["counts"]["errors"], 1)
+        self.assertEqual(len(self.denials("G00001")) - before, 4)
+        # The title of an admin is not guarded.
+        r = self.imp([dict(self.rows[0], title="Chair")], client=self.so)
+        self.assertStatus(r, 200)
+        self.assertEqual(self.person("G00001")["title"], "Chair")
+        self.assertStatus(self.imp([self.rows[0]]), 200)
+
+    def test_security_officers_and_themselves(self):
+        # Another security officer may be moved; the importing one may not move themselves.
+        r = self.imp([dict(self.rows[2], org_unit=ORG + "/Security")], client=self.so)
+        self.assertStatus(r, 200)
+        self.assertEqual(self.person("G00003")["org_unit"]["path"], ORG + "/Security")
+        r = self.imp([dict(self.rows[1], org_unit=ORG + "/Security")], client=self.so)
+        self.assertError(r, 400, "invalid")
+        self.assertIn("would move you", r.json["report"]["errors"][0]["reason"])
+        self.assertEqual(len(self.denials("G00002")), 1)
+        # An admin may.
+        self.assertStatus(self.imp([dict(self.rows[1], org_unit=ORG + "/Security")]), 200)
+        self.assertEqual(self.person("G00002")["org_unit"]["path"], ORG + "/Security")
+        self.assertStatus(self.imp([self.rows[1], self.rows[2]]), 200)
+
+    def test_full_snapshot_does_not_retire_an_admin_for_a_security_officer(self):
+        r = self.imp(self.rows[1:], client=self.so, full_snapshot=True, force=True, dry_run=True)
+        rep = r.json.get("report", r.json)
+        self.assertEqual(rep["counts"]["retired"], 0)
+        self.assertEqual([e["line"] for e in rep["errors"]], [0])
+        self.assertIn("G00001 is missing from this full snapshot", rep["errors"][0]["reason"])
+
+
+class HrNames(HrBase):
+    def test_org_unit_names_are_names(self):
+        bad = [ORG + "/..", ORG + "/./Sales", ORG + "/Sales/", "/" + ORG, ORG + "//Sales",
+               ORG + "/Sa\u2028les", ORG + "/Sa\u2029les", ORG + "/Sa\u0085les", ORG + "/Sa\u007fles"]
+        rows = [row(i + 1, prefix="N", org=o) for i, o in enumerate(bad)] + [row(99, prefix="N")]
+        r = self.imp(rows, skip_bad_lines=True)
+        self.assertStatus(r, 200)
+        self.assertEqual(sorted(e["line"] for e in r.json["errors"]), list(range(2, 2 + len(bad))))
+        self.assertEqual(self.numbers("N"), ["N00099"])
+        paths = [u["path"] for u in self.admin.get("/api/v1/org").json["items"]]
+        self.assertEqual([p for p in paths if p.startswith(ORG + "/")], [ORG + "/Sales"])
+
+
+class HrSampleNextMonth(ServerTestCase):
+    """The README tour: the sample group loaded at first start, as `make run`
+    does, then next month's feed (examples/hr/sample-org-next-month.csv)."""
+
+    SERVER_ARGS = {"seed_hr": False, "args": ["--seed-hr", os.path.join(SAMPLES, "sample-org.csv")]}
+    KINDS = ("new", "moved", "changed", "retired")
+
+    def imp(self, **params):
+        with open(NEXT_MONTH, encoding="utf-8") as f:
+            text = f.read()
+        return self.admin.post(query(IMPORT, **{k: "1" for k, v in params.items() if v}), body=text,
+                               content_type="text/csv")
+
+    def cli_dry_run(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAMPART_")}
+        with tempfile.TemporaryDirectory() as home:
+            env.update(HOME=home, XDG_CONFIG_HOME=home, RAMPART_SERVER=self.server.url,
+                       RAMPART_TOKEN=self.admin.token)
+            return subprocess.run([harness.cli_path(), "hr", "import", NEXT_MONTH, "--dry-run"], env=env,
+                                  capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+
+    def test_next_month_dry_run_shows_every_kind_then_applies(self):
+        r = self.imp(dry_run=True)
+        self.assertStatus(r, 200)
+        counts = r.json["counts"]
+        for kind in self.KINDS:
+            self.assertGreater(counts[kind], 0, kind)
+        self.assertEqual({k: counts[k] for k in self.KINDS + ("errors",)},
+                         {"new": 5, "moved": 4, "changed": 5, "retired": 3, "errors": 0})
+        self.assertEqual(r.json["org_units"]["created"], 1)   # Engineering/Data Platform
+        # Read as a full snapshot it is the same plan: nobody is missing from it.
+        r = self.imp(dry_run=True, full_snapshot=True)
+        self.assertStatus(r, 200)
+        self.assertEqual({k: r.json["counts"][k] for k in self.KINDS}, {k: counts[k] for k in self.KINDS})
+        # The tour's command prints that plan.
+        out = self.cli_dry_run()
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("Dry run: nothing was changed.  The import would make these changes:", out.stdout)
+        for kind in self.KINDS:
+            self.assertRegex(out.stdout, r"\n  %s +%d\n" % (kind, counts[kind]))
+        # Applied, next month is what the directory says.
+        r = self.imp()
+        self.assertStatus(r, 200)
+        self.assertIs(r.json["applied"], True)
+        self.assertEqual({k: r.json["counts"][k] for k in self.KINDS}, {k: counts[k] for k in self.KINDS})
+        joiner = self.person_by_number("KS0063")
+        self.assertEqual(joiner["org_unit"]["path"], "Kestrel Group/Kestrel Software/Engineering/Data Platform")
+        self.assertEqual(joiner["manager"]["employee_number"], "KS0062")
+        mover = self.person_by_number("KH0029")
+        self.assertEqual(mover["org_unit"]["path"], "Kestrel Group/Kestrel Holdings/Finance and Accounting/Treasury")
+        self.assertEqual(mover["manager"]["employee_number"], "KH0035")
+        self.assertEqual(self.person_by_number("KH0010")["title"], "Assistant Manager")
+        self.assertEqual(self.person_by_number("KH0020")["status"], "retired")
+        self.assertEqual(self.person_by_number("KH0089")["status"], "active")
+        r = self.imp(dry_run=True)
+        self.assertEqual({k: r.json["counts"][k] for k in self.KINDS}, {k: 0 for k in self.KINDS})
 
 
 class HrLimits(HrBase):

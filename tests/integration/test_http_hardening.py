@@ -322,7 +322,7 @@ def free_port():
 
 
 class BehindNginx(ServerTestCase):
-    """The reverse-proxy set-up of docs/operations.md, section 12, with a real
+    """The reverse-proxy set-up of docs/operations.md, section 13, with a real
     nginx: the client's own address reaches the audit log, and what a client
     writes into X-Forwarded-For or Forwarded itself does not."""
 

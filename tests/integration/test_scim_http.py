@@ -240,5 +240,129 @@ class Scim(ServerTestCase):
         self.assertTrue(any(a.startswith("scim.") for a in actions), actions)
 
 
+class ScimGuardsAdmins(ServerTestCase):
+    """Admins are managed only by admins: a SCIM token acts as its owner,
+    with the owner's roles of the moment (directory.h, DIR_FEED_CHANGE)."""
+
+    SERVER_ARGS = {"seed_hr": False}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.admin.post("/api/v1/tokens", json={"name": "scim guard tests", "scope": "scim"})
+        if r.status != 201:
+            raise AssertionError("cannot create a SCIM token: %r" % (r,))
+        cls.scim = cls.server.client(token=r.json["token"])
+        csv = ("employee_number,family_name,given_name,email,org_unit,title,status,kind,manager\n"
+               "SG001,Guard,Gina,gina@guard.example,Guard Group/Guard Co,Boss,active,employee,\n")
+        r = cls.admin.post("/api/v1/hr/import", body=csv, content_type="text/csv")
+        if r.status != 200:
+            raise AssertionError("cannot import the guard org: %r" % (r,))
+
+    def s(self, method, path, body=None, client=None):
+        return (client or self.scim).request(method, path, json=body,
+                                             content_type=SCIM if body is not None else None)
+
+    def create(self, n, client=None, **kw):
+        r = self.s("POST", "/scim/v2/Users", user_body(n, **kw), client=client)
+        self.assertStatus(r, 201)
+        return r.json
+
+    def grant(self, person_id, role):
+        self.assertStatus(self.admin.put("/api/v1/people/%s/roles/%s" % (person_id, role), json={}), 200)
+
+    def denials(self, person_id):
+        r = self.admin.get(query("/api/v1/audit", object=person_id, action="authz.denied", limit=50))
+        self.assertStatus(r, 200)
+        return r.json["items"]
+
+    def assertRefused(self, r):
+        self.assertStatus(r, 403)
+        self.assertIn(ERROR, r.json.get("schemas", []), r)
+        self.assertEqual(str(r.json.get("status")), "403")
+        self.assertIn("admin", r.json.get("detail", ""))
+
+    def rename(self, person_id, login, client=None):
+        return self.s("PATCH", "/scim/v2/Users/%s" % person_id, {
+            "schemas": [PATCH], "Operations": [{"op": "replace", "path": "userName", "value": login}]},
+            client=client)
+
+    def test_token_cannot_rename_or_deactivate_the_bootstrap_admin(self):
+        me = self.admin.get("/api/v1/me").json
+        admin_id = me["id"]
+        before = len(self.denials(admin_id))
+        # The token is the bootstrap admin's own: it does not change its owner's account.
+        self.assertRefused(self.rename(admin_id, "mallory"))
+        self.assertRefused(self.s("PATCH", "/scim/v2/Users/%s" % admin_id, {
+            "schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}))
+        self.assertRefused(self.s("DELETE", "/scim/v2/Users/%s" % admin_id))
+        self.assertEqual(self.admin.get("/api/v1/people/%s" % admin_id).json["login"], "admin")
+        self.assertEqual(self.admin.get("/api/v1/people/%s" % admin_id).json["status"], "active")
+        items = self.denials(admin_id)
+        self.assertEqual(len(items) - before, 3, items)
+        self.assertEqual(items[0]["outcome"], "denied")
+        self.assertEqual(items[0]["details"]["action"], "feed_change")
+        self.assertIn("userName", str([i["details"].get("changes") for i in items]))
+        # A change that is not guarded still goes through.
+        r = self.s("PATCH", "/scim/v2/Users/%s" % admin_id, {
+            "schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "Root"}]})
+        self.assertStatus(r, 200)
+
+    def test_token_of_a_former_admin_acts_with_the_owners_roles(self):
+        owner = self.create(901)
+        other_admin = self.create(902)
+        officer = self.create(903)
+        plain = self.create(904)
+        self.grant(owner["id"], "admin")
+        self.grant(other_admin["id"], "admin")
+        self.grant(officer["id"], "security_officer")
+        owner_client = self.make_user(owner["id"])
+        r = owner_client.post("/api/v1/tokens", json={"name": "owner's scim", "scope": "scim"})
+        self.assertStatus(r, 201)
+        token = self.server.client(token=r.json["token"])
+        # While the owner is an admin, the token renames another admin.
+        self.assertStatus(self.rename(other_admin["id"], "admin-two@scim.example", client=token), 200)
+        # The owner becomes a security officer: the same token may no longer.
+        self.assertStatus(self.admin.delete("/api/v1/people/%s/roles/admin" % owner["id"]), 200)
+        self.grant(owner["id"], "security_officer")
+        self.assertRefused(self.rename(other_admin["id"], "admin-three@scim.example", client=token))
+        r = self.s("PATCH", "/scim/v2/Users/%s" % other_admin["id"], {
+            "schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}, client=token)
+        self.assertRefused(r)
+        self.assertEqual(self.admin.get("/api/v1/people/%s" % other_admin["id"]).json["login"],
+                         "admin-two@scim.example")
+        self.assertEqual(len(self.denials(other_admin["id"])), 2)
+        # A security officer manages another security officer and anyone without a grant.
+        self.assertStatus(self.rename(officer["id"], "officer@scim.example", client=token), 200)
+        self.assertStatus(self.s("DELETE", "/scim/v2/Users/%s" % plain["id"], client=token), 204)
+        # Moving an admin to another unit is refused too.
+        body = user_body(902, **{ENTERPRISE: {"employeeNumber": "X00902", "organization": "Guard Co",
+                                              "division": "Elsewhere"}})
+        body["userName"] = "admin-two@scim.example"
+        self.assertRefused(self.s("PUT", "/scim/v2/Users/%s" % other_admin["id"], body, client=token))
+        self.assertIsNone(self.admin.get("/api/v1/people/%s" % other_admin["id"]).json["org_unit"])
+        self.assertNotIn("Guard Group/Guard Co/Elsewhere",
+                         [u["path"] for u in self.admin.get("/api/v1/org").json["items"]])
+
+    def test_org_unit_names_are_names(self):
+        bad = ["..", ".", "Sales/", "/Sales", "Sa\u2028les", "Sa\u2029les", "Sa\u0085les", "Sa\u007fles"]
+        for i, division in enumerate(bad):
+            r = self.s("POST", "/scim/v2/Users", user_body(950 + i, **{
+                ENTERPRISE: {"employeeNumber": "X%05d" % (950 + i), "organization": "Guard Co",
+                             "division": division}}))
+            self.assertStatus(r, 400, repr(division))
+            self.assertEqual(r.json.get("scimType"), "invalidValue", r)
+        r = self.s("POST", "/scim/v2/Users", user_body(960, **{
+            ENTERPRISE: {"employeeNumber": "X00960", "organization": "Guard Co", "division": "Sales",
+                         "department": "../.."}}))
+        self.assertStatus(r, 400)
+        self.assertIn("'.' or '..'", r.json["detail"])
+        paths = [u["path"] for u in self.admin.get("/api/v1/org").json["items"]]
+        self.assertFalse([p for p in paths if p.startswith("Guard Group/Guard Co/")], paths)
+        r = self.s("POST", "/scim/v2/Users", user_body(961, **{
+            ENTERPRISE: {"employeeNumber": "X00961", "organization": "Guard Co", "division": "Sales..."}}))
+        self.assertStatus(r, 201)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
 /*
  * Unit tests for directory_may and directory_may_grant: every role against
- * every action and every kind of target, expected outcomes in one table.
+ * every action and every kind of target, expected outcomes in one table;
+ * the feeds' guarded changes (DIR_FEED_CHANGE) with a SCIM token's owner.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,12 +33,13 @@ enum target {
 	U_ABOVE,      /* org unit G/C */
 	U_BELOW,      /* org unit G/C/D/Dept */
 	U_OTHER,      /* org unit G/Other */
+	T_SELF_ADMIN, /* the actor, holding admin */
 	T_COUNT
 };
 
 static const char *const target_names[T_COUNT] = {
 	"none", "self", "in", "in-admin", "in-so", "in-sm", "out", "no-path", "unit-own", "unit-above",
-	"unit-below", "unit-other",
+	"unit-below", "unit-other", "self-admin",
 };
 
 static struct dir_target target_of(enum target t)
@@ -54,6 +56,7 @@ static struct dir_target target_of(enum target t)
 	case U_ABOVE: return (struct dir_target){ NULL, "G/C", false, 0 };
 	case U_BELOW: return (struct dir_target){ NULL, "G/C/D/Dept", false, 0 };
 	case U_OTHER: return (struct dir_target){ NULL, "G/Other", false, 0 };
+	case T_SELF_ADMIN: return (struct dir_target){ ACTOR_ID, "G/C/D", false, ROLE_ADMIN };
 	default: return (struct dir_target){ NULL, NULL, false, 0 };
 	}
 }
@@ -127,6 +130,16 @@ static const struct {
 	{ DIR_READ_ORG, U_BELOW,      "YYY.Y...." },
 	{ DIR_READ_ORG, U_OTHER,      "YY..Y...." },
 	{ DIR_READ_ORG, T_NOPATH,     "YY..Y...." },
+	/* A feed's guarded changes: anyone for people without admin or security_officer; a SCIM token as its owner (admin here). */
+	{ DIR_FEED_CHANGE, T_NONE,       "........." },
+	{ DIR_FEED_CHANGE, T_SELF,       "YYYYYYYY." },
+	{ DIR_FEED_CHANGE, T_IN,         "YYYYYYYY." },
+	{ DIR_FEED_CHANGE, T_IN_ADMIN,   "Y......Y." },
+	{ DIR_FEED_CHANGE, T_IN_SO,      "YY.....Y." },
+	{ DIR_FEED_CHANGE, T_IN_SM,      "YYYYYYYY." },
+	{ DIR_FEED_CHANGE, T_OUT,        "YYYYYYYY." },
+	{ DIR_FEED_CHANGE, T_SELF_ADMIN, "........." },
+	{ DIR_MANAGE_PERSON, T_SELF_ADMIN, "........." },
 };
 
 static const char *action_name(enum dir_action a)
@@ -137,6 +150,7 @@ static const char *action_name(enum dir_action a)
 	case DIR_GRANT_ROLE: return "grant_role";
 	case DIR_IMPORT_HR: return "import_hr";
 	case DIR_READ_ORG: return "read_org";
+	case DIR_FEED_CHANGE: return "feed_change";
 	}
 	return "?";
 }
@@ -242,6 +256,32 @@ static void test_grant_edges(void **state)
 	assert_false(directory_may(&sm, DIR_MANAGE_PERSON, &in));
 }
 
+/* A SCIM token acts, for a feed's guarded changes, as its owner with the owner's roles of the moment. */
+static void test_feed_change_scim_owner(void **state)
+{
+	struct principal scim = actor(A_SCIM);
+	struct dir_target in_admin = target_of(T_IN_ADMIN), in_so = target_of(T_IN_SO), in = target_of(T_IN);
+
+	/* The owner lost admin and is a security officer now. */
+	scim.roles = ROLE_SECURITY_OFFICER | ROLE_EMPLOYEE;
+	assert_false(directory_may(&scim, DIR_FEED_CHANGE, &in_admin));
+	assert_true(directory_may(&scim, DIR_FEED_CHANGE, &in_so));
+	assert_true(directory_may(&scim, DIR_FEED_CHANGE, &in));
+	/* The owner holds no power: only people without admin or security_officer. */
+	scim.roles = ROLE_EMPLOYEE;
+	assert_false(directory_may(&scim, DIR_FEED_CHANGE, &in_admin));
+	assert_false(directory_may(&scim, DIR_FEED_CHANGE, &in_so));
+	assert_true(directory_may(&scim, DIR_FEED_CHANGE, &in));
+	/* A token reaches nothing else of the directory, whatever its owner holds. */
+	scim.roles = ROLE_ADMIN | ROLE_EMPLOYEE;
+	assert_false(directory_may(&scim, DIR_MANAGE_PERSON, &in));
+	assert_false(directory_may(&scim, DIR_READ_PERSON, &in));
+	/* Holding both: the admin grant decides. */
+	in_admin.roles = ROLE_ADMIN | ROLE_SECURITY_OFFICER;
+	scim.roles = ROLE_SECURITY_OFFICER;
+	assert_false(directory_may(&scim, DIR_FEED_CHANGE, &in_admin));
+}
+
 static void test_org_levels(void **state)
 {
 	assert_string_equal(people_org_level(1), "group");
@@ -257,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_grants),
 		cmocka_unit_test(test_grant_edges),
+		cmocka_unit_test(test_feed_change_scim_owner),
 		cmocka_unit_test(test_org_levels),
 	};
 	return cmocka_run_group_tests_name("directory", tests, NULL, NULL);

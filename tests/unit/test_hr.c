@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "common/ids.h"
 #include "common/rtime.h"
+#include "http/principal.h"
 #include "identity/hr.h"
 #include "store/store.h"
 
@@ -229,6 +230,37 @@ static void test_parse_control_and_utf8(void **state)
 	assert_reason(&res, 2, "control character");
 	assert_reason(&res, 3, "invalid UTF-8");
 	assert_true(res.rows[2].valid);   /* Japanese names are fine */
+	hr_parse_result_done(&res);
+}
+
+/* Org paths go through the directory's one rule (people_org_path_check), after trimming. */
+static void test_parse_org_paths(void **state)
+{
+	struct hr_parse_result res;
+	const char csv[] = HDR "E1,Abe,Ann,,G/C/..,,active,employee,\n"                    /* 2 */
+			       "E2,Abe,Ann,,G/./C,,active,employee,\n"                     /* 3 */
+			       "E3,Abe,Ann,,G/ .. /C,,active,employee,\n"                  /* 4 trimmed to .. */
+			       "E4,Abe,Ann,,G/C/,,active,employee,\n"                      /* 5 */
+			       "E5,Abe,Ann,,G//C,,active,employee,\n"                      /* 6 */
+			       "E6,Abe,Ann,,G/A\xe2\x80\xa8" "B,,active,employee,\n"       /* 7 U+2028 */
+			       "E7,Abe,Ann,,G/A\xe2\x80\xa9" "B,,active,employee,\n"       /* 8 U+2029 */
+			       "E8,Abe,Ann,,G/C\xc2\x85,,active,employee,\n"              /* 9 C1 */
+			       "E9,Abe,Ann,,G/C.../..D,,active,employee,\n"                /* 10 fine */
+			       "E10,Abe,Ann,,\" G / C \",,active,employee,\n";           /* 11 fine */
+
+	parse_ok(csv, &res);
+	assert_reason(&res, 2, "'.' or '..'");
+	assert_reason(&res, 3, "'.' or '..'");
+	assert_reason(&res, 4, "'.' or '..'");
+	assert_reason(&res, 5, "empty segment");
+	assert_reason(&res, 6, "empty segment");
+	assert_reason(&res, 7, "control character");
+	assert_reason(&res, 8, "control character");
+	assert_reason(&res, 9, "control character");
+	assert_null(reason_for(&res, 10));
+	assert_null(reason_for(&res, 11));
+	assert_string_equal(res.rows[9].org_unit, "G/C");
+	assert_int_equal(res.nerrors, 8);
 	hr_parse_result_done(&res);
 }
 
@@ -769,6 +801,173 @@ static void test_import_keeps_an_admin(void **state)
 	fx_free(f);
 }
 
+/* A principal for hr_options.actor: person @id with @roles, signed in by cookie. */
+static struct principal actor_of(const char *id, unsigned roles)
+{
+	struct principal p = { .via = VIA_COOKIE, .roles = roles | ROLE_EMPLOYEE };
+
+	snprintf(p.person_id, sizeof(p.person_id), "%s", id);
+	snprintf(p.login, sizeof(p.login), "actor");
+	return p;
+}
+
+static void grant(struct fixture *f, const char *number, const char *role)
+{
+	assert_int_equal(store_exec(f->c, "INSERT INTO person_roles (person_id, role, granted_at) "
+					  "SELECT id, $2, 0 FROM people WHERE employee_number = $1",
+				    STORE_ARGS(SA_TEXT(number), SA_TEXT(role))), 1);
+}
+
+static int64_t denials_for(struct fixture *f, const char *number)
+{
+	return q64(f, "SELECT count(*) FROM audit_log WHERE action = 'authz.denied' AND outcome = 'denied' AND "
+		      "object_id = (SELECT id FROM people WHERE employee_number = $1)", number);
+}
+
+/*
+ * Admins are managed only by admins: a security officer's import may not
+ * retire, move, put on leave or re-login a person holding admin, nor do
+ * so to themselves; it may to another security officer.  The line is bad:
+ * the whole file is refused unless skip_bad_lines, and each refusal is
+ * audited.
+ */
+static void test_import_guards_admins(void **state)
+{
+	struct fixture *f = fx_new();
+	struct hr_options o = { .retire_threshold_pct = 100, .source = "csv" };
+	struct principal so, admin;
+	char *csv, *tmp, *so_id, *s;
+	const char *why;
+	json_t *report;
+
+	assert_int_equal(import(f, base_csv, NULL, &report), 0);
+	json_decref(report);
+	grant(f, "K001", "admin");
+	grant(f, "K002", "security_officer");
+	grant(f, "K003", "security_officer");
+	so_id = qtext(f, "SELECT id FROM people WHERE employee_number = $1", "K002");
+	so = actor_of(so_id, ROLE_SECURITY_OFFICER);
+	admin = actor_of("01ADMIN0000000000000000000", ROLE_ADMIN);
+	o.actor = &so;
+
+	/* K001 (admin) retires; K004 gets a new title: the file is refused whole. */
+	tmp = edit(base_csv, "CEO,active", "CEO,retired");
+	csv = edit(tmp, "Driver,active", "Driver,retired");
+	free(tmp);
+	assert_int_equal(import(f, csv, &o, &report), ERR_INVALID);
+	why = json_string_value(json_object_get(json_array_get(json_object_get(report, "errors"), 0), "reason"));
+	assert_non_null(strstr(why, "K001 holds admin: only an admin may retire them"));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(report, "errors"), 0),
+							    "line")), 2);
+	json_decref(report);
+	assert_int_equal(q64(f, "SELECT count(*) FROM people WHERE status = 'active' AND employee_number = $1",
+			     "K004"), 1);
+	assert_int_equal(denials_for(f, "K001"), 1);
+	/* A dry run shows the same refusal and records nothing. */
+	o.dry_run = true;
+	assert_int_equal(import(f, csv, &o, &report), 0);
+	assert_int_equal(count_of(report, "errors"), 1);
+	assert_int_equal(count_of(report, "retired"), 1);
+	json_decref(report);
+	assert_int_equal(denials_for(f, "K001"), 1);
+	o.dry_run = false;
+	/* With skip_bad_lines the rest applies; K001 stays. */
+	o.skip_bad_lines = true;
+	assert_int_equal(import(f, csv, &o, &report), 0);
+	assert_int_equal(count_of(report, "retired"), 1);
+	json_decref(report);
+	free(csv);
+	assert_int_equal(q64(f, "SELECT count(*) FROM people WHERE status = 'retired' AND employee_number = $1",
+			     "K004"), 1);
+	assert_int_equal(q64(f, "SELECT count(*) FROM people WHERE status = 'active' AND employee_number = $1",
+			     "K001"), 1);
+	assert_int_equal(denials_for(f, "K001"), 2);
+	s = qtext(f, "SELECT details FROM audit_log WHERE action = 'authz.denied' ORDER BY id DESC LIMIT 1", "");
+	assert_non_null(strstr(s, "\"line\":2"));
+	assert_non_null(strstr(s, "\"status\""));
+	free(s);
+
+	/* Moving K001, or a new email that changes the login, is refused; a new title is not. */
+	csv = edit(base_csv, "Kestrel Group/Kestrel Holdings,CEO", "Kestrel Group/Kestrel Holdings/Board,CEO");
+	assert_int_equal(import(f, csv, &o, &report), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(report, "errors"), 0),
+								 "reason")), "may move them"));
+	json_decref(report);
+	free(csv);
+	csv = edit(base_csv, "Kate.Kestrel@Example.com", "kate@kestrel.example");
+	assert_int_equal(import(f, csv, &o, &report), 0);
+	assert_int_equal(count_of(report, "errors"), 1);
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(report, "errors"), 0),
+								 "reason")), "change the login of"));
+	json_decref(report);
+	free(csv);
+	csv = edit(base_csv, ",CEO,", ",Chair,");
+	assert_int_equal(import(f, csv, &o, &report), 0);
+	assert_int_equal(count_of(report, "errors"), 0);
+	assert_int_equal(count_of(report, "changed"), 1);
+	json_decref(report);
+	free(csv);
+	s = qtext(f, "SELECT o.path || ' ' || p.login FROM people p JOIN org_units o ON o.id = p.org_unit_id "
+		     "WHERE p.employee_number = $1", "K001");
+	assert_string_equal(s, "Kestrel Group/Kestrel Holdings kate.kestrel@example.com");
+	free(s);
+
+	/* Another security officer (K003) may be moved; the actor (K002) may not move themselves. */
+	tmp = edit(base_csv, "Security Operations,Analyst", "Threat Intelligence,Analyst");
+	csv = edit(tmp, "Information Security,CISO", "Information Security/Office,CISO");
+	free(tmp);
+	tmp = edit(csv, ",CEO,", ",Chair,");
+	free(csv);
+	csv = tmp;
+	assert_int_equal(import(f, csv, &o, &report), 0);
+	assert_int_equal(count_of(report, "moved"), 1);
+	assert_int_equal(count_of(report, "errors"), 1);
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(report, "errors"), 0),
+								 "reason")), "would move you"));
+	json_decref(report);
+	assert_int_equal(denials_for(f, "K002"), 1);
+	/* An admin may make every one of these changes. */
+	o.actor = &admin;
+	o.skip_bad_lines = false;
+	assert_int_equal(import(f, csv, &o, &report), 0);
+	assert_int_equal(count_of(report, "moved"), 1);
+	json_decref(report);
+	free(csv);
+
+	/* A full snapshot without K001: the retirement is refused on line 0, the others go. */
+	assert_int_equal(import(f, base_csv, &o, &report), 0);   /* by the admin: back as before */
+	json_decref(report);
+	o.actor = &so;
+	o.full_snapshot = o.force = o.skip_bad_lines = true;
+	csv = edit(base_csv, "K001,Kestrel,Kate,Kate.Kestrel@Example.com,Kestrel Group/Kestrel Holdings,CEO,active,"
+			     "employee,\n", "");
+	tmp = edit(csv, "Driver,active,employee,K001", "Driver,active,employee,");
+	free(csv);
+	csv = edit(tmp, "CISO,active,employee,K001", "CISO,active,employee,");
+	free(tmp);
+	/* P001 is missing too: retired. */
+	tmp = edit(csv, "P001,Ng,Lia,lia.ng@partner.example,Kestrel Group/Acme Partners/Support,Contractor,active,"
+			"partner_staff,K003\n", "");
+	free(csv);
+	csv = tmp;
+	assert_int_equal(import(f, csv, &o, &report), 0);
+	assert_int_equal(count_of(report, "retired"), 1);
+	assert_int_equal(count_of(report, "errors"), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(report, "errors"), 0),
+							    "line")), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(report, "errors"), 0),
+								 "reason")), "K001 is missing from this full snapshot"));
+	json_decref(report);
+	free(csv);
+	assert_int_equal(q64(f, "SELECT count(*) FROM people WHERE status = 'active' AND employee_number = $1",
+			     "K001"), 1);
+	assert_int_equal(q64(f, "SELECT count(*) FROM people WHERE status = 'retired' AND employee_number = $1",
+			     "P001"), 1);
+	assert_int_equal(denials_for(f, "K001"), 5);   /* retire twice, move, login, snapshot */
+	free(so_id);
+	fx_free(f);
+}
+
 static void test_import_100k(void **state)
 {
 	struct fixture *f = fx_new();
@@ -831,6 +1030,7 @@ int main(void)
 		cmocka_unit_test(test_parse_bad_lines),
 		cmocka_unit_test(test_parse_more_validations),
 		cmocka_unit_test(test_parse_control_and_utf8),
+		cmocka_unit_test(test_parse_org_paths),
 		cmocka_unit_test(test_parse_fatal),
 		cmocka_unit_test(test_parse_unclosed_quote),
 		cmocka_unit_test(test_parse_no_trailing_newline),
@@ -843,6 +1043,7 @@ int main(void)
 		cmocka_unit_test(test_import_managers),
 		cmocka_unit_test(test_import_org_kind_and_logins),
 		cmocka_unit_test(test_import_keeps_an_admin),
+		cmocka_unit_test(test_import_guards_admins),
 		cmocka_unit_test(test_import_100k),
 	};
 	return cmocka_run_group_tests_name("hr", tests, setup, teardown);

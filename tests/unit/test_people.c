@@ -450,6 +450,23 @@ static int keep_name(const char *name, void *ud)
 	return 0;
 }
 
+/* What people_each_grant handed over for two people. */
+struct grants_seen {
+	const char *id_a, *id_b;
+	unsigned a, b;
+};
+
+static int note_grant(const char *id, unsigned role, void *ud)
+{
+	struct grants_seen *s = ud;
+
+	if (!strcmp(id, s->id_a))
+		s->a |= role;
+	else if (!strcmp(id, s->id_b))
+		s->b |= role;
+	return 0;
+}
+
 static void test_roles_units_groups(void **state)
 {
 	struct fixture *f = fx_new();
@@ -481,6 +498,15 @@ static void test_roles_units_groups(void **state)
 	assert_false(last);
 	assert_int_equal(people_each_active_admin(f->c, count_admin, &admins), 0);
 	assert_int_equal(admins, 2);
+	assert_int_equal(people_role_grant(f->w, a, ROLE_SECURITY_OFFICER, NULL, "bootstrap"), 1);
+	{
+		struct grants_seen seen = { a, b, 0, 0 };
+
+		assert_int_equal(people_each_grant(f->c, ROLE_ADMIN | ROLE_SECURITY_OFFICER, note_grant, &seen), 0);
+		assert_int_equal(seen.a, ROLE_ADMIN | ROLE_SECURITY_OFFICER);
+		assert_int_equal(seen.b, ROLE_ADMIN);   /* security_manager is not asked for */
+	}
+	assert_int_equal(people_role_revoke(f->w, a, ROLE_SECURITY_OFFICER), 1);
 	assert_int_equal(people_role_revoke(f->w, b, ROLE_ADMIN), 1);
 	assert_int_equal(people_role_revoke(f->w, b, ROLE_ADMIN), 0);
 
@@ -545,6 +571,85 @@ static int each_text(const char *text, void *ud)
 	return strcmp(text, "b") == 0 ? ERR_CONFLICT : 0;
 }
 
+/* The one org path rule (people_org_path_check): every door's verdict, from one table. */
+static void test_org_path_check(void **state)
+{
+	char longest[PEOPLE_PATH_MAX + 2];
+	static const struct {
+		const char *path, *why;   /* why NULL: accepted */
+	} t[] = {
+		{ "G", NULL },
+		{ "Kestrel Group/Kestrel Holdings/Finance and Accounting", NULL },
+		{ "G/C/D/1/2/3/4/5", NULL },                      /* eight levels */
+		{ "G/C/D/1/2/3/4/5/6", "more than 8 levels" },
+		{ "\xe3\x82\xb0\xe3\x83\xab\xe3\x83\xbc\xe3\x83\x97/C", NULL },   /* Japanese */
+		{ "G/.x/x./...", NULL },                          /* dots inside a name are fine */
+		{ "G/A%_\\/b", NULL },
+		{ "", "is empty" },
+		{ "/G/C", "empty segment" },
+		{ "G/C/", "empty segment" },
+		{ "/", "empty segment" },
+		{ "G//C", "empty segment" },
+		{ ".", "'.' or '..'" },
+		{ "..", "'.' or '..'" },
+		{ "G/./C", "'.' or '..'" },
+		{ "G/C/..", "'.' or '..'" },
+		{ "../G", "'.' or '..'" },
+		{ "G/\x01C", "control character" },              /* C0 */
+		{ "G/C\tD", "control character" },               /* tab */
+		{ "G/C\nD", "control character" },
+		{ "G/C\x7f", "control character" },              /* DEL */
+		{ "G/C\xc2\x85", "control character" },          /* NEL, C1 */
+		{ "G/C\xc2\x9f", "control character" },          /* APC, C1 */
+		{ "G/A\xe2\x80\xa8" "B", "control character" }, /* U+2028 */
+		{ "G/A\xe2\x80\xa9" "B", "control character" }, /* U+2029 */
+		{ "G/\xff", "not valid UTF-8" },
+		{ "G/\xc3", "not valid UTF-8" },                  /* cut short */
+		{ "G/\xc0\xaf", "not valid UTF-8" },              /* overlong '/' */
+		{ "G/\xed\xa0\x80", "not valid UTF-8" },          /* a surrogate */
+		{ "G/\xf4\x90\x80\x80", "not valid UTF-8" },      /* past U+10FFFF */
+		{ "G/\xc2\xa0", NULL },                           /* NBSP is a character */
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *why = "unset";
+		int r = people_org_path_check(t[i].path, &why);
+
+		if (!t[i].why) {
+			if (r != 0)
+				fail_msg("'%s' refused: %s", t[i].path, why);
+			continue;
+		}
+		if (r != ERR_INVALID || !strstr(why, t[i].why))
+			fail_msg("case %zu: got %d '%s', expected '%s'", i, r, why, t[i].why);
+	}
+	assert_int_equal(people_org_path_check(NULL, NULL), ERR_INVALID);
+	memset(longest, 'a', sizeof(longest));
+	longest[PEOPLE_PATH_MAX] = '\0';
+	assert_int_equal(people_org_path_check(longest, NULL), 0);
+	longest[PEOPLE_PATH_MAX] = 'a';
+	longest[PEOPLE_PATH_MAX + 1] = '\0';
+	assert_int_equal(people_org_path_check(longest, NULL), ERR_INVALID);
+}
+
+/* The writers that create units apply the same rule. */
+static void test_org_writers_refuse_bad_paths(void **state)
+{
+	struct fixture *f = fx_new();
+	static const char *const bad[] = { "G/..", "G/./C", "G/C/", "G/A\xe2\x80\xa8" "B", "G/\xc2\x85", "G/\xff" };
+	char id[ULID_SIZE];
+	int64_t n = -1;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ids_ulid(id, 0);
+		assert_int_equal(people_org_ensure(f->c, bad[i], NULL, 0, id, NULL), ERR_INVALID);
+		assert_int_equal(people_org_insert(f->w, id, NULL, bad[i], "own"), ERR_INVALID);
+	}
+	assert_int_equal(store_query_i64(f->c, "SELECT count(*) FROM org_units", STORE_NOARGS, &n), 0);
+	assert_int_equal(n, 0);
+	fx_free(f);
+}
+
 static void test_shared_readers(void **state)
 {
 	struct fixture *f = fx_new();
@@ -604,6 +709,8 @@ int main(void)
 		cmocka_unit_test(test_sql_where),
 		cmocka_unit_test(test_lifecycle),
 		cmocka_unit_test(test_roles_units_groups),
+		cmocka_unit_test(test_org_path_check),
+		cmocka_unit_test(test_org_writers_refuse_bad_paths),
 		cmocka_unit_test(test_shared_readers),
 	};
 

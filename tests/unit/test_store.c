@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: AGPL-3.0-or-later */
-/* Unit tests for src/store: migrations, parameters, transactions, constraints, schema checks. */
+/*
+ * Unit tests for src/store: migrations, parameters, transactions,
+ * constraints, schema checks, on SQLite and, when RAMPART_TEST_PG_URL names
+ * a PostgreSQL database the tests may empty (scripts/run-tests.sh starts a
+ * private cluster for it), the same cases again on PostgreSQL, plus the
+ * PostgreSQL driver's own: a lost connection.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,12 +18,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "common/err.h"
 #include "store/page.h"
 #include "store/store.h"
+#include "store/store_pg_internal.h"
 
 static char dir[] = "/tmp/rampart-store-XXXXXX";
-static char path[256];
+/* The database of the group running: a SQLite path or a PostgreSQL URL. */
+static char path[1024];
 
 static int setup(void **state)
 {
@@ -33,6 +43,42 @@ static int teardown(void **state)
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Runs @sql on @url outside the store (a second client).  Returns 0 or -1. */
+static int pg_admin(const char *url, const char *sql)
+{
+	PGconn *pg = PQconnectdb(url);
+	PGresult *res;
+	int r = -1;
+
+	if (PQstatus(pg) == CONNECTION_OK) {
+		res = PQexec(pg, sql);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+			r = 0;
+		else
+			fprintf(stderr, "pg_admin: %s", PQresultErrorMessage(res));
+		PQclear(res);
+	} else {
+		fprintf(stderr, "pg_admin: %s", PQerrorMessage(pg));
+	}
+	PQfinish(pg);
+	return r;
+}
+
+/* The PostgreSQL group starts from an empty database. */
+static int pg_setup(void **state)
+{
+	const char *url = getenv("RAMPART_TEST_PG_URL");
+
+	if (!url || snprintf(path, sizeof(path), "%s", url) >= (int)sizeof(path))
+		return -1;
+	return pg_admin(path, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+}
+
+static bool engine_is_pg(void)
+{
+	return strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0;
 }
 
 static void test_open_migrates(void **state)
@@ -268,6 +314,265 @@ static void test_page_collect(void **state)
 	store_close(s);
 }
 
+
+/* Values keep their type through the engine: big integers, blobs with NUL bytes, NULL, booleans. */
+static void test_types(void **state)
+{
+	static const unsigned char blob[] = { 'a', 0, 'b', 0, 0xff, 0 };
+	const int64_t big = 5000000000123LL, neg = -4000000000LL;
+	struct store *s = NULL;
+	struct store_conn *c;
+	struct store_stmt *q;
+	const void *p;
+	size_t n;
+	int64_t v;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_int_equal(store_exec(c, "INSERT INTO people (id, login, family_name, given_name, status, kind, "
+				       "totp_secret, totp_last_step, created_at, updated_at) "
+				       "VALUES ('P1', 'types', 'F', 'G', 'active', 'employee', $1, $2, $3, $3)",
+				    STORE_ARGS(SA_BLOB(blob, sizeof(blob)), SA_I64(neg), SA_I64(big))), 1);
+	assert_int_equal(store_query(c, "SELECT totp_secret, totp_last_step, created_at, email, retired_at "
+				     "FROM people WHERE login = $1", STORE_ARGS(SA_TEXT("types")), &q), 0);
+	assert_int_equal(store_step(q), 1);
+	p = store_col_blob(q, 0, &n);
+	assert_int_equal(n, sizeof(blob));
+	assert_memory_equal(p, blob, sizeof(blob));
+	assert_int_equal(store_col_i64(q, 1), neg);
+	assert_int_equal(store_col_i64(q, 2), big);
+	assert_null(store_col_text(q, 3));
+	assert_true(store_col_is_null(q, 3));
+	assert_true(store_col_is_null(q, 4));
+	assert_int_equal(store_col_i64(q, 4), 0);
+	assert_false(store_col_is_null(q, 2));
+	assert_int_equal(store_step(q), 0);
+	store_stmt_free(q);
+	/* An empty blob, and a blob bound where the statement was prepared with NULL. */
+	assert_int_equal(store_exec(c, "UPDATE people SET totp_pending = $1 WHERE id = 'P1'", STORE_ARGS(SA_NULL)), 1);
+	assert_int_equal(store_exec(c, "UPDATE people SET totp_pending = $1 WHERE id = 'P1'",
+				    STORE_ARGS(SA_BLOB("", 0))), 1);
+	/* Comparisons, aggregates and a NULL bound to an untyped parameter. */
+	assert_int_equal(store_query_i64(c, "SELECT count(*) > 0 FROM people", STORE_NOARGS, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_query_i64(c, "SELECT 1 = 2", STORE_NOARGS, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(store_query_i64(c, "SELECT sum(created_at) FROM people WHERE id = 'P1'", STORE_NOARGS, &v), 0);
+	assert_int_equal(v, big);
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM people WHERE ($1 IS NULL OR login = $1)",
+					 STORE_ARGS(SA_NULL), &v), 0);
+	assert_true(v >= 1);
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM people WHERE ($1 IS NULL OR login = $1)",
+					 STORE_ARGS(SA_TEXT("types")), &v), 0);
+	assert_int_equal(v, 1);
+	store_close(s);
+}
+
+/* INTEGER PRIMARY KEY columns number rows themselves; explicit ids are kept. */
+static void test_identity_column(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+	int64_t a = 0, b = 0;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_int_equal(store_query_i64(c, "INSERT INTO auth_failures (factor, subject, at) VALUES ('password', 'x', 1) "
+					 "RETURNING id", STORE_NOARGS, &a), 0);
+	assert_int_equal(store_query_i64(c, "INSERT INTO auth_failures (factor, subject, at) VALUES ('password', 'x', 2) "
+					 "RETURNING id", STORE_NOARGS, &b), 0);
+	assert_true(a >= 1);
+	assert_true(b > a);
+	assert_int_equal(store_exec(c, "INSERT INTO auth_failures (id, factor, subject, at) VALUES ($1, 'totp', 'y', 3)",
+				    STORE_ARGS(SA_I64(1000000))), 1);
+	assert_int_equal(store_exec(c, "INSERT INTO auth_failures (id, factor, subject, at) VALUES ($1, 'totp', 'y', 3)",
+				    STORE_ARGS(SA_I64(1000000))), ERR_CONFLICT);
+	/* A check constraint is a conflict too, as SQLite's. */
+	assert_int_equal(store_exec(c, "INSERT INTO auth_failures (factor, subject, at) VALUES ('nope', 'x', 1)",
+				    STORE_NOARGS), ERR_CONFLICT);
+	store_close(s);
+}
+
+/* A failed statement inside a transaction undoes only itself; the transaction goes on. */
+static void test_statement_failure_in_transaction(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+	int64_t n;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_int_equal(store_begin(c), 0);
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('sf1', 'x')", STORE_NOARGS), 1);
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('sf1', 'y')", STORE_NOARGS),
+			 ERR_CONFLICT);
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('sf2', 'x')", STORE_NOARGS), 1);
+	assert_int_equal(store_commit(c), 0);
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key IN ('sf1', 'sf2')",
+					 STORE_NOARGS, &n), 0);
+	assert_int_equal(n, 2);
+	store_close(s);
+}
+
+/* Statements run between the rows of an open query, as SQLite allows. */
+static void test_nested_statements(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+	struct store_stmt *q;
+	char key[16];
+	int rows = 0;
+	int64_t n;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "ns%d", i);
+		assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ($1, 'a')",
+					    STORE_ARGS(SA_TEXT(key))), 1);
+	}
+	assert_int_equal(store_query(c, "SELECT key FROM server_meta WHERE key LIKE 'ns%' ORDER BY key",
+				     STORE_NOARGS, &q), 0);
+	while (store_step(q) == 1) {
+		snprintf(key, sizeof(key), "%s", store_col_text(q, 0));
+		assert_int_equal(store_exec(c, "UPDATE server_meta SET value = 'b' WHERE key = $1",
+					    STORE_ARGS(SA_TEXT(key))), 1);
+		assert_int_equal(store_query_i64(c, "SELECT count(*) FROM server_meta WHERE value = 'b' AND key LIKE 'ns%'",
+						 STORE_NOARGS, &n), 0);
+		assert_int_equal(n, ++rows);
+	}
+	store_stmt_free(q);
+	assert_int_equal(rows, 5);
+	/* A query abandoned after its first row leaves the connection usable. */
+	assert_int_equal(store_query(c, "SELECT key FROM server_meta ORDER BY key", STORE_NOARGS, &q), 0);
+	assert_int_equal(store_step(q), 1);
+	store_stmt_free(q);
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key LIKE 'ns%'", STORE_NOARGS, &n), 0);
+	assert_int_equal(n, 5);
+	store_close(s);
+}
+
+/* Ends this connection's server session from another client, as a restart of PostgreSQL would. */
+static void pg_kill_session(struct store_conn *c)
+{
+	char sql[96];
+	int64_t pid = 0;
+
+	assert_int_equal(store_query_i64(c, "SELECT pg_backend_pid()", STORE_NOARGS, &pid), 0);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)", (long long)pid);
+	assert_int_equal(pg_admin(path, sql), 0);
+	usleep(100 * 1000);
+}
+
+/* PostgreSQL: a lost connection fails the statement that sees it, and the next one reconnects. */
+static void test_pg_lost_connection(void **state)
+{
+	struct store *s = NULL;
+	struct store_conn *c;
+	uint64_t errors;
+	int64_t n;
+
+	if (!engine_is_pg())
+		skip();
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	pg_kill_session(c);
+	errors = store_error_count();
+	assert_int_equal(store_query_i64(c, "SELECT 1", STORE_NOARGS, &n), ERR_UNAVAILABLE);
+	assert_true(store_error_count() > errors);
+	assert_int_equal(store_query_i64(c, "SELECT 1", STORE_NOARGS, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_check_integrity(c), 0);
+
+	/* Inside a transaction: every statement fails until the rollback, nothing is half applied. */
+	assert_int_equal(store_begin(c), 0);
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('lost1', 'x')", STORE_NOARGS), 1);
+	pg_kill_session(c);
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('lost2', 'x')", STORE_NOARGS),
+			 ERR_UNAVAILABLE);
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('lost3', 'x')", STORE_NOARGS),
+			 ERR_UNAVAILABLE);
+	assert_true(store_in_transaction(c));
+	assert_int_equal(store_commit(c), ERR_UNAVAILABLE);
+	assert_false(store_in_transaction(c));
+	assert_int_equal(store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key LIKE 'lost%'",
+					 STORE_NOARGS, &n), 0);
+	assert_int_equal(n, 0);
+
+	/* Lost in the middle of a query's rows. */
+	assert_int_equal(store_exec(c, "INSERT INTO server_meta (key, value) VALUES ('lost4', 'x')", STORE_NOARGS), 1);
+	{
+		struct store_stmt *q;
+
+		assert_int_equal(store_query(c, "SELECT key FROM server_meta", STORE_NOARGS, &q), 0);
+		assert_int_equal(store_step(q), 1);
+		pg_kill_session(c);
+		while (store_step(q) == 1)
+			;
+		store_stmt_free(q);
+	}
+	/* The rows may all have arrived before the session ended: then the next statement sees it. */
+	if (store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key = 'lost4'", STORE_NOARGS, &n) < 0)
+		assert_int_equal(store_query_i64(c, "SELECT count(*) FROM server_meta WHERE key = 'lost4'",
+						 STORE_NOARGS, &n), 0);
+	assert_int_equal(n, 1);
+	store_close(s);
+}
+
+/* PostgreSQL: a thread that finds the pool empty waits, then gets no connection. */
+static void *pool_thread(void *p)
+{
+	return store_conn(p);
+}
+
+static void test_pg_pool_bound(void **state)
+{
+	struct store_options o = { .pool_size = 1, .wait_ms = 200 };
+	struct store *s = NULL;
+	pthread_t t;
+	void *got = (void *)1;
+
+	if (!engine_is_pg())
+		skip();
+	assert_int_equal(store_open_opts(path, &o, &s), 0);
+	assert_string_equal(store_engine(s), "postgresql");
+	assert_non_null(store_conn(s));   /* the one connection, this thread's */
+	assert_int_equal(pthread_create(&t, NULL, pool_thread, s), 0);
+	assert_int_equal(pthread_join(t, &got), 0);
+	assert_null(got);
+	store_close(s);
+}
+
+/* The PostgreSQL driver's text helpers: the migrations' DDL, parameters, and URIs in logs. */
+static void test_pg_sql_text(void **state)
+{
+	char *t;
+
+	t = store_pg_translate_ddl("CREATE TABLE t (\n    id INTEGER PRIMARY KEY,\n    n integer NOT NULL, "
+				   "b BLOB, s TEXT DEFAULT 'INTEGER BLOB', points_integer INTEGER)\n"
+				   "-- INTEGER in a comment\n");
+	assert_non_null(t);
+	assert_string_equal(t, "CREATE TABLE t (\n    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,\n"
+			    "    n BIGINT NOT NULL, b BYTEA, s TEXT DEFAULT 'INTEGER BLOB', points_integer BIGINT)\n"
+			    "-- INTEGER in a comment\n");
+	free(t);
+	assert_int_equal(store_pg_max_param("SELECT $1, '$9', $12 FROM t WHERE a = $3"), 12);
+	assert_int_equal(store_pg_max_param("SELECT 1"), 0);
+	assert_true(store_pg_is_select("  SELECT 1"));
+	assert_false(store_pg_is_select("INSERT INTO t VALUES (1)"));
+	assert_true(store_pg_is_savepoint_control("ROLLBACK TO SAVEPOINT report"));
+	assert_false(store_pg_is_savepoint_control("SELECT 1"));
+	t = store_pg_redact("postgresql://rampart:s3cret@db.example.com:5432/rampart?sslmode=require");
+	assert_string_equal(t, "postgresql://rampart:***@db.example.com:5432/rampart?sslmode=require");
+	free(t);
+	t = store_pg_redact("postgresql:///rampart?host=/run/pg&password=ab&user=r");
+	assert_string_equal(t, "postgresql:///rampart?host=/run/pg&password=***&user=r");
+	free(t);
+	t = store_pg_redact("postgresql://u:x@h/d?password=y");
+	assert_string_equal(t, "postgresql://u:***@h/d?password=***");
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,7 +582,24 @@ int main(void)
 		cmocka_unit_test(test_stmt_reuse),
 		cmocka_unit_test(test_writers_queue),
 		cmocka_unit_test(test_page_collect),
-		cmocka_unit_test(test_refuses_newer_schema),
+		cmocka_unit_test(test_types),
+		cmocka_unit_test(test_identity_column),
+		cmocka_unit_test(test_statement_failure_in_transaction),
+		cmocka_unit_test(test_nested_statements),
+		cmocka_unit_test(test_pg_lost_connection),
+		cmocka_unit_test(test_pg_pool_bound),
+		cmocka_unit_test(test_refuses_newer_schema),   /* last: the database is unusable afterwards */
 	};
-	return cmocka_run_group_tests_name("store", tests, setup, teardown);
+	const struct CMUnitTest text_tests[] = {
+		cmocka_unit_test(test_pg_sql_text),
+	};
+	int failed = cmocka_run_group_tests_name("store (sqlite)", tests, setup, teardown);
+
+	failed += cmocka_run_group_tests_name("store (PostgreSQL SQL text)", text_tests, NULL, NULL);
+
+	if (!getenv("RAMPART_TEST_PG_URL")) {
+		printf("store: PostgreSQL skipped (set RAMPART_TEST_PG_URL to a database the tests may empty)\n");
+		return failed;
+	}
+	return failed + cmocka_run_group_tests_name("store (postgresql)", tests, pg_setup, NULL);
 }

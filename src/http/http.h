@@ -3,8 +3,10 @@
  * http: rampartd's HTTP layer on libmicrohttpd.
  *
  * It owns the listening socket, the worker thread pool, routing with path
- * parameters, request body limits, per-client rate limits, request ids,
- * security headers, the JSON error model, and metrics.  Authentication is a
+ * parameters, request framing and body limits, the client address (the
+ * peer's, or the one a trusted proxy forwards), per-client rate and
+ * connection limits, the deadline for request heads, request ids, security
+ * headers, the JSON error model, and metrics.  Authentication is a
  * hook (http_server_set_authenticator) so that this layer does not depend on
  * identity; domains register handlers with http_route().
  *

@@ -4,8 +4,11 @@
  * percent-decoding (control bytes never survive, "%00" never cuts a path),
  * the path check, segment splitting, route matching with parameters,
  * wildcards, 404 against 405 and HEAD, the error bodies (API and SCIM),
- * response headers and body ownership, the rate limiter's windows, body
- * limits, and the exact /metrics text.
+ * response headers and body ownership, addresses, trusted-proxy lists and
+ * the client address in X-Forwarded-For and Forwarded, the rate limiter's
+ * windows and a full set of its table (nobody over the limit), request
+ * framing, body limits, and the exact /metrics text, with one series per
+ * method where a pattern has several.
  */
 #include <setjmp.h>
 #include <stdarg.h>

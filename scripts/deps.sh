@@ -21,6 +21,7 @@ PACKAGES=(
   nftables iproute2   # the quarantine test reads the ruleset inside a network namespace it creates
   zlib1g-dev   # rampart-agent's event buffer: a CRC-32 on each record
   usbguard     # usbguard-rule-parser checks the agent's USB rules; its daemon is masked, see below
+  python3-prometheus-client   # tests/integration/test_http_hardening.py parses /metrics with it
   # benchmarks
   wrk nginx-light age gnupg time
 )

@@ -42,8 +42,11 @@ static const struct cfg_item cfg_items[] = {
 	I("limits", "max_body", max_body, 1024, 64 << 20),
 	I("limits", "max_import", max_import, 1024, 1LL << 30),
 	I("limits", "max_connections", max_connections, 4, 100000),
+	I("limits", "max_connections_per_client", max_connections_per_client, 0, 100000),
+	D("limits", "header_timeout", header_timeout_s, 1, 3600),
 	I("limits", "rate_per_minute", rate_per_minute, 0, 10000000),
 	I("limits", "max_list", max_list, 10, 10000),
+	S("http", "trusted_proxies", trusted_proxies),
 	D("auth", "session_idle", session_idle_s, 60, 86400 * 30),
 	D("auth", "session_absolute", session_absolute_s, 300, 86400 * 365),
 	I("auth", "lockout_threshold", lockout_threshold, 1, 1000),
@@ -76,6 +79,8 @@ void config_defaults(struct config *c)
 	c->max_body = 1 << 20;
 	c->max_import = 64 << 20;
 	c->max_connections = 1024;
+	c->max_connections_per_client = 256;
+	c->header_timeout_s = 15;
 	c->rate_per_minute = 6000;
 	c->max_list = 500;
 	c->session_idle_s = 30 * 60;

@@ -33,8 +33,12 @@ struct config {
 	int64_t max_body;          /* bytes of a JSON request */
 	int64_t max_import;        /* bytes of an HR CSV */
 	int64_t max_connections;
+	int64_t max_connections_per_client; /* per socket peer address; trusted proxies exempt */
+	int64_t header_timeout_s;  /* to receive a request's head, from connect or the last answer */
 	int64_t rate_per_minute;   /* requests per client address */
 	int64_t max_list;          /* largest page of a list */
+	/* [http] */
+	char trusted_proxies[1024]; /* addresses and CIDR ranges whose forwarding headers are read */
 	/* [auth] */
 	int64_t session_idle_s;
 	int64_t session_absolute_s;

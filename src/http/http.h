@@ -3,8 +3,10 @@
  * http: rampartd's HTTP layer on libmicrohttpd.
  *
  * It owns the listening socket, the worker thread pool, routing with path
- * parameters, request body limits, per-client rate limits, request ids,
- * security headers, the JSON error model, and metrics.  Authentication is a
+ * parameters, request framing and body limits, the client address (the
+ * peer's, or the one a trusted proxy forwards), per-client rate and
+ * connection limits, the deadline for request heads, request ids, security
+ * headers, the JSON error model, and metrics.  Authentication is a
  * hook (http_server_set_authenticator) so that this layer does not depend on
  * identity; domains register handlers with http_route().
  *
@@ -72,6 +74,8 @@ struct http_limits {
 	unsigned max_connections;
 	unsigned rate_per_minute; /* 0: unlimited */
 	unsigned threads;
+	unsigned max_per_client;  /* connections per socket peer address (trusted proxies exempt); 0: no limit */
+	unsigned header_timeout_s; /* to receive a request's head, from connect or the previous answer; 0: none */
 };
 
 struct http_tls {
@@ -126,6 +130,19 @@ void http_routes_foreach(struct http_server *s,
 			 void (*cb)(const char *method, const char *pattern, void *ud), void *ud);
 
 /*
+ * Trusts the reverse proxies in @list: IPv4 and IPv6 addresses and CIDR
+ * ranges separated by commas ("10.0.0.0/8, ::1").  For a request whose
+ * socket peer is one of them, http_req_remote() and the audit context
+ * name the client address the proxy forwards in X-Forwarded-For (or, when
+ * the request has none, Forwarded), walking the hops from the right past
+ * the trusted ones; a malformed header leaves the peer's address (logged
+ * at debug).  Other peers' headers are ignored.  An empty list trusts
+ * nobody (the default).  Call before http_server_start.  Returns 0, or
+ * ERR_INVALID with @e naming the bad entry (the list is then unchanged).
+ */
+int http_server_set_trusted_proxies(struct http_server *s, const char *list, struct rerr *e);
+
+/*
  * Binds and listens on @listen ("127.0.0.1:8080", "[::1]:0"); with port 0
  * the kernel picks one, which http_server_port() tells from then on.
  * Returns 0, -errno, or ERR_INVALID for a bad address.
@@ -148,7 +165,11 @@ void *http_req_app(struct http_req *r);
 enum http_method http_req_method(struct http_req *r);
 const char *http_req_path(struct http_req *r);
 const char *http_req_id(struct http_req *r);
-/* Client address as text (no port). */
+/*
+ * Client address as text (no port): the socket peer's, or the address a
+ * trusted proxy forwards (http_server_set_trusted_proxies).  Lockout, rate
+ * limits and the audit log all use this one.
+ */
 const char *http_req_remote(struct http_req *r);
 /* Path parameter captured by "{name}", or NULL. */
 const char *http_req_param(struct http_req *r, const char *name);

@@ -116,22 +116,35 @@ static enum MHD_Result http_send(struct http_req *r, struct http_resp *resp)
 	MHD_destroy_response(mr);
 
 	dur_ns = rtime_mono_ns() - r->start_ns;
-	http_metrics_record(r->s, r->route, resp->status, dur_ns);
-	log_write(resp->status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, "request",
-		  "method=%s route=%s status=%d dur_ms=%.3f remote=%s", http_method_name(r->method),
-		  log_quote(qroute, sizeof(qroute), r->route ? r->route->pattern : "unmatched"),
-		  resp->status, (double)dur_ns / 1e6, r->remote);
+	http_metrics_record(r->s, r->route, r->method, resp->status, dur_ns);
+	log_quote(qroute, sizeof(qroute), r->route ? r->route->pattern : "unmatched");
+	if (strcmp(r->peer, r->remote) == 0)
+		log_write(resp->status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, "request",
+			  "method=%s route=%s status=%d dur_ms=%.3f remote=%s", http_method_name(r->method),
+			  qroute, resp->status, (double)dur_ns / 1e6, r->remote);
+	else   /* a trusted proxy's: the client it named, then the proxy */
+		log_write(resp->status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO, "request",
+			  "method=%s route=%s status=%d dur_ms=%.3f remote=%s peer=%s",
+			  http_method_name(r->method), qroute, resp->status, (double)dur_ns / 1e6,
+			  r->remote, r->peer);
 	return ret;
 }
 
-/* Answers a request refused before its handler ran (Allow for 405, Retry-After for 429). */
-static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned allow)
+/*
+ * Answers a request refused before its handler ran, with @msg (NULL: the
+ * error's own text), Allow for 405 and Retry-After for 429.  With @close
+ * the connection is closed after the answer.
+ */
+static enum MHD_Result http_answer_refusal(struct http_req *r, int err, unsigned allow,
+					   const char *msg, bool close)
 {
 	struct http_resp resp = { 0 };
 	enum MHD_Result ret;
 
 	log_set_request_id(r->id);
-	http_error_body(&resp, err, NULL, NULL);
+	http_error_body(&resp, err, NULL, msg);
+	if (close)
+		http_resp_header(&resp, "Connection", "close");
 	if (err == ERR_METHOD && allow) {
 		char a[64] = "";
 		size_t o = 0;
@@ -147,6 +160,11 @@ static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned a
 	http_resp_free(&resp);
 	log_set_request_id(NULL);
 	return ret;
+}
+
+static enum MHD_Result http_answer_error(struct http_req *r, int err, unsigned allow)
+{
+	return http_answer_refusal(r, err, allow, NULL, false);
 }
 
 /* Sends @resp, or the error body for @rc when the handler wrote none, and frees it. */
@@ -238,6 +256,7 @@ static enum MHD_Result http_begin(struct http_server *s, struct MHD_Connection *
 				  const char *url, const char *method, void **con_cls)
 {
 	struct http_req *r;
+	struct rerr fe;
 	unsigned allow = 0;
 	int err = 0, rc;
 
@@ -246,6 +265,17 @@ static enum MHD_Result http_begin(struct http_server *s, struct MHD_Connection *
 		return MHD_NO;
 	*con_cls = r;
 	atomic_fetch_add(&s->inflight, 1);
+	http_conn_head_received(s, conn);
+	if (http_conn_check_framing(conn, &fe) < 0) {
+		/*
+		 * Where this body ends is ambiguous, so where the next request
+		 * starts is too: answer and close (libmicrohttpd closes a
+		 * connection whose answer was queued before its body was read).
+		 */
+		r->dispatched = true;
+		r->early_err = ERR_INVALID;
+		return http_answer_refusal(r, ERR_INVALID, 0, fe.message, true);
+	}
 	if (!r->method)
 		r->early_err = ERR_METHOD;
 	else if (!http_path_is_sane(r->path))
@@ -338,6 +368,7 @@ void http_mhd_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	http_req_free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->inflight, 1);
+	http_conn_answered(s, conn);
 }
 
 void http_mhd_log(void *cls, const char *fmt, va_list ap)

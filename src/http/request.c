@@ -4,7 +4,8 @@
  * values come from libmicrohttpd (already decoded by http_path_unescape);
  * the body is buffered up to the route's limit (limits.c) and parsed as
  * JSON once, on first use.  Everything returned is borrowed and lives as
- * long as the request.
+ * long as the request.  The client address is settled when the request
+ * starts: the socket peer's, or the one a trusted proxy forwards (proxy.h).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "common/err.h"
 #include "common/jsonx.h"
+#include "common/log.h"
 #include "common/rtime.h"
 #include "common/str.h"
 #include "http/http_internal.h"
@@ -92,21 +95,80 @@ int http_req_page(struct http_req *r, int64_t def, int64_t max, int64_t *ret_lim
 	return 0;
 }
 
-/* Writes the client address of @conn (no port) into @out, or "unknown". */
-static void http_conn_remote(struct MHD_Connection *conn, char *out, size_t size)
+/* The socket peer of @conn.  Returns false when it has no IP address. */
+static bool http_conn_peer(struct MHD_Connection *conn, struct http_addr *ret)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
-	if (ci && ci->client_addr) {
-		const struct sockaddr *sa = ci->client_addr;
+	return ci && http_addr_from_sockaddr(ci->client_addr, ret);
+}
 
-		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
-		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+/* The values of every @name header line of a request, the last HTTP_MAX_FWD_LINES of them. */
+struct http_lines {
+	const char *name;
+	const char *v[HTTP_MAX_FWD_LINES];
+	size_t n;   /* lines seen, maybe more than kept */
+};
+
+static enum MHD_Result http_lines_add(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	struct http_lines *l = cls;
+
+	(void)kind;
+	if (value && strcasecmp(key, l->name) == 0)
+		l->v[l->n++ % HTTP_MAX_FWD_LINES] = value;
+	return MHD_YES;
+}
+
+/* Collects the @name lines of @conn into @l in order; returns how many were kept. */
+static size_t http_lines_collect(struct MHD_Connection *conn, const char *name, struct http_lines *l,
+				 const char **ordered)
+{
+	size_t kept;
+
+	l->name = name;
+	l->n = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, http_lines_add, l);
+	kept = l->n < HTTP_MAX_FWD_LINES ? l->n : HTTP_MAX_FWD_LINES;
+	for (size_t i = 0; i < kept; i++)
+		ordered[i] = l->v[(l->n - kept + i) % HTTP_MAX_FWD_LINES];
+	return kept;
+}
+
+/*
+ * Sets @r's peer and client address: the peer's, or, when the peer is a
+ * trusted proxy, the one it forwards (X-Forwarded-For first, else Forwarded).
+ */
+static void http_req_client(struct http_req *r)
+{
+	struct http_addr peer, client;
+	struct http_lines l;
+	const char *lines[HTTP_MAX_FWD_LINES];
+	enum http_fwd_kind kind = HTTP_FWD_XFF;
+	struct rerr e;
+	size_t n;
+
+	if (!http_conn_peer(r->conn, &peer)) {
+		snprintf(r->peer, sizeof(r->peer), "unknown");
+		snprintf(r->remote, sizeof(r->remote), "unknown");
+		return;
 	}
-	if (!out[0])
-		snprintf(out, size, "unknown");
+	http_addr_format(&peer, r->peer, sizeof(r->peer));
+	client = peer;
+	if (r->s->proxies.n && http_proxies_contain(&r->s->proxies, &peer)) {
+		n = http_lines_collect(r->conn, "X-Forwarded-For", &l, lines);
+		if (!n) {
+			kind = HTTP_FWD_FORWARDED;
+			n = http_lines_collect(r->conn, "Forwarded", &l, lines);
+		}
+		if (n && http_forwarded_client(&r->s->proxies, kind, lines, n, &client, &e) < 0) {
+			log_debug("http: forwarding header not used", "peer=%s header=%s reason=\"%s\"",
+				  r->peer, kind == HTTP_FWD_XFF ? "X-Forwarded-For" : "Forwarded", e.message);
+			client = peer;
+		}
+	}
+	http_addr_format(&client, r->remote, sizeof(r->remote));
 }
 
 struct http_req *http_req_new(struct http_server *s, struct MHD_Connection *conn,
@@ -129,7 +191,7 @@ struct http_req *http_req_new(struct http_server *s, struct MHD_Connection *conn
 	buf_init(&r->body, 1);
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(r->id, sizeof(r->id), rnd, sizeof(rnd));
-	http_conn_remote(conn, r->remote, sizeof(r->remote));
+	http_req_client(r);
 	r->actx = (struct audit_ctx){ .principal = &r->p, .source = r->remote, .request_id = r->id };
 	return r;
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,14 +25,20 @@ struct http_server *http_server_new(void *app, const struct http_limits *limits)
 
 	if (!s)
 		return NULL;
-	s->rate = calloc(HTTP_RATE_SLOTS, sizeof(*s->rate));
+	s->rate = calloc(HTTP_RATE_SETS, sizeof(*s->rate));
 	if (!s->rate) {
 		free(s);
 		return NULL;
 	}
+	randombytes_buf(s->rate_key, sizeof(s->rate_key));
 	s->app = app;
 	s->lim = *limits;
 	s->listen_fd = -1;
+	if (http_conns_init(s) < 0) {
+		free(s->rate);
+		free(s);
+		return NULL;
+	}
 	pthread_mutex_init(&s->rate_lock, NULL);
 	return s;
 }
@@ -41,6 +48,7 @@ void http_server_free(struct http_server *s)
 	if (!s)
 		return;
 	http_router_free(s);
+	http_conns_done(s);
 	free(s->rate);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
@@ -51,6 +59,11 @@ void http_server_free(struct http_server *s)
 void http_server_set_authenticator(struct http_server *s, http_authn_fn fn)
 {
 	s->authn = fn;
+}
+
+int http_server_set_trusted_proxies(struct http_server *s, const char *list, struct rerr *e)
+{
+	return http_proxies_parse(list ? list : "", &s->proxies, e);
 }
 
 /* Parses "host:port" or "[v6]:port" (numeric port) into @ss.  Returns 0 or ERR_INVALID. */
@@ -149,19 +162,29 @@ int http_server_start(struct http_server *s, const struct http_tls *tls)
 		flags |= MHD_USE_TLS;
 		s->tls = true;
 	}
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_mhd_access, s,
+	if (http_conns_start(s) < 0)
+		return -EIO;
+	/*
+	 * The connection timeout is libmicrohttpd's inactivity timeout, reset
+	 * by every byte: it bounds bodies and answers.  The deadline for a
+	 * request's head and the per-address limit are conn.c's.
+	 */
+	s->d = MHD_start_daemon(flags, 0, http_mhd_accept, s, http_mhd_access, s,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_LIMIT, s->lim.max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+		MHD_OPTION_NOTIFY_CONNECTION, http_mhd_connection, s,
 		MHD_OPTION_NOTIFY_COMPLETED, http_mhd_completed, s,
 		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
 		MHD_OPTION_UNESCAPE_CALLBACK, http_mhd_unescape, NULL,
 		s->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, s->tls ? tls->key_pem : NULL,
 		MHD_OPTION_HTTPS_MEM_CERT, s->tls ? tls->cert_pem : NULL,
 		MHD_OPTION_END);
-	if (!s->d)
+	if (!s->d) {
+		http_conns_stop(s);
 		return -EIO;
+	}
 	/* The daemon owns the socket now and closes it when stopped. */
 	s->listen_fd = -1;
 	return 0;
@@ -188,4 +211,5 @@ void http_server_stop(struct http_server *s, unsigned grace_ms)
 	}
 	MHD_stop_daemon(s->d);
 	s->d = NULL;
+	http_conns_stop(s);
 }

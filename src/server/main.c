@@ -426,6 +426,7 @@ int main(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct http_tls tls = { 0 };
 	struct http_limits lim;
+	struct rerr perr = { "" };
 	sigset_t sigs;
 	int rc;
 
@@ -447,12 +448,16 @@ int main(int argc, char **argv)
 		.max_body = (size_t)app.cfg.max_body,
 		.max_import = (size_t)app.cfg.max_import,
 		.max_connections = (unsigned)app.cfg.max_connections,
+		.max_per_client = (unsigned)app.cfg.max_connections_per_client,
+		.header_timeout_s = (unsigned)app.cfg.header_timeout_s,
 		.rate_per_minute = (unsigned)app.cfg.rate_per_minute,
 		.threads = (unsigned)app.cfg.threads,
 	};
 	srv = http_server_new(&app, &lim);
 	if (!srv || register_routes(srv, o.routes ? NULL : app.cfg.web_dir) < 0)
 		return fail("http: cannot set up routes", "out of memory");
+	if (http_server_set_trusted_proxies(srv, app.cfg.trusted_proxies, &perr) < 0)
+		return fail("config: bad [http] trusted_proxies", perr.message);
 	if (o.routes) {
 		http_routes_foreach(srv, print_route, NULL);
 		http_server_free(srv);

@@ -4,8 +4,11 @@
  * percent-decoding (control bytes never survive, "%00" never cuts a path),
  * the path check, segment splitting, route matching with parameters,
  * wildcards, 404 against 405 and HEAD, the error bodies (API and SCIM),
- * response headers and body ownership, the rate limiter's windows, body
- * limits, and the exact /metrics text.
+ * response headers and body ownership, addresses, trusted-proxy lists and
+ * the client address in X-Forwarded-For and Forwarded, the rate limiter's
+ * windows and a full set of its table (nobody over the limit), request
+ * framing, body limits, and the exact /metrics text, with one series per
+ * method where a pattern has several.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +25,7 @@
 #include "common/err.h"
 #include "http/http_internal.h"
 #include "http/path.h"
+#include "http/proxy.h"
 
 /* ---------------------------------------------------------------- path */
 
@@ -379,6 +383,182 @@ static void test_response_headers(void **state)
 	assert_int_equal(resp.nheaders, 0);
 }
 
+/* ---------------------------------------------------------------- proxy */
+
+static void test_addr_parse(void **state)
+{
+	struct http_addr a;
+	char text[HTTP_ADDR_TEXT];
+
+	assert_int_equal(http_addr_parse("192.0.2.1", 9, &a), 0);
+	assert_int_equal(a.len, 4);
+	assert_int_equal(http_addr_parse("2001:DB8::1", 11, &a), 0);
+	assert_int_equal(a.len, 16);
+	http_addr_format(&a, text, sizeof(text));
+	assert_string_equal(text, "2001:db8::1");
+	/* IPv4-mapped IPv6 is the IPv4 address. */
+	assert_int_equal(http_addr_parse("::ffff:192.0.2.9", 16, &a), 0);
+	assert_int_equal(a.len, 4);
+	http_addr_format(&a, text, sizeof(text));
+	assert_string_equal(text, "192.0.2.9");
+	/* Only the @len bytes count. */
+	assert_int_equal(http_addr_parse("10.0.0.1, x", 8, &a), 0);
+	http_addr_format(&a, text, sizeof(text));
+	assert_string_equal(text, "10.0.0.1");
+	static const char *const bad[] = {
+		"", "192.0.2", "192.0.2.256", "192.0.2.1/8", " 192.0.2.1", "fe80::1%eth0", "[::1]",
+		"example.com", "1.2.3.4.5", "::g", "01.2.3.4",
+		"1111:2222:3333:4444:5555:6666:7777:8888:9999:0000:1111",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (http_addr_parse(bad[i], strlen(bad[i]), &a) == 0)
+			fail_msg("'%s' was taken for an address", bad[i]);
+}
+
+static void test_proxies_parse(void **state)
+{
+	struct http_proxies p = { .n = 99 };
+	struct http_addr a;
+	struct rerr e = { "" };
+
+	assert_int_equal(http_proxies_parse("", &p, &e), 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(http_proxies_parse("  ,, ", &p, &e), 0);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(http_proxies_parse("10.0.0.0/8, 192.0.2.7 2001:db8::/32,::1,"
+					    "172.16.1.9/12\t::ffff:198.51.100.0/120", &p, &e), 0);
+	assert_int_equal(p.n, 6);
+#define IN(text, want) do { \
+		assert_int_equal(http_addr_parse(text, strlen(text), &a), 0); \
+		assert_int_equal(http_proxies_contain(&p, &a), want); \
+	} while (0)
+	IN("10.0.0.0", true);
+	IN("10.255.255.255", true);
+	IN("11.0.0.0", false);
+	IN("9.255.255.255", false);
+	IN("192.0.2.7", true);
+	IN("192.0.2.8", false);
+	IN("2001:db8:ffff::1", true);
+	IN("2001:db9::1", false);
+	IN("::1", true);
+	IN("::2", false);
+	/* Host bits are ignored: 172.16.1.9/12 is 172.16.0.0/12. */
+	IN("172.31.255.1", true);
+	IN("172.32.0.1", false);
+	/* A mapped range covers the IPv4 addresses, written either way. */
+	IN("198.51.100.200", true);
+	IN("::ffff:198.51.100.1", true);
+	IN("198.51.101.1", false);
+	/* An IPv4 range never matches IPv6 and the other way round. */
+	IN("::a00:1", false);
+#undef IN
+	assert_int_equal(http_proxies_parse("0.0.0.0/0, ::/0", &p, &e), 0);
+	assert_int_equal(http_addr_parse("203.0.113.1", 11, &a), 0);
+	assert_true(http_proxies_contain(&p, &a));
+
+	static const char *const bad[] = {
+		"10.0.0.0/33", "::1/129", "10.0.0.0/", "10.0.0.0/8/8", "10.0.0.0/-1", "10.0.0.0/0x8",
+		"proxy.example.com", "10.0.0.0/8;", "::ffff:10.0.0.0/95", "10.0.0.0 / 8",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p.n = 7;
+		e.message[0] = '\0';
+		if (http_proxies_parse(bad[i], &p, &e) != ERR_INVALID)
+			fail_msg("'%s' was accepted", bad[i]);
+		assert_int_equal(p.n, 7);   /* untouched */
+		assert_non_null(strstr(e.message, "trusted_proxies"));
+	}
+	{
+		char many[2048] = "";
+
+		for (int i = 0; i <= HTTP_MAX_PROXIES; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many), "10.0.0.%d,", i);
+		assert_int_equal(http_proxies_parse(many, &p, &e), ERR_INVALID);
+	}
+}
+
+/* The client address that @lines forward through proxies 10/8, 192.0.2.7 and ::1, or "" when none. */
+static const char *fwd(enum http_fwd_kind kind, const char *l1, const char *l2)
+{
+	static char out[HTTP_ADDR_TEXT];
+	struct http_proxies p;
+	struct http_addr a;
+	const char *lines[2] = { l1, l2 };
+
+	assert_int_equal(http_proxies_parse("10.0.0.0/8, 192.0.2.7, ::1", &p, NULL), 0);
+	if (http_forwarded_client(&p, kind, lines, l2 ? 2 : 1, &a, NULL) < 0)
+		return "";
+	http_addr_format(&a, out, sizeof(out));
+	return out;
+}
+
+static void test_forwarded_xff(void **state)
+{
+	enum http_fwd_kind x = HTTP_FWD_XFF;
+
+	assert_string_equal(fwd(x, "203.0.113.9", NULL), "203.0.113.9");
+	/* From the right, past the trusted hops. */
+	assert_string_equal(fwd(x, "198.51.100.1, 203.0.113.9", NULL), "203.0.113.9");
+	assert_string_equal(fwd(x, "198.51.100.1, 203.0.113.9, 10.1.1.1,192.0.2.7", NULL), "203.0.113.9");
+	/* Every hop trusted: the leftmost. */
+	assert_string_equal(fwd(x, "10.0.0.2, 10.0.0.3", NULL), "10.0.0.2");
+	/* Lines in order, the last one the nearest proxy's. */
+	assert_string_equal(fwd(x, "198.51.100.1", "203.0.113.9"), "203.0.113.9");
+	assert_string_equal(fwd(x, "198.51.100.1", "10.0.0.1"), "198.51.100.1");
+	assert_string_equal(fwd(x, "198.51.100.1, 10.0.0.1", " , "), "198.51.100.1");
+	/* Ports, brackets, IPv6, mapped addresses, empty elements. */
+	assert_string_equal(fwd(x, "203.0.113.9:4711", NULL), "203.0.113.9");
+	assert_string_equal(fwd(x, "[2001:db8::9]:4711", NULL), "2001:db8::9");
+	assert_string_equal(fwd(x, "[2001:db8::9]", NULL), "2001:db8::9");
+	assert_string_equal(fwd(x, "2001:db8::9, ::1", NULL), "2001:db8::9");
+	assert_string_equal(fwd(x, "::ffff:203.0.113.9", NULL), "203.0.113.9");
+	assert_string_equal(fwd(x, ",,203.0.113.9,,", NULL), "203.0.113.9");
+	/* What a client wrote left of the first untrusted hop is never read. */
+	assert_string_equal(fwd(x, "\"garbage[, for=;, 203.0.113.9", NULL), "203.0.113.9");
+	assert_string_equal(fwd(x, "not an address", "203.0.113.9"), "203.0.113.9");
+	/* Malformed where it decides: no answer (the caller keeps the peer). */
+	static const char *const bad[] = {
+		"", " , ", "garbage", "203.0.113.9, garbage", "203.0.113.9 10.0.0.1",
+		"203.0.113.9:", "203.0.113.9:123456", "[2001:db8::9", "[2001:db8::9]x", "2001:db8::9:",
+		"unknown", "203.0.113.9/32", "for=203.0.113.9",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (fwd(x, bad[i], NULL)[0])
+			fail_msg("X-Forwarded-For '%s' gave %s", bad[i], fwd(x, bad[i], NULL));
+	/* More trusted hops than are walked. */
+	{
+		char many[1024] = "203.0.113.9";
+
+		for (int i = 0; i < HTTP_MAX_HOPS; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many), ", 10.0.0.%d", i);
+		assert_string_equal(fwd(x, many, NULL), "");
+	}
+}
+
+static void test_forwarded_rfc7239(void **state)
+{
+	enum http_fwd_kind f = HTTP_FWD_FORWARDED;
+
+	assert_string_equal(fwd(f, "for=203.0.113.9", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "For=\"203.0.113.9\"", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "for=192.0.2.60;proto=http;by=203.0.113.43", NULL), "192.0.2.60");
+	assert_string_equal(fwd(f, "proto=https; for=203.0.113.9 ;by=10.0.0.1", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "for=\"[2001:db8:cafe::17]:4711\"", NULL), "2001:db8:cafe::17");
+	assert_string_equal(fwd(f, "for=\"203.0.113.9:_hidden\"", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "for=198.51.100.1, for=203.0.113.9, for=10.0.0.1", NULL), "203.0.113.9");
+	assert_string_equal(fwd(f, "for=198.51.100.1", "for=\"[::1]\";proto=https"), "198.51.100.1");
+	assert_string_equal(fwd(f, "for=\"\\x, for=203.0.113.9", NULL), "203.0.113.9");
+	static const char *const bad[] = {
+		"for=unknown", "for=UNKNOWN, for=10.0.0.1", "for=_hidden", "by=10.0.0.1",
+		"for=203.0.113.9;for=198.51.100.1", "for=\"203.0.113.9", "for=\"203.0.113.9\\\"\"",
+		"for", "for=", "for=203.0.113.9 x", "203.0.113.9", "for=\"203.0.113.9\"x",
+		"for=example.com", "for=[2001:db8::1]x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (fwd(f, bad[i], NULL)[0])
+			fail_msg("Forwarded '%s' gave %s", bad[i], fwd(f, bad[i], NULL));
+}
+
 /* ---------------------------------------------------------------- limits */
 
 static void test_rate_limit(void **state)
@@ -403,6 +583,108 @@ static void test_rate_limit(void **state)
 	for (int i = 0; i < 100; i++)
 		assert_true(http_rate_allow_at(s, "192.0.2.1", t));
 	http_server_free(s);
+}
+
+/*
+ * However many addresses share the table, none of them gets more than its
+ * limit in a window: 20,000 addresses (more than the table holds) make three
+ * requests each under a limit of two.
+ */
+static void test_rate_limit_never_unlimited(void **state)
+{
+	struct http_limits lim = test_limits;
+	struct http_server *s;
+	int64_t t = 1700000040000;
+	char addr[64];
+
+	lim.rate_per_minute = 2;
+	s = http_server_new(NULL, &lim);
+	for (int round = 0; round < 3; round++) {
+		for (unsigned i = 0; i < 20000; i++) {
+			bool ok;
+
+			snprintf(addr, sizeof(addr), "2001:db8::%x:%x", i >> 16, i & 0xffff);
+			ok = http_rate_allow_at(s, addr, t + round);
+			if (round == 2 && ok)
+				fail_msg("%s was let through a third time", addr);
+		}
+	}
+	http_server_free(s);
+}
+
+/*
+ * Addresses that share a set: the first HTTP_RATE_WAYS have their own
+ * counters, the rest share one budget; nobody goes over the limit, and a
+ * new window frees the set again.
+ */
+static void test_rate_limit_collision(void **state)
+{
+	struct http_limits lim = test_limits;
+	struct http_server *s;
+	int64_t t = 1700000040000;
+	char same[HTTP_RATE_WAYS + 3][64];
+	size_t n = 0, set;
+
+	lim.rate_per_minute = 2;
+	s = http_server_new(NULL, &lim);
+	set = http_rate_set_of(s, "198.51.100.1");
+	for (unsigned i = 0; n < sizeof(same) / sizeof(same[0]); i++) {
+		char a[64];
+
+		assert_true(i < 10000000);
+		snprintf(a, sizeof(a), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		if (http_rate_set_of(s, a) == set)
+			snprintf(same[n++], sizeof(same[0]), "%s", a);
+	}
+	/* The ways fill up: each of these addresses has its own two requests. */
+	for (size_t i = 0; i < HTTP_RATE_WAYS; i++) {
+		assert_true(http_rate_allow_at(s, same[i], t));
+		assert_true(http_rate_allow_at(s, same[i], t + 1));
+		assert_false(http_rate_allow_at(s, same[i], t + 2));
+	}
+	/* The set is full: the next three addresses share one budget of two. */
+	assert_true(http_rate_allow_at(s, same[HTTP_RATE_WAYS], t + 3));
+	assert_true(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 1], t + 4));
+	assert_false(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 2], t + 5));
+	assert_false(http_rate_allow_at(s, same[HTTP_RATE_WAYS], t + 6));
+	/* Addresses with their own counter are not affected by the overflow. */
+	assert_false(http_rate_allow_at(s, same[0], t + 7));
+	/* A new minute: every address starts again, with its own counter. */
+	for (size_t i = 0; i < HTTP_RATE_WAYS; i++)
+		assert_true(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 2 - i], t + 60000));
+	assert_true(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 2], t + 60001));
+	assert_false(http_rate_allow_at(s, same[HTTP_RATE_WAYS + 2], t + 60002));
+	http_server_free(s);
+}
+
+static void test_framing(void **state)
+{
+	struct rerr e = { "" };
+
+	/* Unambiguous: no length, one Content-Length, or chunked alone. */
+	assert_int_equal(http_framing_check(NULL, 0, 0, &e), 0);
+	assert_int_equal(http_framing_check(NULL, 0, 1, &e), 0);
+	assert_int_equal(http_framing_check("chunked", 1, 0, &e), 0);
+	assert_int_equal(http_framing_check("Chunked", 1, 0, &e), 0);
+	assert_int_equal(http_framing_check(" CHUNKED\t", 1, 0, &e), 0);
+	/* Both lengths, either order of the headers. */
+	assert_int_equal(http_framing_check("chunked", 1, 1, &e), ERR_INVALID);
+	assert_non_null(strstr(e.message, "together"));
+	/* A header twice. */
+	assert_int_equal(http_framing_check(NULL, 0, 2, &e), ERR_INVALID);
+	assert_int_equal(http_framing_check("chunked", 2, 0, &e), ERR_INVALID);
+	/* Any coding but chunked alone. */
+	static const char *const bad[] = {
+		"gzip, chunked", "chunked, chunked", "chunked,", ",chunked", "chunked, gzip",
+		"identity", "gzip", "", " ", "chunked;q=1", "chunkedx", "xchunked", "chunk ed",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e.message[0] = '\0';
+		if (http_framing_check(bad[i], 1, 0, &e) != ERR_INVALID)
+			fail_msg("Transfer-Encoding '%s' was accepted", bad[i]);
+		assert_non_null(strstr(e.message, "chunked"));
+	}
+	assert_int_equal(http_framing_check(NULL, 1, 0, &e), ERR_INVALID);
 }
 
 static void test_body_limits(void **state)
@@ -452,14 +734,15 @@ static void test_metrics_text(void **state)
 
 	assert_int_equal(http_route(s, HTTP_GET, "/a", h_a, 0), 0);
 	assert_int_equal(http_route(s, HTTP_GET, "/b/{id}", h_a, 0), 0);
-	http_metrics_record(s, s->routes[0], 200, 1500000);      /* 1.5 ms */
-	http_metrics_record(s, s->routes[0], 200, 2500000);      /* 2.5 ms: on the bound */
-	http_metrics_record(s, s->routes[1], 418, 20000000000);  /* 20 s, other status */
-	http_metrics_record(s, NULL, 404, 100);
+	http_metrics_record(s, s->routes[0], HTTP_GET, 200, 1500000);      /* 1.5 ms */
+	http_metrics_record(s, s->routes[0], HTTP_HEAD, 200, 2500000);     /* 2.5 ms: on the bound */
+	http_metrics_record(s, s->routes[1], HTTP_GET, 418, 20000000000);  /* 20 s, other status */
+	http_metrics_record(s, NULL, HTTP_PUT, 404, 100);
 	buf_init(&b, 1 << 16);
 	http_server_metrics(s, &b);
 	assert_string_equal(b.data,
-		"# HELP rampart_http_requests_total HTTP requests by route and status.\n"
+		"# HELP rampart_http_requests_total HTTP requests by route, method (where a route has "
+		"several) and status.\n"
 		"# TYPE rampart_http_requests_total counter\n"
 		"rampart_http_requests_total{route=\"/a\",status=\"200\"} 2\n"
 		"rampart_http_requests_total{route=\"/b/{id}\",status=\"other\"} 1\n"
@@ -484,7 +767,61 @@ static void test_metrics_text(void **state)
 		"rampart_http_request_duration_seconds_count 4\n"
 		"# HELP rampart_http_requests_in_flight Requests being answered.\n"
 		"# TYPE rampart_http_requests_in_flight gauge\n"
-		"rampart_http_requests_in_flight 0\n");
+		"rampart_http_requests_in_flight 0\n"
+		"# HELP rampart_http_connections_open Connections open.\n"
+		"# TYPE rampart_http_connections_open gauge\n"
+		"rampart_http_connections_open 0\n"
+		"# HELP rampart_http_connections_refused_total Connections refused because their "
+		"address held max_connections_per_client.\n"
+		"# TYPE rampart_http_connections_refused_total counter\n"
+		"rampart_http_connections_refused_total 0\n"
+		"# HELP rampart_http_connections_closed_total Connections closed while waiting for a "
+		"request head: past header_timeout, or to make room.\n"
+		"# TYPE rampart_http_connections_closed_total counter\n"
+		"rampart_http_connections_closed_total{reason=\"header_timeout\"} 0\n"
+		"rampart_http_connections_closed_total{reason=\"crowded\"} 0\n");
+	buf_done(&b);
+	http_server_free(s);
+}
+
+/* A pattern with several methods, on one route or on several, gets one series per method and status. */
+static void test_metrics_methods(void **state)
+{
+	struct http_server *s = http_server_new(NULL, &test_limits);
+	struct buf b;
+	const char *end;
+
+	assert_int_equal(http_route(s, HTTP_GET | HTTP_POST, "/p", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_GET, "/t", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_POST, "/t", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_GET, "/one", h_a, 0), 0);
+	assert_int_equal(http_route(s, HTTP_DELETE, "/t", h_a, 0), 0);
+	http_metrics_record(s, s->routes[0], HTTP_GET, 401, 1000);
+	http_metrics_record(s, s->routes[0], HTTP_POST, 401, 1000);
+	http_metrics_record(s, s->routes[0], HTTP_HEAD, 401, 1000);
+	http_metrics_record(s, s->routes[1], HTTP_GET, 401, 1000);
+	http_metrics_record(s, s->routes[2], HTTP_POST, 401, 1000);
+	http_metrics_record(s, s->routes[2], HTTP_POST, 401, 1000);
+	http_metrics_record(s, s->routes[3], HTTP_GET, 200, 1000);
+	http_metrics_record(s, s->routes[3], HTTP_HEAD, 200, 1000);
+	http_metrics_record(s, s->routes[4], HTTP_DELETE, 204, 1000);
+	buf_init(&b, 1 << 16);
+	http_server_metrics(s, &b);
+	end = strstr(b.data, "# HELP rampart_http_request_duration_seconds");
+	assert_non_null(end);
+	static const char want[] =
+		"# HELP rampart_http_requests_total HTTP requests by route, method (where a route has "
+		"several) and status.\n"
+		"# TYPE rampart_http_requests_total counter\n"
+		"rampart_http_requests_total{route=\"/p\",method=\"GET\",status=\"401\"} 1\n"
+		"rampart_http_requests_total{route=\"/p\",method=\"POST\",status=\"401\"} 1\n"
+		"rampart_http_requests_total{route=\"/p\",method=\"HEAD\",status=\"401\"} 1\n"
+		"rampart_http_requests_total{route=\"/t\",method=\"DELETE\",status=\"204\"} 1\n"
+		"rampart_http_requests_total{route=\"/t\",method=\"GET\",status=\"401\"} 1\n"
+		"rampart_http_requests_total{route=\"/t\",method=\"POST\",status=\"401\"} 2\n"
+		"rampart_http_requests_total{route=\"/one\",status=\"200\"} 2\n";
+	assert_int_equal((size_t)(end - b.data), strlen(want));
+	assert_memory_equal(b.data, want, strlen(want));
 	buf_done(&b);
 	http_server_free(s);
 }
@@ -501,9 +838,17 @@ int main(void)
 		cmocka_unit_test(test_error_bodies),
 		cmocka_unit_test(test_response_bodies),
 		cmocka_unit_test(test_response_headers),
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_proxies_parse),
+		cmocka_unit_test(test_forwarded_xff),
+		cmocka_unit_test(test_forwarded_rfc7239),
 		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_rate_limit_never_unlimited),
+		cmocka_unit_test(test_rate_limit_collision),
+		cmocka_unit_test(test_framing),
 		cmocka_unit_test(test_body_limits),
 		cmocka_unit_test(test_metrics_text),
+		cmocka_unit_test(test_metrics_methods),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

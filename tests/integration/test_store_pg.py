@@ -205,8 +205,9 @@ class RestartUnderLoad(unittest.TestCase):
         load.start()
         try:
             time.sleep(3)
-            t_down = time.monotonic()
+            t_stopping = time.monotonic()
             self.cluster.stop(remove=False)
+            t_down = time.monotonic()
             time.sleep(self.DOWN_S)
             for s in servers:
                 self.assertTrue(s.running(), "%s died while PostgreSQL was down" % s.name)
@@ -233,8 +234,8 @@ class RestartUnderLoad(unittest.TestCase):
         self.assertEqual(slow, [], slow[:5])
         failures = [e for e in load.log if not 200 <= e[4] < 300]
         self.assertEqual(sorted(set(e[4] for e in failures)), [503], failures[:5])
-        before = load.between(0, t_down)
-        during = load.between(t_down + 0.5, t_up)
+        before = load.between(0, t_stopping)
+        during = load.between(t_down, t_up)
         after = load.between(t_recovered + 1, t_end)
         self.assertTrue(before and all(200 <= e[4] < 300 for e in before), [e for e in before if e[4] >= 300][:5])
         self.assertTrue(during, "no request was sent while PostgreSQL was down")

@@ -3,8 +3,13 @@
  * ep_sweep: the endpoint platform's periodic work (see endpoint.h): devices
  * that missed their check-ins become unknown (endpoint_sweep), devices
  * whose grace ran out offline are quarantined (quarantine_sweep), and
- * operation logs and reports past their retention go (oplog_sweep_due); a
+ * operation logs and reports past their retention go (oplog_sweep); a
  * ticker runs the three, POST /api/v1/endpoint/sweep runs them at once.
+ *
+ * The ticker's three are jobs (store/job.h) every server offers to run:
+ * "endpoint.sweep" and "endpoint.quarantine" once per sweeper interval,
+ * "endpoint.retention" once per OPLOG_SWEEP_INTERVAL_MS, each run by the
+ * one server that claims it in the database.  The route claims nothing.
  *
  * Invariants:
  *   - every change is a conditional UPDATE in a short transaction of its
@@ -28,6 +33,7 @@
 #include "endpoint/oplog.h"
 #include "endpoint/quarantine.h"
 #include "http/http.h"
+#include "store/job.h"
 #include "store/store.h"
 
 /* Devices one sweep transaction batch reads. */
@@ -85,26 +91,48 @@ int endpoint_sweep(struct store_conn *c, const struct audit_ctx *ctx, int64_t no
 }
 
 static struct ticker *ep_ticker;
+static int64_t ep_interval_ms;
+
+static int ep_retention_sweep(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms)
+{
+	struct oplog_sweep_result res;
+
+	return oplog_sweep(c, ctx, now_ms, &res);
+}
+
+/* The periodic jobs: name, interval (0: the sweeper's), what runs, and what its failure is called. */
+static const struct ep_job {
+	const char *name;
+	int64_t interval_ms;
+	int (*run)(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms);
+	const char *failed;
+} ep_jobs[] = {
+	{ "endpoint.sweep", 0, endpoint_sweep, "endpoint: sweep failed" },
+	{ "endpoint.quarantine", 0, quarantine_sweep, "endpoint: quarantine sweep failed" },
+	{ "endpoint.retention", OPLOG_SWEEP_INTERVAL_MS, ep_retention_sweep, "endpoint: retention sweep failed" },
+};
 
 static void ep_sweep_tick(void *arg)
 {
 	struct app *app = arg;
 	struct store_conn *c = store_conn(app->store);
-	int r = c ? endpoint_sweep(c, &AUDIT_CTX_SYSTEM, rtime_now_ms()) : ERR_STORE;
 
-	if (r < 0)
-		log_warn("endpoint: sweep failed", "error=\"%s\"", err_str(r));
-	r = c ? quarantine_sweep(c, &AUDIT_CTX_SYSTEM, rtime_now_ms()) : ERR_STORE;
-	if (r < 0)
-		log_warn("endpoint: quarantine sweep failed", "error=\"%s\"", err_str(r));
-	r = c ? oplog_sweep_due(c, &AUDIT_CTX_SYSTEM, rtime_now_ms()) : ERR_STORE;
-	if (r < 0)
-		log_warn("endpoint: retention sweep failed", "error=\"%s\"", err_str(r));
+	for (size_t i = 0; i < sizeof(ep_jobs) / sizeof(ep_jobs[0]); i++) {
+		const struct ep_job *j = &ep_jobs[i];
+		int r = c ? store_job_claim(c, j->name, j->interval_ms ? j->interval_ms : ep_interval_ms,
+					    rtime_now_ms(), NULL) : ERR_STORE;
+
+		if (r == 1)
+			r = j->run(c, &AUDIT_CTX_SYSTEM, rtime_now_ms());
+		if (r < 0)
+			log_warn(j->failed, "error=\"%s\"", err_str(r));
+	}
 }
 
 int endpoint_sweeper_start(struct app *app, unsigned interval_s)
 {
-	return ticker_start(interval_s ? interval_s : 60, ep_sweep_tick, app, &ep_ticker);
+	ep_interval_ms = (int64_t)(interval_s ? interval_s : 60) * 1000;
+	return ticker_start(store_job_poll_s(ep_interval_ms), ep_sweep_tick, app, &ep_ticker);
 }
 
 void endpoint_sweeper_stop(void)

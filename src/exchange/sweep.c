@@ -6,6 +6,11 @@
  * not know.  Safe with several servers on one database: each change is a
  * conditional UPDATE that only one server wins, and only the winner audits.
  * At most 64 transfers per step and 256 directories are looked at per sweep.
+ *
+ * The periodic sweep is the job "exchange.sweep" (store/job.h): every
+ * server's ticker offers to run it, and the one that claims it in the
+ * database runs it, once per interval between all of them.  The sweep
+ * route (api.c) calls exchange_sweep directly, at once, without a claim.
  */
 #include "exchange/internal.h"
 
@@ -21,9 +26,11 @@
 #include "common/rtime.h"
 #include "common/str.h"
 #include "common/ticker.h"
+#include "store/job.h"
 #include "store/store.h"
 
 #define X_SWEEP_BATCH 64
+#define X_SWEEP_JOB "exchange.sweep"
 
 /* Up to X_SWEEP_BATCH rows of (id, status) from @q into @ids and @statuses; @q is freed. */
 static int xsweep_collect(struct store_stmt *q, char ids[][ULID_SIZE], char statuses[][16])
@@ -168,20 +175,24 @@ int exchange_sweep(struct app *app, struct store_conn *c)
 }
 
 static struct ticker *xsweep_ticker;
+static int64_t xsweep_interval_ms;
 
 static void xsweep_tick(void *arg)
 {
 	struct app *app = arg;
 	struct store_conn *c = store_conn(app->store);
-	int r = c ? exchange_sweep(app, c) : ERR_STORE;
+	int r = c ? store_job_claim(c, X_SWEEP_JOB, xsweep_interval_ms, rtime_now_ms(), NULL) : ERR_STORE;
 
+	if (r == 1)
+		r = exchange_sweep(app, c);
 	if (r < 0)
 		log_warn("exchange: sweep failed", "error=\"%s\"", err_str(r));
 }
 
 int exchange_sweeper_start(struct app *app, unsigned interval_s)
 {
-	return ticker_start(interval_s ? interval_s : 60, xsweep_tick, app, &xsweep_ticker);
+	xsweep_interval_ms = (int64_t)(interval_s ? interval_s : 60) * 1000;
+	return ticker_start(store_job_poll_s(xsweep_interval_ms), xsweep_tick, app, &xsweep_ticker);
 }
 
 void exchange_sweeper_stop(void)

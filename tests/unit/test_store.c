@@ -4,7 +4,8 @@
  * constraints, schema checks, on SQLite and, when RAMPART_TEST_PG_URL names
  * a PostgreSQL database the tests may empty (scripts/run-tests.sh starts a
  * private cluster for it), the same cases again on PostgreSQL, plus the
- * PostgreSQL driver's own: a lost connection.
+ * PostgreSQL driver's own: a lost connection.  The job claim (store/job.h)
+ * runs on both, with connections of two stores (two servers) racing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "common/err.h"
+#include "store/job.h"
 #include "store/page.h"
 #include "store/store.h"
 #include "store/store_pg_internal.h"
@@ -452,6 +454,194 @@ static void test_nested_statements(void **state)
 	store_close(s);
 }
 
+/* The job row's next_run, owner and runs. */
+static void job_row(struct store_conn *c, const char *name, int64_t *ret_next, char *owner, size_t size,
+		    int64_t *ret_runs)
+{
+	struct store_stmt *q;
+
+	assert_int_equal(store_query(c, "SELECT next_run, owner, runs FROM jobs WHERE name = $1",
+				     STORE_ARGS(SA_TEXT(name)), &q), 0);
+	assert_int_equal(store_step(q), 1);
+	*ret_next = store_col_i64(q, 0);
+	snprintf(owner, size, "%s", store_col_text(q, 1));
+	*ret_runs = store_col_i64(q, 2);
+	store_stmt_free(q);
+}
+
+/* A job is claimed once per interval; names are independent; a clock far ahead cannot stop it. */
+static void test_job_claim(void **state)
+{
+	char owner[300], self[300], name[STORE_JOB_NAME_MAX + 2];
+	struct store *s = NULL;
+	struct store_conn *c;
+	int64_t next, runs;
+
+	assert_int_equal(store_open(path, &s), 0);
+	c = store_conn(s);
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 10000, "one"), 1);
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 10000, "two"), 0);
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 10999, "two"), 0);
+	job_row(c, "t.a", &next, owner, sizeof(owner), &runs);
+	assert_int_equal(next, 11000);
+	assert_string_equal(owner, "one");
+	assert_int_equal(runs, 1);
+	/* Due again one interval later, for whoever asks first. */
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 11000, "two"), 1);
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 11500, "one"), 0);
+	job_row(c, "t.a", &next, owner, sizeof(owner), &runs);
+	assert_int_equal(next, 12000);
+	assert_string_equal(owner, "two");
+	assert_int_equal(runs, 2);
+	/* Another job has its own schedule; the default owner is this process. */
+	assert_int_equal(store_job_claim(c, "t.b", 60000, 11500, NULL), 1);
+	job_row(c, "t.b", &next, owner, sizeof(owner), &runs);
+	assert_string_equal(owner, store_job_self(self, sizeof(self)));
+	assert_non_null(strchr(owner, ':'));
+
+	/* A clock less than an interval behind does not run the job again... */
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 11200, "late"), 0);
+	/* ...but a claim further ahead than two intervals came from a wrong clock: claimable again. */
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 500000, "ahead"), 1);
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 13000, "right"), 1);
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 13000, "right"), 0);
+
+	/* Inside a transaction the claim is undone with it. */
+	assert_int_equal(store_begin(c), 0);
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 14000, "tx"), 1);
+	store_rollback(c);
+	assert_int_equal(store_job_claim(c, "t.a", 1000, 14000, "after"), 1);
+	job_row(c, "t.a", &next, owner, sizeof(owner), &runs);
+	assert_string_equal(owner, "after");
+
+	/* Refusals. */
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(store_job_claim(c, name, 1000, 1, NULL), ERR_INVALID);
+	name[STORE_JOB_NAME_MAX] = '\0';
+	assert_int_equal(store_job_claim(c, name, 1000, 1, NULL), 1);
+	assert_int_equal(store_job_claim(c, "", 1000, 1, NULL), ERR_INVALID);
+	assert_int_equal(store_job_claim(c, NULL, 1000, 1, NULL), ERR_INVALID);
+	assert_int_equal(store_job_claim(c, "t.c", 0, 1, NULL), ERR_INVALID);
+	assert_int_equal(store_job_claim(c, "t.c", INT64_MAX / 2, INT64_MAX / 2, NULL), ERR_INVALID);
+	assert_int_equal(store_job_poll_s(60000), 15);
+	assert_int_equal(store_job_poll_s(600000), 150);
+	assert_int_equal(store_job_poll_s(10), 1);
+	store_close(s);
+}
+
+#define JOB_ROUNDS 25
+#define JOB_THREADS 6
+
+struct job_race {
+	struct store *stores[2];       /* two servers on one database */
+	pthread_barrier_t start, end;
+	int wins[JOB_ROUNDS];
+	int errors;
+};
+
+struct job_racer {
+	struct job_race *race;
+	int index;
+};
+
+static void *job_racer_main(void *p)
+{
+	struct job_racer *me = p;
+	struct job_race *race = me->race;
+	struct store_conn *c = store_conn(race->stores[me->index % 2]);
+	char owner[32];
+
+	snprintf(owner, sizeof(owner), "racer%d", me->index);
+	for (int round = 0; round < JOB_ROUNDS; round++) {
+		int r;
+
+		pthread_barrier_wait(&race->start);
+		r = c ? store_job_claim(c, "t.race", 1000, 100000 + (int64_t)round * 1000, owner) : ERR_STORE;
+		if (r == 1)
+			__atomic_fetch_add(&race->wins[round], 1, __ATOMIC_SEQ_CST);
+		else if (r != 0)
+			__atomic_fetch_add(&race->errors, 1, __ATOMIC_SEQ_CST);
+		pthread_barrier_wait(&race->end);
+	}
+	return NULL;
+}
+
+/* Connections of two stores claim one job at the same moments: exactly one wins each round. */
+static void test_job_claim_race(void **state)
+{
+	struct job_racer racers[JOB_THREADS];
+	pthread_t threads[JOB_THREADS];
+	struct job_race race = { 0 };
+	int64_t next, runs;
+	char owner[32];
+
+	assert_int_equal(store_open(path, &race.stores[0]), 0);
+	assert_int_equal(store_open(path, &race.stores[1]), 0);
+	assert_int_equal(pthread_barrier_init(&race.start, NULL, JOB_THREADS), 0);
+	assert_int_equal(pthread_barrier_init(&race.end, NULL, JOB_THREADS), 0);
+	for (int i = 0; i < JOB_THREADS; i++) {
+		racers[i] = (struct job_racer){ &race, i };
+		assert_int_equal(pthread_create(&threads[i], NULL, job_racer_main, &racers[i]), 0);
+	}
+	for (int i = 0; i < JOB_THREADS; i++)
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+	assert_int_equal(race.errors, 0);
+	for (int round = 0; round < JOB_ROUNDS; round++)
+		assert_int_equal(race.wins[round], 1);
+	job_row(store_conn(race.stores[0]), "t.race", &next, owner, sizeof(owner), &runs);
+	assert_int_equal(runs, JOB_ROUNDS);
+	assert_int_equal(next, 100000 + (int64_t)JOB_ROUNDS * 1000);
+	pthread_barrier_destroy(&race.start);
+	pthread_barrier_destroy(&race.end);
+	store_close(race.stores[1]);
+	store_close(race.stores[0]);
+}
+
+/* A claim another connection holds in an open transaction waits for it: lost if committed, won if rolled back. */
+struct job_waiter {
+	struct store *s;
+	int64_t now;
+	int result;
+};
+
+static void *job_waiter_main(void *p)
+{
+	struct job_waiter *w = p;
+	struct store_conn *c = store_conn(w->s);
+
+	w->result = c ? store_job_claim(c, "t.wait", 1000, w->now, "waiter") : ERR_STORE;
+	return NULL;
+}
+
+static void test_job_claim_waits_for_transaction(void **state)
+{
+	struct job_waiter w = { 0 };
+	struct store *other = NULL;
+	struct store_conn *c;
+	pthread_t t;
+
+	assert_int_equal(store_open(path, &w.s), 0);
+	assert_int_equal(store_open(path, &other), 0);
+	c = store_conn(other);
+	assert_int_equal(store_job_claim(c, "t.wait", 1000, 1000, "first"), 1);
+	for (int commit = 0; commit < 2; commit++) {
+		w.now = 2000 + commit * 1000;
+		assert_int_equal(store_begin(c), 0);
+		assert_int_equal(store_job_claim(c, "t.wait", 1000, w.now, "holder"), 1);
+		assert_int_equal(pthread_create(&t, NULL, job_waiter_main, &w), 0);
+		usleep(150 * 1000);
+		if (commit)
+			assert_int_equal(store_commit(c), 0);
+		else
+			store_rollback(c);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		assert_int_equal(w.result, commit ? 0 : 1);
+	}
+	store_close(other);
+	store_close(w.s);
+}
+
 /* Ends this connection's server session from another client, as a restart of PostgreSQL would. */
 static void pg_kill_session(struct store_conn *c)
 {
@@ -586,6 +776,9 @@ int main(void)
 		cmocka_unit_test(test_identity_column),
 		cmocka_unit_test(test_statement_failure_in_transaction),
 		cmocka_unit_test(test_nested_statements),
+		cmocka_unit_test(test_job_claim),
+		cmocka_unit_test(test_job_claim_race),
+		cmocka_unit_test(test_job_claim_waits_for_transaction),
 		cmocka_unit_test(test_pg_lost_connection),
 		cmocka_unit_test(test_pg_pool_bound),
 		cmocka_unit_test(test_refuses_newer_schema),   /* last: the database is unusable afterwards */

@@ -105,6 +105,7 @@ struct http_server {
 	bool ipv6;
 	bool tls;
 	atomic_int inflight;
+	atomic_bool draining;      /* stopping: new requests are refused with 503 and closed */
 	pthread_mutex_t rate_lock;
 	struct rate_set *rate;   /* HTTP_RATE_SETS */
 	unsigned char rate_key[HTTP_RATE_KEY_BYTES];

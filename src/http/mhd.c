@@ -266,6 +266,12 @@ static enum MHD_Result http_begin(struct http_server *s, struct MHD_Connection *
 	*con_cls = r;
 	atomic_fetch_add(&s->inflight, 1);
 	http_conn_head_received(s, conn);
+	if (atomic_load(&s->draining)) {
+		/* Stopping: finish what is in flight, take nothing new. */
+		r->dispatched = true;
+		r->early_err = ERR_UNAVAILABLE;
+		return http_answer_refusal(r, ERR_UNAVAILABLE, 0, "the server is shutting down", true);
+	}
 	if (http_conn_check_framing(conn, &fe) < 0) {
 		/*
 		 * Where this body ends is ambiguous, so where the next request

@@ -197,14 +197,18 @@ unsigned http_server_port(struct http_server *s)
 
 void http_server_stop(struct http_server *s, unsigned grace_ms)
 {
-	MHD_socket fd;
 	unsigned waited = 0;
 
 	if (!s->d)
 		return;
-	fd = MHD_quiesce_daemon(s->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	/*
+	 * Drain rather than MHD_quiesce_daemon: quiescing a thread pool on
+	 * epoll races with a worker that takes the listening socket out of its
+	 * epoll set at the connection limit, and libmicrohttpd aborts the
+	 * process when it loses that race.  Until MHD_stop_daemon, new
+	 * requests are answered 503 with "Connection: close".
+	 */
+	atomic_store(&s->draining, true);
 	while (atomic_load(&s->inflight) > 0 && waited < grace_ms) {
 		usleep(10000);
 		waited += 10;

@@ -139,12 +139,6 @@ static int pg_map(struct pg_conn *c, const PGresult *res, const char *what, bool
 
 /* ------------------------------------------------------------ connections */
 
-
-
-
-
-
-
 static void pg_drain(struct pg_stmt *q);
 static void pg_savepoint_undo(struct pg_conn *c);
 static int pg_savepoint(struct pg_conn *c);

@@ -7,12 +7,14 @@
  * thread's next statement, never inside a transaction.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/rtime.h"
 #include "store/store_pg_internal.h"
 
 /* Forgets what the server session knew: after a reconnect nothing is prepared. */
@@ -33,8 +35,15 @@ static void pg_notice(void *arg, const char *message)
 static PGconn *pg_connect(const struct pg_store *s)
 {
 	/* Later keywords win: the URI may set connect_timeout, never client_encoding. */
-	const char *const keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
-	const char *const vals[] = { "10", "rampartd", s->target, "UTF8", NULL };
+	/*
+	 * TCP keepalives and a user timeout bound how long a statement waits on
+	 * a database host that vanished without closing the connection (they
+	 * do nothing on a Unix socket).  The URI may override them.
+	 */
+	const char *const keys[] = { "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+				     "tcp_user_timeout", "connect_timeout", "application_name", "dbname",
+				     "client_encoding", NULL };
+	const char *const vals[] = { "1", "30", "10", "3", "30000", "10", "rampartd", s->target, "UTF8", NULL };
 
 	return PQconnectdbParams(keys, vals, 1);
 }
@@ -53,8 +62,28 @@ void store_pg_conn_free(struct pg_conn *c)
  * Makes sure @c has a live session before a statement: reconnects a broken
  * connection (outside a transaction only).  Returns 0 or ERR_UNAVAILABLE.
  */
+/* Warns at most once per PG_WARN_EVERY_MS about reconnecting; the rest go to the debug log. */
+#define PG_WARN_EVERY_MS 10000
+
+static bool pg_warn_now(void)
+{
+	static atomic_llong last;
+	long long now = (long long)rtime_mono_ns() / 1000000, prev = atomic_load(&last);
+
+	return (prev == 0 || now - prev >= PG_WARN_EVERY_MS) && atomic_compare_exchange_strong(&last, &prev, now);
+}
+
 int store_pg_alive(struct pg_conn *c)
 {
+	/*
+	 * An idle session the server ended (a restart, an administrator's
+	 * pg_terminate_backend) is noticed here, before a statement is sent on
+	 * it, so that the request after a database restart does not fail:
+	 * PQconsumeInput never blocks, and reads the server's goodbye.
+	 */
+	if (!c->broken && !c->in_tx && PQstatus(c->pg) == CONNECTION_OK &&
+	    (!PQconsumeInput(c->pg) || !PQconsumeInput(c->pg)))
+		c->broken = true;   /* the second read sees the end that follows the server's last message */
 	if (!c->broken && PQstatus(c->pg) == CONNECTION_OK)
 		return 0;
 	if (c->in_tx) {
@@ -66,8 +95,11 @@ int store_pg_alive(struct pg_conn *c)
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		store_note_error();
 		c->broken = true;
-		log_warn("store: cannot reconnect to the database", "target=\"%s\" detail=\"%.*s\"",
-			 c->owner->shown, store_pg_line_len(PQerrorMessage(c->pg)), PQerrorMessage(c->pg));
+		if (pg_warn_now())
+			log_warn("store: cannot reconnect to the database", "target=\"%s\" detail=\"%.*s\"",
+				 c->owner->shown, store_pg_line_len(PQerrorMessage(c->pg)), PQerrorMessage(c->pg));
+		else
+			log_debug("store: cannot reconnect to the database", "target=\"%s\"", c->owner->shown);
 		return ERR_UNAVAILABLE;
 	}
 	c->broken = false;

@@ -345,16 +345,26 @@ class GracefulShutdown(unittest.TestCase):
             first = s.recv(4096)
             self.assertIn(b"100", first.split(b"\r\n")[0], first)
             srv.proc.send_signal(signal.SIGTERM)
-            # The listening socket closes at once; the process waits for us.
+            # New requests are refused (503, connection closed) while the one in flight finishes.
             deadline = time.monotonic() + 10
-            refused = False
+            refused = b""
             while time.monotonic() < deadline and not refused:
-                try:
-                    socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+                c = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                c.sendall(b"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answer = b""
+                while True:
+                    part = c.recv(65536)
+                    if not part:
+                        break
+                    answer += part
+                c.close()
+                if answer.startswith(b"HTTP/1.1 503"):
+                    refused = answer
+                else:
                     time.sleep(0.05)
-                except OSError:
-                    refused = True
-            self.assertTrue(refused, "new connections are still accepted after SIGTERM")
+            self.assertTrue(refused, "new requests are still served after SIGTERM")
+            self.assertIn(b"connection: close", refused.lower())
+            self.assertIn(b"shutting down", refused)
             self.assertIsNone(srv.proc.poll(), "rampartd exited with a request in flight")
             s.sendall(body)
             data = b""

@@ -23,7 +23,8 @@
  * device that has not checked in for ENDPOINT_MISSED_CHECKINS intervals is
  * set to unknown by the sweep (endpoint_sweep), until its next check-in.  The
  * sweeper also applies the retention of operation logs and posture reports
- * (oplog_sweep_due, oplog.h).
+ * (oplog_sweep, oplog.h).  Each periodic job runs once per interval across
+ * every server sharing the database (store/job.h).
  *
  * Authorization (endpoint_may), default deny:
  *   admin, security_officer  every token and device

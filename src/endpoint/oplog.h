@@ -173,12 +173,6 @@ struct oplog_sweep_result {
 int oplog_sweep(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms, struct oplog_sweep_result *ret);
 
 /*
- * oplog_sweep, unless this process ran it less than OPLOG_SWEEP_INTERVAL_MS
- * ago (for the periodic sweeper).  Returns 0, or an error from oplog_sweep.
- */
-int oplog_sweep_due(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms);
-
-/*
  * Registers POST and GET /api/v1/endpoint/events and
  * GET /api/v1/devices/{id}/events.  Returns 0 or -ENOMEM.
  */

@@ -338,17 +338,3 @@ int oplog_sweep(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_m
 	*ret = res;
 	return 0;
 }
-
-static _Atomic int64_t oplog_last_sweep;
-
-int oplog_sweep_due(struct store_conn *c, const struct audit_ctx *ctx, int64_t now_ms)
-{
-	struct oplog_sweep_result res;
-	int64_t last = atomic_load(&oplog_last_sweep);
-
-	if (last && now_ms - last < OPLOG_SWEEP_INTERVAL_MS && now_ms >= last)
-		return 0;
-	if (!atomic_compare_exchange_strong(&oplog_last_sweep, &last, now_ms))
-		return 0;   /* another thread of this process is on it */
-	return oplog_sweep(c, ctx, now_ms, &res);
-}

@@ -80,7 +80,10 @@ int exchange_routes(struct http_server *s);
  */
 int exchange_sweep(struct app *app, struct store_conn *c);
 
-/* Starts a thread that sweeps every @interval_s seconds.  Returns 0 or -errno. */
+/*
+ * Starts a thread that sweeps every @interval_s seconds, once per interval
+ * across every server sharing the database (store/job.h).  Returns 0 or -errno.
+ */
 int exchange_sweeper_start(struct app *app, unsigned interval_s);
 /* Stops it (waits for a sweep in progress).  Safe when not started. */
 void exchange_sweeper_stop(void);

@@ -20,7 +20,6 @@
 #include "endpoint/oplog.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -32,11 +32,13 @@
 #include "identity/auth.h"
 #include "identity/identity.h"
 #include "protect/protect.h"
+#include "server/migrate_store.h"
 #include "store/store.h"
 
 static void usage(FILE *f)
 {
 	fputs("Usage: rampartd [OPTIONS]\n"
+	      "       rampartd migrate-store --from sqlite:PATH --to postgresql://... (see its --help)\n"
 	      "\n"
 	      "The Rampart server: JSON API under /api/v1, SCIM under /scim/v2, web console at /.\n"
 	      "\n"
@@ -430,6 +432,8 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int rc;
 
+	if (argc > 1 && strcmp(argv[1], "migrate-store") == 0)
+		return migrate_store_main(argc - 1, argv + 1);
 	rc = parse_args(argc, argv, &o);
 	if (rc >= 0)
 		return rc;

@@ -33,6 +33,7 @@ STAGES=${STAGES:-lint unit integration integration-pg asan fuzz browser}
 MESON_SETUP=(meson setup --wrap-mode=nofallback)
 OUT=test-output
 mkdir -p "$OUT"
+rm -f "$OUT/skips.txt"
 
 total_passed=0
 total_failed=0
@@ -130,18 +131,22 @@ run_unit() {  # BUILD LABEL
 run_integration() {  # BUILD LABEL [ENGINE]
   local log="$OUT/$2.log" rc
   banner "$2: tests/integration/run.py --build $1 --engine ${3:-sqlite}"
-  python3 tests/integration/run.py --build "$1" --engine "${3:-sqlite}" -j "$JOBS" --output "$OUT/$2" 2>&1 |
+  python3 tests/integration/run.py --build "$1" --engine "${3:-sqlite}" -j "$JOBS" --strict-skips \
+    --output "$OUT/$2" 2>&1 |
     tee "$log"
   rc=${PIPESTATUS[0]}
   record_integration "$2" "$rc"
 }
 
-record_integration() {  # LABEL RC: the counts from the stage's log
-  local log="$OUT/$1.log" c
+record_integration() {  # LABEL RC: the counts from the stage's log, and its skips with their reasons
+  local log="$OUT/$1.log" c skipped
   c=$(counts_from "$log" integration)
   if [ -z "$c" ]; then c="0 1"; fi
   if [ "$2" -ne 0 ] && [ "${c#* }" = "0" ]; then c="${c% *} 1"; fi
-  record "$1" ${c% *} ${c#* } "(server logs in $OUT/$1/)"
+  skipped=$(grep -E "^integration: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped" "$log" | tail -n 1 |
+            sed -E 's/.* ([0-9]+) skipped.*/\1/')
+  record "$1" ${c% *} ${c#* } "${skipped:-0} skipped (server logs in $OUT/$1/)"
+  grep -E "^  SKIPPED " "$log" | sed "s/^  SKIPPED /    $1 skipped /" >> "$OUT/skips.txt"
 }
 
 # ---------------------------------------------------------------- build
@@ -178,7 +183,7 @@ if [ $build_ok -eq 1 ]; then
     # Both engines at once: PostgreSQL's run in the background, its output
     # shown when the SQLite run is done.
     banner "integration-pg: started in the background (log $OUT/integration-pg.log)"
-    python3 tests/integration/run.py --build "$BUILD" --engine postgresql -j "$JOBS" \
+    python3 tests/integration/run.py --build "$BUILD" --engine postgresql -j "$JOBS" --strict-skips \
       --output "$OUT/integration-pg" >"$OUT/integration-pg.log" 2>&1 &
     pg_pid=$!
   fi
@@ -267,5 +272,9 @@ printf '\n==================== summary (%dm%02ds) ====================\n' $((ela
 for s in "${summaries[@]}"; do
   echo "  $s"
 done
+if [ -s "$OUT/skips.txt" ]; then
+  echo "  skipped, with the reason (by design: the other engine's stage, or a kernel feature):"
+  cat "$OUT/skips.txt"
+fi
 echo "tests: $total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

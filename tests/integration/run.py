@@ -71,6 +71,7 @@ def run_inline(modules, pattern, verbosity):
         "passed": len(result.passed) + len(result.expectedFailures),
         "failed": len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses),
         "skipped": len(result.skipped),
+        "skip_reasons": [reason for _, reason in result.skipped],
         "failed_names": failed,
     }
 
@@ -107,6 +108,8 @@ def run_worker(module, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--strict-skips", action="store_true",
+                    help="count a skip that is neither the other engine's nor a missing kernel feature as a failure")
     ap.add_argument("--build", default="build", help="build directory holding src/server/rampartd")
     ap.add_argument("--output", default="test-output/integration",
                     help="directory for server logs (emptied first)")
@@ -173,9 +176,21 @@ def main():
             cluster.stop_keeping_log(os.path.join(args.output, "postgresql.log"))
 
 
+# Skips that are by design, not a machine missing something: the other
+# engine's stage runs the test, or the kernel lacks a feature.  Any other
+# skip means this machine was not set up (scripts/deps.sh installs
+# everything the suite needs) and counts as a failure with --strict-skips.
+EXPECTED_SKIPS = ("PostgreSQL stage only", "SQLite only", "opens the SQLite database file directly",
+                  "kernel:")
+
+
+def skip_is_expected(reason):
+    return any(reason.startswith(p) or p in reason for p in EXPECTED_SKIPS)
+
+
 def run_all(modules, args, repo):
     start = time.monotonic()
-    totals = {"passed": 0, "failed": 0, "skipped": 0, "failed_names": []}
+    totals = {"passed": 0, "failed": 0, "skipped": 0, "failed_names": [], "skip_reasons": []}
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as ex:
         futures = [ex.submit(run_worker, m, args) for m in modules]
         for f in concurrent.futures.as_completed(futures):
@@ -188,14 +203,27 @@ def run_all(modules, args, repo):
             for k in ("passed", "failed", "skipped"):
                 totals[k] += counts[k]
             totals["failed_names"] += counts["failed_names"]
+            totals["skip_reasons"] += ["%s: %s" % (module, r) for r in counts.get("skip_reasons", [])]
 
     print("")
     print("integration summary: %d modules in %.0fs; %d passed, %d failed, %d skipped"
           % (len(modules), time.monotonic() - start, totals["passed"], totals["failed"], totals["skipped"]))
     for name in totals["failed_names"]:
         print("  FAILED " + name)
+    reasons = {}
+    for r in totals["skip_reasons"]:
+        reasons[r] = reasons.get(r, 0) + 1
+    unexpected = 0
+    for r, n in sorted(reasons.items()):
+        expected = skip_is_expected(r.split(": ", 1)[-1])
+        if not expected:
+            unexpected += n
+        print("  SKIPPED %d x %s%s" % (n, r, "" if expected else "  <- this machine is not set up"))
+    if unexpected and args.strict_skips:
+        print("integration: %d skips that a machine set up by scripts/deps.sh must not have" % unexpected)
+        totals["failed"] += unexpected
     print("server logs: %s/" % os.path.relpath(args.output, repo))
-    print("integration: %d passed, %d failed" % (totals["passed"], totals["failed"]))
+    print("integration: %d passed, %d failed, %d skipped" % (totals["passed"], totals["failed"], totals["skipped"]))
     return 1 if totals["failed"] else 0
 
 

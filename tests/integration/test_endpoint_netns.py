@@ -62,11 +62,11 @@ def netns_unavailable():
     probe = "rampart-probe-%d" % os.getpid()
     p = run("ip", "netns", "add", probe, check=False)
     if p.returncode != 0:
-        return "ip netns add failed: %s" % p.stderr.strip()
+        return "kernel: ip netns add failed: %s" % p.stderr.strip()
     try:
         p = run("ip", "netns", "exec", probe, "nft", "list", "ruleset", check=False)
         if p.returncode != 0:
-            return "nftables is not usable in a network namespace: %s" % p.stderr.strip()
+            return "kernel: nftables is not usable in a network namespace: %s" % p.stderr.strip()
     finally:
         run("ip", "netns", "delete", probe, check=False)
     return None

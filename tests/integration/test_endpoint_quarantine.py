@@ -65,7 +65,7 @@ def nft_unavailable():
     if not shutil.which("nft") or not shutil.which("unshare"):
         return "nft or unshare is not installed"
     p = subprocess.run(["unshare", "-n", "nft", "list", "ruleset"], capture_output=True, text=True, timeout=60)
-    return None if p.returncode == 0 else "no private network namespace with nftables here: %s" % p.stderr.strip()
+    return None if p.returncode == 0 else "kernel: no private network namespace with nftables here: %s" % p.stderr.strip()
 
 
 def eve_flow(src, dest):

@@ -178,6 +178,34 @@ int jsonx_set_str(json_t *obj, const char *key, const char *s)
 	return json_object_set_new(obj, key, s ? json_string(s) : json_null()) < 0 ? -ENOMEM : 0;
 }
 
+int jsonx_set_asked(json_t *obj, const char *key, const char *s)
+{
+	char out[JSONX_ASKED_MAX * 4 + 8];
+	size_t o = 0, i = 0, n;
+
+	if (!s)
+		return 0;
+	n = strlen(s);
+	while (i < n && o < JSONX_ASKED_MAX) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+
+		if (len && i + len <= n && str_is_clean_utf8(s + i, len)) {
+			memcpy(out + o, s + i, len);
+			o += len;
+			i += len;
+		} else {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02X", c);
+			i++;
+		}
+	}
+	if (i < n) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	return json_object_set_new(obj, key, json_stringn(out, o)) < 0 ? -ENOMEM : 0;
+}
+
 int jsonx_set_time(json_t *obj, const char *key, int64_t ms)
 {
 	char t[40];

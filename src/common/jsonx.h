@@ -51,6 +51,17 @@ int jsonx_only_keys(const json_t *obj, const char *const *allowed, struct rerr *
 /* Adds key=str to @obj, or null when @s is NULL.  Returns 0 or -ENOMEM. */
 int jsonx_set_str(json_t *obj, const char *key, const char *s);
 
+/*
+ * Adds key=@s for text a client sent, as it was asked, for audit details:
+ * nothing when @s is NULL; at most JSONX_ASKED_MAX bytes of it (cut at a
+ * character boundary, with "..." after); a byte that is not part of clean
+ * UTF-8 text (a control character, an invalid sequence) written as \xNN.
+ * So even a malformed filter is recorded, and recorded safely.
+ * Returns 0 or -ENOMEM.
+ */
+#define JSONX_ASKED_MAX 256
+int jsonx_set_asked(json_t *obj, const char *key, const char *s);
+
 /* Adds key=RFC3339 time, or null when @ms is 0. */
 int jsonx_set_time(json_t *obj, const char *key, int64_t ms);
 

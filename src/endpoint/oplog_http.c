@@ -21,6 +21,7 @@
 #include "audit/audit.h"
 #include "common/app.h"
 #include "common/err.h"
+#include "common/jsonx.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/rtime.h"
@@ -145,12 +146,31 @@ static int oplog_search_args(struct http_req *req, struct http_resp *resp, struc
 }
 
 /*
+ * The filters a search asked for, as the client sent them (jsonx_set_asked:
+ * bounded, and safe even when malformed), for its audit entry whatever its
+ * outcome.  Returns a new object, or NULL when out of memory.
+ */
+static json_t *oplog_search_asked(struct http_req *req)
+{
+	static const char *const keys[] = { "device", "person", "kind", "since", "until", "cursor", "limit" };
+	json_t *o = json_object();
+	const char *device = http_req_param(req, "id");
+
+	if (!o)
+		return NULL;
+	jsonx_set_asked(o, "device", device ? device : http_req_query(req, "device"));
+	for (size_t i = 1; i < sizeof(keys) / sizeof(keys[0]); i++)
+		jsonx_set_asked(o, keys[i], http_req_query(req, keys[i]));
+	return o;
+}
+
+/*
  * The device a search names must be one the caller may read: not found
- * otherwise (audited as denied when it exists).  Returns 0, or the error
- * answered.
+ * otherwise (audited as denied, with @asked, when it exists).  Returns 0,
+ * or the error answered.
  */
 static int oplog_search_device(struct http_req *req, struct http_resp *resp, struct store_conn *c,
-			       const char *device)
+			       const char *device, const json_t *asked)
 {
 	char path[PRINCIPAL_PATH_SIZE] = "";
 	int r;
@@ -162,7 +182,8 @@ static int oplog_search_device(struct http_req *req, struct http_resp *resp, str
 		return r;
 	if (r == ERR_NOT_FOUND || !endpoint_may(http_req_principal(req), ENDPOINT_READ, path)) {
 		if (r == 0)
-			audit_req(req, c, "endpoint.events.read", "device", device, AUDIT_DENIED, NULL);
+			audit_req(req, c, "endpoint.events.read", "device", device, AUDIT_DENIED,
+				  json_deep_copy(asked));
 		return http_fail(resp, ERR_NOT_FOUND, "device", "no such device");
 	}
 	return 0;
@@ -170,7 +191,8 @@ static int oplog_search_device(struct http_req *req, struct http_resp *resp, str
 
 /*
  * GET /api/v1/endpoint/events and GET /api/v1/devices/{id}/events: events
- * newest first, filtered and scoped.
+ * newest first, filtered and scoped.  Every search is audited with the
+ * filters it asked for: refused, malformed (a failure) or answered.
  */
 static int h_events_search(struct http_req *req, struct http_resp *resp)
 {
@@ -181,27 +203,35 @@ static int h_events_search(struct http_req *req, struct http_resp *resp)
 	struct oplog_cursor cur;
 	char next[PAGE_CURSOR_SIZE];
 	int64_t limit;
-	json_t *items, *filters;
+	json_t *items, *asked = oplog_search_asked(req);
 	int r;
 
 	if (!endpoint_may(p, ENDPOINT_READ, NULL)) {
-		audit_req(req, c, "endpoint.events.read", NULL, NULL, AUDIT_DENIED, NULL);
+		audit_req(req, c, "endpoint.events.read", NULL, NULL, AUDIT_DENIED, asked);
 		return ERR_FORBIDDEN;
 	}
-	if (!c)
+	if (!c) {
+		json_decref(asked);
 		return ERR_STORE;
+	}
 	r = oplog_search_args(req, resp, &f, &cur, &limit);
-	if (r == 0 && f.device)
-		r = oplog_search_device(req, resp, c, f.device);
+	if (r < 0) {
+		/* Who asked for what, even when it could not be understood. */
+		audit_req(req, c, "endpoint.events.read", NULL, NULL, AUDIT_FAILURE, asked);
+		return r;
+	}
+	if (f.device)
+		r = oplog_search_device(req, resp, c, f.device, asked);
 	if (r == 0)
 		r = oplog_search(c, p, &f, limit, &items, next);
-	if (r < 0)
+	if (r < 0) {
+		json_decref(asked);
 		return r;
+	}
 	/* Who read whose operation logs, and with which filters (not what was returned). */
-	filters = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:I}", "device", f.device, "person", f.person, "kind",
-			    f.kind, "since", http_req_query(req, "since"), "until", http_req_query(req, "until"),
-			    "returned", (json_int_t)json_array_size(items));
-	audit_req(req, c, "endpoint.events.read", f.device ? "device" : NULL, f.device, AUDIT_SUCCESS, filters);
+	if (asked)
+		json_object_set_new(asked, "returned", json_integer((json_int_t)json_array_size(items)));
+	audit_req(req, c, "endpoint.events.read", f.device ? "device" : NULL, f.device, AUDIT_SUCCESS, asked);
 	return http_resp_json(resp, 200, page_json(items, next));
 }
 

@@ -439,6 +439,16 @@ class EndpointEvents(ServerTestCase):
         audit = self.admin.get(harness.query("/api/v1/audit", action="endpoint.events.read", limit=500)).json
         details = [x.get("details") or {} for x in audit["items"]]
         self.assertIn(owner["login"], [d.get("person") for d in details])
+        # A search that could not be understood is recorded with what it asked, bounded.
+        failed = [x["details"] for x in audit["items"] if x["outcome"] == "failure"]
+        self.assertIn("keystroke", [d.get("kind") for d in failed])
+        self.assertIn("yesterday", [d.get("since") for d in failed])
+        long_person = [d["person"] for d in failed if d.get("person", "").startswith("ppp")]
+        self.assertEqual(long_person, ["p" * 256 + "..."])
+        self.search(status=400, person="a\x01b", kind="bad\xffkind")
+        audit = self.admin.get(harness.query("/api/v1/audit", action="endpoint.events.read", limit=1)).json
+        self.assertEqual(audit["items"][0]["outcome"], "failure")
+        self.assertEqual(audit["items"][0]["details"]["person"], "a\\x01b")
 
     def test_scope(self):
         d1 = Device(self, self.div1)

@@ -439,6 +439,25 @@ static void test_rerr(void **state)
 	assert_string_equal(rerr_text(NULL, ERR_NOT_FOUND), err_str(ERR_NOT_FOUND));
 }
 
+/* Text a client asked for is recorded bounded, and safe even when malformed. */
+static void test_json_asked(void **state)
+{
+	json_t *o = json_object();
+	char big[600];
+
+	assert_int_equal(jsonx_set_asked(o, "none", NULL), 0);
+	assert_null(json_object_get(o, "none"));
+	assert_int_equal(jsonx_set_asked(o, "ok", "\xe7\x94\xb0\xe4\xb8\xad tab\t"), 0);
+	assert_string_equal(json_string_value(json_object_get(o, "ok")), "\xe7\x94\xb0\xe4\xb8\xad tab\t");
+	assert_int_equal(jsonx_set_asked(o, "bad", "a\x01" "b\xff\xc3(\x7f"), 0);
+	assert_string_equal(json_string_value(json_object_get(o, "bad")), "a\\x01b\\xFF\\xC3(\\x7F");
+	memset(big, 'p', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(jsonx_set_asked(o, "big", big), 0);
+	assert_int_equal(json_string_length(json_object_get(o, "big")), JSONX_ASKED_MAX + 3);
+	json_decref(o);
+}
+
 static void test_fsio(void **state)
 {
 	char dir[] = "/tmp/rampart-fsio-XXXXXX", path[128], link[128], got[32];
@@ -494,6 +513,7 @@ int main(void)
 		cmocka_unit_test(test_email),
 		cmocka_unit_test(test_rerr),
 		cmocka_unit_test(test_fsio),
+		cmocka_unit_test(test_json_asked),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -34,6 +34,10 @@ static void test_valid(void **state)
 		{ "userName eq \"back\\\\slash\"", "userName", "back\\slash" },
 		{ "userName eq \"\xe4\xbd\x90\xe8\x97\xa4\"", "userName", "\xe4\xbd\x90\xe8\x97\xa4" },
 		{ "userName\teq\t\"tab\"", "userName", "tab" },
+		/* Microsoft Entra ID's matching filter. */
+		{ "emails[type eq \"work\"].value eq \"ann@contoso.example\"", "emails.value", "ann@contoso.example" },
+		{ "Emails[Type EQ \"Work\"].Value eq \"a@b.example\"", "emails.value", "a@b.example" },
+		{ "emails[ type  eq  \"work\" ].value  eq \"x@y.example\"", "emails.value", "x@y.example" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -56,7 +60,17 @@ static void test_invalid(void **state)
 		{ "", "empty" },
 		{ "   ", "attribute name" },
 		{ "title eq \"CEO\"", "'title' is not supported" },
-		{ "emails[type eq \"work\"].value eq \"x\"", "not supported" },
+		{ "emails[type eq \"home\"].value eq \"x\"", "type \"work\"" },
+		{ "emails[type eq \"work\"] eq \"x\"", "'.value'" },
+		{ "emails[type eq \"work\"].display eq \"x\"", "'.value'" },
+		{ "emails[type eq \"work\".value eq \"x\"", "']'" },
+		{ "emails[type eq work].value eq \"x\"", "double quotes" },
+		{ "emails[type eq \"wo\\\"rk\"].value eq \"x\"", "plain quoted" },
+		{ "emails[type eq \"work", "plain quoted" },
+		{ "emails[primary eq true].value eq \"x\"", "[type eq \"work\"]" },
+		{ "emails[typeeq \"work\"].value eq \"x\"", "[type eq \"work\"]" },
+		{ "emails[type eq \"work\"].value co \"x\"", "operator 'co'" },
+		{ "emails[type eq \"work\"].value", "operator" },
 		{ "userName co \"jen\"", "operator 'co' is not supported" },
 		{ "userName sw \"j\"", "operator 'sw' is not supported" },
 		{ "userName pr", "operator 'pr' is not supported" },

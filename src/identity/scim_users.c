@@ -803,6 +803,23 @@ static int scim_user_patch(struct scim_user *u, const json_t *body, struct scim_
 	return 0;
 }
 
+int scim_user_body_check(const json_t *body, enum scim_body_kind kind, struct scim_err *e)
+{
+	struct scim_user u;
+	int r;
+
+	memset(&u, 0, sizeof(u));
+	u.active = true;
+	snprintf(u.kind, sizeof(u.kind), "employee");
+	if (!json_is_object(body))
+		return scim_bad(e, ERR_INVALID, "invalidSyntax", "the body must be a JSON object");
+	if (kind == SCIM_BODY_PATCH)
+		r = scim_user_patch(&u, body, e);
+	else
+		r = scim_user_from_body(&u, body, kind == SCIM_BODY_PUT, e);
+	return r < 0 ? r : scim_user_settle_emp(&u, e);
+}
+
 int scim_h_user(struct http_req *req, struct http_resp *resp)
 {
 	struct app *app = http_req_app(req);

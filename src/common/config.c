@@ -55,6 +55,7 @@ static const struct cfg_item cfg_items[] = {
 	I("auth", "source_lockout_threshold", source_lockout_threshold, 1, 100000),
 	I("auth", "min_password_len", min_password_len, 8, 256),
 	I("hr", "retire_threshold_percent", retire_threshold_pct, 0, 100),
+	S("scim", "default_company", scim_default_company),
 	I("exchange", "max_file", exchange_max_file, 1, 1LL << 40),
 	D("exchange", "default_expiry", exchange_default_expiry_s, 60, 86400 * 365),
 	D("exchange", "max_expiry", exchange_max_expiry_s, 60, 86400 * 365),

@@ -49,6 +49,8 @@ struct config {
 	int64_t min_password_len;
 	/* [hr] */
 	int64_t retire_threshold_pct;
+	/* [scim] */
+	char scim_default_company[256]; /* company of a SCIM user sent without organization; "" refuses */
 	/* [exchange] */
 	int64_t exchange_max_file;         /* bytes of one exchanged file */
 	int64_t exchange_default_expiry_s;

@@ -16,7 +16,12 @@
  *   enterprise manager.value -> manager (a person id); organization (an
  *   existing company's name), division, department -> the org unit
  *   "<group>/<company>/<division>/<department>", created below the company
- *   when missing.  displayName and name.formatted are derived from the names.
+ *   when missing.  Without an organization (Microsoft Entra ID sends only a
+ *   department) the company is [scim] default_company, and the request is
+ *   refused when that is not set.  A department sent without a division
+ *   is the one unit of that name below the company (refused when several
+ *   have it); when none has it, the unit is created below the person's
+ *   division, or below the company.  active may be "True"/"False" strings.  displayName and name.formatted are derived from the names.
  * PUT replaces the core attributes; the employee number, org unit and
  * manager are replaced only when the body has the enterprise extension (or,
  * for the number, externalId), so a client that does not know them does

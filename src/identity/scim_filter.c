@@ -42,6 +42,55 @@ static const char *scim_shown(char *buf, size_t size, const char *s, size_t len)
 	return buf;
 }
 
+/* Skips spaces and then the case-insensitive word @w; false when it is not there. */
+static bool scim_word(const char **pp, const char *w)
+{
+	const char *p = *pp;
+	size_t n = strlen(w);
+
+	while (scim_is_space(*p))
+		p++;
+	if (strncasecmp(p, w, n) != 0)
+		return false;
+	*pp = p + n;
+	return true;
+}
+
+/*
+ * Reads the value path 'emails[type eq "work"].value' at *@pp (which starts
+ * with "emails[") and leaves *@pp after it: the form Microsoft Entra ID
+ * sends to match a user by e-mail.  Rampart keeps one e-mail, of type
+ * work, so only that type is accepted.  Returns 0 or ERR_INVALID.
+ */
+static int scim_filter_email_type(const char **pp, char *err, size_t errsz)
+{
+	const char *p = *pp + 7, *v;
+	size_t n;
+
+	if (!scim_word(&p, "type") || !scim_is_space(*p) || !scim_word(&p, "eq") || !scim_is_space(*p))
+		return scim_ferr(err, errsz, "the only value filter on emails is [type eq \"work\"]");
+	while (scim_is_space(*p))
+		p++;
+	if (*p != '"')
+		return scim_ferr(err, errsz, "the type in emails[type eq ...] must be a string in double quotes");
+	v = ++p;
+	while (*p && *p != '"' && *p != '\\' && *p != ']')
+		p++;
+	if (*p != '"')
+		return scim_ferr(err, errsz, "the type in emails[type eq ...] is not a plain quoted string");
+	n = (size_t)(p - v);
+	if (n != 4 || strncasecmp(v, "work", 4) != 0)
+		return scim_ferr(err, errsz, "only e-mail addresses of type \"work\" are kept; "
+				 "filter on emails[type eq \"work\"].value");
+	p++;
+	if (!scim_word(&p, "]"))
+		return scim_ferr(err, errsz, "expected ']' after the type in emails[type eq \"work\"]");
+	if (strncasecmp(p, ".value", 6) != 0 || !(scim_is_space(p[6]) || p[6] == '\0'))
+		return scim_ferr(err, errsz, "expected '.value' after emails[type eq \"work\"]");
+	*pp = p + 6;
+	return 0;
+}
+
 int scim_filter_parse_attrs(const char *s, const char *const *attrs, struct scim_filter *ret,
 				char *err, size_t errsz)
 {
@@ -63,9 +112,18 @@ int scim_filter_parse_attrs(const char *s, const char *const *attrs, struct scim
 		return scim_ferr(err, errsz, "grouping and 'not' are not supported; use one 'attribute eq "
 				 "\"value\"' comparison");
 	tok = p;
-	while (*p && !scim_is_space(*p) && *p != '"')
-		p++;
-	len = (size_t)(p - tok);
+	if (strncasecmp(p, "emails[", 7) == 0) {
+		int r = scim_filter_email_type(&p, err, errsz);
+
+		if (r < 0)
+			return r;
+		tok = "emails.value";
+		len = strlen(tok);
+	} else {
+		while (*p && !scim_is_space(*p) && *p != '"')
+			p++;
+		len = (size_t)(p - tok);
+	}
 	if (len == 0)
 		return scim_ferr(err, errsz, "the filter must start with an attribute name");
 	for (int i = 0; attrs[i]; i++)

@@ -2,7 +2,10 @@
 /*
  * scim_filter: the SCIM filter parser (RFC 7644 3.4.2.2), limited to the
  * one comparison identity systems send to find a resource:
- * 'ATTR eq "VALUE"'.  Grouping, "not", "and", "or" and every other
+ * 'ATTR eq "VALUE"', where ATTR may also be the value path
+ * 'emails[type eq "work"].value' (Microsoft Entra ID's matching filter; it
+ * reads as emails.value, since the one e-mail Rampart keeps is the work
+ * one, and other types are refused).  Grouping, "not", "and", "or" and every other
  * operator are refused with a sentence saying so.  The value is a JSON-ish
  * string in double quotes where only \" and \\ may be escaped; it must be
  * valid UTF-8 without control characters.  Input comes from a client:
@@ -16,7 +19,10 @@
 /* Longest filter accepted (bytes). */
 #define SCIM_FILTER_MAX 1024
 
-/* A parsed filter: only 'ATTR eq "VALUE"' (attributes userName, externalId, displayName, emails.value). */
+/*
+ * A parsed filter: only 'ATTR eq "VALUE"' (attributes userName, externalId,
+ * displayName, emails.value; emails[type eq "work"].value gives emails.value).
+ */
 struct scim_filter {
 	char attr[32];
 	char value[256];

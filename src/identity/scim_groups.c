@@ -392,6 +392,14 @@ static int scim_groups_list(struct http_req *req, struct http_resp *resp, struct
 	return scim_list_answer(req, resp, c, &def, &x);
 }
 
+int scim_group_body_check(const json_t *body, struct scim_err *e)
+{
+	struct scim_group g = { { 0 } };
+	const json_t *members;
+
+	return scim_group_attrs(&g, body, &members, e);
+}
+
 int scim_h_groups(struct http_req *req, struct http_resp *resp)
 {
 	struct scim_group g = { { 0 } };

@@ -151,6 +151,25 @@ int scim_op_read(const json_t *op, struct scim_op *ret, struct scim_err *e);
 int scim_str(const json_t *v, char *dst, size_t size, bool clearable, const char *attr,
 	     struct scim_err *e);
 
+/* How a request body is read by scim_user_body_check. */
+enum scim_body_kind { SCIM_BODY_POST, SCIM_BODY_PUT, SCIM_BODY_PATCH };
+
+/*
+ * Reads a User body (@kind: a POST or PUT User, or a PATCH PatchOp) over an
+ * empty user exactly as the Users handlers do before they touch the store:
+ * every attribute, the PatchOp operations, and the agreement of externalId
+ * with employeeNumber.  For fuzz/fuzz_scim_body.c.  Returns 0 or
+ * ERR_INVALID with @e.
+ */
+int scim_user_body_check(const json_t *body, enum scim_body_kind kind, struct scim_err *e);
+
+/*
+ * Reads a Group body of POST or PUT (displayName, externalId, members) as
+ * the Groups handlers do before they touch the store.  For fuzzing.
+ * Returns 0 or ERR_INVALID with @e.
+ */
+int scim_group_body_check(const json_t *body, struct scim_err *e);
+
 /* /scim/v2/Users and /scim/v2/Users/{id} (scim_users.c). */
 int scim_h_users(struct http_req *req, struct http_resp *resp);
 int scim_h_user(struct http_req *req, struct http_resp *resp);

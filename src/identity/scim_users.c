@@ -45,6 +45,7 @@ struct scim_user {
 	char org_path[PEOPLE_PATH_MAX + 1];
 	char org[3][SCIM_STR_MAX + 1];   /* organization, division, department */
 	bool org_dirty;                  /* org[] changed: the unit is to be found again */
+	unsigned org_sent;               /* which of org[] the request named (bit i for org[i]) */
 	char ext_id[SCIM_STR_MAX + 1];   /* externalId as sent, to compare with employeeNumber */
 	char ent_emp[SCIM_STR_MAX + 1];
 	bool has_ext_id, has_ent_emp;
@@ -258,6 +259,7 @@ static int scim_user_set(struct scim_user *u, const char *path, const json_t *v,
 
 			if (!strcasecmp(path, names[i])) {
 				u->org_dirty = true;
+				u->org_sent |= 1u << i;
 				return scim_str(v, u->org[i], sizeof(u->org[i]), true, names[i], e);
 			}
 		}
@@ -427,35 +429,77 @@ static json_t *scim_user_diff(const struct scim_user *a, const struct scim_user 
 	return o;
 }
 
-/* Finds the unit for organization/division/department.  Returns 0 or ERR_INVALID with @e. */
-static int scim_user_org(struct store_conn *c, struct scim_user *u, int64_t now, struct scim_err *e)
+/*
+ * Finds the unit of the department @name sent without a division: the one
+ * unit of that name (case aside) below @company_path.  Returns 0 with
+ * @path, ERR_NOT_FOUND, ERR_CONFLICT when several units have that name, or
+ * a store error.
+ */
+static int scim_user_dept_find(struct store_conn *c, const char *company_path, const char *name,
+			       char path[PEOPLE_PATH_MAX + 1])
+{
+	struct store_stmt *q;
+	int r = store_query(c, "SELECT path FROM org_units WHERE lower(name) = lower($1) AND "
+			       "substr(path, 1, length($2) + 1) = $2 || '/' ORDER BY path LIMIT 2",
+			    STORE_ARGS(SA_TEXT(name), SA_TEXT(company_path)), &q);
+
+	if (r < 0)
+		return r;
+	r = store_step(q);
+	if (r == 1)
+		snprintf(path, PEOPLE_PATH_MAX + 1, "%s", store_col_text(q, 0) ? store_col_text(q, 0) : "");
+	if (r == 1 && store_step(q) == 1)
+		r = ERR_CONFLICT;
+	store_stmt_free(q);
+	return r < 0 ? r : r == 0 ? ERR_NOT_FOUND : 0;
+}
+
+/*
+ * Finds the unit for organization/division/department (see scim.c's file
+ * comment): without an organization, the company is @default_company (""
+ * refuses); a department sent without a division is looked up by name
+ * below the company.  Returns 0 or ERR_INVALID with @e.
+ */
+static int scim_user_org(struct store_conn *c, struct scim_user *u, const char *default_company, int64_t now,
+			 struct scim_err *e)
 {
 	struct org_unit company;
 	char path[PEOPLE_PATH_MAX + 1];
-	const char *why;
+	const char *why, *org = u->org[0];
+	bool dept_alone = (u->org_sent & 4u) && !(u->org_sent & 2u) && u->org[2][0];
 	int n, r;
 
-	if (!u->org[0][0]) {
-		if (u->org[1][0] || u->org[2][0])
-			return scim_bad(e, ERR_INVALID, "invalidValue", "division and department need an organization");
-		u->org_unit_id[0] = u->org_path[0] = '\0';
-		return 0;
+	if (!org[0]) {
+		if (!u->org[1][0] && !u->org[2][0]) {
+			u->org_unit_id[0] = u->org_path[0] = '\0';
+			return 0;
+		}
+		if (!default_company || !default_company[0])
+			return scim_bad(e, ERR_INVALID, "invalidValue", "division and department need an organization "
+					"(or [scim] default_company in the server's configuration)");
+		org = default_company;
 	}
-	if (u->org[2][0] && !u->org[1][0])
+	if (u->org[2][0] && !u->org[1][0] && !dept_alone)
 		return scim_bad(e, ERR_INVALID, "invalidValue", "a department needs a division");
-	r = people_org_company(c, u->org[0], &company);
+	r = people_org_company(c, org, &company);
 	if (r == ERR_NOT_FOUND)
-		return scim_bad(e, ERR_INVALID, "invalidValue", "organization '%s' is not a known company",
-				u->org[0]);
+		return scim_bad(e, ERR_INVALID, "invalidValue", "organization '%s' is not a known company", org);
 	if (r == ERR_CONFLICT)
-		return scim_bad(e, ERR_INVALID, "invalidValue", "organization '%s' names more than one company",
-				u->org[0]);
+		return scim_bad(e, ERR_INVALID, "invalidValue", "organization '%s' names more than one company", org);
 	if (r < 0)
 		return r;
-	n = snprintf(path, sizeof(path), "%s%s%s%s%s", company.path, u->org[1][0] ? "/" : "", u->org[1],
-		     u->org[2][0] ? "/" : "", u->org[2]);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return scim_bad(e, ERR_INVALID, "invalidValue", "the org unit path is too long");
+	r = dept_alone ? scim_user_dept_find(c, company.path, u->org[2], path) : ERR_NOT_FOUND;
+	if (r == ERR_CONFLICT && !u->org[1][0])
+		return scim_bad(e, ERR_INVALID, "invalidValue", "department '%s' names more than one unit of '%s'; "
+				"send the division too", u->org[2], company.path);
+	if (r < 0 && r != ERR_NOT_FOUND && r != ERR_CONFLICT)
+		return r;
+	if (r != 0) {
+		n = snprintf(path, sizeof(path), "%s%s%s%s%s", company.path, u->org[1][0] ? "/" : "", u->org[1],
+			     u->org[2][0] ? "/" : "", u->org[2]);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return scim_bad(e, ERR_INVALID, "invalidValue", "the org unit path is too long");
+	}
 	if (people_org_path_check(path, &why) < 0)
 		return scim_bad(e, ERR_INVALID, "invalidValue", "the org unit '%s' that organization, division "
 				"and department name %s", path, why);
@@ -467,7 +511,8 @@ static int scim_user_org(struct store_conn *c, struct scim_user *u, int64_t now,
 }
 
 /* Checks uniqueness, the manager and the org unit of @u before it is written. */
-static int scim_user_check(struct store_conn *c, struct scim_user *u, int64_t now, struct scim_err *e)
+static int scim_user_check(struct store_conn *c, struct scim_user *u, const char *default_company, int64_t now,
+			   struct scim_err *e)
 {
 	struct person manager;
 	bool taken;
@@ -506,7 +551,7 @@ static int scim_user_check(struct store_conn *c, struct scim_user *u, int64_t no
 					"that would make a cycle", u->manager_id);
 	}
 	if (u->org_dirty) {
-		r = scim_user_org(c, u, now, e);
+		r = scim_user_org(c, u, default_company, now, e);
 		if (r < 0)
 			return r;
 	}
@@ -577,6 +622,7 @@ static int scim_user_write(struct http_req *req, struct store_conn *c, struct sc
 			   json_t **ret_denied)
 {
 	const struct principal *p = http_req_principal(req);
+	const struct app *app = http_req_app(req);
 	int64_t now = rtime_now_ms();
 	struct people_writer *w;
 	struct people_rec rec;
@@ -592,7 +638,7 @@ static int scim_user_write(struct http_req *req, struct store_conn *c, struct sc
 	else if (!old || !strcmp(old->status, "retired"))
 		snprintf(u->status, sizeof(u->status), "active");
 	retire = !u->active && (!old || strcmp(old->status, "retired") != 0);
-	r = scim_user_check(c, u, now, e);
+	r = scim_user_check(c, u, app->cfg.scim_default_company, now, e);
 	if (r == 0 && old)
 		r = scim_user_guard(req, c, u, old, e, ret_denied);
 	if (r < 0)
@@ -755,6 +801,23 @@ static int scim_user_patch(struct scim_user *u, const json_t *body, struct scim_
 			return r;
 	}
 	return 0;
+}
+
+int scim_user_body_check(const json_t *body, enum scim_body_kind kind, struct scim_err *e)
+{
+	struct scim_user u;
+	int r;
+
+	memset(&u, 0, sizeof(u));
+	u.active = true;
+	snprintf(u.kind, sizeof(u.kind), "employee");
+	if (!json_is_object(body))
+		return scim_bad(e, ERR_INVALID, "invalidSyntax", "the body must be a JSON object");
+	if (kind == SCIM_BODY_PATCH)
+		r = scim_user_patch(&u, body, e);
+	else
+		r = scim_user_from_body(&u, body, kind == SCIM_BODY_PUT, e);
+	return r < 0 ? r : scim_user_settle_emp(&u, e);
 }
 
 int scim_h_user(struct http_req *req, struct http_resp *resp)

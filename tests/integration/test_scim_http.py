@@ -364,5 +364,170 @@ class ScimGuardsAdmins(ServerTestCase):
         self.assertStatus(r, 201)
 
 
+class ScimProviders(ServerTestCase):
+    """Users as Microsoft Entra ID and Okta send them (shapes from their
+    provisioning documentation): the enterprise department without an
+    organization, placed under [scim] default_company and matched by name
+    there; "True"/"False" as strings; op "Replace"; Entra's matching filter
+    emails[type eq "work"].value; Okta's full PUT."""
+
+    SERVER_ARGS = {"seed_hr": False, "config": "[scim]\ndefault_company = Contoso\n"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.admin.post("/api/v1/tokens", json={"name": "scim providers", "scope": "scim"})
+        if r.status != 201:
+            raise AssertionError("cannot create a SCIM token: %r" % (r,))
+        cls.scim = cls.server.client(token=r.json["token"])
+        csv = ("employee_number,family_name,given_name,email,org_unit,title,status,kind,manager\n"
+               "CT001,Boss,Carla,carla@contoso.example,Contoso Group/Contoso/Operations/Sales,Boss,active,employee,\n"
+               "CT002,Boss,Dora,dora@contoso.example,Contoso Group/Contoso/Field/Support,Boss,active,employee,\n"
+               "CT003,Boss,Edda,edda@contoso.example,Contoso Group/Contoso/Lab/Support,Boss,active,employee,\n")
+        r = cls.admin.post("/api/v1/hr/import", body=csv, content_type="text/csv")
+        if r.status != 200:
+            raise AssertionError("cannot import the Contoso org: %r" % (r,))
+
+    def s(self, method, path, body=None):
+        return self.scim.request(method, path, json=body, content_type=SCIM if body is not None else None)
+
+    def person(self, pid):
+        r = self.admin.get("/api/v1/people/%s" % pid)
+        self.assertStatus(r, 200)
+        return r.json
+
+    def unit(self, pid):
+        p = self.person(pid)
+        u = p.get("org_unit")
+        return u.get("path") if isinstance(u, dict) else u
+
+    def entra_user(self, n, department="Sales"):
+        return {
+            "schemas": [USER_SCHEMA, ENTERPRISE],
+            "externalId": "entra%d" % n,
+            "userName": "entra%d@contoso.example" % n,
+            "active": True,
+            "addresses": [{"primary": True, "type": "work", "country": "DE", "postalCode": "10115"}],
+            "displayName": "Entra User%d" % n,
+            "emails": [{"primary": True, "type": "work", "value": "entra%d@contoso.example" % n}],
+            "meta": {"resourceType": "User"},
+            "name": {"formatted": "Entra User%d" % n, "familyName": "User%d" % n, "givenName": "Entra"},
+            "phoneNumbers": [{"primary": True, "type": "work", "value": "+49 30 1234 %d" % n}],
+            "roles": [],
+            "title": "Agent",
+            ENTERPRISE: {"department": department, "employeeNumber": "entra%d" % n},
+        }
+
+    def test_entra_create_match_and_patch(self):
+        # Entra looks the person up first, by its matching filter.
+        r = self.s("GET", query("/scim/v2/Users", filter='emails[type eq "work"].value eq "entra1@contoso.example"'))
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["totalResults"], 0)
+        r = self.s("POST", "/scim/v2/Users", self.entra_user(1))
+        self.assertStatus(r, 201)
+        uid = r.json["id"]
+        # The department alone is found by name below the default company.
+        self.assertEqual(self.unit(uid), "Contoso Group/Contoso/Operations/Sales")
+        self.assertEqual(r.json[ENTERPRISE].get("organization"), "Contoso")
+        self.assertEqual(r.json[ENTERPRISE].get("department"), "Sales")
+        r = self.s("GET", query("/scim/v2/Users", filter='emails[type eq "work"].value eq "ENTRA1@contoso.example"'))
+        self.assertStatus(r, 200)
+        self.assertEqual([x["id"] for x in r.json["Resources"]], [uid])
+        # Entra's PATCH: "Replace" capitalised, booleans as strings.
+        r = self.s("PATCH", "/scim/v2/Users/%s" % uid, {"schemas": [PATCH], "Operations": [
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "entra1.new@contoso.example"},
+            {"op": "Replace", "path": "name.familyName", "value": "Renamed"},
+            {"op": "Add", "path": ENTERPRISE + ":department", "value": "Marketing"}]})
+        self.assertStatus(r, 200)
+        p = self.person(uid)
+        self.assertEqual(p["email"], "entra1.new@contoso.example")
+        self.assertEqual(p["family_name"], "Renamed")
+        # No unit of that name yet: kept under the person's division.
+        self.assertEqual(self.unit(uid), "Contoso Group/Contoso/Operations/Marketing")
+        r = self.s("PATCH", "/scim/v2/Users/%s" % uid, {"schemas": [PATCH], "Operations": [
+            {"op": "Replace", "path": "active", "value": "False"}]})
+        self.assertStatus(r, 200)
+        self.assertIs(r.json["active"], False)
+        self.assertEqual(self.person(uid)["status"], "retired")
+        r = self.s("PATCH", "/scim/v2/Users/%s" % uid, {"schemas": [PATCH], "Operations": [
+            {"op": "Replace", "path": "active", "value": "True"}]})
+        self.assertStatus(r, 200)
+        self.assertIs(r.json["active"], True)
+        self.assertEqual(self.person(uid)["status"], "active")
+        for bad in ("yes", "1", ""):
+            r = self.s("PATCH", "/scim/v2/Users/%s" % uid, {"schemas": [PATCH], "Operations": [
+                {"op": "Replace", "path": "active", "value": bad}]})
+            self.assertStatus(r, 400, bad)
+
+    def test_entra_new_department_and_ambiguous_one(self):
+        r = self.s("POST", "/scim/v2/Users", self.entra_user(2, department="Research"))
+        self.assertStatus(r, 201)
+        self.assertEqual(self.unit(r.json["id"]), "Contoso Group/Contoso/Research")
+        # Two units named Support below Contoso: the division must be sent.
+        r = self.s("POST", "/scim/v2/Users", self.entra_user(3, department="Support"))
+        self.assertStatus(r, 400)
+        self.assertEqual(r.json.get("scimType"), "invalidValue")
+        self.assertIn("more than one unit", r.json["detail"])
+        body = self.entra_user(3, department="Support")
+        body[ENTERPRISE]["division"] = "Lab"
+        r = self.s("POST", "/scim/v2/Users", body)
+        self.assertStatus(r, 201)
+        self.assertEqual(self.unit(r.json["id"]), "Contoso Group/Contoso/Lab/Support")
+
+    def test_okta_create_and_full_put(self):
+        body = {
+            "schemas": [USER_SCHEMA],
+            "userName": "okta1@contoso.example",
+            "name": {"givenName": "Okta", "familyName": "User"},
+            "emails": [{"primary": True, "value": "okta1@contoso.example", "type": "work"}],
+            "displayName": "Okta User",
+            "locale": "en-US",
+            "externalId": "00u1okta",
+            "groups": [],
+            "password": "not-kept-1",
+            "active": True,
+        }
+        r = self.s("POST", "/scim/v2/Users", body)
+        self.assertStatus(r, 201)
+        uid = r.json["id"]
+        # Okta's PUT sends the whole user back, with id and meta.
+        put = dict(body, id=uid, meta={"resourceType": "User"}, active="False")
+        put["name"] = {"givenName": "Okta", "familyName": "Changed"}
+        put[ENTERPRISE] = {"department": "Sales", "employeeNumber": "00u1okta"}
+        put["schemas"] = [USER_SCHEMA, ENTERPRISE]
+        del put["password"]
+        r = self.s("PUT", "/scim/v2/Users/%s" % uid, put)
+        self.assertStatus(r, 200)
+        p = self.person(uid)
+        self.assertEqual(p["family_name"], "Changed")
+        self.assertEqual(p["status"], "retired")
+        self.assertEqual(self.unit(uid), "Contoso Group/Contoso/Operations/Sales")
+        put["active"] = True
+        r = self.s("PUT", "/scim/v2/Users/%s" % uid, put)
+        self.assertStatus(r, 200)
+        self.assertEqual(self.person(uid)["status"], "active")
+
+
+class ScimNoDefaultCompany(ServerTestCase):
+    """Without [scim] default_company, a department without an organization is refused."""
+
+    SERVER_ARGS = {"seed_hr": False}
+
+    def test_department_without_organization_refused(self):
+        r = self.admin.post("/api/v1/tokens", json={"name": "scim plain", "scope": "scim"})
+        self.assertStatus(r, 201)
+        scim = self.server.client(token=r.json["token"])
+        body = {"schemas": [USER_SCHEMA, ENTERPRISE], "userName": "nodefault@contoso.example",
+                "active": "True", ENTERPRISE: {"department": "Sales"}}
+        r = scim.request("POST", "/scim/v2/Users", json=body, content_type=SCIM)
+        self.assertStatus(r, 400)
+        self.assertEqual(r.json.get("scimType"), "invalidValue")
+        self.assertIn("default_company", r.json["detail"])
+        del body[ENTERPRISE]
+        r = scim.request("POST", "/scim/v2/Users", json=body, content_type=SCIM)
+        self.assertStatus(r, 201)
+        self.assertIs(r.json["active"], True)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -34,6 +34,10 @@ static void test_valid(void **state)
 		{ "userName eq \"back\\\\slash\"", "userName", "back\\slash" },
 		{ "userName eq \"\xe4\xbd\x90\xe8\x97\xa4\"", "userName", "\xe4\xbd\x90\xe8\x97\xa4" },
 		{ "userName\teq\t\"tab\"", "userName", "tab" },
+		/* Microsoft Entra ID's matching filter. */
+		{ "emails[type eq \"work\"].value eq \"ann@contoso.example\"", "emails.value", "ann@contoso.example" },
+		{ "Emails[Type EQ \"Work\"].Value eq \"a@b.example\"", "emails.value", "a@b.example" },
+		{ "emails[ type  eq  \"work\" ].value  eq \"x@y.example\"", "emails.value", "x@y.example" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -56,7 +60,17 @@ static void test_invalid(void **state)
 		{ "", "empty" },
 		{ "   ", "attribute name" },
 		{ "title eq \"CEO\"", "'title' is not supported" },
-		{ "emails[type eq \"work\"].value eq \"x\"", "not supported" },
+		{ "emails[type eq \"home\"].value eq \"x\"", "type \"work\"" },
+		{ "emails[type eq \"work\"] eq \"x\"", "'.value'" },
+		{ "emails[type eq \"work\"].display eq \"x\"", "'.value'" },
+		{ "emails[type eq \"work\".value eq \"x\"", "']'" },
+		{ "emails[type eq work].value eq \"x\"", "double quotes" },
+		{ "emails[type eq \"wo\\\"rk\"].value eq \"x\"", "plain quoted" },
+		{ "emails[type eq \"work", "plain quoted" },
+		{ "emails[primary eq true].value eq \"x\"", "[type eq \"work\"]" },
+		{ "emails[typeeq \"work\"].value eq \"x\"", "[type eq \"work\"]" },
+		{ "emails[type eq \"work\"].value co \"x\"", "operator 'co'" },
+		{ "emails[type eq \"work\"].value", "operator" },
 		{ "userName co \"jen\"", "operator 'co' is not supported" },
 		{ "userName sw \"j\"", "operator 'sw' is not supported" },
 		{ "userName pr", "operator 'pr' is not supported" },
@@ -189,6 +203,45 @@ static void test_op_read(void **state)
 	}
 }
 
+/* The body readers the fuzz target drives: provider shapes pass, nonsense is refused with a reason. */
+static void test_body_check(void **state)
+{
+	static const struct {
+		int kind;
+		const char *body;
+		int want;
+	} cases[] = {
+		{ SCIM_BODY_POST, "{\"userName\":\"a@b.example\",\"active\":\"True\",\"urn:ietf:params:scim:schemas:"
+		  "extension:enterprise:2.0:User\":{\"department\":\"Sales\"}}", 0 },
+		{ SCIM_BODY_POST, "{\"userName\":\"a@b.example\",\"active\":\"yes\"}", ERR_INVALID },
+		{ SCIM_BODY_POST, "{\"active\":true}", ERR_INVALID },
+		{ SCIM_BODY_PUT, "{\"userName\":\"a\",\"id\":\"x\",\"meta\":{},\"groups\":[],\"active\":\"false\"}", 0 },
+		{ SCIM_BODY_PATCH, "{\"Operations\":[{\"op\":\"Replace\",\"path\":\"active\",\"value\":\"False\"},"
+		  "{\"op\":\"Add\",\"path\":\"emails[type eq \\\"work\\\"].value\",\"value\":\"n@b.example\"}]}", 0 },
+		{ SCIM_BODY_PATCH, "{\"Operations\":[{\"op\":\"Replace\",\"path\":\"nickname2\",\"value\":\"x\"}]}",
+		  ERR_INVALID },
+		{ SCIM_BODY_PUT, "[]", ERR_INVALID },
+		{ SCIM_BODY_POST, "{\"userName\":\"a\",\"externalId\":\"1\",\"urn:ietf:params:scim:schemas:"
+		  "extension:enterprise:2.0:User\":{\"employeeNumber\":\"2\"}}", ERR_INVALID },
+		{ -1, "{\"displayName\":\"Sales\",\"members\":[]}", 0 },
+		{ -1, "{\"displayName\":\"Sales\",\"members\":[{\"value\":\"nope\"}]}", ERR_INVALID },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = json_loads(cases[i].body, 0, NULL);
+		struct scim_err e = { 0 };
+		int r;
+
+		assert_non_null(j);
+		r = cases[i].kind < 0 ? scim_group_body_check(j, &e) : scim_user_body_check(j, cases[i].kind, &e);
+		if (r != cases[i].want)
+			fail_msg("case %zu: %d, want %d (%s)", i, r, cases[i].want, e.r.message);
+		if (r < 0)
+			assert_true(e.r.message[0] != '\0');
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_null_and_small_buffers),
 		cmocka_unit_test(test_patch_ops),
 		cmocka_unit_test(test_op_read),
+		cmocka_unit_test(test_body_check),
 	};
 	return cmocka_run_group_tests_name("scim", tests, NULL, NULL);
 }

@@ -81,7 +81,7 @@ class PostgresOutage(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         v = self.admin.get("/api/v1/audit/verify").json
         self.assertIs(v["intact"], True, v)
-        self.assertIn("store: database connection lost", self.server.log_text())
+        self.assertIn("store: reconnected to the database", self.server.log_text())
 
 
 class Load:

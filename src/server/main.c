@@ -460,8 +460,11 @@ int main(int argc, char **argv)
 	srv = http_server_new(&app, &lim);
 	if (!srv || register_routes(srv, o.routes ? NULL : app.cfg.web_dir) < 0)
 		return fail("http: cannot set up routes", "out of memory");
-	if (http_server_set_trusted_proxies(srv, app.cfg.trusted_proxies, &perr) < 0)
+	if (http_server_set_trusted_proxies(srv, app.cfg.trusted_proxies, &perr) < 0) {
+		http_server_free(srv);
+		console_done();
 		return fail("config: bad [http] trusted_proxies", perr.message);
+	}
 	if (o.routes) {
 		http_routes_foreach(srv, print_route, NULL);
 		http_server_free(srv);

@@ -102,6 +102,7 @@ static int h_metrics(struct http_req *req, struct http_resp *resp)
 	buf_printf(&out, "# HELP rampart_sessions_active Sessions neither expired nor revoked.\n"
 			 "# TYPE rampart_sessions_active gauge\nrampart_sessions_active %lld\n",
 		   (long long)sessions);
+	audit_metrics(&out);
 	r = http_resp_data(resp, 200, "text/plain; version=0.0.4", out.data ? out.data : "", out.len);
 	buf_done(&out);
 	return r;
@@ -246,6 +247,8 @@ static int load_config(struct app *app, const struct opts *o)
 		return fail("config: bad --database", cerr.message);
 	if (config_check(&app->cfg, &cerr) < 0)
 		return fail("config: settings disagree", cerr.message);
+	if (audit_siem_check(app, &cerr) < 0)
+		return fail("config: bad [audit] setting", cerr.message);
 	if (!app->cfg.web_dir[0])
 		str_copy(app->cfg.web_dir, sizeof(app->cfg.web_dir), RAMPART_WEB_DIR);
 	if (log_parse_level(app->cfg.log_level, &lvl) < 0)
@@ -303,6 +306,9 @@ static int open_data(struct app *app)
 	r = server_id_load(app);
 	if (r < 0)
 		return fail("store: cannot read the server id", err_str(r));
+	r = audit_keys_load(app);
+	if (r < 0)
+		return fail("data: cannot load the audit checkpoint key (must be 32 bytes, mode 0600)", err_str(r));
 	return 0;
 }
 
@@ -400,6 +406,12 @@ static int serve(struct app *app, struct http_server *srv, const struct http_tls
 	r = endpoint_sweeper_start(app, 60);
 	if (r < 0)
 		log_warn("endpoint: cannot start the sweeper", "error=\"%s\"", strerror(-r));
+	r = audit_checkpointer_start(app);
+	if (r < 0)
+		log_warn("audit: cannot start the checkpoint timer", "error=\"%s\"", strerror(-r));
+	r = audit_siem_start(app);
+	if (r < 0)
+		log_warn("audit: cannot start streaming to the SIEM", "error=\"%s\"", strerror(-r));
 	log_info("rampartd: listening", "addr=%s port=%u tls=%s version=%s server_id=%s",
 		 app->cfg.listen, http_server_port(srv), app->tls ? "on" : "off", RAMPART_VERSION,
 		 app->server_id);
@@ -407,6 +419,8 @@ static int serve(struct app *app, struct http_server *srv, const struct http_tls
 		http_server_stop(srv, 0);
 		exchange_sweeper_stop();
 		endpoint_sweeper_stop();
+		audit_checkpointer_stop();
+		audit_siem_stop();
 		return 1;
 	}
 	do {
@@ -416,6 +430,8 @@ static int serve(struct app *app, struct http_server *srv, const struct http_tls
 	http_server_stop(srv, 10000);
 	exchange_sweeper_stop();
 	endpoint_sweeper_stop();
+	audit_checkpointer_stop();
+	audit_siem_stop();
 	return 0;
 }
 
@@ -472,6 +488,7 @@ int main(int argc, char **argv)
 	store_close(app.store);
 	sodium_free(app.secret_key);
 	endpoint_keys_free();
+	audit_keys_free();
 	if (tls.key_pem) {
 		sodium_memzero(tls.key_pem, strlen(tls.key_pem));
 		free(tls.key_pem);

@@ -101,6 +101,9 @@ struct siem_shipper {
 	int64_t backoff_ms;
 	bool failing;
 	bool backlog_warned;
+	bool shorter;                  /* an alert is due: the log was found shorter than what was sent */
+	int64_t shorter_head;
+	int64_t shorter_sent;
 	struct ticker *ticker;
 	_Atomic int64_t backlog;
 	_Atomic int64_t shipped;
@@ -248,6 +251,15 @@ static int siem_batch_entries(struct siem_shipper *s, struct store_conn *c, stru
 	struct store_stmt *q;
 	int r;
 
+	if (s->shorter && b->n == 0) {
+		r = siem_batch_add(b, json_pack("{s:s, s:s, s:s, s:I, s:I}", "type", "audit_alert", "server_id",
+						s->app->server_id, "alert", "log_shorter", "head",
+						(json_int_t)s->shorter_head, "shipped_entry",
+						(json_int_t)s->shorter_sent), "alert", 3, rtime_now_ms());
+		if (r < 0)
+			return r;
+	}
+
 	r = store_query(c, "SELECT " AUDIT_ENTRY_COLUMNS " FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
 			STORE_ARGS(SA_I64(b->end.entry), SA_I64(SIEM_BATCH)), &q);
 	if (r < 0)
@@ -357,6 +369,7 @@ static void siem_ship(struct siem_shipper *s, struct store_conn *c, int64_t now)
 		}
 		s->sent = b->end;
 		s->last_send_ms = now;
+		s->shorter = false;
 		if (siem_conn_acknowledges(s->conn))
 			siem_ack(s);
 		siem_up(s);
@@ -384,6 +397,9 @@ static void siem_check_head(struct siem_shipper *s, struct store_conn *c)
 			  "destination=%s head=%lld sent_entry=%lld", s->name, (long long)head,
 			  (long long)s->acked.entry);
 		atomic_fetch_add(&s->alerts, 1);
+		s->shorter = true;
+		s->shorter_head = head;
+		s->shorter_sent = s->acked.entry;
 		siem_pos_zero(&s->sent);
 		s->sent.checkpoint = s->acked.checkpoint;
 		if (head > 0 && store_query(c, "SELECT id, hash FROM audit_log WHERE id = $1",

@@ -21,6 +21,7 @@ PACKAGES=(
   nftables iproute2   # the quarantine test reads the ruleset inside a network namespace it creates
   zlib1g-dev   # rampart-agent's event buffer: a CRC-32 on each record
   usbguard     # usbguard-rule-parser checks the agent's USB rules; its daemon is masked, see below
+  rsyslog      # tests/integration/test_audit_siem.py starts a private rsyslogd; the system one is left alone
   # benchmarks
   wrk nginx-light age gnupg time
 )

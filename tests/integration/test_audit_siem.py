@@ -144,7 +144,7 @@ class SyslogTcp(unittest.TestCase):
         self.rs = Rsyslog(tcp_port=self.port).start()
         self.server = Server("SyslogTcp-" + self._testMethodName, seed_hr=False,
                              config="[audit]\nsiem_syslog = tcp://127.0.0.1:%d\ncheckpoint_every_entries = 5\n"
-                             % self.port)
+                             "siem_backlog_warn = 5\n" % self.port)
         self.server.start()
         self.admin = self.server.admin()
 
@@ -198,6 +198,7 @@ class SyslogTcp(unittest.TestCase):
         msgs = self.wait_all(n)
         self.assertLessEqual(set(range(1, n + 1)), entry_ids(msgs))
         self.assertIn("cannot reach the SIEM destination", self.server.log_text())
+        self.assertIn("entries wait to be sent to the SIEM", self.server.log_text())   # siem_backlog_warn
         wait_for(lambda: re.search(r'rampart_audit_siem_backlog\{destination="syslog"\} 0\b',
                                    self.server.client().get("/metrics", auth=False).text), 20, "backlog 0")
 
@@ -299,7 +300,7 @@ class Receiver(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, port=0):
-        self.lines, self.headers_seen, self.status = [], [], 200
+        self.lines, self.headers_seen, self.batch_sizes, self.status = [], [], [], 200
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", port), ReceiverHandler)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -322,8 +323,9 @@ class ReceiverHandler(http.server.BaseHTTPRequestHandler):
             srv.headers_seen.append(dict(self.headers))
             status = srv.status
             if status == 200:
-                for line in body.decode().splitlines():
-                    srv.lines.append(json.loads(line))
+                objs = [json.loads(line) for line in body.decode().splitlines()]
+                srv.lines += objs
+                srv.batch_sizes.append(sum(1 for o in objs if o.get("type") == "audit_entry"))
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -359,6 +361,20 @@ class HttpReceiver(unittest.TestCase):
         self.assertEqual(h.get("Content-Type"), "application/x-ndjson")
         self.assertEqual(h.get("Authorization"), "Bearer siem-test-token-123")
         self.assertNotIn("siem-test-token-123", self.server.log_text())
+
+    def test_batches_are_bounded(self):
+        self.rx.status = 503   # let a backlog of more than one batch build up
+        for _ in range(110):
+            t = self.admin.post("/api/v1/tokens", json={"name": "batch"})
+            self.admin.delete("/api/v1/tokens/%s" % t.json["id"])
+        n = head(self.admin)
+        self.assertGreater(n, 200)
+        self.rx.status = 200
+        self.wait_all(n)
+        with self.rx.lock:
+            sizes = list(self.rx.batch_sizes)
+        self.assertGreater(len(sizes), 1)
+        self.assertEqual(max(sizes), 200, "at most 200 entries per POST")
 
     def test_refusals_and_outage_lose_nothing(self):
         make_entries(self.server, self.admin, 1)

@@ -655,6 +655,26 @@ static void test_checkpoint_parser_limits(void **state)
 	expect_refused(DOC("rampart-audit-checkpoint", "1", "01HSERVER", "42", H64, "1969-12-31T23:59:59.000Z"), NULL, "time");
 	expect_refused(DOC("rampart-audit-checkpoint", "1", "01HSERVER", "42", H64, "yesterday"), NULL, "time");
 	expect_refused("{\"format\":\"rampart-audit-checkpoint\",\"version\":1}", NULL, NULL);
+	{
+		/* A server id of 64 characters is the longest; a document of 1 KiB the largest. */
+		char id65[66], doc[2048];
+		struct rerr e2 = { "" };
+
+		memset(id65, 'A', 65);
+		id65[64] = '\0';
+		snprintf(doc, sizeof(doc), DOC("rampart-audit-checkpoint", "1", "%s", "42", H64,
+					       "2025-11-26T08:21:40.123Z"), id65);
+		assert_int_equal(parse_with(doc, NULL, &e2), 0);
+		id65[64] = 'A';
+		id65[65] = '\0';
+		snprintf(doc, sizeof(doc), DOC("rampart-audit-checkpoint", "1", "%s", "42", H64,
+					       "2025-11-26T08:21:40.123Z"), id65);
+		expect_refused(doc, NULL, "server_id");
+		memset(doc, ' ', sizeof(doc));
+		memcpy(doc, GOOD, strlen(GOOD));
+		doc[AUDIT_CKPT_DOC_MAX + 1] = '\0';
+		expect_refused(doc, NULL, "document");
+	}
 	expect_refused("[1]", NULL, "document");
 	expect_refused("{\"format\":{\"a\":1}}", NULL, "document");
 	expect_refused(DOC("rampart-audit-checkpoint", "1", "01HSERVER", "42", H64, "2025-11-26T08:21:40.123Z") " ", NULL, "document");
@@ -862,6 +882,23 @@ static void test_siem_targets(void **state)
 	assert_string_equal(t.header, "Authorization: Splunk abc");
 	assert_int_equal(siem_target_parse_http("http://127.0.0.1:8088/", "", &t, &e), 0);
 	assert_int_equal(siem_target_parse_http("ftp://x/", "", &t, &e), ERR_INVALID);
+	{
+		char url[600], hdr[600];
+
+		memset(url, 'a', sizeof(url));
+		memcpy(url, "http://", 7);
+		url[SIEM_URL_MAX - 1] = '\0';   /* 511 bytes: the longest */
+		assert_int_equal(siem_target_parse_http(url, "", &t, &e), 0);
+		url[SIEM_URL_MAX - 1] = 'a';
+		url[SIEM_URL_MAX] = '\0';
+		assert_int_equal(siem_target_parse_http(url, "", &t, &e), ERR_INVALID);
+		memset(hdr, 'v', sizeof(hdr));
+		memcpy(hdr, "X-Token: ", 9);
+		hdr[SIEM_URL_MAX] = '\0';
+		assert_int_equal(siem_target_parse_http("http://a/", hdr, &t, &e), ERR_INVALID);
+		hdr[SIEM_URL_MAX - 1] = '\0';
+		assert_int_equal(siem_target_parse_http("http://a/", hdr, &t, &e), 0);
+	}
 	assert_int_equal(siem_target_parse_http("http://", "", &t, &e), ERR_INVALID);
 	assert_int_equal(siem_target_parse_http("http://a b/", "", &t, &e), ERR_INVALID);
 	assert_int_equal(siem_target_parse_http("http://a/", "NoColon", &t, &e), ERR_INVALID);

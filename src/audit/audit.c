@@ -291,10 +291,11 @@ int audit_verify(struct store_conn *c, struct audit_verify_result *ret)
 				 computed ? hash : NULL, problem);
 	}
 	store_stmt_free(q);
+	if (r == 0)
+		audit_walk_finish(&w);   /* still reads the anchors */
 	free(anchors);
 	if (r < 0)
 		return r;
-	audit_walk_finish(&w);
 	v.intact = !w.broken;
 	v.entries = w.entries;
 	v.first_broken = w.first_broken;

@@ -162,6 +162,13 @@ int audit_siem_start(struct app *app);
 /* Stops the shippers (each finishes the batch in progress).  Safe when not started. */
 void audit_siem_stop(void);
 
+/*
+ * How many threads audit_checkpointer_start and audit_siem_start will run
+ * with @app's settings, each holding a database connection of its own:
+ * for sizing a connection pool.
+ */
+unsigned audit_store_threads(const struct app *app);
+
 /* Appends the audit metrics (Prometheus text) to @out. */
 void audit_metrics(struct buf *out);
 

@@ -519,6 +519,12 @@ void audit_siem_stop(void)
 	}
 }
 
+unsigned audit_store_threads(const struct app *app)
+{
+	/* The checkpoint timer, and one shipper per destination. */
+	return 1 + (app->cfg.audit_siem_syslog[0] != '\0') + (app->cfg.audit_siem_http[0] != '\0');
+}
+
 void audit_metrics(struct buf *out)
 {
 	static const struct {

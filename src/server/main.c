@@ -259,8 +259,9 @@ static int load_config(struct app *app, const struct opts *o)
 
 /*
  * The database [store] url names, else DATA/rampart.db (SQLite).  A
- * PostgreSQL pool has a connection for every HTTP worker, the main thread
- * and the two sweepers unless [store] pool_size says otherwise.
+ * PostgreSQL pool has a connection for every HTTP worker, the main thread,
+ * the two sweepers and the audit log's threads unless [store] pool_size
+ * says otherwise.
  */
 static int open_store(struct app *app)
 {
@@ -270,7 +271,8 @@ static int open_store(struct app *app)
 
 	if (n == 0)
 		n = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 2;
-	so.pool_size = (unsigned)(app->cfg.store_pool_size ? app->cfg.store_pool_size : n + 3);
+	so.pool_size = (unsigned)(app->cfg.store_pool_size ? app->cfg.store_pool_size
+							   : n + 3 + (long)audit_store_threads(app));
 	if (app->cfg.store_url[0])
 		return store_open_opts(app->cfg.store_url, &so, &app->store);
 	snprintf(path, sizeof(path), "%s/rampart.db", app->cfg.data_dir);

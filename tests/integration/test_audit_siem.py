@@ -255,13 +255,12 @@ class SyslogTcp(unittest.TestCase):
         self.assertEqual(resent, [], "entries acknowledged before the restart are not sent again")
 
     def test_rewritten_log_raises_an_alert(self):
-        import sqlite3
         make_entries(self.server, self.admin, 1)
         self.wait_all(head(self.admin))
         time.sleep(3)
         # Restored from an older copy: the last entries replaced by others of the same ids.
         self.server.stop()
-        db = sqlite3.connect(self.server.db_path)
+        db = self.server.db()
         cut = db.execute("SELECT max(id) FROM audit_log").fetchone()[0] - 2
         db.execute("DELETE FROM audit_log WHERE id > ?", (cut,))
         db.execute("UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_log WHERE id = ?)", (cut, cut))

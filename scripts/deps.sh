@@ -22,6 +22,7 @@ PACKAGES=(
   zlib1g-dev   # rampart-agent's event buffer: a CRC-32 on each record
   usbguard     # usbguard-rule-parser checks the agent's USB rules; its daemon is masked, see below
   python3-prometheus-client   # tests/integration/test_http_hardening.py parses /metrics with it
+  rsyslog      # tests/integration/test_audit_siem.py starts a private rsyslogd; the system one is left alone
   # benchmarks
   wrk nginx-light age gnupg time
 )

@@ -65,6 +65,13 @@ static const struct cfg_item cfg_items[] = {
 	S("exchange", "smtp_url", smtp_url),
 	S("exchange", "smtp_from", smtp_from),
 	I("endpoint", "alert_max_severity", endpoint_alert_max_severity, 1, 255),
+	S("audit", "checkpoint_key", audit_checkpoint_key),
+	I("audit", "checkpoint_every_entries", audit_checkpoint_every_entries, 1, 100000000),
+	D("audit", "checkpoint_every", audit_checkpoint_every_s, 1, 86400 * 7),
+	S("audit", "siem_syslog", audit_siem_syslog),
+	S("audit", "siem_http", audit_siem_http),
+	S("audit", "siem_http_header", audit_siem_http_header),
+	I("audit", "siem_backlog_warn", audit_siem_backlog_warn, 1, 1000000000),
 };
 
 #undef S
@@ -100,6 +107,9 @@ void config_defaults(struct config *c)
 	c->exchange_quota = 20LL << 30;
 	str_copy(c->smtp_from, sizeof(c->smtp_from), "rampart@localhost");
 	c->endpoint_alert_max_severity = 2;
+	c->audit_checkpoint_every_entries = 1000;
+	c->audit_checkpoint_every_s = 5 * 60;
+	c->audit_siem_backlog_warn = 10000;
 }
 
 static void cfg_err(struct rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -62,6 +62,14 @@ struct config {
 	char smtp_from[256];
 	/* [endpoint] */
 	int64_t endpoint_alert_max_severity; /* EVE alerts at or below this severity quarantine (1 most severe) */
+	/* [audit] (src/audit: checkpoints and SIEM streaming; docs/security.md section 9) */
+	char audit_checkpoint_key[512];        /* "" for DATA/audit_checkpoint.key */
+	int64_t audit_checkpoint_every_entries; /* sign the head when its seq is a multiple */
+	int64_t audit_checkpoint_every_s;      /* and when it moved and the last is this old */
+	char audit_siem_syslog[512];           /* "tcp://HOST:PORT" or "unix:/path"; "" none */
+	char audit_siem_http[512];             /* "http(s)://..." receiving POSTed JSON lines; "" none */
+	char audit_siem_http_header[512];      /* one "Name: value" header sent with each POST; "" none */
+	int64_t audit_siem_backlog_warn;       /* entries not yet shipped before a warning */
 };
 
 /* Fills @c with the defaults. */

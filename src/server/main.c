@@ -104,6 +104,7 @@ static int h_metrics(struct http_req *req, struct http_resp *resp)
 	buf_printf(&out, "# HELP rampart_sessions_active Sessions neither expired nor revoked.\n"
 			 "# TYPE rampart_sessions_active gauge\nrampart_sessions_active %lld\n",
 		   (long long)sessions);
+	audit_metrics(&out);
 	r = http_resp_data(resp, 200, "text/plain; version=0.0.4", out.data ? out.data : "", out.len);
 	buf_done(&out);
 	return r;
@@ -248,6 +249,8 @@ static int load_config(struct app *app, const struct opts *o)
 		return fail("config: bad --database", cerr.message);
 	if (config_check(&app->cfg, &cerr) < 0)
 		return fail("config: settings disagree", cerr.message);
+	if (audit_siem_check(app, &cerr) < 0)
+		return fail("config: bad [audit] setting", cerr.message);
 	if (!app->cfg.web_dir[0])
 		str_copy(app->cfg.web_dir, sizeof(app->cfg.web_dir), RAMPART_WEB_DIR);
 	if (log_parse_level(app->cfg.log_level, &lvl) < 0)
@@ -258,8 +261,9 @@ static int load_config(struct app *app, const struct opts *o)
 
 /*
  * The database [store] url names, else DATA/rampart.db (SQLite).  A
- * PostgreSQL pool has a connection for every HTTP worker, the main thread
- * and the two sweepers unless [store] pool_size says otherwise.
+ * PostgreSQL pool has a connection for every HTTP worker, the main thread,
+ * the two sweepers and the audit log's threads unless [store] pool_size
+ * says otherwise.
  */
 static int open_store(struct app *app)
 {
@@ -269,7 +273,8 @@ static int open_store(struct app *app)
 
 	if (n == 0)
 		n = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 2;
-	so.pool_size = (unsigned)(app->cfg.store_pool_size ? app->cfg.store_pool_size : n + 3);
+	so.pool_size = (unsigned)(app->cfg.store_pool_size ? app->cfg.store_pool_size
+							   : n + 3 + (long)audit_store_threads(app));
 	if (app->cfg.store_url[0])
 		return store_open_opts(app->cfg.store_url, &so, &app->store);
 	snprintf(path, sizeof(path), "%s/rampart.db", app->cfg.data_dir);
@@ -305,6 +310,9 @@ static int open_data(struct app *app)
 	r = server_id_load(app);
 	if (r < 0)
 		return fail("store: cannot read the server id", err_str(r));
+	r = audit_keys_load(app);
+	if (r < 0)
+		return fail("data: cannot load the audit checkpoint key (must be 32 bytes, mode 0600)", err_str(r));
 	return 0;
 }
 
@@ -402,6 +410,12 @@ static int serve(struct app *app, struct http_server *srv, const struct http_tls
 	r = endpoint_sweeper_start(app, 60);
 	if (r < 0)
 		log_warn("endpoint: cannot start the sweeper", "error=\"%s\"", strerror(-r));
+	r = audit_checkpointer_start(app);
+	if (r < 0)
+		log_warn("audit: cannot start the checkpoint timer", "error=\"%s\"", strerror(-r));
+	r = audit_siem_start(app);
+	if (r < 0)
+		log_warn("audit: cannot start streaming to the SIEM", "error=\"%s\"", strerror(-r));
 	log_info("rampartd: listening", "addr=%s port=%u tls=%s version=%s server_id=%s",
 		 app->cfg.listen, http_server_port(srv), app->tls ? "on" : "off", RAMPART_VERSION,
 		 app->server_id);
@@ -409,6 +423,8 @@ static int serve(struct app *app, struct http_server *srv, const struct http_tls
 		http_server_stop(srv, 0);
 		exchange_sweeper_stop();
 		endpoint_sweeper_stop();
+		audit_checkpointer_stop();
+		audit_siem_stop();
 		return 1;
 	}
 	do {
@@ -418,6 +434,8 @@ static int serve(struct app *app, struct http_server *srv, const struct http_tls
 	http_server_stop(srv, 10000);
 	exchange_sweeper_stop();
 	endpoint_sweeper_stop();
+	audit_checkpointer_stop();
+	audit_siem_stop();
 	return 0;
 }
 
@@ -491,6 +509,7 @@ int main(int argc, char **argv)
 	store_close(app.store);
 	sodium_free(app.secret_key);
 	endpoint_keys_free();
+	audit_keys_free();
 	if (tls.key_pem) {
 		sodium_memzero(tls.key_pem, strlen(tls.key_pem));
 		free(tls.key_pem);

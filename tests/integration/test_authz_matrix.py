@@ -85,6 +85,8 @@ TABLE = [
     ("POST", "/api/v1/hr/import", None, HR_IMPORT),
     ("GET", "/api/v1/audit", None, AUDIT),
     ("GET", "/api/v1/audit/verify", None, AUDIT),
+    ("GET", "/api/v1/audit/checkpoint", None, AUDIT),
+    ("GET", "/api/v1/audit/checkpoints", None, AUDIT),
     ("GET", "/api/v1/transfers", None, SELF),
     ("POST", "/api/v1/transfers", None, SELF),
     ("GET", "/api/v1/transfers/{id}", "own", SELF),

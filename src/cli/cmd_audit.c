@@ -29,6 +29,7 @@
 #include "cli/out.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/fsio.h"
 #include "common/rtime.h"
 #include "common/str.h"
 #include "formats/auditchain.h"
@@ -409,32 +410,19 @@ static int audit_checkpoints(struct cli *cli, int argc, char **argv)
 /* Writes @text and a newline to @path in one go (a temporary file renamed over it).  Returns 0 or an exit code. */
 static int audit_write_file(const char *path, const char *text)
 {
-	char tmp[CREDS_PATH_MAX], clean[512];
-	FILE *f;
-	int fd, rc = CLI_EXIT_OK;
+	size_t n = strlen(text);
+	char *buf = malloc(n + 2), clean[512];
+	int r;
 
 	out_clean(clean, sizeof(clean), path);
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-		return cli_fail("the path %s is too long", clean);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return cli_fail("cannot create a file next to %s: %s", clean, strerror(errno));
+	if (!buf)
+		return cli_fail("cannot write %s: %s", clean, strerror(ENOMEM));
+	memcpy(buf, text, n);
+	buf[n] = '\n';
 	/* A checkpoint is no secret: readable by whoever keeps it for later. */
-	if (fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
-		rc = cli_fail("cannot write %s: %s", clean, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return rc;
-	}
-	if (fputs(text, f) < 0 || fputc('\n', f) < 0 || fflush(f) != 0 || fsync(fileno(f)) < 0)
-		rc = cli_fail("cannot write %s: %s", clean, strerror(errno));
-	if (fclose(f) != 0 && rc == CLI_EXIT_OK)
-		rc = cli_fail("cannot write %s: %s", clean, strerror(errno));
-	if (rc == CLI_EXIT_OK && rename(tmp, path) < 0)
-		rc = cli_fail("cannot create %s: %s", clean, strerror(errno));
-	if (rc != CLI_EXIT_OK)
-		unlink(tmp);
-	return rc;
+	r = fsio_replace(path, buf, n + 1, 0644);
+	free(buf);
+	return r < 0 ? cli_fail("cannot write %s: %s", clean, strerror(-r)) : CLI_EXIT_OK;
 }
 
 static int audit_checkpoint(struct cli *cli, int argc, char **argv)
